@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * /etc/tokenseal/tokenseal.conf: "key = value" lines, '#' comments, and
+ * "[service NAME]" sections whose keys override the top level for that PAM
+ * service. Every key is documented by name in one table (ts_config.c) that
+ * also drives parsing and the man page check. Unknown keys are warned about
+ * and ignored; numbers are range-checked; a bad value is an error naming the
+ * file, line and key.
+ *
+ * The file must be a regular file owned by root (or, in a process that holds
+ * no extra privilege, by its real uid: what tests use), not group- or
+ * world-writable, and at most TS_CONFIG_MAX_SIZE bytes; anything else is
+ * refused with a message naming the file and the problem.
+ *
+ * libc only: the PAM module parses the same file to find the broker.
+ */
+#ifndef TS_CONFIG_H
+#define TS_CONFIG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ts_log.h"
+#include "ts_macros.h"
+
+#define TS_CONFIG_MAX_SIZE (64 * 1024)
+#define TS_CONFIG_LINE_MAX 1024
+#define TS_PATH_MAX 512
+#define TS_URL_MAX 512
+#define TS_NAME_MAX 256
+#define TS_LOGIN_METHODS_MAX 3
+
+enum ts_login_method {
+	TS_LOGIN_DEVICE,
+	TS_LOGIN_PASSWORD,
+	TS_LOGIN_TOKEN,
+};
+
+enum ts_revalidate {
+	TS_REVALIDATE_AUTO,	     /* introspection when the client has a secret, else userinfo */
+	TS_REVALIDATE_INTROSPECTION,
+	TS_REVALIDATE_USERINFO,
+};
+
+enum ts_revoke_on {
+	TS_REVOKE_LOGOUT,
+	TS_REVOKE_LAST_SESSION,
+	TS_REVOKE_NEVER,
+};
+
+struct ts_config {
+	/* the authorization server and this client */
+	char issuer[TS_URL_MAX];
+	char client_id[TS_NAME_MAX];
+	char client_secret_file[TS_PATH_MAX]; /* empty: public client */
+	char scopes[TS_NAME_MAX];
+	char ca_file[TS_PATH_MAX]; /* empty: system trust store (/etc/ssl/certs) */
+	/* endpoint overrides for servers without discovery (empty: discover) */
+	char token_endpoint[TS_URL_MAX];
+	char device_authorization_endpoint[TS_URL_MAX];
+	char userinfo_endpoint[TS_URL_MAX];
+	char introspection_endpoint[TS_URL_MAX];
+	char revocation_endpoint[TS_URL_MAX];
+	bool allow_loopback_http; /* http://127.0.0.1 and http://[::1] only */
+	unsigned http_timeout;	  /* seconds, connect and total */
+	unsigned max_response_size; /* bytes */
+
+	/* local state */
+	char keystore_dir[TS_PATH_MAX];
+	char key_file[TS_PATH_MAX];
+	char broker_path[TS_PATH_MAX];
+	char socket_path[TS_PATH_MAX];
+
+	/* login and identity */
+	enum ts_login_method login_methods[TS_LOGIN_METHODS_MAX];
+	size_t n_login_methods;
+	unsigned device_timeout; /* seconds: overall deadline of a device login */
+	char username_claim[TS_NAME_MAX];
+	char username_map[TS_NAME_MAX]; /* "" or "strip-suffix:@example.org" */
+
+	/* policy */
+	bool auth_with_stored_token;
+	bool require_token;
+	enum ts_revalidate revalidate;
+	unsigned revalidate_cache; /* seconds a positive server answer is reused */
+	unsigned offline_grace;	   /* seconds since the last positive answer */
+	unsigned refresh_window;   /* seconds; 0 = 25 % of lifetime, 60 s..15 min */
+	enum ts_revoke_on revoke_on;
+	bool debug;
+};
+
+/* Where parse problems go. NULL = ts_vlog(). The PAM module passes a wrapper
+ * around pam_vsyslog. */
+struct ts_config_report {
+	ts_log_fn fn;
+	void *ctx;
+};
+
+/* Fill in every default. */
+void ts_config_defaults(struct ts_config *c) TS_NONNULL(1);
+
+/* Load path: top-level keys, then the keys of "[service <service>]" when
+ * service is not NULL. Returns 0, -ENOENT (missing file, reported), or
+ * TS_E_CONFIG / TS_E_BAD_OWNER / TS_E_BAD_MODE / TS_E_NOT_REGULAR /
+ * TS_E_TOO_BIG (each reported with the file name and the problem). */
+int ts_config_load(struct ts_config *c, const char *path, const char *service,
+		   const struct ts_config_report *rep) TS_WUR TS_NONNULL(1, 2);
+
+/* Parse an in-memory buffer (no file checks); origin names it in messages.
+ * Used by ts_config_load and the fuzz target. */
+int ts_config_parse(struct ts_config *c, const char *buf, size_t len, const char *service,
+		    const char *origin, const struct ts_config_report *rep) TS_WUR
+	TS_NONNULL(1, 2, 5);
+
+/* Check that what was loaded is usable (issuer set and https, client_id set,
+ * ...). Reports each problem; returns 0 or TS_E_CONFIG. */
+int ts_config_validate(const struct ts_config *c, const char *origin,
+		       const struct ts_config_report *rep) TS_WUR TS_NONNULL(1, 2);
+
+/* Name of a key in the table, for docs/tests: NULL past the end. */
+const char *ts_config_key_name(size_t i);
+
+const char *ts_login_method_name(enum ts_login_method m);
+
+/* Apply username_map to a server-side name; 0, or -ENAMETOOLONG. */
+int ts_config_map_username(const struct ts_config *c, const char *in, char *out,
+			   size_t outlen) TS_WUR TS_NONNULL(1, 2, 3);
+
+#endif

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ts_error.h"
+#include "ts_file.h"
+#include "ts_mem.h"
+
+static bool owner_ok(const struct ts_file_policy *pol, uid_t uid)
+{
+	bool any_listed = false;
+
+	for (size_t i = 0; i < TS_ARRAY_SIZE(pol->owners); i++) {
+		if (pol->owners[i] == TS_OWNER_ANY)
+			continue;
+		any_listed = true;
+		if (pol->owners[i] == uid)
+			return true;
+	}
+	return !any_listed;
+}
+
+int ts_check_fd(int fd, const struct ts_file_policy *pol, struct stat *ret_st)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return TS_E_NOT_REGULAR;
+	if (!owner_ok(pol, st.st_uid))
+		return TS_E_BAD_OWNER;
+	if (st.st_mode & pol->forbidden)
+		return TS_E_BAD_MODE;
+	if (pol->max_size && S_ISREG(st.st_mode) && (uintmax_t)st.st_size > pol->max_size)
+		return TS_E_TOO_BIG;
+	if (ret_st)
+		*ret_st = st;
+	return 0;
+}
+
+int ts_openat_checked(int dirfd, const char *name, int flags, const struct ts_file_policy *pol,
+		      int *ret_fd, struct stat *ret_st)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int r;
+
+	fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		/* O_NOFOLLOW on a symlink gives ELOOP: report it as what it is. */
+		if (errno == ELOOP || errno == ENXIO)
+			return TS_E_NOT_REGULAR;
+		return -errno;
+	}
+	r = ts_check_fd(fd, pol, &st);
+	if (r < 0)
+		return r;
+	if (!S_ISREG(st.st_mode))
+		return TS_E_NOT_REGULAR;
+	/* Back to blocking I/O for the read; O_NONBLOCK only kept a fifo from hanging us. */
+	if (fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+		return -errno;
+	if (ret_st)
+		*ret_st = st;
+	*ret_fd = TS_TAKE_FD(fd);
+	return 0;
+}
+
+int ts_open_checked(const char *path, int flags, const struct ts_file_policy *pol, int *ret_fd,
+		    struct stat *ret_st)
+{
+	return ts_openat_checked(AT_FDCWD, path, flags, pol, ret_fd, ret_st);
+}
+
+int ts_open_dir_checked(const char *path, const struct ts_file_policy *pol, int *ret_fd)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int r;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ELOOP || errno == ENOTDIR)
+			return TS_E_NOT_REGULAR;
+		return -errno;
+	}
+	r = ts_check_fd(fd, pol, &st);
+	if (r < 0)
+		return r;
+	if (!S_ISDIR(st.st_mode))
+		return TS_E_NOT_REGULAR;
+	*ret_fd = TS_TAKE_FD(fd);
+	return 0;
+}
+
+int ts_read_all(int fd, size_t max, uint8_t **ret_buf, size_t *ret_len)
+{
+	size_t cap = 4096, len = 0;
+	uint8_t *buf;
+
+	if (max < SIZE_MAX - 1 && cap > max + 1)
+		cap = max + 1;
+	buf = malloc(cap + 1);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			size_t ncap;
+			uint8_t *nbuf;
+
+			if (len > max)
+				break;
+			ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+			nbuf = malloc(ncap + 1);
+			if (!nbuf) {
+				ts_erase_free(buf, cap + 1);
+				return -ENOMEM;
+			}
+			memcpy(nbuf, buf, len);
+			ts_erase_free(buf, cap + 1);
+			buf = nbuf;
+			cap = ncap;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int r = -errno;
+			ts_erase_free(buf, cap + 1);
+			return r;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > max) {
+		ts_erase_free(buf, cap + 1);
+		return TS_E_TOO_BIG;
+	}
+	buf[len] = 0;
+	*ret_buf = buf;
+	*ret_len = len;
+	return 0;
+}
+
+int ts_read_file(const char *path, const struct ts_file_policy *pol, uint8_t **ret_buf,
+		 size_t *ret_len)
+{
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	r = ts_open_checked(path, O_RDONLY, pol, &fd, NULL);
+	if (r < 0)
+		return r;
+	return ts_read_all(fd, pol->max_size ? pol->max_size : SIZE_MAX - 2, ret_buf, ret_len);
+}
+
+static int write_full(int fd, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int open_temp_at(int dirfd, const char *name, char *tmp, size_t tmplen, int *ret_fd)
+{
+	static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+	for (int attempt = 0; attempt < 100; attempt++) {
+		char suffix[7];
+		uint32_t x;
+		struct timespec ts;
+		int fd, n;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		x = (uint32_t)ts.tv_nsec ^ ((uint32_t)getpid() << 16) ^ (uint32_t)attempt * 2654435761u;
+		for (int i = 0; i < 6; i++) {
+			suffix[i] = alnum[x % 36];
+			x = x / 36 + (uint32_t)ts.tv_sec * 7u + (uint32_t)i;
+		}
+		suffix[6] = '\0';
+		n = snprintf(tmp, tmplen, "%s.tmp.%s", name, suffix);
+		if (n < 0 || (size_t)n >= tmplen)
+			return -ENAMETOOLONG;
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			*ret_fd = fd;
+			return 0;
+		}
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+int ts_atomic_write_at(int dirfd, const char *name, const void *data, size_t len,
+		       const struct ts_atomic_opts *opts)
+{
+	char tmp[NAME_MAX + 1];
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	if (strchr(name, '/'))
+		return -EINVAL;
+	r = open_temp_at(dirfd, name, tmp, sizeof(tmp), &fd);
+	if (r < 0)
+		return r;
+	r = write_full(fd, data, len);
+	if (r < 0)
+		goto fail;
+	if (fchmod(fd, opts->mode) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if ((opts->uid != (uid_t)-1 || opts->gid != (gid_t)-1) &&
+	    fchown(fd, opts->uid, opts->gid) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (fsync(fd) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (opts->before_rename)
+		opts->before_rename(opts->ctx);
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (fsync(dirfd) < 0)
+		return -errno;
+	return 0;
+fail:
+	(void)unlinkat(dirfd, tmp, 0);
+	return r;
+}
+
+int ts_atomic_write(const char *path, const void *data, size_t len,
+		    const struct ts_atomic_opts *opts)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	_cleanup_close_ int dfd = -1;
+
+	if (!slash) {
+		dir[0] = '.', dir[1] = '\0';
+	} else {
+		size_t n = (size_t)(slash - path);
+		if (n >= sizeof(dir))
+			return -ENAMETOOLONG;
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+		if (n == 0)
+			dir[0] = '/', dir[1] = '\0';
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	return ts_atomic_write_at(dfd, slash ? slash + 1 : path, data, len, opts);
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Safe file access: open without following symlinks, check what was opened
+ * (regular file, owner, mode, size) before trusting a byte of it, and replace
+ * files atomically (temp file in the same folder, fsync, rename, fsync the
+ * folder). Everything returns 0 or a negative ts_err / errno value.
+ */
+#ifndef TS_FILE_H
+#define TS_FILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "ts_macros.h"
+
+#define TS_OWNER_ANY ((uid_t)-1)
+
+struct ts_file_policy {
+	uid_t owners[3];  /* acceptable owners; TS_OWNER_ANY ends the list / unused */
+	mode_t forbidden; /* mode bits that must be clear, e.g. 022 or 077 */
+	size_t max_size;  /* 0 = no limit */
+};
+
+/* Open path (read-only unless flags say otherwise) with O_NOFOLLOW|O_CLOEXEC|
+ * O_NOCTTY, fstat it and apply pol. On success *ret_fd is the open fd and,
+ * if ret_st is given, *ret_st its stat. Errors: -ENOENT, TS_E_NOT_REGULAR
+ * (symlink or special file), TS_E_BAD_OWNER, TS_E_BAD_MODE, TS_E_TOO_BIG, or
+ * another -errno. */
+int ts_open_checked(const char *path, int flags, const struct ts_file_policy *pol, int *ret_fd,
+		    struct stat *ret_st) TS_WUR TS_NONNULL(1, 3, 4);
+int ts_openat_checked(int dirfd, const char *name, int flags, const struct ts_file_policy *pol,
+		      int *ret_fd, struct stat *ret_st) TS_WUR TS_NONNULL(2, 4, 5);
+
+/* Check an already-open fd against pol. */
+int ts_check_fd(int fd, const struct ts_file_policy *pol, struct stat *ret_st) TS_WUR
+	TS_NONNULL(2);
+
+/* Read the whole of fd (at most max bytes; one more is TS_E_TOO_BIG) into a
+ * new NUL-terminated buffer. The caller frees it with ts_erase_free(). */
+int ts_read_all(int fd, size_t max, uint8_t **ret_buf, size_t *ret_len) TS_WUR
+	TS_NONNULL(3, 4);
+
+/* Read a whole file checked against pol. */
+int ts_read_file(const char *path, const struct ts_file_policy *pol, uint8_t **ret_buf,
+		 size_t *ret_len) TS_WUR TS_NONNULL(1, 2, 3, 4);
+
+/* Called after the temp file is written and synced, before the rename: the
+ * test seam for "a writer killed between write and rename". */
+typedef void (*ts_before_rename_fn)(void *ctx);
+
+struct ts_atomic_opts {
+	mode_t mode;		/* final mode of the file */
+	uid_t uid;		/* chown to uid/gid unless -1 */
+	gid_t gid;
+	ts_before_rename_fn before_rename;
+	void *ctx;
+};
+
+/* Atomically replace dirfd/name with data. The temp file lives in the same
+ * folder ("name.tmp.XXXXXX"), is removed on failure, and the folder is
+ * fsynced after the rename. */
+int ts_atomic_write_at(int dirfd, const char *name, const void *data, size_t len,
+		       const struct ts_atomic_opts *opts) TS_WUR TS_NONNULL(2, 5);
+
+/* Same with a path; the folder is opened with O_DIRECTORY|O_NOFOLLOW. */
+int ts_atomic_write(const char *path, const void *data, size_t len,
+		    const struct ts_atomic_opts *opts) TS_WUR TS_NONNULL(1, 4);
+
+/* Open a folder without following a symlink at its last component and check
+ * it: a real folder, owner in pol->owners, no pol->forbidden bits. */
+int ts_open_dir_checked(const char *path, const struct ts_file_policy *pol, int *ret_fd) TS_WUR
+	TS_NONNULL(1, 2, 3);
+
+#endif

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ts_log.h"
+#include "ts_mem.h"
+#include "ts_sha256.h"
+
+/*
+ * Process-wide sink settings. The PAM module never uses these globals: it
+ * logs through pam_syslog in its own shim, so nothing here is state inside
+ * sshd or sudo. Every binary sets them once at start.
+ */
+static enum ts_log_sink log_sink = TS_LOG_STDERR;
+static const char *log_ident = "tokenseal";
+static bool log_debug;
+static ts_log_fn log_fn;
+static void *log_ctx;
+
+void ts_log_setup(enum ts_log_sink sink, const char *ident, bool debug)
+{
+	log_sink = sink;
+	log_ident = ident ? ident : "tokenseal";
+	log_debug = debug;
+	if (sink == TS_LOG_SYSLOG)
+		openlog(log_ident, LOG_PID, LOG_AUTHPRIV);
+}
+
+void ts_log_set_callback(ts_log_fn fn, void *ctx)
+{
+	log_fn = fn;
+	log_ctx = ctx;
+	log_sink = fn ? TS_LOG_CALLBACK : TS_LOG_STDERR;
+}
+
+bool ts_log_debug_enabled(void)
+{
+	return log_debug;
+}
+
+static const char *prio_name(int priority)
+{
+	switch (priority) {
+	case LOG_EMERG:
+	case LOG_ALERT:
+	case LOG_CRIT:
+	case LOG_ERR:
+		return "error";
+	case LOG_WARNING:
+		return "warning";
+	case LOG_NOTICE:
+	case LOG_INFO:
+		return "info";
+	default:
+		return "debug";
+	}
+}
+
+void ts_vlog(int priority, const char *fmt, va_list ap)
+{
+	int saved = errno;
+
+	if (priority == LOG_DEBUG && !log_debug)
+		return;
+	switch (log_sink) {
+	case TS_LOG_SYSLOG:
+		vsyslog(priority, fmt, ap);
+		break;
+	case TS_LOG_CALLBACK:
+		if (log_fn)
+			log_fn(log_ctx, priority, fmt, ap);
+		break;
+	case TS_LOG_STDERR:
+	default:
+		fprintf(stderr, "%s: %s: ", log_ident, prio_name(priority));
+		errno = saved; /* for %m */
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+		break;
+	}
+	errno = saved;
+}
+
+void ts_log(int priority, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ts_vlog(priority, fmt, ap);
+	va_end(ap);
+}
+
+char *ts_redact(char out[TS_REDACT_LEN], const void *secret, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t h[TS_SHA256_BYTES];
+
+	if (!secret || len == 0) {
+		memcpy(out, "(none)", sizeof("(none)"));
+		return out;
+	}
+	ts_sha256(h, secret, len);
+	memcpy(out, "sha256:", 7);
+	for (size_t i = 0; i < 6; i++) {
+		out[7 + 2 * i] = hex[h[i] >> 4];
+		out[8 + 2 * i] = hex[h[i] & 15];
+	}
+	out[19] = '\0';
+	ts_wipe(h, sizeof(h));
+	return out;
+}
+
+char *ts_redact_str(char out[TS_REDACT_LEN], const char *secret)
+{
+	return ts_redact(out, secret, secret ? strlen(secret) : 0);
+}
+
+void ts_sanitize_text(char *out, size_t outlen, const char *in, size_t inlen)
+{
+	size_t o = 0;
+
+	if (outlen == 0)
+		return;
+	for (size_t i = 0; in && i < inlen && in[i] && o + 1 < outlen; i++) {
+		unsigned char c = (unsigned char)in[i];
+		out[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	out[o] = '\0';
+}

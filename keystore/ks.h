@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sealed per-user keystore (DESIGN.md §5).
+ *
+ *   <dir>/users/<uid>.seal   one record per user
+ *   <dir>/locks/<uid>.lock   per-user lock files (flock, bounded wait)
+ *   <dir>/state/<uid>.gen    newest generation seen per user (anti-rollback)
+ *   <dir>/quarantine/        records that failed to open, moved aside
+ *   <key_file>               32-byte master keys, one per key id
+ *
+ * A record's payload is opaque bytes to the keystore (the broker stores its
+ * serialised token set). Each record is sealed with XChaCha20-Poly1305 under
+ * a per-user key crypto_kdf_derive_from_key(uid, "tsealusr", master[key id]),
+ * and the associated data binds format version, key id, generation, uid, user
+ * name, issuer and client id, so a file copied to another user, issuer or
+ * host does not open.
+ *
+ * Every function returns 0 or a negative ts_err / errno value. Nothing here
+ * logs above debug level.
+ */
+#ifndef TS_KS_H
+#define TS_KS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ts_file.h"
+#include "ts_macros.h"
+
+#define KS_KEYBYTES 32
+#define KS_RECORD_MAX (64 * 1024)  /* whole sealed file */
+#define KS_PAYLOAD_MAX (48 * 1024) /* plaintext payload */
+#define KS_LOCK_TIMEOUT_MS 10000
+
+struct ks;
+struct ks_lock;
+
+/* Who a record belongs to; all four are bound into the associated data. */
+struct ks_identity {
+	uid_t uid;
+	const char *user;
+	const char *issuer;
+	const char *client_id;
+};
+
+/* An opened record. payload lives in sodium_malloc memory; ks_blob_free wipes it. */
+struct ks_blob {
+	uint8_t *payload;
+	size_t len;
+	uint64_t generation; /* the version to pass back to ks_write for compare-and-swap */
+	uint32_t key_id;
+};
+
+struct ks_open_opts {
+	unsigned lock_timeout_ms; /* 0 = KS_LOCK_TIMEOUT_MS */
+	gid_t group;		  /* group of created files; (gid_t)-1 = leave as is */
+	/* Test seam: called after a record's temp file is written and synced,
+	 * before the rename (see ts_atomic_opts). NULL in production. */
+	ts_before_rename_fn before_rename;
+	void *before_rename_ctx;
+};
+
+/* Create the folder layout and, if key_file does not exist, a new master key
+ * (key id 1). Folders 0770/files 0640 with group opts->group. Idempotent. */
+int ks_init(const char *dir, const char *key_file, const struct ks_open_opts *opts) TS_WUR
+	TS_NONNULL(1, 2);
+
+/* Open an initialised keystore: checks the folders, loads the master keys into
+ * guarded memory. */
+int ks_open(struct ks **ret, const char *dir, const char *key_file,
+	    const struct ks_open_opts *opts) TS_WUR TS_NONNULL(1, 2, 3);
+struct ks *ks_close(struct ks *ks);
+
+/* Take / release the per-user lock (exclusive, bounded wait: TS_E_LOCK_TIMEOUT). */
+int ks_lock(struct ks *ks, uid_t uid, struct ks_lock **ret) TS_WUR TS_NONNULL(1, 3);
+struct ks_lock *ks_unlock(struct ks_lock *l);
+
+/* Read and open the record of id. Errors: TS_E_NO_RECORD (none stored),
+ * TS_E_QUARANTINED (it failed to open and was moved to quarantine/),
+ * TS_E_ROLLBACK (older than the newest generation seen; left in place),
+ * TS_E_BAD_OWNER/TS_E_BAD_MODE/TS_E_NOT_REGULAR (refused, left in place),
+ * TS_E_KEY_ID. May be called with or without the lock. */
+int ks_read(struct ks *ks, const struct ks_identity *id, struct ks_blob **ret) TS_WUR
+	TS_NONNULL(1, 2, 3);
+struct ks_blob *ks_blob_free(struct ks_blob *b);
+
+/* Compare-and-swap write under a held lock: replaces the record only if the
+ * stored generation is still expected_generation (0 = no record must exist),
+ * else TS_E_CONFLICT. The new record gets generation expected+1 (or the
+ * newest seen + 1), written atomically; *ret_generation receives it. */
+int ks_write(struct ks *ks, struct ks_lock *held, const struct ks_identity *id,
+	     const void *payload, size_t len, uint64_t expected_generation,
+	     uint64_t *ret_generation) TS_WUR TS_NONNULL(1, 2, 3, 4);
+
+/* Delete the record under a held lock, if still at expected_generation
+ * (0 = whatever is there). The generation counter is kept. */
+int ks_delete(struct ks *ks, struct ks_lock *held, const struct ks_identity *id,
+	      uint64_t expected_generation) TS_WUR TS_NONNULL(1, 2, 3);
+
+/* Key rotation: add a new master key id to key_file, re-seal every record
+ * under it (each under its user's lock), then drop the old key ids. Records
+ * sealed under an old id open until rotation finishes. *ret_new_key_id gets
+ * the new id; *ret_resealed the number of records re-sealed. */
+int ks_rotate_key(struct ks *ks, uint32_t *ret_new_key_id, unsigned *ret_resealed) TS_WUR
+	TS_NONNULL(1);
+
+/* The key id new records are sealed under. */
+uint32_t ks_current_key_id(const struct ks *ks) TS_NONNULL(1);
+
+/* Check every record opens (authenticates) without returning payloads.
+ * *ret_ok / *ret_bad count them; bad ones are quarantined. */
+int ks_verify_all(struct ks *ks, unsigned *ret_ok, unsigned *ret_bad) TS_WUR TS_NONNULL(1);
+
+/* Parse a sealed record's header and authenticate it, given the key material;
+ * exposed for the fuzz target and the unit tests (no file system). */
+int ks_record_open(const struct ks *ks, const struct ks_identity *id, const uint8_t *file,
+		   size_t len, struct ks_blob **ret) TS_WUR TS_NONNULL(1, 2, 3, 5);
+
+#endif

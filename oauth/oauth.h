@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Everything tokenseal says to an authorization server (DESIGN.md §2-4), on
+ * libcurl and jansson. Used only by the broker and its tests: never linked
+ * into the PAM or NSS module.
+ *
+ * Every call returns 0 or a negative ts_err from ONE taxonomy:
+ *   0                      ok
+ *   TS_E_REJECTED_TOKEN    the token was rejected (401 invalid_token,
+ *                          active:false); a refresh may heal it
+ *   TS_E_NEEDS_LOGIN       invalid_grant: the refresh token (or grant) is dead
+ *   TS_E_SERVER_CONFIG     invalid_client, unauthorized_client,
+ *                          unsupported_grant_type, invalid_scope, TLS/CA
+ *                          problems, discovery issuer mismatch, bad URL
+ *   TS_E_UNAVAILABLE       connect failure, timeout, 5xx, 429 (+Retry-After)
+ *   TS_E_PROTOCOL          the server sent something malformed
+ *   TS_E_IDENTITY_CHANGED  a refreshed id_token's iss/sub/aud differ
+ *   TS_E_DENIED            device login: access_denied
+ *   TS_E_EXPIRED           device login: expired_token or deadline reached
+ * plus -ENOMEM / -EINVAL for local failures. Details (server's error and
+ * error_description, sanitised and length-capped; HTTP status; a message for
+ * an administrator) go into struct oauth_error. Never a token.
+ */
+#ifndef TS_OAUTH_H
+#define TS_OAUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "ts_config.h"
+#include "ts_macros.h"
+
+#define OAUTH_ERROR_MAX 64
+#define OAUTH_DESC_MAX 256
+#define OAUTH_MSG_MAX 512
+#define OAUTH_CLAIM_MAX 256
+#define OAUTH_DEFAULT_EXPIRES_IN 3600
+
+struct oauth_error {
+	int code;			       /* the ts_err returned */
+	long http_status;		       /* 0 when no HTTP answer */
+	char error[OAUTH_ERROR_MAX];	       /* server's "error", sanitised */
+	char description[OAUTH_DESC_MAX];      /* server's "error_description", sanitised */
+	char message[OAUTH_MSG_MAX];	       /* full sentence for a log or an admin */
+	long retry_after;		       /* seconds, from 429/503 Retry-After; 0 = none */
+};
+
+/* Identity claims taken from an id_token (decoded, not signature-checked:
+ * it came straight from the token endpoint over TLS, OIDC Core 3.1.3.7). */
+struct oauth_id_claims {
+	char iss[OAUTH_CLAIM_MAX];
+	char sub[OAUTH_CLAIM_MAX];
+	char aud[OAUTH_CLAIM_MAX]; /* first audience */
+	bool present;
+};
+
+/* A token response. Strings are malloc'd; oauth_tokens_clear wipes and frees. */
+struct oauth_tokens {
+	char *access_token;
+	char *refresh_token; /* NULL when the server sent none */
+	char *id_token;	     /* NULL when none */
+	char *scope;
+	long long expires_in; /* validated: 1 .. 10 years; default OAUTH_DEFAULT_EXPIRES_IN */
+	time_t obtained_local; /* local time the request was sent */
+	time_t server_date;    /* server's Date header, 0 if absent */
+	struct oauth_id_claims id;
+};
+
+/* Result of revalidation (introspection or userinfo). */
+struct oauth_identity {
+	bool active;
+	char sub[OAUTH_CLAIM_MAX];
+	char username[OAUTH_CLAIM_MAX]; /* value of cfg->username_claim, before username_map */
+	long long exp;			/* introspection "exp" (server time), 0 if absent */
+	time_t server_date;
+};
+
+/* What a device login must show the user. */
+struct oauth_device {
+	char *device_code; /* secret: wiped by oauth_device_clear */
+	char user_code[64];
+	char verification_uri[OAUTH_CLAIM_MAX * 2];
+	char verification_uri_complete[OAUTH_CLAIM_MAX * 2];
+	long long expires_in;
+	unsigned interval; /* seconds; 5 when absent */
+	time_t started;
+};
+
+/* Called with the codes to show; return nonzero to abort the poll. */
+typedef int (*oauth_device_show_fn)(void *ctx, const struct oauth_device *dev);
+/* Called between polls (e.g. to check the conversation); nonzero aborts. */
+typedef int (*oauth_device_tick_fn)(void *ctx, unsigned next_poll_seconds);
+
+struct oauth_client;
+
+/* One-time libcurl global init (process-wide, idempotent, thread-unsafe as
+ * curl_global_init is: call it from main). */
+int oauth_global_init(void) TS_WUR;
+
+/* The client reads its secret from cfg->client_secret_file (if set). The
+ * config must outlive the client. */
+int oauth_client_new(struct oauth_client **ret, const struct ts_config *cfg,
+		     struct oauth_error *err) TS_WUR TS_NONNULL(1, 2);
+struct oauth_client *oauth_client_free(struct oauth_client *c);
+
+/* Fetch (once; cached in the client) the discovery document, unless every
+ * needed endpoint is overridden in the config. Refuses an issuer that is not
+ * identical to cfg->issuer. Called implicitly by the calls below. */
+int oauth_discover(struct oauth_client *c, struct oauth_error *err) TS_WUR TS_NONNULL(1);
+
+/* RFC 8628. start: request codes; poll: until approved, denied, expired, the
+ * deadline (absolute, local CLOCK_MONOTONIC seconds; 0 = expires_in only) or
+ * an abort from tick. */
+int oauth_device_start(struct oauth_client *c, struct oauth_device *dev, struct oauth_error *err)
+	TS_WUR TS_NONNULL(1, 2);
+int oauth_device_poll(struct oauth_client *c, struct oauth_device *dev, time_t deadline,
+		      oauth_device_tick_fn tick, void *ctx, struct oauth_tokens *ret,
+		      struct oauth_error *err) TS_WUR TS_NONNULL(1, 2, 6);
+void oauth_device_clear(struct oauth_device *dev);
+
+/* RFC 6749 §4.3 (legacy; off unless configured). */
+int oauth_password_grant(struct oauth_client *c, const char *user, const char *password,
+			 struct oauth_tokens *ret, struct oauth_error *err) TS_WUR
+	TS_NONNULL(1, 2, 3, 4);
+
+/* RFC 6749 §6. When prev_id has present=true and the answer carries an
+ * id_token whose iss/sub/aud differ: TS_E_IDENTITY_CHANGED. When the answer
+ * has no refresh_token, ret->refresh_token is a copy of refresh_token. */
+int oauth_refresh(struct oauth_client *c, const char *refresh_token,
+		  const struct oauth_id_claims *prev_id, struct oauth_tokens *ret,
+		  struct oauth_error *err) TS_WUR TS_NONNULL(1, 2, 4);
+
+int oauth_client_credentials(struct oauth_client *c, struct oauth_tokens *ret,
+			     struct oauth_error *err) TS_WUR TS_NONNULL(1, 2);
+
+/* RFC 7662 (needs a client secret). active:false -> TS_E_REJECTED_TOKEN with
+ * ret->active = false. */
+int oauth_introspect(struct oauth_client *c, const char *token, struct oauth_identity *ret,
+		     struct oauth_error *err) TS_WUR TS_NONNULL(1, 2, 3);
+
+/* OIDC Core §5.3. 401 (invalid_token or bare) -> TS_E_REJECTED_TOKEN; 403
+ * insufficient_scope -> TS_E_SERVER_CONFIG (not a reason to refresh). */
+int oauth_userinfo(struct oauth_client *c, const char *token, struct oauth_identity *ret,
+		   struct oauth_error *err) TS_WUR TS_NONNULL(1, 2, 3);
+
+/* Revalidate according to cfg->revalidate (auto: introspection when the
+ * client has a secret and the server an introspection endpoint). */
+int oauth_revalidate(struct oauth_client *c, const char *token, struct oauth_identity *ret,
+		     struct oauth_error *err) TS_WUR TS_NONNULL(1, 2, 3);
+
+/* RFC 7009. hint: "refresh_token" or "access_token". 200 = success whatever
+ * the body; 503 = TS_E_UNAVAILABLE (still exists, retry later). */
+int oauth_revoke(struct oauth_client *c, const char *token, const char *hint,
+		 struct oauth_error *err) TS_WUR TS_NONNULL(1, 2);
+
+void oauth_tokens_clear(struct oauth_tokens *t);
+
+/* Decode the claims of an id_token (JWT payload, no signature check). */
+int oauth_id_claims_parse(struct oauth_id_claims *ret, const char *id_token) TS_WUR
+	TS_NONNULL(1, 2);
+
+/* Parsers, exposed for the fuzz targets and unit tests: body is untrusted
+ * bytes of len (not NUL-terminated). */
+int oauth_parse_token_response(struct oauth_tokens *ret, long http_status, const char *body,
+			       size_t len, struct oauth_error *err) TS_WUR TS_NONNULL(1, 3);
+int oauth_parse_introspection(struct oauth_identity *ret, const char *username_claim,
+			      const char *body, size_t len, struct oauth_error *err) TS_WUR
+	TS_NONNULL(1, 2, 3);
+int oauth_parse_device_response(struct oauth_device *ret, const char *body, size_t len,
+				struct oauth_error *err) TS_WUR TS_NONNULL(1, 2);
+/* Discovery: fills the endpoint fields of a ts_config copy (only those that
+ * are empty), refusing an issuer other than expected_issuer. */
+int oauth_parse_discovery(struct ts_config *cfg, const char *expected_issuer, const char *body,
+			  size_t len, struct oauth_error *err) TS_WUR TS_NONNULL(1, 2, 3);
+
+/* Estimated clock skew from the last answer's Date header: server - local,
+ * seconds (0 when unknown). */
+long oauth_clock_skew(const struct oauth_client *c) TS_NONNULL(1);
+
+#endif

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/* common/: SHA-256, redaction, sanitising, bounded copies, checked file I/O. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ts_error.h"
+#include "ts_file.h"
+#include "ts_log.h"
+#include "ts_mem.h"
+#include "ts_sha256.h"
+#include "ts_test.h"
+
+static void hex(char *out, const uint8_t *in, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", in[i]);
+}
+
+static void test_sha256_vectors(void)
+{
+	uint8_t h[32];
+	char x[65];
+	char million[1000];
+
+	ts_sha256(h, "", 0);
+	hex(x, h, 32);
+	CHECK_STR(x, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	ts_sha256(h, "abc", 3);
+	hex(x, h, 32);
+	CHECK_STR(x, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	ts_sha256(h, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56);
+	hex(x, h, 32);
+	CHECK_STR(x, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	memset(million, 'a', sizeof(million));
+	ts_sha256(h, million, sizeof(million));
+	hex(x, h, 32);
+	CHECK_STR(x, "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
+}
+
+static void test_redact(void)
+{
+	char r[TS_REDACT_LEN];
+	const char *tok = "eyJhbGciOiJSUzI1NiJ9.secret-payload.signature";
+
+	ts_redact_str(r, tok);
+	CHECK(strncmp(r, "sha256:", 7) == 0);
+	CHECK_INT(strlen(r), 19);
+	CHECK(strstr(tok, r + 7) == NULL); /* no part of the token in the output */
+	ts_redact_str(r, NULL);
+	CHECK_STR(r, "(none)");
+	ts_redact_str(r, "");
+	CHECK_STR(r, "(none)");
+}
+
+static void test_sanitize(void)
+{
+	char out[8];
+
+	ts_sanitize_text(out, sizeof(out), "a\nb\x1b[31mc", 10);
+	CHECK_STR(out, "a?b?[31");
+	ts_sanitize_text(out, sizeof(out), "\xc3\xa9t\xc3\xa9", 5);
+	CHECK_STR(out, "??t??");
+}
+
+static void test_strlcpy(void)
+{
+	char b[4];
+
+	CHECK_INT(ts_strlcpy(b, "abc", sizeof(b)), 0);
+	CHECK_STR(b, "abc");
+	CHECK_INT(ts_strlcpy(b, "abcd", sizeof(b)), -ENAMETOOLONG);
+	CHECK_STR(b, "");
+	CHECK(ts_memeq_ct("abc", "abc", 3));
+	CHECK(!ts_memeq_ct("abc", "abd", 3));
+}
+
+static void test_checked_open(void)
+{
+	char p[600], l[600];
+	const char *d = ts_test_tmpdir();
+	struct ts_file_policy pol = {{geteuid(), TS_OWNER_ANY, TS_OWNER_ANY}, 022, 16};
+	struct ts_file_policy other = {{geteuid() + 1, TS_OWNER_ANY, TS_OWNER_ANY}, 022, 0};
+	uint8_t *buf;
+	size_t len;
+	int fd = -1;
+
+	snprintf(p, sizeof(p), "%s/f", d);
+	snprintf(l, sizeof(l), "%s/link", d);
+	ts_test_write_file(p, "hello", 5, 0644);
+	CHECK_INT(ts_read_file(p, &pol, &buf, &len), 0);
+	CHECK_INT(len, 5);
+	CHECK_STR((char *)buf, "hello");
+	ts_erase_free(buf, len);
+	CHECK_INT(ts_open_checked(p, O_RDONLY, &other, &fd, NULL), TS_E_BAD_OWNER);
+	CHECK_INT(chmod(p, 0664), 0);
+	CHECK_INT(ts_open_checked(p, O_RDONLY, &pol, &fd, NULL), TS_E_BAD_MODE);
+	CHECK_INT(chmod(p, 0600), 0);
+	CHECK_INT(symlink(p, l), 0);
+	CHECK_INT(ts_open_checked(l, O_RDONLY, &pol, &fd, NULL), TS_E_NOT_REGULAR);
+	ts_test_write_file(p, "0123456789abcdefX", 17, 0600);
+	CHECK_INT(ts_read_file(p, &pol, &buf, &len), TS_E_TOO_BIG);
+	snprintf(l, sizeof(l), "%s/missing", d);
+	CHECK_INT(ts_read_file(l, &pol, &buf, &len), -ENOENT);
+	snprintf(l, sizeof(l), "%s/fifo", d);
+	CHECK_INT(mkfifo(l, 0600), 0);
+	CHECK_INT(ts_open_checked(l, O_RDONLY, &pol, &fd, NULL), TS_E_NOT_REGULAR);
+}
+
+static void test_atomic_write(void)
+{
+	char p[600];
+	const char *d = ts_test_tmpdir();
+	struct ts_atomic_opts o = {.mode = 0640, .uid = (uid_t)-1, .gid = (gid_t)-1};
+	struct stat st;
+	char *s;
+
+	snprintf(p, sizeof(p), "%s/atomic", d);
+	CHECK_INT(ts_atomic_write(p, "one", 3, &o), 0);
+	CHECK_INT(ts_atomic_write(p, "two!", 4, &o), 0);
+	s = ts_test_read_file(p, NULL);
+	CHECK_STR(s, "two!");
+	free(s);
+	CHECK_INT(stat(p, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 0640);
+}
+
+static void test_strerror(void)
+{
+	CHECK(strstr(ts_strerror(TS_E_CORRUPT), "corrupt") != NULL);
+	CHECK_STR(ts_strerror(-ENOENT), strerror(ENOENT));
+	CHECK_STR(ts_strerror(-99999), "unknown error");
+}
+
+int main(void)
+{
+	RUN(test_sha256_vectors);
+	RUN(test_redact);
+	RUN(test_sanitize);
+	RUN(test_strlcpy);
+	RUN(test_checked_open);
+	RUN(test_atomic_write);
+	RUN(test_strerror);
+	return ts_test_done();
+}
