@@ -1,0 +1,779 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The configuration file parser (see ts_config.h and tokenseal.conf(5)).
+ *
+ * One table, keys[], names every key with its type, where it lives in
+ * struct ts_config, its default and a one-line description. Parsing, the
+ * defaults and the man-page check all walk that table.
+ *
+ * Problems go through a ts_config_report callback (or ts_vlog); the parser
+ * reports every problem of a file before it fails, and leaves the caller's
+ * struct untouched unless the whole file was good.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ts_config.h"
+#include "ts_error.h"
+#include "ts_file.h"
+#include "ts_log.h"
+#include "ts_mem.h"
+#include "ts_paths.h"
+
+enum key_type {
+	KT_STRING, /* free text, no control characters */
+	KT_PATH,   /* a file or folder; absolute (checked by validate) */
+	KT_URL,    /* https:// URL (checked by validate) */
+	KT_BOOL,
+	KT_UINT,
+	KT_ENUM,
+	KT_METHODS, /* login_methods */
+	KT_USERMAP, /* username_map */
+};
+
+struct key_def {
+	const char *name;
+	enum key_type type;
+	size_t offset;
+	size_t size; /* of the field: strings must fit with their NUL */
+	unsigned min, max;
+	bool zero_ok;                  /* KT_UINT: 0 allowed besides min..max */
+	const char *const *enum_names; /* KT_ENUM: index = enum value */
+	const char *def;               /* default, parsed like a value; NULL = empty */
+	const char *desc;
+};
+
+static const char *const revalidate_names[] = {"auto", "introspection", "userinfo", NULL};
+static const char *const revoke_on_names[] = {"logout", "last-session", "never", NULL};
+static const char *const login_method_names[] = {"device", "password", "token", NULL};
+
+_Static_assert(sizeof(enum ts_revalidate) == sizeof(int), "enum stored as int");
+_Static_assert(sizeof(enum ts_revoke_on) == sizeof(int), "enum stored as int");
+
+#define FIELD(f) offsetof(struct ts_config, f), sizeof(((struct ts_config *)0)->f)
+/* clang-format off */
+#define K_STR(f, t, d, s) { #f, t, FIELD(f), 0, 0, false, NULL, d, s }
+#define K_BOOL(f, d, s) { #f, KT_BOOL, FIELD(f), 0, 0, false, NULL, d, s }
+#define K_UINT(f, lo, hi, z, d, s) { #f, KT_UINT, FIELD(f), lo, hi, z, NULL, d, s }
+#define K_ENUM(f, names, d, s) { #f, KT_ENUM, FIELD(f), 0, 0, false, names, d, s }
+
+static const struct key_def keys[] = {
+	K_STR(issuer, KT_URL, NULL, "URL of the authorization server (its OIDC issuer)"),
+	K_STR(client_id, KT_STRING, NULL, "OAuth client id registered at the server"),
+	K_STR(client_secret_file, KT_PATH, NULL,
+	      "file holding the client secret (empty: public client)"),
+	K_STR(scopes, KT_STRING, "openid profile offline_access", "scopes requested at login"),
+	K_STR(ca_file, KT_PATH, NULL, "CA bundle for the server (empty: system trust store)"),
+	K_STR(token_endpoint, KT_URL, NULL, "token endpoint override (empty: discovery)"),
+	K_STR(device_authorization_endpoint, KT_URL, NULL,
+	      "device authorization endpoint override (empty: discovery)"),
+	K_STR(userinfo_endpoint, KT_URL, NULL, "userinfo endpoint override (empty: discovery)"),
+	K_STR(introspection_endpoint, KT_URL, NULL,
+	      "introspection endpoint override (empty: discovery)"),
+	K_STR(revocation_endpoint, KT_URL, NULL, "revocation endpoint override (empty: discovery)"),
+	K_BOOL(allow_loopback_http, "no", "accept http:// URLs for 127.0.0.1 and [::1] (tests only)"),
+	K_UINT(http_timeout, 1, 120, false, "10", "seconds allowed for each HTTP request"),
+	K_UINT(max_response_size, 4096, 1048576, false, "65536",
+	       "largest server response accepted, in bytes"),
+	K_STR(keystore_dir, KT_PATH, TS_DEFAULT_KEYSTORE_DIR, "folder of the sealed token store"),
+	K_STR(key_file, KT_PATH, TS_DEFAULT_KEY_FILE, "master key file of the token store"),
+	K_STR(broker_path, KT_PATH, TS_DEFAULT_BROKER, "the tokenseal-broker program"),
+	K_STR(socket_path, KT_PATH, TS_DEFAULT_SOCKET, "socket of the broker daemon"),
+	{ "login_methods", KT_METHODS, FIELD(login_methods), 0, 0, false, login_method_names, "device",
+	  "login methods offered, in order: device, password, token" },
+	K_UINT(device_timeout, 10, 900, false, "110",
+	       "seconds a device login may take (inside sshd's LoginGraceTime)"),
+	K_STR(username_claim, KT_STRING, "preferred_username", "claim that names the local user"),
+	{ "username_map", KT_USERMAP, FIELD(username_map), 0, 0, false, NULL, NULL,
+	  "none, or strip-suffix:SUFFIX applied to the claim" },
+	K_BOOL(auth_with_stored_token, "no", "a valid stored token authenticates the user"),
+	K_BOOL(require_token, "no", "account management refuses users without a token"),
+	K_ENUM(revalidate, revalidate_names, "auto",
+	       "how tokens are revalidated: auto, introspection, userinfo"),
+	K_UINT(revalidate_cache, 0, 3600, false, "0", "seconds a positive server answer is reused"),
+	K_UINT(offline_grace, 0, 604800, false, "0",
+	       "seconds a use may proceed on the last positive answer while the server is down"),
+	K_UINT(refresh_window, 10, 86400, true, "0",
+	       "seconds before expiry to refresh (0: 25 % of lifetime)"),
+	K_ENUM(revoke_on, revoke_on_names, "logout",
+	       "when the refresh token is revoked: logout, last-session, never"),
+	K_BOOL(debug, "no", "debug logging"),
+};
+/* clang-format on */
+
+#define N_KEYS TS_ARRAY_SIZE(keys)
+
+const char *ts_config_key_name(size_t i)
+{
+	return i < N_KEYS ? keys[i].name : NULL;
+}
+
+const char *ts_login_method_name(enum ts_login_method m)
+{
+	if ((unsigned)m < TS_ARRAY_SIZE(login_method_names) - 1)
+		return login_method_names[m];
+	return "unknown";
+}
+
+/* ---- reporting ---------------------------------------------------------- */
+
+TS_PRINTF(3, 0)
+static void vreport(const struct ts_config_report *rep, int prio, const char *fmt, va_list ap)
+{
+	if (rep && rep->fn)
+		rep->fn(rep->ctx, prio, fmt, ap);
+	else
+		ts_vlog(prio, fmt, ap);
+}
+
+TS_PRINTF(3, 4)
+static void report(const struct ts_config_report *rep, int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(rep, prio, fmt, ap);
+	va_end(ap);
+}
+
+/* Parser state for one buffer. */
+struct parser {
+	const char *origin;
+	const struct ts_config_report *rep;
+	unsigned line;
+	unsigned errors;
+	bool silent; /* applying built-in defaults */
+};
+
+TS_PRINTF(3, 4)
+static void perr(struct parser *p, int prio, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (prio <= LOG_ERR)
+		p->errors++;
+	if (p->silent)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	report(p->rep, prio, "%s:%u: %s", p->origin, p->line, msg);
+}
+
+/* A value as it may appear in a message: printable, bounded. */
+#define SHOW_MAX 80
+static const char *show(char out[SHOW_MAX], const char *s, size_t len)
+{
+	ts_sanitize_text(out, SHOW_MAX, s, len);
+	if (len >= SHOW_MAX) {
+		size_t n = strlen(out);
+		if (n >= 3)
+			memcpy(out + n - 3, "...", 3);
+	}
+	return out;
+}
+
+/* ---- values ------------------------------------------------------------- */
+
+static bool is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r';
+}
+
+static bool is_ctrl(char ch)
+{
+	unsigned char u = (unsigned char)ch;
+	return u < 0x20 || u == 0x7f;
+}
+
+/*
+ * The one number parser: decimal digits only (no sign, no spaces, no 0x),
+ * strtoull with an end-pointer check, then the key's range.
+ */
+static int parse_uint(struct parser *p, const struct key_def *k, const char *val, unsigned *ret)
+{
+	char range[64], sv[SHOW_MAX];
+	unsigned long long v;
+	char *end = NULL;
+
+	if (k->zero_ok)
+		(void)snprintf(range, sizeof(range), "0 or %u..%u", k->min, k->max);
+	else
+		(void)snprintf(range, sizeof(range), "%u..%u", k->min, k->max);
+	if (val[0] < '0' || val[0] > '9') {
+		perr(p, LOG_ERR, "key '%s': '%s' is not a number (allowed: %s)", k->name,
+		     show(sv, val, strlen(val)), range);
+		return TS_E_CONFIG;
+	}
+	errno = 0;
+	v = strtoull(val, &end, 10);
+	if (!end || *end != '\0') {
+		perr(p, LOG_ERR, "key '%s': '%s' is not a number (allowed: %s)", k->name,
+		     show(sv, val, strlen(val)), range);
+		return TS_E_CONFIG;
+	}
+	if (errno == ERANGE || v > UINT_MAX || (v < k->min && !(k->zero_ok && v == 0)) ||
+	    v > k->max) {
+		perr(p, LOG_ERR, "key '%s': %s is out of range (allowed: %s)", k->name,
+		     show(sv, val, strlen(val)), range);
+		return TS_E_CONFIG;
+	}
+	*ret = (unsigned)v;
+	return 0;
+}
+
+static int parse_bool(struct parser *p, const struct key_def *k, const char *val, bool *ret)
+{
+	static const char *const yes[] = {"yes", "true", "1", "on"};
+	static const char *const no[] = {"no", "false", "0", "off"};
+	char sv[SHOW_MAX];
+
+	for (size_t i = 0; i < TS_ARRAY_SIZE(yes); i++) {
+		if (strcmp(val, yes[i]) == 0) {
+			*ret = true;
+			return 0;
+		}
+		if (strcmp(val, no[i]) == 0) {
+			*ret = false;
+			return 0;
+		}
+	}
+	perr(p, LOG_ERR, "key '%s': '%s' is not a boolean (use yes/no, true/false, on/off, 1/0)",
+	     k->name, show(sv, val, strlen(val)));
+	return TS_E_CONFIG;
+}
+
+static void join_names(char *out, size_t outlen, const char *const *names)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; names[i]; i++) {
+		int n = snprintf(out + o, outlen - o, "%s%s", i ? ", " : "", names[i]);
+		if (n < 0 || (size_t)n >= outlen - o)
+			return;
+		o += (size_t)n;
+	}
+}
+
+static int parse_enum(struct parser *p, const struct key_def *k, const char *val, int *ret)
+{
+	char sv[SHOW_MAX], list[128];
+
+	for (size_t i = 0; k->enum_names[i]; i++) {
+		if (strcmp(val, k->enum_names[i]) == 0) {
+			*ret = (int)i;
+			return 0;
+		}
+	}
+	join_names(list, sizeof(list), k->enum_names);
+	perr(p, LOG_ERR, "key '%s': '%s' is not one of: %s", k->name, show(sv, val, strlen(val)),
+	     list);
+	return TS_E_CONFIG;
+}
+
+static int parse_methods(struct parser *p, const struct key_def *k, const char *val,
+                         enum ts_login_method ret[TS_LOGIN_METHODS_MAX], size_t *ret_n)
+{
+	enum ts_login_method m[TS_LOGIN_METHODS_MAX];
+	char sv[SHOW_MAX], list[128];
+	size_t n = 0;
+	const char *s = val;
+
+	join_names(list, sizeof(list), login_method_names);
+	for (;;) {
+		size_t len;
+		size_t i;
+
+		while (*s == ',' || *s == ' ')
+			s++;
+		if (!*s)
+			break;
+		len = strcspn(s, ", ");
+		for (i = 0; login_method_names[i]; i++)
+			if (strlen(login_method_names[i]) == len &&
+			    memcmp(s, login_method_names[i], len) == 0)
+				break;
+		if (!login_method_names[i]) {
+			perr(p, LOG_ERR, "key '%s': unknown login method '%s' (allowed: %s)",
+			     k->name, show(sv, s, len), list);
+			return TS_E_CONFIG;
+		}
+		for (size_t j = 0; j < n; j++) {
+			if (m[j] == (enum ts_login_method)i) {
+				perr(p, LOG_ERR, "key '%s': login method '%s' listed twice",
+				     k->name, login_method_names[i]);
+				return TS_E_CONFIG;
+			}
+		}
+		if (n == TS_LOGIN_METHODS_MAX) {
+			perr(p, LOG_ERR, "key '%s': more than %d login methods", k->name,
+			     TS_LOGIN_METHODS_MAX);
+			return TS_E_CONFIG;
+		}
+		m[n++] = (enum ts_login_method)i;
+		s += len;
+	}
+	if (n == 0) {
+		perr(p, LOG_ERR, "key '%s': needs 1 to %d of: %s", k->name, TS_LOGIN_METHODS_MAX,
+		     list);
+		return TS_E_CONFIG;
+	}
+	memcpy(ret, m, n * sizeof(m[0]));
+	*ret_n = n;
+	return 0;
+}
+
+#define STRIP_SUFFIX "strip-suffix:"
+
+static int check_usermap(struct parser *p, const struct key_def *k, const char *val,
+                         const char **ret)
+{
+	char sv[SHOW_MAX];
+
+	if (val[0] == '\0' || strcmp(val, "none") == 0) {
+		*ret = "";
+		return 0;
+	}
+	if (strncmp(val, STRIP_SUFFIX, strlen(STRIP_SUFFIX)) == 0 &&
+	    val[strlen(STRIP_SUFFIX)] != '\0' && !strpbrk(val, " \t")) {
+		*ret = val;
+		return 0;
+	}
+	perr(p, LOG_ERR, "key '%s': '%s' is not 'none' or 'strip-suffix:SUFFIX'", k->name,
+	     show(sv, val, strlen(val)));
+	return TS_E_CONFIG;
+}
+
+/* Set one key of c from val (NUL-terminated, already trimmed). */
+static int set_value(struct parser *p, struct ts_config *c, const struct key_def *k,
+                     const char *val)
+{
+	char *field = (char *)c + k->offset;
+	size_t len = strlen(val);
+	int r;
+
+	for (size_t i = 0; i < len; i++) {
+		if (is_ctrl(val[i])) {
+			perr(p, LOG_ERR, "key '%s': value contains a control character", k->name);
+			return TS_E_CONFIG;
+		}
+	}
+
+	switch (k->type) {
+	case KT_STRING:
+	case KT_PATH:
+	case KT_URL:
+	case KT_USERMAP: {
+		const char *v = val;
+
+		if (k->type == KT_USERMAP) {
+			r = check_usermap(p, k, val, &v);
+			if (r < 0)
+				return r;
+			len = strlen(v);
+		}
+		if (len >= k->size) {
+			perr(p, LOG_ERR, "key '%s': value too long (%zu bytes, at most %zu)",
+			     k->name, len, k->size - 1);
+			return TS_E_CONFIG;
+		}
+		memcpy(field, v, len + 1);
+		return 0;
+	}
+	case KT_BOOL: {
+		bool b;
+
+		r = parse_bool(p, k, val, &b);
+		if (r < 0)
+			return r;
+		memcpy(field, &b, sizeof(b));
+		return 0;
+	}
+	case KT_UINT: {
+		unsigned u;
+
+		r = parse_uint(p, k, val, &u);
+		if (r < 0)
+			return r;
+		memcpy(field, &u, sizeof(u));
+		return 0;
+	}
+	case KT_ENUM: {
+		int e;
+
+		r = parse_enum(p, k, val, &e);
+		if (r < 0)
+			return r;
+		memcpy(field, &e, sizeof(e));
+		return 0;
+	}
+	case KT_METHODS:
+		return parse_methods(p, k, val, c->login_methods, &c->n_login_methods);
+	}
+	return TS_E_CONFIG;
+}
+
+void ts_config_defaults(struct ts_config *c)
+{
+	struct parser p = {.origin = "(defaults)", .silent = true};
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (keys[i].def)
+			(void)set_value(&p, c, &keys[i], keys[i].def);
+}
+
+/* ---- lines -------------------------------------------------------------- */
+
+static const struct key_def *find_key(const char *name, size_t len)
+{
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (strlen(keys[i].name) == len && memcmp(keys[i].name, name, len) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static bool service_name_ok(const char *s, size_t len)
+{
+	if (len == 0 || len >= TS_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char u = (unsigned char)s[i];
+		if (u <= 0x20 || u >= 0x7f || u == '[' || u == ']' || u == '#' || u == '=')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * "[service NAME]" (s..e is the trimmed line). Returns 0 and the name, or
+ * TS_E_CONFIG after reporting.
+ */
+static int parse_section(struct parser *p, const char *s, const char *e, const char **ret_name,
+                         size_t *ret_len)
+{
+	char sv[SHOW_MAX];
+	const char *in = s + 1, *ie = e - 1;
+
+	if (e - s < 2 || e[-1] != ']')
+		goto bad;
+	while (in < ie && is_blank(*in))
+		in++;
+	while (ie > in && is_blank(ie[-1]))
+		ie--;
+	if ((size_t)(ie - in) < 8 || memcmp(in, "service", 7) != 0 || !is_blank(in[7]))
+		goto bad;
+	in += 7;
+	while (in < ie && is_blank(*in))
+		in++;
+	if (!service_name_ok(in, (size_t)(ie - in)))
+		goto bad;
+	*ret_name = in;
+	*ret_len = (size_t)(ie - in);
+	return 0;
+bad:
+	perr(p, LOG_ERR, "bad section header '%s' (expected '[service NAME]')",
+	     show(sv, s, (size_t)(e - s)));
+	return TS_E_CONFIG;
+}
+
+int ts_config_parse(struct ts_config *c, const char *buf, size_t len, const char *service,
+                    const char *origin, const struct ts_config_report *rep)
+{
+	struct parser p = {.origin = origin, .rep = rep};
+	unsigned seen[N_KEYS] = {0}; /* line where each key was set in this section */
+	struct ts_config *mine = NULL, *other = NULL, *target;
+	char value[TS_CONFIG_LINE_MAX + 1];
+	const char *pos = buf, *end = buf + len;
+	int r;
+
+	/* Work on copies: the caller's struct changes only if the whole file is good. */
+	mine = malloc(sizeof(*mine));
+	other = malloc(sizeof(*other));
+	if (!mine || !other) {
+		free(mine);
+		free(other);
+		return -ENOMEM;
+	}
+	*mine = *c;
+	*other = *c;
+	target = mine;
+
+	while (pos < end) {
+		const char *nl = memchr(pos, '\n', (size_t)(end - pos));
+		const char *s = pos, *e = nl ? nl : end, *eq, *ks, *ke, *vs, *ve;
+		const struct key_def *k;
+		char sv[SHOW_MAX];
+
+		pos = nl ? nl + 1 : end;
+		p.line++;
+		if ((size_t)(e - s) > TS_CONFIG_LINE_MAX) {
+			perr(&p, LOG_ERR, "line longer than %d bytes", TS_CONFIG_LINE_MAX);
+			continue;
+		}
+		while (s < e && is_blank(*s))
+			s++;
+		if (s == e || *s == '#')
+			continue;
+		/* A '#' after whitespace starts a trailing comment. */
+		for (const char *q = s + 1; q < e; q++) {
+			if (*q == '#' && is_blank(q[-1])) {
+				e = q;
+				break;
+			}
+		}
+		while (e > s && is_blank(e[-1]))
+			e--;
+
+		if (*s == '[') {
+			const char *name;
+			size_t nlen;
+
+			memset(seen, 0, sizeof(seen));
+			/* Keys under a bad header are checked but never applied. */
+			target = other;
+			if (parse_section(&p, s, e, &name, &nlen) < 0)
+				continue;
+			if (service && strlen(service) == nlen && memcmp(service, name, nlen) == 0)
+				target = mine;
+			continue;
+		}
+
+		eq = memchr(s, '=', (size_t)(e - s));
+		if (!eq) {
+			perr(&p, LOG_ERR,
+			     "'%s': expected 'key = value', '[service NAME]' or a comment",
+			     show(sv, s, (size_t)(e - s)));
+			continue;
+		}
+		ks = s;
+		ke = eq;
+		while (ke > ks && is_blank(ke[-1]))
+			ke--;
+		vs = eq + 1;
+		ve = e;
+		while (vs < ve && is_blank(*vs))
+			vs++;
+		if (ks == ke) {
+			perr(&p, LOG_ERR, "missing key name before '='");
+			continue;
+		}
+		k = find_key(ks, (size_t)(ke - ks));
+		if (!k) {
+			perr(&p, LOG_WARNING, "unknown key '%s', ignoring",
+			     show(sv, ks, (size_t)(ke - ks)));
+			continue;
+		}
+		if (seen[k - keys])
+			perr(&p, LOG_WARNING,
+			     "key '%s' was already set on line %u in this section; the last value "
+			     "wins",
+			     k->name, seen[k - keys]);
+		seen[k - keys] = p.line;
+		memcpy(value, vs, (size_t)(ve - vs));
+		value[ve - vs] = '\0';
+		/* An embedded NUL must not cut the value short unnoticed. */
+		if (memchr(vs, '\0', (size_t)(ve - vs))) {
+			perr(&p, LOG_ERR, "key '%s': value contains a control character", k->name);
+			continue;
+		}
+		(void)set_value(&p, target, k, value);
+	}
+
+	if (p.errors) {
+		report(rep, LOG_ERR, "%s: %u error%s, configuration not loaded", origin, p.errors,
+		       p.errors == 1 ? "" : "s");
+		r = TS_E_CONFIG;
+	} else {
+		*c = *mine;
+		r = 0;
+	}
+	ts_wipe(value, sizeof(value));
+	free(mine);
+	free(other);
+	return r;
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+static void report_open_error(const char *path, int r, const struct ts_config_report *rep)
+{
+	struct stat st;
+	bool have = lstat(path, &st) == 0;
+
+	switch (r) {
+	case -ENOENT:
+		report(rep, LOG_ERR, "%s: not found", path);
+		break;
+	case TS_E_NOT_REGULAR:
+		report(rep, LOG_ERR,
+		       "%s: refused: not a regular file (a symlink or a special file); the "
+		       "configuration must be a regular file",
+		       path);
+		break;
+	case TS_E_BAD_OWNER:
+		if (have)
+			report(rep, LOG_ERR,
+			       "%s: refused: owned by uid %u, not by root; run chown root %s", path,
+			       (unsigned)st.st_uid, path);
+		else
+			report(rep, LOG_ERR, "%s: refused: not owned by root; run chown root %s",
+			       path, path);
+		break;
+	case TS_E_BAD_MODE:
+		if (have)
+			report(rep, LOG_ERR,
+			       "%s: refused: group- or world-writable (mode 0%03o); run chmod go-w "
+			       "%s",
+			       path, (unsigned)(st.st_mode & 07777), path);
+		else
+			report(rep, LOG_ERR,
+			       "%s: refused: group- or world-writable; run chmod go-w %s", path,
+			       path);
+		break;
+	case TS_E_TOO_BIG:
+		report(rep, LOG_ERR, "%s: refused: larger than %d bytes", path, TS_CONFIG_MAX_SIZE);
+		break;
+	default:
+		report(rep, LOG_ERR, "%s: cannot read: %s", path, ts_strerror(r));
+		break;
+	}
+}
+
+int ts_config_load(struct ts_config *c, const char *path, const char *service,
+                   const struct ts_config_report *rep)
+{
+	struct ts_file_policy pol = {
+	    .owners = {0, TS_OWNER_ANY, TS_OWNER_ANY},
+	    .forbidden = S_IWGRP | S_IWOTH,
+	    .max_size = TS_CONFIG_MAX_SIZE,
+	};
+	_cleanup_close_ int fd = -1;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	/* A process that holds no extra privilege may read its own file (tests, the CLI
+	 * of an unprivileged build); a setuid/setgid one only root's. */
+	if (getuid() == geteuid() && getgid() == getegid())
+		pol.owners[1] = getuid();
+
+	r = ts_open_checked(path, O_RDONLY, &pol, &fd, NULL);
+	if (r < 0) {
+		report_open_error(path, r, rep);
+		return r;
+	}
+	r = ts_read_all(fd, TS_CONFIG_MAX_SIZE, &buf, &len);
+	if (r < 0) {
+		report_open_error(path, r, rep);
+		return r;
+	}
+	r = ts_config_parse(c, (const char *)buf, len, service, path, rep);
+	ts_erase_free(buf, len);
+	return r;
+}
+
+/* ---- validation --------------------------------------------------------- */
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* https://HOST..., or http://127.0.0.1 / http://[::1] when loopback is allowed. */
+static bool url_ok(const char *u, bool loopback)
+{
+	static const char *const lo[] = {"127.0.0.1", "[::1]"};
+	const char *host;
+
+	if (strpbrk(u, " \t\"<>\\^`{|}"))
+		return false;
+	if (has_prefix(u, "https://")) {
+		host = u + strlen("https://");
+		return *host != '\0' && !strchr("/:?#@", *host);
+	}
+	if (!loopback || !has_prefix(u, "http://"))
+		return false;
+	host = u + strlen("http://");
+	for (size_t i = 0; i < TS_ARRAY_SIZE(lo); i++) {
+		size_t n = strlen(lo[i]);
+		if (strncmp(host, lo[i], n) == 0 &&
+		    (host[n] == '\0' || host[n] == ':' || host[n] == '/'))
+			return true;
+	}
+	return false;
+}
+
+int ts_config_validate(const struct ts_config *c, const char *origin,
+                       const struct ts_config_report *rep)
+{
+	const char *const rule = c->allow_loopback_http
+	                             ? "https://, or http://127.0.0.1 or http://[::1]"
+	                             : "https:// (http:// only for 127.0.0.1 or [::1] with "
+	                               "allow_loopback_http = yes)";
+	unsigned errors = 0;
+	char sv[SHOW_MAX];
+
+	if (c->issuer[0] == '\0') {
+		report(rep, LOG_ERR, "%s: issuer is not set", origin);
+		errors++;
+	}
+	if (c->client_id[0] == '\0') {
+		report(rep, LOG_ERR, "%s: client_id is not set", origin);
+		errors++;
+	}
+	if (c->n_login_methods < 1 || c->n_login_methods > TS_LOGIN_METHODS_MAX) {
+		report(rep, LOG_ERR, "%s: login_methods is empty", origin);
+		errors++;
+	}
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct key_def *k = &keys[i];
+		const char *v = (const char *)c + k->offset;
+
+		if (k->type == KT_URL && v[0] && !url_ok(v, c->allow_loopback_http)) {
+			report(rep, LOG_ERR,
+			       "%s: %s '%s' is not a valid URL: it must start with %s", origin,
+			       k->name, show(sv, v, strlen(v)), rule);
+			errors++;
+		}
+		if (k->type == KT_PATH && v[0] && v[0] != '/') {
+			report(rep, LOG_ERR, "%s: %s '%s' must be an absolute path", origin,
+			       k->name, show(sv, v, strlen(v)));
+			errors++;
+		}
+		if (k->type == KT_PATH && !v[0] && k->def) {
+			report(rep, LOG_ERR, "%s: %s must not be empty", origin, k->name);
+			errors++;
+		}
+	}
+	return errors ? TS_E_CONFIG : 0;
+}
+
+/* ---- identity ----------------------------------------------------------- */
+
+int ts_config_map_username(const struct ts_config *c, const char *in, char *out, size_t outlen)
+{
+	size_t n = strlen(in);
+
+	if (has_prefix(c->username_map, STRIP_SUFFIX)) {
+		const char *suffix = c->username_map + strlen(STRIP_SUFFIX);
+		size_t sl = strlen(suffix);
+
+		if (sl > 0 && n > sl && memcmp(in + n - sl, suffix, sl) == 0)
+			n -= sl;
+	}
+	if (n >= outlen)
+		return -ENAMETOOLONG;
+	memcpy(out, in, n);
+	out[n] = '\0';
+	return 0;
+}

@@ -1,0 +1,799 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * common/ts_config.c: the file format, every key type, per-service sections,
+ * the file checks (owner, mode, symlink, size), validation and the user name
+ * mapping. Every problem is captured through a ts_config_report callback and
+ * its text checked for the file name (and line and key where they apply).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ts_config.h"
+#include "ts_error.h"
+#include "ts_mem.h"
+#include "ts_paths.h"
+#include "ts_test.h"
+
+/* ---- capturing reports ------------------------------------------------- */
+
+#define CAP_MAX 64
+static struct {
+	char msg[CAP_MAX][1200];
+	int prio[CAP_MAX];
+	unsigned n;
+} cap;
+
+TS_PRINTF(3, 0)
+static void capture(void *ctx, int priority, const char *fmt, va_list ap)
+{
+	(void)ctx;
+	if (cap.n >= CAP_MAX)
+		return;
+	cap.prio[cap.n] = priority;
+	(void)vsnprintf(cap.msg[cap.n], sizeof(cap.msg[0]), fmt, ap);
+	cap.n++;
+}
+
+static const struct ts_config_report rep = {.fn = capture};
+
+static void cap_reset(void)
+{
+	memset(&cap, 0, sizeof(cap));
+}
+
+static unsigned cap_count(int prio)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < cap.n; i++)
+		if (cap.prio[i] == prio)
+			n++;
+	return n;
+}
+
+/* The first captured message containing every one of the given strings. */
+static const char *cap_find(const char *a, const char *b, const char *c)
+{
+	for (unsigned i = 0; i < cap.n; i++)
+		if (strstr(cap.msg[i], a) && (!b || strstr(cap.msg[i], b)) &&
+		    (!c || strstr(cap.msg[i], c)))
+			return cap.msg[i];
+	return NULL;
+}
+
+static void cap_dump(void)
+{
+	for (unsigned i = 0; i < cap.n; i++)
+		fprintf(stderr, "   [%d] %s\n", cap.prio[i], cap.msg[i]);
+}
+
+#define CHECK_REPORTED(a, b, c)                                                                    \
+	do {                                                                                       \
+		if (!cap_find(a, b, c))                                                            \
+			cap_dump();                                                                \
+		CHECK_MSG(cap_find(a, b, c), "no report containing '%s' '%s' '%s'", a,             \
+		          (b) ? (b) : "", (c) ? (c) : "");                                         \
+	} while (0)
+
+/* Parse text as file "test.conf" for service "sudo". */
+static int parse(struct ts_config *c, const char *text)
+{
+	cap_reset();
+	ts_config_defaults(c);
+	return ts_config_parse(c, text, strlen(text), "sudo", "test.conf", &rep);
+}
+
+/* A one-line file that must be refused, with a message naming the file, line
+ * 1, the key and each of the given strings. */
+static void expect_bad(const char *text, const char *key, const char *s1, const char *s2)
+{
+	struct ts_config c, before;
+
+	ts_config_defaults(&before);
+	CHECK_INT(parse(&c, text), TS_E_CONFIG);
+	CHECK(memcmp(&c, &before, sizeof(c)) == 0); /* untouched on failure */
+	CHECK_REPORTED("test.conf:1:", key, s1);
+	if (s2)
+		CHECK_REPORTED("test.conf:1:", key, s2);
+	CHECK(cap_count(LOG_ERR) >= 1);
+}
+
+static const char *write_conf(const char *name, const char *text, unsigned mode)
+{
+	static char path[1024];
+
+	(void)snprintf(path, sizeof(path), "%s/%s", ts_test_tmpdir(), name);
+	ts_test_write_file(path, text, strlen(text), mode);
+	return path;
+}
+
+/* ---- cases --------------------------------------------------------------- */
+
+static void test_defaults(void)
+{
+	struct ts_config c;
+
+	memset(&c, 0x5a, sizeof(c));
+	ts_config_defaults(&c);
+	CHECK_STR(c.issuer, "");
+	CHECK_STR(c.client_id, "");
+	CHECK_STR(c.client_secret_file, "");
+	CHECK_STR(c.scopes, "openid profile offline_access");
+	CHECK_STR(c.ca_file, "");
+	CHECK_STR(c.token_endpoint, "");
+	CHECK_STR(c.device_authorization_endpoint, "");
+	CHECK_STR(c.userinfo_endpoint, "");
+	CHECK_STR(c.introspection_endpoint, "");
+	CHECK_STR(c.revocation_endpoint, "");
+	CHECK(!c.allow_loopback_http);
+	CHECK_INT(c.http_timeout, 10);
+	CHECK_INT(c.max_response_size, 65536);
+	CHECK_STR(c.keystore_dir, TS_DEFAULT_KEYSTORE_DIR);
+	CHECK_STR(c.key_file, TS_DEFAULT_KEY_FILE);
+	CHECK_STR(c.broker_path, TS_DEFAULT_BROKER);
+	CHECK_STR(c.socket_path, TS_DEFAULT_SOCKET);
+	CHECK_INT(c.n_login_methods, 1);
+	CHECK_INT(c.login_methods[0], TS_LOGIN_DEVICE);
+	CHECK_INT(c.device_timeout, 110);
+	CHECK_STR(c.username_claim, "preferred_username");
+	CHECK_STR(c.username_map, "");
+	CHECK(!c.auth_with_stored_token);
+	CHECK(!c.require_token);
+	CHECK_INT(c.revalidate, TS_REVALIDATE_AUTO);
+	CHECK_INT(c.revalidate_cache, 0);
+	CHECK_INT(c.offline_grace, 0);
+	CHECK_INT(c.refresh_window, 0);
+	CHECK_INT(c.revoke_on, TS_REVOKE_LOGOUT);
+	CHECK(!c.debug);
+}
+
+static const char good_conf[] = "# tokenseal test configuration\n"
+                                "\n"
+                                "   issuer   =   https://idp.example.org/realms/main  \n"
+                                "client_id = tokenseal-host\n"
+                                "client_secret_file = /etc/tokenseal/client.secret\n"
+                                "scopes = openid email\n"
+                                "ca_file = /etc/tokenseal/ca.pem\n"
+                                "token_endpoint = https://idp.example.org/token\n"
+                                "device_authorization_endpoint = https://idp.example.org/device\n"
+                                "userinfo_endpoint = https://idp.example.org/userinfo\n"
+                                "introspection_endpoint = https://idp.example.org/introspect\n"
+                                "revocation_endpoint = https://idp.example.org/revoke\n"
+                                "allow_loopback_http = yes\n"
+                                "http_timeout = 30\n"
+                                "max_response_size = 4096\n"
+                                "keystore_dir = /srv/ts/store\n"
+                                "key_file = /srv/ts/master.key\n"
+                                "broker_path = /opt/ts/tokenseal-broker\n"
+                                "socket_path = /srv/ts/broker.sock\n"
+                                "login_methods = token, password device\n"
+                                "device_timeout = 900\n"
+                                "username_claim = email\n"
+                                "username_map = strip-suffix:@example.org\n"
+                                "auth_with_stored_token = true\n"
+                                "require_token = on\n"
+                                "revalidate = introspection\n"
+                                "revalidate_cache = 3600\n"
+                                "offline_grace = 604800\n"
+                                "refresh_window = 86400\n"
+                                "revoke_on = last-session\n"
+                                "debug = 1\n";
+
+static void check_good(const struct ts_config *c)
+{
+	CHECK_STR(c->issuer, "https://idp.example.org/realms/main");
+	CHECK_STR(c->client_id, "tokenseal-host");
+	CHECK_STR(c->client_secret_file, "/etc/tokenseal/client.secret");
+	CHECK_STR(c->scopes, "openid email");
+	CHECK_STR(c->ca_file, "/etc/tokenseal/ca.pem");
+	CHECK_STR(c->token_endpoint, "https://idp.example.org/token");
+	CHECK_STR(c->device_authorization_endpoint, "https://idp.example.org/device");
+	CHECK_STR(c->userinfo_endpoint, "https://idp.example.org/userinfo");
+	CHECK_STR(c->introspection_endpoint, "https://idp.example.org/introspect");
+	CHECK_STR(c->revocation_endpoint, "https://idp.example.org/revoke");
+	CHECK(c->allow_loopback_http);
+	CHECK_INT(c->http_timeout, 30);
+	CHECK_INT(c->max_response_size, 4096);
+	CHECK_STR(c->keystore_dir, "/srv/ts/store");
+	CHECK_STR(c->key_file, "/srv/ts/master.key");
+	CHECK_STR(c->broker_path, "/opt/ts/tokenseal-broker");
+	CHECK_STR(c->socket_path, "/srv/ts/broker.sock");
+	CHECK_INT(c->n_login_methods, 3);
+	CHECK_INT(c->login_methods[0], TS_LOGIN_TOKEN);
+	CHECK_INT(c->login_methods[1], TS_LOGIN_PASSWORD);
+	CHECK_INT(c->login_methods[2], TS_LOGIN_DEVICE);
+	CHECK_INT(c->device_timeout, 900);
+	CHECK_STR(c->username_claim, "email");
+	CHECK_STR(c->username_map, "strip-suffix:@example.org");
+	CHECK(c->auth_with_stored_token);
+	CHECK(c->require_token);
+	CHECK_INT(c->revalidate, TS_REVALIDATE_INTROSPECTION);
+	CHECK_INT(c->revalidate_cache, 3600);
+	CHECK_INT(c->offline_grace, 604800);
+	CHECK_INT(c->refresh_window, 86400);
+	CHECK_INT(c->revoke_on, TS_REVOKE_LAST_SESSION);
+	CHECK(c->debug);
+}
+
+static void test_good_file(void)
+{
+	const char *path = write_conf("good.conf", good_conf, 0644);
+	struct ts_config c;
+
+	cap_reset();
+	ts_config_defaults(&c);
+	CHECK_INT(ts_config_load(&c, path, NULL, &rep), 0);
+	CHECK_INT(cap.n, 0);
+	check_good(&c);
+	CHECK_INT(ts_config_validate(&c, path, &rep), 0);
+	CHECK_INT(cap.n, 0);
+
+	/* The other spellings of booleans and enums. */
+	CHECK_INT(parse(&c, "debug = off\nrequire_token = false\nauth_with_stored_token = 0\n"
+	                    "allow_loopback_http = no\nrevalidate = userinfo\nrevoke_on = never\n"),
+	          0);
+	CHECK(!c.debug && !c.require_token && !c.auth_with_stored_token && !c.allow_loopback_http);
+	CHECK_INT(c.revalidate, TS_REVALIDATE_USERINFO);
+	CHECK_INT(c.revoke_on, TS_REVOKE_NEVER);
+	CHECK_INT(parse(&c, "debug = yes\nrevalidate = auto\nrevoke_on = logout\n"), 0);
+	CHECK(c.debug);
+	CHECK_INT(c.revalidate, TS_REVALIDATE_AUTO);
+	CHECK_INT(c.revoke_on, TS_REVOKE_LOGOUT);
+
+	/* Range edges are inside, refresh_window 0 means auto. */
+	CHECK_INT(parse(&c, "http_timeout = 1\nrefresh_window = 0\ndevice_timeout = 10\n"
+	                    "max_response_size = 1048576\n"),
+	          0);
+	CHECK_INT(c.http_timeout, 1);
+	CHECK_INT(c.refresh_window, 0);
+	CHECK_INT(c.device_timeout, 10);
+	CHECK_INT(c.max_response_size, 1048576);
+	CHECK_INT(parse(&c, "refresh_window = 10\nhttp_timeout = 120\n"), 0);
+	CHECK_INT(c.refresh_window, 10);
+	CHECK_INT(c.http_timeout, 120);
+
+	/* An empty string value clears a string key. */
+	CHECK_INT(parse(&c, "scopes =\n"), 0);
+	CHECK_STR(c.scopes, "");
+	/* username_map none clears the map. */
+	CHECK_INT(parse(&c, "username_map = strip-suffix:@x\nusername_map = none\n"), 0);
+	CHECK_STR(c.username_map, "");
+
+	/* Empty and comment-only input is fine. */
+	CHECK_INT(parse(&c, ""), 0);
+	CHECK_INT(parse(&c, "# nothing\n\n   \t\n  # indented comment\n"), 0);
+	CHECK_INT(cap.n, 0);
+}
+
+static void test_format_details(void)
+{
+	struct ts_config c;
+
+	/* CRLF line ends, no newline at the end. */
+	CHECK_INT(parse(&c, "client_id = a\r\nhttp_timeout = 20"), 0);
+	CHECK_STR(c.client_id, "a");
+	CHECK_INT(c.http_timeout, 20);
+	/* A '#' after whitespace starts a trailing comment; inside a value it does not. */
+	CHECK_INT(parse(&c, "http_timeout = 30   # seconds\nclient_id = a#b\n"
+	                    "[service sudo]   # the sudo service\nscopes = openid # only\n"),
+	          0);
+	CHECK_INT(c.http_timeout, 30);
+	CHECK_STR(c.client_id, "a#b");
+	CHECK_STR(c.scopes, "openid");
+	CHECK_INT(cap.n, 0);
+	/* Keys are case-sensitive: a wrong case is an unknown key. */
+	CHECK_INT(parse(&c, "Client_ID = x\n"), 0);
+	CHECK_REPORTED("test.conf:1:", "unknown key 'Client_ID'", NULL);
+	CHECK_STR(c.client_id, "");
+}
+
+static const char service_conf[] = "client_id = top\n"
+                                   "http_timeout = 15\n"
+                                   "[service sudo]\n"
+                                   "http_timeout = 30\n"
+                                   "login_methods = password\n"
+                                   "[ service   sshd ]\n"
+                                   "http_timeout = 60\n"
+                                   "require_token = yes\n";
+
+static void test_service_sections(void)
+{
+	const char *path = write_conf("svc.conf", service_conf, 0600);
+	struct ts_config c;
+
+	cap_reset();
+	ts_config_defaults(&c);
+	CHECK_INT(ts_config_load(&c, path, "sudo", &rep), 0);
+	CHECK_STR(c.client_id, "top");
+	CHECK_INT(c.http_timeout, 30);
+	CHECK_INT(c.n_login_methods, 1);
+	CHECK_INT(c.login_methods[0], TS_LOGIN_PASSWORD);
+	CHECK(!c.require_token);
+
+	ts_config_defaults(&c);
+	CHECK_INT(ts_config_load(&c, path, "sshd", &rep), 0);
+	CHECK_INT(c.http_timeout, 60);
+	CHECK_INT(c.login_methods[0], TS_LOGIN_DEVICE);
+	CHECK(c.require_token);
+
+	ts_config_defaults(&c);
+	CHECK_INT(ts_config_load(&c, path, "login", &rep), 0);
+	CHECK_INT(c.http_timeout, 15);
+	CHECK_INT(c.login_methods[0], TS_LOGIN_DEVICE);
+	CHECK(!c.require_token);
+
+	ts_config_defaults(&c);
+	CHECK_INT(ts_config_load(&c, path, NULL, &rep), 0);
+	CHECK_INT(c.http_timeout, 15);
+	CHECK_INT(cap.n, 0);
+
+	/* A section for another service is still checked for errors. */
+	CHECK_INT(parse(&c, "[service sshd]\nhttp_timeout = 500\n"), TS_E_CONFIG);
+	CHECK_REPORTED("test.conf:2:", "http_timeout", "500");
+}
+
+static void test_unknown_key(void)
+{
+	const char *path = write_conf("unknown.conf", "client_id = x\n\nfrobnicate = 3\n", 0644);
+	struct ts_config c;
+
+	cap_reset();
+	ts_config_defaults(&c);
+	CHECK_INT(ts_config_load(&c, path, NULL, &rep), 0);
+	CHECK_STR(c.client_id, "x");
+	CHECK_INT(cap.n, 1);
+	CHECK_INT(cap.prio[0], LOG_WARNING);
+	CHECK_REPORTED(path, ":3:", "unknown key 'frobnicate', ignoring");
+
+	/* A key made of control bytes is reported printably. */
+	CHECK_INT(parse(&c, "a\x01"
+	                    "b = 1\n"),
+	          0);
+	CHECK_REPORTED("test.conf:1:", "unknown key 'a?b'", NULL);
+}
+
+static void test_duplicate_key(void)
+{
+	struct ts_config c;
+
+	CHECK_INT(parse(&c, "http_timeout = 20\nhttp_timeout = 40\n"), 0);
+	CHECK_INT(c.http_timeout, 40);
+	CHECK_INT(cap_count(LOG_WARNING), 1);
+	CHECK_REPORTED("test.conf:2:", "http_timeout", "line 1");
+	/* Setting a key in a section after the top level is an override, not a duplicate. */
+	CHECK_INT(parse(&c, "http_timeout = 20\n[service sudo]\nhttp_timeout = 40\n"), 0);
+	CHECK_INT(c.http_timeout, 40);
+	CHECK_INT(cap.n, 0);
+}
+
+static void test_bad_numbers(void)
+{
+	expect_bad("http_timeout = abc\n", "'http_timeout'", "'abc' is not a number", "1..120");
+	expect_bad("http_timeout = -5\n", "'http_timeout'", "-5", "1..120");
+	expect_bad("http_timeout = +5\n", "'http_timeout'", "+5", "1..120");
+	expect_bad("http_timeout = 5s\n", "'http_timeout'", "5s", "not a number");
+	expect_bad("http_timeout = 0x10\n", "'http_timeout'", "0x10", "not a number");
+	expect_bad("http_timeout = 1 0\n", "'http_timeout'", "1 0", "not a number");
+	expect_bad("http_timeout =\n", "'http_timeout'", "not a number", "1..120");
+	expect_bad("http_timeout = 121\n", "'http_timeout'", "121 is out of range", "1..120");
+	expect_bad("http_timeout = 0\n", "'http_timeout'", "0 is out of range", "1..120");
+	expect_bad("http_timeout = 18446744073709551616\n", "'http_timeout'",
+	           "18446744073709551616 is out of range", "1..120");
+	expect_bad("http_timeout = 99999999999999999999999\n", "'http_timeout'", "out of range",
+	           NULL);
+	expect_bad("revalidate_cache = 4294967296\n", "'revalidate_cache'", "out of range",
+	           "0..3600");
+	expect_bad("offline_grace = 604801\n", "'offline_grace'", "604801", "0..604800");
+	expect_bad("refresh_window = 9\n", "'refresh_window'", "9 is out of range",
+	           "0 or 10..86400");
+	expect_bad("refresh_window = 86401\n", "'refresh_window'", "out of range", NULL);
+	expect_bad("max_response_size = 4095\n", "'max_response_size'", "out of range",
+	           "4096..1048576");
+	expect_bad("device_timeout = 901\n", "'device_timeout'", "out of range", "10..900");
+	expect_bad("device_timeout = 9\n", "'device_timeout'", "out of range", "10..900");
+}
+
+static void test_bad_values(void)
+{
+	char text[TS_CONFIG_LINE_MAX + 64];
+	struct ts_config c;
+	size_t n;
+
+	expect_bad("debug = maybe\n", "'debug'", "'maybe' is not a boolean", NULL);
+	expect_bad("require_token = Yes\n", "'require_token'", "not a boolean", NULL);
+	expect_bad("revalidate = sometimes\n", "'revalidate'", "'sometimes'",
+	           "auto, introspection, userinfo");
+	expect_bad("revoke_on = always\n", "'revoke_on'", "'always'",
+	           "logout, last-session, never");
+	expect_bad("login_methods = sms\n", "'login_methods'", "'sms'", "device, password, token");
+	expect_bad("login_methods = device,device\n", "'login_methods'", "'device' listed twice",
+	           NULL);
+	expect_bad("login_methods =\n", "'login_methods'", "needs 1 to 3", NULL);
+	expect_bad("login_methods = , ,\n", "'login_methods'", "needs 1 to 3", NULL);
+	expect_bad("username_map = lowercase\n", "'username_map'", "'lowercase'", NULL);
+	expect_bad("username_map = strip-suffix:\n", "'username_map'", "strip-suffix:", NULL);
+	expect_bad("client_id = a\x01z\n", "'client_id'", "control character", NULL);
+	expect_bad("client_id = a\tz\n", "'client_id'", "control character", NULL);
+	expect_bad("client_id = a\x7fz\n", "'client_id'", "control character", NULL);
+	{
+		static const char nul[] = "client_id = a\0z\n";
+		cap_reset();
+		ts_config_defaults(&c);
+		CHECK_INT(ts_config_parse(&c, nul, sizeof(nul) - 1, NULL, "test.conf", &rep),
+		          TS_E_CONFIG);
+		CHECK_REPORTED("test.conf:1:", "'client_id'", "control character");
+	}
+
+	/* Too long for the field: an error, never a silent truncation. */
+	n = (size_t)snprintf(text, sizeof(text), "issuer = https://");
+	memset(text + n, 'a', TS_URL_MAX - 8 - 1);
+	n += TS_URL_MAX - 8 - 1;
+	text[n] = '\0'; /* exactly TS_URL_MAX - 1 bytes of value: fits */
+	CHECK_INT(parse(&c, text), 0);
+	CHECK_INT(strlen(c.issuer), TS_URL_MAX - 1);
+	text[n++] = 'a';
+	text[n] = '\0';
+	expect_bad(text, "'issuer'", "too long", "at most 511");
+	n = (size_t)snprintf(text, sizeof(text), "client_id = ");
+	memset(text + n, 'c', TS_NAME_MAX);
+	text[n + TS_NAME_MAX] = '\0';
+	expect_bad(text, "'client_id'", "too long", NULL);
+}
+
+static void test_bad_lines(void)
+{
+	char text[TS_CONFIG_LINE_MAX + 64];
+	struct ts_config c;
+
+	expect_bad("issuer https://x\n", "expected 'key = value'", "issuer https://x", NULL);
+	expect_bad("= value\n", "missing key name", NULL, NULL);
+	expect_bad("[service]\n", "bad section header '[service]'", NULL, NULL);
+	expect_bad("[services sudo]\n", "bad section header", "[services sudo]", NULL);
+	expect_bad("[service sudo\n", "bad section header", NULL, NULL);
+	expect_bad("[service a b]\n", "bad section header", NULL, NULL);
+	expect_bad("[global]\n", "bad section header", NULL, NULL);
+	expect_bad("[service sudo] x\n", "bad section header", NULL, NULL);
+
+	/* Keys under a bad header are checked but never applied. */
+	CHECK_INT(parse(&c, "[service sudo\nhttp_timeout = 77\n"), TS_E_CONFIG);
+
+	/* A line of exactly TS_CONFIG_LINE_MAX bytes is fine, one more is not. */
+	memset(text, ' ', sizeof(text));
+	memcpy(text, "# x", 3);
+	text[TS_CONFIG_LINE_MAX] = '\n';
+	text[TS_CONFIG_LINE_MAX + 1] = '\0';
+	CHECK_INT(parse(&c, text), 0);
+	text[TS_CONFIG_LINE_MAX] = ' ';
+	text[TS_CONFIG_LINE_MAX + 1] = '\n';
+	text[TS_CONFIG_LINE_MAX + 2] = '\0';
+	expect_bad(text, "line longer than 1024 bytes", NULL, NULL);
+}
+
+static void test_all_problems_reported(void)
+{
+	const char *path = write_conf("many.conf",
+	                              "client_id = x\n"
+	                              "http_timeout = 1000\n"
+	                              "bogus = 1\n"
+	                              "debug = perhaps\n"
+	                              "just some words\n"
+	                              "[service sshd]\n"
+	                              "revoke_on = sometimes\n",
+	                              0644);
+	struct ts_config c, before;
+
+	cap_reset();
+	ts_config_defaults(&c);
+	before = c;
+	CHECK_INT(ts_config_load(&c, path, "sshd", &rep), TS_E_CONFIG);
+	CHECK(memcmp(&c, &before, sizeof(c)) == 0);
+	CHECK_REPORTED(path, ":2:", "http_timeout");
+	CHECK_REPORTED(path, ":3:", "unknown key 'bogus'");
+	CHECK_REPORTED(path, ":4:", "debug");
+	CHECK_REPORTED(path, ":5:", "expected 'key = value'");
+	CHECK_REPORTED(path, ":7:", "revoke_on");
+	CHECK_REPORTED(path, "4 errors", "not loaded");
+	CHECK_INT(cap_count(LOG_WARNING), 1);
+	CHECK_INT(cap_count(LOG_ERR), 5);
+}
+
+static void test_file_checks(void)
+{
+	char link[1024], big[TS_CONFIG_MAX_SIZE + 2];
+	const char *path;
+	struct ts_config c, before;
+
+	ts_config_defaults(&before);
+
+	path = write_conf("ww.conf", "client_id = x\n", 0666);
+	cap_reset();
+	c = before;
+	CHECK_INT(ts_config_load(&c, path, NULL, &rep), TS_E_BAD_MODE);
+	CHECK(memcmp(&c, &before, sizeof(c)) == 0);
+	CHECK_REPORTED(path, "refused: group- or world-writable (mode 0666)", "chmod go-w");
+
+	path = write_conf("gw.conf", "client_id = x\n", 0620);
+	cap_reset();
+	CHECK_INT(ts_config_load(&c, path, NULL, &rep), TS_E_BAD_MODE);
+	CHECK_REPORTED(path, "group- or world-writable (mode 0620)", NULL);
+
+	path = write_conf("target.conf", "client_id = x\n", 0644);
+	(void)snprintf(link, sizeof(link), "%s/link.conf", ts_test_tmpdir());
+	CHECK(symlink(path, link) == 0);
+	cap_reset();
+	CHECK_INT(ts_config_load(&c, link, NULL, &rep), TS_E_NOT_REGULAR);
+	CHECK_REPORTED(link, "refused: not a regular file", NULL);
+
+	/* A folder is not a configuration file either. */
+	cap_reset();
+	CHECK_INT(ts_config_load(&c, ts_test_tmpdir(), NULL, &rep), TS_E_NOT_REGULAR);
+	CHECK_REPORTED(ts_test_tmpdir(), "not a regular file", NULL);
+
+	memset(big, '#', sizeof(big));
+	big[sizeof(big) - 1] = '\0'; /* TS_CONFIG_MAX_SIZE + 1 bytes */
+	path = write_conf("big.conf", big, 0644);
+	cap_reset();
+	CHECK_INT(ts_config_load(&c, path, NULL, &rep), TS_E_TOO_BIG);
+	CHECK_REPORTED(path, "refused: larger than 65536 bytes", NULL);
+	/* Exactly the maximum is fine (comment lines of at most 1024 bytes). */
+	for (size_t i = 1000; i < TS_CONFIG_MAX_SIZE; i += 1000)
+		big[i] = '\n';
+	big[TS_CONFIG_MAX_SIZE] = '\0';
+	path = write_conf("max.conf", big, 0644);
+	cap_reset();
+	CHECK_INT(ts_config_load(&c, path, NULL, &rep), 0);
+
+	(void)snprintf(link, sizeof(link), "%s/absent.conf", ts_test_tmpdir());
+	cap_reset();
+	CHECK_INT(ts_config_load(&c, link, NULL, &rep), -ENOENT);
+	CHECK_REPORTED(link, "not found", NULL);
+	CHECK(memcmp(&c, &before, sizeof(c)) == 0);
+}
+
+static void test_owner(void)
+{
+	const char *path = write_conf("owner.conf", "client_id = x\n", 0644);
+	struct ts_config c;
+
+	ts_config_defaults(&c);
+	cap_reset();
+	if (getuid() == 0) {
+		/* Root: a file owned by anyone else is refused. */
+		CHECK(chown(path, 12345, 0) == 0);
+		CHECK_INT(ts_config_load(&c, path, NULL, &rep), TS_E_BAD_OWNER);
+		CHECK_REPORTED(path, "refused: owned by uid 12345, not by root", "chown root");
+		CHECK_STR(c.client_id, "");
+		CHECK(chown(path, 0, 0) == 0);
+		cap_reset();
+		CHECK_INT(ts_config_load(&c, path, NULL, &rep), 0);
+		CHECK_STR(c.client_id, "x");
+	} else {
+		/* Not root and no extra privilege: the real uid's own file is accepted. */
+		CHECK_INT(ts_config_load(&c, path, NULL, &rep), 0);
+		CHECK_STR(c.client_id, "x");
+	}
+}
+
+/* With no report callback, problems go to the process log sink. */
+static unsigned log_seen;
+static char log_text[1200];
+
+TS_PRINTF(3, 0)
+static void log_capture(void *ctx, int priority, const char *fmt, va_list ap)
+{
+	(void)ctx, (void)priority;
+	log_seen++;
+	(void)vsnprintf(log_text, sizeof(log_text), fmt, ap);
+}
+
+static void test_report_to_log(void)
+{
+	const struct ts_config_report empty = {0};
+	struct ts_config c;
+
+	ts_log_set_callback(log_capture, NULL);
+	ts_config_defaults(&c);
+	CHECK_INT(ts_config_parse(&c, "zzz = 1\n", 8, NULL, "log.conf", NULL), 0);
+	CHECK_INT(log_seen, 1);
+	CHECK(strstr(log_text, "log.conf:1: unknown key 'zzz'"));
+	CHECK_INT(ts_config_parse(&c, "yyy = 1\n", 8, NULL, "log.conf", &empty), 0);
+	CHECK_INT(log_seen, 2);
+	CHECK(strstr(log_text, "'yyy'"));
+	ts_log_set_callback(NULL, NULL);
+}
+
+static void base_valid(struct ts_config *c)
+{
+	ts_config_defaults(c);
+	CHECK_INT(ts_strlcpy(c->issuer, "https://idp.example.org", sizeof(c->issuer)), 0);
+	CHECK_INT(ts_strlcpy(c->client_id, "host", sizeof(c->client_id)), 0);
+}
+
+static int validate_with(const char *text)
+{
+	struct ts_config c;
+
+	cap_reset();
+	ts_config_defaults(&c);
+	CHECK_INT(ts_config_parse(&c, text, strlen(text), NULL, "v.conf", &rep), 0);
+	return ts_config_validate(&c, "v.conf", &rep);
+}
+
+static void test_validate(void)
+{
+	struct ts_config c;
+
+	base_valid(&c);
+	cap_reset();
+	CHECK_INT(ts_config_validate(&c, "v.conf", &rep), 0);
+	CHECK_INT(cap.n, 0);
+
+	/* Defaults alone: no issuer, no client_id, both reported. */
+	ts_config_defaults(&c);
+	cap_reset();
+	CHECK_INT(ts_config_validate(&c, "v.conf", &rep), TS_E_CONFIG);
+	CHECK_REPORTED("v.conf", "issuer is not set", NULL);
+	CHECK_REPORTED("v.conf", "client_id is not set", NULL);
+	CHECK_INT(cap_count(LOG_ERR), 2);
+
+	CHECK_INT(validate_with("client_id = a\nissuer = http://idp.example.org\n"), TS_E_CONFIG);
+	CHECK_REPORTED("v.conf", "issuer 'http://idp.example.org'", "https://");
+	CHECK_INT(validate_with("client_id = a\nissuer = http://127.0.0.1:8443\n"), TS_E_CONFIG);
+	CHECK_INT(validate_with("client_id = a\nissuer = http://127.0.0.1:8443\n"
+	                        "allow_loopback_http = yes\n"),
+	          0);
+	CHECK_INT(validate_with("client_id = a\nissuer = http://[::1]/realm\n"
+	                        "allow_loopback_http = yes\n"),
+	          0);
+	CHECK_INT(validate_with("client_id = a\nissuer = http://127.0.0.1\n"
+	                        "allow_loopback_http = yes\n"),
+	          0);
+	CHECK_INT(validate_with("client_id = a\nissuer = http://127.0.0.10\n"
+	                        "allow_loopback_http = yes\n"),
+	          TS_E_CONFIG);
+	CHECK_INT(validate_with("client_id = a\nissuer = http://idp.example.org\n"
+	                        "allow_loopback_http = yes\n"),
+	          TS_E_CONFIG);
+	CHECK_REPORTED("v.conf", "issuer", "not a valid URL");
+	CHECK_INT(validate_with("client_id = a\nissuer = http://localhost\n"
+	                        "allow_loopback_http = yes\n"),
+	          TS_E_CONFIG);
+	CHECK_INT(validate_with("client_id = a\nissuer = https://\n"), TS_E_CONFIG);
+	CHECK_INT(validate_with("client_id = a\nissuer = https:///x\n"), TS_E_CONFIG);
+	CHECK_INT(validate_with("client_id = a\nissuer = https://a b\n"), TS_E_CONFIG);
+	CHECK_INT(validate_with("client_id = a\nissuer = ftp://x\n"), TS_E_CONFIG);
+	CHECK_INT(validate_with("client_id = a\nissuer = idp.example.org\n"), TS_E_CONFIG);
+
+	/* Endpoint overrides follow the same rules. */
+	CHECK_INT(validate_with("client_id = a\nissuer = https://i\n"
+	                        "token_endpoint = http://i/token\n"),
+	          TS_E_CONFIG);
+	CHECK_REPORTED("v.conf", "token_endpoint 'http://i/token'", NULL);
+	CHECK_INT(validate_with("client_id = a\nissuer = https://i\n"
+	                        "revocation_endpoint = https://i/revoke\n"),
+	          0);
+
+	/* Paths must be absolute; the state paths must not be empty. */
+	CHECK_INT(validate_with("client_id = a\nissuer = https://i\nkey_file = master.key\n"
+	                        "ca_file = ./ca.pem\n"),
+	          TS_E_CONFIG);
+	CHECK_REPORTED("v.conf", "key_file 'master.key' must be an absolute path", NULL);
+	CHECK_REPORTED("v.conf", "ca_file './ca.pem'", "absolute");
+	CHECK_INT(cap_count(LOG_ERR), 2);
+	CHECK_INT(validate_with("client_id = a\nissuer = https://i\nkeystore_dir =\n"),
+	          TS_E_CONFIG);
+	CHECK_REPORTED("v.conf", "keystore_dir must not be empty", NULL);
+	CHECK_INT(validate_with("client_id = a\nissuer = https://i\nca_file =\n"
+	                        "client_secret_file =\n"),
+	          0);
+}
+
+static void test_map_username(void)
+{
+	struct ts_config c;
+	char out[32];
+
+	ts_config_defaults(&c);
+	CHECK_INT(ts_config_map_username(&c, "alice@example.org", out, sizeof(out)), 0);
+	CHECK_STR(out, "alice@example.org");
+
+	CHECK_INT(parse(&c, "username_map = strip-suffix:@example.org\n"), 0);
+	CHECK_INT(ts_config_map_username(&c, "alice@example.org", out, sizeof(out)), 0);
+	CHECK_STR(out, "alice");
+	CHECK_INT(ts_config_map_username(&c, "alice@EXAMPLE.ORG", out, sizeof(out)), 0);
+	CHECK_STR(out, "alice@EXAMPLE.ORG");
+	CHECK_INT(ts_config_map_username(&c, "bob", out, sizeof(out)), 0);
+	CHECK_STR(out, "bob");
+	CHECK_INT(ts_config_map_username(&c, "bob@example.org.evil", out, sizeof(out)), 0);
+	CHECK_STR(out, "bob@example.org.evil");
+	CHECK_INT(ts_config_map_username(&c, "@example.org", out, sizeof(out)), 0);
+	CHECK_STR(out, "@example.org");
+
+	/* Output too small: -ENAMETOOLONG and the output untouched. */
+	memcpy(out, "keep", 5);
+	CHECK_INT(ts_config_map_username(&c, "averyveryverylongname@example.org", out, 8),
+	          -ENAMETOOLONG);
+	CHECK_STR(out, "keep");
+	CHECK_INT(ts_config_map_username(&c, "carol@example.org", out, 6), 0);
+	CHECK_STR(out, "carol");
+	CHECK_INT(ts_config_map_username(&c, "carol@example.org", out, 5), -ENAMETOOLONG);
+}
+
+static void test_names(void)
+{
+	static const char *const required[] = {
+	    "issuer",
+	    "client_id",
+	    "client_secret_file",
+	    "scopes",
+	    "ca_file",
+	    "keystore_dir",
+	    "key_file",
+	    "broker_path",
+	    "socket_path",
+	    "login_methods",
+	    "username_claim",
+	    "username_map",
+	    "auth_with_stored_token",
+	    "require_token",
+	    "revalidate",
+	    "revalidate_cache",
+	    "offline_grace",
+	    "refresh_window",
+	    "http_timeout",
+	    "revoke_on",
+	    "token_endpoint",
+	    "device_authorization_endpoint",
+	    "userinfo_endpoint",
+	    "introspection_endpoint",
+	    "revocation_endpoint",
+	    "allow_loopback_http",
+	    "max_response_size",
+	    "device_timeout",
+	    "debug",
+	};
+	size_t n = 0;
+
+	while (ts_config_key_name(n))
+		n++;
+	CHECK_INT(n, TS_ARRAY_SIZE(required));
+	for (size_t i = 0; i < TS_ARRAY_SIZE(required); i++) {
+		bool found = false;
+		for (size_t j = 0; j < n; j++)
+			found = found || strcmp(ts_config_key_name(j), required[i]) == 0;
+		CHECK_MSG(found, "key %s missing from the table", required[i]);
+	}
+	CHECK(ts_config_key_name(n) == NULL);
+	CHECK(ts_config_key_name((size_t)-1) == NULL);
+
+	CHECK_STR(ts_login_method_name(TS_LOGIN_DEVICE), "device");
+	CHECK_STR(ts_login_method_name(TS_LOGIN_PASSWORD), "password");
+	CHECK_STR(ts_login_method_name(TS_LOGIN_TOKEN), "token");
+	CHECK_STR(ts_login_method_name((enum ts_login_method)7), "unknown");
+}
+
+int main(void)
+{
+	RUN(test_defaults);
+	RUN(test_good_file);
+	RUN(test_format_details);
+	RUN(test_service_sections);
+	RUN(test_unknown_key);
+	RUN(test_duplicate_key);
+	RUN(test_bad_numbers);
+	RUN(test_bad_values);
+	RUN(test_bad_lines);
+	RUN(test_all_problems_reported);
+	RUN(test_file_checks);
+	RUN(test_owner);
+	RUN(test_report_to_log);
+	RUN(test_validate);
+	RUN(test_map_username);
+	RUN(test_names);
+	return ts_test_done();
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Documentation check: every key of the parser's table (ts_config_key_name)
+ * has an entry in tokenseal.conf(5) (a line ".B key" or ".BR key ...") and
+ * appears in the commented example file, and the example file itself parses
+ * with no error and no warning.
+ * Arguments: the man page, the example file.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ts_config.h"
+#include "ts_test.h"
+
+static unsigned reports;
+
+TS_PRINTF(3, 0)
+static void count(void *ctx, int priority, const char *fmt, va_list ap)
+{
+	char msg[1200];
+
+	(void)ctx, (void)priority;
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	fprintf(stderr, "example: %s\n", msg);
+	reports++;
+}
+
+/* Does text hold a line that starts with prefix followed by key and then the
+ * end of the line or a space? */
+static bool has_entry(const char *text, const char *prefix, const char *key)
+{
+	size_t pl = strlen(prefix), kl = strlen(key);
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		if (strncmp(l, prefix, pl) == 0 && strncmp(l + pl, key, kl) == 0 &&
+		    (l[pl + kl] == '\n' || l[pl + kl] == ' ' || l[pl + kl] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	const struct ts_config_report rep = {.fn = count};
+	struct ts_config c;
+	char *man, *example;
+	size_t len;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s tokenseal.conf.5 tokenseal.conf.example\n", argv[0]);
+		return 2;
+	}
+	man = ts_test_read_file(argv[1], NULL);
+	example = ts_test_read_file(argv[2], &len);
+
+	for (size_t i = 0; ts_config_key_name(i); i++) {
+		const char *k = ts_config_key_name(i);
+		bool in_example = has_entry(example, "#", k) || has_entry(example, "# ", k) ||
+		                  has_entry(example, "", k);
+
+		CHECK_MSG(has_entry(man, ".B ", k) || has_entry(man, ".BR ", k),
+		          "key '%s' has no entry (.B %s) in %s", k, k, argv[1]);
+		CHECK_MSG(in_example, "key '%s' is not in %s", k, argv[2]);
+	}
+
+	ts_config_defaults(&c);
+	CHECK_INT(ts_config_parse(&c, example, len, NULL, argv[2], &rep), 0);
+	CHECK_INT(reports, 0);
+	CHECK_INT(ts_config_validate(&c, argv[2], &rep), 0);
+
+	free(man);
+	free(example);
+	return ts_test_done();
+}
