@@ -101,7 +101,9 @@ struct ts_config_report {
 void ts_config_defaults(struct ts_config *c) TS_NONNULL(1);
 
 /* Load path: top-level keys, then the keys of "[service <service>]" when
- * service is not NULL. Returns 0, -ENOENT (missing file, reported), or
+ * service is not NULL. Call ts_config_defaults() first: loading does not
+ * reset the struct, so defaults, then the file, then module arguments can
+ * be layered. On any error the struct is left exactly as it was. Returns 0, -ENOENT (missing file, reported), or
  * TS_E_CONFIG / TS_E_BAD_OWNER / TS_E_BAD_MODE / TS_E_NOT_REGULAR /
  * TS_E_TOO_BIG (each reported with the file name and the problem). */
 int ts_config_load(struct ts_config *c, const char *path, const char *service,

@@ -118,11 +118,12 @@ struct ts_msg_builder {
 };
 
 void ts_msg_begin(struct ts_msg_builder *b, uint8_t type) TS_NONNULL(1);
+/* A NULL s adds nothing, so optional fields can be passed as they are. */
 void ts_msg_add_str(struct ts_msg_builder *b, uint16_t tag, const char *s) TS_NONNULL(1);
 void ts_msg_add_bytes(struct ts_msg_builder *b, uint16_t tag, const void *p, size_t n)
 	TS_NONNULL(1);
 void ts_msg_add_int(struct ts_msg_builder *b, uint16_t tag, int64_t v) TS_NONNULL(1);
-/* Returns 0 and the frame (length prefix included) in *ret_frame/*ret_len,
+/* Returns 0 and the frame (length prefix included) in *ret_frame and *ret_len,
  * owned by the builder, or the first error (TS_E_TOO_BIG, -ENOMEM, -EINVAL). */
 int ts_msg_finish(struct ts_msg_builder *b, const uint8_t **ret_frame, size_t *ret_len) TS_WUR
 	TS_NONNULL(1, 2, 3);

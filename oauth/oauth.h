@@ -86,6 +86,7 @@ struct oauth_device {
 	long long expires_in;
 	unsigned interval; /* seconds; 5 when absent */
 	time_t started;
+	long long started_mono_ms; /* CLOCK_MONOTONIC ms when the codes were issued */
 };
 
 /* Called with the codes to show; return nonzero to abort the poll. */
@@ -119,6 +120,13 @@ int oauth_device_poll(struct oauth_client *c, struct oauth_device *dev, time_t d
 		      oauth_device_tick_fn tick, void *ctx, struct oauth_tokens *ret,
 		      struct oauth_error *err) TS_WUR TS_NONNULL(1, 2, 6);
 void oauth_device_clear(struct oauth_device *dev);
+
+/* start, then show(ctx, dev) (nonzero aborts: -ECANCELED), then poll. A tick
+ * returning nonzero also ends the poll with -ECANCELED. */
+int oauth_device_login(struct oauth_client *c, struct oauth_device *dev,
+		       oauth_device_show_fn show, oauth_device_tick_fn tick, void *ctx,
+		       time_t deadline, struct oauth_tokens *ret, struct oauth_error *err) TS_WUR
+	TS_NONNULL(1, 2, 7);
 
 /* RFC 6749 §4.3 (legacy; off unless configured). */
 int oauth_password_grant(struct oauth_client *c, const char *user, const char *password,
