@@ -1,0 +1,651 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * keystore/: format, authentication of every header field, bit flips,
+ * truncation, rollback, symlinks, modes, compare-and-swap, quarantine,
+ * verify, key rotation and the master key file checks (single process).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "ks.h"
+#include "ks_testing.h"
+#include "ts_error.h"
+#include "ts_test.h"
+
+static const struct ks_identity alice = {
+    .uid = 1000, .user = "alice", .issuer = "https://idp.example", .client_id = "tokenseal"};
+
+static char dir[600], keyfile[600];
+static unsigned case_no;
+
+static struct ks *fresh(void)
+{
+	struct ks *ks = NULL;
+
+	case_no++;
+	snprintf(dir, sizeof(dir), "%s/ks%u", ts_test_tmpdir(), case_no);
+	snprintf(keyfile, sizeof(keyfile), "%s/key%u", ts_test_tmpdir(), case_no);
+	CHECK_INT(ks_init(dir, keyfile, NULL), 0);
+	CHECK_INT(ks_open(&ks, dir, keyfile, NULL), 0);
+	return ks;
+}
+
+static uint64_t put(struct ks *ks, const struct ks_identity *id, const char *s, uint64_t expect)
+{
+	struct ks_lock *l = NULL;
+	uint64_t gen = 0;
+
+	CHECK_INT(ks_lock(ks, id->uid, &l), 0);
+	CHECK_INT(ks_write(ks, l, id, s, strlen(s), expect, &gen), 0);
+	ks_unlock(l);
+	return gen;
+}
+
+static void expect_payload(struct ks *ks, const struct ks_identity *id, const char *s)
+{
+	struct ks_blob *b = NULL;
+
+	CHECK_INT(ks_read(ks, id, &b), 0);
+	CHECK_INT(b->len, strlen(s));
+	CHECK(memcmp(b->payload, s, b->len) == 0);
+	ks_blob_free(b);
+}
+
+static void record_path(char *buf, size_t len, uid_t uid)
+{
+	snprintf(buf, len, "%s/users/%u.seal", dir, (unsigned)uid);
+}
+
+static unsigned count_dir(const char *sub)
+{
+	char p[700];
+	DIR *d;
+	struct dirent *de;
+	unsigned n = 0;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, sub);
+	d = opendir(p);
+	CHECK(d != NULL);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static bool exists(const char *p)
+{
+	struct stat st;
+	return lstat(p, &st) == 0;
+}
+
+static void test_round_trip(void)
+{
+	struct ks *ks = fresh();
+	struct ks_blob *b = NULL;
+	char p[700];
+	struct stat st;
+
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_NO_RECORD);
+	CHECK_INT(put(ks, &alice, "hello token", 0), 1);
+	expect_payload(ks, &alice, "hello token");
+	CHECK_INT(put(ks, &alice, "second", 1), 2);
+	CHECK_INT(ks_read(ks, &alice, &b), 0);
+	CHECK_INT(b->generation, 2);
+	CHECK_INT(b->key_id, 1);
+	CHECK(memcmp(b->payload, "second", 6) == 0);
+	ks_blob_free(b);
+	record_path(p, sizeof(p), alice.uid);
+	CHECK_INT(stat(p, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 0640);
+	snprintf(p, sizeof(p), "%s/users", dir);
+	CHECK_INT(stat(p, &st), 0);
+	CHECK_INT(st.st_mode & 0777, 0770);
+	CHECK_INT(stat(keyfile, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 0640);
+	/* the payload is not in the file in clear */
+	{
+		size_t n = 0;
+		char *f = ts_test_read_file((record_path(p, sizeof(p), alice.uid), p), &n);
+		CHECK(memmem(f, n, "second", 6) == NULL);
+		free(f);
+	}
+	/* empty payload round trip */
+	CHECK_INT(put(ks, &alice, "", 2), 3);
+	expect_payload(ks, &alice, "");
+	ks_close(ks);
+}
+
+static void test_payload_limits(void)
+{
+	struct ks *ks = fresh();
+	struct ks_lock *l = NULL;
+	uint8_t *big = calloc(1, KS_PAYLOAD_MAX + 1);
+	struct ks_identity bad = alice;
+	uint64_t g = 0;
+
+	CHECK(big != NULL);
+	CHECK_INT(ks_lock(ks, alice.uid, &l), 0);
+	CHECK_INT(ks_write(ks, l, &alice, big, KS_PAYLOAD_MAX + 1, 0, &g), TS_E_TOO_BIG);
+	CHECK_INT(ks_write(ks, l, &alice, big, KS_PAYLOAD_MAX, 0, &g), 0);
+	bad.uid = 1001; /* lock held for another user */
+	CHECK_INT(ks_write(ks, l, &bad, "x", 1, 0, &g), -EINVAL);
+	bad = alice;
+	bad.user = "";
+	CHECK_INT(ks_write(ks, l, &bad, "x", 1, 1, &g), -EINVAL);
+	ks_unlock(l);
+	free(big);
+	ks_close(ks);
+}
+
+/* Each field of the associated data is bound: changing it refuses the record. */
+static void test_ad_fields(void)
+{
+	static const uint8_t key[KS_KEYBYTES] = {1, 2, 3};
+	struct ks *ks = NULL, *ks2 = NULL;
+	struct ks_blob *b = NULL;
+	uint8_t *f = NULL, *g = NULL;
+	size_t n = 0, n2 = 0;
+	struct ks_identity id;
+	uint32_t newid = 0;
+
+	CHECK_INT(ks_open_from_key(&ks, 1, key), 0);
+	CHECK_INT(ks_record_seal(ks, &alice, 5, "secret", 6, &f, &n), 0);
+	CHECK_INT(ks_record_open(ks, &alice, f, n, &b), 0);
+	CHECK_INT(b->generation, 5);
+	b = ks_blob_free(b);
+
+	/* the caller's identity differs from the header */
+	id = alice, id.uid = 1001;
+	CHECK_INT(ks_record_open(ks, &id, f, n, &b), TS_E_CORRUPT);
+	id = alice, id.user = "alicf";
+	CHECK_INT(ks_record_open(ks, &id, f, n, &b), TS_E_CORRUPT);
+	id = alice, id.issuer = "https://idp.examplf";
+	CHECK_INT(ks_record_open(ks, &id, f, n, &b), TS_E_CORRUPT);
+	id = alice, id.client_id = "tokenseaL";
+	CHECK_INT(ks_record_open(ks, &id, f, n, &b), TS_E_CORRUPT);
+
+	/* the header rewritten consistently with the caller: only the AEAD
+	 * (associated data, per-user key) can catch it */
+	g = malloc(n);
+	CHECK(g != NULL);
+	{
+		/* uid at offset 22 */
+		memcpy(g, f, n);
+		g[22] ^= 1;
+		id = alice, id.uid = alice.uid ^ 1u;
+		CHECK_INT(ks_record_open(ks, &id, g, n, &b), TS_E_CORRUPT);
+		/* user name: first byte after its 2-byte length at offset 26 */
+		memcpy(g, f, n);
+		g[28 + 4] = 'f';
+		id = alice, id.user = "alicf";
+		CHECK_INT(ks_record_open(ks, &id, g, n, &b), TS_E_CORRUPT);
+		/* issuer: last byte */
+		memcpy(g, f, n);
+		g[28 + 5 + 2 + strlen(alice.issuer) - 1] = 'f';
+		id = alice, id.issuer = "https://idp.examplf";
+		CHECK_INT(ks_record_open(ks, &id, g, n, &b), TS_E_CORRUPT);
+		/* client id: last byte */
+		memcpy(g, f, n);
+		g[28 + 5 + 2 + strlen(alice.issuer) + 2 + strlen(alice.client_id) - 1] = 'L';
+		id = alice, id.client_id = "tokenseaL";
+		CHECK_INT(ks_record_open(ks, &id, g, n, &b), TS_E_CORRUPT);
+		/* generation at offset 14: a forged higher generation */
+		memcpy(g, f, n);
+		g[14] = 9;
+		CHECK_INT(ks_record_open(ks, &alice, g, n, &b), TS_E_CORRUPT);
+		/* format version at offset 8 */
+		memcpy(g, f, n);
+		g[8] = 2;
+		CHECK_INT(ks_record_open(ks, &alice, g, n, &b), TS_E_CORRUPT);
+		/* key id at offset 10, unknown id */
+		memcpy(g, f, n);
+		g[10] = 7;
+		CHECK_INT(ks_record_open(ks, &alice, g, n, &b), TS_E_KEY_ID);
+	}
+	CHECK(b == NULL);
+
+	/* key id changed to another key id we hold: the AEAD refuses it */
+	ks2 = fresh();
+	CHECK_INT(ks_rotate_add_key(ks2, &newid), 0);
+	CHECK_INT(newid, 2);
+	free(f);
+	f = NULL;
+	/* seal under key 2 (current), then claim key 1 */
+	CHECK_INT(ks_record_seal(ks2, &alice, 1, "secret", 6, &f, &n2), 0);
+	CHECK_INT(ks_record_open(ks2, &alice, f, n2, &b), 0);
+	CHECK_INT(b->key_id, 2);
+	b = ks_blob_free(b);
+	f[10] = 1;
+	CHECK_INT(ks_record_open(ks2, &alice, f, n2, &b), TS_E_CORRUPT);
+
+	free(f);
+	free(g);
+	ks_close(ks);
+	ks_close(ks2);
+}
+
+static void test_bit_flips(void)
+{
+	struct ks *ks = fresh();
+	struct ks_blob *b = NULL;
+	char p[700];
+	char *orig;
+	uint8_t *mut;
+	size_t n = 0;
+	unsigned quarantined = 0;
+
+	CHECK_INT(put(ks, &alice, "payload-16-bytes", 0), 1);
+	record_path(p, sizeof(p), alice.uid);
+	orig = ts_test_read_file(p, &n);
+	mut = malloc(n);
+	CHECK(mut != NULL);
+	for (size_t bit = 0; bit < n * 8; bit++) {
+		memcpy(mut, orig, n);
+		mut[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		ts_test_write_file(p, mut, n, 0640);
+		CHECK_MSG(ks_read(ks, &alice, &b) == TS_E_QUARANTINED, "bit %zu not refused", bit);
+		CHECK_MSG(!exists(p), "bit %zu: record left in place", bit);
+		quarantined++;
+	}
+	CHECK_INT(count_dir("quarantine"), quarantined);
+	CHECK(quarantined == n * 8);
+	/* the untouched record still opens: the refusals were the flips */
+	ts_test_write_file(p, orig, n, 0640);
+	expect_payload(ks, &alice, "payload-16-bytes");
+	free(mut);
+	free(orig);
+	ks_close(ks);
+}
+
+static void test_truncation(void)
+{
+	struct ks *ks = fresh();
+	struct ks_blob *b = NULL;
+	char p[700];
+	char *orig;
+	size_t n = 0;
+
+	CHECK_INT(put(ks, &alice, "some token bytes", 0), 1);
+	record_path(p, sizeof(p), alice.uid);
+	orig = ts_test_read_file(p, &n);
+	for (size_t len = 0; len < n; len++) {
+		ts_test_write_file(p, orig, len, 0640);
+		CHECK_MSG(ks_read(ks, &alice, &b) == TS_E_QUARANTINED, "length %zu accepted", len);
+		CHECK(!exists(p));
+	}
+	CHECK_INT(count_dir("quarantine"), n);
+	/* appended garbage is refused too */
+	{
+		char *longer = malloc(n + 1);
+		memcpy(longer, orig, n);
+		longer[n] = 'x';
+		ts_test_write_file(p, longer, n + 1, 0640);
+		CHECK_INT(ks_read(ks, &alice, &b), TS_E_QUARANTINED);
+		free(longer);
+	}
+	/* oversize file: refused, quarantined */
+	{
+		char *huge = calloc(1, KS_RECORD_MAX + 1);
+		ts_test_write_file(p, huge, KS_RECORD_MAX + 1, 0640);
+		CHECK_INT(ks_read(ks, &alice, &b), TS_E_QUARANTINED);
+		CHECK(!exists(p));
+		free(huge);
+	}
+	ts_test_write_file(p, orig, n, 0640);
+	expect_payload(ks, &alice, "some token bytes");
+	free(orig);
+	ks_close(ks);
+}
+
+static void test_quarantine_distinct(void)
+{
+	struct ks *ks = fresh();
+	struct ks_blob *b = NULL;
+	char p[700];
+
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_NO_RECORD);
+	CHECK_INT(count_dir("quarantine"), 0);
+	record_path(p, sizeof(p), alice.uid);
+	ts_test_write_file(p, "garbage", 7, 0640);
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_QUARANTINED);
+	CHECK(TS_E_QUARANTINED != TS_E_NO_RECORD);
+	CHECK(strcmp(ts_strerror(TS_E_QUARANTINED), ts_strerror(TS_E_NO_RECORD)) != 0);
+	CHECK_INT(count_dir("quarantine"), 1);
+	/* after the move the user simply has no record */
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_NO_RECORD);
+	/* a record of another identity at this uid is quarantined as well */
+	{
+		struct ks_identity bob = alice;
+		bob.user = "bob";
+		CHECK_INT(put(ks, &bob, "bob's", 0), 1);
+		CHECK_INT(ks_read(ks, &alice, &b), TS_E_QUARANTINED);
+		CHECK_INT(count_dir("quarantine"), 2);
+	}
+	ks_close(ks);
+}
+
+static void test_rollback(void)
+{
+	struct ks *ks = fresh();
+	struct ks_blob *b = NULL;
+	char p[700];
+	char *gen1, *gen2;
+	size_t n1 = 0, n2 = 0;
+
+	CHECK_INT(put(ks, &alice, "generation one", 0), 1);
+	record_path(p, sizeof(p), alice.uid);
+	gen1 = ts_test_read_file(p, &n1);
+	CHECK_INT(put(ks, &alice, "generation two", 1), 2);
+	gen2 = ts_test_read_file(p, &n2);
+	ts_test_write_file(p, gen1, n1, 0640);
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK);
+	CHECK(exists(p)); /* left in place, not quarantined */
+	CHECK_INT(count_dir("quarantine"), 0);
+	/* a writer does not build on the rolled-back copy silently */
+	{
+		struct ks_lock *l = NULL;
+		uint64_t g = 0;
+		CHECK_INT(ks_lock(ks, alice.uid, &l), 0);
+		CHECK_INT(ks_write(ks, l, &alice, "x", 1, 2, &g), TS_E_CONFLICT);
+		ks_unlock(l);
+	}
+	ts_test_write_file(p, gen2, n2, 0640);
+	expect_payload(ks, &alice, "generation two");
+
+	/* deleting keeps the counter: the deleted record cannot come back */
+	{
+		struct ks_lock *l = NULL;
+		CHECK_INT(ks_lock(ks, alice.uid, &l), 0);
+		CHECK_INT(ks_delete(ks, l, &alice, 1), TS_E_CONFLICT);
+		CHECK_INT(ks_delete(ks, l, &alice, 2), 0);
+		ks_unlock(l);
+	}
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_NO_RECORD);
+	ts_test_write_file(p, gen2, n2, 0640);
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK);
+	CHECK_INT(unlink(p), 0);
+	/* a new record continues above everything seen */
+	CHECK(put(ks, &alice, "after delete", 0) > 2);
+	expect_payload(ks, &alice, "after delete");
+
+	/* a tampered state file is refused, not trusted */
+	{
+		char sp[700];
+		snprintf(sp, sizeof(sp), "%s/state/%u.gen", dir, (unsigned)alice.uid);
+		size_t sn = 0;
+		char *s = ts_test_read_file(sp, &sn);
+		s[16] ^= 1;
+		ts_test_write_file(sp, s, sn, 0640);
+		CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK);
+		free(s);
+	}
+	free(gen1);
+	free(gen2);
+	ks_close(ks);
+}
+
+static void test_symlink_and_modes(void)
+{
+	struct ks *ks = fresh();
+	struct ks_blob *b = NULL;
+	char p[700], other[700];
+	char *orig;
+	size_t n = 0;
+
+	CHECK_INT(put(ks, &alice, "linked", 0), 1);
+	record_path(p, sizeof(p), alice.uid);
+	orig = ts_test_read_file(p, &n);
+	snprintf(other, sizeof(other), "%s/elsewhere.seal", dir);
+	ts_test_write_file(other, orig, n, 0640);
+	CHECK_INT(unlink(p), 0);
+	CHECK_INT(symlink(other, p), 0);
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_NOT_REGULAR);
+	CHECK(exists(p)); /* refused, left in place */
+	CHECK_INT(count_dir("quarantine"), 0);
+	CHECK_INT(unlink(p), 0);
+
+	ts_test_write_file(p, orig, n, 0660); /* group-writable */
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_BAD_MODE);
+	CHECK(exists(p));
+	ts_test_write_file(p, orig, n, 0644); /* world-readable */
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_BAD_MODE);
+	ts_test_write_file(p, orig, n, 0641);
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_BAD_MODE);
+	CHECK_INT(count_dir("quarantine"), 0);
+	/* a fifo is not a record */
+	CHECK_INT(unlink(p), 0);
+	CHECK_INT(mkfifo(p, 0640), 0);
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_NOT_REGULAR);
+	CHECK_INT(unlink(p), 0);
+	ts_test_write_file(p, orig, n, 0600);
+	expect_payload(ks, &alice, "linked");
+	free(orig);
+	ks_close(ks);
+}
+
+static void test_cas(void)
+{
+	struct ks *ks = fresh();
+	struct ks_lock *l = NULL;
+	uint64_t g = 99;
+
+	CHECK_INT(put(ks, &alice, "v1", 0), 1);
+	CHECK_INT(ks_lock(ks, alice.uid, &l), 0);
+	CHECK_INT(ks_write(ks, l, &alice, "lost", 4, 0, &g), TS_E_CONFLICT);
+	CHECK_INT(g, 99); /* untouched on failure */
+	CHECK_INT(ks_write(ks, l, &alice, "v2", 2, 1, &g), 0);
+	CHECK_INT(g, 2);
+	CHECK_INT(ks_write(ks, l, &alice, "stale", 5, 1, &g), TS_E_CONFLICT);
+	ks_unlock(l);
+	expect_payload(ks, &alice, "v2");
+	ks_close(ks);
+}
+
+static void test_verify_all(void)
+{
+	struct ks *ks = fresh();
+	struct ks_identity ids[3];
+	unsigned ok = 0, bad = 0;
+	char p[700];
+	char *f;
+	size_t n = 0;
+
+	for (unsigned i = 0; i < 3; i++) {
+		ids[i] = alice;
+		ids[i].uid = 2000 + i;
+		CHECK_INT(put(ks, &ids[i], "rec", 0), 1);
+	}
+	CHECK_INT(ks_verify_all(ks, &ok, &bad), 0);
+	CHECK_INT(ok, 3);
+	CHECK_INT(bad, 0);
+	record_path(p, sizeof(p), 2001);
+	f = ts_test_read_file(p, &n);
+	f[n - 1] ^= 0x40;
+	ts_test_write_file(p, f, n, 0640);
+	/* a stray temp file is not a record */
+	snprintf(p, sizeof(p), "%s/users/2000.seal.tmp.abcdef", dir);
+	ts_test_write_file(p, "junk", 4, 0600);
+	CHECK_INT(ks_verify_all(ks, &ok, &bad), 0);
+	CHECK_INT(ok, 2);
+	CHECK_INT(bad, 1);
+	CHECK_INT(count_dir("quarantine"), 1);
+	record_path(p, sizeof(p), 2001);
+	CHECK(!exists(p));
+	/* a record whose header names another uid than its file */
+	{
+		char q[700];
+		record_path(q, sizeof(q), 2000);
+		char *g = ts_test_read_file(q, &n);
+		ts_test_write_file(p, g, n, 0640);
+		free(g);
+	}
+	CHECK_INT(ks_verify_all(ks, &ok, &bad), 0);
+	CHECK_INT(ok, 2);
+	CHECK_INT(bad, 1);
+	free(f);
+	ks_close(ks);
+}
+
+static void test_rotation(void)
+{
+	struct ks *ks = fresh(), *old = NULL;
+	struct ks_identity ids[4];
+	struct ks_blob *b = NULL;
+	uint32_t newid = 0;
+	unsigned done = 0, resealed = 0;
+	char *kf;
+
+	for (unsigned i = 0; i < 4; i++) {
+		ids[i] = alice;
+		ids[i].uid = 3000 + i;
+		CHECK_INT(put(ks, &ids[i], "rotate me", 0), 1);
+	}
+	CHECK_INT(ks_open(&old, dir, keyfile, NULL), 0); /* another process's view */
+	CHECK_INT(ks_rotate_add_key(ks, &newid), 0);
+	CHECK_INT(newid, 2);
+	CHECK_INT(ks_current_key_id(ks), 2);
+	CHECK_INT(ks_key_count(ks), 2);
+	CHECK_INT(ks_rotate_reseal(ks, ids[0].uid, &done), 0);
+	CHECK_INT(done, 1);
+	CHECK_INT(ks_rotate_reseal(ks, ids[1].uid, &done), 0);
+	CHECK_INT(done, 1);
+	CHECK_INT(ks_rotate_reseal(ks, ids[1].uid, &done), 0);
+	CHECK_INT(done, 0); /* already current */
+	/* half way: records under both key ids open, here and in the old view */
+	for (unsigned i = 0; i < 4; i++) {
+		CHECK_INT(ks_read(ks, &ids[i], &b), 0);
+		CHECK_INT(b->key_id, i < 2 ? 2 : 1);
+		CHECK_INT(b->generation, 1);
+		CHECK(b->len == 9 && memcmp(b->payload, "rotate me", 9) == 0);
+		b = ks_blob_free(b);
+		CHECK_INT(ks_read(old, &ids[i], &b), 0);
+		b = ks_blob_free(b);
+	}
+	/* the old view writes under the new key id once it exists */
+	{
+		struct ks_lock *l = NULL;
+		uint64_t g = 0;
+		CHECK_INT(ks_lock(old, ids[3].uid, &l), 0);
+		CHECK_INT(ks_write(old, l, &ids[3], "from old", 8, 1, &g), 0);
+		ks_unlock(l);
+		CHECK_INT(ks_read(ks, &ids[3], &b), 0);
+		CHECK_INT(b->key_id, 2);
+		b = ks_blob_free(b);
+	}
+	/* finish with a complete rotation (key 3): everything moves, old ids go */
+	CHECK_INT(ks_rotate_key(ks, &newid, &resealed), 0);
+	CHECK_INT(newid, 3);
+	CHECK_INT(resealed, 4);
+	CHECK_INT(ks_key_count(ks), 1);
+	kf = ts_test_read_file(keyfile, NULL);
+	CHECK(strncmp(kf, "3:", 2) == 0);
+	CHECK(strchr(kf, '\n') == kf + strlen(kf) - 1); /* one line */
+	free(kf);
+	for (unsigned i = 0; i < 4; i++) {
+		CHECK_INT(ks_read(ks, &ids[i], &b), 0);
+		CHECK_INT(b->key_id, 3);
+		b = ks_blob_free(b);
+		/* the old view reloads the key file */
+		CHECK_INT(ks_read(old, &ids[i], &b), 0);
+		b = ks_blob_free(b);
+	}
+	expect_payload(ks, &ids[3], "from old");
+	{
+		unsigned ok = 0, bad = 0;
+		CHECK_INT(ks_verify_all(ks, &ok, &bad), 0);
+		CHECK_INT(ok, 4);
+		CHECK_INT(bad, 0);
+	}
+	/* a record sealed under a dropped key no longer opens */
+	{
+		static const uint8_t k1[KS_KEYBYTES] = {9};
+		struct ks *fk = NULL;
+		uint8_t *f = NULL;
+		size_t n = 0;
+		char p[700];
+		CHECK_INT(ks_open_from_key(&fk, 1, k1), 0);
+		CHECK_INT(ks_record_seal(fk, &ids[0], 50, "x", 1, &f, &n), 0);
+		record_path(p, sizeof(p), ids[0].uid);
+		ts_test_write_file(p, f, n, 0640);
+		CHECK_INT(ks_read(ks, &ids[0], &b), TS_E_QUARANTINED);
+		free(f);
+		ks_close(fk);
+	}
+	ks_close(old);
+	ks_close(ks);
+}
+
+static void test_master_key_file(void)
+{
+	char kp[700], link[700], d[700];
+	struct ks *ks = NULL;
+	char line[128];
+	uint8_t key[KS_KEYBYTES];
+
+	ks_close(fresh());
+	snprintf(d, sizeof(d), "%s", dir);
+	snprintf(kp, sizeof(kp), "%s/manual.key", ts_test_tmpdir());
+	memset(key, 0x5a, sizeof(key));
+	memcpy(line, "7:", 2);
+	sodium_bin2hex(line + 2, sizeof(line) - 2, key, sizeof(key));
+	line[2 + 2 * KS_KEYBYTES] = '\n';
+	line[3 + 2 * KS_KEYBYTES] = '\0';
+	ts_test_write_file(kp, line, strlen(line), 0640);
+	CHECK_INT(ks_open(&ks, d, kp, NULL), 0);
+	CHECK_INT(ks_current_key_id(ks), 7);
+	ks = ks_close(ks);
+
+	ts_test_write_file(kp, line, strlen(line), 0644);
+	CHECK_INT(ks_open(&ks, d, kp, NULL), TS_E_BAD_MODE);
+	ts_test_write_file(kp, line, strlen(line), 0660);
+	CHECK_INT(ks_open(&ks, d, kp, NULL), TS_E_BAD_MODE);
+	ts_test_write_file(kp, line, strlen(line), 0600);
+	snprintf(link, sizeof(link), "%s/link.key", ts_test_tmpdir());
+	CHECK_INT(symlink(kp, link), 0);
+	CHECK_INT(ks_open(&ks, d, link, NULL), TS_E_NOT_REGULAR);
+	{
+		char *big = malloc(5000);
+		memset(big, '#', 5000);
+		ts_test_write_file(kp, big, 5000, 0600);
+		CHECK_INT(ks_open(&ks, d, kp, NULL), TS_E_TOO_BIG);
+		free(big);
+	}
+	ts_test_write_file(kp, "7:abcd\n", 7, 0600);
+	CHECK_INT(ks_open(&ks, d, kp, NULL), TS_E_NO_KEY);
+	ts_test_write_file(kp, "", 0, 0600);
+	CHECK_INT(ks_open(&ks, d, kp, NULL), TS_E_NO_KEY);
+	snprintf(kp, sizeof(kp), "%s/missing.key", ts_test_tmpdir());
+	CHECK_INT(ks_open(&ks, d, kp, NULL), TS_E_NO_KEY);
+	CHECK(ks == NULL);
+	/* a world-accessible keystore folder is refused */
+	CHECK_INT(chmod(d, 0777), 0);
+	CHECK_INT(ks_open(&ks, d, keyfile, NULL), TS_E_BAD_MODE);
+	CHECK_INT(chmod(d, 0770), 0);
+	CHECK_INT(ks_open(&ks, d, keyfile, NULL), 0);
+	ks_close(ks);
+}
+
+int main(void)
+{
+	RUN(test_round_trip);
+	RUN(test_payload_limits);
+	RUN(test_ad_fields);
+	RUN(test_bit_flips);
+	RUN(test_truncation);
+	RUN(test_quarantine_distinct);
+	RUN(test_rollback);
+	RUN(test_symlink_and_modes);
+	RUN(test_cas);
+	RUN(test_verify_all);
+	RUN(test_rotation);
+	RUN(test_master_key_file);
+	return ts_test_done();
+}
