@@ -6,7 +6,7 @@
  * struct ts_config, its default and a one-line description. Parsing, the
  * defaults and the man-page check all walk that table.
  *
- * Problems go through a ts_config_report callback (or ts_vlog); the parser
+ * Problems go through a ts_config_report callback (or stderr); the parser
  * reports every problem of a file before it fails, and leaves the caller's
  * struct untouched unless the whole file was good.
  */
@@ -127,10 +127,15 @@ const char *ts_login_method_name(enum ts_login_method m)
 TS_PRINTF(3, 0)
 static void vreport(const struct ts_config_report *rep, int prio, const char *fmt, va_list ap)
 {
-	if (rep && rep->fn)
+	if (rep && rep->fn) {
 		rep->fn(rep->ctx, prio, fmt, ap);
-	else
-		ts_vlog(prio, fmt, ap);
+	} else {
+		/* No sink given (the CLI): stderr. Stateless on purpose, so the
+		 * PAM module, which always passes a callback, links no log state. */
+		fputs("tokenseal: ", stderr);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
 }
 
 TS_PRINTF(3, 4)

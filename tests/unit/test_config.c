@@ -6,6 +6,7 @@
  * its text checked for the file name (and line and key where they apply).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -579,32 +580,41 @@ static void test_owner(void)
 	}
 }
 
-/* With no report callback, problems go to the process log sink. */
-static unsigned log_seen;
-static char log_text[1200];
-
-TS_PRINTF(3, 0)
-static void log_capture(void *ctx, int priority, const char *fmt, va_list ap)
+/* With no report callback, problems go to stderr (the CLI's sink). */
+static void parse_with_stderr(const char *text, const struct ts_config_report *sink, char *out,
+			      size_t outlen)
 {
-	(void)ctx, (void)priority;
-	log_seen++;
-	(void)vsnprintf(log_text, sizeof(log_text), fmt, ap);
+	char path[600];
+	struct ts_config c;
+	int saved, fd;
+	char *got;
+
+	snprintf(path, sizeof(path), "%s/stderr.txt", ts_test_tmpdir());
+	fflush(stderr);
+	saved = dup(2);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	CHECK(saved >= 0 && fd >= 0);
+	CHECK(dup2(fd, 2) == 2);
+	close(fd);
+	ts_config_defaults(&c);
+	CHECK_INT(ts_config_parse(&c, text, strlen(text), NULL, "log.conf", sink), 0);
+	fflush(stderr);
+	CHECK(dup2(saved, 2) == 2);
+	close(saved);
+	got = ts_test_read_file(path, NULL);
+	snprintf(out, outlen, "%s", got);
+	free(got);
 }
 
-static void test_report_to_log(void)
+static void test_report_to_stderr(void)
 {
 	const struct ts_config_report empty = {0};
-	struct ts_config c;
+	char text[1200];
 
-	ts_log_set_callback(log_capture, NULL);
-	ts_config_defaults(&c);
-	CHECK_INT(ts_config_parse(&c, "zzz = 1\n", 8, NULL, "log.conf", NULL), 0);
-	CHECK_INT(log_seen, 1);
-	CHECK(strstr(log_text, "log.conf:1: unknown key 'zzz'"));
-	CHECK_INT(ts_config_parse(&c, "yyy = 1\n", 8, NULL, "log.conf", &empty), 0);
-	CHECK_INT(log_seen, 2);
-	CHECK(strstr(log_text, "'yyy'"));
-	ts_log_set_callback(NULL, NULL);
+	parse_with_stderr("zzz = 1\n", NULL, text, sizeof(text));
+	CHECK(strstr(text, "log.conf:1: unknown key 'zzz'"));
+	parse_with_stderr("yyy = 1\n", &empty, text, sizeof(text));
+	CHECK(strstr(text, "'yyy'"));
 }
 
 static void base_valid(struct ts_config *c)
@@ -791,7 +801,7 @@ int main(void)
 	RUN(test_all_problems_reported);
 	RUN(test_file_checks);
 	RUN(test_owner);
-	RUN(test_report_to_log);
+	RUN(test_report_to_stderr);
 	RUN(test_validate);
 	RUN(test_map_username);
 	RUN(test_names);

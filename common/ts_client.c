@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The client side of the broker protocol (exec mode): fork + execve the
+ * broker with a pipe pair as stdin/stdout, stderr on /dev/null, every other
+ * fd closed, signals reset and an empty environment (as pam_unix runs
+ * unix_chkpwd); send one request, relay the conversation through the
+ * callbacks, and return the final RESULT. libc only, no global state.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ts_client.h"
+#include "ts_error.h"
+#include "ts_mem.h"
+#include "ts_proto.h"
+
+#define CHILD_FD_MIN 4     /* where the child parks fds before dup2 to 0..3 */
+#define REAP_GRACE_MS 2000 /* how long a broker may linger after its RESULT */
+
+void ts_client_result_clear(struct ts_client_result *r)
+{
+	if (!r)
+		return;
+	r->token = ts_erase_free_str(r->token);
+	free(r->status_json);
+	r->status_json = NULL;
+	ts_wipe(r->message, sizeof(r->message));
+	r->message[0] = '\0';
+}
+
+/* ---- the child -------------------------------------------------------- */
+
+static void close_other_fds(int from)
+{
+	DIR *d;
+	struct dirent *e;
+
+	if (close_range((unsigned)from, UINT_MAX, 0) == 0)
+		return;
+	/* Old kernel: walk /proc/self/fd (opendir's own fd is skipped). */
+	d = opendir("/proc/self/fd");
+	if (d) {
+		int self = dirfd(d);
+		while ((e = readdir(d))) {
+			char *end;
+			long fd;
+			if (e->d_name[0] == '.')
+				continue;
+			errno = 0;
+			fd = strtol(e->d_name, &end, 10);
+			if (errno || *end || fd < from || fd == self || fd > INT_MAX)
+				continue;
+			(void)close((int)fd);
+		}
+		(void)closedir(d);
+		return;
+	}
+	long max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (long fd = from; fd < max; fd++)
+		(void)close((int)fd);
+}
+
+static void report_errno(int errfd, int err)
+{
+	ssize_t n;
+
+	do
+		n = write(errfd, &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+}
+
+/* Runs in the forked child: never returns. Only async-signal-safe calls
+ * before execve (opendir above is the old-kernel fallback only). */
+static _Noreturn void run_child(const struct ts_client_opts *opts, int in, int out, int errfd)
+{
+	char *empty_env[] = {NULL}; /* automatic: the module holds no static data */
+	const char *argv[4];
+	size_t argc = 0;
+	int fds[4], nul;
+	sigset_t none;
+
+	nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (nul < 0) {
+		report_errno(errfd, errno);
+		_exit(127);
+	}
+	/* Park every fd above 3 first, so the dup2s below cannot clobber one. */
+	int src[4] = {in, out, nul, errfd};
+	for (size_t i = 0; i < 4; i++) {
+		fds[i] = fcntl(src[i], F_DUPFD_CLOEXEC, CHILD_FD_MIN);
+		if (fds[i] < 0) {
+			report_errno(errfd, errno);
+			_exit(127);
+		}
+	}
+	errfd = fds[3];
+	if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0 ||
+	    dup2(fds[3], 3) < 0 || fcntl(3, F_SETFD, FD_CLOEXEC) < 0) {
+		report_errno(errfd, errno);
+		_exit(127);
+	}
+	errfd = 3;
+	close_other_fds(4);
+
+	/* The host may ignore or block signals (sshd ignores SIGPIPE); the
+	 * broker starts from the defaults. */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+
+	argv[argc++] = "tokenseal-broker";
+	if (opts->config_path) {
+		argv[argc++] = "--config";
+		argv[argc++] = opts->config_path;
+	}
+	argv[argc] = NULL;
+	/* execve's argv is char *const[] for historical reasons only. */
+	execve(opts->broker_path, (char *const *)(uintptr_t)argv,
+	       opts->env ? opts->env : empty_env);
+	report_errno(errfd, errno);
+	_exit(127);
+}
+
+/* ---- the parent ------------------------------------------------------- */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Write a frame with SIGPIPE blocked, so a broker that died costs us -EPIPE
+ * and not the host process; a SIGPIPE raised here is consumed. */
+static int write_frame(int fd, struct ts_msg_builder *b, int timeout_ms)
+{
+	const uint8_t *frame;
+	size_t len;
+	sigset_t pipe_set, old, pending;
+	bool was_pending;
+	int r;
+
+	r = ts_msg_finish(b, &frame, &len);
+	if (r < 0)
+		return r;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	if (sigprocmask(SIG_BLOCK, &pipe_set, &old) < 0)
+		return -errno;
+	sigemptyset(&pending);
+	(void)sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE) == 1;
+	r = ts_proto_write(fd, frame, len, timeout_ms);
+	if (r == -EPIPE && !was_pending) {
+		const struct timespec zero = {0, 0};
+		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	}
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
+/* Copy a string field into a fresh allocation (wiped on free by callers). */
+static int dup_field(const struct ts_msg *m, uint16_t tag, char **ret)
+{
+	const struct ts_field_val *f = ts_msg_find(m, tag);
+	char *s;
+	int r;
+
+	if (!f)
+		return -ENOENT;
+	s = malloc((size_t)f->len + 1);
+	if (!s)
+		return -ENOMEM;
+	r = ts_msg_get_str(m, tag, s, (size_t)f->len + 1);
+	if (r < 0) {
+		ts_erase_free(s, (size_t)f->len + 1);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+static int send_request(int fd, const struct ts_client_request *req, int timeout_ms)
+{
+	struct ts_msg_builder b;
+	int r;
+
+	ts_msg_begin(&b, (uint8_t)req->type);
+	ts_msg_add_str(&b, TS_F_USER, req->user);
+	ts_msg_add_str(&b, TS_F_SERVICE, req->service);
+	ts_msg_add_int(&b, TS_F_FLAGS, req->flags);
+	ts_msg_add_str(&b, TS_F_RHOST, req->rhost);
+	ts_msg_add_str(&b, TS_F_TTY, req->tty);
+	ts_msg_add_str(&b, TS_F_METHOD, req->method);
+	r = write_frame(fd, &b, timeout_ms);
+	ts_msg_builder_clear(&b);
+	return r;
+}
+
+static int send_answer(int fd, const char *answer, int timeout_ms)
+{
+	struct ts_msg_builder b;
+	int r;
+
+	ts_msg_begin(&b, TS_MSG_ANSWER);
+	ts_msg_add_str(&b, TS_F_ANSWER, answer); /* NULL: no value */
+	r = write_frame(fd, &b, timeout_ms);
+	ts_msg_builder_clear(&b); /* wipes the answer */
+	return r;
+}
+
+static int handle_text(const struct ts_msg *m, const struct ts_client_conv *conv)
+{
+	_cleanup_free_ char *text = NULL;
+	int (*fn)(void *, const char *);
+	int r;
+
+	r = dup_field(m, TS_F_TEXT, &text);
+	if (r == -ENOENT)
+		return TS_E_PROTO;
+	if (r < 0)
+		return r;
+	if (!conv)
+		return 0;
+	fn = m->type == TS_MSG_INFO ? conv->info : conv->error;
+	if (!fn)
+		return 0;
+	r = fn(conv->ctx, text);
+	return r < 0 ? r : 0;
+}
+
+static int handle_prompt(int fd, const struct ts_msg *m, const struct ts_client_conv *conv,
+                         int timeout_ms)
+{
+	_cleanup_free_ char *text = NULL;
+	char *answer = NULL;
+	int64_t echo = 0;
+	int r;
+
+	r = dup_field(m, TS_F_TEXT, &text);
+	if (r == -ENOENT)
+		return TS_E_PROTO;
+	if (r < 0)
+		return r;
+	r = ts_msg_get_int(m, TS_F_ECHO, &echo);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (conv && conv->prompt) {
+		r = conv->prompt(conv->ctx, text, echo != 0, &answer);
+		if (r < 0)
+			answer = ts_erase_free_str(answer);
+	}
+	r = send_answer(fd, answer, timeout_ms);
+	ts_erase_free_str(answer);
+	return r;
+}
+
+static int parse_result(const struct ts_msg *m, struct ts_client_result *ret)
+{
+	struct ts_client_result res = {.expires = -1};
+	int64_t v;
+	int r;
+
+	r = ts_msg_get_int(m, TS_F_CODE, &v);
+	if (r < 0)
+		return r == -ENOENT ? TS_E_PROTO : r;
+	if (v > 0 || v < INT_MIN)
+		return TS_E_PROTO;
+	res.code = (int)v;
+	r = ts_msg_get_int(m, TS_F_STATE, &v);
+	if (r == 0) {
+		if (v < 0 || v > INT_MAX)
+			return TS_E_PROTO;
+		res.state = (int)v;
+	} else if (r != -ENOENT)
+		return r;
+	r = ts_msg_get_int(m, TS_F_EXPIRES, &v);
+	if (r == 0)
+		res.expires = v;
+	else if (r != -ENOENT)
+		return r;
+	r = ts_msg_get_str(m, TS_F_MESSAGE, res.message, sizeof(res.message));
+	if (r == TS_E_TOO_BIG) {
+		/* keep what fits: the message is for a person */
+		const struct ts_field_val *f = ts_msg_find(m, TS_F_MESSAGE);
+		memcpy(res.message, f->data, sizeof(res.message) - 1);
+		res.message[sizeof(res.message) - 1] = '\0';
+	} else if (r < 0 && r != -ENOENT)
+		return r;
+	r = dup_field(m, TS_F_TOKEN, &res.token);
+	if (r < 0 && r != -ENOENT)
+		goto fail;
+	r = dup_field(m, TS_F_STATUS_JSON, &res.status_json);
+	if (r < 0 && r != -ENOENT)
+		goto fail;
+	*ret = res;
+	return 0;
+fail:
+	ts_client_result_clear(&res);
+	return r;
+}
+
+/* The conversation: frames until RESULT. */
+static int converse(int in, int out, const struct ts_client_request *req,
+                    const struct ts_client_conv *conv, int timeout_ms, struct ts_client_result *ret)
+{
+	int r = send_request(out, req, timeout_ms);
+
+	if (r < 0)
+		return r;
+	for (;;) {
+		struct ts_msg m;
+
+		r = ts_proto_read(in, &m, timeout_ms);
+		if (r < 0)
+			return r;
+		switch (m.type) {
+		case TS_MSG_INFO:
+		case TS_MSG_ERROR:
+			r = handle_text(&m, conv);
+			break;
+		case TS_MSG_PROMPT:
+			r = handle_prompt(out, &m, conv, timeout_ms);
+			break;
+		case TS_MSG_RESULT:
+			r = parse_result(&m, ret);
+			ts_msg_clear(&m);
+			return r;
+		default:
+			r = TS_E_PROTO;
+			break;
+		}
+		ts_msg_clear(&m);
+		if (r < 0)
+			return r;
+	}
+}
+
+/* Reap the broker: it should exit by itself once the pipes close; one that
+ * lingers (or that we gave up on) is killed. */
+static void reap(pid_t pid, bool kill_now)
+{
+	int64_t deadline = mono_ms() + REAP_GRACE_MS;
+	int status;
+
+	if (kill_now)
+		(void)kill(pid, SIGKILL);
+	for (;;) {
+		pid_t w = waitpid(pid, &status, kill_now ? 0 : WNOHANG);
+		if (w == pid || (w < 0 && errno != EINTR))
+			return;
+		if (w == 0) {
+			if (mono_ms() >= deadline) {
+				(void)kill(pid, SIGKILL);
+				kill_now = true;
+				continue;
+			}
+			const struct timespec tick = {0, 10 * 1000 * 1000};
+			(void)nanosleep(&tick, NULL);
+		}
+	}
+}
+
+int ts_client_call(const struct ts_client_opts *opts, const struct ts_client_request *req,
+                   const struct ts_client_conv *conv, struct ts_client_result *ret)
+{
+	int to_child[2] = {-1, -1}, from_child[2] = {-1, -1}, errpipe[2] = {-1, -1};
+	struct sigaction dfl = {.sa_handler = SIG_DFL}, old_chld;
+	struct ts_client_result res = {.expires = -1};
+	int timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : TS_PROTO_TIMEOUT_MS;
+	bool restore_chld = false;
+	pid_t pid = -1;
+	int r, err = 0;
+	ssize_t n;
+
+	if (!opts->broker_path || !opts->broker_path[0] || !req->user || !req->user[0])
+		return -EINVAL;
+	if (pipe2(to_child, O_CLOEXEC) < 0 || pipe2(from_child, O_CLOEXEC) < 0 ||
+	    pipe2(errpipe, O_CLOEXEC) < 0) {
+		r = -errno;
+		goto out;
+	}
+	/* As pam_unix does around unix_chkpwd: our child is ours to reap, not
+	 * the host's SIGCHLD handler's. */
+	sigemptyset(&dfl.sa_mask);
+	if (sigaction(SIGCHLD, &dfl, &old_chld) == 0)
+		restore_chld = true;
+
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (pid == 0)
+		run_child(opts, to_child[0], from_child[1], errpipe[1]);
+
+	(void)close(TS_TAKE_FD(to_child[0]));
+	(void)close(TS_TAKE_FD(from_child[1]));
+	(void)close(TS_TAKE_FD(errpipe[1]));
+
+	/* EOF: the execve worked; an int: why it did not. */
+	do
+		n = read(errpipe[0], &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof(err)) {
+		r = err > 0 ? -err : -ENOEXEC;
+		goto out;
+	}
+
+	r = converse(from_child[0], to_child[1], req, conv, timeout_ms, &res);
+out:
+	for (size_t i = 0; i < 2; i++) {
+		if (to_child[i] >= 0)
+			(void)close(to_child[i]);
+		if (from_child[i] >= 0)
+			(void)close(from_child[i]);
+		if (errpipe[i] >= 0)
+			(void)close(errpipe[i]);
+	}
+	if (pid > 0)
+		reap(pid, r < 0);
+	if (restore_chld)
+		(void)sigaction(SIGCHLD, &old_chld, NULL);
+	if (r < 0) {
+		ts_client_result_clear(&res);
+		return r;
+	}
+	*ret = res;
+	return 0;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The client side of the broker protocol, shared by the PAM module and the
+ * CLI (libc only, no global state). Exec mode: fork + execve the broker with
+ * an empty environment, stdin/stdout as a pipe pair, every other fd closed,
+ * SIGCHLD left to the host process as pam_unix does for unix_chkpwd; then one
+ * request, a conversation relayed through the callbacks, and the final
+ * RESULT. (Daemon mode, a socket, comes later behind the same call.)
+ */
+#ifndef TS_CLIENT_H
+#define TS_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ts_macros.h"
+#include "ts_proto.h"
+
+struct ts_client_conv {
+	/* Show text; return 0, or <0 to abort the request. */
+	int (*info)(void *ctx, const char *text);
+	int (*error)(void *ctx, const char *text);
+	/* Ask; on success *ret_answer is a malloc'd string the client wipes and
+	 * frees after sending. Return <0 when no answer can be had (the broker
+	 * then sees an ANSWER without a value). NULL prompt = non-interactive. */
+	int (*prompt)(void *ctx, const char *text, bool echo, char **ret_answer);
+	void *ctx;
+};
+
+struct ts_client_request {
+	enum ts_msg_type type;
+	const char *user;
+	const char *service; /* may be NULL */
+	uint32_t flags;	     /* TS_FLAG_* */
+	const char *rhost;   /* may be NULL */
+	const char *tty;     /* may be NULL */
+	const char *method;  /* may be NULL: the broker picks from login_methods */
+};
+
+struct ts_client_result {
+	int code;	    /* 0 or a negative ts_err, as the broker decided */
+	int state;	    /* enum ts_state */
+	char message[512];  /* for the user / log; may be empty */
+	char *token;	    /* GET_TOKEN only; wipe+free via ts_client_result_clear */
+	int64_t expires;    /* seconds left, -1 when unknown */
+	char *status_json;  /* STATUS only */
+};
+
+struct ts_client_opts {
+	const char *broker_path;
+	const char *config_path; /* passed as --config; NULL = the broker's default */
+	/* Extra environment for the broker (NULL-terminated "K=V"), for tests
+	 * (e.g. faketime). NULL in production: the broker gets an empty env. */
+	char *const *env;
+	int timeout_ms; /* per frame; 0 = TS_PROTO_TIMEOUT_MS */
+};
+
+/* Run one request. Returns 0 when a RESULT arrived (its code is in
+ * ret->code), or a negative error when the broker could not be run or spoke
+ * nonsense (-ENOENT broker missing, TS_E_PROTO, -ETIMEDOUT, ...). */
+int ts_client_call(const struct ts_client_opts *opts, const struct ts_client_request *req,
+		   const struct ts_client_conv *conv, struct ts_client_result *ret) TS_WUR
+	TS_NONNULL(1, 2, 4);
+void ts_client_result_clear(struct ts_client_result *r);
+
+#endif
