@@ -1,0 +1,574 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Parsers for what an authorization server sends: token responses (RFC 6749
+ * §5), introspection (RFC 7662), device authorization (RFC 8628 §3.2),
+ * discovery (RFC 8414 / OIDC Discovery) and id_token claims. Every input is
+ * untrusted bytes of a known length; nothing here does I/O or logs.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "oauth_internal.h"
+#include "ts_error.h"
+#include "ts_log.h"
+#include "ts_mem.h"
+
+void oauth_error_reset(struct oauth_error *err)
+{
+	if (err)
+		memset(err, 0, sizeof(*err));
+}
+
+int oauth_fail(struct oauth_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return code;
+	err->code = code;
+	va_start(ap, fmt);
+	(void)vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+const char *oauth_class_text(int code)
+{
+	switch (code) {
+	case TS_E_REJECTED_TOKEN:
+		return "the server rejected the token";
+	case TS_E_NEEDS_LOGIN:
+		return "the server refused the grant, sign-in required";
+	case TS_E_SERVER_CONFIG:
+		return "the server refused the client configuration";
+	case TS_E_UNAVAILABLE:
+		return "the server is temporarily unavailable";
+	case TS_E_DENIED:
+		return "the sign-in was denied";
+	case TS_E_EXPIRED:
+		return "the sign-in code expired";
+	default:
+		return "the server sent an unexpected answer";
+	}
+}
+
+int oauth_classify_error(const char *error)
+{
+	static const struct {
+		const char *name;
+		int code;
+	} table[] = {
+	    {"invalid_grant", TS_E_NEEDS_LOGIN},
+	    {"invalid_client", TS_E_SERVER_CONFIG},
+	    {"unauthorized_client", TS_E_SERVER_CONFIG},
+	    {"unsupported_grant_type", TS_E_SERVER_CONFIG},
+	    {"invalid_scope", TS_E_SERVER_CONFIG},
+	    {"invalid_request", TS_E_SERVER_CONFIG},
+	    {"unsupported_token_type", TS_E_SERVER_CONFIG},
+	    {"insufficient_scope", TS_E_SERVER_CONFIG},
+	    {"invalid_token", TS_E_REJECTED_TOKEN},
+	    {"access_denied", TS_E_DENIED},
+	    {"expired_token", TS_E_EXPIRED},
+	    {"temporarily_unavailable", TS_E_UNAVAILABLE},
+	    {"server_error", TS_E_UNAVAILABLE},
+	    {"slow_down", TS_E_UNAVAILABLE},
+	    {"authorization_pending", TS_E_UNAVAILABLE},
+	};
+
+	for (size_t i = 0; i < TS_ARRAY_SIZE(table); i++)
+		if (strcmp(error, table[i].name) == 0)
+			return table[i].code;
+	/* An error code we do not know: not the user's fault and not a reason
+	 * to drop a credential; the administrator has to look. */
+	return TS_E_SERVER_CONFIG;
+}
+
+json_t *oauth_json_load(const char *body, size_t len, struct oauth_error *err)
+{
+	json_error_t jerr;
+	json_t *j;
+
+	if (len == 0) {
+		oauth_fail(err, TS_E_PROTOCOL,
+		           "the server sent an empty body where JSON was expected");
+		return NULL;
+	}
+	j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j) {
+		oauth_fail(err, TS_E_PROTOCOL,
+		           "the server sent malformed JSON (line %d, column %d)", jerr.line,
+		           jerr.column);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		oauth_fail(err, TS_E_PROTOCOL, "the server sent JSON that is not an object");
+		return NULL;
+	}
+	return j;
+}
+
+int oauth_json_error(json_t *obj, long http_status, struct oauth_error *err)
+{
+	json_t *e = json_object_get(obj, "error");
+	json_t *d = json_object_get(obj, "error_description");
+	char error[OAUTH_ERROR_MAX], desc[OAUTH_DESC_MAX];
+	int code;
+
+	if (!e)
+		return 0;
+	if (!json_is_string(e) || json_string_length(e) == 0)
+		return oauth_fail(err, TS_E_PROTOCOL,
+		                  "the server sent an error whose \"error\" is not a string");
+	ts_sanitize_text(error, sizeof(error), json_string_value(e), json_string_length(e));
+	desc[0] = '\0';
+	if (json_is_string(d))
+		ts_sanitize_text(desc, sizeof(desc), json_string_value(d), json_string_length(d));
+	code = oauth_classify_error(error);
+	if (!err)
+		return code;
+	err->code = code;
+	err->http_status = http_status;
+	memcpy(err->error, error, sizeof(error));
+	memcpy(err->description, desc, sizeof(desc));
+	(void)snprintf(err->message, sizeof(err->message), "%s: %s%s%s%s", oauth_class_text(code),
+	               error, desc[0] ? " (" : "", desc, desc[0] ? ")" : "");
+	return code;
+}
+
+static bool has_control(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return true;
+	return false;
+}
+
+int oauth_json_str(json_t *obj, const char *key, char *out, size_t outlen, struct oauth_error *err)
+{
+	json_t *v = json_object_get(obj, key);
+	size_t n;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return oauth_fail(err, TS_E_PROTOCOL, "the server sent \"%s\" that is not a string",
+		                  key);
+	n = json_string_length(v);
+	if (n >= outlen)
+		return oauth_fail(err, TS_E_PROTOCOL,
+		                  "the server sent a \"%s\" longer than %zu bytes", key,
+		                  outlen - 1);
+	if (has_control(json_string_value(v), n))
+		return oauth_fail(err, TS_E_PROTOCOL,
+		                  "the server sent a \"%s\" with control characters", key);
+	memcpy(out, json_string_value(v), n);
+	out[n] = '\0';
+	return 1;
+}
+
+/* A secret string member (token): required or optional, copied with
+ * strndup (length-bounded, no embedded NUL). */
+static int json_secret(json_t *obj, const char *key, bool required, char **ret,
+                       struct oauth_error *err)
+{
+	json_t *v = json_object_get(obj, key);
+	size_t n;
+	char *s;
+
+	if (!v || json_is_null(v)) {
+		if (required)
+			return oauth_fail(err, TS_E_PROTOCOL, "the server's answer has no \"%s\"",
+			                  key);
+		*ret = NULL;
+		return 0;
+	}
+	if (!json_is_string(v))
+		return oauth_fail(err, TS_E_PROTOCOL, "the server sent \"%s\" that is not a string",
+		                  key);
+	n = json_string_length(v);
+	if (n == 0 || strlen(json_string_value(v)) != n || has_control(json_string_value(v), n))
+		return oauth_fail(err, TS_E_PROTOCOL, "the server sent an empty or invalid \"%s\"",
+		                  key);
+	s = strndup(json_string_value(v), n);
+	if (!s)
+		return -ENOMEM;
+	*ret = s;
+	return 0;
+}
+
+/* An integer member in [min, max]; absent -> def. */
+static int json_int_range(json_t *obj, const char *key, long long min, long long max, long long def,
+                          long long *ret, struct oauth_error *err)
+{
+	json_t *v = json_object_get(obj, key);
+	long long x;
+
+	if (!v) {
+		*ret = def;
+		return 0;
+	}
+	if (!json_is_integer(v))
+		return oauth_fail(err, TS_E_PROTOCOL,
+		                  "the server sent \"%s\" that is not an integer", key);
+	x = (long long)json_integer_value(v);
+	if (x < min || x > max)
+		return oauth_fail(err, TS_E_PROTOCOL,
+		                  "the server sent \"%s\" = %lld, outside %lld..%lld", key, x, min,
+		                  max);
+	*ret = x;
+	return 0;
+}
+
+void oauth_tokens_clear(struct oauth_tokens *t)
+{
+	if (!t)
+		return;
+	t->access_token = ts_erase_free_str(t->access_token);
+	t->refresh_token = ts_erase_free_str(t->refresh_token);
+	t->id_token = ts_erase_free_str(t->id_token);
+	free(t->scope);
+	memset(t, 0, sizeof(*t));
+}
+
+int oauth_parse_token_response(struct oauth_tokens *ret, long http_status, const char *body,
+                               size_t len, struct oauth_error *err)
+{
+	struct oauth_tokens t = {0};
+	json_t *j = NULL, *tt;
+	int r;
+
+	j = oauth_json_load(body, len, err);
+	if (!j)
+		return TS_E_PROTOCOL;
+	r = oauth_json_error(j, http_status, err);
+	if (r < 0)
+		goto out;
+	if (http_status != 0 && (http_status < 200 || http_status > 299)) {
+		r = oauth_fail(err, TS_E_PROTOCOL,
+		               "the server answered HTTP %ld without an OAuth error", http_status);
+		goto out;
+	}
+	r = json_secret(j, "access_token", true, &t.access_token, err);
+	if (r < 0)
+		goto out;
+	tt = json_object_get(j, "token_type");
+	if (!json_is_string(tt)) {
+		r = oauth_fail(err, TS_E_PROTOCOL, "the server's answer has no \"token_type\"");
+		goto out;
+	}
+	if (strcasecmp(json_string_value(tt), "Bearer") != 0 ||
+	    json_string_length(tt) != strlen("Bearer")) {
+		char shown[32];
+		ts_sanitize_text(shown, sizeof(shown), json_string_value(tt),
+		                 json_string_length(tt));
+		r = oauth_fail(err, TS_E_PROTOCOL,
+		               "the server issued a token of type \"%s\", not Bearer", shown);
+		goto out;
+	}
+	r = json_int_range(j, "expires_in", 1, OAUTH_MAX_EXPIRES_IN, OAUTH_DEFAULT_EXPIRES_IN,
+	                   &t.expires_in, err);
+	if (r < 0)
+		goto out;
+	r = json_secret(j, "refresh_token", false, &t.refresh_token, err);
+	if (r < 0)
+		goto out;
+	r = json_secret(j, "id_token", false, &t.id_token, err);
+	if (r < 0)
+		goto out;
+	if (t.id_token) {
+		r = oauth_id_claims_parse(&t.id, t.id_token);
+		if (r < 0) {
+			r = oauth_fail(err, TS_E_PROTOCOL, "the server sent a malformed id_token");
+			goto out;
+		}
+	}
+	{
+		json_t *s = json_object_get(j, "scope");
+		if (s && !json_is_null(s)) {
+			if (!json_is_string(s) || json_string_length(s) > 4096) {
+				r = oauth_fail(err, TS_E_PROTOCOL,
+				               "the server sent an invalid \"scope\"");
+				goto out;
+			}
+			t.scope = strndup(json_string_value(s), json_string_length(s));
+			if (!t.scope) {
+				r = -ENOMEM;
+				goto out;
+			}
+		}
+	}
+	*ret = t;
+	memset(&t, 0, sizeof(t));
+	r = 0;
+out:
+	oauth_tokens_clear(&t);
+	json_decref(j);
+	return r;
+}
+
+int oauth_parse_introspection(struct oauth_identity *ret, const char *username_claim,
+                              const char *body, size_t len, struct oauth_error *err)
+{
+	struct oauth_identity id = {0};
+	json_t *j, *a;
+	int r;
+
+	j = oauth_json_load(body, len, err);
+	if (!j)
+		return TS_E_PROTOCOL;
+	r = oauth_json_error(j, 0, err);
+	if (r < 0)
+		goto out;
+	a = json_object_get(j, "active");
+	if (!json_is_boolean(a)) {
+		r = oauth_fail(err, TS_E_PROTOCOL,
+		               "the introspection answer has no boolean \"active\"");
+		goto out;
+	}
+	if (!json_is_true(a)) {
+		ret->active = false;
+		ret->sub[0] = ret->username[0] = '\0';
+		ret->exp = 0;
+		r = oauth_fail(
+		    err, TS_E_REJECTED_TOKEN,
+		    "the server says the token is no longer active (revoked or expired)");
+		goto out;
+	}
+	id.active = true;
+	r = oauth_json_str(j, "sub", id.sub, sizeof(id.sub), err);
+	if (r < 0)
+		goto out;
+	if (username_claim[0]) {
+		r = oauth_json_str(j, username_claim, id.username, sizeof(id.username), err);
+		if (r < 0)
+			goto out;
+	}
+	r = json_int_range(j, "exp", 0, (long long)1 << 50, 0, &id.exp, err);
+	if (r < 0)
+		goto out;
+	*ret = id;
+	r = 0;
+out:
+	json_decref(j);
+	return r;
+}
+
+int oauth_parse_device_response(struct oauth_device *ret, const char *body, size_t len,
+                                struct oauth_error *err)
+{
+	struct oauth_device d = {0};
+	long long iv = 5;
+	json_t *j;
+	int r;
+
+	j = oauth_json_load(body, len, err);
+	if (!j)
+		return TS_E_PROTOCOL;
+	r = oauth_json_error(j, 0, err);
+	if (r < 0)
+		goto out;
+	r = json_secret(j, "device_code", true, &d.device_code, err);
+	if (r < 0)
+		goto out;
+	r = oauth_json_str(j, "user_code", d.user_code, sizeof(d.user_code), err);
+	if (r < 0)
+		goto out;
+	if (r == 0 || !d.user_code[0]) {
+		r = oauth_fail(err, TS_E_PROTOCOL, "the device answer has no \"user_code\"");
+		goto out;
+	}
+	r = oauth_json_str(j, "verification_uri", d.verification_uri, sizeof(d.verification_uri),
+	                   err);
+	if (r == 0) /* the pre-RFC name some servers still send */
+		r = oauth_json_str(j, "verification_url", d.verification_uri,
+		                   sizeof(d.verification_uri), err);
+	if (r < 0)
+		goto out;
+	if (r == 0 || !d.verification_uri[0]) {
+		r = oauth_fail(err, TS_E_PROTOCOL, "the device answer has no \"verification_uri\"");
+		goto out;
+	}
+	r = oauth_json_str(j, "verification_uri_complete", d.verification_uri_complete,
+	                   sizeof(d.verification_uri_complete), err);
+	if (r < 0)
+		goto out;
+	if (!json_object_get(j, "expires_in")) {
+		r = oauth_fail(err, TS_E_PROTOCOL, "the device answer has no \"expires_in\"");
+		goto out;
+	}
+	r = json_int_range(j, "expires_in", 1, OAUTH_MAX_EXPIRES_IN, 0, &d.expires_in, err);
+	if (r < 0)
+		goto out;
+	r = json_int_range(j, "interval", 1, OAUTH_MAX_INTERVAL, 5, &iv, err);
+	if (r < 0)
+		goto out;
+	d.interval = (unsigned)iv;
+	*ret = d;
+	memset(&d, 0, sizeof(d));
+	r = 0;
+out:
+	oauth_device_clear(&d);
+	json_decref(j);
+	return r;
+}
+
+void oauth_device_clear(struct oauth_device *dev)
+{
+	if (!dev)
+		return;
+	dev->device_code = ts_erase_free_str(dev->device_code);
+	memset(dev, 0, sizeof(*dev));
+}
+
+int oauth_parse_discovery(struct ts_config *cfg, const char *expected_issuer, const char *body,
+                          size_t len, struct oauth_error *err)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} eps[] = {
+	    {"token_endpoint", offsetof(struct ts_config, token_endpoint)},
+	    {"device_authorization_endpoint",
+	     offsetof(struct ts_config, device_authorization_endpoint)},
+	    {"userinfo_endpoint", offsetof(struct ts_config, userinfo_endpoint)},
+	    {"introspection_endpoint", offsetof(struct ts_config, introspection_endpoint)},
+	    {"revocation_endpoint", offsetof(struct ts_config, revocation_endpoint)},
+	};
+	char issuer[TS_URL_MAX];
+	json_t *j;
+	int r;
+
+	j = oauth_json_load(body, len, err);
+	if (!j)
+		return TS_E_PROTOCOL;
+	r = oauth_json_str(j, "issuer", issuer, sizeof(issuer), err);
+	if (r < 0)
+		goto out;
+	if (r == 0) {
+		r = oauth_fail(err, TS_E_PROTOCOL, "the discovery document has no \"issuer\"");
+		goto out;
+	}
+	if (strcmp(issuer, expected_issuer) != 0) {
+		r = oauth_fail(err, TS_E_SERVER_CONFIG,
+		               "the discovery document names the issuer \"%s\", not the configured "
+		               "\"%s\"; refusing it",
+		               issuer, expected_issuer);
+		goto out;
+	}
+	/* Check everything first, then fill: cfg is untouched on failure. */
+	{
+		char vals[TS_ARRAY_SIZE(eps)][TS_URL_MAX];
+		int found[TS_ARRAY_SIZE(eps)];
+
+		for (size_t i = 0; i < TS_ARRAY_SIZE(eps); i++) {
+			vals[i][0] = '\0';
+			found[i] = oauth_json_str(j, eps[i].key, vals[i], TS_URL_MAX, err);
+			if (found[i] < 0) {
+				r = found[i];
+				goto out;
+			}
+		}
+		if (!((char *)cfg + eps[0].off)[0] && !vals[0][0]) {
+			r = oauth_fail(err, TS_E_PROTOCOL,
+			               "the discovery document has no \"token_endpoint\"");
+			goto out;
+		}
+		for (size_t i = 0; i < TS_ARRAY_SIZE(eps); i++) {
+			char *dst = (char *)cfg + eps[i].off;
+			if (!dst[0] && vals[i][0])
+				memcpy(dst, vals[i], TS_URL_MAX);
+		}
+	}
+	r = 0;
+out:
+	json_decref(j);
+	return r;
+}
+
+/* base64url without padding (RFC 7515 §2) into out; returns the length or -1. */
+static ssize_t b64url_decode(unsigned char *out, size_t outlen, const char *in, size_t inlen)
+{
+	unsigned acc = 0;
+	int bits = 0;
+	size_t o = 0;
+
+	for (size_t i = 0; i < inlen; i++) {
+		int v;
+		char ch = in[i];
+		if (ch >= 'A' && ch <= 'Z')
+			v = ch - 'A';
+		else if (ch >= 'a' && ch <= 'z')
+			v = ch - 'a' + 26;
+		else if (ch >= '0' && ch <= '9')
+			v = ch - '0' + 52;
+		else if (ch == '-')
+			v = 62;
+		else if (ch == '_')
+			v = 63;
+		else if (ch == '=' && i + 2 >= inlen)
+			break;
+		else
+			return -1;
+		acc = ((acc << 6) | (unsigned)v) & 0xffffffu;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o >= outlen)
+				return -1;
+			out[o++] = (unsigned char)((acc >> bits) & 0xff);
+		}
+	}
+	return (ssize_t)o;
+}
+
+int oauth_id_claims_parse(struct oauth_id_claims *ret, const char *id_token)
+{
+	struct oauth_id_claims c = {0};
+	const char *p1, *p2;
+	unsigned char *buf = NULL;
+	size_t n = strnlen(id_token, OAUTH_ID_TOKEN_MAX + 1);
+	ssize_t blen;
+	json_t *j = NULL, *aud;
+	int r = -EINVAL;
+
+	if (n > OAUTH_ID_TOKEN_MAX)
+		return -EINVAL;
+	p1 = memchr(id_token, '.', n);
+	if (!p1)
+		return -EINVAL;
+	p1++;
+	p2 = memchr(p1, '.', n - (size_t)(p1 - id_token));
+	if (!p2 || p2 == p1)
+		return -EINVAL;
+	buf = malloc((size_t)(p2 - p1));
+	if (!buf)
+		return -ENOMEM;
+	blen = b64url_decode(buf, (size_t)(p2 - p1), p1, (size_t)(p2 - p1));
+	if (blen <= 0)
+		goto out;
+	j = json_loadb((const char *)buf, (size_t)blen, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(j))
+		goto out;
+	if (oauth_json_str(j, "iss", c.iss, sizeof(c.iss), NULL) != 1 ||
+	    oauth_json_str(j, "sub", c.sub, sizeof(c.sub), NULL) != 1)
+		goto out;
+	aud = json_object_get(j, "aud");
+	if (json_is_array(aud))
+		aud = json_array_get(aud, 0);
+	if (!json_is_string(aud) || json_string_length(aud) >= sizeof(c.aud) ||
+	    has_control(json_string_value(aud), json_string_length(aud)))
+		goto out;
+	memcpy(c.aud, json_string_value(aud), json_string_length(aud) + 1);
+	c.present = true;
+	*ret = c;
+	r = 0;
+out:
+	json_decref(j);
+	if (buf)
+		ts_erase_free(buf, (size_t)(p2 - p1));
+	return r;
+}

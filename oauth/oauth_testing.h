@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Test seams of oauth/ (tests only; no production caller). Everything else
+ * runs the same code path as production.
+ */
+#ifndef TS_OAUTH_TESTING_H
+#define TS_OAUTH_TESTING_H
+
+#include "oauth.h"
+
+/* Scale every wait of the device poll (interval, slow_down, back-off,
+ * expires_in) by scale: 0.01 makes a 5 s interval take 50 ms. Must be
+ * > 0 and <= 1; anything else is -EINVAL. */
+int oauth_client_set_time_scale(struct oauth_client *c, double scale) TS_WUR TS_NONNULL(1);
+
+#endif

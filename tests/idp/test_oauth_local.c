@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * oauth/ failures that need no server: an unreachable port, a server that
+ * accepts and never answers (timeout), http:// without allow_loopback_http,
+ * a missing CA file, an unsafe client secret file, the test seam's limits.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "oauth.h"
+#include "oauth_testing.h"
+#include "test_oauth_util.h"
+#include "ts_error.h"
+#include "ts_test.h"
+
+static int discover_with(struct ts_config *cfg, struct oauth_error *e)
+{
+	struct oauth_client *c = NULL;
+	int r;
+
+	CHECK_INT(oauth_client_new(&c, cfg, e), 0);
+	r = oauth_discover(c, e);
+	CHECK(e->code == r);
+	CHECK(e->message[0]);
+	fprintf(stderr, "   %d: %s\n", r, e->message);
+	oauth_client_free(c);
+	return r;
+}
+
+/* a listening socket nobody accepts on: connects, then nothing */
+static int silent_port(int *ret_fd)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	CHECK(fd >= 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK_INT(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	CHECK_INT(listen(fd, 8), 0);
+	CHECK_INT(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*ret_fd = fd;
+	return ntohs(a.sin_port);
+}
+
+/* a port with nothing listening */
+static int closed_port(void)
+{
+	int fd, port = silent_port(&fd);
+
+	close(fd);
+	return port;
+}
+
+static void test_unreachable(void)
+{
+	struct ts_config cfg;
+	struct oauth_error e;
+	char url[64];
+
+	(void)snprintf(url, sizeof(url), "https://127.0.0.1:%d", closed_port());
+	tu_config(&cfg, url, "c", NULL, NULL);
+	CHECK_INT(discover_with(&cfg, &e), TS_E_UNAVAILABLE);
+	CHECK(strstr(e.message, "connection to https://127.0.0.1:") == e.message);
+	CHECK_INT(e.http_status, 0);
+}
+
+static void test_timeout(void)
+{
+	struct ts_config cfg;
+	struct oauth_error e;
+	char url[64];
+	int fd, port = silent_port(&fd);
+	long long t0 = tu_now_ms(), el;
+
+	(void)snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
+	tu_config(&cfg, url, "c", NULL, NULL);
+	cfg.http_timeout = 1;
+	CHECK_INT(discover_with(&cfg, &e), TS_E_UNAVAILABLE);
+	el = tu_now_ms() - t0;
+	CHECK_MSG(el >= 900 && el < 3000, "took %lld ms", el);
+	CHECK(strstr(e.message, "timed out after 1 s") != NULL);
+	close(fd);
+}
+
+static void test_http_scheme(void)
+{
+	struct ts_config cfg;
+	struct oauth_error e;
+	char url[64];
+
+	tu_config(&cfg, "http://127.0.0.1:1", "c", NULL, NULL);
+	CHECK_INT(discover_with(&cfg, &e), TS_E_SERVER_CONFIG);
+	CHECK(strstr(e.message, "only https://") != NULL);
+
+	tu_config(&cfg, "http://idp.example", "c", NULL, NULL);
+	cfg.allow_loopback_http = true; /* loopback only */
+	CHECK_INT(discover_with(&cfg, &e), TS_E_SERVER_CONFIG);
+	tu_config(&cfg, "http://127.0.0.1.evil.example", "c", NULL, NULL);
+	cfg.allow_loopback_http = true;
+	CHECK_INT(discover_with(&cfg, &e), TS_E_SERVER_CONFIG);
+	tu_config(&cfg, "ftp://127.0.0.1", "c", NULL, NULL);
+	CHECK_INT(discover_with(&cfg, &e), TS_E_SERVER_CONFIG);
+
+	/* allowed: plain http to loopback reaches the network (nothing there) */
+	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d", closed_port());
+	tu_config(&cfg, url, "c", NULL, NULL);
+	cfg.allow_loopback_http = true;
+	CHECK_INT(discover_with(&cfg, &e), TS_E_UNAVAILABLE);
+	(void)snprintf(url, sizeof(url), "http://[::1]:%d", closed_port());
+	tu_config(&cfg, url, "c", NULL, NULL);
+	cfg.allow_loopback_http = true;
+	CHECK_INT(discover_with(&cfg, &e), TS_E_UNAVAILABLE);
+}
+
+static void test_ca_missing(void)
+{
+	struct ts_config cfg;
+	struct oauth_error e;
+
+	tu_config(&cfg, "https://127.0.0.1:1", "c", NULL, "/nonexistent/tokenseal-ca.pem");
+	CHECK_INT(discover_with(&cfg, &e), TS_E_SERVER_CONFIG);
+	CHECK(strstr(e.message, "/nonexistent/tokenseal-ca.pem") != NULL);
+}
+
+static void test_secret_file(void)
+{
+	struct ts_config cfg;
+	struct oauth_client *c = NULL;
+	struct oauth_error e;
+	char path[600];
+
+	(void)snprintf(path, sizeof(path), "%s/secret", ts_test_tmpdir());
+	ts_test_write_file(path, "s3cret-value\n", 13, 0600);
+	tu_secret("s3cret-value");
+	tu_config(&cfg, "https://127.0.0.1:1", "c", path, NULL);
+	CHECK_INT(oauth_client_new(&c, &cfg, &e), 0);
+	oauth_client_free(c);
+
+	CHECK_INT(chmod(path, 0666), 0);
+	c = NULL;
+	CHECK_INT(oauth_client_new(&c, &cfg, &e), TS_E_SERVER_CONFIG);
+	CHECK(c == NULL);
+	CHECK(strstr(e.message, path) != NULL);
+	CHECK(strstr(e.message, "s3cret") == NULL);
+
+	(void)snprintf(path, sizeof(path), "%s/missing", ts_test_tmpdir());
+	tu_config(&cfg, "https://127.0.0.1:1", "c", path, NULL);
+	CHECK_INT(oauth_client_new(&c, &cfg, &e), TS_E_SERVER_CONFIG);
+
+	(void)snprintf(path, sizeof(path), "%s/empty", ts_test_tmpdir());
+	ts_test_write_file(path, "\n", 1, 0600);
+	tu_config(&cfg, "https://127.0.0.1:1", "c", path, NULL);
+	CHECK_INT(oauth_client_new(&c, &cfg, &e), TS_E_SERVER_CONFIG);
+}
+
+static void test_no_issuer(void)
+{
+	struct ts_config cfg;
+	struct oauth_error e;
+
+	tu_config(&cfg, "", "c", NULL, NULL);
+	CHECK_INT(discover_with(&cfg, &e), TS_E_SERVER_CONFIG);
+}
+
+static void test_time_scale(void)
+{
+	struct ts_config cfg;
+	struct oauth_client *c = NULL;
+	struct oauth_error e;
+
+	tu_config(&cfg, "https://127.0.0.1:1", "c", NULL, NULL);
+	CHECK_INT(oauth_client_new(&c, &cfg, &e), 0);
+	CHECK_INT(oauth_client_set_time_scale(c, 0.0), -EINVAL);
+	CHECK_INT(oauth_client_set_time_scale(c, 2.0), -EINVAL);
+	CHECK_INT(oauth_client_set_time_scale(c, 0.5), 0);
+	oauth_client_free(c);
+}
+
+int main(void)
+{
+	CHECK_INT(oauth_global_init(), 0);
+	tu_capture_logs();
+	RUN(test_unreachable);
+	RUN(test_timeout);
+	RUN(test_http_scheme);
+	RUN(test_ca_missing);
+	RUN(test_secret_file);
+	RUN(test_no_issuer);
+	RUN(test_time_scale);
+	tu_check_clean(NULL);
+	return ts_test_done();
+}

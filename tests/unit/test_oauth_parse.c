@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The oauth/ parsers on hand-made server answers: token responses (every
+ * expires_in / token_type rule, errors with HTTP 200), introspection, device
+ * authorization, discovery, id_token claims. No server needed.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "oauth.h"
+#include "ts_error.h"
+#include "ts_test.h"
+
+#define TOK(body, status, t, e) oauth_parse_token_response(t, status, body, strlen(body), e)
+
+static void test_token_ok(void)
+{
+	struct oauth_tokens t = {0};
+	struct oauth_error e = {0};
+	const char *b = "{\"access_token\":\"AT-1\",\"token_type\":\"bearer\",\"expires_in\":60,"
+	                "\"refresh_token\":\"RT-1\",\"scope\":\"openid\"}";
+
+	CHECK_INT(TOK(b, 200, &t, &e), 0);
+	CHECK_STR(t.access_token, "AT-1");
+	CHECK_STR(t.refresh_token, "RT-1");
+	CHECK_STR(t.scope, "openid");
+	CHECK_INT(t.expires_in, 60);
+	CHECK(t.id_token == NULL);
+	CHECK(!t.id.present);
+	oauth_tokens_clear(&t);
+	CHECK(t.access_token == NULL);
+
+	/* expires_in missing: the default; no refresh token: NULL */
+	b = "{\"access_token\":\"AT-2\",\"token_type\":\"Bearer\"}";
+	CHECK_INT(TOK(b, 200, &t, &e), 0);
+	CHECK_INT(t.expires_in, OAUTH_DEFAULT_EXPIRES_IN);
+	CHECK(t.refresh_token == NULL);
+	oauth_tokens_clear(&t);
+
+	/* the longest lifetime allowed */
+	b = "{\"access_token\":\"A\",\"token_type\":\"Bearer\",\"expires_in\":315360000}";
+	CHECK_INT(TOK(b, 200, &t, &e), 0);
+	CHECK_INT(t.expires_in, 315360000);
+	oauth_tokens_clear(&t);
+
+	/* the body is not NUL-terminated: only len bytes count */
+	b = "{\"access_token\":\"A\",\"token_type\":\"Bearer\"}GARBAGE";
+	CHECK_INT(oauth_parse_token_response(&t, 200, b, strlen(b) - 7, &e), 0);
+	oauth_tokens_clear(&t);
+}
+
+static void expect_protocol(const char *b, const char *what)
+{
+	struct oauth_tokens t = {0};
+	struct oauth_error e = {0};
+	int r = TOK(b, 200, &t, &e);
+
+	CHECK_MSG(r == TS_E_PROTOCOL, "%s: got %d, expected TS_E_PROTOCOL", what, r);
+	CHECK_MSG(e.message[0] != '\0', "%s: empty message", what);
+	CHECK_MSG(t.access_token == NULL, "%s: output touched on failure", what);
+	CHECK_MSG(strstr(e.message, "SECRET") == NULL, "%s: token in message: %s", what, e.message);
+}
+
+static void test_token_bad(void)
+{
+	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\",\"expires_in\":-5}",
+	                "negative");
+	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\",\"expires_in\":0}",
+	                "zero");
+	expect_protocol(
+	    "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\",\"expires_in\":\"3600\"}",
+	    "string");
+	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
+	                "\"expires_in\":9223372036854775808}",
+	                "2^63");
+	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
+	                "\"expires_in\":315360001}",
+	                "over 10 years");
+	expect_protocol(
+	    "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\",\"expires_in\":3600.5}",
+	    "float");
+	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"mac\"}", "mac");
+	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearerx\"}", "bearerx");
+	expect_protocol("{\"access_token\":\"SECRET\"}", "no token_type");
+	expect_protocol("{\"token_type\":\"Bearer\"}", "no access_token");
+	expect_protocol("{\"access_token\":42,\"token_type\":\"Bearer\"}", "numeric token");
+	expect_protocol("{\"access_token\":\"\",\"token_type\":\"Bearer\"}", "empty token");
+	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\"", "truncated");
+	expect_protocol("[\"SECRET\"]", "array");
+	expect_protocol("", "empty");
+	expect_protocol("{\"access_token\":\"SECRET\",\"access_token\":\"SECRET\","
+	                "\"token_type\":\"Bearer\"}",
+	                "duplicate keys");
+	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
+	                "\"refresh_token\":[1]}",
+	                "refresh not a string");
+	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
+	                "\"id_token\":\"not-a-jwt\"}",
+	                "bad id_token");
+	expect_protocol("{\"access_token\":\"SE\\u0000CRET\",\"token_type\":\"Bearer\"}",
+	                "embedded NUL");
+	expect_protocol("{\"error\":42}", "error not a string");
+}
+
+static void test_token_errors(void)
+{
+	struct oauth_tokens t = {0};
+	struct oauth_error e = {0};
+	char big[2048];
+	int n;
+
+	/* an error with HTTP 200 is still an error */
+	CHECK_INT(TOK("{\"error\":\"invalid_grant\",\"error_description\":\"grant revoked\"}", 200,
+	              &t, &e),
+	          TS_E_NEEDS_LOGIN);
+	CHECK_STR(e.error, "invalid_grant");
+	CHECK_STR(e.description, "grant revoked");
+	CHECK(strstr(e.message, "invalid_grant (grant revoked)") != NULL);
+	CHECK(t.access_token == NULL);
+
+	CHECK_INT(TOK("{\"error\":\"invalid_client\",\"error_description\":\"Client "
+	              "authentication failed\"}",
+	              401, &t, &e),
+	          TS_E_SERVER_CONFIG);
+	CHECK_STR(e.message, "the server refused the client configuration: invalid_client "
+	                     "(Client authentication failed)");
+	CHECK_INT(e.http_status, 401);
+	CHECK_INT(TOK("{\"error\":\"unauthorized_client\"}", 400, &t, &e), TS_E_SERVER_CONFIG);
+	CHECK_INT(TOK("{\"error\":\"unsupported_grant_type\"}", 400, &t, &e), TS_E_SERVER_CONFIG);
+	CHECK_INT(TOK("{\"error\":\"invalid_scope\"}", 400, &t, &e), TS_E_SERVER_CONFIG);
+	CHECK_INT(TOK("{\"error\":\"invalid_token\"}", 401, &t, &e), TS_E_REJECTED_TOKEN);
+	CHECK_INT(TOK("{\"error\":\"access_denied\"}", 400, &t, &e), TS_E_DENIED);
+	CHECK_INT(TOK("{\"error\":\"expired_token\"}", 400, &t, &e), TS_E_EXPIRED);
+	CHECK_INT(TOK("{\"error\":\"temporarily_unavailable\"}", 400, &t, &e), TS_E_UNAVAILABLE);
+	CHECK_INT(TOK("{\"error\":\"something_new\"}", 400, &t, &e), TS_E_SERVER_CONFIG);
+	CHECK_STR(e.error, "something_new");
+	/* 4xx without an error member: malformed */
+	CHECK_INT(TOK("{\"access_token\":\"A\",\"token_type\":\"Bearer\"}", 400, &t, &e),
+	          TS_E_PROTOCOL);
+	CHECK(t.access_token == NULL);
+
+	/* sanitised (control bytes -> '?') and capped */
+	CHECK_INT(TOK("{\"error\":\"invalid_grant\",\"error_description\":\"a\\u001b[31mb\\nc\"}",
+	              400, &t, &e),
+	          TS_E_NEEDS_LOGIN);
+	CHECK_STR(e.description, "a?[31mb?c");
+	n = snprintf(big, sizeof(big), "{\"error\":\"%0600d\",\"error_description\":\"%01000d\"}",
+	             0, 0);
+	CHECK(n > 0 && (size_t)n < sizeof(big));
+	CHECK(TOK(big, 400, &t, &e) < 0);
+	CHECK_INT(strlen(e.error), OAUTH_ERROR_MAX - 1);
+	CHECK_INT(strlen(e.description), OAUTH_DESC_MAX - 1);
+	CHECK(strlen(e.message) < OAUTH_MSG_MAX);
+}
+
+/* header.payload.sig with payload base64url-encoded */
+static void make_jwt(char *out, size_t outlen, const char *payload)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	size_t n = strlen(payload), o;
+
+	o = (size_t)snprintf(out, outlen, "eyJhbGciOiJSUzI1NiJ9.");
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)(unsigned char)payload[i] << 16;
+		if (i + 1 < n)
+			v |= (unsigned)(unsigned char)payload[i + 1] << 8;
+		if (i + 2 < n)
+			v |= (unsigned char)payload[i + 2];
+		out[o++] = tab[(v >> 18) & 63];
+		out[o++] = tab[(v >> 12) & 63];
+		if (i + 1 < n)
+			out[o++] = tab[(v >> 6) & 63];
+		if (i + 2 < n)
+			out[o++] = tab[v & 63];
+	}
+	(void)snprintf(out + o, outlen - o, ".c2ln");
+}
+
+static void test_id_claims(void)
+{
+	struct oauth_id_claims c = {0};
+	char jwt[1024], body[2048];
+	struct oauth_tokens t = {0};
+	struct oauth_error e = {0};
+
+	make_jwt(jwt, sizeof(jwt),
+	         "{\"iss\":\"https://idp\",\"sub\":\"sub-alice\",\"aud\":\"cli\"}");
+	CHECK_INT(oauth_id_claims_parse(&c, jwt), 0);
+	CHECK(c.present);
+	CHECK_STR(c.iss, "https://idp");
+	CHECK_STR(c.sub, "sub-alice");
+	CHECK_STR(c.aud, "cli");
+
+	make_jwt(jwt, sizeof(jwt), "{\"iss\":\"i\",\"sub\":\"s\",\"aud\":[\"first\",\"second\"]}");
+	CHECK_INT(oauth_id_claims_parse(&c, jwt), 0);
+	CHECK_STR(c.aud, "first");
+
+	memset(&c, 0, sizeof(c));
+	make_jwt(jwt, sizeof(jwt), "{\"iss\":\"i\",\"aud\":\"a\"}");
+	CHECK(oauth_id_claims_parse(&c, jwt) < 0);
+	CHECK(!c.present);
+	make_jwt(jwt, sizeof(jwt), "[1,2]");
+	CHECK(oauth_id_claims_parse(&c, jwt) < 0);
+	CHECK(oauth_id_claims_parse(&c, "a.b") < 0);
+	CHECK(oauth_id_claims_parse(&c, "a..b") < 0);
+	CHECK(oauth_id_claims_parse(&c, "a.!!!.b") < 0);
+	CHECK(oauth_id_claims_parse(&c, "") < 0);
+
+	/* an id_token in a token response is decoded */
+	make_jwt(jwt, sizeof(jwt), "{\"iss\":\"i\",\"sub\":\"sub-bob\",\"aud\":\"a\"}");
+	(void)snprintf(body, sizeof(body),
+	               "{\"access_token\":\"A\",\"token_type\":\"Bearer\",\"id_token\":\"%s\"}",
+	               jwt);
+	CHECK_INT(TOK(body, 200, &t, &e), 0);
+	CHECK(t.id.present);
+	CHECK_STR(t.id.sub, "sub-bob");
+	CHECK_STR(t.id_token, jwt);
+	oauth_tokens_clear(&t);
+}
+
+static void test_introspection(void)
+{
+	struct oauth_identity id = {0};
+	struct oauth_error e = {0};
+	const char *b = "{\"active\":true,\"sub\":\"sub-alice\",\"preferred_username\":\"alice\","
+	                "\"exp\":1900000000}";
+
+	CHECK_INT(oauth_parse_introspection(&id, "preferred_username", b, strlen(b), &e), 0);
+	CHECK(id.active);
+	CHECK_STR(id.sub, "sub-alice");
+	CHECK_STR(id.username, "alice");
+	CHECK_INT(id.exp, 1900000000);
+
+	id.active = true;
+	b = "{\"active\":false}";
+	CHECK_INT(oauth_parse_introspection(&id, "preferred_username", b, strlen(b), &e),
+	          TS_E_REJECTED_TOKEN);
+	CHECK(!id.active);
+	CHECK(e.message[0]);
+
+	b = "{\"active\":\"true\"}";
+	CHECK_INT(oauth_parse_introspection(&id, "sub", b, strlen(b), &e), TS_E_PROTOCOL);
+	b = "{\"sub\":\"x\"}";
+	CHECK_INT(oauth_parse_introspection(&id, "sub", b, strlen(b), &e), TS_E_PROTOCOL);
+	b = "{\"active\":true,\"sub\":5}";
+	CHECK_INT(oauth_parse_introspection(&id, "sub", b, strlen(b), &e), TS_E_PROTOCOL);
+	b = "{\"error\":\"invalid_client\"}";
+	CHECK_INT(oauth_parse_introspection(&id, "sub", b, strlen(b), &e), TS_E_SERVER_CONFIG);
+}
+
+static void test_device(void)
+{
+	struct oauth_device d = {0};
+	struct oauth_error e = {0};
+	const char *b = "{\"device_code\":\"DC\",\"user_code\":\"ABCD-EFGH\","
+	                "\"verification_uri\":\"https://idp/device\","
+	                "\"verification_uri_complete\":\"https://idp/device?user_code=ABCD-EFGH\","
+	                "\"expires_in\":600,\"interval\":7}";
+
+	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), 0);
+	CHECK_STR(d.device_code, "DC");
+	CHECK_STR(d.user_code, "ABCD-EFGH");
+	CHECK_STR(d.verification_uri, "https://idp/device");
+	CHECK_STR(d.verification_uri_complete, "https://idp/device?user_code=ABCD-EFGH");
+	CHECK_INT(d.expires_in, 600);
+	CHECK_INT(d.interval, 7);
+	oauth_device_clear(&d);
+	CHECK(d.device_code == NULL);
+
+	b = "{\"device_code\":\"DC\",\"user_code\":\"U\",\"verification_url\":\"https://x\","
+	    "\"expires_in\":600}";
+	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), 0);
+	CHECK_INT(d.interval, 5);
+	CHECK_STR(d.verification_uri, "https://x");
+	oauth_device_clear(&d);
+
+	b = "{\"device_code\":\"DC\",\"verification_uri\":\"https://x\",\"expires_in\":600}";
+	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), TS_E_PROTOCOL);
+	b = "{\"device_code\":\"DC\",\"user_code\":\"U\",\"verification_uri\":\"https://x\"}";
+	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), TS_E_PROTOCOL);
+	b = "{\"device_code\":\"DC\",\"user_code\":\"U\",\"verification_uri\":\"https://x\","
+	    "\"expires_in\":600,\"interval\":0}";
+	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), TS_E_PROTOCOL);
+	b = "{\"device_code\":\"DC\",\"user_code\":\"U\\u001b]0;x\",\"verification_uri\":"
+	    "\"https://x\",\"expires_in\":600}";
+	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), TS_E_PROTOCOL);
+	CHECK(d.device_code == NULL);
+}
+
+static void test_discovery(void)
+{
+	struct ts_config cfg;
+	struct oauth_error e = {0};
+	const char *b = "{\"issuer\":\"https://idp.example\","
+	                "\"token_endpoint\":\"https://idp.example/token\","
+	                "\"device_authorization_endpoint\":\"https://idp.example/device\","
+	                "\"userinfo_endpoint\":\"https://idp.example/me\","
+	                "\"introspection_endpoint\":\"https://idp.example/introspect\","
+	                "\"revocation_endpoint\":\"https://idp.example/revoke\"}";
+
+	memset(&cfg, 0, sizeof(cfg));
+	(void)snprintf(cfg.userinfo_endpoint, sizeof(cfg.userinfo_endpoint), "https://override/me");
+	CHECK_INT(oauth_parse_discovery(&cfg, "https://idp.example", b, strlen(b), &e), 0);
+	CHECK_STR(cfg.token_endpoint, "https://idp.example/token");
+	CHECK_STR(cfg.device_authorization_endpoint, "https://idp.example/device");
+	CHECK_STR(cfg.userinfo_endpoint, "https://override/me"); /* config wins */
+	CHECK_STR(cfg.introspection_endpoint, "https://idp.example/introspect");
+	CHECK_STR(cfg.revocation_endpoint, "https://idp.example/revoke");
+
+	/* issuer must be identical: not even a trailing slash */
+	memset(&cfg, 0, sizeof(cfg));
+	CHECK_INT(oauth_parse_discovery(&cfg, "https://idp.example/", b, strlen(b), &e),
+	          TS_E_SERVER_CONFIG);
+	CHECK(strstr(e.message, "https://idp.example/") != NULL);
+	CHECK(cfg.token_endpoint[0] == '\0'); /* untouched */
+	CHECK_INT(oauth_parse_discovery(&cfg, "https://evil.example", b, strlen(b), &e),
+	          TS_E_SERVER_CONFIG);
+
+	b = "{\"issuer\":\"https://i\"}";
+	CHECK_INT(oauth_parse_discovery(&cfg, "https://i", b, strlen(b), &e), TS_E_PROTOCOL);
+	b = "{\"token_endpoint\":\"https://i/t\"}";
+	CHECK_INT(oauth_parse_discovery(&cfg, "https://i", b, strlen(b), &e), TS_E_PROTOCOL);
+	b = "{\"issuer\":\"https://i\",\"token_endpoint\":7}";
+	CHECK_INT(oauth_parse_discovery(&cfg, "https://i", b, strlen(b), &e), TS_E_PROTOCOL);
+	b = "not json";
+	CHECK_INT(oauth_parse_discovery(&cfg, "https://i", b, strlen(b), &e), TS_E_PROTOCOL);
+	CHECK(cfg.token_endpoint[0] == '\0');
+}
+
+int main(void)
+{
+	RUN(test_token_ok);
+	RUN(test_token_bad);
+	RUN(test_token_errors);
+	RUN(test_id_claims);
+	RUN(test_introspection);
+	RUN(test_device);
+	RUN(test_discovery);
+	return ts_test_done();
+}
