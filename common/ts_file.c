@@ -272,8 +272,10 @@ int ts_atomic_write(const char *path, const void *data, size_t len,
 		if (n == 0)
 			dir[0] = '/', dir[1] = '\0';
 	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* O_NOFOLLOW as ts_file.h promises: a symlink planted in place of the
+	 * folder must not redirect a key or record write elsewhere. */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
-		return -errno;
+		return errno == ELOOP || errno == ENOTDIR ? TS_E_NOT_REGULAR : -errno;
 	return ts_atomic_write_at(dfd, slash ? slash + 1 : path, data, len, opts);
 }

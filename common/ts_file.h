@@ -65,7 +65,8 @@ struct ts_atomic_opts {
 int ts_atomic_write_at(int dirfd, const char *name, const void *data, size_t len,
 		       const struct ts_atomic_opts *opts) TS_WUR TS_NONNULL(2, 5);
 
-/* Same with a path; the folder is opened with O_DIRECTORY|O_NOFOLLOW. */
+/* Same with a path; the folder is opened with O_DIRECTORY|O_NOFOLLOW (a
+ * symlink as its last component: TS_E_NOT_REGULAR). */
 int ts_atomic_write(const char *path, const void *data, size_t len,
 		    const struct ts_atomic_opts *opts) TS_WUR TS_NONNULL(1, 4);
 

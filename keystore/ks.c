@@ -694,6 +694,9 @@ static int state_load(struct ks *ks, uid_t uid, uint64_t *ret_gen)
 	    get32(buf + 12) != (uint32_t)uid)
 		goto out;
 	k = key_find(ks, get32(buf + 8));
+	/* re-MACed by a rotation under a key id added since we loaded the keys */
+	if (!k && keys_maybe_reload(ks) == 0)
+		k = key_find(ks, get32(buf + 8));
 	if (!k)
 		goto out;
 	if (derive(genkey, k, uid, KS_KDF_GEN) < 0)
@@ -820,19 +823,22 @@ int ks_read(struct ks *ks, const struct ks_identity *id, struct ks_blob **ret)
 {
 	struct ks_blob *b = NULL;
 	uint64_t seen = 0;
-	int r;
+	int r, rs;
 
+	/* The state first, then the record: writers put the record before the
+	 * state, so a reader without the lock never pairs an older record
+	 * with a newer state (a false rollback) this way round. */
+	rs = state_load(ks, id->uid, &seen);
 	r = record_read(ks, id, &b);
 	if (r < 0)
 		return r;
-	r = state_load(ks, id->uid, &seen);
-	if (r == TS_E_CORRUPT || (r == 0 && b->generation < seen)) {
+	if (rs == TS_E_CORRUPT || (rs == 0 && b->generation < seen)) {
 		ks_blob_free(b);
 		return TS_E_ROLLBACK;
 	}
-	if (r < 0) {
+	if (rs < 0) {
 		ks_blob_free(b);
-		return r;
+		return rs;
 	}
 	*ret = b;
 	return 0;
@@ -1225,13 +1231,14 @@ int ks_delete(struct ks *ks, struct ks_lock *held, const struct ks_identity *id,
 
 /* ---- listing, verify, rotation --------------------------------------- */
 
-/* Parse "<uid>.seal" exactly; false for temp files and anything else. */
-static bool seal_name_uid(const char *name, uid_t *ret_uid)
+/* Parse "<uid><suffix>" exactly (".seal", ".gen"); false for temp files and
+ * anything else. */
+static bool uid_file_name(const char *name, const char *suffix, uid_t *ret_uid)
 {
 	const char *dot = strchr(name, '.');
 	uint64_t v = 0;
 
-	if (!dot || dot == name || strcmp(dot, ".seal") != 0 || dot - name > 10)
+	if (!dot || dot == name || strcmp(dot, suffix) != 0 || dot - name > 10)
 		return false;
 	for (const char *p = name; p < dot; p++) {
 		if (*p < '0' || *p > '9')
@@ -1246,14 +1253,15 @@ static bool seal_name_uid(const char *name, uid_t *ret_uid)
 
 typedef int (*uid_fn)(struct ks *ks, uid_t uid, void *ctx);
 
-static int for_each_record(struct ks *ks, uid_fn fn, void *ctx)
+/* Call fn for every "<uid><suffix>" in the folder dirfd. */
+static int for_each_uid_file(struct ks *ks, int dirfd, const char *suffix, uid_fn fn, void *ctx)
 {
 	DIR *d;
 	int fd, r = 0;
 	uid_t *uids = NULL;
 	size_t n = 0, cap = 0;
 
-	fd = openat(ks->users_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	d = fdopendir(fd);
@@ -1273,7 +1281,7 @@ static int for_each_record(struct ks *ks, uid_fn fn, void *ctx)
 				r = -errno;
 			break;
 		}
-		if (!seal_name_uid(de->d_name, &uid))
+		if (!uid_file_name(de->d_name, suffix, &uid))
 			continue;
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 64;
@@ -1292,6 +1300,11 @@ static int for_each_record(struct ks *ks, uid_fn fn, void *ctx)
 		r = fn(ks, uids[i], ctx);
 	free(uids);
 	return r;
+}
+
+static int for_each_record(struct ks *ks, uid_fn fn, void *ctx)
+{
+	return for_each_uid_file(ks, ks->users_fd, ".seal", fn, ctx);
 }
 
 /* Read users/<uid>.seal and take its identity from its header. On success
@@ -1503,6 +1516,30 @@ static int reseal_one(struct ks *ks, uid_t uid, void *ctx)
 	return 0;
 }
 
+/* Re-MAC state/<uid>.gen under the current key id, under the user's lock.
+ * Records are re-sealed with their state by ks_rotate_reseal; this pass
+ * carries the counters of users without a (valid) record, e.g. deleted ones,
+ * so that dropping the old key id does not reset their anti-rollback counter.
+ * A state file that does not verify is left as it is (reads report it). */
+static int restate_one(struct ks *ks, uid_t uid, void *ctx)
+{
+	struct ks_lock *l = NULL;
+	uint64_t seen = 0;
+	int r;
+
+	(void)ctx;
+	r = ks_lock(ks, uid, &l);
+	if (r < 0)
+		return r;
+	r = state_load(ks, uid, &seen);
+	if (r == 0 && seen > 0)
+		r = state_save(ks, uid, seen);
+	else if (r == TS_E_CORRUPT)
+		r = 0;
+	ks_unlock(l);
+	return r;
+}
+
 int ks_rotate_key(struct ks *ks, uint32_t *ret_new_key_id, unsigned *ret_resealed)
 {
 	struct reseal_ctx c = {0};
@@ -1522,6 +1559,9 @@ int ks_rotate_key(struct ks *ks, uint32_t *ret_new_key_id, unsigned *ret_reseale
 	r = for_each_record(ks, reseal_one, &c);
 	if (r < 0)
 		goto out; /* old keys stay: every record still opens */
+	r = for_each_uid_file(ks, ks->state_fd, ".gen", restate_one, NULL);
+	if (r < 0)
+		goto out;
 	r = ks_rotate_drop_old(ks);
 	if (r < 0)
 		goto out;

@@ -124,6 +124,19 @@ static void test_atomic_write(void)
 	free(s);
 	CHECK_INT(stat(p, &st), 0);
 	CHECK_INT(st.st_mode & 07777, 0640);
+
+	/* a symlink in place of the folder is not followed */
+	{
+		char real[600], link[600], via[700], target[700];
+		snprintf(real, sizeof(real), "%s/atomic-real", d);
+		snprintf(link, sizeof(link), "%s/atomic-link", d);
+		snprintf(via, sizeof(via), "%s/f", link);
+		snprintf(target, sizeof(target), "%s/f", real);
+		CHECK_INT(mkdir(real, 0700), 0);
+		CHECK_INT(symlink(real, link), 0);
+		CHECK_INT(ts_atomic_write(via, "x", 1, &o), TS_E_NOT_REGULAR);
+		CHECK(access(target, F_OK) != 0);
+	}
 }
 
 static void test_strerror(void)

@@ -583,6 +583,40 @@ static void test_rotation(void)
 	ks_close(ks);
 }
 
+/* Rotation carries the anti-rollback counter of a user whose record was
+ * deleted: after the old key id is dropped, putting the deleted file back is
+ * still a rollback, and a new record continues above the old counter. */
+static void test_rotation_keeps_deleted_counter(void)
+{
+	struct ks *ks = fresh();
+	struct ks_blob *b = NULL;
+	struct ks_lock *l = NULL;
+	uint32_t newid = 0;
+	unsigned resealed = 0;
+	char p[700], *gen2;
+	size_t n2 = 0;
+
+	CHECK_INT(put(ks, &alice, "one", 0), 1);
+	CHECK_INT(put(ks, &alice, "two", 1), 2);
+	record_path(p, sizeof(p), alice.uid);
+	gen2 = ts_test_read_file(p, &n2);
+	CHECK_INT(ks_lock(ks, alice.uid, &l), 0);
+	CHECK_INT(ks_delete(ks, l, &alice, 2), 0); /* counter now 3 */
+	l = ks_unlock(l);
+	CHECK_INT(ks_rotate_key(ks, &newid, &resealed), 0);
+	CHECK_INT(newid, 2);
+	CHECK_INT(resealed, 0);
+	CHECK_INT(ks_key_count(ks), 1);
+	/* a new record continues above everything seen before the rotation */
+	CHECK(put(ks, &alice, "three", 0) > 3);
+	/* the deleted file put back does not open (its key id is gone) */
+	ts_test_write_file(p, gen2, n2, 0640);
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_QUARANTINED);
+	CHECK(b == NULL);
+	free(gen2);
+	ks_close(ks);
+}
+
 static void test_master_key_file(void)
 {
 	char kp[700], link[700], d[700];
@@ -646,6 +680,7 @@ int main(void)
 	RUN(test_cas);
 	RUN(test_verify_all);
 	RUN(test_rotation);
+	RUN(test_rotation_keeps_deleted_counter);
 	RUN(test_master_key_file);
 	return ts_test_done();
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * keystore/ across processes: a writer killed between write and rename,
- * 20 processes incrementing one counter under the lock, lock timeout.
+ * 20 processes incrementing one counter under the lock, lock timeout, a
+ * reader without the lock next to a writer.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -252,6 +253,66 @@ static void test_lock_timeout(void)
 	ks_close(ks);
 }
 
+/* ks_read without the lock (ks.h allows it) while another process keeps
+ * writing under it: a reader never mistakes a newer write for a rollback
+ * (the writer puts the record before the state, so the reader must read the
+ * state before the record). */
+#define READER_WRITES 3000
+
+static void test_unlocked_reader(void)
+{
+	struct ks *ks;
+	unsigned reads = 0, rollbacks = 0, other = 0;
+	int status = 0, w;
+	pid_t pid;
+
+	fresh_paths();
+	ks = open_ks(NULL);
+	{
+		struct ks_lock *l = NULL;
+		uint64_t g = 0;
+		CHECK_INT(ks_lock(ks, alice.uid, &l), 0);
+		CHECK_INT(ks_write(ks, l, &alice, "0", 1, 0, &g), 0);
+		ks_unlock(l);
+	}
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct ks *cks = NULL;
+
+		if (ks_open(&cks, dir, keyfile, NULL) < 0)
+			_exit(3);
+		for (uint64_t gen = 1; gen <= READER_WRITES; gen++) {
+			struct ks_lock *cl = NULL;
+			uint64_t g = 0;
+
+			if (ks_lock(cks, alice.uid, &cl) < 0 ||
+			    ks_write(cks, cl, &alice, "x", 1, gen, &g) < 0)
+				_exit(4);
+			ks_unlock(cl);
+		}
+		ks_close(cks);
+		_exit(0);
+	}
+	while ((w = waitpid(pid, &status, WNOHANG)) == 0) {
+		struct ks_blob *b = NULL;
+		int r = ks_read(ks, &alice, &b);
+
+		reads++;
+		if (r == TS_E_ROLLBACK)
+			rollbacks++;
+		else if (r < 0)
+			other++;
+		ks_blob_free(b);
+	}
+	CHECK_INT(w, pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_MSG(rollbacks == 0 && other == 0, "%u of %u unlocked reads failed (%u as rollback)",
+	          rollbacks + other, reads, rollbacks);
+	CHECK(reads > 0);
+	ks_close(ks);
+}
+
 int main(int argc, char **argv)
 {
 	/* optional argument: run only the named case */
@@ -263,5 +324,7 @@ int main(int argc, char **argv)
 		RUN(test_lock_timeout);
 	if (!only || strcmp(only, "no_lost_update") == 0)
 		RUN(test_no_lost_update);
+	if (!only || strcmp(only, "unlocked_reader") == 0)
+		RUN(test_unlocked_reader);
 	return ts_test_done();
 }
