@@ -110,6 +110,24 @@ static const struct key_def keys[] = {
 
 #define N_KEYS TS_ARRAY_SIZE(keys)
 
+/* Keys that only the top level may set: a user's sealed record is bound to
+ * the issuer and client id and lives in one store, so a per-service value
+ * would make one service quarantine the record another service wrote. */
+static bool key_is_global(const struct key_def *k)
+{
+	static const char *const global[] = {
+		"issuer", "client_id", "client_secret_file", "ca_file", "token_endpoint",
+		"device_authorization_endpoint", "userinfo_endpoint", "introspection_endpoint",
+		"revocation_endpoint", "allow_loopback_http", "keystore_dir", "key_file",
+		"broker_path", "socket_path", "username_claim", "username_map",
+	};
+
+	for (size_t i = 0; i < TS_ARRAY_SIZE(global); i++)
+		if (strcmp(k->name, global[i]) == 0)
+			return true;
+	return false;
+}
+
 const char *ts_config_key_name(size_t i)
 {
 	return i < N_KEYS ? keys[i].name : NULL;
@@ -496,6 +514,7 @@ int ts_config_parse(struct ts_config *c, const char *buf, size_t len, const char
 {
 	struct parser p = {.origin = origin, .rep = rep};
 	unsigned seen[N_KEYS] = {0}; /* line where each key was set in this section */
+	bool in_section = false;
 	struct ts_config *mine = NULL, *other = NULL, *target;
 	char value[TS_CONFIG_LINE_MAX + 1];
 	const char *pos = buf, *end = buf + len;
@@ -544,6 +563,7 @@ int ts_config_parse(struct ts_config *c, const char *buf, size_t len, const char
 			size_t nlen;
 
 			memset(seen, 0, sizeof(seen));
+			in_section = true;
 			/* Keys under a bad header are checked but never applied. */
 			target = other;
 			if (parse_section(&p, s, e, &name, &nlen) < 0)
@@ -576,6 +596,13 @@ int ts_config_parse(struct ts_config *c, const char *buf, size_t len, const char
 		if (!k) {
 			perr(&p, LOG_WARNING, "unknown key '%s', ignoring",
 			     show(sv, ks, (size_t)(ke - ks)));
+			continue;
+		}
+		if (in_section && key_is_global(k)) {
+			perr(&p, LOG_ERR,
+			     "key '%s' cannot be set in a [service] section: every service shares "
+			     "one token record per user, bound to one issuer, client and store",
+			     k->name);
 			continue;
 		}
 		if (seen[k - keys])

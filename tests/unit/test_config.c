@@ -336,6 +336,21 @@ static void test_service_sections(void)
 	/* A section for another service is still checked for errors. */
 	CHECK_INT(parse(&c, "[service sshd]\nhttp_timeout = 500\n"), TS_E_CONFIG);
 	CHECK_REPORTED("test.conf:2:", "http_timeout", "500");
+
+	/* Keys a sealed record is bound to are top-level only: a per-service
+	 * issuer or client would quarantine the record another service wrote. */
+	static const char *const global[] = {"issuer = https://b.example", "client_id = b",
+					     "keystore_dir = /tmp/b", "key_file = /tmp/b.key",
+					     "username_claim = email"};
+	for (size_t i = 0; i < TS_ARRAY_SIZE(global); i++) {
+		char text[200];
+		char key[40];
+		snprintf(text, sizeof(text), "client_id = a\n[service sudo]\n%s\n", global[i]);
+		snprintf(key, sizeof(key), "%.*s", (int)strcspn(global[i], " "), global[i]);
+		CHECK_INT(parse(&c, text), TS_E_CONFIG);
+		CHECK_MSG(cap_find("test.conf:3:", key, "[service] section"),
+			  "no report refusing %s in a [service] section", key);
+	}
 }
 
 static void test_unknown_key(void)
