@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The lifecycle engine (DESIGN.md §4): the record the broker stores for each
+ * user, the pure decision logic (record + server-estimated time + config ->
+ * what to do), and the operations behind every broker request. No PAM types:
+ * the exec-mode binary and a later daemon both serve it.
+ *
+ * The authorization server is authoritative: the local expiry is only a
+ * scheduling hint; a token the server rejects is refreshed at once under the
+ * user's lock (single flight), and only a refused refresh asks for a new
+ * login. A transient failure never changes the stored record.
+ */
+#ifndef TS_LIFECYCLE_H
+#define TS_LIFECYCLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "oauth.h"
+#include "ts_config.h"
+#include "ts_macros.h"
+#include "ts_proto.h"
+
+#define TS_SKEW_WARN_SECONDS 120
+#define TS_WINDOW_MIN 60
+#define TS_WINDOW_MAX (15 * 60)
+#define TS_DEVICE_TIMEOUT_DEFAULT 110
+#define TS_MESSAGE_MAX 512
+#define TS_RT_HASH_HEX 65
+
+enum ts_rec_state {
+	TS_REC_VALID = 0,
+	TS_REC_NEEDS_LOGIN = 1,
+};
+
+/* A user's stored token set. Times are SERVER time (local + skew). Strings
+ * that hold secrets are malloc'd and wiped by ts_record_clear. */
+struct ts_record {
+	char *access_token;
+	char *refresh_token; /* NULL: none (pasted token) */
+	struct oauth_id_claims id;
+	char sub[OAUTH_CLAIM_MAX];
+	char username[OAUTH_CLAIM_MAX];
+	char issuer[TS_URL_MAX];
+	char client_id[TS_NAME_MAX];
+	int64_t obtained_at;         /* server time */
+	int64_t expires_in;          /* seconds */
+	int64_t last_positive_check; /* server time; 0 = never */
+	enum ts_rec_state state;
+	char reason[128];
+	char needs_login_rt_hash[TS_RT_HASH_HEX]; /* hex sha256 of the refused refresh token */
+	int sessions;
+	int64_t skew; /* server - local, seconds, as last seen */
+	char method[16];
+};
+
+void ts_record_clear(struct ts_record *r);
+
+/* Serialise to JSON (malloc'd, the caller wipes with ts_erase_free) / parse
+ * (the caller keeps ownership of buf). */
+int ts_record_to_json(const struct ts_record *r, char **ret_json, size_t *ret_len) TS_WUR
+    TS_NONNULL(1, 2, 3);
+int ts_record_from_json(struct ts_record *ret, const uint8_t *buf, size_t len) TS_WUR
+    TS_NONNULL(1, 2);
+
+/* ---- pure decision logic -------------------------------------------- */
+
+enum ts_action {
+	TS_ACT_NO_RECORD,   /* nothing stored: sign in */
+	TS_ACT_NEEDS_LOGIN, /* marked needs-login: sign in */
+	TS_ACT_USE_CACHED,  /* a positive check within revalidate_cache: no server call */
+	TS_ACT_REVALIDATE,  /* ask the server, then use */
+	TS_ACT_REFRESH,     /* inside the refresh window (or expired): refresh first */
+};
+
+struct ts_decision {
+	enum ts_action action;
+	enum ts_state state;  /* what STATUS shows */
+	int64_t expires_left; /* server time seconds left (may be negative) */
+	int64_t window;       /* the refresh window in seconds */
+};
+
+/* The refresh window for a token lifetime: cfg->refresh_window, or 25 % of
+ * the lifetime clamped to 60 s .. 15 min (never more than the lifetime). */
+int64_t ts_refresh_window(const struct ts_config *cfg, int64_t lifetime) TS_NONNULL(1);
+
+/* r may be NULL (no record). now is the server-estimated time. */
+void ts_lifecycle_decide(const struct ts_record *r, int64_t now, const struct ts_config *cfg,
+                         struct ts_decision *ret) TS_NONNULL(3, 4);
+
+/* Offline grace: may a use proceed on the last positive check while the
+ * server is unreachable? *ret_age gets the age of that check in seconds. */
+bool ts_offline_allowed(const struct ts_record *r, int64_t now, const struct ts_config *cfg,
+                        int64_t *ret_age) TS_NONNULL(3);
+
+enum ts_grant_verdict {
+	TS_GRANT_ADOPT,       /* the stored token changed: use it, no server call */
+	TS_GRANT_REFRESH,     /* the stored token is the one seen: refresh it */
+	TS_GRANT_NEEDS_LOGIN, /* invalid_grant for the stored refresh token */
+};
+
+/* After taking the lock: seen_access is the access token this process saw
+ * rejected (or planned to refresh); stored is the re-read record. */
+enum ts_grant_verdict ts_single_flight_verdict(const struct ts_record *stored,
+                                               const char *seen_access) TS_NONNULL(1);
+
+/* invalid_grant answer for refused_rt: needs-login only when refused_rt is
+ * still the stored one, else adopt the newer record. */
+enum ts_grant_verdict ts_invalid_grant_verdict(const struct ts_record *stored,
+                                               const char *refused_rt) TS_NONNULL(1, 2);
+
+/* Identity binding: server_name (username_claim) after username_map must
+ * equal user. 0, or TS_E_IDENTITY_MISMATCH with a message naming both. */
+int ts_identity_check(const struct ts_config *cfg, const char *user, const char *server_name,
+                      char *msg, size_t msglen) TS_WUR TS_NONNULL(1, 2, 3, 4);
+
+/* Hex sha256 of a secret (for needs_login_rt_hash). */
+void ts_secret_hash_hex(char out[TS_RT_HASH_HEX], const char *secret);
+
+/* ---- the engine ------------------------------------------------------- */
+
+struct ks;
+
+/* How the engine talks to the person (the protocol conversation). */
+struct ts_conv {
+	int (*info)(void *ctx, const char *text);
+	int (*error)(void *ctx, const char *text);
+	int (*prompt)(void *ctx, const char *text, bool echo, char **ret_answer);
+	void *ctx;
+};
+
+struct ts_engine {
+	const struct ts_config *cfg;
+	struct ks *ks;
+	struct oauth_client *oauth;
+	const struct ts_conv *conv; /* may be NULL: non-interactive */
+	/* test seam: local clock (NULL = time()) */
+	int64_t (*now_local)(void);
+};
+
+struct ts_outcome {
+	int code;
+	enum ts_state state;
+	char message[TS_MESSAGE_MAX];
+	char *token;        /* GET_TOKEN: wiped by ts_outcome_clear */
+	int64_t expires;    /* -1 unknown */
+	char *status_json;  /* STATUS */
+	unsigned refreshes; /* refresh requests this process sent (tests, logs) */
+	bool legacy_grant;  /* the password grant was used: the boundary warns */
+};
+
+void ts_outcome_clear(struct ts_outcome *o);
+
+struct ts_request {
+	enum ts_msg_type type;
+	const char *user;
+	uid_t uid;
+	const char *service;
+	uint32_t flags;
+	const char *method; /* may be NULL */
+};
+
+/* Handle one request. Always fills *out (code/state/message); returns out->code. */
+int ts_engine_handle(struct ts_engine *e, const struct ts_request *req, struct ts_outcome *out)
+    TS_NONNULL(1, 2, 3);
+
+#endif

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "ks.h"
+#include "lifecycle.h"
+#include "serve.h"
+#include "ts_error.h"
+#include "ts_log.h"
+#include "ts_mem.h"
+#include "ts_proto.h"
+
+struct conv_ctx {
+	int in_fd, out_fd, timeout_ms;
+};
+
+static int send_text(struct conv_ctx *c, uint8_t type, const char *text)
+{
+	struct ts_msg_builder b = {0};
+	const uint8_t *frame;
+	size_t len;
+	int r;
+
+	ts_msg_begin(&b, type);
+	ts_msg_add_str(&b, TS_F_TEXT, text);
+	r = ts_msg_finish(&b, &frame, &len);
+	if (r >= 0)
+		r = ts_proto_write(c->out_fd, frame, len, c->timeout_ms);
+	ts_msg_builder_clear(&b);
+	return r;
+}
+
+static int conv_info(void *ctx, const char *text)
+{
+	return send_text(ctx, TS_MSG_INFO, text);
+}
+
+static int conv_error(void *ctx, const char *text)
+{
+	return send_text(ctx, TS_MSG_ERROR, text);
+}
+
+static int conv_prompt(void *ctx, const char *text, bool echo, char **ret_answer)
+{
+	struct conv_ctx *c = ctx;
+	struct ts_msg_builder b = {0};
+	struct ts_msg m = {0};
+	const struct ts_field_val *f;
+	const uint8_t *frame;
+	size_t len;
+	char *ans;
+	int r;
+
+	ts_msg_begin(&b, TS_MSG_PROMPT);
+	ts_msg_add_str(&b, TS_F_TEXT, text);
+	ts_msg_add_int(&b, TS_F_ECHO, echo ? 1 : 0);
+	r = ts_msg_finish(&b, &frame, &len);
+	if (r >= 0)
+		r = ts_proto_write(c->out_fd, frame, len, c->timeout_ms);
+	ts_msg_builder_clear(&b);
+	if (r < 0)
+		return r;
+	r = ts_proto_read(c->in_fd, &m, c->timeout_ms);
+	if (r < 0)
+		return r;
+	if (m.type != TS_MSG_ANSWER) {
+		r = TS_E_PROTO;
+		goto out;
+	}
+	f = ts_msg_find(&m, TS_F_ANSWER);
+	if (!f) {
+		r = TS_E_INTERACTION;
+		goto out;
+	}
+	ans = malloc((size_t)f->len + 1);
+	if (!ans) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = ts_msg_get_str(&m, TS_F_ANSWER, ans, (size_t)f->len + 1);
+	if (r < 0) {
+		ts_erase_free(ans, (size_t)f->len + 1);
+		goto out;
+	}
+	/* a pasted token often carries a trailing newline or blanks */
+	for (size_t n = strlen(ans);
+	     n > 0 && (ans[n - 1] == '\n' || ans[n - 1] == '\r' || ans[n - 1] == ' '); n--)
+		ans[n - 1] = '\0';
+	*ret_answer = ans;
+	r = 0;
+out:
+	ts_msg_clear(&m);
+	return r;
+}
+
+static int send_result(int fd, int timeout_ms, const struct ts_outcome *o)
+{
+	struct ts_msg_builder b = {0};
+	const uint8_t *frame;
+	size_t len;
+	int r;
+
+	ts_msg_begin(&b, TS_MSG_RESULT);
+	ts_msg_add_int(&b, TS_F_CODE, o->code);
+	ts_msg_add_int(&b, TS_F_STATE, o->state);
+	if (o->message[0])
+		ts_msg_add_str(&b, TS_F_MESSAGE, o->message);
+	if (o->token)
+		ts_msg_add_str(&b, TS_F_TOKEN, o->token);
+	if (o->expires >= 0)
+		ts_msg_add_int(&b, TS_F_EXPIRES, o->expires);
+	if (o->status_json)
+		ts_msg_add_str(&b, TS_F_STATUS_JSON, o->status_json);
+	r = ts_msg_finish(&b, &frame, &len);
+	if (r >= 0)
+		r = ts_proto_write(fd, frame, len, timeout_ms);
+	ts_msg_builder_clear(&b);
+	return r;
+}
+
+static bool is_request(uint8_t t)
+{
+	return t >= TS_MSG_LOGIN && t <= TS_MSG_AUTH_STORED;
+}
+
+/* Anyone but root acts only for the user whose name maps to their uid. */
+static int authorize(const char *user, uid_t peer_uid, uid_t *ret_uid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+
+	if (getpwnam_r(user, &pw, buf, sizeof(buf), &res) != 0 || !res)
+		return -ENOENT;
+	if (peer_uid != 0 && res->pw_uid != peer_uid)
+		return TS_E_PERM;
+	*ret_uid = res->pw_uid;
+	return 0;
+}
+
+static const char *type_name(enum ts_msg_type t)
+{
+	switch (t) {
+	case TS_MSG_LOGIN:
+		return "login";
+	case TS_MSG_REVALIDATE:
+		return "revalidate";
+	case TS_MSG_OPEN_SESSION:
+		return "open-session";
+	case TS_MSG_CLOSE_SESSION:
+		return "close-session";
+	case TS_MSG_GET_TOKEN:
+		return "get-token";
+	case TS_MSG_STATUS:
+		return "status";
+	case TS_MSG_LOGOUT:
+		return "logout";
+	case TS_MSG_AUTH_STORED:
+		return "auth-stored";
+	default:
+		return "request";
+	}
+}
+
+static void log_outcome(const struct ts_request *req, const struct ts_outcome *o)
+{
+	int prio = o->code == 0 ? LOG_INFO : LOG_NOTICE;
+
+	if (o->code == TS_E_SERVER_CONFIG || o->code == TS_E_CONFIG)
+		prio = LOG_ERR;
+	ts_log(prio, "%s for %s (service %s): %s [%s, %s]", type_name(req->type), req->user,
+	       req->service ? req->service : "-", o->message, ts_strerror(o->code),
+	       ts_state_name(o->state));
+}
+
+int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd, uid_t peer_uid)
+{
+	struct conv_ctx cc = {in_fd, out_fd,
+	                      opts->timeout_ms ? opts->timeout_ms : TS_PROTO_TIMEOUT_MS};
+	struct ts_conv conv = {conv_info, conv_error, conv_prompt, &cc};
+	struct ts_outcome out = {.expires = -1};
+	struct ts_request req = {0};
+	struct ts_config cfg;
+	struct ks_open_opts kopts = {0};
+	struct ks *ks = NULL;
+	struct oauth_client *oc = NULL;
+	struct oauth_error oerr = {0};
+	struct ts_msg m = {0};
+	char user[TS_NAME_MAX], service[TS_NAME_MAX], method[16];
+	int64_t flags = 0;
+	int r;
+
+	r = ts_proto_read(in_fd, &m, cc.timeout_ms);
+	if (r < 0)
+		return r;
+	if (!is_request(m.type)) {
+		ts_msg_clear(&m);
+		out.code = TS_E_PROTO;
+		snprintf(out.message, sizeof(out.message), "not a request (type %u)", m.type);
+		return send_result(out_fd, cc.timeout_ms, &out);
+	}
+	req.type = (enum ts_msg_type)m.type;
+	if (ts_msg_get_str(&m, TS_F_USER, user, sizeof(user)) < 0 || !user[0]) {
+		ts_msg_clear(&m);
+		out.code = TS_E_PROTO;
+		snprintf(out.message, sizeof(out.message), "request without a user name");
+		return send_result(out_fd, cc.timeout_ms, &out);
+	}
+	req.user = user;
+	if (ts_msg_get_str(&m, TS_F_SERVICE, service, sizeof(service)) >= 0 && service[0])
+		req.service = service;
+	if (ts_msg_get_str(&m, TS_F_METHOD, method, sizeof(method)) >= 0 && method[0])
+		req.method = method;
+	if (ts_msg_get_int(&m, TS_F_FLAGS, &flags) >= 0)
+		req.flags = (uint32_t)flags;
+	ts_msg_clear(&m);
+
+	r = authorize(user, peer_uid, &req.uid);
+	if (r < 0) {
+		out.code = r;
+		snprintf(out.message, sizeof(out.message),
+		         r == TS_E_PERM ? "uid %u may not act for user %s"
+		                        : "uid %u: no local user named %s",
+		         (unsigned)peer_uid, user);
+		goto send;
+	}
+
+	ts_config_defaults(&cfg);
+	r = ts_config_load(&cfg, opts->config_path, req.service, NULL);
+	if (r >= 0)
+		r = ts_config_validate(&cfg, opts->config_path, NULL);
+	if (r < 0) {
+		out.code = TS_E_CONFIG;
+		snprintf(out.message, sizeof(out.message),
+		         "configuration problem in %.300s (%s); ask the administrator",
+		         opts->config_path, ts_strerror(r));
+		goto send;
+	}
+	if (opts->debug)
+		cfg.debug = true;
+	kopts.group = opts->group;
+	r = ks_open(&ks, cfg.keystore_dir, cfg.key_file, &kopts);
+	if ((r == -ENOENT || r == TS_E_NO_KEY) && getuid() == 0) {
+		r = ks_init(cfg.keystore_dir, cfg.key_file, &kopts);
+		if (r >= 0)
+			r = ks_open(&ks, cfg.keystore_dir, cfg.key_file, &kopts);
+	}
+	if (r < 0) {
+		out.code = r;
+		snprintf(out.message, sizeof(out.message), "cannot open the keystore %.300s: %s",
+		         cfg.keystore_dir, ts_strerror(r));
+		goto send;
+	}
+	r = oauth_client_new(&oc, &cfg, &oerr);
+	if (r < 0) {
+		out.code = r;
+		snprintf(out.message, sizeof(out.message), "cannot set up the OAuth client: %.400s",
+		         oerr.message[0] ? oerr.message : ts_strerror(r));
+		goto send;
+	}
+	{
+		struct ts_engine eng = {.cfg = &cfg, .ks = ks, .oauth = oc, .conv = &conv};
+
+		if (req.flags & TS_FLAG_NONINTERACTIVE)
+			eng.conv = NULL;
+		ts_engine_handle(&eng, &req, &out);
+		if (out.legacy_grant)
+			ts_log(LOG_WARNING,
+			       "%s signed in with the resource-owner password grant, a legacy "
+			       "grant (RFC 9700 §2.4); prefer login_methods = device",
+			       user);
+		if (oauth_clock_skew(oc) > TS_SKEW_WARN_SECONDS ||
+		    oauth_clock_skew(oc) < -TS_SKEW_WARN_SECONDS)
+			ts_log(LOG_WARNING,
+			       "this host's clock is %ld s off from %s's; expiry follows the "
+			       "server's time",
+			       -oauth_clock_skew(oc), cfg.issuer);
+	}
+send:
+	log_outcome(&req, &out);
+	r = send_result(out_fd, cc.timeout_ms, &out);
+	ts_outcome_clear(&out);
+	oauth_client_free(oc);
+	ks_close(ks);
+	return r;
+}

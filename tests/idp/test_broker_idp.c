@@ -1,0 +1,674 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tokenseal-broker (exec mode) against the real test IdP (oidc-provider),
+ * through ts_client_call as the PAM module uses it. Each case names the
+ * behaviour of issue 4 it proves; each would fail without it. The broker runs
+ * with --debug through a tiny wrapper that appends its stderr to a log, and
+ * every case checks that no token appears in that log or in the messages.
+ *
+ * Needs the local users alice, bob and carol (scripts/test creates them) and
+ * the IdP's node_modules (TS_SKIP otherwise).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ks.h"
+#include "lifecycle.h"
+#include "ts_client.h"
+#include "ts_error.h"
+#include "ts_idp.h"
+#include "ts_mem.h"
+#include "ts_test.h"
+
+static struct ts_idp idp;
+static char broker_bin[512], wrapper[700], logfile[700];
+static char env_preload[] = "LD_PRELOAD=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+static char env_plus[] = "FAKETIME=+2h", env_minus[] = "FAKETIME=-2h";
+static char env_mono[] = "FAKETIME_DONT_FAKE_MONOTONIC=1";
+static char env_asan[] = "ASAN_OPTIONS=verify_asan_link_order=0"; /* sanitizer builds */
+static char *faketime_plus[] = {env_preload, env_plus, env_mono, env_asan, NULL};
+static char *faketime_minus[] = {env_preload, env_minus, env_mono, env_asan, NULL};
+
+/* Tokens seen by the test (GET_TOKEN); none may appear in any log. */
+static char *seen_tokens[64];
+static size_t n_seen;
+
+static void remember_token(const char *t)
+{
+	if (t && n_seen < TS_ARRAY_SIZE(seen_tokens))
+		seen_tokens[n_seen++] = strdup(t);
+}
+
+/* ---- conversation ----------------------------------------------------- */
+
+struct conv_state {
+	const char *approve_login, *approve_pw; /* NULL: do not approve */
+	int deny;
+	pid_t child;
+	char code[64];
+	const char *answer; /* for prompts */
+	unsigned infos, prompts;
+	char last_info[2048];
+};
+
+static int c_info(void *ctx, const char *text)
+{
+	struct conv_state *s = ctx;
+	const char *p = strstr(text, "enter the code ");
+
+	s->infos++;
+	snprintf(s->last_info, sizeof(s->last_info), "%s", text);
+	if (p && !s->code[0]) {
+		size_t n;
+
+		p += strlen("enter the code ");
+		n = strcspn(p, " \n");
+		if (n >= sizeof(s->code))
+			return -1;
+		memcpy(s->code, p, n);
+		s->code[n] = '\0';
+		if (s->approve_login) {
+			s->child = fork();
+			if (s->child == 0) {
+				sleep(1);
+				_exit(ts_idp_approve_device(&idp, s->code, s->approve_login,
+				                            s->approve_pw, s->deny) == 0
+				          ? 0
+				          : 1);
+			}
+		}
+	}
+	return 0;
+}
+
+static int c_error(void *ctx, const char *text)
+{
+	return c_info(ctx, text);
+}
+
+static int c_prompt(void *ctx, const char *text, bool echo, char **ret)
+{
+	struct conv_state *s = ctx;
+
+	(void)text;
+	(void)echo;
+	s->prompts++;
+	if (!s->answer)
+		return -1;
+	*ret = strdup(s->answer);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static void conv_wait(struct conv_state *s)
+{
+	int st = 0;
+
+	if (s->child > 0) {
+		CHECK(waitpid(s->child, &st, 0) == s->child);
+		s->child = 0;
+	}
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void write_config(const char *path, const char *client, const char *extra)
+{
+	CHECK_MSG(ts_idp_write_config(&idp, path, client, extra) == 0, "write config %s", path);
+}
+
+static int call_env(const char *config, enum ts_msg_type type, const char *user, uint32_t flags,
+                    const char *method, struct conv_state *cs, char *const *env,
+                    struct ts_client_result *res)
+{
+	struct ts_client_opts o = {.broker_path = wrapper, .config_path = config, .env = env};
+	struct ts_client_request rq = {
+	    .type = type, .user = user, .service = "test", .flags = flags, .method = method};
+	struct ts_client_conv cv = {c_info, c_error, c_prompt, cs};
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	r = ts_client_call(&o, &rq, cs ? &cv : NULL, res);
+	CHECK_MSG(r == 0, "ts_client_call: %s", ts_strerror(r));
+	fprintf(stderr, "   [%s] code %d (%s) state %d: %s\n", user, res->code,
+	        ts_strerror(res->code), res->state, res->message);
+	if (res->token)
+		remember_token(res->token);
+	return res->code;
+}
+
+static int call(const char *config, enum ts_msg_type type, const char *user,
+                struct ts_client_result *res)
+{
+	return call_env(config, type, user, TS_FLAG_NONINTERACTIVE, NULL, NULL, NULL, res);
+}
+
+static int simple(const char *config, enum ts_msg_type type, const char *user)
+{
+	struct ts_client_result res;
+	int code = call(config, type, user, &res);
+
+	ts_client_result_clear(&res);
+	return code;
+}
+
+static void device_login(const char *config, const char *user, const char *as, const char *pw,
+                         int deny, int expect)
+{
+	struct conv_state cs = {.approve_login = as, .approve_pw = pw, .deny = deny};
+	struct ts_client_result res;
+	int code;
+
+	code = call_env(config, TS_MSG_LOGIN, user, 0, "device", &cs, NULL, &res);
+	conv_wait(&cs);
+	CHECK_MSG(cs.code[0], "the conversation showed a user code");
+	CHECK_MSG(code == expect, "device login of %s as %s: %s, expected %s", user, as,
+	          ts_strerror(code), ts_strerror(expect));
+	ts_client_result_clear(&res);
+}
+
+static char *get_token(const char *config, const char *user)
+{
+	struct ts_client_result res;
+	char *t;
+
+	CHECK_INT(call(config, TS_MSG_GET_TOKEN, user, &res), 0);
+	CHECK(res.token && res.token[0]);
+	t = strdup(res.token);
+	ts_client_result_clear(&res);
+	return t;
+}
+
+static uid_t uid_of(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+
+	CHECK(pw);
+	return pw->pw_uid;
+}
+
+static void record_path(char *out, size_t len, const char *ksdir, const char *user)
+{
+	snprintf(out, len, "%s/users/%u.seal", ksdir, (unsigned)uid_of(user));
+}
+
+static char *read_or_null(const char *path, size_t *len)
+{
+	if (access(path, F_OK) != 0)
+		return NULL;
+	return ts_test_read_file(path, len);
+}
+
+static bool contains(const char *hay, size_t len, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	if (n == 0 || n > len)
+		return false;
+	for (size_t i = 0; i + n <= len; i++)
+		if (memcmp(hay + i, needle, n) == 0)
+			return true;
+	return false;
+}
+
+/* No token text in the broker's log: the tokens we saw, and no long run of
+ * token-like characters (opaque tokens and JWTs are 40+ base64url chars). */
+static void check_log_clean(void)
+{
+	size_t len = 0, run = 0;
+	char *log = read_or_null(logfile, &len);
+
+	if (!log)
+		return;
+	for (size_t i = 0; i < n_seen; i++)
+		CHECK_MSG(!contains(log, len, seen_tokens[i]), "a token appears in %s", logfile);
+	CHECK_MSG(!contains(log, len, "Sanitizer") && !contains(log, len, "runtime error"),
+	          "the broker ran clean under the sanitizers (see %s)", logfile);
+	for (size_t i = 0; i < len; i++) {
+		char ch = log[i];
+		bool tok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		           (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+
+		run = tok ? run + 1 : 0;
+		CHECK_MSG(run < 40, "token-like text in the broker log near offset %zu", i);
+	}
+	free(log);
+}
+
+static long refreshes(void)
+{
+	return ts_idp_count(&idp, "token:refresh_token");
+}
+
+/* ---- the cases -------------------------------------------------------- */
+
+static char cfg_main[700], ks_main[700];
+
+/* 1: device login end to end; the record is stored sealed. */
+static void test_device_login(void)
+{
+	char path[900];
+	struct stat st;
+	size_t len = 0;
+	char *bytes, *tok;
+
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), TS_E_NO_RECORD);
+	device_login(cfg_main, "alice", "alice", "alice-pw", 0, 0);
+	record_path(path, sizeof(path), ks_main, "alice");
+	CHECK_MSG(stat(path, &st) == 0, "record %s exists", path);
+	CHECK_MSG((st.st_mode & 0137) == 0, "record mode %o is 0640 or tighter", st.st_mode & 0777);
+	tok = get_token(cfg_main, "alice");
+	bytes = ts_test_read_file(path, &len);
+	CHECK_MSG(!contains(bytes, len, tok), "the sealed record holds no token text");
+	CHECK(!contains(bytes, len, "sub-alice"));
+	free(bytes);
+	free(tok);
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
+}
+
+/* 2: access token revoked at the server while the local expiry is an hour
+ * away: the next use refreshes once and succeeds. */
+static void test_revoked_access_token(void)
+{
+	struct ts_client_result res;
+	char *before, *after;
+
+	before = get_token(cfg_main, "alice");
+	CHECK_INT(ts_idp_ctl(&idp, "reset-counters", NULL), 0);
+	CHECK_INT(ts_idp_ctl(&idp, "revoke-access-tokens", "alice"), 0);
+	CHECK_INT(call(cfg_main, TS_MSG_REVALIDATE, "alice", &res), 0);
+	CHECK_MSG(strstr(res.message, "rejected by") &&
+	              strstr(res.message, "before its local expiry"),
+	          "message says the server rejected it early: %s", res.message);
+	ts_client_result_clear(&res);
+	CHECK_INT(refreshes(), 1);
+	after = get_token(cfg_main, "alice");
+	CHECK_MSG(strcmp(before, after) != 0, "a new access token was stored");
+	CHECK_INT(refreshes(), 1);
+	free(before);
+	free(after);
+}
+
+/* 5: stale copy. The test holds alice's lock; a broker that saw the old
+ * token rejected waits for it; meanwhile "process A" (this test) refreshes
+ * and stores; the waiting broker must adopt A's token without a refresh. */
+static void test_stale_copy(void)
+{
+	struct ks *ks = NULL;
+	struct ks_lock *l = NULL;
+	struct ks_blob *b = NULL;
+	struct ks_open_opts ko = {.group = (gid_t)-1};
+	struct ts_config cfg;
+	struct oauth_client *oc = NULL;
+	struct oauth_error err = {0};
+	struct oauth_tokens tok = {0};
+	struct ts_record rec = {0};
+	struct ks_identity id = {uid_of("alice"), "alice", idp.issuer, idp.conf_client};
+	char *json = NULL;
+	size_t jl = 0;
+	uint64_t gen = 0;
+	pid_t pid;
+	int st = 0;
+
+	ts_config_defaults(&cfg);
+	CHECK(ts_config_load(&cfg, cfg_main, NULL, NULL) == 0);
+	CHECK(oauth_global_init() == 0);
+	CHECK(oauth_client_new(&oc, &cfg, &err) == 0);
+	CHECK(ks_open(&ks, ks_main, cfg.key_file, &ko) == 0);
+	CHECK_INT(ts_idp_ctl(&idp, "reset-counters", NULL), 0);
+	CHECK_INT(ts_idp_ctl(&idp, "revoke-access-tokens", "alice"), 0);
+	CHECK(ks_lock(ks, id.uid, &l) == 0);
+	pid = fork();
+	if (pid == 0) {
+		struct ts_client_result res;
+		int code = call(cfg_main, TS_MSG_REVALIDATE, "alice", &res);
+
+		_exit(code == 0 ? 0 : 1);
+	}
+	sleep(3); /* the broker revalidates, is rejected and waits for the lock */
+	CHECK_MSG(waitpid(pid, &st, WNOHANG) == 0, "the broker waits for the lock");
+	CHECK(ks_read(ks, &id, &b) == 0);
+	CHECK(ts_record_from_json(&rec, b->payload, b->len) == 0);
+	CHECK(oauth_refresh(oc, rec.refresh_token, rec.id.present ? &rec.id : NULL, &tok, &err) ==
+	      0);
+	ts_erase_free_str(rec.access_token);
+	rec.access_token = TS_TAKE_PTR(tok.access_token);
+	ts_erase_free_str(rec.refresh_token);
+	rec.refresh_token = TS_TAKE_PTR(tok.refresh_token);
+	remember_token(rec.access_token);
+	CHECK(ts_record_to_json(&rec, &json, &jl) == 0);
+	CHECK(ks_write(ks, l, &id, json, jl, b->generation, &gen) == 0);
+	ts_erase_free(json, jl);
+	ks_unlock(l);
+	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the waiting broker succeeded");
+	CHECK_INT(refreshes(), 1); /* ours only: the broker adopted it */
+	oauth_tokens_clear(&tok);
+	ts_record_clear(&rec);
+	ks_blob_free(b);
+	ks_close(ks);
+	oauth_client_free(oc);
+}
+
+/* 6: 50 concurrent uses right after the access token was revoked: all
+ * succeed, the server sees exactly one refresh. */
+static void test_fifty_concurrent(void)
+{
+	pid_t pids[50];
+	unsigned ok = 0;
+
+	CHECK_INT(ts_idp_ctl(&idp, "reset-counters", NULL), 0);
+	CHECK_INT(ts_idp_ctl(&idp, "revoke-access-tokens", "alice"), 0);
+	for (size_t i = 0; i < TS_ARRAY_SIZE(pids); i++) {
+		pids[i] = fork();
+		CHECK(pids[i] >= 0);
+		if (pids[i] == 0) {
+			struct ts_client_result res;
+			struct ts_client_opts o = {.broker_path = wrapper, .config_path = cfg_main};
+			struct ts_client_request rq = {.type = TS_MSG_REVALIDATE,
+			                               .user = "alice",
+			                               .service = "test",
+			                               .flags = TS_FLAG_NONINTERACTIVE};
+
+			int r;
+
+			memset(&res, 0, sizeof(res));
+			r = ts_client_call(&o, &rq, NULL, &res);
+			if (r < 0 || res.code != 0)
+				fprintf(stderr, "   concurrent use %zu failed: %s / %s: %s\n", i,
+				        ts_strerror(r), ts_strerror(res.code), res.message);
+			_exit(r == 0 && res.code == 0 ? 0 : 1);
+		}
+	}
+	for (size_t i = 0; i < TS_ARRAY_SIZE(pids); i++) {
+		int st = 0;
+
+		CHECK(waitpid(pids[i], &st, 0) == pids[i]);
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			ok++;
+	}
+	CHECK_INT(ok, 50);
+	CHECK_INT(refreshes(), 1);
+}
+
+/* 4: the broker's clock 2 h ahead / behind: no refresh loop, no false
+ * needs-login; decisions follow the server's time. */
+static void test_clock_skew(void)
+{
+	struct ts_client_result res;
+	int code;
+
+	CHECK_INT(ts_idp_ctl(&idp, "reset-counters", NULL), 0);
+	for (int i = 0; i < 3; i++) {
+		code = call_env(cfg_main, TS_MSG_REVALIDATE, "alice", TS_FLAG_NONINTERACTIVE, NULL,
+		                NULL, faketime_plus, &res);
+		ts_client_result_clear(&res);
+		CHECK_INT(code, 0);
+	}
+	CHECK_MSG(refreshes() <= 1, "no refresh loop under +2h: %ld refreshes", refreshes());
+	for (int i = 0; i < 3; i++) {
+		code = call_env(cfg_main, TS_MSG_REVALIDATE, "alice", TS_FLAG_NONINTERACTIVE, NULL,
+		                NULL, faketime_minus, &res);
+		ts_client_result_clear(&res);
+		/* The fixture's TLS certificate starts "now": 2 h in the past it
+		 * is not yet valid, so the broker may fail to connect; it must
+		 * never turn that into needs-login or a refresh loop. */
+		CHECK_MSG(code == 0 || code == TS_E_SERVER_CONFIG || code == TS_E_UNAVAILABLE,
+		          "under -2h: %s", ts_strerror(code));
+	}
+	CHECK_MSG(refreshes() <= 1, "no refresh loop under -2h: %ld refreshes", refreshes());
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
+	CHECK_MSG(refreshes() <= 1, "no refresh after the skewed runs: %ld", refreshes());
+}
+
+/* 3: refresh token revoked too -> needs-login with the sign-in message, the
+ * record kept and marked; a new device login heals it. */
+static void test_revoked_grant(void)
+{
+	struct ts_client_result res;
+	char path[900];
+
+	CHECK_INT(ts_idp_ctl(&idp, "revoke-grant", "alice"), 0);
+	CHECK_INT(call(cfg_main, TS_MSG_REVALIDATE, "alice", &res), TS_E_NEEDS_LOGIN);
+	CHECK_MSG(strstr(res.message, "sign-in required") && strstr(res.message, "invalid_grant"),
+	          "sign-in message: %s", res.message);
+	ts_client_result_clear(&res);
+	record_path(path, sizeof(path), ks_main, "alice");
+	CHECK_MSG(access(path, F_OK) == 0, "the record is kept");
+	CHECK_INT(call(cfg_main, TS_MSG_STATUS, "alice", &res), 0);
+	CHECK_INT(res.state, TS_STATE_NEEDS_LOGIN);
+	CHECK(res.status_json && strstr(res.status_json, "needs-login"));
+	ts_client_result_clear(&res);
+	/* a second use does not call the server again to learn the same */
+	CHECK_INT(ts_idp_ctl(&idp, "reset-counters", NULL), 0);
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), TS_E_NEEDS_LOGIN);
+	CHECK_INT(refreshes(), 0);
+	/* login with auth_with_stored_token tells the user why and heals */
+	device_login(cfg_main, "alice", "alice", "alice-pw", 0, 0);
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
+}
+
+/* 9: device flow denied, and deadline reached. */
+static void test_device_edges(void)
+{
+	char cfg[800], extra[1200];
+	struct conv_state cs = {0};
+	struct ts_client_result res;
+	time_t t0;
+
+	device_login(cfg_main, "carol", "carol", "carol-pw", 1, TS_E_DENIED);
+	snprintf(cfg, sizeof(cfg), "%s/deadline.conf", idp.dir);
+	snprintf(extra, sizeof(extra), "keystore_dir = %s\ndevice_timeout = 10\n", ks_main);
+	write_config(cfg, "conf", extra);
+	t0 = time(NULL);
+	CHECK_INT(call_env(cfg, TS_MSG_LOGIN, "carol", 0, "device", &cs, NULL, &res), TS_E_EXPIRED);
+	CHECK_MSG(time(NULL) - t0 <= 25, "the deadline is honoured");
+	CHECK(cs.code[0]);
+	ts_client_result_clear(&res);
+	/* non-interactive: fails at once, never hangs */
+	t0 = time(NULL);
+	CHECK_INT(simple(cfg_main, TS_MSG_LOGIN, "carol"), TS_E_INTERACTION);
+	CHECK(time(NULL) - t0 <= 5);
+}
+
+/* 10: password grant when enabled, refused when not; pasted token. */
+static void test_password_and_token(void)
+{
+	char cfg_pw[800], extra[1200];
+	struct conv_state cs = {.answer = "bob-pw"};
+	struct ts_client_result res;
+	char *alice_tok;
+
+	snprintf(cfg_pw, sizeof(cfg_pw), "%s/pw.conf", idp.dir);
+	snprintf(extra, sizeof(extra),
+	         "keystore_dir = %s\nlogin_methods = password, token, device\n", ks_main);
+	write_config(cfg_pw, "conf", extra);
+	/* not enabled in cfg_main (device only) */
+	CHECK_MSG(call_env(cfg_main, TS_MSG_LOGIN, "bob", 0, "password", &cs, NULL, &res) != 0,
+	          "password refused when not enabled");
+	CHECK_INT(cs.prompts, 0);
+	ts_client_result_clear(&res);
+	CHECK_INT(call_env(cfg_pw, TS_MSG_LOGIN, "bob", 0, "password", &cs, NULL, &res), 0);
+	CHECK_INT(cs.prompts, 1);
+	ts_client_result_clear(&res);
+	{
+		size_t len = 0;
+		char *log = ts_test_read_file(logfile, &len);
+
+		CHECK_MSG(contains(log, len, "legacy grant"), "the password grant is warned about");
+		free(log);
+	}
+	CHECK_INT(simple(cfg_pw, TS_MSG_REVALIDATE, "bob"), 0);
+	cs.answer = "wrong";
+	CHECK(call_env(cfg_pw, TS_MSG_LOGIN, "carol", 0, "password", &cs, NULL, &res) != 0);
+	ts_client_result_clear(&res);
+
+	/* 8: bob's account disabled at the server: refused although the local
+	 * expiry is an hour away */
+	CHECK_INT(ts_idp_ctl(&idp, "disable", "bob"), 0);
+	CHECK_MSG(simple(cfg_pw, TS_MSG_REVALIDATE, "bob") != 0, "disabled account refused");
+	CHECK_INT(ts_idp_ctl(&idp, "enable", "bob"), 0);
+
+	/* a pasted token: alice's own, accepted for alice */
+	alice_tok = get_token(cfg_main, "alice");
+	cs.answer = alice_tok;
+	{
+		char ks2[800], cfg_tok[800];
+
+		snprintf(ks2, sizeof(ks2), "%s/ks-token", idp.dir);
+		snprintf(cfg_tok, sizeof(cfg_tok), "%s/token.conf", idp.dir);
+		snprintf(extra, sizeof(extra), "keystore_dir = %s\nlogin_methods = token\n", ks2);
+		write_config(cfg_tok, "conf", extra);
+		CHECK_INT(call_env(cfg_tok, TS_MSG_LOGIN, "alice", 0, "token", &cs, NULL, &res), 0);
+		ts_client_result_clear(&res);
+		CHECK_INT(simple(cfg_tok, TS_MSG_REVALIDATE, "alice"), 0);
+
+		/* 10b: bob pasting alice's token is refused, nothing stored */
+		CHECK_INT(call_env(cfg_tok, TS_MSG_LOGIN, "bob", 0, "token", &cs, NULL, &res),
+		          TS_E_IDENTITY_MISMATCH);
+		CHECK_MSG(strstr(res.message, "alice") && strstr(res.message, "bob"),
+		          "mismatch message names both: %s", res.message);
+		ts_client_result_clear(&res);
+		CHECK_INT(simple(cfg_tok, TS_MSG_REVALIDATE, "bob"), TS_E_NO_RECORD);
+
+		/* a revoked token is refused */
+		CHECK_INT(ts_idp_ctl(&idp, "revoke-access-tokens", "alice"), 0);
+		CHECK(call_env(cfg_tok, TS_MSG_LOGIN, "carol", 0, "token", &cs, NULL, &res) != 0);
+		ts_client_result_clear(&res);
+		CHECK_INT(simple(cfg_tok, TS_MSG_REVALIDATE, "carol"), TS_E_NO_RECORD);
+	}
+	free(alice_tok);
+}
+
+/* 10b: device approval by alice for bob's login is refused. */
+static void test_identity_device(void)
+{
+	char path[900];
+
+	device_login(cfg_main, "carol", "alice", "alice-pw", 0, TS_E_IDENTITY_MISMATCH);
+	record_path(path, sizeof(path), ks_main, "carol");
+	CHECK_MSG(access(path, F_OK) != 0, "nothing stored for carol");
+}
+
+/* Exec mode: a non-root caller acts only for the user of its real uid. */
+static void test_perm(void)
+{
+	pid_t pid = fork();
+	int st = 0;
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct ts_client_opts o = {.broker_path = broker_bin, .config_path = cfg_main};
+		struct ts_client_request rq = {.type = TS_MSG_STATUS, .user = "alice"};
+		struct ts_client_result res;
+
+		memset(&res, 0, sizeof(res));
+		if (setgid(getpwnam("bob")->pw_gid) < 0 || setuid(uid_of("bob")) < 0)
+			_exit(2);
+		if (ts_client_call(&o, &rq, NULL, &res) < 0)
+			_exit(3);
+		_exit(res.code == TS_E_PERM && strstr(res.message, "may not act for") ? 0 : 1);
+	}
+	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "bob may not act for alice (status %d)",
+	          WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+/* 7: the server down -> unavailable within http_timeout, the record byte for
+ * byte unchanged; offline_grace both ways. Runs last: it stops the IdP. */
+static void test_server_down(void)
+{
+	char path[900], cfg_grace[800], extra[1200];
+	struct ts_client_result res;
+	char *before, *after;
+	size_t lb = 0, la = 0;
+	time_t t0;
+
+	snprintf(cfg_grace, sizeof(cfg_grace), "%s/grace.conf", idp.dir);
+	snprintf(extra, sizeof(extra),
+	         "keystore_dir = %s\nhttp_timeout = 5\noffline_grace = 3600\n", ks_main);
+	write_config(cfg_grace, "conf", extra);
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
+	record_path(path, sizeof(path), ks_main, "alice");
+	before = ts_test_read_file(path, &lb);
+	ts_idp_stop(&idp);
+
+	t0 = time(NULL);
+	CHECK_INT(call(cfg_main, TS_MSG_REVALIDATE, "alice", &res), TS_E_UNAVAILABLE);
+	CHECK_INT(res.state, TS_STATE_UNAVAILABLE);
+	ts_client_result_clear(&res);
+	CHECK_MSG(time(NULL) - t0 <= 15, "unavailable within http_timeout");
+	after = ts_test_read_file(path, &la);
+	CHECK_MSG(la == lb && memcmp(before, after, la) == 0, "record byte for byte unchanged");
+	free(after);
+
+	CHECK_INT(call(cfg_grace, TS_MSG_REVALIDATE, "alice", &res), 0);
+	CHECK_MSG(strstr(res.message, "offline_grace") && strstr(res.message, "unreachable"),
+	          "offline message: %s", res.message);
+	ts_client_result_clear(&res);
+	after = ts_test_read_file(path, &la);
+	CHECK_MSG(la == lb && memcmp(before, after, la) == 0, "record unchanged under grace");
+	free(after);
+	/* a needs-login record gets no grace (bob has none at all) */
+	CHECK_INT(simple(cfg_grace, TS_MSG_REVALIDATE, "carol"), TS_E_NO_RECORD);
+	free(before);
+}
+
+int main(int argc, char **argv)
+{
+	char extra[1200];
+	FILE *f;
+
+	if (argc < 2)
+		TS_SKIP("usage: test_broker_idp PATH-TO-tokenseal-broker");
+	if (!getpwnam("alice") || !getpwnam("bob") || !getpwnam("carol"))
+		TS_SKIP("local users alice/bob/carol missing: scripts/test creates them");
+	if (getuid() != 0)
+		TS_SKIP("needs root (the broker acts for alice, bob and carol)");
+	CHECK(ts_strlcpy(broker_bin, argv[1], sizeof(broker_bin)) == 0);
+	CHECK(ts_idp_start(&idp, 3600) == 0);
+
+	snprintf(logfile, sizeof(logfile), "%s/broker.log", ts_test_tmpdir());
+	snprintf(wrapper, sizeof(wrapper), "%s/broker-wrapper", ts_test_tmpdir());
+	f = fopen(wrapper, "w");
+	CHECK(f);
+	fprintf(f, "#!/bin/sh\nexec '%s' --debug \"$@\" 2>>'%s'\n", broker_bin, logfile);
+	CHECK(fclose(f) == 0);
+	CHECK(chmod(wrapper, 0755) == 0);
+
+	snprintf(cfg_main, sizeof(cfg_main), "%s/main.conf", idp.dir);
+	snprintf(ks_main, sizeof(ks_main), "%s/keystore", idp.dir);
+	snprintf(extra, sizeof(extra), "login_methods = device\nauth_with_stored_token = yes\n");
+	write_config(cfg_main, "conf", extra);
+
+	RUN(test_device_login);
+	check_log_clean();
+	RUN(test_revoked_access_token);
+	check_log_clean();
+	RUN(test_stale_copy);
+	check_log_clean();
+	RUN(test_fifty_concurrent);
+	check_log_clean();
+	RUN(test_clock_skew);
+	check_log_clean();
+	RUN(test_revoked_grant);
+	check_log_clean();
+	RUN(test_device_edges);
+	RUN(test_password_and_token);
+	RUN(test_identity_device);
+	check_log_clean();
+	RUN(test_perm);
+	RUN(test_server_down);
+	check_log_clean();
+	for (size_t i = 0; i < n_seen; i++)
+		free(seen_tokens[i]);
+	return ts_test_done();
+}

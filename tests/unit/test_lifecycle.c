@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The lifecycle engine's decisions, by table: refresh window, what a use
+ * does for each record state and time, offline grace, the single-flight and
+ * invalid_grant verdicts, identity binding, and the record's JSON form.
+ */
+#include <string.h>
+
+#include "lifecycle.h"
+#include "ts_error.h"
+#include "ts_mem.h"
+#include "ts_test.h"
+
+static struct ts_config cfg_with(unsigned window, unsigned cache, unsigned grace)
+{
+	struct ts_config c;
+
+	ts_config_defaults(&c);
+	c.refresh_window = window;
+	c.revalidate_cache = cache;
+	c.offline_grace = grace;
+	return c;
+}
+
+static void test_refresh_window(void)
+{
+	struct ts_config c = cfg_with(0, 0, 0);
+	static const struct {
+		int64_t lifetime, want;
+	} t[] = {
+	    {3600, 900},  /* 25 % */
+	    {7200, 900},  /* clamped to 15 min */
+	    {86400, 900}, /* clamped */
+	    {1200, 300},  /* 25 % */
+	    {240, 60},    /* clamped up to 60 s */
+	    {100, 60},    /* clamped up, still shorter than the lifetime */
+	    {60, 30},     /* never the whole lifetime: half of it */
+	};
+
+	for (size_t i = 0; i < TS_ARRAY_SIZE(t); i++)
+		CHECK_INT(ts_refresh_window(&c, t[i].lifetime), t[i].want);
+	c.refresh_window = 120;
+	CHECK_INT(ts_refresh_window(&c, 3600), 120);
+	CHECK_INT(ts_refresh_window(&c, 100), 50);
+}
+
+static void test_decide_table(void)
+{
+	static const struct {
+		const char *name;
+		enum ts_rec_state st;
+		bool has_rt;
+		int64_t age;         /* now - obtained_at */
+		int64_t since_check; /* now - last_positive_check; -1 = never */
+		unsigned cache;
+		enum ts_action want;
+		enum ts_state want_state;
+	} t[] = {
+	    {"fresh token: ask the server", TS_REC_VALID, true, 10, 5, 0, TS_ACT_REVALIDATE,
+	     TS_STATE_VALID},
+	    {"cache 60 s, checked 5 s ago", TS_REC_VALID, true, 10, 5, 60, TS_ACT_USE_CACHED,
+	     TS_STATE_VALID},
+	    {"cache 60 s, checked 61 s ago", TS_REC_VALID, true, 100, 61, 60, TS_ACT_REVALIDATE,
+	     TS_STATE_VALID},
+	    {"cache but never checked", TS_REC_VALID, true, 10, -1, 60, TS_ACT_REVALIDATE,
+	     TS_STATE_VALID},
+	    {"inside the window (25 % of 3600)", TS_REC_VALID, true, 2800, 5, 0, TS_ACT_REFRESH,
+	     TS_STATE_STALE},
+	    {"window beats the cache", TS_REC_VALID, true, 2800, 5, 600, TS_ACT_REFRESH,
+	     TS_STATE_STALE},
+	    {"just outside the window", TS_REC_VALID, true, 2699, 5, 0, TS_ACT_REVALIDATE,
+	     TS_STATE_VALID},
+	    {"past expiry", TS_REC_VALID, true, 4000, 5, 0, TS_ACT_REFRESH, TS_STATE_STALE},
+	    {"past expiry, no refresh token", TS_REC_VALID, false, 4000, 5, 0, TS_ACT_REVALIDATE,
+	     TS_STATE_STALE},
+	    {"needs-login", TS_REC_NEEDS_LOGIN, true, 10, 5, 0, TS_ACT_NEEDS_LOGIN,
+	     TS_STATE_NEEDS_LOGIN},
+	    {"needs-login even when cached", TS_REC_NEEDS_LOGIN, true, 10, 5, 600,
+	     TS_ACT_NEEDS_LOGIN, TS_STATE_NEEDS_LOGIN},
+	};
+	const int64_t now = 1700000000;
+
+	for (size_t i = 0; i < TS_ARRAY_SIZE(t); i++) {
+		struct ts_config c = cfg_with(0, t[i].cache, 0);
+		struct ts_record r = {0};
+		struct ts_decision d;
+
+		r.state = t[i].st;
+		r.refresh_token = t[i].has_rt ? (char *)(uintptr_t) "rt" : NULL;
+		r.expires_in = 3600;
+		r.obtained_at = now - t[i].age;
+		r.last_positive_check = t[i].since_check < 0 ? 0 : now - t[i].since_check;
+		ts_lifecycle_decide(&r, now, &c, &d);
+		CHECK_MSG(d.action == t[i].want, "%s: action %d, want %d", t[i].name, d.action,
+		          t[i].want);
+		CHECK_MSG(d.state == t[i].want_state, "%s: state %d, want %d", t[i].name, d.state,
+		          t[i].want_state);
+		CHECK_INT(d.expires_left, 3600 - t[i].age);
+	}
+	{
+		struct ts_config c = cfg_with(0, 0, 0);
+		struct ts_decision d;
+
+		ts_lifecycle_decide(NULL, now, &c, &d);
+		CHECK_INT(d.action, TS_ACT_NO_RECORD);
+		CHECK_INT(d.state, TS_STATE_NONE);
+	}
+}
+
+/* Expiry is kept in server time: a record obtained at server time T decides
+ * the same for any local clock once the skew is applied. */
+static void test_skew_server_time(void)
+{
+	struct ts_config c = cfg_with(0, 0, 0);
+	struct ts_record r = {0};
+	struct ts_decision d1, d2;
+	const int64_t server = 1700000000, skew = -7200;
+
+	r.refresh_token = (char *)(uintptr_t) "rt";
+	r.obtained_at = server - 60;
+	r.expires_in = 3600;
+	r.skew = skew;
+	/* local clock 2 h ahead: local + skew == server time */
+	ts_lifecycle_decide(&r, (server - skew) + r.skew, &c, &d1);
+	ts_lifecycle_decide(&r, server, &c, &d2);
+	CHECK_INT(d1.action, TS_ACT_REVALIDATE);
+	CHECK_INT(d1.expires_left, d2.expires_left);
+	/* the raw local clock would call it expired: that is what skew avoids */
+	ts_lifecycle_decide(&r, server - skew, &c, &d1);
+	CHECK_INT(d1.action, TS_ACT_REFRESH);
+}
+
+static void test_offline_grace(void)
+{
+	static const struct {
+		unsigned grace;
+		int64_t since_check; /* -1 never */
+		enum ts_rec_state st;
+		bool want;
+	} t[] = {
+	    {0, 10, TS_REC_VALID, false},   /* grace off */
+	    {600, 10, TS_REC_VALID, true},  /* within */
+	    {600, 600, TS_REC_VALID, true}, /* edge */
+	    {600, 601, TS_REC_VALID, false},
+	    {600, -1, TS_REC_VALID, false}, /* never checked */
+	    {600, 10, TS_REC_NEEDS_LOGIN, false},
+	};
+	const int64_t now = 1700000000;
+
+	for (size_t i = 0; i < TS_ARRAY_SIZE(t); i++) {
+		struct ts_config c = cfg_with(0, 0, t[i].grace);
+		struct ts_record r = {0};
+		int64_t age = -1;
+
+		r.state = t[i].st;
+		r.last_positive_check = t[i].since_check < 0 ? 0 : now - t[i].since_check;
+		CHECK_MSG(ts_offline_allowed(&r, now, &c, &age) == t[i].want, "offline case %zu",
+		          i);
+		if (t[i].want)
+			CHECK_INT(age, t[i].since_check);
+	}
+	{
+		struct ts_config c = cfg_with(0, 0, 600);
+
+		CHECK(!ts_offline_allowed(NULL, now, &c, NULL));
+	}
+}
+
+static void test_single_flight_verdicts(void)
+{
+	struct ts_record stored = {0};
+
+	stored.access_token = (char *)(uintptr_t) "AT-2";
+	stored.refresh_token = (char *)(uintptr_t) "RT-2";
+	/* we saw AT-1 rejected, the store holds AT-2: another process refreshed */
+	CHECK_INT(ts_single_flight_verdict(&stored, "AT-1"), TS_GRANT_ADOPT);
+	/* the store still holds what we saw: we refresh */
+	CHECK_INT(ts_single_flight_verdict(&stored, "AT-2"), TS_GRANT_REFRESH);
+	/* invalid_grant for a superseded refresh token: adopt, never needs-login */
+	CHECK_INT(ts_invalid_grant_verdict(&stored, "RT-1"), TS_GRANT_ADOPT);
+	/* invalid_grant for the stored refresh token: needs-login */
+	CHECK_INT(ts_invalid_grant_verdict(&stored, "RT-2"), TS_GRANT_NEEDS_LOGIN);
+	stored.state = TS_REC_NEEDS_LOGIN;
+	CHECK_INT(ts_single_flight_verdict(&stored, "AT-2"), TS_GRANT_NEEDS_LOGIN);
+}
+
+static void test_identity(void)
+{
+	struct ts_config c = cfg_with(0, 0, 0);
+	char msg[TS_MESSAGE_MAX];
+
+	CHECK_INT(ts_identity_check(&c, "alice", "alice", msg, sizeof(msg)), 0);
+	CHECK_INT(ts_identity_check(&c, "bob", "alice", msg, sizeof(msg)), TS_E_IDENTITY_MISMATCH);
+	CHECK(strstr(msg, "\"alice\"") && strstr(msg, "\"bob\""));
+	CHECK_INT(ts_identity_check(&c, "bob", "", msg, sizeof(msg)), TS_E_IDENTITY_MISMATCH);
+	CHECK(ts_strlcpy(c.username_map, "strip-suffix:@example.org", sizeof(c.username_map)) == 0);
+	CHECK_INT(ts_identity_check(&c, "alice", "alice@example.org", msg, sizeof(msg)), 0);
+	CHECK_INT(ts_identity_check(&c, "bob", "alice@example.org", msg, sizeof(msg)),
+	          TS_E_IDENTITY_MISMATCH);
+	CHECK(strstr(msg, "alice@example.org") && strstr(msg, "bob"));
+}
+
+static void test_record_json(void)
+{
+	struct ts_record r = {0}, back = {0};
+	char *json = NULL;
+	size_t len = 0;
+
+	r.access_token = ts_strdup_secret("AT-secret");
+	r.refresh_token = ts_strdup_secret("RT-secret");
+	CHECK(r.access_token && r.refresh_token);
+	CHECK(ts_strlcpy(r.sub, "sub-alice", sizeof(r.sub)) == 0);
+	r.obtained_at = 1700000000;
+	r.expires_in = 3600;
+	r.last_positive_check = 1700000100;
+	r.state = TS_REC_NEEDS_LOGIN;
+	r.sessions = 2;
+	r.skew = -7200;
+	r.id.present = true;
+	ts_secret_hash_hex(r.needs_login_rt_hash, r.refresh_token);
+	CHECK_INT(strlen(r.needs_login_rt_hash), 64);
+	CHECK(ts_record_to_json(&r, &json, &len) == 0);
+	CHECK(ts_record_from_json(&back, (const uint8_t *)json, len) == 0);
+	CHECK_STR(back.access_token, "AT-secret");
+	CHECK_STR(back.refresh_token, "RT-secret");
+	CHECK_STR(back.sub, "sub-alice");
+	CHECK_INT(back.obtained_at, 1700000000);
+	CHECK_INT(back.last_positive_check, 1700000100);
+	CHECK_INT(back.state, TS_REC_NEEDS_LOGIN);
+	CHECK_INT(back.sessions, 2);
+	CHECK_INT(back.skew, -7200);
+	CHECK(back.id.present);
+	CHECK_STR(back.needs_login_rt_hash, r.needs_login_rt_hash);
+	ts_erase_free(json, len);
+	ts_record_clear(&back);
+	/* malformed payloads are refused, not half-read */
+	CHECK_INT(ts_record_from_json(&back, (const uint8_t *)"{}", 2), TS_E_CORRUPT);
+	CHECK_INT(ts_record_from_json(&back, (const uint8_t *)"[1]", 3), TS_E_CORRUPT);
+	CHECK_INT(ts_record_from_json(&back, (const uint8_t *)"{\"access_token\":", 16),
+	          TS_E_CORRUPT);
+	ts_record_clear(&r);
+}
+
+int main(void)
+{
+	RUN(test_refresh_window);
+	RUN(test_decide_table);
+	RUN(test_skew_server_time);
+	RUN(test_offline_grace);
+	RUN(test_single_flight_verdicts);
+	RUN(test_identity);
+	RUN(test_record_json);
+	return ts_test_done();
+}
