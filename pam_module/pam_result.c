@@ -4,6 +4,7 @@
 
 #include "pam_result.h"
 #include "ts_error.h"
+#include "ts_proto.h"
 
 static bool is_keystore_error(int code)
 {
@@ -89,6 +90,11 @@ bool pts_result_shows_message(enum pts_phase phase, int code, bool require_token
 	if (code == 0 || pam == PAM_IGNORE)
 		return false;
 	return !pts_result_is_admin_error(code);
+}
+
+bool pts_result_shows_info(int code, int state)
+{
+	return code == 0 && state == TS_STATE_UNAVAILABLE;
 }
 
 const char *pts_phase_name(enum pts_phase phase)

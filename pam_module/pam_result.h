@@ -29,6 +29,11 @@ bool pts_result_is_admin_error(int code);
  * PAM_SILENT) for this code in this phase. */
 bool pts_result_shows_message(enum pts_phase phase, int code, bool require_token);
 
+/* Whether a successful result's message is shown as information: only when
+ * the success rests on an earlier server check because the server is
+ * unreachable (offline_grace), which the user must be told. */
+bool pts_result_shows_info(int code, int state);
+
 const char *pts_phase_name(enum pts_phase phase);
 
 #endif

@@ -253,6 +253,8 @@ static int pts_run(pam_handle_t *pamh, int flags, int argc, const char **argv, e
 	if (!cctx.silent && res.message[0] &&
 	    pts_result_shows_message(phase, res.code, cfg->require_token))
 		(void)pam_prompt(pamh, PAM_ERROR_MSG, NULL, "%s", res.message);
+	else if (!cctx.silent && res.message[0] && pts_result_shows_info(res.code, res.state))
+		(void)pam_prompt(pamh, PAM_TEXT_INFO, NULL, "%s", res.message);
 	if (phase != PTS_AUTH)
 		pts_set_no_record(pamh, user, res.code == TS_E_NO_RECORD);
 	else if (res.code == 0)

@@ -418,11 +418,10 @@ static void test_clock_skew(void)
 		code = call_env(cfg_main, TS_MSG_REVALIDATE, "alice", TS_FLAG_NONINTERACTIVE, NULL,
 		                NULL, faketime_minus, &res);
 		ts_client_result_clear(&res);
-		/* The fixture's TLS certificate starts "now": 2 h in the past it
-		 * is not yet valid, so the broker may fail to connect; it must
-		 * never turn that into needs-login or a refresh loop. */
-		CHECK_MSG(code == 0 || code == TS_E_SERVER_CONFIG || code == TS_E_UNAVAILABLE,
-		          "under -2h: %s", ts_strerror(code));
+		/* The fixture's certificates start a day in the past
+		 * (tests/fixtures/lib/mkcerts.sh), so the skewed broker connects
+		 * and must simply follow the server. */
+		CHECK_MSG(code == 0, "under -2h: %s", ts_strerror(code));
 	}
 	CHECK_MSG(refreshes() <= 1, "no refresh loop under -2h: %ld refreshes", refreshes());
 	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);

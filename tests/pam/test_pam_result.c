@@ -6,6 +6,7 @@
 
 #include "pam_result.h"
 #include "ts_error.h"
+#include "ts_proto.h"
 #include "ts_test.h"
 
 static const int keystore_codes[] = {
@@ -73,6 +74,10 @@ int main(void)
 	CHECK(pts_result_shows_message(PTS_ACCOUNT, TS_E_NO_RECORD, true));
 	CHECK(!pts_result_shows_message(PTS_AUTH, 0, false));
 	CHECK(!pts_result_shows_message(PTS_AUTH, TS_E_CONFIG, false));
+	/* offline_grace: a success on an old check is told to the user */
+	CHECK(pts_result_shows_info(0, TS_STATE_UNAVAILABLE));
+	CHECK(!pts_result_shows_info(0, TS_STATE_VALID));
+	CHECK(!pts_result_shows_info(TS_E_UNAVAILABLE, TS_STATE_UNAVAILABLE));
 
 	CHECK_STR(pts_phase_name(PTS_AUTH), "auth");
 	CHECK_STR(pts_phase_name(PTS_ACCOUNT), "account");
