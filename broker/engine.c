@@ -15,6 +15,7 @@
 
 #include "ks.h"
 #include "lifecycle.h"
+#include "qr.h"
 #include "ts_error.h"
 #include "ts_log.h"
 #include "ts_mem.h"
@@ -504,23 +505,29 @@ static int device_show(void *ctx, const struct oauth_device *dev)
 {
 	void **pair = ctx;
 	struct ts_engine *e = pair[0];
-	const struct ts_request *req = pair[1];
-	char text[3072];
+	char text[12288], uri[512], code[64], full[1024];
+	size_t n;
 
-	if (dev->verification_uri_complete[0])
-		snprintf(
-		    text, sizeof(text),
-		    "To sign in to %.500s, open %.500s and enter the code %.60s\n(or open %.500s)",
-		    e->cfg->issuer, dev->verification_uri, dev->user_code,
-		    dev->verification_uri_complete);
-	else
-		snprintf(text, sizeof(text),
-		         "To sign in to %.500s, open %.500s and enter the code %.60s",
-		         e->cfg->issuer, dev->verification_uri, dev->user_code);
+	/* What the server sent is shown on the user's terminal: printable
+	 * ASCII only, so no escape sequence of the server's reaches it. */
+	ts_sanitize_text(uri, sizeof(uri), dev->verification_uri, strlen(dev->verification_uri));
+	ts_sanitize_text(code, sizeof(code), dev->user_code, strlen(dev->user_code));
+	ts_sanitize_text(full, sizeof(full), dev->verification_uri_complete,
+			 strlen(dev->verification_uri_complete));
+	snprintf(text, sizeof(text), "To sign in to %.500s, open %s and enter the code %s",
+		 e->cfg->issuer, uri, code);
+	if (full[0]) {
+		n = strlen(text);
+		snprintf(text + n, sizeof(text) - n, "\n(or open %s)", full);
+		/* With libqrencode, a QR code of the complete URI follows. */
+		n = strlen(text);
+		snprintf(text + n, sizeof(text) - n, "\nor scan this code:\n");
+		if (ts_qr_render(full, text + strlen(text), sizeof(text) - strlen(text)) < 0)
+			text[n] = '\0';
+	}
 	/* device codes are shown even with PAM_SILENT: the login needs them */
 	if (e->conv && e->conv->info)
 		return e->conv->info(e->conv->ctx, text);
-	(void)req;
 	return -EINVAL;
 }
 

@@ -10,6 +10,8 @@
  * the IdP's node_modules (TS_SKIP otherwise).
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
@@ -60,12 +62,17 @@ struct conv_state {
 	char last_info[2048];
 };
 
+/* Set when a device-login text carried a QR code (half blocks). */
+static int qr_seen;
+
 static int c_info(void *ctx, const char *text)
 {
 	struct conv_state *s = ctx;
 	const char *p = strstr(text, "enter the code ");
 
 	s->infos++;
+	if (p && strstr(text, "or scan this code:\n") && strstr(text, "\xe2\x96\x88"))
+		qr_seen = 1;
 	snprintf(s->last_info, sizeof(s->last_info), "%s", text);
 	if (p && !s->code[0]) {
 		size_t n;
@@ -261,7 +268,13 @@ static void test_device_login(void)
 	char *bytes, *tok;
 
 	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), TS_E_NO_RECORD);
+	qr_seen = 0;
 	device_login(cfg_main, "alice", "alice", "alice-pw", 0, 0);
+#ifdef TS_HAVE_QRENCODE
+	CHECK_MSG(qr_seen, "the device login text carries a QR code (built with libqrencode)");
+#else
+	CHECK_MSG(!qr_seen, "no QR code without libqrencode");
+#endif
 	record_path(path, sizeof(path), ks_main, "alice");
 	CHECK_MSG(stat(path, &st) == 0, "record %s exists", path);
 	CHECK_MSG((st.st_mode & 0137) == 0, "record mode %o is 0640 or tighter", st.st_mode & 0777);
@@ -608,6 +621,34 @@ static void test_server_down(void)
 	after = ts_test_read_file(path, &la);
 	CHECK_MSG(la == lb && memcmp(before, after, la) == 0, "record byte for byte unchanged");
 	free(after);
+
+	/* Then a server that stalls: the port accepts connections (the kernel
+	 * completes the handshake into the backlog) but nothing ever answers. */
+	{
+		char cfg_stall[800];
+		struct sockaddr_in sa = {.sin_family = AF_INET};
+		int one = 1, lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		snprintf(cfg_stall, sizeof(cfg_stall), "%s/stall.conf", idp.dir);
+		snprintf(extra, sizeof(extra), "keystore_dir = %s\nhttp_timeout = 3\n", ks_main);
+		write_config(cfg_stall, "conf", extra);
+		sa.sin_port = htons((uint16_t)idp.port);
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		CHECK(lfd >= 0);
+		CHECK(setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0);
+		CHECK_MSG(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "bind the IdP's port");
+		CHECK(listen(lfd, 16) == 0);
+		t0 = time(NULL);
+		CHECK_INT(call(cfg_stall, TS_MSG_REVALIDATE, "alice", &res), TS_E_UNAVAILABLE);
+		ts_client_result_clear(&res);
+		CHECK_MSG(time(NULL) - t0 <= 3 * 2 + 3, "stalled server: unavailable within http_timeout");
+		CHECK_MSG(time(NULL) - t0 >= 2, "the stall was really waited out");
+		close(lfd);
+		after = ts_test_read_file(path, &la);
+		CHECK_MSG(la == lb && memcmp(before, after, la) == 0,
+			  "record byte for byte unchanged after the stall");
+		free(after);
+	}
 
 	CHECK_INT(call(cfg_grace, TS_MSG_REVALIDATE, "alice", &res), 0);
 	CHECK_MSG(strstr(res.message, "offline_grace") && strstr(res.message, "unreachable"),
