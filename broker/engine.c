@@ -201,6 +201,7 @@ static int refresh_single_flight(struct ts_engine *e, const struct ts_request *r
 		r = mark_needs_login(e, req, l, &cur, gen,
 		                     "the access token was rejected and there is no refresh token");
 		r = r < 0 ? r : TS_E_NEEDS_LOGIN;
+		snprintf(rec->reason, sizeof(rec->reason), "%s", cur.reason);
 		goto out;
 	}
 	out->refreshes++;
@@ -212,6 +213,7 @@ static int refresh_single_flight(struct ts_engine *e, const struct ts_request *r
 			    e, req, l, &cur, gen,
 			    "the server refused the refresh token (invalid_grant)");
 			r = w < 0 ? w : TS_E_NEEDS_LOGIN;
+			snprintf(rec->reason, sizeof(rec->reason), "%s", cur.reason);
 		}
 		goto out;
 	}
@@ -453,10 +455,11 @@ static int use_tokens(struct ts_engine *e, const struct ts_request *req, enum us
 	r = TS_E_REJECTED_TOKEN;
 fail:
 	if (r == TS_E_NEEDS_LOGIN)
-		set_msg(
-		    out, r, TS_STATE_NEEDS_LOGIN,
-		    "sign-in required: the server refused the refresh token (invalid_grant); %s",
-		    state_hint());
+		/* the stored reason says which: a refused refresh token, or none to use */
+		set_msg(out, r, TS_STATE_NEEDS_LOGIN, "sign-in required: %s; %s",
+		        rec->reason[0] ? rec->reason
+		                       : "the server refused the refresh token (invalid_grant)",
+		        state_hint());
 	else if (r == TS_E_IDENTITY_CHANGED)
 		set_msg(out, r, TS_STATE_NEEDS_LOGIN,
 		        "sign-in required: the server answered with another identity for %s; %s",

@@ -553,6 +553,12 @@ static void test_password_and_token(void)
 
 		/* a revoked token is refused */
 		CHECK_INT(ts_idp_ctl(&idp, "revoke-access-tokens", "alice"), 0);
+		/* the pasted token's record has no refresh token: the message says so */
+		CHECK_INT(call(cfg_tok, TS_MSG_REVALIDATE, "alice", &res), TS_E_NEEDS_LOGIN);
+		CHECK_MSG(strstr(res.message, "no refresh token") &&
+		              !strstr(res.message, "invalid_grant"),
+		          "pasted-token record: %s", res.message);
+		ts_client_result_clear(&res);
 		CHECK(call_env(cfg_tok, TS_MSG_LOGIN, "carol", 0, "token", &cs, NULL, &res) != 0);
 		ts_client_result_clear(&res);
 		CHECK_INT(simple(cfg_tok, TS_MSG_REVALIDATE, "carol"), TS_E_NO_RECORD);
