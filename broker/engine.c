@@ -527,6 +527,8 @@ static int device_show(void *ctx, const struct oauth_device *dev)
 		snprintf(text + n, sizeof(text) - n, "\nor scan this code:\n");
 		if (ts_qr_render(full, text + strlen(text), sizeof(text) - strlen(text)) < 0)
 			text[n] = '\0';
+		else
+			text[strlen(text) - 1] = '\0'; /* the conversation ends the line */
 	}
 	/* device codes are shown even with PAM_SILENT: the login needs them */
 	if (e->conv && e->conv->info)
