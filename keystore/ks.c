@@ -915,10 +915,9 @@ int ks_init(const char *dir, const char *key_file, const struct ks_open_opts *op
 	return write_new_key_file(key_file, group);
 }
 
-int ks_open(struct ks **ret, const char *dir, const char *key_file, const struct ks_open_opts *opts)
+/* A keystore handle with no folders open and no keys loaded. */
+static int ks_alloc(struct ks **ret)
 {
-	struct ts_file_policy dpol = {.owners = {0, geteuid(), TS_OWNER_ANY}, .forbidden = 0007};
-	int *fds[4];
 	struct ks *ks;
 	int r;
 
@@ -929,6 +928,20 @@ int ks_open(struct ks **ret, const char *dir, const char *key_file, const struct
 	if (!ks)
 		return -ENOMEM;
 	ks->dir_fd = ks->users_fd = ks->state_fd = ks->locks_fd = ks->quar_fd = -1;
+	*ret = ks;
+	return 0;
+}
+
+int ks_open(struct ks **ret, const char *dir, const char *key_file, const struct ks_open_opts *opts)
+{
+	struct ts_file_policy dpol = {.owners = {0, geteuid(), TS_OWNER_ANY}, .forbidden = 0007};
+	int *fds[4];
+	struct ks *ks;
+	int r;
+
+	r = ks_alloc(&ks);
+	if (r < 0)
+		return r;
 	ks->group = opts ? opts->group : (gid_t)-1;
 	ks->lock_timeout_ms =
 	    opts && opts->lock_timeout_ms ? opts->lock_timeout_ms : KS_LOCK_TIMEOUT_MS;
@@ -976,13 +989,9 @@ int ks_open_from_key(struct ks **ret, uint32_t key_id, const uint8_t key[KS_KEYB
 
 	if (key_id == 0)
 		return -EINVAL;
-	r = ks_sodium_init();
+	r = ks_alloc(&ks);
 	if (r < 0)
 		return r;
-	ks = calloc(1, sizeof(*ks));
-	if (!ks)
-		return -ENOMEM;
-	ks->dir_fd = ks->users_fd = ks->state_fd = ks->locks_fd = ks->quar_fd = -1;
 	ks->group = (gid_t)-1;
 	ks->keys = sodium_malloc(sizeof(*ks->keys) * KS_KEYS_MAX);
 	if (!ks->keys) {
