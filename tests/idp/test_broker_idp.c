@@ -29,6 +29,7 @@
 #include "ts_error.h"
 #include "ts_idp.h"
 #include "ts_mem.h"
+#include "ts_leak.h"
 #include "ts_test.h"
 
 static struct ts_idp idp;
@@ -39,16 +40,6 @@ static char env_mono[] = "FAKETIME_DONT_FAKE_MONOTONIC=1";
 static char env_asan[] = "ASAN_OPTIONS=verify_asan_link_order=0"; /* sanitizer builds */
 static char *faketime_plus[] = {env_preload, env_plus, env_mono, env_asan, NULL};
 static char *faketime_minus[] = {env_preload, env_minus, env_mono, env_asan, NULL};
-
-/* Tokens seen by the test (GET_TOKEN); none may appear in any log. */
-static char *seen_tokens[64];
-static size_t n_seen;
-
-static void remember_token(const char *t)
-{
-	if (t && n_seen < TS_ARRAY_SIZE(seen_tokens))
-		seen_tokens[n_seen++] = strdup(t);
-}
 
 /* ---- conversation ----------------------------------------------------- */
 
@@ -148,7 +139,7 @@ static int call_env(const char *config, enum ts_msg_type type, const char *user,
 	fprintf(stderr, "   [%s] code %d (%s) state %d: %s\n", user, res->code,
 	        ts_strerror(res->code), res->state, res->message);
 	if (res->token)
-		remember_token(res->token);
+		ts_leak_remember(res->token);
 	return res->code;
 }
 
@@ -207,49 +198,6 @@ static void record_path(char *out, size_t len, const char *ksdir, const char *us
 	snprintf(out, len, "%s/users/%u.seal", ksdir, (unsigned)uid_of(user));
 }
 
-static char *read_or_null(const char *path, size_t *len)
-{
-	if (access(path, F_OK) != 0)
-		return NULL;
-	return ts_test_read_file(path, len);
-}
-
-static bool contains(const char *hay, size_t len, const char *needle)
-{
-	size_t n = strlen(needle);
-
-	if (n == 0 || n > len)
-		return false;
-	for (size_t i = 0; i + n <= len; i++)
-		if (memcmp(hay + i, needle, n) == 0)
-			return true;
-	return false;
-}
-
-/* No token text in the broker's log: the tokens we saw, and no long run of
- * token-like characters (opaque tokens and JWTs are 40+ base64url chars). */
-static void check_log_clean(void)
-{
-	size_t len = 0, run = 0;
-	char *log = read_or_null(logfile, &len);
-
-	if (!log)
-		return;
-	for (size_t i = 0; i < n_seen; i++)
-		CHECK_MSG(!contains(log, len, seen_tokens[i]), "a token appears in %s", logfile);
-	CHECK_MSG(!contains(log, len, "Sanitizer") && !contains(log, len, "runtime error"),
-	          "the broker ran clean under the sanitizers (see %s)", logfile);
-	for (size_t i = 0; i < len; i++) {
-		char ch = log[i];
-		bool tok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		           (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
-
-		run = tok ? run + 1 : 0;
-		CHECK_MSG(run < 40, "token-like text in the broker log near offset %zu", i);
-	}
-	free(log);
-}
-
 static long refreshes(void)
 {
 	return ts_idp_count(&idp, "token:refresh_token");
@@ -280,8 +228,8 @@ static void test_device_login(void)
 	CHECK_MSG((st.st_mode & 0137) == 0, "record mode %o is 0640 or tighter", st.st_mode & 0777);
 	tok = get_token(cfg_main, "alice");
 	bytes = ts_test_read_file(path, &len);
-	CHECK_MSG(!contains(bytes, len, tok), "the sealed record holds no token text");
-	CHECK(!contains(bytes, len, "sub-alice"));
+	CHECK_MSG(!ts_contains(bytes, len, tok), "the sealed record holds no token text");
+	CHECK(!ts_contains(bytes, len, "sub-alice"));
 	free(bytes);
 	free(tok);
 	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
@@ -356,7 +304,7 @@ static void test_stale_copy(void)
 	rec.access_token = TS_TAKE_PTR(tok.access_token);
 	ts_erase_free_str(rec.refresh_token);
 	rec.refresh_token = TS_TAKE_PTR(tok.refresh_token);
-	remember_token(rec.access_token);
+	ts_leak_remember(rec.access_token);
 	CHECK(ts_record_to_json(&rec, &json, &jl) == 0);
 	CHECK(ks_write(ks, l, &id, json, jl, b->generation, &gen) == 0);
 	ts_erase_free(json, jl);
@@ -515,7 +463,7 @@ static void test_password_and_token(void)
 		size_t len = 0;
 		char *log = ts_test_read_file(logfile, &len);
 
-		CHECK_MSG(contains(log, len, "legacy grant"), "the password grant is warned about");
+		CHECK_MSG(ts_contains(log, len, "legacy grant"), "the password grant is warned about");
 		free(log);
 	}
 	CHECK_INT(simple(cfg_pw, TS_MSG_REVALIDATE, "bob"), 0);
@@ -696,25 +644,23 @@ int main(int argc, char **argv)
 	write_config(cfg_main, "conf", extra);
 
 	RUN(test_device_login);
-	check_log_clean();
+	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_revoked_access_token);
-	check_log_clean();
+	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_stale_copy);
-	check_log_clean();
+	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_fifty_concurrent);
-	check_log_clean();
+	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_clock_skew);
-	check_log_clean();
+	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_revoked_grant);
-	check_log_clean();
+	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_device_edges);
 	RUN(test_password_and_token);
 	RUN(test_identity_device);
-	check_log_clean();
+	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_perm);
 	RUN(test_server_down);
-	check_log_clean();
-	for (size_t i = 0; i < n_seen; i++)
-		free(seen_tokens[i]);
+	ts_leak_scan_file("the broker's log", logfile);
 	return ts_test_done();
 }

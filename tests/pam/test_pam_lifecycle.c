@@ -48,6 +48,7 @@
 #include <security/pam_appl.h>
 
 #include "ts_idp.h"
+#include "ts_leak.h"
 #include "ts_test.h"
 
 #define N_CONCURRENT 50
@@ -58,74 +59,6 @@ static char broker_bin[512], wrapper[700], logfile[700], ksdir[700];
 static const char *conf_main, *conf_grace;
 
 /* ---- token collection and the leak scan (12) --------------------------- */
-
-static char *tokens[32];
-static size_t n_tokens;
-
-static void remember_token(const char *t)
-{
-	if (t && t[0] && n_tokens < TS_ARRAY_SIZE(tokens)) {
-		tokens[n_tokens] = strdup(t);
-		CHECK(tokens[n_tokens]);
-		n_tokens++;
-	}
-}
-
-static bool contains(const char *hay, size_t len, const char *needle)
-{
-	size_t n = strlen(needle);
-
-	if (n == 0 || n > len)
-		return false;
-	for (size_t i = 0; i + n <= len; i++)
-		if (memcmp(hay + i, needle, n) == 0)
-			return true;
-	return false;
-}
-
-/* Every token this test handled, and anything token-like: opaque tokens
- * and JWT segments are runs of 40+ base64url characters holding letters and
- * digits, which no message, path or code of ours contains (a rule of dashes
- * is not a token). */
-static void scan_clean(const char *what, const char *text, size_t len)
-{
-	size_t run = 0;
-	bool alpha = false, digit = false;
-
-	for (size_t i = 0; i < n_tokens; i++)
-		CHECK_MSG(!contains(text, len, tokens[i]), "a token appears in %s", what);
-	for (size_t i = 0; i < len; i++) {
-		char ch = text[i];
-		bool a = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-		bool d = ch >= '0' && ch <= '9';
-
-		if (a || d || ch == '_' || ch == '-') {
-			run++;
-			alpha = alpha || a;
-			digit = digit || d;
-		} else {
-			run = 0;
-			alpha = digit = false;
-		}
-		CHECK_MSG(run < 40 || !alpha || !digit,
-		          "token-like text in %s near offset %zu: %.60s", what, i,
-		          text + (i + 1 - run));
-	}
-}
-
-static void check_broker_log_clean(void)
-{
-	size_t len = 0;
-	char *log;
-
-	if (access(logfile, F_OK) != 0)
-		return;
-	log = ts_test_read_file(logfile, &len);
-	scan_clean("the broker's log", log, len);
-	CHECK_MSG(!contains(log, len, "Sanitizer") && !contains(log, len, "runtime error"),
-	          "the broker ran clean under the sanitizers (see %s)", logfile);
-	free(log);
-}
 
 /* ---- one PAM transaction in a child ------------------------------------ */
 
@@ -320,9 +253,9 @@ static int op_finish(pid_t pid, struct op_slot *slot, const char *service, const
 		        user, pam_strerror(NULL, slot->rv), err, slot->conv);
 	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0 && slot->done,
 	          "the PAM child for %s/%s ended cleanly (status %d)", service, user, st);
-	scan_clean("the PAM log (pam_wrapper stderr)", err, len);
-	scan_clean("the conversation", slot->conv, strlen(slot->conv));
-	CHECK_MSG(!contains(err, len, "Sanitizer") && !contains(err, len, "runtime error"),
+	ts_leak_scan("the PAM log (pam_wrapper stderr)", err, len);
+	ts_leak_scan("the conversation", slot->conv, strlen(slot->conv));
+	CHECK_MSG(!ts_contains(err, len, "Sanitizer") && !ts_contains(err, len, "runtime error"),
 	          "the module ran clean under the sanitizers");
 	free(err);
 	CHECK_MSG(!strstr(slot->conv, "test:"), "%s", slot->conv);
@@ -351,7 +284,7 @@ static bool log_has(const struct op_slot *s, const char *text)
 {
 	size_t len = 0;
 	char *err = ts_test_read_file(s->errfile, &len);
-	bool has = contains(err, len, text);
+	bool has = ts_contains(err, len, text);
 
 	free(err);
 	return has;
@@ -444,7 +377,7 @@ static char *password_grant_token(const char *login, const char *pw)
 		n = strcspn(p, "\"");
 		char *t = strndup(p, n);
 		CHECK(t);
-		remember_token(t);
+		ts_leak_remember(t);
 		if (k == 0)
 			at = t;
 		else
@@ -770,28 +703,26 @@ int main(int argc, char **argv)
 	          conf_grace);
 
 	RUN(test_device_login);
-	check_broker_log_clean();
+	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_revoked_access_token);
-	check_broker_log_clean();
+	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_fifty_concurrent);
-	check_broker_log_clean();
+	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_revoked_grant);
-	check_broker_log_clean();
+	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_device_edges);
-	check_broker_log_clean();
+	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_password_and_token);
-	check_broker_log_clean();
+	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_identity_binding);
-	check_broker_log_clean();
+	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_disabled);
-	check_broker_log_clean();
+	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_server_down);
-	check_broker_log_clean();
+	ts_leak_scan_file("the broker's log", logfile);
 	/* the known-token part of the scan was not vacuous: the pasted tokens
 	 * (carol's and alice's, with their refresh and id tokens) */
-	CHECK_MSG(n_tokens >= 4, "only %zu known tokens were scanned for", n_tokens);
-	fprintf(stderr, "scanned every log and conversation for %zu known tokens\n", n_tokens);
-	for (size_t i = 0; i < n_tokens; i++)
-		free(tokens[i]);
+	CHECK_MSG(ts_leak_count() >= 4, "only %zu known tokens were scanned for", ts_leak_count());
+	fprintf(stderr, "scanned every log and conversation for %zu known tokens\n", ts_leak_count());
 	return ts_test_done();
 }

@@ -46,6 +46,7 @@
 #include "ts_client.h"
 #include "ts_error.h"
 #include "ts_idp.h"
+#include "ts_leak.h"
 #include "ts_test.h"
 
 #define CONV_MAX 8192
@@ -59,72 +60,6 @@ static char broker_bin[512], wrapper[700], logfile[700], ksdir[700];
 static const char *conf;
 
 /* ---- token collection and the leak scan -------------------------------- */
-
-static char *tokens[32];
-static size_t n_tokens;
-
-static void remember_token(const char *t)
-{
-	if (t && t[0] && n_tokens < TS_ARRAY_SIZE(tokens)) {
-		tokens[n_tokens] = strdup(t);
-		CHECK(tokens[n_tokens]);
-		n_tokens++;
-	}
-}
-
-static bool contains(const char *hay, size_t len, const char *needle)
-{
-	size_t n = strlen(needle);
-
-	if (n == 0 || n > len)
-		return false;
-	for (size_t i = 0; i + n <= len; i++)
-		if (memcmp(hay + i, needle, n) == 0)
-			return true;
-	return false;
-}
-
-/* Every token this test handled, and anything token-like: runs of 40+
- * base64url characters holding letters and digits. */
-static void scan_clean(const char *what, const char *text, size_t len)
-{
-	size_t run = 0;
-	bool alpha = false, digit = false;
-
-	for (size_t i = 0; i < n_tokens; i++)
-		CHECK_MSG(!contains(text, len, tokens[i]), "a token appears in %s", what);
-	for (size_t i = 0; i < len; i++) {
-		char ch = text[i];
-		bool a = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-		bool d = ch >= '0' && ch <= '9';
-
-		if (a || d || ch == '_' || ch == '-') {
-			run++;
-			alpha = alpha || a;
-			digit = digit || d;
-		} else {
-			run = 0;
-			alpha = digit = false;
-		}
-		CHECK_MSG(run < 40 || !alpha || !digit,
-		          "token-like text in %s near offset %zu: %.60s", what, i,
-		          text + (i + 1 - run));
-	}
-}
-
-static void check_broker_log_clean(void)
-{
-	size_t len = 0;
-	char *log;
-
-	if (access(logfile, F_OK) != 0)
-		return;
-	log = ts_test_read_file(logfile, &len);
-	scan_clean("the broker's log", log, len);
-	CHECK_MSG(!contains(log, len, "Sanitizer") && !contains(log, len, "runtime error"),
-	          "the broker ran clean under the sanitizers (see %s)", logfile);
-	free(log);
-}
 
 /* ---- PAM transactions in a child ---------------------------------------- */
 
@@ -375,9 +310,9 @@ static void op_finish(pid_t pid, const char *service, const char *user)
 	        slot->rv[3] >= 0 ? pam_strerror(NULL, slot->rv[3]) : "-", err, slot->conv);
 	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0 && slot->done,
 	          "the PAM child for %s/%s ended cleanly (status %d)", service, user, st);
-	scan_clean("the PAM log (pam_wrapper stderr)", err, len);
-	scan_clean("the conversation", slot->conv, strlen(slot->conv));
-	CHECK_MSG(!contains(err, len, "Sanitizer") && !contains(err, len, "runtime error"),
+	ts_leak_scan("the PAM log (pam_wrapper stderr)", err, len);
+	ts_leak_scan("the conversation", slot->conv, strlen(slot->conv));
+	CHECK_MSG(!ts_contains(err, len, "Sanitizer") && !ts_contains(err, len, "runtime error"),
 	          "the module ran clean under the sanitizers");
 	free(err);
 	CHECK_MSG(!strstr(slot->conv, "test:"), "%s", slot->conv);
@@ -455,7 +390,7 @@ static char *get_token(const char *user, const char *service)
 	CHECK_MSG(res.token && strlen(res.token) >= 20, "GET_TOKEN returned a token");
 	t = strdup(res.token);
 	CHECK(t);
-	remember_token(t);
+	ts_leak_remember(t);
 	ts_client_result_clear(&res);
 	return t;
 }
@@ -584,11 +519,11 @@ static void test_no_token_in_env(void)
 	CHECK_INT(pam_one("tss-fresh-out", "alice", OPEN, NULL), PAM_SUCCESS);
 	CHECK_MSG(strstr(slot->env, "proc:PAM_WRAPPER="),
 	          "the environment was captured after open_session");
-	CHECK_MSG(!contains(slot->env, strlen(slot->env), t),
+	CHECK_MSG(!ts_contains(slot->env, strlen(slot->env), t),
 	          "the access token is in the environment after open_session");
 	CHECK_MSG(!env_has_token_var(slot->env), "a TOKENSEAL_* variable after open_session: %s",
 	          slot->env);
-	scan_clean("the environment after open_session", slot->env, strlen(slot->env));
+	ts_leak_scan("the environment after open_session", slot->env, strlen(slot->env));
 	/* the token checked for is the one the session uses */
 	t2 = get_token("alice", "tss-fresh-out");
 	CHECK_MSG(strcmp(t, t2) == 0, "the session's token is the one looked for");
@@ -713,21 +648,19 @@ int main(int argc, char **argv)
 	CHECK_MSG(ts_idp_write_config(&idp, conf, "conf", extra) == 0, "write %s", conf);
 
 	RUN(test_auth_stored_token);
-	check_broker_log_clean();
+	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_open_session_refresh);
-	check_broker_log_clean();
+	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_no_token_in_env);
-	check_broker_log_clean();
+	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_close_logout);
-	check_broker_log_clean();
+	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_close_last_session);
-	check_broker_log_clean();
+	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_close_never);
-	check_broker_log_clean();
-	CHECK_MSG(n_tokens >= 6, "only %zu known tokens were scanned for", n_tokens);
+	ts_leak_scan_file("the broker's log", logfile);
+	CHECK_MSG(ts_leak_count() >= 6, "only %zu known tokens were scanned for", ts_leak_count());
 	fprintf(stderr, "scanned every log, conversation and environment for %zu known tokens\n",
-	        n_tokens);
-	for (size_t i = 0; i < n_tokens; i++)
-		free(tokens[i]);
+	        ts_leak_count());
 	return ts_test_done();
 }
