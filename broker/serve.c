@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdarg.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,17 @@ static const char *type_name(enum ts_msg_type t)
 	}
 }
 
+/* Config problems go where the broker's log goes (syslog, or stderr with
+ * --debug): in exec mode the broker's own stderr is /dev/null. */
+TS_PRINTF(3, 0)
+static void config_log(void *ctx, int priority, const char *fmt, va_list ap)
+{
+	(void)ctx;
+	ts_vlog(priority, fmt, ap);
+}
+
+static const struct ts_config_report config_report = {config_log, NULL};
+
 static void log_outcome(const struct ts_request *req, const struct ts_outcome *o)
 {
 	int prio = o->code == 0 ? LOG_INFO : LOG_NOTICE;
@@ -230,9 +242,9 @@ int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd,
 	}
 
 	ts_config_defaults(&cfg);
-	r = ts_config_load(&cfg, opts->config_path, req.service, NULL);
+	r = ts_config_load(&cfg, opts->config_path, req.service, &config_report);
 	if (r >= 0)
-		r = ts_config_validate(&cfg, opts->config_path, NULL);
+		r = ts_config_validate(&cfg, opts->config_path, &config_report);
 	if (r < 0) {
 		out.code = TS_E_CONFIG;
 		snprintf(out.message, sizeof(out.message),

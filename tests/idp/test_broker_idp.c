@@ -525,6 +525,47 @@ static void test_identity_device(void)
 }
 
 /* Exec mode: a non-root caller acts only for the user of its real uid. */
+/* Whether some line of log contains needle and starts with prefix. */
+static bool log_line_has(const char *log, const char *needle, const char *prefix)
+{
+	for (const char *p = strstr(log, needle); p; p = strstr(p + 1, needle)) {
+		const char *bol = p;
+
+		while (bol > log && bol[-1] != '\n')
+			bol--;
+		if (strncmp(bol, prefix, strlen(prefix)) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Config problems reach the broker's log (its stderr is /dev/null in exec
+ * mode), naming file, line and key; a bad file is refused with a message. */
+static void test_config_reported(void)
+{
+	char cfg_bad[800], extra[1200];
+	struct ts_client_result res;
+	size_t len = 0;
+	char *log;
+
+	snprintf(cfg_bad, sizeof(cfg_bad), "%s/bad.conf", idp.dir);
+	snprintf(extra, sizeof(extra), "keystore_dir = %s\nbogus_key = 1\nhttp_timeout = 0\n",
+		 ks_main);
+	write_config(cfg_bad, "conf", extra);
+	CHECK_INT(call(cfg_bad, TS_MSG_REVALIDATE, "alice", &res), TS_E_CONFIG);
+	CHECK_MSG(strstr(res.message, "configuration problem"), "message: %s", res.message);
+	ts_client_result_clear(&res);
+	log = ts_test_read_file(logfile, &len);
+	/* through the broker's log sink ("tokenseal-broker: <level>: "), which is
+	 * syslog in production, not the parser's bare stderr fallback */
+	CHECK_MSG(log_line_has(log, "unknown key 'bogus_key', ignoring",
+			       "tokenseal-broker: warning: "),
+		  "the unknown key is in the broker's log");
+	CHECK_MSG(log_line_has(log, "key 'http_timeout'", "tokenseal-broker: error: "),
+		  "the bad value is in the broker's log");
+	free(log);
+}
+
 static void test_perm(void)
 {
 	pid_t pid = fork();
@@ -659,6 +700,7 @@ int main(int argc, char **argv)
 	RUN(test_password_and_token);
 	RUN(test_identity_device);
 	ts_leak_scan_file("the broker's log", logfile);
+	RUN(test_config_reported);
 	RUN(test_perm);
 	RUN(test_server_down);
 	ts_leak_scan_file("the broker's log", logfile);
