@@ -382,6 +382,8 @@ static int use_tokens(struct ts_engine *e, const struct ts_request *req, enum us
 
 	for (unsigned attempt = 0; attempt < 3; attempt++) {
 		struct oauth_identity ident = {0};
+		int64_t skew;
+		bool note;
 
 		memset(&err, 0, sizeof(err));
 		r = revalidate_identity(e, rec->access_token, refreshed && !adopted, &ident, &err);
@@ -389,7 +391,9 @@ static int use_tokens(struct ts_engine *e, const struct ts_request *req, enum us
 			r = check_identity(e, req, rec, &ident, out);
 			if (r < 0)
 				return r;
-			rec->skew = current_skew(e, rec->skew);
+			skew = current_skew(e, rec->skew);
+			note = ts_should_note_positive(rec, server_now(e, skew), skew, e->cfg);
+			rec->skew = skew;
 			ts_lifecycle_decide(rec, server_now(e, rec->skew), e->cfg, &d);
 			if (d.action == TS_ACT_REFRESH && !refreshed &&
 			    (mode == USE_FRESH || d.expires_left <= d.window)) {
@@ -404,7 +408,8 @@ static int use_tokens(struct ts_engine *e, const struct ts_request *req, enum us
 					goto fail;
 				/* the token still stands: go on with it */
 			}
-			note_positive(e, req, rec, server_now(e, rec->skew));
+			if (note)
+				note_positive(e, req, rec, server_now(e, rec->skew));
 			ts_lifecycle_decide(rec, server_now(e, rec->skew), e->cfg, &d);
 			out->expires = d.expires_left;
 			if (rejected_early)

@@ -252,6 +252,19 @@ bool ts_offline_allowed(const struct ts_record *r, int64_t now, const struct ts_
 	return age <= (int64_t)cfg->offline_grace;
 }
 
+bool ts_should_note_positive(const struct ts_record *r, int64_t now, int64_t skew,
+			     const struct ts_config *cfg)
+{
+	int64_t moved = skew - r->skew;
+
+	if (cfg->revalidate_cache > 0)
+		return true;
+	if (moved > TS_SKEW_WARN_SECONDS / 4 || moved < -TS_SKEW_WARN_SECONDS / 4)
+		return true;
+	return r->last_positive_check <= 0 || now < r->last_positive_check ||
+	       now - r->last_positive_check >= TS_NOTE_INTERVAL;
+}
+
 static bool str_eq(const char *a, const char *b)
 {
 	size_t la, lb;

@@ -23,6 +23,7 @@
 #include "ts_proto.h"
 
 #define TS_SKEW_WARN_SECONDS 120
+#define TS_NOTE_INTERVAL 60 /* most often a plain use rewrites the record */
 #define TS_WINDOW_MIN 60
 #define TS_WINDOW_MAX (15 * 60)
 #define TS_DEVICE_TIMEOUT_DEFAULT 110
@@ -93,6 +94,14 @@ void ts_lifecycle_decide(const struct ts_record *r, int64_t now, const struct ts
  * server is unreachable? *ret_age gets the age of that check in seconds. */
 bool ts_offline_allowed(const struct ts_record *r, int64_t now, const struct ts_config *cfg,
                         int64_t *ret_age) TS_NONNULL(3);
+
+/* Should a positive server answer be written into the record? Each write is
+ * a locked, fsynced rewrite on the path of every sudo and login, so only
+ * when something reads the time soon: revalidate_cache needs it current;
+ * otherwise (offline_grace, status) once per TS_NOTE_INTERVAL, or when the
+ * clock-skew estimate moved by more than TS_SKEW_WARN_SECONDS / 4. */
+bool ts_should_note_positive(const struct ts_record *r, int64_t now, int64_t skew,
+			     const struct ts_config *cfg) TS_NONNULL(1, 4);
 
 enum ts_grant_verdict {
 	TS_GRANT_ADOPT,       /* the stored token changed: use it, no server call */

@@ -235,6 +235,27 @@ static void test_device_login(void)
 	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
 }
 
+/* A plain use soon after another asks the server but does not rewrite the
+ * record (no lock-and-fsync on every sudo); the server was asked. */
+static void test_plain_use_no_write(void)
+{
+	char path[900];
+	size_t lb = 0, la = 0;
+	char *before, *after;
+	long checks;
+
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
+	record_path(path, sizeof(path), ks_main, "alice");
+	before = ts_test_read_file(path, &lb);
+	checks = ts_idp_count(&idp, "introspection");
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
+	CHECK_MSG(ts_idp_count(&idp, "introspection") == checks + 1, "the server was asked");
+	after = ts_test_read_file(path, &la);
+	CHECK_MSG(la == lb && memcmp(before, after, la) == 0, "record not rewritten by a use");
+	free(before);
+	free(after);
+}
+
 /* 2: access token revoked at the server while the local expiry is an hour
  * away: the next use refreshes once and succeeds. */
 static void test_revoked_access_token(void)
@@ -686,6 +707,7 @@ int main(int argc, char **argv)
 
 	RUN(test_device_login);
 	ts_leak_scan_file("the broker's log", logfile);
+	RUN(test_plain_use_no_write);
 	RUN(test_revoked_access_token);
 	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_stale_copy);

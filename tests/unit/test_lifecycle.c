@@ -130,6 +130,32 @@ static void test_skew_server_time(void)
 	CHECK_INT(d1.action, TS_ACT_REFRESH);
 }
 
+/* A plain use rewrites the record (locked, fsynced) only when something
+ * needs the time of the check soon. */
+static void test_should_note(void)
+{
+	struct ts_config c;
+	struct ts_record r = {0};
+	const int64_t now = 1800000000;
+
+	ts_config_defaults(&c);
+	r.last_positive_check = now - 10;
+	r.skew = 5;
+	CHECK(!ts_should_note_positive(&r, now, 5, &c));
+	CHECK(!ts_should_note_positive(&r, now, 5 + TS_SKEW_WARN_SECONDS / 4, &c));
+	CHECK(ts_should_note_positive(&r, now, 5 + TS_SKEW_WARN_SECONDS / 4 + 1, &c));
+	CHECK(ts_should_note_positive(&r, now, 5 - TS_SKEW_WARN_SECONDS / 4 - 1, &c));
+	r.last_positive_check = now - TS_NOTE_INTERVAL;
+	CHECK(ts_should_note_positive(&r, now, 5, &c));
+	r.last_positive_check = 0;
+	CHECK(ts_should_note_positive(&r, now, 5, &c));
+	r.last_positive_check = now + 100; /* clock went back */
+	CHECK(ts_should_note_positive(&r, now, 5, &c));
+	r.last_positive_check = now - 1;
+	c.revalidate_cache = 30; /* the cache reads it: always current */
+	CHECK(ts_should_note_positive(&r, now, 5, &c));
+}
+
 static void test_offline_grace(void)
 {
 	static const struct {
@@ -246,6 +272,7 @@ int main(void)
 	RUN(test_refresh_window);
 	RUN(test_decide_table);
 	RUN(test_skew_server_time);
+	RUN(test_should_note);
 	RUN(test_offline_grace);
 	RUN(test_single_flight_verdicts);
 	RUN(test_identity);
