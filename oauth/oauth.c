@@ -29,7 +29,6 @@
 #define DEVICE_GRANT "urn:ietf:params:oauth:grant-type:device_code"
 
 struct oauth_client {
-	const struct ts_config *cfg_in;
 	struct ts_config cfg; /* copy with discovered endpoints filled in */
 	bool discovered;
 	char *secret; /* NULL: public client */
@@ -169,7 +168,6 @@ static int read_secret(const char *path, char **ret, struct oauth_error *err)
 	};
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	char *s;
 	int r;
 
 	r = ts_read_file(path, &pol, &buf, &len);
@@ -185,8 +183,7 @@ static int read_secret(const char *path, char **ret, struct oauth_error *err)
 		return oauth_fail(err, TS_E_SERVER_CONFIG,
 		                  "the client secret file %s is empty or not text", path);
 	}
-	s = (char *)buf;
-	*ret = s;
+	*ret = (char *)buf;
 	return 0;
 }
 
@@ -203,7 +200,6 @@ int oauth_client_new(struct oauth_client **ret, const struct ts_config *cfg,
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	c->cfg_in = cfg;
 	c->cfg = *cfg;
 	c->time_scale = 1.0;
 	if (!c->cfg.http_timeout)
@@ -261,40 +257,33 @@ static bool url_allowed(const struct oauth_client *c, const char *url, bool *ret
 	return false;
 }
 
-/* scheme://host[:port] of url, sanitised, into out. */
+/* url for a message, sanitised, up to the first of stop: without any
+ * userinfo (user:password@ is not ours to print). */
+static void url_text(char *out, size_t outlen, const char *url, const char *stop)
+{
+	const char *p = strstr(url, "://"), *host = p ? p + 3 : url;
+	size_t an = strcspn(host, "/?#"), o;
+
+	for (size_t i = an; i > 0; i--)
+		if (host[i - 1] == '@') {
+			host += i;
+			break;
+		}
+	ts_sanitize_text(out, outlen, url, (size_t)(p ? p + 3 - url : 0));
+	o = strlen(out);
+	ts_sanitize_text(out + o, outlen - o, host, strcspn(host, stop));
+}
+
+/* scheme://host[:port] of url */
 static void url_origin(char *out, size_t outlen, const char *url)
 {
-	const char *p = strstr(url, "://");
-	size_t n;
-
-	if (!p) {
-		ts_sanitize_text(out, outlen, url, strcspn(url, "/?#"));
-		return;
-	}
-	p += 3;
-	n = (size_t)(p - url) + strcspn(p, "/?#");
-	/* drop any userinfo: it is not ours to print */
-	{
-		const char *at = memchr(p, '@', n - (size_t)(p - url));
-		if (at) {
-			char tmp[TS_URL_MAX];
-			size_t sl = (size_t)(p - url);
-			if (sl >= sizeof(tmp))
-				sl = sizeof(tmp) - 1;
-			memcpy(tmp, url, sl);
-			ts_sanitize_text(tmp + sl, sizeof(tmp) - sl, at + 1,
-			                 n - (size_t)(at + 1 - url));
-			ts_sanitize_text(out, outlen, tmp, strlen(tmp));
-			return;
-		}
-	}
-	ts_sanitize_text(out, outlen, url, n);
+	url_text(out, outlen, url, "/?#");
 }
 
 /* endpoint url without query, for messages */
 static void url_shown(char *out, size_t outlen, const char *url)
 {
-	ts_sanitize_text(out, outlen, url, strcspn(url, "?#"));
+	url_text(out, outlen, url, "?#");
 }
 
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -594,10 +583,9 @@ static int http_do(struct oauth_client *c, const struct http_req *q, struct http
 		goto fail;
 	}
 	if (cc != CURLE_OK) {
+		const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
 		char detail[CURL_ERROR_SIZE];
-		ts_sanitize_text(detail, sizeof(detail),
-		                 errbuf[0] ? errbuf : curl_easy_strerror(cc),
-		                 strlen(errbuf[0] ? errbuf : curl_easy_strerror(cc)));
+		ts_sanitize_text(detail, sizeof(detail), why, strlen(why));
 		r = curl_class(cc);
 		if (cc == CURLE_OPERATION_TIMEDOUT)
 			oauth_fail(err, r, "connection to %s: timed out after %u s", shown,
@@ -635,8 +623,6 @@ static int http_do(struct oauth_client *c, const struct http_req *q, struct http
 			r = oauth_fail(err, TS_E_UNAVAILABLE,
 			               "the %s %s is temporarily unavailable: HTTP %ld", q->what,
 			               shown, resp->status);
-		if (err)
-			err->retry_after = resp->retry_after;
 		goto fail;
 	}
 	if (resp->status < 200) {
@@ -656,52 +642,49 @@ fail:
 
 /* ---- messages ------------------------------------------------------------- */
 
+/* Whether text repeats one of the credentials we sent or the client secret. */
+static bool has_credential(const struct oauth_client *c, const char *text,
+                           const char *const *secrets, size_t n_secrets)
+{
+	for (size_t i = 0; i < n_secrets; i++)
+		if (secrets[i] && strlen(secrets[i]) >= 4 && strstr(text, secrets[i]))
+			return true;
+	return c->secret && strstr(text, c->secret);
+}
+
 /* Final touch on every error: prefix the issuer, and withhold the server's
  * text if it repeats any credential we sent (it must never reach a log). */
 static int finish(struct oauth_client *c, struct oauth_error *err, int r,
                   const char *const *secrets, size_t n_secrets)
 {
-	char msg[OAUTH_MSG_MAX];
-	bool leak = false;
+	char msg[OAUTH_MSG_MAX], issuer[TS_URL_MAX];
+	bool leak;
 
 	if (r >= 0 || !err)
 		return r;
 	err->code = r;
-	for (size_t i = 0; i < n_secrets; i++) {
-		const char *s = secrets[i];
-		if (!s || strlen(s) < 4)
-			continue;
-		if (strstr(err->message, s) || strstr(err->description, s) || strstr(err->error, s))
-			leak = true;
-	}
-	if (c->secret && (strstr(err->message, c->secret) || strstr(err->description, c->secret)))
-		leak = true;
-	if (leak) {
+	leak = has_credential(c, err->error, secrets, n_secrets);
+	if (leak)
+		err->error[0] = '\0';
+	if (leak || has_credential(c, err->message, secrets, n_secrets) ||
+	    has_credential(c, err->description, secrets, n_secrets)) {
 		err->description[0] = '\0';
 		(void)snprintf(err->message, sizeof(err->message),
 		               "%s (details withheld: the server's text contained a credential)",
 		               oauth_class_text(r));
-		if (err->error[0]) {
-			bool bad = false;
-			for (size_t i = 0; i < n_secrets; i++)
-				if (secrets[i] && strlen(secrets[i]) >= 4 &&
-				    strstr(err->error, secrets[i]))
-					bad = true;
-			if (bad)
-				err->error[0] = '\0';
-		}
 	}
 	if (!err->message[0])
 		(void)snprintf(err->message, sizeof(err->message), "%s", oauth_class_text(r));
-	if (strncmp(err->message, "connection to ", 14) != 0 && c->cfg.issuer[0] &&
-	    !strstr(err->message, c->cfg.issuer)) {
-		size_t il = strnlen(c->cfg.issuer, sizeof(msg) - 3);
-		memcpy(msg, c->cfg.issuer, il);
-		msg[il] = ':';
-		msg[il + 1] = ' ';
-		ts_sanitize_text(msg + il + 2, sizeof(msg) - il - 2, err->message,
-		                 strlen(err->message));
-		memcpy(err->message, msg, sizeof(msg));
+	if (strncmp(err->message, "connection to ", 14) != 0 && c->cfg.issuer[0]) {
+		url_shown(issuer, sizeof(issuer), c->cfg.issuer);
+		if (!strstr(err->message, issuer)) {
+			size_t il = strnlen(issuer, sizeof(msg) - 3);
+			memcpy(msg, issuer, il);
+			memcpy(msg + il, ": ", 2);
+			ts_sanitize_text(msg + il + 2, sizeof(msg) - il - 2, err->message,
+			                 strlen(err->message));
+			memcpy(err->message, msg, sizeof(msg));
+		}
 	}
 	return r;
 }
@@ -719,7 +702,7 @@ static int discover(struct oauth_client *c, struct oauth_error *err)
 {
 	struct http_resp resp;
 	struct ts_config tmp;
-	char url[TS_URL_MAX + 64];
+	char url[TS_URL_MAX + 64], shown[TS_URL_MAX + 64];
 	size_t n = strlen(c->cfg.issuer);
 	struct http_req q = {.what = "discovery document"};
 	int r;
@@ -734,6 +717,7 @@ static int discover(struct oauth_client *c, struct oauth_error *err)
 	(void)snprintf(url, sizeof(url), "%.*s/.well-known/openid-configuration", (int)n,
 	               c->cfg.issuer);
 	q.url = url;
+	url_shown(shown, sizeof(shown), url);
 	r = http_do(c, &q, &resp, err);
 	if (r < 0)
 		return r;
@@ -741,18 +725,18 @@ static int discover(struct oauth_client *c, struct oauth_error *err)
 		r = oauth_fail(err, TS_E_SERVER_CONFIG,
 		               "no discovery document at %s (HTTP 404): check issuer, or set the "
 		               "endpoints in the config",
-		               url);
+		               shown);
 		goto out;
 	}
 	if (resp.status != 200) {
 		r = oauth_fail(err, TS_E_PROTOCOL, "the discovery document %s answered HTTP %ld",
-		               url, resp.status);
+		               shown, resp.status);
 		goto out;
 	}
 	if (!is_json_type(resp.content_type)) {
 		r = oauth_fail(err, TS_E_PROTOCOL,
-		               "the discovery document %s has content type \"%s\", not JSON", url,
-		               resp.content_type);
+		               "the discovery document %s has content type \"%s\", not JSON",
+		               shown, resp.content_type);
 		goto out;
 	}
 	tmp = c->cfg;
@@ -982,6 +966,18 @@ out:
 	return finish(c, err, r, NULL, 0);
 }
 
+/* A non-200 answer: the OAuth error in its JSON body, else TS_E_PROTOCOL. */
+static int error_answer(const char *what, const struct http_resp *resp, struct oauth_error *err)
+{
+	json_t *j = oauth_json_load(resp->body.p, resp->body.len, err);
+	int r = j ? oauth_json_error(j, resp->status, err) : TS_E_PROTOCOL;
+
+	json_decref(j);
+	if (r == 0)
+		r = oauth_fail(err, TS_E_PROTOCOL, "the %s answered HTTP %ld", what, resp->status);
+	return r;
+}
+
 /* ---- device authorization grant (RFC 8628) -------------------------------- */
 
 int oauth_device_start(struct oauth_client *c, struct oauth_device *dev, struct oauth_error *err)
@@ -1002,17 +998,10 @@ int oauth_device_start(struct oauth_client *c, struct oauth_device *dev, struct 
 	              &form, &resp, err);
 	if (r < 0)
 		goto out;
-	if (resp.status != 200) {
-		json_t *j = oauth_json_load(resp.body.p, resp.body.len, err);
-		r = j ? oauth_json_error(j, resp.status, err) : TS_E_PROTOCOL;
-		if (r == 0)
-			r = oauth_fail(err, TS_E_PROTOCOL,
-			               "the device authorization endpoint answered HTTP %ld",
-			               resp.status);
-		json_decref(j);
-	} else {
+	if (resp.status != 200)
+		r = error_answer("device authorization endpoint", &resp, err);
+	else
 		r = oauth_parse_device_response(&d, resp.body.p, resp.body.len, err);
-	}
 	resp_done(&resp);
 	if (r < 0)
 		goto out;
@@ -1075,12 +1064,12 @@ int oauth_device_poll(struct oauth_client *c, struct oauth_device *dev, time_t d
 		r = token_request(c, &form, ret, err);
 		if (r >= 0)
 			goto out;
-		if (err && strcmp(err->error, "authorization_pending") == 0) {
+		if (strcmp(err->error, "authorization_pending") == 0) {
 			continue;
-		} else if (err && strcmp(err->error, "slow_down") == 0) {
+		} else if (strcmp(err->error, "slow_down") == 0) {
 			/* RFC 8628 §3.5: +5 s for this and every later poll */
 			interval += 5;
-		} else if (r == TS_E_UNAVAILABLE && err && !err->error[0]) {
+		} else if (r == TS_E_UNAVAILABLE && !err->error[0]) {
 			/* connection failure, 5xx, 429: poll less often */
 			interval = interval * 2 > OAUTH_MAX_POLL_INTERVAL ? OAUTH_MAX_POLL_INTERVAL
 			                                                  : interval * 2;
@@ -1101,7 +1090,7 @@ int oauth_device_poll(struct oauth_client *c, struct oauth_device *dev, time_t d
 			goto out;
 		}
 		ts_log_debug("oauth: device login: %s, next poll in %u s",
-		             err && err->error[0] ? err->error : "retrying", interval);
+		             err->error[0] ? err->error : "retrying", interval);
 		oauth_error_reset(err);
 	}
 out:
@@ -1152,15 +1141,10 @@ int oauth_introspect(struct oauth_client *c, const char *token, struct oauth_ide
 	if (r < 0)
 		goto out;
 	if (resp.status != 200) {
-		json_t *j = oauth_json_load(resp.body.p, resp.body.len, err);
-		r = j ? oauth_json_error(j, resp.status, err) : TS_E_PROTOCOL;
-		if (r == 0)
-			r = oauth_fail(err, TS_E_PROTOCOL,
-			               "the introspection endpoint answered HTTP %ld", resp.status);
+		r = error_answer("introspection endpoint", &resp, err);
 		/* our client was refused, not the token */
 		if (r == TS_E_REJECTED_TOKEN || r == TS_E_NEEDS_LOGIN)
 			r = TS_E_SERVER_CONFIG;
-		json_decref(j);
 	} else {
 		r = oauth_parse_introspection(ret, c->cfg.username_claim, resp.body.p,
 		                              resp.body.len, err);
@@ -1236,8 +1220,8 @@ int oauth_userinfo(struct oauth_client *c, const char *token, struct oauth_ident
 			r = oauth_fail(
 			    err, TS_E_REJECTED_TOKEN,
 			    "the server rejected the token at the userinfo endpoint (HTTP "
-			    "401%s%s%s%s%s)",
-			    e[0] ? ", " : "", e, d[0] ? ": " : "", d, "");
+			    "401%s%s%s%s)",
+			    e[0] ? ", " : "", e, d[0] ? ": " : "", d);
 		else
 			r = oauth_fail(
 			    err, TS_E_SERVER_CONFIG,
@@ -1339,12 +1323,7 @@ int oauth_revoke(struct oauth_client *c, const char *token, const char *hint,
 	if (resp.status == 200) {
 		r = 0; /* whatever the body says (RFC 7009 §2.2) */
 	} else if (is_json_type(resp.content_type)) {
-		json_t *j = oauth_json_load(resp.body.p, resp.body.len, err);
-		r = j ? oauth_json_error(j, resp.status, err) : TS_E_PROTOCOL;
-		if (r == 0)
-			r = oauth_fail(err, TS_E_PROTOCOL,
-			               "the revocation endpoint answered HTTP %ld", resp.status);
-		json_decref(j);
+		r = error_answer("revocation endpoint", &resp, err);
 	} else if (resp.status == 401) {
 		r = oauth_fail(err, TS_E_SERVER_CONFIG,
 		               "the revocation endpoint refused the client's authentication (HTTP "

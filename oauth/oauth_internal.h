@@ -30,7 +30,7 @@ json_t *oauth_json_load(const char *body, size_t len, struct oauth_error *err);
 
 /* When obj has an "error" member: copy error/error_description (sanitised)
  * into err and return the class (< 0). Else return 0. A non-string "error" is
- * TS_E_PROTOCOL. */
+ * TS_E_PROTOCOL. http_status 0 leaves err->http_status as it was. */
 int oauth_json_error(json_t *obj, long http_status, struct oauth_error *err);
 
 /* Copy a string member (optional: 0 when absent, 1 when copied) into out,

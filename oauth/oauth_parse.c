@@ -131,12 +131,32 @@ int oauth_json_error(json_t *obj, long http_status, struct oauth_error *err)
 	if (!err)
 		return code;
 	err->code = code;
-	err->http_status = http_status;
+	if (http_status) /* 0: keep the status the transport saw */
+		err->http_status = http_status;
 	memcpy(err->error, error, sizeof(error));
 	memcpy(err->description, desc, sizeof(desc));
 	(void)snprintf(err->message, sizeof(err->message), "%s: %s%s%s%s", oauth_class_text(code),
 	               error, desc[0] ? " (" : "", desc, desc[0] ? ")" : "");
 	return code;
+}
+
+/* Load a server answer; an OAuth "error" member in it is the result (err
+ * filled). On success *ret holds the object. */
+static int load_answer(json_t **ret, const char *body, size_t len, long http_status,
+                       struct oauth_error *err)
+{
+	json_t *j = oauth_json_load(body, len, err);
+	int r;
+
+	if (!j)
+		return TS_E_PROTOCOL;
+	r = oauth_json_error(j, http_status, err);
+	if (r < 0) {
+		json_decref(j);
+		return r;
+	}
+	*ret = j;
+	return 0;
 }
 
 static bool has_control(const char *s, size_t n)
@@ -241,12 +261,9 @@ int oauth_parse_token_response(struct oauth_tokens *ret, long http_status, const
 	json_t *j = NULL, *tt;
 	int r;
 
-	j = oauth_json_load(body, len, err);
-	if (!j)
-		return TS_E_PROTOCOL;
-	r = oauth_json_error(j, http_status, err);
+	r = load_answer(&j, body, len, http_status, err);
 	if (r < 0)
-		goto out;
+		return r;
 	if (http_status != 0 && (http_status < 200 || http_status > 299)) {
 		r = oauth_fail(err, TS_E_PROTOCOL,
 		               "the server answered HTTP %ld without an OAuth error", http_status);
@@ -317,12 +334,9 @@ int oauth_parse_introspection(struct oauth_identity *ret, const char *username_c
 	json_t *j, *a;
 	int r;
 
-	j = oauth_json_load(body, len, err);
-	if (!j)
-		return TS_E_PROTOCOL;
-	r = oauth_json_error(j, 0, err);
+	r = load_answer(&j, body, len, 0, err);
 	if (r < 0)
-		goto out;
+		return r;
 	a = json_object_get(j, "active");
 	if (!json_is_boolean(a)) {
 		r = oauth_fail(err, TS_E_PROTOCOL,
@@ -365,12 +379,9 @@ int oauth_parse_device_response(struct oauth_device *ret, const char *body, size
 	json_t *j;
 	int r;
 
-	j = oauth_json_load(body, len, err);
-	if (!j)
-		return TS_E_PROTOCOL;
-	r = oauth_json_error(j, 0, err);
+	r = load_answer(&j, body, len, 0, err);
 	if (r < 0)
-		goto out;
+		return r;
 	r = json_secret(j, "device_code", true, &d.device_code, err);
 	if (r < 0)
 		goto out;

@@ -55,8 +55,11 @@ static void test_discovery(void)
 	struct oauth_client *c = client("conf", &cfg);
 	struct oauth_error e;
 
+	long n = ts_idp_count(&idp, "discovery");
+
 	CHECK_INT(oauth_discover(c, &e), 0);
 	CHECK_INT(oauth_discover(c, &e), 0); /* cached */
+	CHECK_INT(ts_idp_count(&idp, "discovery"), n + 1);
 	oauth_client_free(c);
 }
 
@@ -222,6 +225,28 @@ static void test_introspection_and_userinfo(void)
 			CHECK(id.active);
 		}
 		oauth_tokens_clear(&t2);
+	}
+	oauth_tokens_clear(&t);
+	oauth_client_free(c);
+
+	/* the broker's hot path: a fresh client's revalidation costs discovery
+	 * plus one introspection, and nothing else */
+	c = client("conf", &cfg);
+	login(c, "alice", "alice-pw", &t);
+	oauth_client_free(c);
+	c = client("conf", &cfg);
+	{
+		long d = ts_idp_count(&idp, "discovery"), i = ts_idp_count(&idp, "introspection");
+		long u = ts_idp_count(&idp, "userinfo"), tk = ts_idp_count(&idp, "token");
+
+		CHECK_INT(oauth_revalidate(c, t.access_token, &id, &e), 0);
+		CHECK_INT(ts_idp_count(&idp, "discovery"), d + 1);
+		CHECK_INT(ts_idp_count(&idp, "introspection"), i + 1);
+		CHECK_INT(ts_idp_count(&idp, "userinfo"), u);
+		CHECK_INT(ts_idp_count(&idp, "token"), tk);
+		CHECK_INT(oauth_revalidate(c, t.access_token, &id, &e), 0);
+		CHECK_INT(ts_idp_count(&idp, "discovery"), d + 1);
+		CHECK_INT(ts_idp_count(&idp, "introspection"), i + 2);
 	}
 	oauth_tokens_clear(&t);
 	oauth_client_free(c);

@@ -69,6 +69,18 @@ static void test_unreachable(void)
 	CHECK_INT(discover_with(&cfg, &e), TS_E_UNAVAILABLE);
 	CHECK(strstr(e.message, "connection to https://127.0.0.1:") == e.message);
 	CHECK_INT(e.http_status, 0);
+
+	/* a password in the URL's userinfo is never printed */
+	tu_secret("url-pass-123");
+	(void)snprintf(url, sizeof(url), "https://admin:url-pass-123@127.0.0.1:%d", closed_port());
+	tu_config(&cfg, url, "c", NULL, NULL);
+	CHECK_INT(discover_with(&cfg, &e), TS_E_UNAVAILABLE);
+	CHECK(strstr(e.message, "connection to https://127.0.0.1:") == e.message);
+	tu_check_clean(&e);
+	tu_config(&cfg, "http://admin:url-pass-123@127.0.0.1:1", "c", NULL, NULL);
+	CHECK_INT(discover_with(&cfg, &e), TS_E_SERVER_CONFIG);
+	CHECK(strstr(e.message, "https://") != NULL);
+	tu_check_clean(&e);
 }
 
 static void test_timeout(void)

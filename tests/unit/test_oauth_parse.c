@@ -221,6 +221,16 @@ static void test_id_claims(void)
 
 static void test_introspection(void)
 {
+	static const struct {
+		const char *body;
+		int expect;
+	} bad[] = {
+	    {"{\"active\":\"true\"}", TS_E_PROTOCOL},
+	    {"{\"sub\":\"x\"}", TS_E_PROTOCOL},
+	    {"{\"active\":true,\"sub\":5}", TS_E_PROTOCOL},
+	    {"{\"active\":true,\"sub\":\"x\",\"exp\":\"soon\"}", TS_E_PROTOCOL},
+	    {"{\"error\":\"invalid_client\"}", TS_E_SERVER_CONFIG},
+	};
 	struct oauth_identity id = {0};
 	struct oauth_error e = {0};
 	const char *b = "{\"active\":true,\"sub\":\"sub-alice\",\"preferred_username\":\"alice\","
@@ -239,14 +249,18 @@ static void test_introspection(void)
 	CHECK(!id.active);
 	CHECK(e.message[0]);
 
-	b = "{\"active\":\"true\"}";
-	CHECK_INT(oauth_parse_introspection(&id, "sub", b, strlen(b), &e), TS_E_PROTOCOL);
-	b = "{\"sub\":\"x\"}";
-	CHECK_INT(oauth_parse_introspection(&id, "sub", b, strlen(b), &e), TS_E_PROTOCOL);
-	b = "{\"active\":true,\"sub\":5}";
-	CHECK_INT(oauth_parse_introspection(&id, "sub", b, strlen(b), &e), TS_E_PROTOCOL);
-	b = "{\"error\":\"invalid_client\"}";
-	CHECK_INT(oauth_parse_introspection(&id, "sub", b, strlen(b), &e), TS_E_SERVER_CONFIG);
+	/* a refused answer leaves ret untouched and keeps the transport's status */
+	for (size_t i = 0; i < TS_ARRAY_SIZE(bad); i++) {
+		memset(&id, 0, sizeof(id));
+		(void)snprintf(id.sub, sizeof(id.sub), "untouched");
+		e.http_status = 200;
+		b = bad[i].body;
+		CHECK_INT(oauth_parse_introspection(&id, "sub", b, strlen(b), &e), bad[i].expect);
+		CHECK_MSG(strcmp(id.sub, "untouched") == 0, "%s: ret touched", b);
+		CHECK_INT(e.http_status, 200);
+		CHECK(e.message[0]);
+	}
+	CHECK_STR(e.error, "invalid_client");
 }
 
 static void test_device(void)
@@ -290,6 +304,14 @@ static void test_device(void)
 
 static void test_discovery(void)
 {
+	static const char *const bad[] = {
+	    "{\"issuer\":\"https://i\"}",
+	    "{\"token_endpoint\":\"https://i/t\"}",
+	    "{\"issuer\":\"https://i\",\"token_endpoint\":7}",
+	    "{\"issuer\":\"https://i\",\"token_endpoint\":\"https://i/t\","
+	    "\"userinfo_endpoint\":\"https://i/\\u0007\"}",
+	    "not json",
+	};
 	struct ts_config cfg;
 	struct oauth_error e = {0};
 	const char *b = "{\"issuer\":\"https://idp.example\","
@@ -317,15 +339,13 @@ static void test_discovery(void)
 	CHECK_INT(oauth_parse_discovery(&cfg, "https://evil.example", b, strlen(b), &e),
 	          TS_E_SERVER_CONFIG);
 
-	b = "{\"issuer\":\"https://i\"}";
-	CHECK_INT(oauth_parse_discovery(&cfg, "https://i", b, strlen(b), &e), TS_E_PROTOCOL);
-	b = "{\"token_endpoint\":\"https://i/t\"}";
-	CHECK_INT(oauth_parse_discovery(&cfg, "https://i", b, strlen(b), &e), TS_E_PROTOCOL);
-	b = "{\"issuer\":\"https://i\",\"token_endpoint\":7}";
-	CHECK_INT(oauth_parse_discovery(&cfg, "https://i", b, strlen(b), &e), TS_E_PROTOCOL);
-	b = "not json";
-	CHECK_INT(oauth_parse_discovery(&cfg, "https://i", b, strlen(b), &e), TS_E_PROTOCOL);
-	CHECK(cfg.token_endpoint[0] == '\0');
+	/* refused, and nothing filled in (a valid endpoint next to a bad one neither) */
+	for (size_t i = 0; i < TS_ARRAY_SIZE(bad); i++) {
+		memset(&cfg, 0, sizeof(cfg));
+		b = bad[i];
+		CHECK_INT(oauth_parse_discovery(&cfg, "https://i", b, strlen(b), &e), TS_E_PROTOCOL);
+		CHECK_MSG(!cfg.token_endpoint[0] && !cfg.userinfo_endpoint[0], "%s: cfg touched", b);
+	}
 }
 
 int main(void)
