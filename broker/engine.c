@@ -588,6 +588,25 @@ static int store_login(struct ts_engine *e, const struct ts_request *req, struct
 		uint64_t gen = 0;
 
 		r = load(e, req, &cur, &gen);
+		if (r == TS_E_ROLLBACK) {
+			/* Read under the lock, so genuine: an older copy put
+			 * back, or a logout interrupted by a crash. The user
+			 * has just signed in afresh; that record goes to the
+			 * quarantine folder and this login replaces it. */
+			struct ks_identity id;
+
+			ks_id(e, req, &id);
+			r = ks_quarantine_rollback(e->ks, l, &id);
+			if (r < 0 && r != TS_E_NO_RECORD && r != -EAGAIN)
+				break;
+			ts_log(LOG_WARNING,
+			       "broker: %s: the stored record was older than the keystore's "
+			       "counter (a restored copy, or an interrupted logout); moved to "
+			       "quarantine, replaced by this login",
+			       req->user);
+			r = TS_E_CONFLICT; /* what is left if no retry remains */
+			continue;
+		}
 		if (r == TS_E_NO_RECORD || r == TS_E_QUARANTINED || r == -ENOENT)
 			gen = 0;
 		else if (r < 0)

@@ -1227,15 +1227,47 @@ int ks_delete(struct ks *ks, struct ks_lock *held, const struct ks_identity *id,
 	r = uid_name(name, sizeof(name), id->uid, ".seal");
 	if (r < 0)
 		return r;
-	if (unlinkat(ks->users_fd, name, 0) < 0 && errno != ENOENT)
-		return -errno;
-	(void)fsync(ks->users_fd);
 	r = state_load(ks, id->uid, &seen);
 	if (r < 0)
 		seen = 0;
-	/* Bump the counter past the deleted record, so putting the deleted
-	 * file back is a rollback. */
-	return state_save(ks, id->uid, (cur > seen ? cur : seen) + 1);
+	/* Counter first, past the record being deleted, then the unlink: a
+	 * crash in between leaves a record the keystore refuses as a rollback
+	 * (the next login replaces it), never a window in which a saved copy
+	 * of the deleted record would read as current. */
+	r = state_save(ks, id->uid, (cur > seen ? cur : seen) + 1);
+	if (r < 0)
+		return r;
+	if (unlinkat(ks->users_fd, name, 0) < 0 && errno != ENOENT)
+		return -errno;
+	if (fsync(ks->users_fd) < 0)
+		return -errno;
+	return 0;
+}
+
+int ks_quarantine_rollback(struct ks *ks, struct ks_lock *held, const struct ks_identity *id)
+{
+	char name[32];
+	int r;
+
+	r = check_held(ks, held, id->uid);
+	if (r < 0)
+		return r;
+	r = uid_name(name, sizeof(name), id->uid, ".seal");
+	if (r < 0)
+		return r;
+	/* Under the lock no writer runs, so a rollback seen here is real and
+	 * not the race an unlocked reader can meet. */
+	{
+		struct ks_blob *b = NULL;
+
+		r = ks_read(ks, id, &b);
+		ks_blob_free(b);
+	}
+	if (r == 0)
+		return -EAGAIN;
+	if (r != TS_E_ROLLBACK)
+		return r;
+	return quarantine(ks, name, NULL);
 }
 
 /* ---- listing, verify, rotation --------------------------------------- */

@@ -95,9 +95,18 @@ int ks_write(struct ks *ks, struct ks_lock *held, const struct ks_identity *id,
 	     uint64_t *ret_generation) TS_WUR TS_NONNULL(1, 2, 3, 4);
 
 /* Delete the record under a held lock, if still at expected_generation
- * (0 = whatever is there). The generation counter is kept. */
+ * (0 = whatever is there). The generation counter is raised past it first,
+ * so an interrupted delete leaves a record refused as TS_E_ROLLBACK. */
 int ks_delete(struct ks *ks, struct ks_lock *held, const struct ks_identity *id,
 	      uint64_t expected_generation) TS_WUR TS_NONNULL(1, 2, 3);
+
+/* Under a held lock, move a record that ks_read refuses as TS_E_ROLLBACK
+ * (an older copy put back, or a delete interrupted by a crash) to the
+ * quarantine folder, so that a new login can replace it (expected
+ * generation 0). Returns 0 when it moved it, TS_E_NO_RECORD when there is
+ * none, -EAGAIN when the record is not a rollback (nothing is moved). */
+int ks_quarantine_rollback(struct ks *ks, struct ks_lock *held, const struct ks_identity *id)
+	TS_WUR TS_NONNULL(1, 2, 3);
 
 /* Key rotation: add a new master key id to key_file, re-seal every record
  * under it (each under its user's lock), then drop the old key ids. Records

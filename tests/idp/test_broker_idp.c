@@ -9,6 +9,7 @@
  * Needs the local users alice, bob and carol (scripts/test creates them) and
  * the IdP's node_modules (TS_SKIP otherwise).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -437,6 +438,47 @@ static void test_revoked_grant(void)
 	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
 }
 
+/* An older copy of the record put back (a restored backup, or a logout cut
+ * short by a crash) is refused, never used; the next login moves it to the
+ * quarantine folder and replaces it. */
+static void test_rollback_healed_by_login(void)
+{
+	struct ts_client_result res;
+	char path[900], qdir[900], prefix[32];
+	size_t n = 0;
+	char *old, *log;
+	DIR *d;
+	struct dirent *de;
+	int quarantined = 0;
+
+	record_path(path, sizeof(path), ks_main, "alice");
+	old = ts_test_read_file(path, &n);
+	CHECK_INT(ts_idp_ctl(&idp, "revoke-access-tokens", "alice"), 0);
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0); /* refreshed, stored */
+	ts_test_write_file(path, old, n, 0640);
+	free(old);
+	CHECK_INT(call(cfg_main, TS_MSG_REVALIDATE, "alice", &res), TS_E_ROLLBACK);
+	CHECK_MSG(strstr(res.message, "cannot be read") && strstr(res.message, "sign in again"),
+	          "message: %s", res.message);
+	ts_client_result_clear(&res);
+	device_login(cfg_main, "alice", "alice", "alice-pw", 0, 0);
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
+	snprintf(qdir, sizeof(qdir), "%s/quarantine", ks_main);
+	snprintf(prefix, sizeof(prefix), "%u.seal.", (unsigned)uid_of("alice"));
+	d = opendir(qdir);
+	CHECK(d);
+	while (d && (de = readdir(d)))
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+			quarantined++;
+	if (d)
+		closedir(d);
+	CHECK_MSG(quarantined == 1, "the refused copy is in quarantine (%d)", quarantined);
+	log = ts_test_read_file(logfile, &n);
+	CHECK_MSG(strstr(log, "moved to quarantine, replaced by this login"),
+	          "the broker logged what it did");
+	free(log);
+}
+
 /* 9: device flow denied, and deadline reached. */
 static void test_device_edges(void)
 {
@@ -718,6 +760,7 @@ int main(int argc, char **argv)
 	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_revoked_grant);
 	ts_leak_scan_file("the broker's log", logfile);
+	RUN(test_rollback_healed_by_login);
 	RUN(test_device_edges);
 	RUN(test_password_and_token);
 	RUN(test_identity_device);

@@ -371,10 +371,29 @@ static void test_rollback(void)
 	CHECK_INT(ks_read(ks, &alice, &b), TS_E_NO_RECORD);
 	ts_test_write_file(p, gen2, n2, 0640);
 	CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK);
-	CHECK_INT(unlink(p), 0);
+	/* a new login clears the refused copy away under the lock: it goes
+	 * to quarantine (not deleted), and only a rollback is moved */
+	{
+		struct ks_lock *l = NULL;
+		CHECK_INT(ks_lock(ks, alice.uid, &l), 0);
+		CHECK_INT(ks_quarantine_rollback(ks, l, &alice), 0);
+		CHECK(!exists(p));
+		CHECK_INT(count_dir("quarantine"), 1);
+		CHECK_INT(ks_quarantine_rollback(ks, l, &alice), TS_E_NO_RECORD);
+		ks_unlock(l);
+	}
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_NO_RECORD);
 	/* a new record continues above everything seen */
 	CHECK(put(ks, &alice, "after delete", 0) > 2);
 	expect_payload(ks, &alice, "after delete");
+	{
+		struct ks_lock *l = NULL;
+		CHECK_INT(ks_lock(ks, alice.uid, &l), 0);
+		CHECK_INT(ks_quarantine_rollback(ks, l, &alice), -EAGAIN);
+		ks_unlock(l);
+	}
+	expect_payload(ks, &alice, "after delete");
+	CHECK_INT(count_dir("quarantine"), 1);
 
 	/* a tampered state file is refused, not trusted */
 	{

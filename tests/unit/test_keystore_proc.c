@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * keystore/ across processes: a writer killed between write and rename,
+ * keystore/ across processes: a writer killed between write and rename, a
+ * delete killed before its unlink,
  * 20 processes incrementing one counter under the lock, lock timeout, a
  * reader without the lock next to a writer.
  */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -117,6 +119,79 @@ static void test_killed_writer(void)
 	ks_unlock(l);
 	CHECK_INT(ks_read(ks, &alice, &b), 0);
 	CHECK(b->len == 4 && memcmp(b->payload, "next", 4) == 0);
+	ks_blob_free(b);
+	ks_close(ks);
+}
+
+/*
+ * unlinkat() as the keystore (linked statically into this program) sees it:
+ * when kill_at_record_unlink is set, the process dies the moment it is about
+ * to remove a users/<uid>.seal, i.e. in the middle of ks_delete().
+ */
+static volatile int kill_at_record_unlink;
+
+int unlinkat(int dirfd, const char *name, int flags)
+{
+	static int (*real)(int, const char *, int);
+	size_t n = strlen(name);
+
+	if (kill_at_record_unlink && n > 5 && strcmp(name + n - 5, ".seal") == 0)
+		raise(SIGKILL);
+	if (!real)
+		real = (int (*)(int, const char *, int))dlsym(RTLD_NEXT, "unlinkat");
+	if (!real) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return real(dirfd, name, flags);
+}
+
+/* A delete killed before its unlink leaves the record in place: it must
+ * read as refused (the counter was raised first), so a saved copy of a
+ * deleted record can never pass for the current one, and the next login
+ * can replace it. */
+static void test_killed_deleter(void)
+{
+	struct ks *ks;
+	struct ks_lock *l = NULL;
+	struct ks_blob *b = NULL;
+	uint64_t g = 0;
+	int status = 0;
+	pid_t pid;
+
+	fresh_paths();
+	ks = open_ks(NULL);
+	CHECK_INT(ks_lock(ks, alice.uid, &l), 0);
+	CHECK_INT(ks_write(ks, l, &alice, "one", 3, 0, &g), 0);
+	CHECK_INT(ks_write(ks, l, &alice, "two", 3, 1, &g), 0);
+	CHECK_INT(g, 2);
+	l = ks_unlock(l);
+
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct ks *cks = NULL;
+		struct ks_lock *cl = NULL;
+
+		if (ks_open(&cks, dir, keyfile, NULL) < 0 || ks_lock(cks, alice.uid, &cl) < 0)
+			_exit(3);
+		kill_at_record_unlink = 1;
+		(void)!ks_delete(cks, cl, &alice, 2);
+		_exit(4); /* not reached: the unlink kills us */
+	}
+	CHECK_INT(waitpid(pid, &status, 0), pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	CHECK_INT(count_users_entries(), 1); /* the record is still there ... */
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK); /* ... and refused */
+	CHECK(b == NULL);
+	/* the next login moves it aside and writes above it */
+	CHECK_INT(ks_lock(ks, alice.uid, &l), 0);
+	CHECK_INT(ks_quarantine_rollback(ks, l, &alice), 0);
+	CHECK_INT(ks_write(ks, l, &alice, "three", 5, 0, &g), 0);
+	CHECK(g > 2);
+	l = ks_unlock(l);
+	CHECK_INT(ks_read(ks, &alice, &b), 0);
+	CHECK(b->len == 5 && memcmp(b->payload, "three", 5) == 0);
 	ks_blob_free(b);
 	ks_close(ks);
 }
@@ -320,6 +395,8 @@ int main(int argc, char **argv)
 
 	if (!only || strcmp(only, "killed_writer") == 0)
 		RUN(test_killed_writer);
+	if (!only || strcmp(only, "killed_deleter") == 0)
+		RUN(test_killed_deleter);
 	if (!only || strcmp(only, "lock_timeout") == 0)
 		RUN(test_lock_timeout);
 	if (!only || strcmp(only, "no_lost_update") == 0)
