@@ -746,11 +746,10 @@ fail:
 		set_msg(out, r, TS_STATE_NONE, "the sign-in was denied at %s", e->cfg->issuer);
 		break;
 	case TS_E_EXPIRED:
-		set_msg(out, r, TS_STATE_NONE,
-		        "the sign-in was not completed in time (device code expired or deadline of "
-		        "%u s reached); try again",
-		        e->cfg->device_timeout ? e->cfg->device_timeout
-		                               : TS_DEVICE_TIMEOUT_DEFAULT);
+		/* the code's own lifetime, the server's expired_token, or the
+		 * device_timeout deadline: oauth's sentence says which */
+		set_msg(out, r, TS_STATE_NONE, "%s; try again",
+		        err.message[0] ? err.message : "the sign-in was not completed in time");
 		break;
 	case TS_E_NEEDS_LOGIN:
 		set_msg(out, r, TS_STATE_NONE, "%s refused the credentials", e->cfg->issuer);

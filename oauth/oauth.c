@@ -1046,13 +1046,14 @@ int oauth_device_poll(struct oauth_client *c, struct oauth_device *dev, time_t d
 		if (dev->expires_in > 0 && now + wait_ms > expires_ms) {
 			r = oauth_fail(err, TS_E_EXPIRED,
 			               "the sign-in code expired before the sign-in was completed "
-			               "(after %lld s)",
-			               dev->expires_in);
+			               "(it is valid for %lld s)",
+			               (long long)dev->expires_in);
 			goto out;
 		}
 		if (deadline > 0 && now + wait_ms > deadline_ms) {
 			r = oauth_fail(err, TS_E_EXPIRED,
-			               "the sign-in was not completed in the time allowed");
+			               "the sign-in was not completed within the %lld s allowed",
+			               (long long)((deadline_ms - start + 999) / 1000));
 			goto out;
 		}
 		if (tick && tick(ctx, interval) != 0) {

@@ -286,6 +286,17 @@ static void test_device_flow(void)
 	CHECK(strstr(out, "authorization_pending") != NULL);
 	/* an unknown user code is refused */
 	CHECK_INT(ts_idp_approve_device(&idp, "ZZZZ-ZZZZ", "bob", "bob-pw", 0), 1);
+
+	/* set-device-ttl: a code past its lifetime is answered expired_token */
+	CHECK_INT(ts_idp_ctl(&idp, "set-device-ttl", "1"), 0);
+	device_start(dc, uc);
+	CHECK_INT(json_num(out, "expires_in"), 1);
+	sleep(2);
+	device_poll(dc);
+	CHECK_MSG(strstr(out, "\"error\":\"expired_token\"") != NULL, "poll: %s", out);
+	CHECK_INT(ts_idp_ctl(&idp, "set-device-ttl", "600"), 0);
+	device_start(dc, uc);
+	CHECK_INT(json_num(out, "expires_in"), 600);
 }
 
 static void test_operator_routes(void)

@@ -13,6 +13,10 @@ ts_pam_services(DIR ${_tsl_dir} CONF ${_tsl_dir}/conf/life.conf PHASES auth acco
 	SERVICES tsl-main tsl-deadline tsl-password tsl-token)
 ts_pam_services(DIR ${_tsl_dir} CONF ${_tsl_dir}/conf/grace.conf PHASES auth account
 	SERVICES tsl-grace)
+ts_pam_services(DIR ${_tsl_dir} CONF ${_tsl_dir}/conf/slowdown.conf PHASES auth account
+	SERVICES tsl-slowdown)
+ts_pam_services(DIR ${_tsl_dir} CONF ${_tsl_dir}/conf/expired.conf PHASES auth account
+	SERVICES tsl-expired)
 
 ts_add_unit_test(NAME test_pam_lifecycle LABELS pam idp TIMEOUT 400
 	SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_pam_lifecycle.c ${CMAKE_CURRENT_LIST_DIR}/pam_harness.c
@@ -21,4 +25,6 @@ ts_add_unit_test(NAME test_pam_lifecycle LABELS pam idp TIMEOUT 400
 add_dependencies(test_pam_lifecycle pam_tokenseal tokenseal-broker)
 ts_pam_wrapper_env(TEST pam.test_pam_lifecycle DIR ${_tsl_dir}
 	ENV TS_PAM_LIFE_CONF=${_tsl_dir}/conf/life.conf
-	TS_PAM_LIFE_GRACE_CONF=${_tsl_dir}/conf/grace.conf)
+	TS_PAM_LIFE_GRACE_CONF=${_tsl_dir}/conf/grace.conf
+	TS_PAM_LIFE_SLOWDOWN_CONF=${_tsl_dir}/conf/slowdown.conf
+	TS_PAM_LIFE_EXPIRED_CONF=${_tsl_dir}/conf/expired.conf)

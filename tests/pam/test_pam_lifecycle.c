@@ -14,7 +14,9 @@
  *  7  server down: PAM_AUTHINFO_UNAVAIL within http_timeout, record byte for
  *     byte unchanged; offline_grace both ways
  *  8  account disabled at the server: account refused
- *  9  device login denied (PAM_MAXTRIES) and deadline reached (PAM_AUTH_ERR)
+ *  9  device login denied (PAM_MAXTRIES), deadline reached and device code
+ *     expired (PAM_AUTH_ERR); slow_down and expired_token through the fault
+ *     injector (the real server sends neither to a client that keeps time)
  *  10 password grant through the conversation; device-only never prompts;
  *     a pasted token accepted, a revoked one refused
  *  10b bob with alice's password or token: refused, both names shown,
@@ -29,8 +31,9 @@
  *
  * argv[1] = tokenseal-broker. Environment (CTest, tests/pam/lifecycle.cmake):
  * pam_wrapper with the services tsl-main, tsl-deadline, tsl-password,
- * tsl-token (config TS_PAM_LIFE_CONF, written here) and tsl-grace (config
- * TS_PAM_LIFE_GRACE_CONF).
+ * tsl-token (config TS_PAM_LIFE_CONF, written here), tsl-grace (config
+ * TS_PAM_LIFE_GRACE_CONF), tsl-slowdown and tsl-expired (configs
+ * TS_PAM_LIFE_SLOWDOWN_CONF and TS_PAM_LIFE_EXPIRED_CONF, fault injector).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +51,10 @@
 
 #define N_CONCURRENT 50
 
-static const char *conf_main, *conf_grace;
+#define DEVICE_GRANT "urn:ietf:params:oauth:grant-type:device_code"
+
+static const char *conf_main, *conf_grace, *conf_slowdown, *conf_expired;
+static struct ts_faults faults;
 
 /* ---- one PAM transaction in a child (pam_harness) ----------------------- */
 
@@ -275,6 +281,7 @@ static void test_device_edges(void)
 	struct ph_slot s;
 	char path[900];
 	time_t t0;
+	long polls;
 
 	CHECK_INT(pam_op("tsl-main", "carol", PH_AUTH, &deny, &s), PAM_MAXTRIES);
 	CHECK_MSG(s.code[0], "a device code was shown");
@@ -287,8 +294,58 @@ static void test_device_edges(void)
 	          (long long)(time(NULL) - t0));
 	CHECK_MSG(s.code[0], "a device code was shown");
 	CHECK_INT(s.prompts, 0);
+	CHECK_MSG(strstr(s.conv, "not completed within the 10 s allowed"),
+	          "the user is told the deadline passed: %s", s.conv);
 	ph_record_path(path, sizeof(path), "carol");
 	CHECK_MSG(access(path, F_OK) != 0, "nothing stored for carol");
+
+	/* the code's own lifetime (6 s at the server; polls every 5 s): the
+	 * broker stops when the next poll would come after it, within it */
+	CHECK_INT(ts_idp_ctl(&ph_idp, "set-device-ttl", "6"), 0);
+	polls = ts_idp_count(&ph_idp, "token:" DEVICE_GRANT);
+	t0 = time(NULL);
+	CHECK_INT(pam_op("tsl-main", "carol", PH_AUTH, &nobody, &s), PAM_AUTH_ERR);
+	CHECK_INT(ts_idp_ctl(&ph_idp, "set-device-ttl", "600"), 0);
+	CHECK_MSG(time(NULL) - t0 <= 6 + 8, "stopped at the code's lifetime (%lld s)",
+	          (long long)(time(NULL) - t0));
+	CHECK_MSG(strstr(s.conv, "code expired") && strstr(s.conv, "valid for 6 s"),
+	          "the user is told the code expired: %s", s.conv);
+	CHECK_MSG(ts_idp_count(&ph_idp, "token:" DEVICE_GRANT) == polls + 1,
+	          "one poll inside the lifetime, none after it");
+	CHECK_MSG(access(path, F_OK) != 0, "nothing stored for carol");
+}
+
+/* 9 through the hand-written fault injector (tests/fixtures/faults), for the
+ * answers the real server does not give: oidc-provider 8.8.1 never sends
+ * slow_down, and answers expired_token only for a code polled after its
+ * expires_in, which the broker never does. [service tsl-slowdown] and
+ * [service tsl-expired] use configs whose issuer is the fault case. */
+static void test_device_faults(void)
+{
+	struct ph_conv_spec nobody = {0};
+	struct ph_slot s;
+	time_t t0;
+	long el;
+
+	/* the case answers slow_down, slow_down, authorization_pending, then a
+	 * token (for "alice"), with interval 1: polls after 1, 6, 11 and 11 s
+	 * when each slow_down adds 5 s for that poll and every later one
+	 * (RFC 8628 §3.5); 1+6+6+6 = 19 s if the rule were not cumulative */
+	t0 = time(NULL);
+	CHECK_INT(pam_op("tsl-slowdown", "alice", PH_AUTH, &nobody, &s), PAM_SUCCESS);
+	el = (long)(time(NULL) - t0);
+	CHECK_MSG(s.code[0], "a device code was shown");
+	CHECK_INT(ts_faults_polls(&faults, "device-slow-down"), 4);
+	CHECK_MSG(el >= 27, "slow_down slowed every later poll too (%ld s, 29 s expected)", el);
+	CHECK_MSG(el <= 29 + 15, "no extra waiting (%ld s)", el);
+
+	/* expired_token from the server: stop at once, PAM_AUTH_ERR, say so */
+	t0 = time(NULL);
+	CHECK_INT(pam_op("tsl-expired", "carol", PH_AUTH, &nobody, &s), PAM_AUTH_ERR);
+	CHECK_INT(ts_faults_polls(&faults, "device-expired"), 1);
+	CHECK_MSG(time(NULL) - t0 <= 1 + 8, "stopped at the first answer");
+	CHECK_MSG(strstr(s.conv, "code expired") && strstr(s.conv, "expired_token"),
+	          "the user is told the server expired the code: %s", s.conv);
 }
 
 /* 10: password grant ([service tsl-password] login_methods = password);
@@ -410,17 +467,43 @@ static void test_server_down(void)
 	free(before);
 }
 
+/* A config for one fault case: its own issuer, CA and keystore (a record
+ * is bound to its issuer, so it must not share the main keystore). */
+static void write_faults_config(const char *path, const char *fault_case)
+{
+	char issuer[400];
+	FILE *f;
+
+	CHECK_INT(ts_faults_issuer(&faults, fault_case, issuer, sizeof(issuer)), 0);
+	f = fopen(path, "w");
+	CHECK_MSG(f, "write %s", path);
+	if (!f)
+		return;
+	fprintf(f,
+	        "# written by test_pam_lifecycle: the hand-written fault injector, case %s\n"
+	        "issuer = %s\nclient_id = tokenseal-conf\nclient_secret_file = %s\n"
+	        "ca_file = %s\nkeystore_dir = %s/keystore-%s\nkey_file = %s/keystore-%s.key\n"
+	        "broker_path = %s\nlogin_methods = device\nhttp_timeout = 5\n"
+	        "offline_grace = 0\n",
+	        fault_case, issuer, ph_idp.secret_file, faults.ca, faults.dir, fault_case,
+	        faults.dir, fault_case, ph_wrapper);
+	CHECK_INT(fclose(f), 0);
+	CHECK_INT(chmod(path, 0644), 0);
+}
+
 int main(int argc, char **argv)
 {
 	char extra[2400];
 
 	conf_main = getenv("TS_PAM_LIFE_CONF");
 	conf_grace = getenv("TS_PAM_LIFE_GRACE_CONF");
+	conf_slowdown = getenv("TS_PAM_LIFE_SLOWDOWN_CONF");
+	conf_expired = getenv("TS_PAM_LIFE_EXPIRED_CONF");
 	if (argc < 2)
 		TS_SKIP("usage: test_pam_lifecycle PATH-TO-tokenseal-broker");
-	if (!getenv("PAM_WRAPPER") || !conf_main || !conf_grace)
-		TS_SKIP("needs pam_wrapper and TS_PAM_LIFE_CONF/TS_PAM_LIFE_GRACE_CONF: run "
-		        "through CTest");
+	if (!getenv("PAM_WRAPPER") || !conf_main || !conf_grace || !conf_slowdown ||
+	    !conf_expired)
+		TS_SKIP("needs pam_wrapper and TS_PAM_LIFE_*_CONF: run through CTest");
 	ph_require("to obtain a token to paste");
 	ph_setup(argv[1], N_CONCURRENT + 1);
 
@@ -438,6 +521,9 @@ int main(int argc, char **argv)
 	    ph_wrapper);
 	CHECK_MSG(ts_idp_write_config(&ph_idp, conf_grace, "conf", extra) == 0, "write %s",
 	          conf_grace);
+	CHECK_INT(ts_faults_start(&faults), 0);
+	write_faults_config(conf_slowdown, "device-slow-down");
+	write_faults_config(conf_expired, "device-expired");
 
 	RUN(test_device_login);
 	ts_leak_scan_file("the broker's log", ph_logfile);
@@ -448,6 +534,8 @@ int main(int argc, char **argv)
 	RUN(test_revoked_grant);
 	ts_leak_scan_file("the broker's log", ph_logfile);
 	RUN(test_device_edges);
+	ts_leak_scan_file("the broker's log", ph_logfile);
+	RUN(test_device_faults);
 	ts_leak_scan_file("the broker's log", ph_logfile);
 	RUN(test_password_and_token);
 	ts_leak_scan_file("the broker's log", ph_logfile);

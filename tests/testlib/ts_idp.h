@@ -40,7 +40,7 @@ void ts_idp_stop(struct ts_idp *idp);
 /* Run "ctl --state-dir DIR cmd [arg]" (arg may be NULL); returns its exit
  * status (0 = done), or -1 when it could not be run. Commands:
  * revoke-access-tokens USER, revoke-grant USER, disable USER, enable USER,
- * set-ttl SECONDS, counters, reset-counters. */
+ * set-ttl SECONDS, set-device-ttl SECONDS, counters, reset-counters. */
 int ts_idp_ctl(struct ts_idp *idp, const char *cmd, const char *arg);
 
 /* One request counter ("token:refresh_token", "introspection", "userinfo",
