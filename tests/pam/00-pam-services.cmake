@@ -6,6 +6,13 @@ find_file(TS_PAM_DENY_SO pam_deny.so
 	PATHS /lib/x86_64-linux-gnu/security /usr/lib/x86_64-linux-gnu/security
 	/lib64/security /usr/lib64/security /lib/security NO_DEFAULT_PATH)
 
+# pam_wrapper gives each process that loads it one of 62 folders /tmp/pam.X
+# for its lifetime, machine-wide, and a process that finds none exits in its
+# constructor. The 50 concurrent PAM transactions of test_pam_lifecycle take
+# most of them, so the tests under pam_wrapper run one at a time (every one
+# sets this RESOURCE_LOCK), beside the tests that do not use it.
+set(TS_PAM_WRAPPER_LOCK pam_wrapper_tmp_dirs)
+
 # ts_pam_services(DIR dir CONF config PHASES auth account [session]
 #                 SERVICES name...)
 # Writes DIR/services/NAME for each NAME: per phase, the real pam_tokenseal
@@ -49,5 +56,6 @@ function(ts_pam_wrapper_env)
 			ASAN_OPTIONS=verify_asan_link_order=0
 			LSAN_OPTIONS=suppressions=${W_DIR}/lsan.supp:print_suppressions=0)
 	endif()
-	set_tests_properties(${W_TEST} PROPERTIES ENVIRONMENT "${_env}")
+	set_tests_properties(${W_TEST} PROPERTIES ENVIRONMENT "${_env}"
+		RESOURCE_LOCK ${TS_PAM_WRAPPER_LOCK})
 endfunction()

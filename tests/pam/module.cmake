@@ -78,7 +78,8 @@ if(TS_PAM_WRAPPER_LIB AND TS_PAM_DENY_SO)
 		list(APPEND _env PAM_WRAPPER_DISABLE_DEEPBIND=1 UID_WRAPPER_DISABLE_DEEPBIND=1
 			ASAN_OPTIONS=verify_asan_link_order=0)
 	endif()
-	set_tests_properties(pam.test_module_pam PROPERTIES ENVIRONMENT "${_env}")
+	set_tests_properties(pam.test_module_pam PROPERTIES ENVIRONMENT "${_env}"
+		RESOURCE_LOCK ${TS_PAM_WRAPPER_LOCK})
 else()
 	message(STATUS "pam_wrapper or pam_deny.so not found: pam.test_module_pam will be SKIPPED")
 endif()
@@ -93,6 +94,7 @@ if(TARGET tokenseal-broker)
 	add_dependencies(test_pam_login pam_tokenseal tokenseal-broker)
 	if(TS_PAM_WRAPPER_LIB AND TS_PAM_DENY_SO)
 		set_tests_properties(pam.test_pam_login PROPERTIES ENVIRONMENT
-			"${_env};TS_PAM_LOGIN_CONF=${_pamdir}/conf/login.conf")
+			"${_env};TS_PAM_LOGIN_CONF=${_pamdir}/conf/login.conf"
+			RESOURCE_LOCK ${TS_PAM_WRAPPER_LOCK})
 	endif()
 endif()

@@ -30,6 +30,31 @@ static struct {
 static int atexit_done;
 static pid_t owner; /* forked children that exit() must not stop our servers */
 
+/* The environment for helpers (servers, ctl, curl): ours without
+ * LD_PRELOAD and the *_WRAPPER variables. Under pam_wrapper every process
+ * that loads it takes one of its 62 temp folders (/tmp/pam.X) for its
+ * lifetime, and a process that finds none exits in its constructor: with
+ * two PAM tests in parallel, helpers that inherit it made whole commands
+ * vanish ("Cannot find module '/ctl.mjs'": dirname died). NULL on ENOMEM. */
+static char **helper_env(void)
+{
+	size_t n = 0, k = 0;
+	char **env;
+
+	for (char **e = environ; e && *e; e++)
+		n++;
+	env = calloc(n + 1, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (char **e = environ; e && *e; e++) {
+		if (strncmp(*e, "LD_PRELOAD=", 11) == 0 || strncmp(*e, "PAM_WRAPPER", 11) == 0 ||
+		    strncmp(*e, "NSS_WRAPPER", 11) == 0)
+			continue;
+		env[k++] = *e;
+	}
+	return env;
+}
+
 /* posix_spawn wants char *const argv[]; ours are string literals. */
 static int spawn(pid_t *pid, const posix_spawn_file_actions_t *fa, const char *const argv[])
 {
@@ -37,8 +62,14 @@ static int spawn(pid_t *pid, const posix_spawn_file_actions_t *fa, const char *c
 		const char *const *c;
 		char *const *m;
 	} u = { .c = argv };
+	char **env = helper_env();
+	int r;
 
-	return posix_spawn(pid, argv[0], fa, NULL, u.m, environ);
+	if (!env)
+		return ENOMEM;
+	r = posix_spawn(pid, argv[0], fa, NULL, u.m, env);
+	free(env);
+	return r;
 }
 
 static void stop_all(void)
