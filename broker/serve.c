@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "discovery_cache.h"
 #include "ks.h"
 #include "lifecycle.h"
 #include "serve.h"
@@ -274,6 +276,7 @@ int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd,
 		         oerr.message[0] ? oerr.message : ts_strerror(r));
 		goto send;
 	}
+	(void)ts_discovery_cache_load(&cfg, oc, time(NULL));
 	{
 		struct ts_engine eng = {.cfg = &cfg, .ks = ks, .oauth = oc, .conv = &conv};
 
@@ -291,6 +294,9 @@ int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd,
 			       "this host's clock is %ld s off from %s's; expiry follows the "
 			       "server's time",
 			       -oauth_clock_skew(oc), cfg.issuer);
+		ts_discovery_cache_update(
+		    &cfg, oc,
+		    ts_discovery_cache_suspect(out.code, out.state == TS_STATE_UNAVAILABLE));
 	}
 send:
 	log_outcome(&req, &out);

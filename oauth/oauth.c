@@ -31,6 +31,9 @@
 struct oauth_client {
 	struct ts_config cfg; /* copy with discovered endpoints filled in */
 	bool discovered;
+	bool discovery_supplied; /* from oauth_set_discovery(), not fetched */
+	char *discovery_doc;     /* the document this client fetched (public) */
+	size_t discovery_len;
 	char *secret; /* NULL: public client */
 	CURL *curl;
 	long skew;
@@ -230,6 +233,7 @@ struct oauth_client *oauth_client_free(struct oauth_client *c)
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
 	c->secret = ts_erase_free_str(c->secret);
+	free(c->discovery_doc);
 	ts_wipe(c, sizeof(*c));
 	free(c);
 	return NULL;
@@ -745,6 +749,13 @@ static int discover(struct oauth_client *c, struct oauth_error *err)
 		goto out;
 	c->cfg = tmp;
 	c->discovered = true;
+	/* kept for oauth_fetched_discovery(): metadata, no secret in it */
+	c->discovery_doc = malloc(resp.body.len + 1);
+	if (c->discovery_doc) {
+		memcpy(c->discovery_doc, resp.body.p, resp.body.len);
+		c->discovery_doc[resp.body.len] = '\0';
+		c->discovery_len = resp.body.len;
+	}
 out:
 	resp_done(&resp);
 	return r;
@@ -754,6 +765,42 @@ int oauth_discover(struct oauth_client *c, struct oauth_error *err)
 {
 	oauth_error_reset(err);
 	return finish(c, err, discover(c, err), NULL, 0);
+}
+
+int oauth_set_discovery(struct oauth_client *c, const char *doc, size_t len,
+                        struct oauth_error *err)
+{
+	struct ts_config tmp;
+	int r;
+
+	oauth_error_reset(err);
+	if (c->discovered)
+		return 0;
+	if (len > c->cfg.max_response_size)
+		return finish(c, err,
+		              oauth_fail(err, TS_E_TOO_BIG,
+		                         "a discovery document of %zu bytes is larger than %u", len,
+		                         c->cfg.max_response_size),
+		              NULL, 0);
+	tmp = c->cfg;
+	r = oauth_parse_discovery(&tmp, c->cfg.issuer, doc, len, err);
+	if (r < 0)
+		return finish(c, err, r, NULL, 0);
+	c->cfg = tmp;
+	c->discovered = true;
+	c->discovery_supplied = true;
+	return 0;
+}
+
+const char *oauth_fetched_discovery(const struct oauth_client *c, size_t *ret_len)
+{
+	*ret_len = c->discovery_len;
+	return c->discovery_doc;
+}
+
+bool oauth_discovery_supplied(const struct oauth_client *c)
+{
+	return c->discovery_supplied;
 }
 
 /* The endpoint at offset off of the config, discovering when it is empty. */

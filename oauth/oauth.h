@@ -111,6 +111,19 @@ struct oauth_client *oauth_client_free(struct oauth_client *c);
  * identical to cfg->issuer. Called implicitly by the calls below. */
 int oauth_discover(struct oauth_client *c, struct oauth_error *err) TS_WUR TS_NONNULL(1);
 
+/* Use a discovery document obtained earlier (the broker's cache) instead of
+ * fetching one: checked exactly like a fetched one (issuer identical to
+ * cfg->issuer, endpoint URLs, size cap); endpoints set in the config still
+ * win. On error nothing changes and the client fetches as usual. */
+int oauth_set_discovery(struct oauth_client *c, const char *doc, size_t len,
+			struct oauth_error *err) TS_WUR TS_NONNULL(1, 2);
+/* The document this client fetched and accepted (NULL if none: not needed,
+ * not fetched yet, or supplied by oauth_set_discovery). */
+const char *oauth_fetched_discovery(const struct oauth_client *c, size_t *ret_len)
+	TS_NONNULL(1, 2);
+/* True when the endpoints came from oauth_set_discovery(). */
+bool oauth_discovery_supplied(const struct oauth_client *c) TS_NONNULL(1);
+
 /* RFC 8628. start: request codes; poll: until approved, denied, expired, the
  * deadline (absolute, local CLOCK_MONOTONIC seconds; 0 = expires_in only) or
  * an abort from tick. */

@@ -257,6 +257,78 @@ static void test_plain_use_no_write(void)
 	free(after);
 }
 
+/* The discovery document is kept between broker runs (a root broker writes
+ * <keystore_dir>/discovery.json), so a use costs one request, not two; an
+ * unsafe, foreign, old or broken copy is not used. */
+static void test_discovery_cache(void)
+{
+	char path[900], moved[16384], ep[400];
+	struct stat st;
+	size_t n = 0;
+	char *doc, *p;
+	long d;
+
+	snprintf(path, sizeof(path), "%s/discovery.json", ks_main);
+	CHECK_MSG(stat(path, &st) == 0, "a root broker stored the discovery document");
+	CHECK(st.st_uid == 0 && (st.st_mode & 07777) == 0644);
+	doc = ts_test_read_file(path, &n);
+	CHECK_MSG(strstr(doc, idp.issuer), "it is the server's document");
+
+	/* a use: one introspection, no discovery */
+	d = ts_idp_count(&idp, "discovery");
+	{
+		long i = ts_idp_count(&idp, "introspection");
+
+		CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
+		CHECK_INT(ts_idp_count(&idp, "discovery"), d);
+		CHECK_INT(ts_idp_count(&idp, "introspection"), i + 1);
+	}
+
+	/* group-writable: not trusted, fetched again and rewritten safely */
+	CHECK_INT(chmod(path, 0664), 0);
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
+	CHECK_INT(ts_idp_count(&idp, "discovery"), ++d);
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0644);
+
+	/* another issuer's document: refused like a fetched one */
+	{
+		static const char other[] =
+		    "{\"issuer\":\"https://127.0.0.1:1\",\"token_endpoint\":"
+		    "\"https://127.0.0.1:1/token\",\"introspection_endpoint\":"
+		    "\"https://127.0.0.1:1/token/introspection\"}";
+		ts_test_write_file(path, other, sizeof(other) - 1, 0644);
+	}
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
+	CHECK_INT(ts_idp_count(&idp, "discovery"), ++d);
+
+	/* older than an hour: fetched again */
+	{
+		struct timespec ts[2] = {{.tv_sec = time(NULL) - 7200}, {.tv_sec = time(NULL) - 7200}};
+		CHECK_INT(utimensat(AT_FDCWD, path, ts, 0), 0);
+	}
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
+	CHECK_INT(ts_idp_count(&idp, "discovery"), ++d);
+
+	/* the server moved an endpoint (here: to a closed port): that use
+	 * fails as unavailable and drops the copy; the next one fetches the
+	 * document again and works */
+	snprintf(ep, sizeof(ep), "%s/token/introspection", idp.issuer);
+	p = strstr(doc, ep);
+	CHECK_MSG(p, "the document names %s", ep);
+	if (p) {
+		CHECK(n + 64 < sizeof(moved));
+		snprintf(moved, sizeof(moved), "%.*shttps://127.0.0.1:1/token/introspection%s",
+		         (int)(p - doc), doc, p + strlen(ep));
+		ts_test_write_file(path, moved, strlen(moved), 0644);
+		CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), TS_E_UNAVAILABLE);
+		CHECK_MSG(access(path, F_OK) != 0, "the suspect copy was removed");
+		CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
+		CHECK_INT(ts_idp_count(&idp, "discovery"), ++d);
+		CHECK_MSG(access(path, F_OK) == 0, "and stored again");
+	}
+	free(doc);
+}
+
 /* 2: access token revoked at the server while the local expiry is an hour
  * away: the next use refreshes once and succeeds. */
 static void test_revoked_access_token(void)
@@ -750,6 +822,7 @@ int main(int argc, char **argv)
 	RUN(test_device_login);
 	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_plain_use_no_write);
+	RUN(test_discovery_cache);
 	RUN(test_revoked_access_token);
 	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_stale_copy);

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The discovery document kept between broker runs (discovery_cache.c):
+ * <keystore_dir>/discovery.json, written by a root broker only.
+ */
+#ifndef TS_BROKER_DISCOVERY_CACHE_H
+#define TS_BROKER_DISCOVERY_CACHE_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "oauth.h"
+#include "ts_config.h"
+#include "ts_macros.h"
+
+#define TS_DISCOVERY_CACHE_NAME "discovery.json"
+#define TS_DISCOVERY_CACHE_TTL 3600 /* seconds */
+
+/* Give oc the cached document if it is trustworthy and fresh at now (local
+ * time). 0 when used; a negative error (-ENOENT, -ESTALE, a file-policy or
+ * parse error) when not, and oc fetches as usual. */
+int ts_discovery_cache_load(const struct ts_config *cfg, struct oauth_client *oc, time_t now)
+    TS_NONNULL(1, 2);
+
+/* Whether a request's result (code, and whether the server was found
+ * unreachable even if offline_grace made it a success) could come from a
+ * server whose endpoints moved: unavailable, protocol or server-config. */
+bool ts_discovery_cache_suspect(int code, bool unavailable);
+
+/* After a request, as root only: store the document oc fetched, or remove
+ * the cached one it used when the result was suspect. */
+void ts_discovery_cache_update(const struct ts_config *cfg, const struct oauth_client *oc,
+                               bool suspect) TS_NONNULL(1, 2);
+
+#endif
