@@ -195,6 +195,15 @@ static int dup_field(const struct ts_msg *m, uint16_t tag, char **ret)
 	return 0;
 }
 
+/* The TEXT field every INFO, ERROR and PROMPT carries: missing is a
+ * protocol error. */
+static int dup_text(const struct ts_msg *m, char **ret)
+{
+	int r = dup_field(m, TS_F_TEXT, ret);
+
+	return r == -ENOENT ? TS_E_PROTO : r;
+}
+
 static int send_request(int fd, const struct ts_client_request *req, int timeout_ms)
 {
 	struct ts_msg_builder b;
@@ -230,9 +239,7 @@ static int handle_text(const struct ts_msg *m, const struct ts_client_conv *conv
 	int (*fn)(void *, const char *);
 	int r;
 
-	r = dup_field(m, TS_F_TEXT, &text);
-	if (r == -ENOENT)
-		return TS_E_PROTO;
+	r = dup_text(m, &text);
 	if (r < 0)
 		return r;
 	if (!conv)
@@ -252,9 +259,7 @@ static int handle_prompt(int fd, const struct ts_msg *m, const struct ts_client_
 	int64_t echo = 0;
 	int r;
 
-	r = dup_field(m, TS_F_TEXT, &text);
-	if (r == -ENOENT)
-		return TS_E_PROTO;
+	r = dup_text(m, &text);
 	if (r < 0)
 		return r;
 	r = ts_msg_get_int(m, TS_F_ECHO, &echo);

@@ -19,6 +19,8 @@
  *   hang            read the request, then sleep
  *   die             half a frame, then exit
  *   garbage         a frame of the wrong protocol version
+ *   notext          an INFO without its TEXT field, then RESULT 0
+ *   prompt-notext   a PROMPT without its TEXT field, then RESULT 0
  *   exit            read the request, exit without answering
  */
 #include <dirent.h>
@@ -199,6 +201,16 @@ int main(int argc, char **argv)
 		static const uint8_t half[] = {0, 0, 0, 40, 1, 32, 0, 16};
 		if (write(1, half, sizeof(half)) < 0)
 			return 3;
+	} else if (strcmp(script, "notext") == 0) {
+		text(TS_MSG_INFO, NULL);
+		result(0, "done", NULL);
+	} else if (strcmp(script, "prompt-notext") == 0) {
+		struct ts_msg_builder b;
+
+		ts_msg_begin(&b, TS_MSG_PROMPT);
+		ts_msg_add_int(&b, TS_F_ECHO, 1);
+		put(&b);
+		result(0, "done", NULL);
 	} else if (strcmp(script, "exit") == 0) {
 		/* nothing */
 	} else {

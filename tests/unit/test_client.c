@@ -196,6 +196,9 @@ static void test_broker_dies(void)
 	CHECK_INT(call("die", NULL, 5000, NULL, &res, 0), -ECONNRESET);
 	CHECK_INT(call("exit", NULL, 5000, NULL, &res, 0), -ECONNRESET);
 	CHECK_INT(call("garbage", NULL, 5000, NULL, &res, 0), TS_E_PROTO);
+	/* a message without the text it must carry is a protocol error */
+	CHECK_INT(call("notext", NULL, 5000, NULL, &res, 0), TS_E_PROTO);
+	CHECK_INT(call("prompt-notext", NULL, 5000, NULL, &res, 0), TS_E_PROTO);
 }
 
 static void test_child_env(void)
