@@ -319,16 +319,22 @@ static void test_device_edges(void)
 }
 
 /* 9 through the hand-written fault injector (tests/fixtures/faults), for the
- * answers the real server does not give: oidc-provider 8.8.1 never sends
- * slow_down, and answers expired_token only for a code polled after its
- * expires_in, which the broker never does. [service tsl-slowdown] and
- * [service tsl-expired] use configs whose issuer is the fault case. */
+ * answers the real server does not give on demand: oidc-provider 8.8.1 never
+ * sends slow_down, and answers expired_token only to a poll that comes
+ * after the code's lifetime, which the broker avoids (only a late poll on a
+ * loaded machine meets it). tsl-slowdown and tsl-expired use configs whose
+ * issuer is the fault case. Every token the injector issues for these
+ * cases starts with a known prefix, so the leak scans look for those too. */
 static void test_device_faults(void)
 {
 	struct ph_conv_spec nobody = {0};
 	struct ph_slot s;
 	time_t t0;
 	long el;
+
+	ts_leak_remember("fault-at-device-");
+	ts_leak_remember("fault-rt-device-");
+	ts_leak_remember("fault-dc-device-");
 
 	/* the case answers slow_down, slow_down, authorization_pending, then a
 	 * token (for "alice"), with interval 1: polls after 1, 6, 11 and 11 s
