@@ -76,7 +76,7 @@ int ts_discovery_cache_load(const struct ts_config *cfg, struct oauth_client *oc
 
 bool ts_discovery_cache_suspect(int code, bool unavailable)
 {
-	return unavailable || code == TS_E_UNAVAILABLE || code == TS_E_PROTOCOL ||
+	return unavailable || code == TS_E_UNAVAILABLE || code == TS_E_BAD_ANSWER ||
 	       code == TS_E_SERVER_CONFIG;
 }
 

@@ -19,6 +19,7 @@
 #include "ts_error.h"
 #include "ts_log.h"
 #include "ts_mem.h"
+#include "ts_time.h"
 
 #define TS_CAS_RETRIES 3
 
@@ -545,7 +546,6 @@ static int login_device(struct ts_engine *e, const struct ts_request *req, struc
                         struct oauth_error *err)
 {
 	struct oauth_device dev = {0};
-	struct timespec ts;
 	void *pair[2] = {e, (void *)(uintptr_t)req};
 	unsigned limit =
 	    e->cfg->device_timeout ? e->cfg->device_timeout : TS_DEVICE_TIMEOUT_DEFAULT;
@@ -559,8 +559,8 @@ static int login_device(struct ts_engine *e, const struct ts_request *req, struc
 		r = TS_E_INTERACTION;
 		goto out;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	r = oauth_device_poll(e->oauth, &dev, ts.tv_sec + (time_t)limit, NULL, NULL, tok, err);
+	r = oauth_device_poll(e->oauth, &dev, (time_t)(ts_monotonic_ms() / 1000) + (time_t)limit,
+	                      NULL, NULL, tok, err);
 out:
 	oauth_device_clear(&dev);
 	return r;
@@ -1022,9 +1022,9 @@ int ts_engine_handle(struct ts_engine *e, const struct ts_request *req, struct t
 		r = do_logout(e, req, out);
 		break;
 	default:
-		set_msg(out, TS_E_PROTO, TS_STATE_NONE, "unknown request type %u",
+		set_msg(out, TS_E_IPC, TS_STATE_NONE, "unknown request type %u",
 		        (unsigned)req->type);
-		r = TS_E_PROTO;
+		r = TS_E_IPC;
 		break;
 	}
 	out->code = r;

@@ -37,16 +37,7 @@ void ts_outcome_clear(struct ts_outcome *o)
 
 void ts_secret_hash_hex(char out[TS_RT_HASH_HEX], const char *secret)
 {
-	static const char hex[] = "0123456789abcdef";
-	uint8_t h[TS_SHA256_BYTES];
-
-	ts_sha256(h, secret ? secret : "", secret ? strlen(secret) : 0);
-	for (size_t i = 0; i < TS_SHA256_BYTES; i++) {
-		out[2 * i] = hex[h[i] >> 4];
-		out[2 * i + 1] = hex[h[i] & 15];
-	}
-	out[TS_SHA256_BYTES * 2] = '\0';
-	ts_wipe(h, sizeof(h));
+	ts_sha256_hex(out, TS_SHA256_BYTES, secret ? secret : "", secret ? strlen(secret) : 0);
 }
 
 int ts_record_to_json(const struct ts_record *r, char **ret_json, size_t *ret_len)

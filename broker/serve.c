@@ -72,7 +72,7 @@ static int conv_prompt(void *ctx, const char *text, bool echo, char **ret_answer
 	if (r < 0)
 		return r;
 	if (m.type != TS_MSG_ANSWER) {
-		r = TS_E_PROTO;
+		r = TS_E_IPC;
 		goto out;
 	}
 	f = ts_msg_find(&m, TS_F_ANSWER);
@@ -213,14 +213,14 @@ int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd,
 		return r;
 	if (!is_request(m.type)) {
 		ts_msg_clear(&m);
-		out.code = TS_E_PROTO;
+		out.code = TS_E_IPC;
 		snprintf(out.message, sizeof(out.message), "not a request (type %u)", m.type);
 		return send_result(out_fd, cc.timeout_ms, &out);
 	}
 	req.type = (enum ts_msg_type)m.type;
 	if (ts_msg_get_str(&m, TS_F_USER, user, sizeof(user)) < 0 || !user[0]) {
 		ts_msg_clear(&m);
-		out.code = TS_E_PROTO;
+		out.code = TS_E_IPC;
 		snprintf(out.message, sizeof(out.message), "request without a user name");
 		return send_result(out_fd, cc.timeout_ms, &out);
 	}

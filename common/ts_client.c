@@ -22,6 +22,7 @@
 #include "ts_error.h"
 #include "ts_mem.h"
 #include "ts_proto.h"
+#include "ts_time.h"
 
 #define CHILD_FD_MIN 4     /* where the child parks fds before dup2 to 0..3 */
 #define REAP_GRACE_MS 2000 /* how long a broker may linger after its RESULT */
@@ -136,14 +137,6 @@ static _Noreturn void run_child(const struct ts_client_opts *opts, int in, int o
 
 /* ---- the parent ------------------------------------------------------- */
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Write a frame with SIGPIPE blocked, so a broker that died costs us -EPIPE
  * and not the host process; a SIGPIPE raised here is consumed. */
 static int write_frame(int fd, struct ts_msg_builder *b, int timeout_ms)
@@ -201,7 +194,7 @@ static int dup_text(const struct ts_msg *m, char **ret)
 {
 	int r = dup_field(m, TS_F_TEXT, ret);
 
-	return r == -ENOENT ? TS_E_PROTO : r;
+	return r == -ENOENT ? TS_E_IPC : r;
 }
 
 static int send_request(int fd, const struct ts_client_request *req, int timeout_ms)
@@ -283,14 +276,14 @@ static int parse_result(const struct ts_msg *m, struct ts_client_result *ret)
 
 	r = ts_msg_get_int(m, TS_F_CODE, &v);
 	if (r < 0)
-		return r == -ENOENT ? TS_E_PROTO : r;
+		return r == -ENOENT ? TS_E_IPC : r;
 	if (v > 0 || v < INT_MIN)
-		return TS_E_PROTO;
+		return TS_E_IPC;
 	res.code = (int)v;
 	r = ts_msg_get_int(m, TS_F_STATE, &v);
 	if (r == 0) {
 		if (v < 0 || v > INT_MAX)
-			return TS_E_PROTO;
+			return TS_E_IPC;
 		res.state = (int)v;
 	} else if (r != -ENOENT)
 		return r;
@@ -347,7 +340,7 @@ static int converse(int in, int out, const struct ts_client_request *req,
 			ts_msg_clear(&m);
 			return r;
 		default:
-			r = TS_E_PROTO;
+			r = TS_E_IPC;
 			break;
 		}
 		ts_msg_clear(&m);
@@ -360,7 +353,7 @@ static int converse(int in, int out, const struct ts_client_request *req,
  * lingers (or that we gave up on) is killed. */
 static void reap(pid_t pid, bool kill_now)
 {
-	int64_t deadline = mono_ms() + REAP_GRACE_MS;
+	int64_t deadline = ts_monotonic_ms() + REAP_GRACE_MS;
 	int status;
 
 	if (kill_now)
@@ -370,7 +363,7 @@ static void reap(pid_t pid, bool kill_now)
 		if (w == pid || (w < 0 && errno != EINTR))
 			return;
 		if (w == 0) {
-			if (mono_ms() >= deadline) {
+			if (ts_monotonic_ms() >= deadline) {
 				(void)kill(pid, SIGKILL);
 				kill_now = true;
 				continue;

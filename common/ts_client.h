@@ -57,7 +57,7 @@ struct ts_client_opts {
 
 /* Run one request. Returns 0 when a RESULT arrived (its code is in
  * ret->code), or a negative error when the broker could not be run or spoke
- * nonsense (-ENOENT broker missing, TS_E_PROTO, -ETIMEDOUT, ...). */
+ * nonsense (-ENOENT broker missing, TS_E_IPC, -ETIMEDOUT, ...). */
 int ts_client_call(const struct ts_client_opts *opts, const struct ts_client_request *req,
 		   const struct ts_client_conv *conv, struct ts_client_result *ret) TS_WUR
 	TS_NONNULL(1, 2, 4);

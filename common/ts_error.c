@@ -30,9 +30,11 @@ const char *ts_strerror(int err)
 		return "credential record is sealed under an unknown key id";
 	case TS_E_QUARANTINED:
 		return "credential record was corrupted and has been quarantined";
+	case TS_E_MISMATCH:
+		return "credential record belongs to another issuer or client than configured";
 	case TS_E_CONFIG:
 		return "configuration error";
-	case TS_E_PROTO:
+	case TS_E_IPC:
 		return "broker protocol error";
 	case TS_E_REJECTED_TOKEN:
 		return "the server rejected the token";
@@ -42,7 +44,7 @@ const char *ts_strerror(int err)
 		return "the server refused the client configuration";
 	case TS_E_UNAVAILABLE:
 		return "the identity server is unavailable";
-	case TS_E_PROTOCOL:
+	case TS_E_BAD_ANSWER:
 		return "the identity server sent a malformed answer";
 	case TS_E_IDENTITY_CHANGED:
 		return "the server returned a different identity";
@@ -58,6 +60,14 @@ const char *ts_strerror(int err)
 		return "not signed in";
 	case TS_E_PERM:
 		return "not permitted to act for that user";
+	case TS_E_SUBJECT_PINNED:
+		return "another identity is pinned to this account";
+	case TS_E_FOREIGN_TOKEN:
+		return "the token was issued to another application";
+	case TS_E_SIGNED_OUT:
+		return "signed out: sign in again";
+	case TS_E_NOT_SAVED:
+		return "the refresh succeeded but could not be saved";
 	default:
 		break;
 	}

@@ -23,19 +23,20 @@ enum ts_err {
 	TS_E_NO_KEY = -1009,	/* master key file missing or unreadable */
 	TS_E_KEY_ID = -1010,	/* record sealed under a key id we do not hold */
 	TS_E_QUARANTINED = -1011, /* record was corrupt and has been moved aside */
+	TS_E_MISMATCH = -1012,	  /* record sealed for another issuer/client/user name */
 
 	/* configuration */
 	TS_E_CONFIG = -1020,
 
-	/* broker protocol */
-	TS_E_PROTO = -1030,
+	/* the broker protocol (framing and messages between client and broker) */
+	TS_E_IPC = -1030,
 
 	/* the server's answers (oauth/ taxonomy, see oauth/oauth.h) */
 	TS_E_REJECTED_TOKEN = -1040, /* token rejected; a refresh may heal it */
 	TS_E_NEEDS_LOGIN = -1041,    /* refresh refused (invalid_grant): sign in again */
 	TS_E_SERVER_CONFIG = -1042,  /* client or TLS configuration refused */
 	TS_E_UNAVAILABLE = -1043,    /* network, timeout, 5xx, 429 */
-	TS_E_PROTOCOL = -1044,	     /* the server sent something malformed */
+	TS_E_BAD_ANSWER = -1044,     /* the server's answer was malformed (not our IPC) */
 	TS_E_IDENTITY_CHANGED = -1045,
 	TS_E_DENIED = -1046,	      /* device login denied by the user */
 	TS_E_EXPIRED = -1047,	      /* device code expired / deadline reached */
@@ -43,6 +44,10 @@ enum ts_err {
 	TS_E_INTERACTION = -1049,	/* interaction needed but not possible */
 	TS_E_NO_RECORD = -1050,		/* not signed in */
 	TS_E_PERM = -1051,		/* caller may not act for that user */
+	TS_E_SUBJECT_PINNED = -1052,	/* another subject is pinned to this account */
+	TS_E_FOREIGN_TOKEN = -1053,	/* token was issued to another client */
+	TS_E_SIGNED_OUT = -1054,	/* seen before, now holds no tokens */
+	TS_E_NOT_SAVED = -1055,		/* refresh accepted but the record could not be stored */
 };
 
 /* A message for any value returned by a tokenseal function. Never NULL. */

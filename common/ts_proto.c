@@ -17,6 +17,7 @@
 #include "ts_error.h"
 #include "ts_mem.h"
 #include "ts_proto.h"
+#include "ts_time.h"
 
 #define HDR_LEN 4       /* u32 length */
 #define MSG_HDR_LEN 2   /* version, type */
@@ -39,6 +40,10 @@ const char *ts_state_name(enum ts_state s)
 		return "unavailable";
 	case TS_STATE_CORRUPTED:
 		return "corrupted";
+	case TS_STATE_MISMATCH:
+		return "mismatch";
+	case TS_STATE_SIGNED_OUT:
+		return "signed-out";
 	}
 	return "unknown";
 }
@@ -260,7 +265,7 @@ int ts_msg_decode(struct ts_msg *ret, uint8_t *buf, size_t len)
 bad:
 	if (buf)
 		ts_erase_free(buf, len);
-	return TS_E_PROTO;
+	return TS_E_IPC;
 }
 
 void ts_msg_clear(struct ts_msg *m)
@@ -287,7 +292,7 @@ int ts_msg_get_str(const struct ts_msg *m, uint16_t tag, char *out, size_t outle
 	if (!f)
 		return -ENOENT;
 	if (f->len && memchr(f->data, '\0', f->len))
-		return TS_E_PROTO;
+		return TS_E_IPC;
 	if (outlen == 0 || f->len > outlen - 1)
 		return TS_E_TOO_BIG;
 	if (f->len)
@@ -304,7 +309,7 @@ int ts_msg_get_int(const struct ts_msg *m, uint16_t tag, int64_t *ret)
 	if (!f)
 		return -ENOENT;
 	if (f->len != 8)
-		return TS_E_PROTO;
+		return TS_E_IPC;
 	for (size_t i = 0; i < 8; i++)
 		u = u << 8 | f->data[i];
 	/* two's complement back to signed without implementation-defined casts */
@@ -317,14 +322,6 @@ int ts_msg_get_int(const struct ts_msg *m, uint16_t tag, int64_t *ret)
 
 /* ---- frame I/O -------------------------------------------------------- */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait until fd is ready for events, or the deadline (0 = none) passes. */
 static int wait_fd(int fd, short events, int64_t deadline)
 {
@@ -333,7 +330,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
 		int timeout = -1, r;
 
 		if (deadline) {
-			int64_t left = deadline - now_ms();
+			int64_t left = deadline - ts_monotonic_ms();
 			if (left <= 0)
 				return -ETIMEDOUT;
 			timeout = left > INT_MAX ? INT_MAX : (int)left;
@@ -354,7 +351,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
 
 int ts_proto_write(int fd, const uint8_t *frame, size_t len, int timeout_ms)
 {
-	int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+	int64_t deadline = timeout_ms > 0 ? ts_monotonic_ms() + timeout_ms : 0;
 	struct stat st;
 	bool sock;
 	size_t off = 0;
@@ -410,7 +407,7 @@ static int read_full(int fd, uint8_t *p, size_t n, int64_t deadline)
 
 int ts_proto_read(int fd, struct ts_msg *ret, int timeout_ms)
 {
-	int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+	int64_t deadline = timeout_ms > 0 ? ts_monotonic_ms() + timeout_ms : 0;
 	uint8_t hdr[HDR_LEN];
 	uint8_t *buf;
 	uint32_t len;
@@ -426,7 +423,7 @@ int ts_proto_read(int fd, struct ts_msg *ret, int timeout_ms)
 	if (len > TS_PROTO_FRAME_MAX)
 		return TS_E_TOO_BIG;
 	if (len < MSG_HDR_LEN)
-		return TS_E_PROTO;
+		return TS_E_IPC;
 	buf = malloc(len);
 	if (!buf)
 		return -ENOMEM;

@@ -78,6 +78,9 @@ enum ts_flag {
 	TS_FLAG_NO_REVOKE = 1 << 1,
 	TS_FLAG_SILENT = 1 << 2, /* PAM_SILENT: send no INFO messages */
 	TS_FLAG_DEBUG = 1 << 3,
+	/* The host process proved the caller is the target user (real uid equal
+	 * to the user's, no remote host): only then may a stored token sign in. */
+	TS_FLAG_SAME_USER = 1 << 4,
 };
 
 /* The lifecycle states of a user's record (DESIGN.md §4). */
@@ -89,6 +92,8 @@ enum ts_state {
 	TS_STATE_NEEDS_LOGIN = 4,
 	TS_STATE_UNAVAILABLE = 5,
 	TS_STATE_CORRUPTED = 6,
+	TS_STATE_MISMATCH = 7,	 /* sealed for another issuer/client: fix the config */
+	TS_STATE_SIGNED_OUT = 8, /* seen before, tokens gone (logout, revoked) */
 };
 
 const char *ts_state_name(enum ts_state s);
@@ -130,14 +135,14 @@ int ts_msg_finish(struct ts_msg_builder *b, const uint8_t **ret_frame, size_t *r
 void ts_msg_builder_clear(struct ts_msg_builder *b);
 
 /* Decode one frame payload (without the 4-byte length). Takes ownership of
- * buf on success and on failure (wipes and frees it). TS_E_PROTO on any
+ * buf on success and on failure (wipes and frees it). TS_E_IPC on any
  * malformation. */
 int ts_msg_decode(struct ts_msg *ret, uint8_t *buf, size_t len) TS_WUR TS_NONNULL(1);
 void ts_msg_clear(struct ts_msg *m);
 
-/* Field accessors: 0, -ENOENT when absent, TS_E_PROTO when malformed.
+/* Field accessors: 0, -ENOENT when absent, TS_E_IPC when malformed.
  * ts_msg_get_str copies into out (NUL-terminated; TS_E_TOO_BIG if it does
- * not fit, TS_E_PROTO if it holds a NUL). */
+ * not fit, TS_E_IPC if it holds a NUL). */
 const struct ts_field_val *ts_msg_find(const struct ts_msg *m, uint16_t tag) TS_NONNULL(1);
 int ts_msg_get_str(const struct ts_msg *m, uint16_t tag, char *out, size_t outlen) TS_WUR
 	TS_NONNULL(1, 3);

@@ -82,3 +82,19 @@ void ts_sha256(uint8_t out[TS_SHA256_BYTES], const void *data, size_t len)
 	ts_wipe(blk, sizeof(blk));
 	ts_wipe(h, sizeof(h));
 }
+
+void ts_sha256_hex(char *out, size_t nbytes, const void *data, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t h[TS_SHA256_BYTES];
+
+	if (nbytes > TS_SHA256_BYTES)
+		nbytes = TS_SHA256_BYTES;
+	ts_sha256(h, data, len);
+	for (size_t i = 0; i < nbytes; i++) {
+		out[2 * i] = hex[h[i] >> 4];
+		out[2 * i + 1] = hex[h[i] & 15];
+	}
+	out[2 * nbytes] = '\0';
+	ts_wipe(h, sizeof(h));
+}

@@ -12,21 +12,12 @@
 
 char *ts_redact(char out[TS_REDACT_LEN], const void *secret, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
-	uint8_t h[TS_SHA256_BYTES];
-
 	if (!secret || len == 0) {
 		memcpy(out, "(none)", sizeof("(none)"));
 		return out;
 	}
-	ts_sha256(h, secret, len);
 	memcpy(out, "sha256:", 7);
-	for (size_t i = 0; i < 6; i++) {
-		out[7 + 2 * i] = hex[h[i] >> 4];
-		out[8 + 2 * i] = hex[h[i] & 15];
-	}
-	out[19] = '\0';
-	ts_wipe(h, sizeof(h));
+	ts_sha256_hex(out + 7, 6, secret, len);
 	return out;
 }
 

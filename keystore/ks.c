@@ -31,6 +31,7 @@
 #include "ks_testing.h"
 #include "ts_error.h"
 #include "ts_mem.h"
+#include "ts_time.h"
 
 #define KS_KEYFILE_MAX 4096
 #define KS_KDF_USER "tsealusr"
@@ -1034,14 +1035,6 @@ size_t ks_key_count(const struct ks *ks)
 
 /* ---- locks ------------------------------------------------------------ */
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static int lock_name(struct ks *ks, const char *name, struct ks_lock **ret, uid_t uid)
 {
 	_cleanup_close_ int fd = -1;
@@ -1062,7 +1055,7 @@ static int lock_name(struct ks *ks, const char *name, struct ks_lock **ret, uid_
 	if (ks->group != (gid_t)-1 && st.st_gid != ks->group &&
 	    fchown(fd, (uid_t)-1, ks->group) < 0)
 		return -errno;
-	deadline = now_ms() + ks->lock_timeout_ms;
+	deadline = (uint64_t)ts_monotonic_ms() + ks->lock_timeout_ms;
 	for (;;) {
 		struct timespec d;
 
@@ -1072,7 +1065,7 @@ static int lock_name(struct ks *ks, const char *name, struct ks_lock **ret, uid_
 			continue;
 		if (errno != EWOULDBLOCK)
 			return -errno;
-		if (now_ms() >= deadline)
+		if ((uint64_t)ts_monotonic_ms() >= deadline)
 			return TS_E_LOCK_TIMEOUT;
 		d.tv_sec = 0;
 		d.tv_nsec = delay_ns;

@@ -18,6 +18,7 @@
 #include "oauth_internal.h"
 #include "oauth_testing.h"
 #include "ts_error.h"
+#include "ts_time.h"
 #include "ts_file.h"
 #include "ts_log.h"
 #include "ts_mem.h"
@@ -122,10 +123,7 @@ static void resp_done(struct http_resp *r)
 
 static long long mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long long)ts_monotonic_ms();
 }
 
 static void sleep_ms(long long ms)
@@ -581,7 +579,7 @@ static int http_do(struct oauth_client *c, const struct http_req *q, struct http
 		c->skew = (long)(resp->date - time(NULL));
 
 	if (resp->body.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
-		r = oauth_fail(err, TS_E_PROTOCOL,
+		r = oauth_fail(err, TS_E_BAD_ANSWER,
 		               "the %s %s sent a response larger than %u bytes; refusing it",
 		               q->what, shown, c->cfg.max_response_size);
 		goto fail;
@@ -608,7 +606,7 @@ static int http_do(struct oauth_client *c, const struct http_req *q, struct http
 	if (resp->status >= 300 && resp->status < 400) {
 		char origin[TS_URL_MAX];
 		url_origin(origin, sizeof(origin), resp->location[0] ? resp->location : "(none)");
-		r = oauth_fail(err, TS_E_PROTOCOL,
+		r = oauth_fail(err, TS_E_BAD_ANSWER,
 		               "the %s %s answered HTTP %ld, a redirect to %s; redirects are not "
 		               "followed",
 		               q->what, shown, resp->status, origin);
@@ -630,7 +628,7 @@ static int http_do(struct oauth_client *c, const struct http_req *q, struct http
 		goto fail;
 	}
 	if (resp->status < 200) {
-		r = oauth_fail(err, TS_E_PROTOCOL, "the %s %s answered HTTP %ld", q->what, shown,
+		r = oauth_fail(err, TS_E_BAD_ANSWER, "the %s %s answered HTTP %ld", q->what, shown,
 		               resp->status);
 		goto fail;
 	}
@@ -733,12 +731,12 @@ static int discover(struct oauth_client *c, struct oauth_error *err)
 		goto out;
 	}
 	if (resp.status != 200) {
-		r = oauth_fail(err, TS_E_PROTOCOL, "the discovery document %s answered HTTP %ld",
+		r = oauth_fail(err, TS_E_BAD_ANSWER, "the discovery document %s answered HTTP %ld",
 		               shown, resp.status);
 		goto out;
 	}
 	if (!is_json_type(resp.content_type)) {
-		r = oauth_fail(err, TS_E_PROTOCOL,
+		r = oauth_fail(err, TS_E_BAD_ANSWER,
 		               "the discovery document %s has content type \"%s\", not JSON",
 		               shown, resp.content_type);
 		goto out;
@@ -855,7 +853,7 @@ static int post_json(struct oauth_client *c, const char *what, const char *url, 
 			               "the %s %s refused the client's authentication (HTTP 401)",
 			               what, shown);
 		else
-			r = oauth_fail(err, TS_E_PROTOCOL,
+			r = oauth_fail(err, TS_E_BAD_ANSWER,
 			               "the %s %s answered HTTP %ld with content type \"%s\", not "
 			               "JSON",
 			               what, shown, resp->status,
@@ -1013,15 +1011,15 @@ out:
 	return finish(c, err, r, NULL, 0);
 }
 
-/* A non-200 answer: the OAuth error in its JSON body, else TS_E_PROTOCOL. */
+/* A non-200 answer: the OAuth error in its JSON body, else TS_E_BAD_ANSWER. */
 static int error_answer(const char *what, const struct http_resp *resp, struct oauth_error *err)
 {
 	json_t *j = oauth_json_load(resp->body.p, resp->body.len, err);
-	int r = j ? oauth_json_error(j, resp->status, err) : TS_E_PROTOCOL;
+	int r = j ? oauth_json_error(j, resp->status, err) : TS_E_BAD_ANSWER;
 
 	json_decref(j);
 	if (r == 0)
-		r = oauth_fail(err, TS_E_PROTOCOL, "the %s answered HTTP %ld", what, resp->status);
+		r = oauth_fail(err, TS_E_BAD_ANSWER, "the %s answered HTTP %ld", what, resp->status);
 	return r;
 }
 
@@ -1282,19 +1280,19 @@ int oauth_userinfo(struct oauth_client *c, const char *token, struct oauth_ident
 		goto done;
 	}
 	if (resp.status != 200 || !is_json_type(resp.content_type)) {
-		r = oauth_fail(err, TS_E_PROTOCOL,
+		r = oauth_fail(err, TS_E_BAD_ANSWER,
 		               "the userinfo endpoint answered HTTP %ld with content type \"%s\"",
 		               resp.status, resp.content_type[0] ? resp.content_type : "(none)");
 		goto done;
 	}
 	j = oauth_json_load(resp.body.p, resp.body.len, err);
 	if (!j) {
-		r = TS_E_PROTOCOL;
+		r = TS_E_BAD_ANSWER;
 		goto done;
 	}
 	r = oauth_json_str(j, "sub", id.sub, sizeof(id.sub), err);
 	if (r == 0 || (r > 0 && !id.sub[0]))
-		r = oauth_fail(err, TS_E_PROTOCOL, "the userinfo answer has no \"sub\"");
+		r = oauth_fail(err, TS_E_BAD_ANSWER, "the userinfo answer has no \"sub\"");
 	if (r < 0)
 		goto done;
 	if (c->cfg.username_claim[0]) {
@@ -1377,7 +1375,7 @@ int oauth_revoke(struct oauth_client *c, const char *token, const char *hint,
 		               "the revocation endpoint refused the client's authentication (HTTP "
 		               "401)");
 	} else {
-		r = oauth_fail(err, TS_E_PROTOCOL, "the revocation endpoint answered HTTP %ld",
+		r = oauth_fail(err, TS_E_BAD_ANSWER, "the revocation endpoint answered HTTP %ld",
 		               resp.status);
 	}
 	resp_done(&resp);

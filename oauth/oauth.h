@@ -13,7 +13,7 @@
  *                          unsupported_grant_type, invalid_scope, TLS/CA
  *                          problems, discovery issuer mismatch, bad URL
  *   TS_E_UNAVAILABLE       connect failure, timeout, 5xx, 429 (+Retry-After)
- *   TS_E_PROTOCOL          the server sent something malformed
+ *   TS_E_BAD_ANSWER          the server sent something malformed
  *   TS_E_IDENTITY_CHANGED  a refreshed id_token's iss/sub/aud differ
  *   TS_E_DENIED            device login: access_denied
  *   TS_E_EXPIRED           device login: expired_token or deadline reached

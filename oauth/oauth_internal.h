@@ -25,16 +25,16 @@ void oauth_error_reset(struct oauth_error *err);
  * §3.5, RFC 6750 §3.1). */
 int oauth_classify_error(const char *error);
 
-/* Parse a bounded JSON object; NULL on failure (err filled, TS_E_PROTOCOL). */
+/* Parse a bounded JSON object; NULL on failure (err filled, TS_E_BAD_ANSWER). */
 json_t *oauth_json_load(const char *body, size_t len, struct oauth_error *err);
 
 /* When obj has an "error" member: copy error/error_description (sanitised)
  * into err and return the class (< 0). Else return 0. A non-string "error" is
- * TS_E_PROTOCOL. http_status 0 leaves err->http_status as it was. */
+ * TS_E_BAD_ANSWER. http_status 0 leaves err->http_status as it was. */
 int oauth_json_error(json_t *obj, long http_status, struct oauth_error *err);
 
 /* Copy a string member (optional: 0 when absent, 1 when copied) into out,
- * refusing one that does not fit or has control bytes (TS_E_PROTOCOL). */
+ * refusing one that does not fit or has control bytes (TS_E_BAD_ANSWER). */
 int oauth_json_str(json_t *obj, const char *key, char *out, size_t outlen,
                    struct oauth_error *err) TS_WUR;
 

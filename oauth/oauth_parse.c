@@ -92,20 +92,20 @@ json_t *oauth_json_load(const char *body, size_t len, struct oauth_error *err)
 	json_t *j;
 
 	if (len == 0) {
-		oauth_fail(err, TS_E_PROTOCOL,
+		oauth_fail(err, TS_E_BAD_ANSWER,
 		           "the server sent an empty body where JSON was expected");
 		return NULL;
 	}
 	j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!j) {
-		oauth_fail(err, TS_E_PROTOCOL,
+		oauth_fail(err, TS_E_BAD_ANSWER,
 		           "the server sent malformed JSON (line %d, column %d)", jerr.line,
 		           jerr.column);
 		return NULL;
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
-		oauth_fail(err, TS_E_PROTOCOL, "the server sent JSON that is not an object");
+		oauth_fail(err, TS_E_BAD_ANSWER, "the server sent JSON that is not an object");
 		return NULL;
 	}
 	return j;
@@ -121,7 +121,7 @@ int oauth_json_error(json_t *obj, long http_status, struct oauth_error *err)
 	if (!e)
 		return 0;
 	if (!json_is_string(e) || json_string_length(e) == 0)
-		return oauth_fail(err, TS_E_PROTOCOL,
+		return oauth_fail(err, TS_E_BAD_ANSWER,
 		                  "the server sent an error whose \"error\" is not a string");
 	ts_sanitize_text(error, sizeof(error), json_string_value(e), json_string_length(e));
 	desc[0] = '\0';
@@ -149,7 +149,7 @@ static int load_answer(json_t **ret, const char *body, size_t len, long http_sta
 	int r;
 
 	if (!j)
-		return TS_E_PROTOCOL;
+		return TS_E_BAD_ANSWER;
 	r = oauth_json_error(j, http_status, err);
 	if (r < 0) {
 		json_decref(j);
@@ -175,15 +175,15 @@ int oauth_json_str(json_t *obj, const char *key, char *out, size_t outlen, struc
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v))
-		return oauth_fail(err, TS_E_PROTOCOL, "the server sent \"%s\" that is not a string",
+		return oauth_fail(err, TS_E_BAD_ANSWER, "the server sent \"%s\" that is not a string",
 		                  key);
 	n = json_string_length(v);
 	if (n >= outlen)
-		return oauth_fail(err, TS_E_PROTOCOL,
+		return oauth_fail(err, TS_E_BAD_ANSWER,
 		                  "the server sent a \"%s\" longer than %zu bytes", key,
 		                  outlen - 1);
 	if (has_control(json_string_value(v), n))
-		return oauth_fail(err, TS_E_PROTOCOL,
+		return oauth_fail(err, TS_E_BAD_ANSWER,
 		                  "the server sent a \"%s\" with control characters", key);
 	memcpy(out, json_string_value(v), n);
 	out[n] = '\0';
@@ -201,17 +201,17 @@ static int json_secret(json_t *obj, const char *key, bool required, char **ret,
 
 	if (!v || json_is_null(v)) {
 		if (required)
-			return oauth_fail(err, TS_E_PROTOCOL, "the server's answer has no \"%s\"",
+			return oauth_fail(err, TS_E_BAD_ANSWER, "the server's answer has no \"%s\"",
 			                  key);
 		*ret = NULL;
 		return 0;
 	}
 	if (!json_is_string(v))
-		return oauth_fail(err, TS_E_PROTOCOL, "the server sent \"%s\" that is not a string",
+		return oauth_fail(err, TS_E_BAD_ANSWER, "the server sent \"%s\" that is not a string",
 		                  key);
 	n = json_string_length(v);
 	if (n == 0 || strlen(json_string_value(v)) != n || has_control(json_string_value(v), n))
-		return oauth_fail(err, TS_E_PROTOCOL, "the server sent an empty or invalid \"%s\"",
+		return oauth_fail(err, TS_E_BAD_ANSWER, "the server sent an empty or invalid \"%s\"",
 		                  key);
 	s = strndup(json_string_value(v), n);
 	if (!s)
@@ -232,11 +232,11 @@ static int json_int_range(json_t *obj, const char *key, long long min, long long
 		return 0;
 	}
 	if (!json_is_integer(v))
-		return oauth_fail(err, TS_E_PROTOCOL,
+		return oauth_fail(err, TS_E_BAD_ANSWER,
 		                  "the server sent \"%s\" that is not an integer", key);
 	x = (long long)json_integer_value(v);
 	if (x < min || x > max)
-		return oauth_fail(err, TS_E_PROTOCOL,
+		return oauth_fail(err, TS_E_BAD_ANSWER,
 		                  "the server sent \"%s\" = %lld, outside %lld..%lld", key, x, min,
 		                  max);
 	*ret = x;
@@ -265,7 +265,7 @@ int oauth_parse_token_response(struct oauth_tokens *ret, long http_status, const
 	if (r < 0)
 		return r;
 	if (http_status != 0 && (http_status < 200 || http_status > 299)) {
-		r = oauth_fail(err, TS_E_PROTOCOL,
+		r = oauth_fail(err, TS_E_BAD_ANSWER,
 		               "the server answered HTTP %ld without an OAuth error", http_status);
 		goto out;
 	}
@@ -274,7 +274,7 @@ int oauth_parse_token_response(struct oauth_tokens *ret, long http_status, const
 		goto out;
 	tt = json_object_get(j, "token_type");
 	if (!json_is_string(tt)) {
-		r = oauth_fail(err, TS_E_PROTOCOL, "the server's answer has no \"token_type\"");
+		r = oauth_fail(err, TS_E_BAD_ANSWER, "the server's answer has no \"token_type\"");
 		goto out;
 	}
 	if (strcasecmp(json_string_value(tt), "Bearer") != 0 ||
@@ -282,7 +282,7 @@ int oauth_parse_token_response(struct oauth_tokens *ret, long http_status, const
 		char shown[32];
 		ts_sanitize_text(shown, sizeof(shown), json_string_value(tt),
 		                 json_string_length(tt));
-		r = oauth_fail(err, TS_E_PROTOCOL,
+		r = oauth_fail(err, TS_E_BAD_ANSWER,
 		               "the server issued a token of type \"%s\", not Bearer", shown);
 		goto out;
 	}
@@ -299,7 +299,7 @@ int oauth_parse_token_response(struct oauth_tokens *ret, long http_status, const
 	if (t.id_token) {
 		r = oauth_id_claims_parse(&t.id, t.id_token);
 		if (r < 0) {
-			r = oauth_fail(err, TS_E_PROTOCOL, "the server sent a malformed id_token");
+			r = oauth_fail(err, TS_E_BAD_ANSWER, "the server sent a malformed id_token");
 			goto out;
 		}
 	}
@@ -307,7 +307,7 @@ int oauth_parse_token_response(struct oauth_tokens *ret, long http_status, const
 		json_t *s = json_object_get(j, "scope");
 		if (s && !json_is_null(s)) {
 			if (!json_is_string(s) || json_string_length(s) > 4096) {
-				r = oauth_fail(err, TS_E_PROTOCOL,
+				r = oauth_fail(err, TS_E_BAD_ANSWER,
 				               "the server sent an invalid \"scope\"");
 				goto out;
 			}
@@ -339,7 +339,7 @@ int oauth_parse_introspection(struct oauth_identity *ret, const char *username_c
 		return r;
 	a = json_object_get(j, "active");
 	if (!json_is_boolean(a)) {
-		r = oauth_fail(err, TS_E_PROTOCOL,
+		r = oauth_fail(err, TS_E_BAD_ANSWER,
 		               "the introspection answer has no boolean \"active\"");
 		goto out;
 	}
@@ -389,7 +389,7 @@ int oauth_parse_device_response(struct oauth_device *ret, const char *body, size
 	if (r < 0)
 		goto out;
 	if (r == 0 || !d.user_code[0]) {
-		r = oauth_fail(err, TS_E_PROTOCOL, "the device answer has no \"user_code\"");
+		r = oauth_fail(err, TS_E_BAD_ANSWER, "the device answer has no \"user_code\"");
 		goto out;
 	}
 	r = oauth_json_str(j, "verification_uri", d.verification_uri, sizeof(d.verification_uri),
@@ -400,7 +400,7 @@ int oauth_parse_device_response(struct oauth_device *ret, const char *body, size
 	if (r < 0)
 		goto out;
 	if (r == 0 || !d.verification_uri[0]) {
-		r = oauth_fail(err, TS_E_PROTOCOL, "the device answer has no \"verification_uri\"");
+		r = oauth_fail(err, TS_E_BAD_ANSWER, "the device answer has no \"verification_uri\"");
 		goto out;
 	}
 	r = oauth_json_str(j, "verification_uri_complete", d.verification_uri_complete,
@@ -408,7 +408,7 @@ int oauth_parse_device_response(struct oauth_device *ret, const char *body, size
 	if (r < 0)
 		goto out;
 	if (!json_object_get(j, "expires_in")) {
-		r = oauth_fail(err, TS_E_PROTOCOL, "the device answer has no \"expires_in\"");
+		r = oauth_fail(err, TS_E_BAD_ANSWER, "the device answer has no \"expires_in\"");
 		goto out;
 	}
 	r = json_int_range(j, "expires_in", 1, OAUTH_MAX_EXPIRES_IN, 0, &d.expires_in, err);
@@ -455,12 +455,12 @@ int oauth_parse_discovery(struct ts_config *cfg, const char *expected_issuer, co
 
 	j = oauth_json_load(body, len, err);
 	if (!j)
-		return TS_E_PROTOCOL;
+		return TS_E_BAD_ANSWER;
 	r = oauth_json_str(j, "issuer", issuer, sizeof(issuer), err);
 	if (r < 0)
 		goto out;
 	if (r == 0) {
-		r = oauth_fail(err, TS_E_PROTOCOL, "the discovery document has no \"issuer\"");
+		r = oauth_fail(err, TS_E_BAD_ANSWER, "the discovery document has no \"issuer\"");
 		goto out;
 	}
 	if (strcmp(issuer, expected_issuer) != 0) {
@@ -484,7 +484,7 @@ int oauth_parse_discovery(struct ts_config *cfg, const char *expected_issuer, co
 			}
 		}
 		if (!((char *)cfg + eps[0].off)[0] && !vals[0][0]) {
-			r = oauth_fail(err, TS_E_PROTOCOL,
+			r = oauth_fail(err, TS_E_BAD_ANSWER,
 			               "the discovery document has no \"token_endpoint\"");
 			goto out;
 		}

@@ -32,7 +32,7 @@ bool pts_result_is_admin_error(int code)
 	case TS_E_REJECTED_TOKEN:
 	case TS_E_NEEDS_LOGIN:
 	case TS_E_UNAVAILABLE:
-	case TS_E_PROTOCOL:
+	case TS_E_BAD_ANSWER:
 	case TS_E_IDENTITY_CHANGED:
 	case TS_E_DENIED:
 	case TS_E_EXPIRED:
@@ -41,7 +41,7 @@ bool pts_result_is_admin_error(int code)
 	case TS_E_NO_RECORD:
 		return false;
 	default:
-		/* TS_E_CONFIG, TS_E_SERVER_CONFIG, TS_E_PROTO, TS_E_PERM,
+		/* TS_E_CONFIG, TS_E_SERVER_CONFIG, TS_E_IPC, TS_E_PERM,
 		 * keystore errors, and every errno (broker missing, ...) */
 		return code < 0;
 	}
@@ -57,7 +57,7 @@ int pts_result_to_pam(enum pts_phase phase, int code, bool require_token)
 		return PAM_AUTHINFO_UNAVAIL;
 	switch (code) {
 	case TS_E_UNAVAILABLE:
-	case TS_E_PROTOCOL: /* the server sent something malformed: transient */
+	case TS_E_BAD_ANSWER: /* the server sent something malformed: transient */
 		return PAM_AUTHINFO_UNAVAIL;
 	case TS_E_DENIED:
 		return PAM_MAXTRIES;
@@ -76,7 +76,7 @@ int pts_result_to_pam(enum pts_phase phase, int code, bool require_token)
 			return PAM_AUTH_ERR;
 		return require_token ? PAM_PERM_DENIED : PAM_IGNORE;
 	default:
-		/* TS_E_CONFIG, TS_E_SERVER_CONFIG, TS_E_PROTO, TS_E_PERM,
+		/* TS_E_CONFIG, TS_E_SERVER_CONFIG, TS_E_IPC, TS_E_PERM,
 		 * TS_E_TOO_BIG, broker missing (-ENOENT, -EACCES), broker
 		 * timeout, any other errno */
 		return auth ? PAM_AUTHINFO_UNAVAIL : PAM_SYSTEM_ERR;

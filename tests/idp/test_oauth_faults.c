@@ -44,35 +44,35 @@ static const struct fcase cases[] = {
     {"ok", INTROSPECT, 0},
     {"ok", REVOKE, 0},
     {"ok", DEVICE, 0},
-    {"malformed-json", TOKEN, TS_E_PROTOCOL},
-    {"malformed-json", USERINFO, TS_E_PROTOCOL},
-    {"malformed-json", INTROSPECT, TS_E_PROTOCOL},
-    {"malformed-json", DEVICE, TS_E_PROTOCOL},
-    {"wrong-shape", TOKEN, TS_E_PROTOCOL},
-    {"wrong-shape", USERINFO, TS_E_PROTOCOL},
-    {"wrong-shape", INTROSPECT, TS_E_PROTOCOL},
-    {"wrong-shape", DEVICE, TS_E_PROTOCOL},
+    {"malformed-json", TOKEN, TS_E_BAD_ANSWER},
+    {"malformed-json", USERINFO, TS_E_BAD_ANSWER},
+    {"malformed-json", INTROSPECT, TS_E_BAD_ANSWER},
+    {"malformed-json", DEVICE, TS_E_BAD_ANSWER},
+    {"wrong-shape", TOKEN, TS_E_BAD_ANSWER},
+    {"wrong-shape", USERINFO, TS_E_BAD_ANSWER},
+    {"wrong-shape", INTROSPECT, TS_E_BAD_ANSWER},
+    {"wrong-shape", DEVICE, TS_E_BAD_ANSWER},
     {"wrong-shape", REVOKE, 0}, /* 200 = revoked, whatever the body */
-    {"wrong-shape-array", TOKEN, TS_E_PROTOCOL},
-    {"huge", TOKEN, TS_E_PROTOCOL},
-    {"huge", USERINFO, TS_E_PROTOCOL},
+    {"wrong-shape-array", TOKEN, TS_E_BAD_ANSWER},
+    {"huge", TOKEN, TS_E_BAD_ANSWER},
+    {"huge", USERINFO, TS_E_BAD_ANSWER},
     {"stall", TOKEN, TS_E_UNAVAILABLE},
     {"stall", INTROSPECT, TS_E_UNAVAILABLE},
     {"reset", TOKEN, TS_E_UNAVAILABLE},
     {"reset", USERINFO, TS_E_UNAVAILABLE},
-    {"wrong-content-type", TOKEN, TS_E_PROTOCOL},
-    {"wrong-content-type", USERINFO, TS_E_PROTOCOL},
-    {"wrong-content-type", INTROSPECT, TS_E_PROTOCOL},
-    {"expires-negative", TOKEN, TS_E_PROTOCOL},
-    {"expires-zero", TOKEN, TS_E_PROTOCOL},
-    {"expires-string", TOKEN, TS_E_PROTOCOL},
-    {"expires-huge", TOKEN, TS_E_PROTOCOL},
-    {"expires-huge", REFRESH, TS_E_PROTOCOL},
-    {"token-type-mac", TOKEN, TS_E_PROTOCOL},
+    {"wrong-content-type", TOKEN, TS_E_BAD_ANSWER},
+    {"wrong-content-type", USERINFO, TS_E_BAD_ANSWER},
+    {"wrong-content-type", INTROSPECT, TS_E_BAD_ANSWER},
+    {"expires-negative", TOKEN, TS_E_BAD_ANSWER},
+    {"expires-zero", TOKEN, TS_E_BAD_ANSWER},
+    {"expires-string", TOKEN, TS_E_BAD_ANSWER},
+    {"expires-huge", TOKEN, TS_E_BAD_ANSWER},
+    {"expires-huge", REFRESH, TS_E_BAD_ANSWER},
+    {"token-type-mac", TOKEN, TS_E_BAD_ANSWER},
     {"discovery-other-issuer", DISCOVER, TS_E_SERVER_CONFIG},
     {"discovery-other-issuer", TOKEN, TS_E_SERVER_CONFIG},
-    {"redirect-other-host", TOKEN, TS_E_PROTOCOL},
-    {"redirect-other-host", USERINFO, TS_E_PROTOCOL},
+    {"redirect-other-host", TOKEN, TS_E_BAD_ANSWER},
+    {"redirect-other-host", USERINFO, TS_E_BAD_ANSWER},
     {"error-200", TOKEN, TS_E_NEEDS_LOGIN},
     {"error-200", REFRESH, TS_E_NEEDS_LOGIN},
     {"error-200", INTROSPECT, TS_E_SERVER_CONFIG}, /* about our client, not the grant */
@@ -210,7 +210,7 @@ static void test_details(void)
 	oauth_client_free(c);
 
 	c = client_for("redirect-other-host", &cfg);
-	CHECK_INT(run(c, TOKEN, &t, &id, &e), TS_E_PROTOCOL);
+	CHECK_INT(run(c, TOKEN, &t, &id, &e), TS_E_BAD_ANSWER);
 	CHECK(strstr(e.message, "https://127.0.0.2:") != NULL);
 	CHECK(strstr(e.message, "/case/ok") == NULL); /* only the origin */
 	oauth_client_free(c);
@@ -221,13 +221,13 @@ static void test_details(void)
 	oauth_client_free(c);
 
 	c = client_for("huge", &cfg);
-	CHECK_INT(run(c, TOKEN, &t, &id, &e), TS_E_PROTOCOL);
+	CHECK_INT(run(c, TOKEN, &t, &id, &e), TS_E_BAD_ANSWER);
 	CHECK(strstr(e.message, "larger than 65536 bytes") != NULL);
 	oauth_client_free(c);
 
 	/* refused for its Content-Type, before any parsing */
 	c = client_for("wrong-content-type", &cfg);
-	CHECK_INT(run(c, TOKEN, &t, &id, &e), TS_E_PROTOCOL);
+	CHECK_INT(run(c, TOKEN, &t, &id, &e), TS_E_BAD_ANSWER);
 	CHECK(strstr(e.message, "content type \"text/html") != NULL);
 	oauth_client_free(c);
 

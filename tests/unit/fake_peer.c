@@ -214,7 +214,7 @@ int main(int argc, char **argv)
 	} else if (strcmp(script, "exit") == 0) {
 		/* nothing */
 	} else {
-		result(TS_E_PROTO, "unknown peer script", NULL);
+		result(TS_E_IPC, "unknown peer script", NULL);
 	}
 	ts_msg_clear(&req);
 	return 0;

@@ -149,7 +149,7 @@ static void test_result_codes(void)
 	ts_client_result_clear(&res);
 	/* a positive code is not a valid result */
 	res.code = 4242;
-	CHECK_INT(call("result:5", NULL, 5000, NULL, &res, 0), TS_E_PROTO);
+	CHECK_INT(call("result:5", NULL, 5000, NULL, &res, 0), TS_E_IPC);
 	CHECK_INT(res.code, 4242); /* untouched on failure */
 }
 
@@ -195,10 +195,10 @@ static void test_broker_dies(void)
 
 	CHECK_INT(call("die", NULL, 5000, NULL, &res, 0), -ECONNRESET);
 	CHECK_INT(call("exit", NULL, 5000, NULL, &res, 0), -ECONNRESET);
-	CHECK_INT(call("garbage", NULL, 5000, NULL, &res, 0), TS_E_PROTO);
+	CHECK_INT(call("garbage", NULL, 5000, NULL, &res, 0), TS_E_IPC);
 	/* a message without the text it must carry is a protocol error */
-	CHECK_INT(call("notext", NULL, 5000, NULL, &res, 0), TS_E_PROTO);
-	CHECK_INT(call("prompt-notext", NULL, 5000, NULL, &res, 0), TS_E_PROTO);
+	CHECK_INT(call("notext", NULL, 5000, NULL, &res, 0), TS_E_IPC);
+	CHECK_INT(call("prompt-notext", NULL, 5000, NULL, &res, 0), TS_E_IPC);
 }
 
 static void test_child_env(void)

@@ -55,7 +55,7 @@ static void expect_protocol(const char *b, const char *what)
 	struct oauth_error e = {0};
 	int r = TOK(b, 200, &t, &e);
 
-	CHECK_MSG(r == TS_E_PROTOCOL, "%s: got %d, expected TS_E_PROTOCOL", what, r);
+	CHECK_MSG(r == TS_E_BAD_ANSWER, "%s: got %d, expected TS_E_BAD_ANSWER", what, r);
 	CHECK_MSG(e.message[0] != '\0', "%s: empty message", what);
 	CHECK_MSG(t.access_token == NULL, "%s: output touched on failure", what);
 	CHECK_MSG(strstr(e.message, "SECRET") == NULL, "%s: token in message: %s", what, e.message);
@@ -136,7 +136,7 @@ static void test_token_errors(void)
 	CHECK_STR(e.error, "something_new");
 	/* 4xx without an error member: malformed */
 	CHECK_INT(TOK("{\"access_token\":\"A\",\"token_type\":\"Bearer\"}", 400, &t, &e),
-	          TS_E_PROTOCOL);
+	          TS_E_BAD_ANSWER);
 	CHECK(t.access_token == NULL);
 
 	/* sanitised (control bytes -> '?') and capped */
@@ -225,10 +225,10 @@ static void test_introspection(void)
 		const char *body;
 		int expect;
 	} bad[] = {
-	    {"{\"active\":\"true\"}", TS_E_PROTOCOL},
-	    {"{\"sub\":\"x\"}", TS_E_PROTOCOL},
-	    {"{\"active\":true,\"sub\":5}", TS_E_PROTOCOL},
-	    {"{\"active\":true,\"sub\":\"x\",\"exp\":\"soon\"}", TS_E_PROTOCOL},
+	    {"{\"active\":\"true\"}", TS_E_BAD_ANSWER},
+	    {"{\"sub\":\"x\"}", TS_E_BAD_ANSWER},
+	    {"{\"active\":true,\"sub\":5}", TS_E_BAD_ANSWER},
+	    {"{\"active\":true,\"sub\":\"x\",\"exp\":\"soon\"}", TS_E_BAD_ANSWER},
 	    {"{\"error\":\"invalid_client\"}", TS_E_SERVER_CONFIG},
 	};
 	struct oauth_identity id = {0};
@@ -290,15 +290,15 @@ static void test_device(void)
 	oauth_device_clear(&d);
 
 	b = "{\"device_code\":\"DC\",\"verification_uri\":\"https://x\",\"expires_in\":600}";
-	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), TS_E_PROTOCOL);
+	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), TS_E_BAD_ANSWER);
 	b = "{\"device_code\":\"DC\",\"user_code\":\"U\",\"verification_uri\":\"https://x\"}";
-	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), TS_E_PROTOCOL);
+	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), TS_E_BAD_ANSWER);
 	b = "{\"device_code\":\"DC\",\"user_code\":\"U\",\"verification_uri\":\"https://x\","
 	    "\"expires_in\":600,\"interval\":0}";
-	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), TS_E_PROTOCOL);
+	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), TS_E_BAD_ANSWER);
 	b = "{\"device_code\":\"DC\",\"user_code\":\"U\\u001b]0;x\",\"verification_uri\":"
 	    "\"https://x\",\"expires_in\":600}";
-	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), TS_E_PROTOCOL);
+	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), TS_E_BAD_ANSWER);
 	CHECK(d.device_code == NULL);
 }
 
@@ -343,7 +343,7 @@ static void test_discovery(void)
 	for (size_t i = 0; i < TS_ARRAY_SIZE(bad); i++) {
 		memset(&cfg, 0, sizeof(cfg));
 		b = bad[i];
-		CHECK_INT(oauth_parse_discovery(&cfg, "https://i", b, strlen(b), &e), TS_E_PROTOCOL);
+		CHECK_INT(oauth_parse_discovery(&cfg, "https://i", b, strlen(b), &e), TS_E_BAD_ANSWER);
 		CHECK_MSG(!cfg.token_endpoint[0] && !cfg.userinfo_endpoint[0], "%s: cfg touched", b);
 	}
 }

@@ -241,34 +241,34 @@ static void test_malformed(void)
 	CHECK_INT(decode_raw(ok, 2), 0);
 
 	/* short header */
-	CHECK_INT(decode_raw(ok, 0), TS_E_PROTO);
-	CHECK_INT(decode_raw(ok, 1), TS_E_PROTO);
+	CHECK_INT(decode_raw(ok, 0), TS_E_IPC);
+	CHECK_INT(decode_raw(ok, 1), TS_E_IPC);
 	/* wrong version */
 	static const uint8_t v2[] = {2, 32, 0, 16, 0, 0, 0, 2, 'h', 'i'};
-	CHECK_INT(decode_raw(v2, sizeof(v2)), TS_E_PROTO);
+	CHECK_INT(decode_raw(v2, sizeof(v2)), TS_E_IPC);
 	/* empty type */
 	static const uint8_t t0[] = {1, 0};
-	CHECK_INT(decode_raw(t0, sizeof(t0)), TS_E_PROTO);
+	CHECK_INT(decode_raw(t0, sizeof(t0)), TS_E_IPC);
 	/* truncated field header */
-	CHECK_INT(decode_raw(ok, 5), TS_E_PROTO);
+	CHECK_INT(decode_raw(ok, 5), TS_E_IPC);
 	/* field length past the end */
 	static const uint8_t past[] = {1, 32, 0, 16, 0, 0, 0, 3, 'h', 'i'};
-	CHECK_INT(decode_raw(past, sizeof(past)), TS_E_PROTO);
+	CHECK_INT(decode_raw(past, sizeof(past)), TS_E_IPC);
 	/* huge field length (no overflow in the check) */
 	static const uint8_t huge[] = {1, 32, 0, 16, 0xff, 0xff, 0xff, 0xff, 'h', 'i'};
-	CHECK_INT(decode_raw(huge, sizeof(huge)), TS_E_PROTO);
+	CHECK_INT(decode_raw(huge, sizeof(huge)), TS_E_IPC);
 	/* duplicate known tag */
 	static const uint8_t dup[] = {1, 32, 0, 16, 0, 0, 0, 1, 'a', 0, 16, 0, 0, 0, 1, 'b'};
-	CHECK_INT(decode_raw(dup, sizeof(dup)), TS_E_PROTO);
+	CHECK_INT(decode_raw(dup, sizeof(dup)), TS_E_IPC);
 	/* duplicate unknown tag: ignored (forward compatibility) */
 	static const uint8_t dupu[] = {1, 32, 0, 200, 0, 0, 0, 1, 'a', 0, 200, 0, 0, 0, 1, 'b'};
 	CHECK_INT(decode_raw(dupu, sizeof(dupu)), 0);
 	/* NUL in a string */
 	static const uint8_t nul[] = {1, 32, 0, 16, 0, 0, 0, 3, 'h', 0, 'i'};
-	CHECK_INT(decode_raw(nul, sizeof(nul)), TS_E_PROTO);
+	CHECK_INT(decode_raw(nul, sizeof(nul)), TS_E_IPC);
 	/* integer with a bad length */
 	static const uint8_t badint[] = {1, 64, 0, 32, 0, 0, 0, 4, 0, 0, 0, 0};
-	CHECK_INT(decode_raw(badint, sizeof(badint)), TS_E_PROTO);
+	CHECK_INT(decode_raw(badint, sizeof(badint)), TS_E_IPC);
 	/* length over the maximum */
 	{
 		size_t n = TS_PROTO_FRAME_MAX + 1;
@@ -283,8 +283,8 @@ static void test_malformed(void)
 		big[5] = (uint8_t)(fl >> 16);
 		big[6] = (uint8_t)(fl >> 8);
 		big[7] = (uint8_t)fl;
-		CHECK_INT(decode_raw(big, n), TS_E_PROTO);
-		CHECK_INT(decode_raw(big, n - 1), TS_E_PROTO); /* now the field is past the end */
+		CHECK_INT(decode_raw(big, n), TS_E_IPC);
+		CHECK_INT(decode_raw(big, n - 1), TS_E_IPC); /* now the field is past the end */
 		free(big);
 	}
 	/* too many fields: FIELDS_MAX is fine, one more is not */
@@ -299,7 +299,7 @@ static void test_malformed(void)
 			memset(f + 2, 0, 4);
 		}
 		CHECK_INT(decode_raw(buf, 2 + TS_PROTO_FIELDS_MAX * 6), 0);
-		CHECK_INT(decode_raw(buf, sizeof(buf)), TS_E_PROTO);
+		CHECK_INT(decode_raw(buf, sizeof(buf)), TS_E_IPC);
 	}
 	/* get_str refuses a NUL in an unknown-tag field it is asked for */
 	{
@@ -310,9 +310,9 @@ static void test_malformed(void)
 		CHECK(copy);
 		memcpy(copy, unul, sizeof(unul));
 		CHECK_INT(ts_msg_decode(&m, copy, sizeof(unul)), 0);
-		CHECK_INT(ts_msg_get_str(&m, 200, out, sizeof(out)), TS_E_PROTO);
+		CHECK_INT(ts_msg_get_str(&m, 200, out, sizeof(out)), TS_E_IPC);
 		int64_t v;
-		CHECK_INT(ts_msg_get_int(&m, 200, &v), TS_E_PROTO);
+		CHECK_INT(ts_msg_get_int(&m, 200, &v), TS_E_IPC);
 		ts_msg_clear(&m);
 	}
 }
@@ -391,7 +391,7 @@ static void test_io(bool sock)
 	io_pair(fds, sock);
 	static const uint8_t under[] = {0, 0, 0, 1, 1};
 	CHECK_INT(ts_proto_write(fds[1], under, sizeof(under), 1000), 0);
-	CHECK_INT(ts_proto_read(fds[0], &m, 1000), TS_E_PROTO);
+	CHECK_INT(ts_proto_read(fds[0], &m, 1000), TS_E_IPC);
 	close(fds[0]);
 	close(fds[1]);
 
@@ -399,7 +399,7 @@ static void test_io(bool sock)
 	io_pair(fds, sock);
 	static const uint8_t badv[] = {0, 0, 0, 2, 9, 32};
 	CHECK_INT(ts_proto_write(fds[1], badv, sizeof(badv), 1000), 0);
-	CHECK_INT(ts_proto_read(fds[0], &m, 1000), TS_E_PROTO);
+	CHECK_INT(ts_proto_read(fds[0], &m, 1000), TS_E_IPC);
 	close(fds[0]);
 	close(fds[1]);
 
