@@ -37,11 +37,8 @@ static int cache_path(const struct ts_config *cfg, char *buf, size_t len)
 
 int ts_discovery_cache_load(const struct ts_config *cfg, struct oauth_client *oc, time_t now)
 {
-	const struct ts_file_policy pol = {.owners = {0, TS_OWNER_ANY, TS_OWNER_ANY},
-	                                   .forbidden = 022,
-	                                   .max_size = cfg->max_response_size
-	                                                   ? cfg->max_response_size
-	                                                   : 64 * 1024};
+	const struct ts_file_policy pol =
+	    ts_file_policy_public(cfg->max_response_size ? cfg->max_response_size : 64 * 1024);
 	struct oauth_error err;
 	struct stat st;
 	char path[TS_PATH_MAX + 32];

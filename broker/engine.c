@@ -490,19 +490,6 @@ static bool method_allowed(const struct ts_config *cfg, enum ts_login_method m)
 	return false;
 }
 
-static int parse_method(const char *s, enum ts_login_method *ret)
-{
-	if (strcmp(s, "device") == 0)
-		*ret = TS_LOGIN_DEVICE;
-	else if (strcmp(s, "password") == 0)
-		*ret = TS_LOGIN_PASSWORD;
-	else if (strcmp(s, "token") == 0)
-		*ret = TS_LOGIN_TOKEN;
-	else
-		return -EINVAL;
-	return 0;
-}
-
 static int conv_info(struct ts_engine *e, const struct ts_request *req, const char *text)
 {
 	if (!e->conv || !e->conv->info || (req->flags & TS_FLAG_SILENT))
@@ -666,7 +653,7 @@ static int do_login(struct ts_engine *e, const struct ts_request *req, struct ts
 		return TS_E_INTERACTION;
 	}
 	if (req->method && req->method[0]) {
-		if (parse_method(req->method, &m) < 0 || !method_allowed(e->cfg, m)) {
+		if (ts_login_method_parse(req->method, strlen(req->method), &m) < 0 || !method_allowed(e->cfg, m)) {
 			set_msg(out, TS_E_CONFIG, TS_STATE_NONE,
 			        "login method \"%s\" is not enabled (login_methods); ask the "
 			        "administrator",

@@ -19,6 +19,7 @@
 
 #include "oauth.h"
 #include "ts_config.h"
+#include "ts_conv.h"
 #include "ts_macros.h"
 #include "ts_proto.h"
 
@@ -131,13 +132,8 @@ void ts_secret_hash_hex(char out[TS_RT_HASH_HEX], const char *secret);
 
 struct ks;
 
-/* How the engine talks to the person (the protocol conversation). */
-struct ts_conv {
-	int (*info)(void *ctx, const char *text);
-	int (*error)(void *ctx, const char *text);
-	int (*prompt)(void *ctx, const char *text, bool echo, char **ret_answer);
-	void *ctx;
-};
+/* How the engine talks to the person: struct ts_conv (ts_conv.h), relayed
+ * over the protocol conversation. */
 
 struct ts_engine {
 	const struct ts_config *cfg;

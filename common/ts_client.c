@@ -226,7 +226,7 @@ static int send_answer(int fd, const char *answer, int timeout_ms)
 	return r;
 }
 
-static int handle_text(const struct ts_msg *m, const struct ts_client_conv *conv)
+static int handle_text(const struct ts_msg *m, const struct ts_conv *conv)
 {
 	_cleanup_free_ char *text = NULL;
 	int (*fn)(void *, const char *);
@@ -244,7 +244,7 @@ static int handle_text(const struct ts_msg *m, const struct ts_client_conv *conv
 	return r < 0 ? r : 0;
 }
 
-static int handle_prompt(int fd, const struct ts_msg *m, const struct ts_client_conv *conv,
+static int handle_prompt(int fd, const struct ts_msg *m, const struct ts_conv *conv,
                          int timeout_ms)
 {
 	_cleanup_free_ char *text = NULL;
@@ -315,7 +315,7 @@ fail:
 
 /* The conversation: frames until RESULT. */
 static int converse(int in, int out, const struct ts_client_request *req,
-                    const struct ts_client_conv *conv, int timeout_ms, struct ts_client_result *ret)
+                    const struct ts_conv *conv, int timeout_ms, struct ts_client_result *ret)
 {
 	int r = send_request(out, req, timeout_ms);
 
@@ -375,7 +375,7 @@ static void reap(pid_t pid, bool kill_now)
 }
 
 int ts_client_call(const struct ts_client_opts *opts, const struct ts_client_request *req,
-                   const struct ts_client_conv *conv, struct ts_client_result *ret)
+                   const struct ts_conv *conv, struct ts_client_result *ret)
 {
 	int to_child[2] = {-1, -1}, from_child[2] = {-1, -1}, errpipe[2] = {-1, -1};
 	struct sigaction dfl = {.sa_handler = SIG_DFL}, old_chld;

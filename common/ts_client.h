@@ -13,19 +13,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ts_conv.h"
 #include "ts_macros.h"
 #include "ts_proto.h"
 
-struct ts_client_conv {
-	/* Show text; return 0, or <0 to abort the request. */
-	int (*info)(void *ctx, const char *text);
-	int (*error)(void *ctx, const char *text);
-	/* Ask; on success *ret_answer is a malloc'd string the client wipes and
-	 * frees after sending. Return <0 when no answer can be had (the broker
-	 * then sees an ANSWER without a value). NULL prompt = non-interactive. */
-	int (*prompt)(void *ctx, const char *text, bool echo, char **ret_answer);
-	void *ctx;
-};
+/* The conversation (ts_conv.h): a prompt that returns <0 makes the broker
+ * see an ANSWER without a value; the client wipes and frees each answer
+ * after sending it. */
 
 struct ts_client_request {
 	enum ts_msg_type type;
@@ -59,7 +53,7 @@ struct ts_client_opts {
  * ret->code), or a negative error when the broker could not be run or spoke
  * nonsense (-ENOENT broker missing, TS_E_IPC, -ETIMEDOUT, ...). */
 int ts_client_call(const struct ts_client_opts *opts, const struct ts_client_request *req,
-		   const struct ts_client_conv *conv, struct ts_client_result *ret) TS_WUR
+		   const struct ts_conv *conv, struct ts_client_result *ret) TS_WUR
 	TS_NONNULL(1, 2, 4);
 void ts_client_result_clear(struct ts_client_result *r);
 

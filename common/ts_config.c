@@ -133,6 +133,17 @@ const char *ts_config_key_name(size_t i)
 	return i < N_KEYS ? keys[i].name : NULL;
 }
 
+int ts_login_method_parse(const char *s, size_t len, enum ts_login_method *ret)
+{
+	for (size_t i = 0; login_method_names[i]; i++) {
+		if (strlen(login_method_names[i]) == len && memcmp(s, login_method_names[i], len) == 0) {
+			*ret = (enum ts_login_method)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 const char *ts_login_method_name(enum ts_login_method m)
 {
 	if ((unsigned)m < TS_ARRAY_SIZE(login_method_names) - 1)
@@ -313,27 +324,23 @@ static int parse_methods(struct parser *p, const struct key_def *k, const char *
 
 	join_names(list, sizeof(list), login_method_names);
 	for (;;) {
+		enum ts_login_method one;
 		size_t len;
-		size_t i;
 
 		while (*s == ',' || *s == ' ')
 			s++;
 		if (!*s)
 			break;
 		len = strcspn(s, ", ");
-		for (i = 0; login_method_names[i]; i++)
-			if (strlen(login_method_names[i]) == len &&
-			    memcmp(s, login_method_names[i], len) == 0)
-				break;
-		if (!login_method_names[i]) {
+		if (ts_login_method_parse(s, len, &one) < 0) {
 			perr(p, LOG_ERR, "key '%s': unknown login method '%s' (allowed: %s)",
 			     k->name, show(sv, s, len), list);
 			return TS_E_CONFIG;
 		}
 		for (size_t j = 0; j < n; j++) {
-			if (m[j] == (enum ts_login_method)i) {
+			if (m[j] == one) {
 				perr(p, LOG_ERR, "key '%s': login method '%s' listed twice",
-				     k->name, login_method_names[i]);
+				     k->name, ts_login_method_name(one));
 				return TS_E_CONFIG;
 			}
 		}
@@ -342,7 +349,7 @@ static int parse_methods(struct parser *p, const struct key_def *k, const char *
 			     TS_LOGIN_METHODS_MAX);
 			return TS_E_CONFIG;
 		}
-		m[n++] = (enum ts_login_method)i;
+		m[n++] = one;
 		s += len;
 	}
 	if (n == 0) {
@@ -684,20 +691,12 @@ static void report_open_error(const char *path, int r, const struct ts_config_re
 int ts_config_load(struct ts_config *c, const char *path, const char *service,
                    const struct ts_config_report *rep)
 {
-	struct ts_file_policy pol = {
-	    .owners = {0, TS_OWNER_ANY, TS_OWNER_ANY},
-	    .forbidden = S_IWGRP | S_IWOTH,
-	    .max_size = TS_CONFIG_MAX_SIZE,
-	};
+	struct ts_file_policy pol = ts_file_policy_public(TS_CONFIG_MAX_SIZE);
 	_cleanup_close_ int fd = -1;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	int r;
 
-	/* A process that holds no extra privilege may read its own file (tests, the CLI
-	 * of an unprivileged build); a setuid/setgid one only root's. */
-	if (getuid() == geteuid() && getgid() == getegid())
-		pol.owners[1] = getuid();
 
 	r = ts_open_checked(path, O_RDONLY, &pol, &fd, NULL);
 	if (r < 0) {

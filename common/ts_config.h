@@ -125,6 +125,11 @@ const char *ts_config_key_name(size_t i);
 
 const char *ts_login_method_name(enum ts_login_method m);
 
+/* The method named by the len bytes at s ("device", "password", "token"):
+ * 0, or -EINVAL for anything else. The one table behind both. */
+int ts_login_method_parse(const char *s, size_t len, enum ts_login_method *ret) TS_WUR
+	TS_NONNULL(1, 3);
+
 /* Apply username_map to a server-side name; 0, or -ENAMETOOLONG. */
 int ts_config_map_username(const struct ts_config *c, const char *in, char *out,
 			   size_t outlen) TS_WUR TS_NONNULL(1, 2, 3);

@@ -45,6 +45,24 @@ int ts_check_fd(int fd, const struct ts_file_policy *pol, struct stat *ret_st)
 	return 0;
 }
 
+static struct ts_file_policy policy(mode_t forbidden, size_t max_size)
+{
+	struct ts_file_policy p = {
+	    .owners = {0, geteuid(), TS_OWNER_ANY}, .forbidden = forbidden, .max_size = max_size};
+
+	return p;
+}
+
+struct ts_file_policy ts_file_policy_public(size_t max_size)
+{
+	return policy(S_IWGRP | S_IWOTH, max_size);
+}
+
+struct ts_file_policy ts_file_policy_private(size_t max_size)
+{
+	return policy(S_IRWXG | S_IRWXO, max_size);
+}
+
 int ts_openat_checked(int dirfd, const char *name, int flags, const struct ts_file_policy *pol,
 		      int *ret_fd, struct stat *ret_st)
 {

@@ -24,6 +24,14 @@ struct ts_file_policy {
 	size_t max_size;  /* 0 = no limit */
 };
 
+/* The two policies every file tokenseal reads is held to. Owner: root, or
+ * this process's effective uid (a test run as an ordinary user owns its
+ * files; a root process accepts root only).
+ *   public:  no group or world write (config, CA bundle, discovery cache)
+ *   private: no group or world access at all (keys, records, secrets) */
+struct ts_file_policy ts_file_policy_public(size_t max_size);
+struct ts_file_policy ts_file_policy_private(size_t max_size);
+
 /* Open path (read-only unless flags say otherwise) with O_NOFOLLOW|O_CLOEXEC|
  * O_NOCTTY, fstat it and apply pol. On success *ret_fd is the open fd and,
  * if ret_st is given, *ret_st its stat. Errors: -ENOENT, TS_E_NOT_REGULAR

@@ -162,11 +162,8 @@ long oauth_clock_skew(const struct oauth_client *c)
 
 static int read_secret(const char *path, char **ret, struct oauth_error *err)
 {
-	struct ts_file_policy pol = {
-	    .owners = {0, geteuid(), TS_OWNER_ANY},
-	    .forbidden = 022,
-	    .max_size = OAUTH_SECRET_FILE_MAX,
-	};
+	/* the secret must not be readable by anyone but its owner */
+	struct ts_file_policy pol = ts_file_policy_private(OAUTH_SECRET_FILE_MAX);
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	int r;

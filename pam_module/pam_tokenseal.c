@@ -175,7 +175,7 @@ static int pts_run(pam_handle_t *pamh, int flags, int argc, const char **argv, e
 	struct pts_args args;
 	struct pts_conv_ctx cctx = {.pamh = pamh,
 	                            .silent = ((unsigned)flags & (unsigned)PAM_SILENT) != 0};
-	struct ts_client_conv conv = {pts_conv_info, pts_conv_error, pts_conv_prompt, &cctx};
+	struct ts_conv conv = {pts_conv_info, pts_conv_error, pts_conv_prompt, &cctx};
 	struct ts_client_result res = {0};
 	struct ts_config_report rep = {pts_config_log, pamh};
 	struct ts_config *cfg = NULL;

@@ -131,7 +131,7 @@ static int call_env(const char *config, enum ts_msg_type type, const char *user,
 	struct ts_client_opts o = {.broker_path = wrapper, .config_path = config, .env = env};
 	struct ts_client_request rq = {
 	    .type = type, .user = user, .service = "test", .flags = flags, .method = method};
-	struct ts_client_conv cv = {c_info, c_error, c_prompt, cs};
+	struct ts_conv cv = {c_info, c_error, c_prompt, cs};
 	int r;
 
 	memset(res, 0, sizeof(*res));

@@ -59,7 +59,7 @@ static int rec_prompt(void *ctx, const char *text, bool echo, char **ret_answer)
 }
 
 static int call(const char *script, const char *broker, int timeout_ms,
-                const struct ts_client_conv *conv, struct ts_client_result *res, uint32_t flags)
+                const struct ts_conv *conv, struct ts_client_result *res, uint32_t flags)
 {
 	char env0[128];
 	char *env[] = {env0, NULL};
@@ -85,7 +85,7 @@ static int call(const char *script, const char *broker, int timeout_ms,
 static void test_relay(void)
 {
 	struct rec r = {0};
-	struct ts_client_conv conv = {rec_info, rec_error, rec_prompt, &r};
+	struct ts_conv conv = {rec_info, rec_error, rec_prompt, &r};
 	struct ts_client_result res = {0};
 
 	CHECK_INT(call("relay", NULL, 5000, &conv, &res, TS_FLAG_SILENT), 0);
@@ -107,8 +107,8 @@ static void test_relay(void)
 static void test_noninteractive(void)
 {
 	struct rec r = {0};
-	struct ts_client_conv noprompt = {rec_info, rec_error, NULL, &r};
-	struct ts_client_conv failing = {rec_info, rec_error, rec_prompt, &r};
+	struct ts_conv noprompt = {rec_info, rec_error, NULL, &r};
+	struct ts_conv failing = {rec_info, rec_error, rec_prompt, &r};
 	struct ts_client_result res = {0};
 
 	/* no prompt callback: ANSWER without a value */
@@ -156,7 +156,7 @@ static void test_result_codes(void)
 static void test_abort_from_callback(void)
 {
 	struct rec r = {.abort_info = true};
-	struct ts_client_conv conv = {rec_info, rec_error, rec_prompt, &r};
+	struct ts_conv conv = {rec_info, rec_error, rec_prompt, &r};
 	struct ts_client_result res = {0};
 
 	CHECK_INT(call("relay", NULL, 5000, &conv, &res, 0), -ECANCELED);
