@@ -102,8 +102,10 @@ static const struct key_def keys[] = {
 	       "seconds a use may proceed on the last positive answer while the server is down"),
 	K_UINT(refresh_window, 10, 86400, true, "0",
 	       "seconds before expiry to refresh (0: 25 % of lifetime)"),
-	K_ENUM(revoke_on, revoke_on_names, "logout",
+	K_ENUM(revoke_on, revoke_on_names, "last-session",
 	       "when the refresh token is revoked: logout, last-session, never"),
+	K_UINT(min_uid, 0, 4294967294u, false, "1000",
+	       "lowest uid tokenseal serves (0: also root and system accounts)"),
 	K_BOOL(debug, "no", "debug logging"),
 };
 /* clang-format on */

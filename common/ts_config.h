@@ -87,6 +87,7 @@ struct ts_config {
 	unsigned offline_grace;	   /* seconds since the last positive answer */
 	unsigned refresh_window;   /* seconds; 0 = 25 % of lifetime, 60 s..15 min */
 	enum ts_revoke_on revoke_on;
+	unsigned min_uid; /* uids below it (root, system accounts) are refused */
 	bool debug;
 };
 

@@ -149,7 +149,8 @@ static void test_defaults(void)
 	CHECK_INT(c.revalidate_cache, 0);
 	CHECK_INT(c.offline_grace, 0);
 	CHECK_INT(c.refresh_window, 0);
-	CHECK_INT(c.revoke_on, TS_REVOKE_LOGOUT);
+	CHECK_INT(c.revoke_on, TS_REVOKE_LAST_SESSION);
+	CHECK_INT((long)c.min_uid, 1000);
 	CHECK(!c.debug);
 }
 
@@ -772,6 +773,7 @@ static void test_names(void)
 	    "refresh_window",
 	    "http_timeout",
 	    "revoke_on",
+	    "min_uid",
 	    "token_endpoint",
 	    "device_authorization_endpoint",
 	    "userinfo_endpoint",
