@@ -16,76 +16,6 @@
 #include "ts_log.h"
 #include "ts_mem.h"
 
-void oauth_error_reset(struct oauth_error *err)
-{
-	if (err)
-		memset(err, 0, sizeof(*err));
-}
-
-int oauth_fail(struct oauth_error *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return code;
-	err->code = code;
-	va_start(ap, fmt);
-	(void)vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-	return code;
-}
-
-const char *oauth_class_text(int code)
-{
-	switch (code) {
-	case TS_E_REJECTED_TOKEN:
-		return "the server rejected the token";
-	case TS_E_NEEDS_LOGIN:
-		return "the server refused the grant, sign-in required";
-	case TS_E_SERVER_CONFIG:
-		return "the server refused the client configuration";
-	case TS_E_UNAVAILABLE:
-		return "the server is temporarily unavailable";
-	case TS_E_DENIED:
-		return "the sign-in was denied";
-	case TS_E_EXPIRED:
-		return "the sign-in code expired";
-	default:
-		return "the server sent an unexpected answer";
-	}
-}
-
-int oauth_classify_error(const char *error)
-{
-	static const struct {
-		const char *name;
-		int code;
-	} table[] = {
-	    {"invalid_grant", TS_E_NEEDS_LOGIN},
-	    {"invalid_client", TS_E_SERVER_CONFIG},
-	    {"unauthorized_client", TS_E_SERVER_CONFIG},
-	    {"unsupported_grant_type", TS_E_SERVER_CONFIG},
-	    {"invalid_scope", TS_E_SERVER_CONFIG},
-	    {"invalid_request", TS_E_SERVER_CONFIG},
-	    {"unsupported_token_type", TS_E_SERVER_CONFIG},
-	    {"insufficient_scope", TS_E_SERVER_CONFIG},
-	    {"invalid_token", TS_E_REJECTED_TOKEN},
-	    {"access_denied", TS_E_DENIED},
-	    {"expired_token", TS_E_EXPIRED},
-	    {"temporarily_unavailable", TS_E_UNAVAILABLE},
-	    {"server_error", TS_E_UNAVAILABLE},
-	    {"slow_down", TS_E_UNAVAILABLE},
-	    {"authorization_pending", TS_E_UNAVAILABLE},
-	};
-
-	for (size_t i = 0; i < TS_ARRAY_SIZE(table); i++)
-		if (strcmp(error, table[i].name) == 0)
-			return table[i].code;
-	/* An error code we do not know: not the user's fault and not a reason
-	 * to drop a credential; the administrator has to look. */
-	return TS_E_SERVER_CONFIG;
-}
-
 json_t *oauth_json_load(const char *body, size_t len, struct oauth_error *err)
 {
 	json_error_t jerr;
@@ -109,35 +39,6 @@ json_t *oauth_json_load(const char *body, size_t len, struct oauth_error *err)
 		return NULL;
 	}
 	return j;
-}
-
-int oauth_json_error(json_t *obj, long http_status, struct oauth_error *err)
-{
-	json_t *e = json_object_get(obj, "error");
-	json_t *d = json_object_get(obj, "error_description");
-	char error[OAUTH_ERROR_MAX], desc[OAUTH_DESC_MAX];
-	int code;
-
-	if (!e)
-		return 0;
-	if (!json_is_string(e) || json_string_length(e) == 0)
-		return oauth_fail(err, TS_E_BAD_ANSWER,
-		                  "the server sent an error whose \"error\" is not a string");
-	ts_sanitize_text(error, sizeof(error), json_string_value(e), json_string_length(e));
-	desc[0] = '\0';
-	if (json_is_string(d))
-		ts_sanitize_text(desc, sizeof(desc), json_string_value(d), json_string_length(d));
-	code = oauth_classify_error(error);
-	if (!err)
-		return code;
-	err->code = code;
-	if (http_status) /* 0: keep the status the transport saw */
-		err->http_status = http_status;
-	memcpy(err->error, error, sizeof(error));
-	memcpy(err->description, desc, sizeof(desc));
-	(void)snprintf(err->message, sizeof(err->message), "%s: %s%s%s%s", oauth_class_text(code),
-	               error, desc[0] ? " (" : "", desc, desc[0] ? ")" : "");
-	return code;
 }
 
 /* Load a server answer; an OAuth "error" member in it is the result (err
