@@ -17,6 +17,7 @@
 #include "ts_error.h"
 #include "ts_log.h"
 #include "ts_mem.h"
+#include "ts_url.h"
 #include <unistd.h>
 
 void oauth_buf_done(struct sbuf *b)
@@ -91,24 +92,15 @@ void oauth_sleep_ms(long long ms)
 		;
 }
 
-static bool url_allowed(const struct oauth_client *c, const char *url, bool *ret_http)
+/* The one URL rule (ts_url.h); *ret_http: the request goes out as http://. */
+static bool url_allowed(const struct oauth_client *c, const char *url, bool *ret_http,
+                        char *why, size_t whylen)
 {
-	static const char *const loop[] = {"http://127.0.0.1", "http://[::1]"};
-
 	*ret_http = false;
-	if (strncasecmp(url, "https://", 8) == 0 && url[8])
-		return true;
-	if (!c->cfg.allow_loopback_http)
+	if (ts_url_check(url, c->cfg.allow_loopback_http, why, whylen) < 0)
 		return false;
-	for (size_t i = 0; i < TS_ARRAY_SIZE(loop); i++) {
-		size_t n = strlen(loop[i]);
-		if (strncasecmp(url, loop[i], n) == 0 &&
-		    (url[n] == '\0' || url[n] == ':' || url[n] == '/')) {
-			*ret_http = true;
-			return true;
-		}
-	}
-	return false;
+	*ret_http = strncasecmp(url, "http://", 7) == 0;
+	return true;
 }
 
 /* url for a message, sanitised, up to the first of stop: without any
@@ -459,17 +451,15 @@ int oauth_http_do(struct oauth_client *c, const struct http_req *q, struct http_
                   struct oauth_error *err)
 {
 	struct curl_slist *hdrs;
-	char errbuf[CURL_ERROR_SIZE] = "", shown[TS_URL_MAX];
+	char errbuf[CURL_ERROR_SIZE] = "", shown[TS_URL_MAX], why[160];
 	CURLcode cc;
 	bool http;
 	int r;
 
 	oauth_url_shown(shown, sizeof(shown), q->url);
-	if (!url_allowed(c, q->url, &http))
-		return oauth_fail(err, TS_E_SERVER_CONFIG,
-		                  "refusing the %s %s: only https:// is allowed (http:// only to "
-		                  "127.0.0.1 or [::1] with allow_loopback_http)",
-		                  q->what, shown);
+	if (!url_allowed(c, q->url, &http, why, sizeof(why)))
+		return oauth_fail(err, TS_E_SERVER_CONFIG, "refusing the %s %s: %s", q->what, shown,
+		                  why);
 	if (c->cfg.ca_file[0] && access(c->cfg.ca_file, R_OK) < 0)
 		return oauth_fail(err, TS_E_SERVER_CONFIG,
 		                  "cannot read the CA file %s (ca_file): %s", c->cfg.ca_file,

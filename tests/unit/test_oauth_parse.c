@@ -5,11 +5,15 @@
  * authorization, discovery, id_token claims. No server needed.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "oauth.h"
+#include "ts_config.h"
 #include "ts_error.h"
 #include "ts_test.h"
+#include "ts_url.h"
 
 #define TOK(body, status, t, e) oauth_parse_token_response(t, status, body, strlen(body), e)
 
@@ -348,6 +352,110 @@ static void test_discovery(void)
 	}
 }
 
+/* ---- the one URL rule (common/ts_url.c), and both of its users ------------ */
+
+static void url_ok(const char *u, bool lo)
+{
+	char why[160] = "untouched";
+
+	CHECK_MSG(ts_url_check(u, lo, why, sizeof(why)) == 0, "%s (loopback %d) refused: %s", u,
+	          lo, why);
+}
+
+static void url_bad(const char *u, bool lo, const char *expect_why)
+{
+	char why[160] = "";
+
+	CHECK_MSG(ts_url_check(u, lo, why, sizeof(why)) == -EINVAL, "%s (loopback %d) accepted",
+	          u, lo);
+	CHECK_MSG(strcmp(why, expect_why) == 0, "%s: why \"%s\", expected \"%s\"", u, why,
+	          expect_why);
+}
+
+#define NEED_HTTPS                                                                   \
+	"it must start with https:// (http:// only for 127.0.0.1 or [::1] with "   \
+	"allow_loopback_http = yes)"
+#define NEED_LOOP "it must start with https://, or http://127.0.0.1 or http://[::1]"
+
+static void test_url_rule(void)
+{
+	url_ok("https://idp.example", false);
+	url_ok("https://idp.example:8443/realms/x?y=1#z", false);
+	url_ok("HTTPS://idp.example/realm", false); /* RFC 3986 §3.1: case-insensitive */
+	url_ok("HtTpS://idp.example", false);
+	url_ok("https://[2001:db8::1]:443/x", false);
+	url_ok("http://127.0.0.1", true);
+	url_ok("http://127.0.0.1:8080/x", true);
+	url_ok("HTTP://127.0.0.1:8080", true);
+	url_ok("http://[::1]/realm", true);
+
+	url_bad("http://127.0.0.1", false, NEED_HTTPS);
+	url_bad("http://[::1]:80", false, NEED_HTTPS);
+	url_bad("http://idp.example", true, NEED_LOOP);
+	url_bad("http://127.0.0.1.evil.example", true, NEED_LOOP);
+	url_bad("http://127.0.0.10", true, NEED_LOOP);
+	url_bad("http://localhost", true, NEED_LOOP);
+	url_bad("ftp://idp.example", false, NEED_HTTPS);
+	url_bad("idp.example", false, NEED_HTTPS);
+	url_bad("https://user:pw@idp.example", false,
+	        "it contains user information (user@host)");
+	url_bad("https://@idp.example", false, "it contains user information (user@host)");
+	url_bad("http://127.0.0.1@evil.example", true,
+	        "it contains user information (user@host)");
+	url_bad("https://", false, "it has no host");
+	url_bad("https:///x", false, "it has no host");
+	url_bad("https://:443/x", false, "it has no host");
+	url_bad("https://idp.example:/x", false, "its port is not a number from 1 to 65535");
+	url_bad("https://idp.example:99999", false, "its port is not a number from 1 to 65535");
+	url_bad("https://idp.example:80a", false, "its port is not a number from 1 to 65535");
+	url_bad("https://a b", false,
+	        "it contains a space, a control character or one of \"<>\\^`{|}");
+	url_bad("https://a/\x1b[31m", false,
+	        "it contains a space, a control character or one of \"<>\\^`{|}");
+	/* why may be omitted */
+	CHECK_INT(ts_url_check("ftp://x", false, NULL, 0), -EINVAL);
+}
+
+static char cfg_report[512];
+
+static void report_cb(void *ctx, int prio, const char *fmt, va_list ap)
+{
+	(void)ctx;
+	(void)prio;
+	(void)vsnprintf(cfg_report, sizeof(cfg_report), fmt, ap);
+}
+
+static int config_with(const char *text)
+{
+	const struct ts_config_report rep = {.fn = report_cb};
+	struct ts_config c;
+
+	cfg_report[0] = '\0';
+	ts_config_defaults(&c);
+	CHECK_INT(ts_config_parse(&c, text, strlen(text), NULL, "u.conf", &rep), 0);
+	return ts_config_validate(&c, "u.conf", &rep);
+}
+
+/* ts_config.c applies the same rule (it compared the scheme case-sensitively
+ * and let user information through). */
+static void test_url_rule_config(void)
+{
+	CHECK_INT(config_with("client_id = a\nissuer = HTTPS://idp.example\n"), 0);
+	CHECK_INT(config_with("client_id = a\nissuer = HTTP://127.0.0.1:8443\n"
+	                      "allow_loopback_http = yes\n"),
+	          0);
+	CHECK_INT(config_with("client_id = a\nissuer = https://u:p@idp.example\n"), TS_E_CONFIG);
+	CHECK_STR(cfg_report, "u.conf: issuer 'https://u:p@idp.example' is not a valid URL: it "
+	                      "contains user information (user@host)");
+	CHECK_INT(config_with("client_id = a\nissuer = http://127.0.0.1.evil.example\n"
+	                      "allow_loopback_http = yes\n"),
+	          TS_E_CONFIG);
+	CHECK_STR(cfg_report, "u.conf: issuer 'http://127.0.0.1.evil.example' is not a valid URL: "
+	                      NEED_LOOP);
+	CHECK_INT(config_with("client_id = a\nissuer = http://127.0.0.1\n"), TS_E_CONFIG);
+	CHECK_STR(cfg_report, "u.conf: issuer 'http://127.0.0.1' is not a valid URL: " NEED_HTTPS);
+}
+
 int main(void)
 {
 	RUN(test_token_ok);
@@ -357,5 +465,7 @@ int main(void)
 	RUN(test_introspection);
 	RUN(test_device);
 	RUN(test_discovery);
+	RUN(test_url_rule);
+	RUN(test_url_rule_config);
 	return ts_test_done();
 }
