@@ -25,6 +25,7 @@
 #define OAUTH_MAX_EXPIRES_IN 315360000LL /* 10 years */
 #define OAUTH_MAX_INTERVAL 3600
 #define OAUTH_ID_TOKEN_MAX (64 * 1024)
+#define OAUTH_SCOPE_MAX 4096
 #define OAUTH_SECRET_FILE_MAX 4096
 #define OAUTH_DEFAULT_MAX_RESPONSE (64 * 1024)
 #define OAUTH_DEFAULT_TIMEOUT 10
@@ -132,6 +133,8 @@ int oauth_token_request(struct oauth_client *c, struct sbuf *form, struct oauth_
 /* ---- oauth_parse.c ---- */
 /* Parse a bounded JSON object; NULL on failure (err filled, TS_E_BAD_ANSWER). */
 json_t *oauth_json_load(const char *body, size_t len, struct oauth_error *err);
+/* The same with extra json_loadb flags (JSON_DECODE_INT_AS_REAL). */
+json_t *oauth_json_load_flags(const char *body, size_t len, size_t flags, struct oauth_error *err);
 
 /* Copy a string member (optional: 0 when absent, 1 when copied) into out,
  * refusing one that does not fit or has control bytes (TS_E_BAD_ANSWER). */

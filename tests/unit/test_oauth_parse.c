@@ -53,6 +53,30 @@ static void test_token_ok(void)
 	oauth_tokens_clear(&t);
 }
 
+/* header.payload.sig with payload base64url-encoded */
+static void make_jwt(char *out, size_t outlen, const char *payload)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	size_t n = strlen(payload), o;
+
+	o = (size_t)snprintf(out, outlen, "eyJhbGciOiJSUzI1NiJ9.");
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)(unsigned char)payload[i] << 16;
+		if (i + 1 < n)
+			v |= (unsigned)(unsigned char)payload[i + 1] << 8;
+		if (i + 2 < n)
+			v |= (unsigned char)payload[i + 2];
+		out[o++] = tab[(v >> 18) & 63];
+		out[o++] = tab[(v >> 12) & 63];
+		if (i + 1 < n)
+			out[o++] = tab[(v >> 6) & 63];
+		if (i + 2 < n)
+			out[o++] = tab[v & 63];
+	}
+	(void)snprintf(out + o, outlen - o, ".c2ln");
+}
+
 static void expect_protocol(const char *b, const char *what)
 {
 	struct oauth_tokens t = {0};
@@ -65,45 +89,117 @@ static void expect_protocol(const char *b, const char *what)
 	CHECK_MSG(strstr(e.message, "SECRET") == NULL, "%s: token in message: %s", what, e.message);
 }
 
+/* Only a 2xx without a usable access_token (or not a JSON object) is
+ * malformed: the server may already have rotated the refresh token. */
 static void test_token_bad(void)
 {
-	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\",\"expires_in\":-5}",
-	                "negative");
-	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\",\"expires_in\":0}",
-	                "zero");
-	expect_protocol(
-	    "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\",\"expires_in\":\"3600\"}",
-	    "string");
-	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
-	                "\"expires_in\":9223372036854775808}",
-	                "2^63");
-	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
-	                "\"expires_in\":315360001}",
-	                "over 10 years");
-	expect_protocol(
-	    "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\",\"expires_in\":3600.5}",
-	    "float");
-	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"mac\"}", "mac");
-	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearerx\"}", "bearerx");
-	expect_protocol("{\"access_token\":\"SECRET\"}", "no token_type");
-	expect_protocol("{\"token_type\":\"Bearer\"}", "no access_token");
+	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\"", "truncated");
+	expect_protocol("{\"token_type\":\"Bearer\",\"refresh_token\":\"SECRET\"}",
+	                "no access_token");
 	expect_protocol("{\"access_token\":42,\"token_type\":\"Bearer\"}", "numeric token");
 	expect_protocol("{\"access_token\":\"\",\"token_type\":\"Bearer\"}", "empty token");
-	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\"", "truncated");
 	expect_protocol("[\"SECRET\"]", "array");
 	expect_protocol("", "empty");
 	expect_protocol("{\"access_token\":\"SECRET\",\"access_token\":\"SECRET\","
 	                "\"token_type\":\"Bearer\"}",
 	                "duplicate keys");
-	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
-	                "\"refresh_token\":[1]}",
-	                "refresh not a string");
-	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
-	                "\"id_token\":\"not-a-jwt\"}",
-	                "bad id_token");
 	expect_protocol("{\"access_token\":\"SE\\u0000CRET\",\"token_type\":\"Bearer\"}",
 	                "embedded NUL");
 	expect_protocol("{\"error\":42}", "error not a string");
+	expect_protocol("{\"access_token\":\"A\",\"token_type\":\"Bearer\",\"expires_in\":"
+	                "9223372036854775808,\"error\":42}",
+	                "big integer and an error");
+}
+
+/* A 2xx answer: the tokens come out, a field that fails its checks is
+ * defaulted and noted in warnings (exact text), never fatal. */
+static void lenient(const char *fields, long long expires, const char *warnings)
+{
+	struct oauth_tokens t = {0};
+	struct oauth_error e = {0};
+	char b[8192];
+	int n = snprintf(b, sizeof(b), "{\"access_token\":\"AT-new\",\"refresh_token\":\"RT-new\"%s}",
+	                 fields);
+
+	CHECK(n > 0 && (size_t)n < sizeof(b));
+	CHECK_MSG(TOK(b, 200, &t, &e) == 0, "%s: refused: %s", fields, e.message);
+	CHECK_STR(t.access_token, "AT-new");
+	CHECK_STR(t.refresh_token, "RT-new");
+	CHECK_INT(t.expires_in, expires);
+	CHECK_MSG(strcmp(t.warnings, warnings) == 0, "%.60s: warnings \"%s\", expected \"%s\"",
+	          fields, t.warnings, warnings);
+	oauth_tokens_clear(&t);
+}
+
+#define BEARER ",\"token_type\":\"Bearer\""
+#define DEF_EXP "assumed 3600 s"
+
+static void test_token_lenient(void)
+{
+	char big[6000], jwt[1024], claim[400], f[7000];
+
+	/* clean: no warning; Bearer in any case */
+	lenient(BEARER ",\"expires_in\":60", 60, "");
+	lenient(",\"token_type\":\"bEaReR\",\"expires_in\":60", 60, "");
+	/* token_type */
+	lenient(",\"token_type\":\"mac\",\"expires_in\":60", 60,
+	        "\"token_type\" is \"mac\", not Bearer; used as Bearer");
+	lenient(",\"token_type\":\"Bearerx\",\"expires_in\":60", 60,
+	        "\"token_type\" is \"Bearerx\", not Bearer; used as Bearer");
+	lenient(",\"expires_in\":60", 60, "no \"token_type\"; taken as Bearer");
+	lenient(",\"token_type\":7,\"expires_in\":60", 60, "no \"token_type\"; taken as Bearer");
+	/* expires_in: missing, negative, zero, absurd, non-integer */
+	lenient(BEARER, 3600, "no \"expires_in\"; " DEF_EXP);
+	lenient(BEARER ",\"expires_in\":-5", 3600,
+	        "\"expires_in\" = -5 is outside 1..315360000; " DEF_EXP);
+	lenient(BEARER ",\"expires_in\":0", 3600,
+	        "\"expires_in\" = 0 is outside 1..315360000; " DEF_EXP);
+	lenient(BEARER ",\"expires_in\":315360001", 3600,
+	        "\"expires_in\" = 315360001 is outside 1..315360000; " DEF_EXP);
+	lenient(BEARER ",\"expires_in\":315360000", 315360000, "");
+	lenient(BEARER ",\"expires_in\":\"3600\"", 3600,
+	        "\"expires_in\" is not an integer; " DEF_EXP);
+	lenient(BEARER ",\"expires_in\":3600.5", 3600, "\"expires_in\" is not an integer; " DEF_EXP);
+	/* 2^63 does not fit jansson's integer: the body is still read */
+	lenient(BEARER ",\"expires_in\":9223372036854775808", 3600,
+	        "\"expires_in\" is not an integer; " DEF_EXP);
+	/* scope: over-long or not a string */
+	memset(big, 's', 4097);
+	big[4097] = '\0';
+	(void)snprintf(f, sizeof(f), BEARER ",\"expires_in\":60,\"scope\":\"%s\"", big);
+	lenient(f, 60, "\"scope\" is longer than 4096 bytes; ignored");
+	lenient(BEARER ",\"expires_in\":60,\"scope\":[\"openid\"]", 60,
+	        "\"scope\" is not a string; ignored");
+	/* id_token: a claim over 255 bytes, or not a JWT */
+	memset(claim, 'x', 300);
+	claim[300] = '\0';
+	(void)snprintf(f, sizeof(f), "{\"iss\":\"i\",\"sub\":\"%s\",\"aud\":\"a\"}", claim);
+	make_jwt(jwt, sizeof(jwt), f);
+	(void)snprintf(f, sizeof(f), BEARER ",\"expires_in\":60,\"id_token\":\"%s\"", jwt);
+	lenient(f, 60, "\"id_token\" is malformed or has a claim longer than 255 bytes; ignored");
+	lenient(BEARER ",\"expires_in\":60,\"id_token\":\"not-a-jwt\"", 60,
+	        "\"id_token\" is malformed or has a claim longer than 255 bytes; ignored");
+	lenient(BEARER ",\"expires_in\":60,\"id_token\":5", 60,
+	        "\"id_token\" is not a usable string; ignored");
+	/* everything at once, in a fixed order */
+	lenient(",\"token_type\":\"mac\",\"expires_in\":-1,\"scope\":5,\"id_token\":\"x\"", 3600,
+	        "\"id_token\" is malformed or has a claim longer than 255 bytes; ignored; "
+	        "\"token_type\" is \"mac\", not Bearer; used as Bearer; \"expires_in\" = -1 is "
+	        "outside 1..315360000; assumed 3600 s; \"scope\" is not a string; ignored");
+
+	/* an unusable refresh_token is dropped with a note, the access token kept */
+	{
+		struct oauth_tokens t = {0};
+		struct oauth_error e = {0};
+		const char *b = "{\"access_token\":\"AT\",\"token_type\":\"Bearer\",\"expires_in\":9,"
+		                "\"refresh_token\":[1]}";
+		CHECK_INT(TOK(b, 200, &t, &e), 0);
+		CHECK_STR(t.access_token, "AT");
+		CHECK(t.refresh_token == NULL);
+		CHECK_STR(t.warnings, "\"refresh_token\" is not a usable string; ignored");
+		oauth_tokens_clear(&t);
+		CHECK_STR(t.warnings, "");
+	}
 }
 
 static void test_token_errors(void)
@@ -155,30 +251,6 @@ static void test_token_errors(void)
 	CHECK_INT(strlen(e.error), OAUTH_ERROR_MAX - 1);
 	CHECK_INT(strlen(e.description), OAUTH_DESC_MAX - 1);
 	CHECK(strlen(e.message) < OAUTH_MSG_MAX);
-}
-
-/* header.payload.sig with payload base64url-encoded */
-static void make_jwt(char *out, size_t outlen, const char *payload)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t n = strlen(payload), o;
-
-	o = (size_t)snprintf(out, outlen, "eyJhbGciOiJSUzI1NiJ9.");
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)(unsigned char)payload[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned)(unsigned char)payload[i + 1] << 8;
-		if (i + 2 < n)
-			v |= (unsigned char)payload[i + 2];
-		out[o++] = tab[(v >> 18) & 63];
-		out[o++] = tab[(v >> 12) & 63];
-		if (i + 1 < n)
-			out[o++] = tab[(v >> 6) & 63];
-		if (i + 2 < n)
-			out[o++] = tab[v & 63];
-	}
-	(void)snprintf(out + o, outlen - o, ".c2ln");
 }
 
 static void test_id_claims(void)
@@ -460,6 +532,7 @@ int main(void)
 {
 	RUN(test_token_ok);
 	RUN(test_token_bad);
+	RUN(test_token_lenient);
 	RUN(test_token_errors);
 	RUN(test_id_claims);
 	RUN(test_introspection);
