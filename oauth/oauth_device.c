@@ -134,7 +134,7 @@ int oauth_device_poll(struct oauth_client *c, struct oauth_device *dev, time_t d
 		}
 		oauth_sleep_ms(wait_ms);
 
-		r = oauth_token_request(c, &form, ret, err);
+		r = oauth_token_request(c, &form, NULL, ret, err);
 		if (r >= 0 || (r = poll_again(&interval, r, err)) < 0)
 			goto out;
 		if (r == 1)

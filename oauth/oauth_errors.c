@@ -55,7 +55,8 @@ const char *oauth_class_text(int code)
 	}
 }
 
-int oauth_classify_error(const char *error)
+/* The class of a known error code; false for one we do not know. */
+static bool known_error(const char *error, int *ret_code)
 {
 	static const struct {
 		const char *name;
@@ -76,14 +77,30 @@ int oauth_classify_error(const char *error)
 	    {"server_error", TS_E_UNAVAILABLE},
 	    {"slow_down", TS_E_UNAVAILABLE},
 	    {"authorization_pending", TS_E_UNAVAILABLE},
+	    /* OIDC Core §3.1.2.6: the user has to be there */
+	    {"interaction_required", TS_E_NEEDS_LOGIN},
+	    {"login_required", TS_E_NEEDS_LOGIN},
+	    {"consent_required", TS_E_NEEDS_LOGIN},
 	};
 
 	for (size_t i = 0; i < TS_ARRAY_SIZE(table); i++)
-		if (strcmp(error, table[i].name) == 0)
-			return table[i].code;
-	/* An error code we do not know: not the user's fault and not a reason
-	 * to drop a credential; the administrator has to look. */
-	return TS_E_SERVER_CONFIG;
+		if (strcmp(error, table[i].name) == 0) {
+			*ret_code = table[i].code;
+			return true;
+		}
+	return false;
+}
+
+int oauth_classify_error(const char *error)
+{
+	int code;
+
+	if (known_error(error, &code))
+		return code;
+	/* An error code we do not know: not a reason to drop a credential nor
+	 * a configuration error forever; treated as temporary (the message
+	 * names the code). */
+	return TS_E_UNAVAILABLE;
 }
 
 int oauth_json_error(json_t *obj, long http_status, struct oauth_error *err)
@@ -91,6 +108,7 @@ int oauth_json_error(json_t *obj, long http_status, struct oauth_error *err)
 	json_t *e = json_object_get(obj, "error");
 	json_t *d = json_object_get(obj, "error_description");
 	char error[OAUTH_ERROR_MAX], desc[OAUTH_DESC_MAX];
+	bool known;
 	int code;
 
 	if (!e)
@@ -102,7 +120,9 @@ int oauth_json_error(json_t *obj, long http_status, struct oauth_error *err)
 	desc[0] = '\0';
 	if (json_is_string(d))
 		ts_sanitize_text(desc, sizeof(desc), json_string_value(d), json_string_length(d));
-	code = oauth_classify_error(error);
+	known = known_error(error, &code);
+	if (!known)
+		code = oauth_classify_error(error);
 	if (!err)
 		return code;
 	err->code = code;
@@ -110,9 +130,30 @@ int oauth_json_error(json_t *obj, long http_status, struct oauth_error *err)
 		err->http_status = http_status;
 	memcpy(err->error, error, sizeof(error));
 	memcpy(err->description, desc, sizeof(desc));
-	(void)snprintf(err->message, sizeof(err->message), "%s: %s%s%s%s", oauth_class_text(code),
-	               error, desc[0] ? " (" : "", desc, desc[0] ? ")" : "");
+	if (known)
+		(void)snprintf(err->message, sizeof(err->message), "%s: %s%s%s%s",
+		               oauth_class_text(code), error, desc[0] ? " (" : "", desc,
+		               desc[0] ? ")" : "");
+	else
+		(void)snprintf(err->message, sizeof(err->message),
+		               "the server answered with an error code tokenseal does not know: "
+		               "%s%s%s%s; treated as temporary",
+		               error, desc[0] ? " (" : "", desc, desc[0] ? ")" : "");
 	return code;
+}
+
+bool oauth_has_oauth_error(const struct http_resp *resp)
+{
+	json_t *j, *e;
+	bool has;
+
+	if (!resp->body.len)
+		return false;
+	j = json_loadb(resp->body.p, resp->body.len, JSON_REJECT_DUPLICATES, NULL);
+	e = json_is_object(j) ? json_object_get(j, "error") : NULL;
+	has = json_is_string(e) && json_string_length(e) > 0;
+	json_decref(j);
+	return has;
 }
 
 /* ---- messages ------------------------------------------------------------- */

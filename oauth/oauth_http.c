@@ -505,8 +505,8 @@ fail:
 }
 
 /* POST form to an endpoint expecting a JSON body; JSON checked. */
-int oauth_post_json(struct oauth_client *c, const char *what, const char *url, struct sbuf *form,
-                     struct http_resp *resp, struct oauth_error *err)
+int oauth_post(struct oauth_client *c, const char *what, const char *url, struct sbuf *form,
+               struct http_resp *resp, struct oauth_error *err)
 {
 	struct http_req q = {
 	    .what = what,
@@ -515,28 +515,38 @@ int oauth_post_json(struct oauth_client *c, const char *what, const char *url, s
 	    .form_len = form->len,
 	    .client_auth = true,
 	};
+
+	return oauth_http_do(c, &q, resp, err);
+}
+
+int oauth_check_json(const char *what, const char *url, struct http_resp *resp,
+                     struct oauth_error *err)
+{
 	char shown[TS_URL_MAX];
 	int r;
 
-	r = oauth_http_do(c, &q, resp, err);
-	if (r < 0)
-		return r;
-	if (!oauth_is_json_type(resp->content_type)) {
-		oauth_url_shown(shown, sizeof(shown), url);
-		if (resp->status == 401)
-			r = oauth_fail(err, TS_E_SERVER_CONFIG,
-			               "the %s %s refused the client's authentication (HTTP 401)",
-			               what, shown);
-		else
-			r = oauth_fail(err, TS_E_BAD_ANSWER,
-			               "the %s %s answered HTTP %ld with content type \"%s\", not "
-			               "JSON",
-			               what, shown, resp->status,
-			               resp->content_type[0] ? resp->content_type : "(none)");
-		oauth_resp_done(resp);
-		return r;
-	}
-	return 0;
+	if (oauth_is_json_type(resp->content_type))
+		return 0;
+	oauth_url_shown(shown, sizeof(shown), url);
+	if (resp->status == 401)
+		r = oauth_fail(err, TS_E_SERVER_CONFIG,
+		               "the %s %s refused the client's authentication (HTTP 401)", what,
+		               shown);
+	else
+		r = oauth_fail(err, TS_E_BAD_ANSWER,
+		               "the %s %s answered HTTP %ld with content type \"%s\", not JSON", what,
+		               shown, resp->status,
+		               resp->content_type[0] ? resp->content_type : "(none)");
+	oauth_resp_done(resp);
+	return r;
+}
+
+int oauth_post_json(struct oauth_client *c, const char *what, const char *url, struct sbuf *form,
+                    struct http_resp *resp, struct oauth_error *err)
+{
+	int r = oauth_post(c, what, url, form, resp, err);
+
+	return r < 0 ? r : oauth_check_json(what, url, resp, err);
 }
 
 int oauth_add_client_id(struct oauth_client *c, struct sbuf *form)

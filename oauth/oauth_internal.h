@@ -87,6 +87,12 @@ bool oauth_is_json_type(const char *ct);
  * filled in for the caller to interpret. */
 int oauth_http_do(struct oauth_client *c, const struct http_req *q, struct http_resp *resp,
                   struct oauth_error *err) TS_WUR;
+/* POST form (client authentication when the client has a secret). */
+int oauth_post(struct oauth_client *c, const char *what, const char *url, struct sbuf *form,
+               struct http_resp *resp, struct oauth_error *err) TS_WUR;
+/* Refuse (and release) an answer whose Content-Type is not JSON. */
+int oauth_check_json(const char *what, const char *url, struct http_resp *resp,
+                     struct oauth_error *err) TS_WUR;
 /* POST form to an endpoint expecting a JSON body; JSON checked. */
 int oauth_post_json(struct oauth_client *c, const char *what, const char *url, struct sbuf *form,
                     struct http_resp *resp, struct oauth_error *err) TS_WUR;
@@ -113,6 +119,10 @@ const char *oauth_class_text(int code);
 /* A non-200 answer: the OAuth error in its JSON body, else TS_E_BAD_ANSWER. */
 int oauth_error_answer(const char *what, const struct http_resp *resp, struct oauth_error *err);
 
+/* Whether an answer carries a usable OAuth error: a JSON object (whatever
+ * its Content-Type) with a non-empty string "error". */
+bool oauth_has_oauth_error(const struct http_resp *resp);
+
 /* Final touch on every error: prefix the issuer, and withhold the server's
  * text if it repeats any credential we sent (it must never reach a log). */
 int oauth_finish(struct oauth_client *c, struct oauth_error *err, int r,
@@ -126,9 +136,12 @@ int oauth_endpoint(struct oauth_client *c, const char *name, const char *ep,
                    struct oauth_error *err) TS_WUR;
 
 /* ---- oauth_grants.c ---- */
-/* POST form to the token endpoint and parse the token answer. */
-int oauth_token_request(struct oauth_client *c, struct sbuf *form, struct oauth_tokens *ret,
-                        struct oauth_error *err) TS_WUR;
+/* POST form to the token endpoint and parse the token answer. refused
+ * (e.g. "the refresh token"; NULL: no such rule) names the grant for a
+ * 400/401/403 without a usable OAuth error: TS_E_NEEDS_LOGIN, "the server
+ * refused <refused> (HTTP 400, no error given)". */
+int oauth_token_request(struct oauth_client *c, struct sbuf *form, const char *refused,
+                        struct oauth_tokens *ret, struct oauth_error *err) TS_WUR;
 
 /* ---- oauth_parse.c ---- */
 /* Parse a bounded JSON object; NULL on failure (err filled, TS_E_BAD_ANSWER). */

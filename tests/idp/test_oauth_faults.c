@@ -71,6 +71,11 @@ static const struct fcase cases[] = {
     {"token-type-mac", TOKEN, 0},
     {"token-type-mac", REFRESH, 0},
     {"refresh-odd-fields", REFRESH, 0},
+    {"refused-empty-body", REFRESH, TS_E_NEEDS_LOGIN},
+    {"refused-empty-body", TOKEN, TS_E_NEEDS_LOGIN},
+    {"refused-json-no-error", REFRESH, TS_E_NEEDS_LOGIN},
+    {"unknown-error-code", REFRESH, TS_E_UNAVAILABLE},
+    {"login-required", REFRESH, TS_E_NEEDS_LOGIN},
     {"discovery-other-issuer", DISCOVER, TS_E_SERVER_CONFIG},
     {"discovery-other-issuer", TOKEN, TS_E_SERVER_CONFIG},
     {"redirect-other-host", TOKEN, TS_E_BAD_ANSWER},
@@ -323,6 +328,54 @@ static void test_refresh_odd_fields(void)
 	oauth_client_free(c);
 }
 
+/* Refusals without a usable OAuth error (glewlwyd 2.7.5's empty bodies) are
+ * refusals, with the HTTP status in the message; 5xx stays temporary. */
+static void test_refused_without_error(void)
+{
+	struct ts_config cfg;
+	struct oauth_client *c = client_for("refused-empty-body", &cfg);
+	struct oauth_tokens t = {0};
+	struct oauth_identity id;
+	struct oauth_error e;
+	char issuer[300], expect[600];
+
+	CHECK_INT(ts_faults_issuer(&f, "refused-empty-body", issuer, sizeof(issuer)), 0);
+	CHECK_INT(run(c, REFRESH, &t, &id, &e), TS_E_NEEDS_LOGIN);
+	(void)snprintf(expect, sizeof(expect),
+	               "%s: the server refused the refresh token (HTTP 400, no error given)", issuer);
+	CHECK_STR(e.message, expect);
+	CHECK_INT(e.http_status, 400);
+	CHECK_STR(e.error, "");
+	CHECK_INT(run(c, TOKEN, &t, &id, &e), TS_E_NEEDS_LOGIN);
+	(void)snprintf(expect, sizeof(expect),
+	               "%s: the server refused the user name or password (HTTP 403, no error "
+	               "given)",
+	               issuer);
+	CHECK_STR(e.message, expect);
+	CHECK_INT(e.http_status, 403);
+	/* client credentials: a bare refusal is still about the client */
+	CHECK_INT(oauth_client_credentials(c, &t, &e), TS_E_BAD_ANSWER);
+	oauth_client_free(c);
+
+	c = client_for("refused-json-no-error", &cfg);
+	CHECK_INT(run(c, REFRESH, &t, &id, &e), TS_E_NEEDS_LOGIN);
+	CHECK(strstr(e.message, ": the server refused the refresh token (HTTP 401, no error given)"));
+	oauth_client_free(c);
+
+	c = client_for("unknown-error-code", &cfg);
+	CHECK_INT(run(c, REFRESH, &t, &id, &e), TS_E_UNAVAILABLE);
+	CHECK_STR(e.error, "something_new");
+	CHECK(strstr(e.message, ": the server answered with an error code tokenseal does not "
+	                        "know: something_new (fault injector: something_new); treated as "
+	                        "temporary"));
+	oauth_client_free(c);
+
+	c = client_for("http-500", &cfg);
+	CHECK_INT(run(c, REFRESH, &t, &id, &e), TS_E_UNAVAILABLE);
+	CHECK_INT(e.http_status, 500);
+	oauth_client_free(c);
+}
+
 static size_t collect(char *p, size_t s, size_t n, void *ud)
 {
 	char *buf = ud;
@@ -399,6 +452,7 @@ int main(void)
 	RUN(test_details);
 	RUN(test_refresh_keeps_old);
 	RUN(test_refresh_odd_fields);
+	RUN(test_refused_without_error);
 	RUN(test_slow_down);
 	ts_faults_stop(&f);
 	return ts_test_done();

@@ -232,8 +232,21 @@ static void test_token_errors(void)
 	CHECK_INT(TOK("{\"error\":\"access_denied\"}", 400, &t, &e), TS_E_DENIED);
 	CHECK_INT(TOK("{\"error\":\"expired_token\"}", 400, &t, &e), TS_E_EXPIRED);
 	CHECK_INT(TOK("{\"error\":\"temporarily_unavailable\"}", 400, &t, &e), TS_E_UNAVAILABLE);
-	CHECK_INT(TOK("{\"error\":\"something_new\"}", 400, &t, &e), TS_E_SERVER_CONFIG);
+	/* OIDC's "the user must be there" codes: sign in again */
+	CHECK_INT(TOK("{\"error\":\"interaction_required\"}", 400, &t, &e), TS_E_NEEDS_LOGIN);
+	CHECK_STR(e.message, "the server refused the grant, sign-in required: interaction_required");
+	CHECK_INT(TOK("{\"error\":\"login_required\"}", 400, &t, &e), TS_E_NEEDS_LOGIN);
+	CHECK_INT(TOK("{\"error\":\"consent_required\"}", 400, &t, &e), TS_E_NEEDS_LOGIN);
+	/* an unknown code is temporary (not "configuration error forever") */
+	CHECK_INT(TOK("{\"error\":\"something_new\",\"error_description\":\"try later\"}", 400,
+	              &t, &e),
+	          TS_E_UNAVAILABLE);
 	CHECK_STR(e.error, "something_new");
+	CHECK_STR(e.message, "the server answered with an error code tokenseal does not know: "
+	                     "something_new (try later); treated as temporary");
+	CHECK_INT(TOK("{\"error\":\"something_new\"}", 200, &t, &e), TS_E_UNAVAILABLE);
+	CHECK_STR(e.message, "the server answered with an error code tokenseal does not know: "
+	                     "something_new; treated as temporary");
 	/* 4xx without an error member: malformed */
 	CHECK_INT(TOK("{\"access_token\":\"A\",\"token_type\":\"Bearer\"}", 400, &t, &e),
 	          TS_E_BAD_ANSWER);
