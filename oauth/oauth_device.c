@@ -35,7 +35,7 @@ int oauth_device_start(struct oauth_client *c, struct oauth_device *dev, struct 
 	    (r = oauth_add_client_id(c, &form)) < 0)
 		goto out;
 	r = oauth_post_json(c, "device authorization endpoint", c->cfg.device_authorization_endpoint,
-	              &form, &resp, err);
+	                    &form, OAUTH_RETRY_NONE, &resp, err);
 	if (r < 0)
 		goto out;
 	if (resp.status != 200)
@@ -134,7 +134,7 @@ int oauth_device_poll(struct oauth_client *c, struct oauth_device *dev, time_t d
 		}
 		oauth_sleep_ms(wait_ms);
 
-		r = oauth_token_request(c, &form, NULL, ret, err);
+		r = oauth_token_request(c, &form, NULL, OAUTH_RETRY_NONE, ret, err);
 		if (r >= 0 || (r = poll_again(&interval, r, err)) < 0)
 			goto out;
 		if (r == 1)

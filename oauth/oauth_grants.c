@@ -18,7 +18,7 @@
 /* ---- requests at the token endpoint --------------------------------------- */
 
 int oauth_token_request(struct oauth_client *c, struct sbuf *form, const char *refused,
-                        struct oauth_tokens *ret, struct oauth_error *err)
+                        enum oauth_retry mode, struct oauth_tokens *ret, struct oauth_error *err)
 {
 	struct http_resp resp;
 	struct oauth_tokens t = {0};
@@ -28,7 +28,7 @@ int oauth_token_request(struct oauth_client *c, struct sbuf *form, const char *r
 	r = oauth_endpoint(c, "token endpoint", c->cfg.token_endpoint, err);
 	if (r < 0)
 		return r;
-	r = oauth_post(c, "token endpoint", c->cfg.token_endpoint, form, &resp, err);
+	r = oauth_post(c, "token endpoint", c->cfg.token_endpoint, form, mode, &resp, err);
 	if (r < 0)
 		return r;
 	if (refused && (resp.status == 400 || resp.status == 401 || resp.status == 403) &&
@@ -71,7 +71,7 @@ int oauth_password_grant(struct oauth_client *c, const char *user, const char *p
 	    (c->cfg.scopes[0] && (r = oauth_form_add(c->curl, &form, "scope", c->cfg.scopes)) < 0) ||
 	    (r = oauth_add_client_id(c, &form)) < 0)
 		goto out;
-	r = oauth_token_request(c, &form, "the user name or password", ret, err);
+	r = oauth_token_request(c, &form, "the user name or password", OAUTH_RETRY_NONE, ret, err);
 out:
 	oauth_buf_done(&form);
 	return oauth_finish(c, err, r, secrets, 1);
@@ -97,7 +97,7 @@ int oauth_refresh(struct oauth_client *c, const char *refresh_token,
 	    (r = oauth_form_add(c->curl, &form, "refresh_token", refresh_token)) < 0 ||
 	    (r = oauth_add_client_id(c, &form)) < 0)
 		goto out;
-	r = oauth_token_request(c, &form, "the refresh token", &t, err);
+	r = oauth_token_request(c, &form, "the refresh token", OAUTH_RETRY_UNSENT, &t, err);
 	if (r < 0)
 		goto out;
 	if (prev_id && prev_id->present && t.id.present && !claims_equal(prev_id, &t.id)) {
@@ -171,7 +171,7 @@ int oauth_client_credentials(struct oauth_client *c, struct oauth_tokens *ret,
 	    (r = oauth_form_add(c->curl, &form, "grant_type", "client_credentials")) < 0 ||
 	    (sc.len && (r = oauth_form_add(c->curl, &form, "scope", sc.p)) < 0))
 		goto out;
-	r = oauth_token_request(c, &form, NULL, ret, err);
+	r = oauth_token_request(c, &form, NULL, OAUTH_RETRY_NONE, ret, err);
 out:
 	oauth_buf_done(&form);
 	oauth_buf_done(&sc);

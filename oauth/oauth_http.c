@@ -17,6 +17,7 @@
 #include "ts_error.h"
 #include "ts_log.h"
 #include "ts_mem.h"
+#include "ts_time.h"
 #include "ts_url.h"
 #include <unistd.h>
 
@@ -358,7 +359,7 @@ nomem:
 static void set_options(struct oauth_client *c, const struct http_req *q, bool http,
                         struct curl_slist *hdrs, char *errbuf, struct http_resp *resp)
 {
-	long timeout = (long)c->cfg.http_timeout;
+	long long timeout = q->timeout_ms > 0 ? q->timeout_ms : (long long)c->cfg.http_timeout * 1000;
 
 	curl_easy_reset(c->curl); /* keeps the connection cache: keep-alive */
 	curl_easy_setopt(c->curl, CURLOPT_URL, q->url);
@@ -367,8 +368,8 @@ static void set_options(struct oauth_client *c, const struct http_req *q, bool h
 	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 1L);
-	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, timeout);
-	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, timeout);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, (long)timeout);
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c->curl, CURLOPT_USERAGENT,
 	                 "tokenseal/"
@@ -479,6 +480,11 @@ int oauth_http_do(struct oauth_client *c, const struct http_req *q, struct http_
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, (char *)NULL);
 	slist_wipe_free(hdrs);
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+	{
+		long sent = 0;
+		curl_easy_getinfo(c->curl, CURLINFO_REQUEST_SIZE, &sent);
+		resp->sent = sent > 0 || resp->status > 0;
+	}
 	ts_log_debug("oauth: %s %s -> curl %d, HTTP %ld, %zu bytes", q->form ? "POST" : "GET",
 	             shown, (int)cc, resp->status, resp->body.len);
 	if (resp->date > 0)
@@ -505,8 +511,50 @@ fail:
 }
 
 /* POST form to an endpoint expecting a JSON body; JSON checked. */
+/* Whether a transient failure of mode may be tried again. */
+static bool may_retry(enum oauth_retry mode, const struct http_resp *resp)
+{
+	if (mode == OAUTH_RETRY_ANY)
+		return true;
+	if (mode == OAUTH_RETRY_UNSENT)
+		return resp->status == 429 || resp->status >= 500 || !resp->sent;
+	return false;
+}
+
+int oauth_http_retry(struct oauth_client *c, const struct http_req *q, enum oauth_retry mode,
+                     struct http_resp *resp, struct oauth_error *err)
+{
+	long long deadline = (long long)ts_monotonic_ms() + (long long)c->cfg.http_timeout * 1000;
+	long long backoff = OAUTH_RETRY_FIRST_MS;
+	struct http_req a = *q;
+	int r;
+
+	for (unsigned attempt = 1;; attempt++) {
+		long long now = (long long)ts_monotonic_ms(), wait;
+
+		a.timeout_ms = deadline - now;
+		if (a.timeout_ms < 1)
+			a.timeout_ms = 1;
+		r = oauth_http_do(c, &a, resp, err);
+		if (r != TS_E_UNAVAILABLE || attempt >= OAUTH_RETRY_MAX_ATTEMPTS ||
+		    !may_retry(mode, resp))
+			return r;
+		wait = backoff;
+		if (resp->retry_after * 1000LL > wait)
+			wait = resp->retry_after * 1000LL;
+		now = (long long)ts_monotonic_ms();
+		if (now + wait + OAUTH_RETRY_MIN_ATTEMPT_MS > deadline)
+			return r; /* err still says what happened (and Retry-After) */
+		ts_log_debug("oauth: the %s: %s; attempt %u in %lld ms", q->what,
+		             err ? err->message : "temporarily unavailable", attempt + 1, wait);
+		oauth_sleep_ms(wait);
+		backoff *= 2;
+		oauth_error_reset(err);
+	}
+}
+
 int oauth_post(struct oauth_client *c, const char *what, const char *url, struct sbuf *form,
-               struct http_resp *resp, struct oauth_error *err)
+               enum oauth_retry mode, struct http_resp *resp, struct oauth_error *err)
 {
 	struct http_req q = {
 	    .what = what,
@@ -516,7 +564,7 @@ int oauth_post(struct oauth_client *c, const char *what, const char *url, struct
 	    .client_auth = true,
 	};
 
-	return oauth_http_do(c, &q, resp, err);
+	return oauth_http_retry(c, &q, mode, resp, err);
 }
 
 int oauth_check_json(const char *what, const char *url, struct http_resp *resp,
@@ -542,9 +590,9 @@ int oauth_check_json(const char *what, const char *url, struct http_resp *resp,
 }
 
 int oauth_post_json(struct oauth_client *c, const char *what, const char *url, struct sbuf *form,
-                    struct http_resp *resp, struct oauth_error *err)
+                    enum oauth_retry mode, struct http_resp *resp, struct oauth_error *err)
 {
-	int r = oauth_post(c, what, url, form, resp, err);
+	int r = oauth_post(c, what, url, form, mode, resp, err);
 
 	return r < 0 ? r : oauth_check_json(what, url, resp, err);
 }

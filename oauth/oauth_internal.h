@@ -58,7 +58,21 @@ struct http_resp {
 	char location[TS_URL_MAX];
 	long retry_after;
 	time_t date;
+	bool sent; /* request bytes went out (the server may have acted on it) */
 };
+
+/* Which failures a request may be retried after (inside http_timeout). */
+enum oauth_retry {
+	OAUTH_RETRY_NONE,
+	/* not idempotent (a refresh rotates the token): only after an HTTP
+	 * 5xx/429 answer or when the request never left */
+	OAUTH_RETRY_UNSENT,
+	/* idempotent (introspection, userinfo): after any transient failure */
+	OAUTH_RETRY_ANY,
+};
+#define OAUTH_RETRY_MAX_ATTEMPTS 4
+#define OAUTH_RETRY_FIRST_MS 250 /* backoff: 250, 500, 1000 ms */
+#define OAUTH_RETRY_MIN_ATTEMPT_MS 250 /* no new attempt with less time left */
 
 struct http_req {
 	const char *what; /* "token endpoint", ... for messages */
@@ -67,6 +81,7 @@ struct http_req {
 	size_t form_len;
 	const char *bearer; /* access token for an Authorization header */
 	bool client_auth;   /* client_secret_basic when the client has a secret */
+	long long timeout_ms; /* 0: http_timeout */
 };
 
 /* ---- oauth_http.c ---- */
@@ -87,15 +102,20 @@ bool oauth_is_json_type(const char *ct);
  * filled in for the caller to interpret. */
 int oauth_http_do(struct oauth_client *c, const struct http_req *q, struct http_resp *resp,
                   struct oauth_error *err) TS_WUR;
+/* oauth_http_do, retried after transient failures as mode allows, with
+ * exponential backoff and Retry-After (seconds or HTTP-date), all inside
+ * http_timeout (each attempt gets the time that is left). */
+int oauth_http_retry(struct oauth_client *c, const struct http_req *q, enum oauth_retry mode,
+                     struct http_resp *resp, struct oauth_error *err) TS_WUR;
 /* POST form (client authentication when the client has a secret). */
 int oauth_post(struct oauth_client *c, const char *what, const char *url, struct sbuf *form,
-               struct http_resp *resp, struct oauth_error *err) TS_WUR;
+               enum oauth_retry mode, struct http_resp *resp, struct oauth_error *err) TS_WUR;
 /* Refuse (and release) an answer whose Content-Type is not JSON. */
 int oauth_check_json(const char *what, const char *url, struct http_resp *resp,
                      struct oauth_error *err) TS_WUR;
 /* POST form to an endpoint expecting a JSON body; JSON checked. */
 int oauth_post_json(struct oauth_client *c, const char *what, const char *url, struct sbuf *form,
-                    struct http_resp *resp, struct oauth_error *err) TS_WUR;
+                    enum oauth_retry mode, struct http_resp *resp, struct oauth_error *err) TS_WUR;
 
 /* ---- oauth_errors.c ---- */
 /* Set err (if not NULL): code, and a message built from fmt. Returns code. */
@@ -141,7 +161,8 @@ int oauth_endpoint(struct oauth_client *c, const char *name, const char *ep,
  * 400/401/403 without a usable OAuth error: TS_E_NEEDS_LOGIN, "the server
  * refused <refused> (HTTP 400, no error given)". */
 int oauth_token_request(struct oauth_client *c, struct sbuf *form, const char *refused,
-                        struct oauth_tokens *ret, struct oauth_error *err) TS_WUR;
+                        enum oauth_retry mode, struct oauth_tokens *ret,
+                        struct oauth_error *err) TS_WUR;
 
 /* ---- oauth_parse.c ---- */
 /* Parse a bounded JSON object; NULL on failure (err filled, TS_E_BAD_ANSWER). */

@@ -38,8 +38,8 @@ int oauth_introspect(struct oauth_client *c, const char *token, struct oauth_ide
 	if ((r = oauth_form_add(c->curl, &form, "token", token)) < 0 ||
 	    (r = oauth_form_add(c->curl, &form, "token_type_hint", "access_token")) < 0)
 		goto out;
-	r = oauth_post_json(c, "introspection endpoint", c->cfg.introspection_endpoint, &form, &resp,
-	              err);
+	r = oauth_post_json(c, "introspection endpoint", c->cfg.introspection_endpoint, &form,
+	                    OAUTH_RETRY_ANY, &resp, err);
 	if (r < 0)
 		goto out;
 	if (resp.status != 200) {
@@ -107,7 +107,7 @@ int oauth_userinfo(struct oauth_client *c, const char *token, struct oauth_ident
 	if (r < 0)
 		goto out;
 	q.url = c->cfg.userinfo_endpoint;
-	r = oauth_http_do(c, &q, &resp, err);
+	r = oauth_http_retry(c, &q, OAUTH_RETRY_ANY, &resp, err);
 	if (r < 0)
 		goto out;
 	if (resp.status == 401 || resp.status == 403) {

@@ -388,6 +388,123 @@ static size_t collect(char *p, size_t s, size_t n, void *ud)
 	return s * n;
 }
 
+static json_t *case_stats(const char *name)
+{
+	char url[400], body[8192] = "";
+	CURL *h = curl_easy_init();
+	json_t *j;
+
+	(void)snprintf(url, sizeof(url), "%s/__stats?case=%s", f.base, name);
+	CHECK(h != NULL);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CAINFO, f.ca);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
+	CHECK_INT(curl_easy_perform(h), CURLE_OK);
+	curl_easy_cleanup(h);
+	j = json_loads(body, 0, NULL);
+	CHECK(j != NULL);
+	return j;
+}
+
+/* requests of one endpoint of a case so far */
+static long requests(const char *name, const char *ep)
+{
+	json_t *j = case_stats(name);
+	long n = (long)json_integer_value(json_object_get(json_object_get(j, "requests"), ep));
+
+	json_decref(j);
+	return n;
+}
+
+/* Retries of refresh and revalidation: bounded, inside http_timeout, after
+ * Retry-After, and never a resent refresh whose outcome is unknown. */
+static void test_retries(void)
+{
+	struct ts_config cfg;
+	struct oauth_client *c;
+	struct oauth_tokens t = {0};
+	struct oauth_identity id;
+	struct oauth_error e;
+	long long t0, el;
+	long n;
+	json_t *j, *times;
+
+	/* 503, then 200: success, two requests */
+	c = client_for("503-then-ok", &cfg);
+	n = requests("503-then-ok", "token");
+	CHECK_INT(run(c, REFRESH, &t, &id, &e), 0);
+	CHECK(t.refresh_token && strncmp(t.refresh_token, "fault-rt-", 9) == 0);
+	oauth_tokens_clear(&t);
+	CHECK_INT(requests("503-then-ok", "token"), n + 2);
+	n = requests("503-then-ok", "introspect");
+	CHECK_INT(run(c, INTROSPECT, &t, &id, &e), 0);
+	CHECK_INT(requests("503-then-ok", "introspect"), n + 2);
+	n = requests("503-then-ok", "userinfo");
+	CHECK_INT(run(c, USERINFO, &t, &id, &e), 0);
+	CHECK_INT(requests("503-then-ok", "userinfo"), n + 2);
+	/* a password grant is not retried */
+	n = requests("503-then-ok", "token");
+	CHECK_INT(run(c, TOKEN, &t, &id, &e), TS_E_UNAVAILABLE);
+	CHECK_INT(requests("503-then-ok", "token"), n + 1);
+	oauth_client_free(c);
+
+	/* 429 with Retry-After: 1: the second request at least 1 s later */
+	c = client_for("429-then-ok", &cfg);
+	CHECK_INT(run(c, REFRESH, &t, &id, &e), 0);
+	oauth_tokens_clear(&t);
+	j = case_stats("429-then-ok");
+	times = json_object_get(json_object_get(j, "request_times"), "token");
+	CHECK_INT(json_array_size(times), 2);
+	el = (long long)(json_number_value(json_array_get(times, 1)) -
+	                 json_number_value(json_array_get(times, 0)));
+	fprintf(stderr, "   429 Retry-After 1: second request after %lld ms\n", el);
+	CHECK_MSG(el >= 1000 && el < 1900, "second request after %lld ms", el);
+	json_decref(j);
+	oauth_client_free(c);
+
+	/* persistent 503: TS_E_UNAVAILABLE within http_timeout, a few tries */
+	c = client_for("http-500", &cfg);
+	n = requests("http-500", "token");
+	t0 = tu_now_ms();
+	CHECK_INT(run(c, REFRESH, &t, &id, &e), TS_E_UNAVAILABLE);
+	el = tu_now_ms() - t0;
+	CHECK_MSG(el < TIMEOUT * 1000 + 300, "persistent 500 took %lld ms", el);
+	CHECK(strstr(e.message, "is temporarily unavailable: HTTP 500") != NULL);
+	CHECK_INT(requests("http-500", "token"), n + 3); /* at 0, 250, 750 ms; 1750 > 2000-250 */
+	oauth_client_free(c);
+
+	/* a Retry-After beyond the time left: no second request, at once */
+	c = client_for("http-503-retry-after", &cfg);
+	n = requests("http-503-retry-after", "introspect");
+	t0 = tu_now_ms();
+	CHECK_INT(run(c, INTROSPECT, &t, &id, &e), TS_E_UNAVAILABLE);
+	CHECK(tu_now_ms() - t0 < 1000);
+	CHECK_INT(e.retry_after, 7);
+	CHECK_INT(requests("http-503-retry-after", "introspect"), n + 1);
+	oauth_client_free(c);
+
+	/* a connection reset after the refresh was sent: never resent */
+	c = client_for("reset", &cfg);
+	n = requests("reset", "token");
+	CHECK_INT(run(c, REFRESH, &t, &id, &e), TS_E_UNAVAILABLE);
+	CHECK_INT(requests("reset", "token"), n + 1);
+	/* ... but userinfo (idempotent) is tried again */
+	n = requests("reset", "userinfo");
+	CHECK_INT(run(c, USERINFO, &t, &id, &e), TS_E_UNAVAILABLE);
+	CHECK(requests("reset", "userinfo") >= n + 2);
+	oauth_client_free(c);
+
+	/* a timeout after sending: never resent either, and within http_timeout */
+	c = client_for("stall", &cfg);
+	n = requests("stall", "token");
+	t0 = tu_now_ms();
+	CHECK_INT(run(c, REFRESH, &t, &id, &e), TS_E_UNAVAILABLE);
+	CHECK(tu_now_ms() - t0 < TIMEOUT * 1000 + 300);
+	CHECK_INT(requests("stall", "token"), n + 1);
+	oauth_client_free(c);
+}
+
 static void test_slow_down(void)
 {
 	struct ts_config cfg;
@@ -453,6 +570,7 @@ int main(void)
 	RUN(test_refresh_keeps_old);
 	RUN(test_refresh_odd_fields);
 	RUN(test_refused_without_error);
+	RUN(test_retries);
 	RUN(test_slow_down);
 	ts_faults_stop(&f);
 	return ts_test_done();
