@@ -13,7 +13,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include <sys/stat.h>
+
 #include "oauth_internal.h"
+#include "oauth_testing.h"
 #include "ts_error.h"
 #include "ts_log.h"
 #include "ts_mem.h"
@@ -355,6 +358,30 @@ nomem:
 	return NULL;
 }
 
+/* CAPATH-style (OpenSSL c_rehash) folders of the system trust store, in
+ * order: Fedora/RHEL 9 (ca-certificates' directory-hash; their
+ * /etc/pki/tls/certs and the /etc/ssl/certs symlink to it hold only
+ * bundles), then Debian/Ubuntu/SUSE/Arch (/etc/ssl/certs, hash links). */
+static const char *const system_capaths[] = {
+    "/etc/pki/ca-trust/extracted/pem/directory-hash",
+    "/etc/ssl/certs",
+};
+
+const char *oauth_capath_pick(const char *const *dirs, size_t n)
+{
+	struct stat st;
+
+	for (size_t i = 0; i < n; i++)
+		if (stat(dirs[i], &st) == 0 && S_ISDIR(st.st_mode) && access(dirs[i], X_OK) == 0)
+			return dirs[i];
+	return NULL;
+}
+
+const char *oauth_system_capath(void)
+{
+	return oauth_capath_pick(system_capaths, TS_ARRAY_SIZE(system_capaths));
+}
+
 /* Every option of one request on the client's (reset) handle. */
 static void set_options(struct oauth_client *c, const struct http_req *q, bool http,
                         struct curl_slist *hdrs, char *errbuf, struct http_resp *resp)
@@ -383,9 +410,13 @@ static void set_options(struct oauth_client *c, const struct http_req *q, bool h
 	if (c->cfg.ca_file[0]) {
 		curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->cfg.ca_file);
 	} else {
-		/* the hashed folder, not the 200 KB bundle: ~50 ms per process */
-		curl_easy_setopt(c->curl, CURLOPT_CAINFO, (char *)NULL);
-		curl_easy_setopt(c->curl, CURLOPT_CAPATH, "/etc/ssl/certs");
+		const char *capath = oauth_system_capath();
+		/* the hashed folder, not the 200 KB bundle: ~50 ms per process;
+		 * without one, libcurl's built-in default (the easy_reset above) */
+		if (capath) {
+			curl_easy_setopt(c->curl, CURLOPT_CAINFO, (char *)NULL);
+			curl_easy_setopt(c->curl, CURLOPT_CAPATH, capath);
+		}
 	}
 	if (q->form) {
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, q->form);

@@ -13,4 +13,8 @@
  * > 0 and <= 1; anything else is -EINVAL. */
 int oauth_client_set_time_scale(struct oauth_client *c, double scale) TS_WUR TS_NONNULL(1);
 
+/* The first of dirs that is a searchable folder, else NULL (the rule behind
+ * the system CA folder when ca_file is empty). */
+const char *oauth_capath_pick(const char *const *dirs, size_t n);
+
 #endif

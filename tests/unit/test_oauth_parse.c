@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "oauth.h"
+#include "oauth_testing.h"
 #include "ts_config.h"
 #include "ts_error.h"
 #include "ts_test.h"
@@ -541,6 +542,18 @@ static void test_url_rule_config(void)
 	CHECK_STR(cfg_report, "u.conf: issuer 'http://127.0.0.1' is not a valid URL: " NEED_HTTPS);
 }
 
+/* The system CA folder: the first that exists, else none (libcurl's default). */
+static void test_capath(void)
+{
+	const char *const none[] = {"/nonexistent/a", "/nonexistent/b"};
+	const char *const second[] = {"/nonexistent/directory-hash", "/", "/tmp"};
+	const char *const file[] = {"/etc/passwd", "/"};
+
+	CHECK(oauth_capath_pick(none, 2) == NULL);
+	CHECK_STR(oauth_capath_pick(second, 3), "/");
+	CHECK_STR(oauth_capath_pick(file, 2), "/"); /* a file is not a folder */
+}
+
 int main(void)
 {
 	RUN(test_token_ok);
@@ -552,6 +565,7 @@ int main(void)
 	RUN(test_device);
 	RUN(test_discovery);
 	RUN(test_url_rule);
+	RUN(test_capath);
 	RUN(test_url_rule_config);
 	return ts_test_done();
 }
