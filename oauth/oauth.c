@@ -41,7 +41,31 @@ int oauth_client_set_time_scale(struct oauth_client *c, double scale)
 
 long oauth_clock_skew(const struct oauth_client *c)
 {
-	return c->skew;
+	return c->have_skew ? c->skew : 0;
+}
+
+bool oauth_clock_skew_known(const struct oauth_client *c, long *ret_skew)
+{
+	if (!c->have_skew)
+		return false;
+	if (ret_skew)
+		*ret_skew = c->skew;
+	return true;
+}
+
+/* Every request goes to the configured server (its issuer's discovery
+ * document or an endpoint of the config or of that document): the latest
+ * Date within OAUTH_SKEW_MAX replaces the estimate, so a clock that was
+ * fixed is seen at the next answer; one further off is a broken header or
+ * proxy and is ignored. */
+void oauth_note_date(struct oauth_client *c, time_t date, time_t now)
+{
+	long long d = (long long)date - (long long)now;
+
+	if (date <= 0 || d > OAUTH_SKEW_MAX || d < -OAUTH_SKEW_MAX)
+		return;
+	c->skew = (long)d;
+	c->have_skew = true;
 }
 
 static int read_secret(const char *path, char **ret, struct oauth_error *err)

@@ -204,8 +204,12 @@ int oauth_parse_device_response(struct oauth_device *ret, const char *body, size
 int oauth_parse_discovery(struct ts_config *cfg, const char *expected_issuer, const char *body,
 			  size_t len, struct oauth_error *err) TS_WUR TS_NONNULL(1, 2, 3);
 
-/* Estimated clock skew from the last answer's Date header: server - local,
- * seconds (0 when unknown). */
+/* Estimated clock skew from the latest answer's Date header: server - local,
+ * seconds (0 when unknown: see oauth_clock_skew_known). Only a Date within
+ * 24 h of the local clock counts; each one replaces the estimate. */
 long oauth_clock_skew(const struct oauth_client *c) TS_NONNULL(1);
+/* True (skew in *ret_skew, may be NULL) when a Date was measured: a
+ * measured 0 s is known, a client that has seen no Date is not. */
+bool oauth_clock_skew_known(const struct oauth_client *c, long *ret_skew) TS_NONNULL(1);
 
 #endif

@@ -519,7 +519,7 @@ int oauth_http_do(struct oauth_client *c, const struct http_req *q, struct http_
 	ts_log_debug("oauth: %s %s -> curl %d, HTTP %ld, %zu bytes", q->form ? "POST" : "GET",
 	             shown, (int)cc, resp->status, resp->body.len);
 	if (resp->date > 0)
-		c->skew = (long)(resp->date - time(NULL));
+		oauth_note_date(c, resp->date, time(NULL));
 
 	if (resp->body.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
 		r = oauth_fail(err, TS_E_BAD_ANSWER,

@@ -30,6 +30,7 @@
 #define OAUTH_DEFAULT_MAX_RESPONSE (64 * 1024)
 #define OAUTH_DEFAULT_TIMEOUT 10
 #define OAUTH_MAX_POLL_INTERVAL 300
+#define OAUTH_SKEW_MAX (24 * 3600) /* a Date further off is not believed */
 
 struct oauth_client {
 	struct ts_config cfg; /* copy with discovered endpoints filled in */
@@ -39,7 +40,8 @@ struct oauth_client {
 	size_t discovery_len;
 	char *secret; /* NULL: public client */
 	CURL *curl;
-	long skew;
+	long skew;      /* server - local, seconds; meaningful when have_skew */
+	bool have_skew; /* a Date header was measured (0 s is a measurement) */
 	double time_scale; /* tests only (oauth_testing.h); 1.0 in production */
 };
 

@@ -542,6 +542,42 @@ static void test_url_rule_config(void)
 	CHECK_STR(cfg_report, "u.conf: issuer 'http://127.0.0.1' is not a valid URL: " NEED_HTTPS);
 }
 
+/* Clock skew: 0 s is a measurement, a new one replaces the old, a Date
+ * more than 24 h off is ignored. */
+static void test_skew(void)
+{
+	struct ts_config cfg;
+	struct oauth_client *c = NULL;
+	struct oauth_error e;
+	time_t now = 1700000000;
+	long s = 99;
+
+	memset(&cfg, 0, sizeof(cfg));
+	(void)snprintf(cfg.issuer, sizeof(cfg.issuer), "https://idp.example");
+	(void)snprintf(cfg.client_id, sizeof(cfg.client_id), "c");
+	CHECK_INT(oauth_client_new(&c, &cfg, &e), 0);
+	CHECK(!oauth_clock_skew_known(c, &s));
+	CHECK_INT(s, 99); /* untouched */
+	CHECK_INT(oauth_clock_skew(c), 0);
+	oauth_note_date(c, now, now);
+	CHECK(oauth_clock_skew_known(c, &s));
+	CHECK_INT(s, 0);
+	oauth_note_date(c, now + 300, now);
+	CHECK_INT(oauth_clock_skew(c), 300);
+	oauth_note_date(c, now + 2, now); /* the clock was fixed: seen at once */
+	CHECK_INT(oauth_clock_skew(c), 2);
+	oauth_note_date(c, now - 24 * 3600, now); /* the bound itself is believed */
+	CHECK_INT(oauth_clock_skew(c), -24 * 3600);
+	oauth_note_date(c, now + 24 * 3600 + 1, now); /* beyond: ignored */
+	CHECK_INT(oauth_clock_skew(c), -24 * 3600);
+	oauth_note_date(c, now - 30 * 24 * 3600, now);
+	CHECK_INT(oauth_clock_skew(c), -24 * 3600);
+	oauth_note_date(c, now, now);
+	CHECK(oauth_clock_skew_known(c, &s));
+	CHECK_INT(s, 0);
+	oauth_client_free(c);
+}
+
 /* The system CA folder: the first that exists, else none (libcurl's default). */
 static void test_capath(void)
 {
@@ -566,6 +602,7 @@ int main(void)
 	RUN(test_discovery);
 	RUN(test_url_rule);
 	RUN(test_capath);
+	RUN(test_skew);
 	RUN(test_url_rule_config);
 	return ts_test_done();
 }
