@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "ts_config.h"
+#include "ts_url.h"
 #include "ts_error.h"
 #include "ts_file.h"
 #include "ts_log.h"
@@ -722,37 +723,9 @@ static bool has_prefix(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* https://HOST..., or http://127.0.0.1 / http://[::1] when loopback is allowed. */
-static bool url_ok(const char *u, bool loopback)
-{
-	static const char *const lo[] = {"127.0.0.1", "[::1]"};
-	const char *host;
-
-	if (strpbrk(u, " \t\"<>\\^`{|}"))
-		return false;
-	if (has_prefix(u, "https://")) {
-		host = u + strlen("https://");
-		return *host != '\0' && !strchr("/:?#@", *host);
-	}
-	if (!loopback || !has_prefix(u, "http://"))
-		return false;
-	host = u + strlen("http://");
-	for (size_t i = 0; i < TS_ARRAY_SIZE(lo); i++) {
-		size_t n = strlen(lo[i]);
-		if (strncmp(host, lo[i], n) == 0 &&
-		    (host[n] == '\0' || host[n] == ':' || host[n] == '/'))
-			return true;
-	}
-	return false;
-}
-
 int ts_config_validate(const struct ts_config *c, const char *origin,
                        const struct ts_config_report *rep)
 {
-	const char *const rule = c->allow_loopback_http
-	                             ? "https://, or http://127.0.0.1 or http://[::1]"
-	                             : "https:// (http:// only for 127.0.0.1 or [::1] with "
-	                               "allow_loopback_http = yes)";
 	unsigned errors = 0;
 	char sv[SHOW_MAX];
 
@@ -772,10 +745,12 @@ int ts_config_validate(const struct ts_config *c, const char *origin,
 		const struct key_def *k = &keys[i];
 		const char *v = (const char *)c + k->offset;
 
-		if (k->type == KT_URL && v[0] && !url_ok(v, c->allow_loopback_http)) {
-			report(rep, LOG_ERR,
-			       "%s: %s '%s' is not a valid URL: it must start with %s", origin,
-			       k->name, show(sv, v, strlen(v)), rule);
+		char why[160];
+
+		if (k->type == KT_URL && v[0] &&
+		    ts_url_check(v, c->allow_loopback_http, why, sizeof(why)) < 0) {
+			report(rep, LOG_ERR, "%s: %s '%s' is not a valid URL: %s", origin, k->name,
+			       show(sv, v, strlen(v)), why);
 			errors++;
 		}
 		if (k->type == KT_PATH && v[0] && v[0] != '/') {

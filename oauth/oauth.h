@@ -13,7 +13,9 @@
  *                          unsupported_grant_type, invalid_scope, TLS/CA
  *                          problems, discovery issuer mismatch, bad URL
  *   TS_E_UNAVAILABLE       connect failure, timeout, 5xx, 429 (+Retry-After)
- *   TS_E_BAD_ANSWER          the server sent something malformed
+ *   TS_E_BAD_ANSWER        the server sent something malformed (a 2xx token
+ *                          answer only without an access_token: its other
+ *                          fields are defaulted, see oauth_tokens.warnings)
  *   TS_E_IDENTITY_CHANGED  a refreshed id_token's iss/sub/aud differ
  *   TS_E_DENIED            device login: access_denied
  *   TS_E_EXPIRED           device login: expired_token or deadline reached
@@ -62,10 +64,16 @@ struct oauth_tokens {
 	char *refresh_token; /* NULL when the server sent none */
 	char *id_token;	     /* NULL when none */
 	char *scope;
-	long long expires_in; /* validated: 1 .. 10 years; default OAUTH_DEFAULT_EXPIRES_IN */
+	long long expires_in; /* 1 .. 10 years; else OAUTH_DEFAULT_EXPIRES_IN (see warnings) */
 	time_t obtained_local; /* local time the request was sent */
 	time_t server_date;    /* server's Date header, 0 if absent */
 	struct oauth_id_claims id;
+	/* "" or "; "-separated notes on fields of the answer that failed their
+	 * checks and were defaulted or dropped (token_type not Bearer,
+	 * expires_in missing or out of range, scope too long, id_token
+	 * unusable...). Never a token. Library code does not log: the caller
+	 * (the broker) logs these. */
+	char warnings[OAUTH_MSG_MAX];
 };
 
 /* Result of revalidation (introspection or userinfo). */
@@ -196,8 +204,12 @@ int oauth_parse_device_response(struct oauth_device *ret, const char *body, size
 int oauth_parse_discovery(struct ts_config *cfg, const char *expected_issuer, const char *body,
 			  size_t len, struct oauth_error *err) TS_WUR TS_NONNULL(1, 2, 3);
 
-/* Estimated clock skew from the last answer's Date header: server - local,
- * seconds (0 when unknown). */
+/* Estimated clock skew from the latest answer's Date header: server - local,
+ * seconds (0 when unknown: see oauth_clock_skew_known). Only a Date within
+ * 24 h of the local clock counts; each one replaces the estimate. */
 long oauth_clock_skew(const struct oauth_client *c) TS_NONNULL(1);
+/* True (skew in *ret_skew, may be NULL) when a Date was measured: a
+ * measured 0 s is known, a client that has seen no Date is not. */
+bool oauth_clock_skew_known(const struct oauth_client *c, long *ret_skew) TS_NONNULL(1);
 
 #endif

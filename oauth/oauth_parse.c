@@ -6,6 +6,7 @@
  * untrusted bytes of a known length; nothing here does I/O or logs.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,77 +17,12 @@
 #include "ts_log.h"
 #include "ts_mem.h"
 
-void oauth_error_reset(struct oauth_error *err)
-{
-	if (err)
-		memset(err, 0, sizeof(*err));
-}
-
-int oauth_fail(struct oauth_error *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return code;
-	err->code = code;
-	va_start(ap, fmt);
-	(void)vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-	return code;
-}
-
-const char *oauth_class_text(int code)
-{
-	switch (code) {
-	case TS_E_REJECTED_TOKEN:
-		return "the server rejected the token";
-	case TS_E_NEEDS_LOGIN:
-		return "the server refused the grant, sign-in required";
-	case TS_E_SERVER_CONFIG:
-		return "the server refused the client configuration";
-	case TS_E_UNAVAILABLE:
-		return "the server is temporarily unavailable";
-	case TS_E_DENIED:
-		return "the sign-in was denied";
-	case TS_E_EXPIRED:
-		return "the sign-in code expired";
-	default:
-		return "the server sent an unexpected answer";
-	}
-}
-
-int oauth_classify_error(const char *error)
-{
-	static const struct {
-		const char *name;
-		int code;
-	} table[] = {
-	    {"invalid_grant", TS_E_NEEDS_LOGIN},
-	    {"invalid_client", TS_E_SERVER_CONFIG},
-	    {"unauthorized_client", TS_E_SERVER_CONFIG},
-	    {"unsupported_grant_type", TS_E_SERVER_CONFIG},
-	    {"invalid_scope", TS_E_SERVER_CONFIG},
-	    {"invalid_request", TS_E_SERVER_CONFIG},
-	    {"unsupported_token_type", TS_E_SERVER_CONFIG},
-	    {"insufficient_scope", TS_E_SERVER_CONFIG},
-	    {"invalid_token", TS_E_REJECTED_TOKEN},
-	    {"access_denied", TS_E_DENIED},
-	    {"expired_token", TS_E_EXPIRED},
-	    {"temporarily_unavailable", TS_E_UNAVAILABLE},
-	    {"server_error", TS_E_UNAVAILABLE},
-	    {"slow_down", TS_E_UNAVAILABLE},
-	    {"authorization_pending", TS_E_UNAVAILABLE},
-	};
-
-	for (size_t i = 0; i < TS_ARRAY_SIZE(table); i++)
-		if (strcmp(error, table[i].name) == 0)
-			return table[i].code;
-	/* An error code we do not know: not the user's fault and not a reason
-	 * to drop a credential; the administrator has to look. */
-	return TS_E_SERVER_CONFIG;
-}
-
 json_t *oauth_json_load(const char *body, size_t len, struct oauth_error *err)
+{
+	return oauth_json_load_flags(body, len, 0, err);
+}
+
+json_t *oauth_json_load_flags(const char *body, size_t len, size_t flags, struct oauth_error *err)
 {
 	json_error_t jerr;
 	json_t *j;
@@ -96,7 +32,7 @@ json_t *oauth_json_load(const char *body, size_t len, struct oauth_error *err)
 		           "the server sent an empty body where JSON was expected");
 		return NULL;
 	}
-	j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	j = json_loadb(body, len, JSON_REJECT_DUPLICATES | flags, &jerr);
 	if (!j) {
 		oauth_fail(err, TS_E_BAD_ANSWER,
 		           "the server sent malformed JSON (line %d, column %d)", jerr.line,
@@ -109,35 +45,6 @@ json_t *oauth_json_load(const char *body, size_t len, struct oauth_error *err)
 		return NULL;
 	}
 	return j;
-}
-
-int oauth_json_error(json_t *obj, long http_status, struct oauth_error *err)
-{
-	json_t *e = json_object_get(obj, "error");
-	json_t *d = json_object_get(obj, "error_description");
-	char error[OAUTH_ERROR_MAX], desc[OAUTH_DESC_MAX];
-	int code;
-
-	if (!e)
-		return 0;
-	if (!json_is_string(e) || json_string_length(e) == 0)
-		return oauth_fail(err, TS_E_BAD_ANSWER,
-		                  "the server sent an error whose \"error\" is not a string");
-	ts_sanitize_text(error, sizeof(error), json_string_value(e), json_string_length(e));
-	desc[0] = '\0';
-	if (json_is_string(d))
-		ts_sanitize_text(desc, sizeof(desc), json_string_value(d), json_string_length(d));
-	code = oauth_classify_error(error);
-	if (!err)
-		return code;
-	err->code = code;
-	if (http_status) /* 0: keep the status the transport saw */
-		err->http_status = http_status;
-	memcpy(err->error, error, sizeof(error));
-	memcpy(err->description, desc, sizeof(desc));
-	(void)snprintf(err->message, sizeof(err->message), "%s: %s%s%s%s", oauth_class_text(code),
-	               error, desc[0] ? " (" : "", desc, desc[0] ? ")" : "");
-	return code;
 }
 
 /* Load a server answer; an OAuth "error" member in it is the result (err
@@ -254,14 +161,125 @@ void oauth_tokens_clear(struct oauth_tokens *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/* Append one note to t->warnings ("; "-separated, truncated when full). */
+static void warn(struct oauth_tokens *t, const char *fmt, ...) TS_PRINTF(2, 3);
+static void warn(struct oauth_tokens *t, const char *fmt, ...)
+{
+	size_t n = strlen(t->warnings);
+	va_list ap;
+
+	if (n && n + 2 < sizeof(t->warnings)) {
+		memcpy(t->warnings + n, "; ", 3);
+		n += 2;
+	}
+	if (n + 1 >= sizeof(t->warnings))
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(t->warnings + n, sizeof(t->warnings) - n, fmt, ap);
+	va_end(ap);
+}
+
+/* An optional secret member that fails its checks is dropped with a note. */
+static int lenient_secret(json_t *j, const char *key, struct oauth_tokens *t, char **ret)
+{
+	struct oauth_error ignored;
+	int r = json_secret(j, key, false, ret, &ignored);
+
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		*ret = NULL;
+		warn(t, "\"%s\" is not a usable string; ignored", key);
+	}
+	return 0;
+}
+
+static void lenient_token_type(json_t *j, struct oauth_tokens *t)
+{
+	json_t *tt = json_object_get(j, "token_type");
+	char shown[32];
+
+	if (!json_is_string(tt)) {
+		warn(t, "no \"token_type\"; taken as Bearer");
+		return;
+	}
+	if (strcasecmp(json_string_value(tt), "Bearer") == 0 &&
+	    json_string_length(tt) == strlen("Bearer"))
+		return;
+	ts_sanitize_text(shown, sizeof(shown), json_string_value(tt), json_string_length(tt));
+	warn(t, "\"token_type\" is \"%s\", not Bearer; used as Bearer", shown);
+}
+
+static void lenient_expires_in(json_t *j, struct oauth_tokens *t)
+{
+	json_t *v = json_object_get(j, "expires_in");
+	long long x;
+
+	t->expires_in = OAUTH_DEFAULT_EXPIRES_IN;
+	if (!v) {
+		warn(t, "no \"expires_in\"; assumed %d s", OAUTH_DEFAULT_EXPIRES_IN);
+		return;
+	}
+	if (!json_is_integer(v)) {
+		warn(t, "\"expires_in\" is not an integer; assumed %d s", OAUTH_DEFAULT_EXPIRES_IN);
+		return;
+	}
+	x = (long long)json_integer_value(v);
+	if (x < 1 || x > OAUTH_MAX_EXPIRES_IN) {
+		warn(t, "\"expires_in\" = %lld is outside 1..%lld; assumed %d s", x,
+		     OAUTH_MAX_EXPIRES_IN, OAUTH_DEFAULT_EXPIRES_IN);
+		return;
+	}
+	t->expires_in = x;
+}
+
+static int lenient_scope(json_t *j, struct oauth_tokens *t)
+{
+	json_t *s = json_object_get(j, "scope");
+
+	if (!s || json_is_null(s))
+		return 0;
+	if (!json_is_string(s)) {
+		warn(t, "\"scope\" is not a string; ignored");
+		return 0;
+	}
+	if (json_string_length(s) > OAUTH_SCOPE_MAX) {
+		warn(t, "\"scope\" is longer than %d bytes; ignored", OAUTH_SCOPE_MAX);
+		return 0;
+	}
+	t->scope = strndup(json_string_value(s), json_string_length(s));
+	return t->scope ? 0 : -ENOMEM;
+}
+
+/* A 2xx token answer is taken apart leniently: the server has already acted
+ * on the request (a refresh token may have rotated), so the new tokens come
+ * out first and every other field that fails its checks is defaulted with a
+ * note in ret->warnings. Only a missing or unusable access_token (or a body
+ * that is not a JSON object) makes the answer malformed. */
 int oauth_parse_token_response(struct oauth_tokens *ret, long http_status, const char *body,
                                size_t len, struct oauth_error *err)
 {
 	struct oauth_tokens t = {0};
-	json_t *j = NULL, *tt;
+	json_t *j = NULL;
 	int r;
 
 	r = load_answer(&j, body, len, http_status, err);
+	if (r == TS_E_BAD_ANSWER && (http_status == 0 || (http_status >= 200 && http_status <= 299))) {
+		/* an integer too big for jansson (expires_in 2^63) fails the whole
+		 * load; read such a body with integers as reals (then defaulted) */
+		j = oauth_json_load_flags(body, len, JSON_DECODE_INT_AS_REAL, NULL);
+		if (j && json_object_get(j, "error")) {
+			json_decref(j);
+			j = NULL;
+		}
+		if (j) {
+			if (err) {
+				err->code = 0;
+				err->message[0] = '\0';
+			}
+			r = 0;
+		}
+	}
 	if (r < 0)
 		return r;
 	if (http_status != 0 && (http_status < 200 || http_status > 299)) {
@@ -272,52 +290,21 @@ int oauth_parse_token_response(struct oauth_tokens *ret, long http_status, const
 	r = json_secret(j, "access_token", true, &t.access_token, err);
 	if (r < 0)
 		goto out;
-	tt = json_object_get(j, "token_type");
-	if (!json_is_string(tt)) {
-		r = oauth_fail(err, TS_E_BAD_ANSWER, "the server's answer has no \"token_type\"");
+	if ((r = lenient_secret(j, "refresh_token", &t, &t.refresh_token)) < 0 ||
+	    (r = lenient_secret(j, "id_token", &t, &t.id_token)) < 0)
 		goto out;
-	}
-	if (strcasecmp(json_string_value(tt), "Bearer") != 0 ||
-	    json_string_length(tt) != strlen("Bearer")) {
-		char shown[32];
-		ts_sanitize_text(shown, sizeof(shown), json_string_value(tt),
-		                 json_string_length(tt));
-		r = oauth_fail(err, TS_E_BAD_ANSWER,
-		               "the server issued a token of type \"%s\", not Bearer", shown);
-		goto out;
-	}
-	r = json_int_range(j, "expires_in", 1, OAUTH_MAX_EXPIRES_IN, OAUTH_DEFAULT_EXPIRES_IN,
-	                   &t.expires_in, err);
-	if (r < 0)
-		goto out;
-	r = json_secret(j, "refresh_token", false, &t.refresh_token, err);
-	if (r < 0)
-		goto out;
-	r = json_secret(j, "id_token", false, &t.id_token, err);
-	if (r < 0)
-		goto out;
-	if (t.id_token) {
-		r = oauth_id_claims_parse(&t.id, t.id_token);
-		if (r < 0) {
-			r = oauth_fail(err, TS_E_BAD_ANSWER, "the server sent a malformed id_token");
+	if (t.id_token && (r = oauth_id_claims_parse(&t.id, t.id_token)) < 0) {
+		if (r == -ENOMEM)
 			goto out;
-		}
+		t.id_token = ts_erase_free_str(t.id_token);
+		warn(&t, "\"id_token\" is malformed or has a claim longer than %d bytes; ignored",
+		     OAUTH_CLAIM_MAX - 1);
 	}
-	{
-		json_t *s = json_object_get(j, "scope");
-		if (s && !json_is_null(s)) {
-			if (!json_is_string(s) || json_string_length(s) > 4096) {
-				r = oauth_fail(err, TS_E_BAD_ANSWER,
-				               "the server sent an invalid \"scope\"");
-				goto out;
-			}
-			t.scope = strndup(json_string_value(s), json_string_length(s));
-			if (!t.scope) {
-				r = -ENOMEM;
-				goto out;
-			}
-		}
-	}
+	lenient_token_type(j, &t);
+	lenient_expires_in(j, &t);
+	r = lenient_scope(j, &t);
+	if (r < 0)
+		goto out;
 	*ret = t;
 	memset(&t, 0, sizeof(t));
 	r = 0;

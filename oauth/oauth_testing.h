@@ -6,11 +6,21 @@
 #ifndef TS_OAUTH_TESTING_H
 #define TS_OAUTH_TESTING_H
 
+#include <time.h>
+
 #include "oauth.h"
 
 /* Scale every wait of the device poll (interval, slow_down, back-off,
  * expires_in) by scale: 0.01 makes a 5 s interval take 50 ms. Must be
  * > 0 and <= 1; anything else is -EINVAL. */
 int oauth_client_set_time_scale(struct oauth_client *c, double scale) TS_WUR TS_NONNULL(1);
+
+/* Take a server Date (what every answer does): the skew estimate becomes
+ * date - now when |date - now| <= 24 h, else nothing changes. */
+void oauth_note_date(struct oauth_client *c, time_t date, time_t now) TS_NONNULL(1);
+
+/* The first of dirs that is a searchable folder, else NULL (the rule behind
+ * the system CA folder when ca_file is empty). */
+const char *oauth_capath_pick(const char *const *dirs, size_t n);
 
 #endif

@@ -63,12 +63,19 @@ static const struct fcase cases[] = {
     {"wrong-content-type", TOKEN, TS_E_BAD_ANSWER},
     {"wrong-content-type", USERINFO, TS_E_BAD_ANSWER},
     {"wrong-content-type", INTROSPECT, TS_E_BAD_ANSWER},
-    {"expires-negative", TOKEN, TS_E_BAD_ANSWER},
-    {"expires-zero", TOKEN, TS_E_BAD_ANSWER},
-    {"expires-string", TOKEN, TS_E_BAD_ANSWER},
-    {"expires-huge", TOKEN, TS_E_BAD_ANSWER},
-    {"expires-huge", REFRESH, TS_E_BAD_ANSWER},
-    {"token-type-mac", TOKEN, TS_E_BAD_ANSWER},
+    {"expires-negative", TOKEN, 0},
+    {"expires-zero", TOKEN, 0},
+    {"expires-string", TOKEN, 0},
+    {"expires-huge", TOKEN, 0},
+    {"expires-huge", REFRESH, 0},
+    {"token-type-mac", TOKEN, 0},
+    {"token-type-mac", REFRESH, 0},
+    {"refresh-odd-fields", REFRESH, 0},
+    {"refused-empty-body", REFRESH, TS_E_NEEDS_LOGIN},
+    {"refused-empty-body", TOKEN, TS_E_NEEDS_LOGIN},
+    {"refused-json-no-error", REFRESH, TS_E_NEEDS_LOGIN},
+    {"unknown-error-code", REFRESH, TS_E_UNAVAILABLE},
+    {"login-required", REFRESH, TS_E_NEEDS_LOGIN},
     {"discovery-other-issuer", DISCOVER, TS_E_SERVER_CONFIG},
     {"discovery-other-issuer", TOKEN, TS_E_SERVER_CONFIG},
     {"redirect-other-host", TOKEN, TS_E_BAD_ANSWER},
@@ -288,6 +295,87 @@ static void test_refresh_keeps_old(void)
 	oauth_client_free(c);
 }
 
+/* A refresh the server accepted is never thrown away: the new refresh token
+ * out of a 200 whose other fields all fail their checks (defaulted, noted). */
+static void test_refresh_odd_fields(void)
+{
+	struct ts_config cfg;
+	struct oauth_client *c = client_for("refresh-odd-fields", &cfg);
+	struct oauth_tokens t = {0};
+	struct oauth_error e;
+
+	CHECK_INT(oauth_refresh(c, "my-old-refresh-token", NULL, &t, &e), 0);
+	CHECK(t.access_token && strncmp(t.access_token, "fault-at-", 9) == 0);
+	CHECK(t.refresh_token && strncmp(t.refresh_token, "fault-rt-odd-", 13) == 0);
+	CHECK_INT(t.expires_in, OAUTH_DEFAULT_EXPIRES_IN);
+	CHECK(t.scope == NULL);
+	CHECK(t.id_token == NULL && !t.id.present);
+	CHECK_STR(t.warnings,
+	          "\"id_token\" is malformed or has a claim longer than 255 bytes; ignored; "
+	          "\"token_type\" is \"mac\", not Bearer; used as Bearer; \"expires_in\" is not "
+	          "an integer; assumed 3600 s; \"scope\" is longer than 4096 bytes; ignored");
+	tu_secret(t.access_token);
+	tu_secret(t.refresh_token);
+	oauth_tokens_clear(&t);
+	oauth_client_free(c);
+
+	/* 2^63 (too big for jansson) in a refresh answer: the new token is kept */
+	c = client_for("expires-huge", &cfg);
+	CHECK_INT(oauth_refresh(c, "my-old-refresh-token", NULL, &t, &e), 0);
+	CHECK(t.refresh_token && strncmp(t.refresh_token, "fault-rt-", 9) == 0);
+	CHECK_STR(t.warnings, "\"expires_in\" is not an integer; assumed 3600 s");
+	oauth_tokens_clear(&t);
+	oauth_client_free(c);
+}
+
+/* Refusals without a usable OAuth error (glewlwyd 2.7.5's empty bodies) are
+ * refusals, with the HTTP status in the message; 5xx stays temporary. */
+static void test_refused_without_error(void)
+{
+	struct ts_config cfg;
+	struct oauth_client *c = client_for("refused-empty-body", &cfg);
+	struct oauth_tokens t = {0};
+	struct oauth_identity id;
+	struct oauth_error e;
+	char issuer[300], expect[600];
+
+	CHECK_INT(ts_faults_issuer(&f, "refused-empty-body", issuer, sizeof(issuer)), 0);
+	CHECK_INT(run(c, REFRESH, &t, &id, &e), TS_E_NEEDS_LOGIN);
+	(void)snprintf(expect, sizeof(expect),
+	               "%s: the server refused the refresh token (HTTP 400, no error given)", issuer);
+	CHECK_STR(e.message, expect);
+	CHECK_INT(e.http_status, 400);
+	CHECK_STR(e.error, "");
+	CHECK_INT(run(c, TOKEN, &t, &id, &e), TS_E_NEEDS_LOGIN);
+	(void)snprintf(expect, sizeof(expect),
+	               "%s: the server refused the user name or password (HTTP 403, no error "
+	               "given)",
+	               issuer);
+	CHECK_STR(e.message, expect);
+	CHECK_INT(e.http_status, 403);
+	/* client credentials: a bare refusal is still about the client */
+	CHECK_INT(oauth_client_credentials(c, &t, &e), TS_E_BAD_ANSWER);
+	oauth_client_free(c);
+
+	c = client_for("refused-json-no-error", &cfg);
+	CHECK_INT(run(c, REFRESH, &t, &id, &e), TS_E_NEEDS_LOGIN);
+	CHECK(strstr(e.message, ": the server refused the refresh token (HTTP 401, no error given)"));
+	oauth_client_free(c);
+
+	c = client_for("unknown-error-code", &cfg);
+	CHECK_INT(run(c, REFRESH, &t, &id, &e), TS_E_UNAVAILABLE);
+	CHECK_STR(e.error, "something_new");
+	CHECK(strstr(e.message, ": the server answered with an error code tokenseal does not "
+	                        "know: something_new (fault injector: something_new); treated as "
+	                        "temporary"));
+	oauth_client_free(c);
+
+	c = client_for("http-500", &cfg);
+	CHECK_INT(run(c, REFRESH, &t, &id, &e), TS_E_UNAVAILABLE);
+	CHECK_INT(e.http_status, 500);
+	oauth_client_free(c);
+}
+
 static size_t collect(char *p, size_t s, size_t n, void *ud)
 {
 	char *buf = ud;
@@ -298,6 +386,123 @@ static size_t collect(char *p, size_t s, size_t n, void *ud)
 		buf[have + s * n] = '\0';
 	}
 	return s * n;
+}
+
+static json_t *case_stats(const char *name)
+{
+	char url[400], body[8192] = "";
+	CURL *h = curl_easy_init();
+	json_t *j;
+
+	(void)snprintf(url, sizeof(url), "%s/__stats?case=%s", f.base, name);
+	CHECK(h != NULL);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CAINFO, f.ca);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
+	CHECK_INT(curl_easy_perform(h), CURLE_OK);
+	curl_easy_cleanup(h);
+	j = json_loads(body, 0, NULL);
+	CHECK(j != NULL);
+	return j;
+}
+
+/* requests of one endpoint of a case so far */
+static long requests(const char *name, const char *ep)
+{
+	json_t *j = case_stats(name);
+	long n = (long)json_integer_value(json_object_get(json_object_get(j, "requests"), ep));
+
+	json_decref(j);
+	return n;
+}
+
+/* Retries of refresh and revalidation: bounded, inside http_timeout, after
+ * Retry-After, and never a resent refresh whose outcome is unknown. */
+static void test_retries(void)
+{
+	struct ts_config cfg;
+	struct oauth_client *c;
+	struct oauth_tokens t = {0};
+	struct oauth_identity id;
+	struct oauth_error e;
+	long long t0, el;
+	long n;
+	json_t *j, *times;
+
+	/* 503, then 200: success, two requests */
+	c = client_for("503-then-ok", &cfg);
+	n = requests("503-then-ok", "token");
+	CHECK_INT(run(c, REFRESH, &t, &id, &e), 0);
+	CHECK(t.refresh_token && strncmp(t.refresh_token, "fault-rt-", 9) == 0);
+	oauth_tokens_clear(&t);
+	CHECK_INT(requests("503-then-ok", "token"), n + 2);
+	n = requests("503-then-ok", "introspect");
+	CHECK_INT(run(c, INTROSPECT, &t, &id, &e), 0);
+	CHECK_INT(requests("503-then-ok", "introspect"), n + 2);
+	n = requests("503-then-ok", "userinfo");
+	CHECK_INT(run(c, USERINFO, &t, &id, &e), 0);
+	CHECK_INT(requests("503-then-ok", "userinfo"), n + 2);
+	/* a password grant is not retried */
+	n = requests("503-then-ok", "token");
+	CHECK_INT(run(c, TOKEN, &t, &id, &e), TS_E_UNAVAILABLE);
+	CHECK_INT(requests("503-then-ok", "token"), n + 1);
+	oauth_client_free(c);
+
+	/* 429 with Retry-After: 1: the second request at least 1 s later */
+	c = client_for("429-then-ok", &cfg);
+	CHECK_INT(run(c, REFRESH, &t, &id, &e), 0);
+	oauth_tokens_clear(&t);
+	j = case_stats("429-then-ok");
+	times = json_object_get(json_object_get(j, "request_times"), "token");
+	CHECK_INT(json_array_size(times), 2);
+	el = (long long)(json_number_value(json_array_get(times, 1)) -
+	                 json_number_value(json_array_get(times, 0)));
+	fprintf(stderr, "   429 Retry-After 1: second request after %lld ms\n", el);
+	CHECK_MSG(el >= 1000 && el < 1900, "second request after %lld ms", el);
+	json_decref(j);
+	oauth_client_free(c);
+
+	/* persistent 503: TS_E_UNAVAILABLE within http_timeout, a few tries */
+	c = client_for("http-500", &cfg);
+	n = requests("http-500", "token");
+	t0 = tu_now_ms();
+	CHECK_INT(run(c, REFRESH, &t, &id, &e), TS_E_UNAVAILABLE);
+	el = tu_now_ms() - t0;
+	CHECK_MSG(el < TIMEOUT * 1000 + 300, "persistent 500 took %lld ms", el);
+	CHECK(strstr(e.message, "is temporarily unavailable: HTTP 500") != NULL);
+	CHECK_INT(requests("http-500", "token"), n + 3); /* at 0, 250, 750 ms; 1750 > 2000-250 */
+	oauth_client_free(c);
+
+	/* a Retry-After beyond the time left: no second request, at once */
+	c = client_for("http-503-retry-after", &cfg);
+	n = requests("http-503-retry-after", "introspect");
+	t0 = tu_now_ms();
+	CHECK_INT(run(c, INTROSPECT, &t, &id, &e), TS_E_UNAVAILABLE);
+	CHECK(tu_now_ms() - t0 < 1000);
+	CHECK_INT(e.retry_after, 7);
+	CHECK_INT(requests("http-503-retry-after", "introspect"), n + 1);
+	oauth_client_free(c);
+
+	/* a connection reset after the refresh was sent: never resent */
+	c = client_for("reset", &cfg);
+	n = requests("reset", "token");
+	CHECK_INT(run(c, REFRESH, &t, &id, &e), TS_E_UNAVAILABLE);
+	CHECK_INT(requests("reset", "token"), n + 1);
+	/* ... but userinfo (idempotent) is tried again */
+	n = requests("reset", "userinfo");
+	CHECK_INT(run(c, USERINFO, &t, &id, &e), TS_E_UNAVAILABLE);
+	CHECK(requests("reset", "userinfo") >= n + 2);
+	oauth_client_free(c);
+
+	/* a timeout after sending: never resent either, and within http_timeout */
+	c = client_for("stall", &cfg);
+	n = requests("stall", "token");
+	t0 = tu_now_ms();
+	CHECK_INT(run(c, REFRESH, &t, &id, &e), TS_E_UNAVAILABLE);
+	CHECK(tu_now_ms() - t0 < TIMEOUT * 1000 + 300);
+	CHECK_INT(requests("stall", "token"), n + 1);
+	oauth_client_free(c);
 }
 
 static void test_slow_down(void)
@@ -363,6 +568,9 @@ int main(void)
 	RUN(test_cases);
 	RUN(test_details);
 	RUN(test_refresh_keeps_old);
+	RUN(test_refresh_odd_fields);
+	RUN(test_refused_without_error);
+	RUN(test_retries);
 	RUN(test_slow_down);
 	ts_faults_stop(&f);
 	return ts_test_done();

@@ -70,16 +70,21 @@ static void test_unreachable(void)
 	CHECK(strstr(e.message, "connection to https://127.0.0.1:") == e.message);
 	CHECK_INT(e.http_status, 0);
 
-	/* a password in the URL's userinfo is never printed */
+	/* a URL with user information is refused (ts_url_check), and the
+	 * password in it is never printed */
 	tu_secret("url-pass-123");
 	(void)snprintf(url, sizeof(url), "https://admin:url-pass-123@127.0.0.1:%d", closed_port());
 	tu_config(&cfg, url, "c", NULL, NULL);
-	CHECK_INT(discover_with(&cfg, &e), TS_E_UNAVAILABLE);
-	CHECK(strstr(e.message, "connection to https://127.0.0.1:") == e.message);
+	CHECK_INT(discover_with(&cfg, &e), TS_E_SERVER_CONFIG);
+	CHECK(strstr(e.message, "refusing the discovery document https://127.0.0.1:") == e.message);
+	CHECK(strstr(e.message, ": it contains user information (user@host)") != NULL);
 	tu_check_clean(&e);
 	tu_config(&cfg, "http://admin:url-pass-123@127.0.0.1:1", "c", NULL, NULL);
+	cfg.allow_loopback_http = true;
 	CHECK_INT(discover_with(&cfg, &e), TS_E_SERVER_CONFIG);
-	CHECK(strstr(e.message, "https://") != NULL);
+	CHECK_STR(e.message, "refusing the discovery document "
+	                     "http://127.0.0.1:1/.well-known/openid-configuration: it contains "
+	                     "user information (user@host)");
 	tu_check_clean(&e);
 }
 
@@ -101,34 +106,60 @@ static void test_timeout(void)
 	close(fd);
 }
 
+#define NEED_HTTPS                                                                   \
+	"it must start with https:// (http:// only for 127.0.0.1 or [::1] with "   \
+	"allow_loopback_http = yes)"
+#define NEED_LOOP "it must start with https://, or http://127.0.0.1 or http://[::1]"
+
+/* The one URL rule (common/ts_url.h) at request time. */
 static void test_http_scheme(void)
 {
 	struct ts_config cfg;
 	struct oauth_error e;
-	char url[64];
+	char url[64], expect[256];
 
 	tu_config(&cfg, "http://127.0.0.1:1", "c", NULL, NULL);
 	CHECK_INT(discover_with(&cfg, &e), TS_E_SERVER_CONFIG);
-	CHECK(strstr(e.message, "only https://") != NULL);
+	CHECK_STR(e.message, "refusing the discovery document "
+	                     "http://127.0.0.1:1/.well-known/openid-configuration: " NEED_HTTPS);
 
 	tu_config(&cfg, "http://idp.example", "c", NULL, NULL);
 	cfg.allow_loopback_http = true; /* loopback only */
 	CHECK_INT(discover_with(&cfg, &e), TS_E_SERVER_CONFIG);
+	CHECK(strstr(e.message, ": " NEED_LOOP) != NULL);
 	tu_config(&cfg, "http://127.0.0.1.evil.example", "c", NULL, NULL);
 	cfg.allow_loopback_http = true;
 	CHECK_INT(discover_with(&cfg, &e), TS_E_SERVER_CONFIG);
+	CHECK(strstr(e.message, ": " NEED_LOOP) != NULL);
 	tu_config(&cfg, "ftp://127.0.0.1", "c", NULL, NULL);
 	CHECK_INT(discover_with(&cfg, &e), TS_E_SERVER_CONFIG);
+	CHECK(strstr(e.message, ": " NEED_HTTPS) != NULL);
+	/* user information is refused (it was sent before) */
+	(void)snprintf(url, sizeof(url), "https://u:p@127.0.0.1:%d", closed_port());
+	tu_config(&cfg, url, "c", NULL, NULL);
+	CHECK_INT(discover_with(&cfg, &e), TS_E_SERVER_CONFIG);
+	CHECK(strstr(e.message, ": it contains user information (user@host)") != NULL);
 
 	/* allowed: plain http to loopback reaches the network (nothing there) */
 	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d", closed_port());
 	tu_config(&cfg, url, "c", NULL, NULL);
 	cfg.allow_loopback_http = true;
 	CHECK_INT(discover_with(&cfg, &e), TS_E_UNAVAILABLE);
+	(void)snprintf(expect, sizeof(expect), "connection to %s/.well-known/openid-configuration: ",
+	               url);
+	CHECK(strncmp(e.message, expect, strlen(expect)) == 0);
 	(void)snprintf(url, sizeof(url), "http://[::1]:%d", closed_port());
 	tu_config(&cfg, url, "c", NULL, NULL);
 	cfg.allow_loopback_http = true;
 	CHECK_INT(discover_with(&cfg, &e), TS_E_UNAVAILABLE);
+	/* the scheme is case-insensitive (RFC 3986 §3.1), in both directions */
+	(void)snprintf(url, sizeof(url), "HTTPS://127.0.0.1:%d", closed_port());
+	tu_config(&cfg, url, "c", NULL, NULL);
+	CHECK_INT(discover_with(&cfg, &e), TS_E_UNAVAILABLE);
+	(void)snprintf(url, sizeof(url), "HTTP://127.0.0.1:%d", closed_port());
+	tu_config(&cfg, url, "c", NULL, NULL);
+	CHECK_INT(discover_with(&cfg, &e), TS_E_SERVER_CONFIG);
+	CHECK(strstr(e.message, ": " NEED_HTTPS) != NULL);
 }
 
 static void test_ca_missing(void)

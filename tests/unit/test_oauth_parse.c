@@ -5,11 +5,16 @@
  * authorization, discovery, id_token claims. No server needed.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "oauth.h"
+#include "oauth_testing.h"
+#include "ts_config.h"
 #include "ts_error.h"
 #include "ts_test.h"
+#include "ts_url.h"
 
 #define TOK(body, status, t, e) oauth_parse_token_response(t, status, body, strlen(body), e)
 
@@ -49,6 +54,30 @@ static void test_token_ok(void)
 	oauth_tokens_clear(&t);
 }
 
+/* header.payload.sig with payload base64url-encoded */
+static void make_jwt(char *out, size_t outlen, const char *payload)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	size_t n = strlen(payload), o;
+
+	o = (size_t)snprintf(out, outlen, "eyJhbGciOiJSUzI1NiJ9.");
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)(unsigned char)payload[i] << 16;
+		if (i + 1 < n)
+			v |= (unsigned)(unsigned char)payload[i + 1] << 8;
+		if (i + 2 < n)
+			v |= (unsigned char)payload[i + 2];
+		out[o++] = tab[(v >> 18) & 63];
+		out[o++] = tab[(v >> 12) & 63];
+		if (i + 1 < n)
+			out[o++] = tab[(v >> 6) & 63];
+		if (i + 2 < n)
+			out[o++] = tab[v & 63];
+	}
+	(void)snprintf(out + o, outlen - o, ".c2ln");
+}
+
 static void expect_protocol(const char *b, const char *what)
 {
 	struct oauth_tokens t = {0};
@@ -61,45 +90,117 @@ static void expect_protocol(const char *b, const char *what)
 	CHECK_MSG(strstr(e.message, "SECRET") == NULL, "%s: token in message: %s", what, e.message);
 }
 
+/* Only a 2xx without a usable access_token (or not a JSON object) is
+ * malformed: the server may already have rotated the refresh token. */
 static void test_token_bad(void)
 {
-	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\",\"expires_in\":-5}",
-	                "negative");
-	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\",\"expires_in\":0}",
-	                "zero");
-	expect_protocol(
-	    "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\",\"expires_in\":\"3600\"}",
-	    "string");
-	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
-	                "\"expires_in\":9223372036854775808}",
-	                "2^63");
-	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
-	                "\"expires_in\":315360001}",
-	                "over 10 years");
-	expect_protocol(
-	    "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\",\"expires_in\":3600.5}",
-	    "float");
-	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"mac\"}", "mac");
-	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearerx\"}", "bearerx");
-	expect_protocol("{\"access_token\":\"SECRET\"}", "no token_type");
-	expect_protocol("{\"token_type\":\"Bearer\"}", "no access_token");
+	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\"", "truncated");
+	expect_protocol("{\"token_type\":\"Bearer\",\"refresh_token\":\"SECRET\"}",
+	                "no access_token");
 	expect_protocol("{\"access_token\":42,\"token_type\":\"Bearer\"}", "numeric token");
 	expect_protocol("{\"access_token\":\"\",\"token_type\":\"Bearer\"}", "empty token");
-	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\"", "truncated");
 	expect_protocol("[\"SECRET\"]", "array");
 	expect_protocol("", "empty");
 	expect_protocol("{\"access_token\":\"SECRET\",\"access_token\":\"SECRET\","
 	                "\"token_type\":\"Bearer\"}",
 	                "duplicate keys");
-	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
-	                "\"refresh_token\":[1]}",
-	                "refresh not a string");
-	expect_protocol("{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
-	                "\"id_token\":\"not-a-jwt\"}",
-	                "bad id_token");
 	expect_protocol("{\"access_token\":\"SE\\u0000CRET\",\"token_type\":\"Bearer\"}",
 	                "embedded NUL");
 	expect_protocol("{\"error\":42}", "error not a string");
+	expect_protocol("{\"access_token\":\"A\",\"token_type\":\"Bearer\",\"expires_in\":"
+	                "9223372036854775808,\"error\":42}",
+	                "big integer and an error");
+}
+
+/* A 2xx answer: the tokens come out, a field that fails its checks is
+ * defaulted and noted in warnings (exact text), never fatal. */
+static void lenient(const char *fields, long long expires, const char *warnings)
+{
+	struct oauth_tokens t = {0};
+	struct oauth_error e = {0};
+	char b[8192];
+	int n = snprintf(b, sizeof(b), "{\"access_token\":\"AT-new\",\"refresh_token\":\"RT-new\"%s}",
+	                 fields);
+
+	CHECK(n > 0 && (size_t)n < sizeof(b));
+	CHECK_MSG(TOK(b, 200, &t, &e) == 0, "%s: refused: %s", fields, e.message);
+	CHECK_STR(t.access_token, "AT-new");
+	CHECK_STR(t.refresh_token, "RT-new");
+	CHECK_INT(t.expires_in, expires);
+	CHECK_MSG(strcmp(t.warnings, warnings) == 0, "%.60s: warnings \"%s\", expected \"%s\"",
+	          fields, t.warnings, warnings);
+	oauth_tokens_clear(&t);
+}
+
+#define BEARER ",\"token_type\":\"Bearer\""
+#define DEF_EXP "assumed 3600 s"
+
+static void test_token_lenient(void)
+{
+	char big[6000], jwt[1024], claim[400], f[7000];
+
+	/* clean: no warning; Bearer in any case */
+	lenient(BEARER ",\"expires_in\":60", 60, "");
+	lenient(",\"token_type\":\"bEaReR\",\"expires_in\":60", 60, "");
+	/* token_type */
+	lenient(",\"token_type\":\"mac\",\"expires_in\":60", 60,
+	        "\"token_type\" is \"mac\", not Bearer; used as Bearer");
+	lenient(",\"token_type\":\"Bearerx\",\"expires_in\":60", 60,
+	        "\"token_type\" is \"Bearerx\", not Bearer; used as Bearer");
+	lenient(",\"expires_in\":60", 60, "no \"token_type\"; taken as Bearer");
+	lenient(",\"token_type\":7,\"expires_in\":60", 60, "no \"token_type\"; taken as Bearer");
+	/* expires_in: missing, negative, zero, absurd, non-integer */
+	lenient(BEARER, 3600, "no \"expires_in\"; " DEF_EXP);
+	lenient(BEARER ",\"expires_in\":-5", 3600,
+	        "\"expires_in\" = -5 is outside 1..315360000; " DEF_EXP);
+	lenient(BEARER ",\"expires_in\":0", 3600,
+	        "\"expires_in\" = 0 is outside 1..315360000; " DEF_EXP);
+	lenient(BEARER ",\"expires_in\":315360001", 3600,
+	        "\"expires_in\" = 315360001 is outside 1..315360000; " DEF_EXP);
+	lenient(BEARER ",\"expires_in\":315360000", 315360000, "");
+	lenient(BEARER ",\"expires_in\":\"3600\"", 3600,
+	        "\"expires_in\" is not an integer; " DEF_EXP);
+	lenient(BEARER ",\"expires_in\":3600.5", 3600, "\"expires_in\" is not an integer; " DEF_EXP);
+	/* 2^63 does not fit jansson's integer: the body is still read */
+	lenient(BEARER ",\"expires_in\":9223372036854775808", 3600,
+	        "\"expires_in\" is not an integer; " DEF_EXP);
+	/* scope: over-long or not a string */
+	memset(big, 's', 4097);
+	big[4097] = '\0';
+	(void)snprintf(f, sizeof(f), BEARER ",\"expires_in\":60,\"scope\":\"%s\"", big);
+	lenient(f, 60, "\"scope\" is longer than 4096 bytes; ignored");
+	lenient(BEARER ",\"expires_in\":60,\"scope\":[\"openid\"]", 60,
+	        "\"scope\" is not a string; ignored");
+	/* id_token: a claim over 255 bytes, or not a JWT */
+	memset(claim, 'x', 300);
+	claim[300] = '\0';
+	(void)snprintf(f, sizeof(f), "{\"iss\":\"i\",\"sub\":\"%s\",\"aud\":\"a\"}", claim);
+	make_jwt(jwt, sizeof(jwt), f);
+	(void)snprintf(f, sizeof(f), BEARER ",\"expires_in\":60,\"id_token\":\"%s\"", jwt);
+	lenient(f, 60, "\"id_token\" is malformed or has a claim longer than 255 bytes; ignored");
+	lenient(BEARER ",\"expires_in\":60,\"id_token\":\"not-a-jwt\"", 60,
+	        "\"id_token\" is malformed or has a claim longer than 255 bytes; ignored");
+	lenient(BEARER ",\"expires_in\":60,\"id_token\":5", 60,
+	        "\"id_token\" is not a usable string; ignored");
+	/* everything at once, in a fixed order */
+	lenient(",\"token_type\":\"mac\",\"expires_in\":-1,\"scope\":5,\"id_token\":\"x\"", 3600,
+	        "\"id_token\" is malformed or has a claim longer than 255 bytes; ignored; "
+	        "\"token_type\" is \"mac\", not Bearer; used as Bearer; \"expires_in\" = -1 is "
+	        "outside 1..315360000; assumed 3600 s; \"scope\" is not a string; ignored");
+
+	/* an unusable refresh_token is dropped with a note, the access token kept */
+	{
+		struct oauth_tokens t = {0};
+		struct oauth_error e = {0};
+		const char *b = "{\"access_token\":\"AT\",\"token_type\":\"Bearer\",\"expires_in\":9,"
+		                "\"refresh_token\":[1]}";
+		CHECK_INT(TOK(b, 200, &t, &e), 0);
+		CHECK_STR(t.access_token, "AT");
+		CHECK(t.refresh_token == NULL);
+		CHECK_STR(t.warnings, "\"refresh_token\" is not a usable string; ignored");
+		oauth_tokens_clear(&t);
+		CHECK_STR(t.warnings, "");
+	}
 }
 
 static void test_token_errors(void)
@@ -132,8 +233,21 @@ static void test_token_errors(void)
 	CHECK_INT(TOK("{\"error\":\"access_denied\"}", 400, &t, &e), TS_E_DENIED);
 	CHECK_INT(TOK("{\"error\":\"expired_token\"}", 400, &t, &e), TS_E_EXPIRED);
 	CHECK_INT(TOK("{\"error\":\"temporarily_unavailable\"}", 400, &t, &e), TS_E_UNAVAILABLE);
-	CHECK_INT(TOK("{\"error\":\"something_new\"}", 400, &t, &e), TS_E_SERVER_CONFIG);
+	/* OIDC's "the user must be there" codes: sign in again */
+	CHECK_INT(TOK("{\"error\":\"interaction_required\"}", 400, &t, &e), TS_E_NEEDS_LOGIN);
+	CHECK_STR(e.message, "the server refused the grant, sign-in required: interaction_required");
+	CHECK_INT(TOK("{\"error\":\"login_required\"}", 400, &t, &e), TS_E_NEEDS_LOGIN);
+	CHECK_INT(TOK("{\"error\":\"consent_required\"}", 400, &t, &e), TS_E_NEEDS_LOGIN);
+	/* an unknown code is temporary (not "configuration error forever") */
+	CHECK_INT(TOK("{\"error\":\"something_new\",\"error_description\":\"try later\"}", 400,
+	              &t, &e),
+	          TS_E_UNAVAILABLE);
 	CHECK_STR(e.error, "something_new");
+	CHECK_STR(e.message, "the server answered with an error code tokenseal does not know: "
+	                     "something_new (try later); treated as temporary");
+	CHECK_INT(TOK("{\"error\":\"something_new\"}", 200, &t, &e), TS_E_UNAVAILABLE);
+	CHECK_STR(e.message, "the server answered with an error code tokenseal does not know: "
+	                     "something_new; treated as temporary");
 	/* 4xx without an error member: malformed */
 	CHECK_INT(TOK("{\"access_token\":\"A\",\"token_type\":\"Bearer\"}", 400, &t, &e),
 	          TS_E_BAD_ANSWER);
@@ -147,34 +261,10 @@ static void test_token_errors(void)
 	n = snprintf(big, sizeof(big), "{\"error\":\"%0600d\",\"error_description\":\"%01000d\"}",
 	             0, 0);
 	CHECK(n > 0 && (size_t)n < sizeof(big));
-	CHECK(TOK(big, 400, &t, &e) < 0);
+	CHECK_INT(TOK(big, 400, &t, &e), TS_E_UNAVAILABLE); /* an unknown code */
 	CHECK_INT(strlen(e.error), OAUTH_ERROR_MAX - 1);
 	CHECK_INT(strlen(e.description), OAUTH_DESC_MAX - 1);
 	CHECK(strlen(e.message) < OAUTH_MSG_MAX);
-}
-
-/* header.payload.sig with payload base64url-encoded */
-static void make_jwt(char *out, size_t outlen, const char *payload)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t n = strlen(payload), o;
-
-	o = (size_t)snprintf(out, outlen, "eyJhbGciOiJSUzI1NiJ9.");
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)(unsigned char)payload[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned)(unsigned char)payload[i + 1] << 8;
-		if (i + 2 < n)
-			v |= (unsigned char)payload[i + 2];
-		out[o++] = tab[(v >> 18) & 63];
-		out[o++] = tab[(v >> 12) & 63];
-		if (i + 1 < n)
-			out[o++] = tab[(v >> 6) & 63];
-		if (i + 2 < n)
-			out[o++] = tab[v & 63];
-	}
-	(void)snprintf(out + o, outlen - o, ".c2ln");
 }
 
 static void test_id_claims(void)
@@ -198,14 +288,14 @@ static void test_id_claims(void)
 
 	memset(&c, 0, sizeof(c));
 	make_jwt(jwt, sizeof(jwt), "{\"iss\":\"i\",\"aud\":\"a\"}");
-	CHECK(oauth_id_claims_parse(&c, jwt) < 0);
+	CHECK_INT(oauth_id_claims_parse(&c, jwt), -EINVAL);
 	CHECK(!c.present);
 	make_jwt(jwt, sizeof(jwt), "[1,2]");
-	CHECK(oauth_id_claims_parse(&c, jwt) < 0);
-	CHECK(oauth_id_claims_parse(&c, "a.b") < 0);
-	CHECK(oauth_id_claims_parse(&c, "a..b") < 0);
-	CHECK(oauth_id_claims_parse(&c, "a.!!!.b") < 0);
-	CHECK(oauth_id_claims_parse(&c, "") < 0);
+	CHECK_INT(oauth_id_claims_parse(&c, jwt), -EINVAL);
+	CHECK_INT(oauth_id_claims_parse(&c, "a.b"), -EINVAL);
+	CHECK_INT(oauth_id_claims_parse(&c, "a..b"), -EINVAL);
+	CHECK_INT(oauth_id_claims_parse(&c, "a.!!!.b"), -EINVAL);
+	CHECK_INT(oauth_id_claims_parse(&c, ""), -EINVAL);
 
 	/* an id_token in a token response is decoded */
 	make_jwt(jwt, sizeof(jwt), "{\"iss\":\"i\",\"sub\":\"sub-bob\",\"aud\":\"a\"}");
@@ -348,14 +438,171 @@ static void test_discovery(void)
 	}
 }
 
+/* ---- the one URL rule (common/ts_url.c), and both of its users ------------ */
+
+static void url_ok(const char *u, bool lo)
+{
+	char why[160] = "untouched";
+
+	CHECK_MSG(ts_url_check(u, lo, why, sizeof(why)) == 0, "%s (loopback %d) refused: %s", u,
+	          lo, why);
+}
+
+static void url_bad(const char *u, bool lo, const char *expect_why)
+{
+	char why[160] = "";
+
+	CHECK_MSG(ts_url_check(u, lo, why, sizeof(why)) == -EINVAL, "%s (loopback %d) accepted",
+	          u, lo);
+	CHECK_MSG(strcmp(why, expect_why) == 0, "%s: why \"%s\", expected \"%s\"", u, why,
+	          expect_why);
+}
+
+#define NEED_HTTPS                                                                   \
+	"it must start with https:// (http:// only for 127.0.0.1 or [::1] with "   \
+	"allow_loopback_http = yes)"
+#define NEED_LOOP "it must start with https://, or http://127.0.0.1 or http://[::1]"
+
+static void test_url_rule(void)
+{
+	url_ok("https://idp.example", false);
+	url_ok("https://idp.example:8443/realms/x?y=1#z", false);
+	url_ok("HTTPS://idp.example/realm", false); /* RFC 3986 §3.1: case-insensitive */
+	url_ok("HtTpS://idp.example", false);
+	url_ok("https://[2001:db8::1]:443/x", false);
+	url_ok("http://127.0.0.1", true);
+	url_ok("http://127.0.0.1:8080/x", true);
+	url_ok("HTTP://127.0.0.1:8080", true);
+	url_ok("http://[::1]/realm", true);
+
+	url_bad("http://127.0.0.1", false, NEED_HTTPS);
+	url_bad("http://[::1]:80", false, NEED_HTTPS);
+	url_bad("http://idp.example", true, NEED_LOOP);
+	url_bad("http://127.0.0.1.evil.example", true, NEED_LOOP);
+	url_bad("http://127.0.0.10", true, NEED_LOOP);
+	url_bad("http://localhost", true, NEED_LOOP);
+	url_bad("ftp://idp.example", false, NEED_HTTPS);
+	url_bad("idp.example", false, NEED_HTTPS);
+	url_bad("https://user:pw@idp.example", false,
+	        "it contains user information (user@host)");
+	url_bad("https://@idp.example", false, "it contains user information (user@host)");
+	url_bad("http://127.0.0.1@evil.example", true,
+	        "it contains user information (user@host)");
+	url_bad("https://", false, "it has no host");
+	url_bad("https:///x", false, "it has no host");
+	url_bad("https://:443/x", false, "it has no host");
+	url_bad("https://idp.example:/x", false, "its port is not a number from 1 to 65535");
+	url_bad("https://idp.example:99999", false, "its port is not a number from 1 to 65535");
+	url_bad("https://idp.example:80a", false, "its port is not a number from 1 to 65535");
+	url_bad("https://a b", false,
+	        "it contains a space, a control character or one of \"<>\\^`{|}");
+	url_bad("https://a/\x1b[31m", false,
+	        "it contains a space, a control character or one of \"<>\\^`{|}");
+	/* why may be omitted */
+	CHECK_INT(ts_url_check("ftp://x", false, NULL, 0), -EINVAL);
+}
+
+static char cfg_report[512];
+
+static void report_cb(void *ctx, int prio, const char *fmt, va_list ap)
+{
+	(void)ctx;
+	(void)prio;
+	(void)vsnprintf(cfg_report, sizeof(cfg_report), fmt, ap);
+}
+
+static int config_with(const char *text)
+{
+	const struct ts_config_report rep = {.fn = report_cb};
+	struct ts_config c;
+
+	cfg_report[0] = '\0';
+	ts_config_defaults(&c);
+	CHECK_INT(ts_config_parse(&c, text, strlen(text), NULL, "u.conf", &rep), 0);
+	return ts_config_validate(&c, "u.conf", &rep);
+}
+
+/* ts_config.c applies the same rule (it compared the scheme case-sensitively
+ * and let user information through). */
+static void test_url_rule_config(void)
+{
+	CHECK_INT(config_with("client_id = a\nissuer = HTTPS://idp.example\n"), 0);
+	CHECK_INT(config_with("client_id = a\nissuer = HTTP://127.0.0.1:8443\n"
+	                      "allow_loopback_http = yes\n"),
+	          0);
+	CHECK_INT(config_with("client_id = a\nissuer = https://u:p@idp.example\n"), TS_E_CONFIG);
+	CHECK_STR(cfg_report, "u.conf: issuer 'https://u:p@idp.example' is not a valid URL: it "
+	                      "contains user information (user@host)");
+	CHECK_INT(config_with("client_id = a\nissuer = http://127.0.0.1.evil.example\n"
+	                      "allow_loopback_http = yes\n"),
+	          TS_E_CONFIG);
+	CHECK_STR(cfg_report, "u.conf: issuer 'http://127.0.0.1.evil.example' is not a valid URL: "
+	                      NEED_LOOP);
+	CHECK_INT(config_with("client_id = a\nissuer = http://127.0.0.1\n"), TS_E_CONFIG);
+	CHECK_STR(cfg_report, "u.conf: issuer 'http://127.0.0.1' is not a valid URL: " NEED_HTTPS);
+}
+
+/* Clock skew: 0 s is a measurement, a new one replaces the old, a Date
+ * more than 24 h off is ignored. */
+static void test_skew(void)
+{
+	struct ts_config cfg;
+	struct oauth_client *c = NULL;
+	struct oauth_error e;
+	time_t now = 1700000000;
+	long s = 99;
+
+	memset(&cfg, 0, sizeof(cfg));
+	(void)snprintf(cfg.issuer, sizeof(cfg.issuer), "https://idp.example");
+	(void)snprintf(cfg.client_id, sizeof(cfg.client_id), "c");
+	CHECK_INT(oauth_client_new(&c, &cfg, &e), 0);
+	CHECK(!oauth_clock_skew_known(c, &s));
+	CHECK_INT(s, 99); /* untouched */
+	CHECK_INT(oauth_clock_skew(c), 0);
+	oauth_note_date(c, now, now);
+	CHECK(oauth_clock_skew_known(c, &s));
+	CHECK_INT(s, 0);
+	oauth_note_date(c, now + 300, now);
+	CHECK_INT(oauth_clock_skew(c), 300);
+	oauth_note_date(c, now + 2, now); /* the clock was fixed: seen at once */
+	CHECK_INT(oauth_clock_skew(c), 2);
+	oauth_note_date(c, now - 24 * 3600, now); /* the bound itself is believed */
+	CHECK_INT(oauth_clock_skew(c), -24 * 3600);
+	oauth_note_date(c, now + 24 * 3600 + 1, now); /* beyond: ignored */
+	CHECK_INT(oauth_clock_skew(c), -24 * 3600);
+	oauth_note_date(c, now - 30 * 24 * 3600, now);
+	CHECK_INT(oauth_clock_skew(c), -24 * 3600);
+	oauth_note_date(c, now, now);
+	CHECK(oauth_clock_skew_known(c, &s));
+	CHECK_INT(s, 0);
+	oauth_client_free(c);
+}
+
+/* The system CA folder: the first that exists, else none (libcurl's default). */
+static void test_capath(void)
+{
+	const char *const none[] = {"/nonexistent/a", "/nonexistent/b"};
+	const char *const second[] = {"/nonexistent/directory-hash", "/", "/tmp"};
+	const char *const file[] = {"/etc/passwd", "/"};
+
+	CHECK(oauth_capath_pick(none, 2) == NULL);
+	CHECK_STR(oauth_capath_pick(second, 3), "/");
+	CHECK_STR(oauth_capath_pick(file, 2), "/"); /* a file is not a folder */
+}
+
 int main(void)
 {
 	RUN(test_token_ok);
 	RUN(test_token_bad);
+	RUN(test_token_lenient);
 	RUN(test_token_errors);
 	RUN(test_id_claims);
 	RUN(test_introspection);
 	RUN(test_device);
 	RUN(test_discovery);
+	RUN(test_url_rule);
+	RUN(test_capath);
+	RUN(test_skew);
+	RUN(test_url_rule_config);
 	return ts_test_done();
 }
