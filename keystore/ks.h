@@ -55,7 +55,6 @@ struct ks_blob {
 
 struct ks_open_opts {
 	unsigned lock_timeout_ms; /* 0 = KS_LOCK_TIMEOUT_MS */
-	gid_t group;		  /* group of created files; (gid_t)-1 = leave as is */
 	/* Test seam: called after a record's temp file is written and synced,
 	 * before the rename (see ts_atomic_opts). NULL in production. */
 	ts_before_rename_fn before_rename;
@@ -63,7 +62,7 @@ struct ks_open_opts {
 };
 
 /* Create the folder layout and, if key_file does not exist, a new master key
- * (key id 1). Folders 0770/files 0640 with group opts->group. Idempotent. */
+ * (key id 1). Root-only: folders 0700, files 0600, no group. Idempotent. */
 int ks_init(const char *dir, const char *key_file, const struct ks_open_opts *opts) TS_WUR
 	TS_NONNULL(1, 2);
 

@@ -33,48 +33,33 @@ static void closefd(int *fd)
 
 static const char *const subdirs[] = {"users", "state", "locks", "quarantine"};
 
-static int mkdir_group(int dirfd, const char *name, gid_t group)
+/* Create dirfd/name as a root-only folder (0700); an existing one is left
+ * as it is (ks_open checks it). */
+static int mkdir_private(int dirfd, const char *name)
 {
-	_cleanup_close_ int fd = -1;
-
-	if (mkdirat(dirfd, name, 0770) < 0) {
-		if (errno == EEXIST)
-			return 0;
-		return -errno;
-	}
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (group != (gid_t)-1 && fchown(fd, (uid_t)-1, group) < 0)
-		return -errno;
-	if (fchmod(fd, group != (gid_t)-1 ? 02770 : 0770) < 0)
+	if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
 }
 
 int ks_init(const char *dir, const char *key_file, const struct ks_open_opts *opts)
 {
-	gid_t group = opts ? opts->group : (gid_t)-1;
 	_cleanup_close_ int dfd = -1;
 	struct stat st;
 	int r;
 
+	(void)opts;
 	r = ks_sodium_init();
 	if (r < 0)
 		return r;
-	if (mkdir(dir, 0770) == 0) {
-		if (group != (gid_t)-1 && chown(dir, (uid_t)-1, group) < 0)
-			return -errno;
-		if (chmod(dir, group != (gid_t)-1 ? 02770 : 0770) < 0)
-			return -errno;
-	} else if (errno != EEXIST) {
-		return -errno;
-	}
+	r = mkdir_private(AT_FDCWD, dir);
+	if (r < 0)
+		return r;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return errno == ELOOP || errno == ENOTDIR ? TS_E_NOT_REGULAR : -errno;
 	for (size_t i = 0; i < TS_ARRAY_SIZE(subdirs); i++) {
-		r = mkdir_group(dfd, subdirs[i], group);
+		r = mkdir_private(dfd, subdirs[i]);
 		if (r < 0)
 			return r;
 	}
@@ -82,7 +67,7 @@ int ks_init(const char *dir, const char *key_file, const struct ks_open_opts *op
 		return 0;
 	if (errno != ENOENT)
 		return -errno;
-	return ks_keys_create(key_file, group);
+	return ks_keys_create(key_file);
 }
 
 /* A keystore handle with no folders open and no keys loaded. */
@@ -104,7 +89,7 @@ static int ks_alloc(struct ks **ret)
 
 int ks_open(struct ks **ret, const char *dir, const char *key_file, const struct ks_open_opts *opts)
 {
-	struct ts_file_policy dpol = {.owners = {0, geteuid(), TS_OWNER_ANY}, .forbidden = 0007};
+	struct ts_file_policy dpol = ts_file_policy_private(0);
 	int *fds[4];
 	struct ks *ks;
 	int r;
@@ -112,7 +97,6 @@ int ks_open(struct ks **ret, const char *dir, const char *key_file, const struct
 	r = ks_alloc(&ks);
 	if (r < 0)
 		return r;
-	ks->group = opts ? opts->group : (gid_t)-1;
 	ks->lock_timeout_ms =
 	    opts && opts->lock_timeout_ms ? opts->lock_timeout_ms : KS_LOCK_TIMEOUT_MS;
 	ks->before_rename = opts ? opts->before_rename : NULL;
@@ -162,7 +146,6 @@ int ks_open_from_key(struct ks **ret, uint32_t key_id, const uint8_t key[KS_KEYB
 	r = ks_alloc(&ks);
 	if (r < 0)
 		return r;
-	ks->group = (gid_t)-1;
 	ks->keys = sodium_malloc(sizeof(*ks->keys) * KS_KEYS_MAX);
 	if (!ks->keys) {
 		free(ks);
@@ -346,8 +329,7 @@ int ks_rotate_add_key(struct ks *ks, uint32_t *ret_new_key_id)
 	memcpy(keys, ks->keys, sizeof(*keys) * n);
 	keys[n].id = id;
 	crypto_kdf_keygen(keys[n].key);
-	r = ks_keys_save(ks->key_file, keys, n + 1,
-	                 ks->group != (gid_t)-1 ? ks->group : ks->key_st.st_gid);
+	r = ks_keys_save(ks->key_file, keys, n + 1);
 	sodium_free(keys);
 	if (r < 0)
 		return r;
@@ -420,8 +402,7 @@ int ks_rotate_drop_old(struct ks *ks)
 	k = ks_key_find(ks, ks->current);
 	if (!k)
 		return TS_E_NO_KEY;
-	r = ks_keys_save(ks->key_file, k, 1,
-	                 ks->group != (gid_t)-1 ? ks->group : ks->key_st.st_gid);
+	r = ks_keys_save(ks->key_file, k, 1);
 	if (r < 0)
 		return r;
 	return ks_keys_load(ks);

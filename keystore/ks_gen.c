@@ -29,7 +29,8 @@ static struct ks_gen_cache *gen_cache_find(struct ks *ks, uid_t uid)
 static bool gen_cache_matches(const struct ks_gen_cache *c, const struct stat *st)
 {
 	return c->dev == st->st_dev && c->ino == st->st_ino && c->size == st->st_size &&
-	       c->mtim.tv_sec == st->st_mtim.tv_sec && c->mtim.tv_nsec == st->st_mtim.tv_nsec;
+	       c->mtim.tv_sec == st->st_mtim.tv_sec && c->mtim.tv_nsec == st->st_mtim.tv_nsec &&
+	       c->ctim.tv_sec == st->st_ctim.tv_sec && c->ctim.tv_nsec == st->st_ctim.tv_nsec;
 }
 
 static void gen_cache_forget(struct ks *ks, uid_t uid)
@@ -44,9 +45,8 @@ static void gen_cache_forget(struct ks *ks, uid_t uid)
  * file exists but does not verify. */
 int ks_state_load(struct ks *ks, uid_t uid, uint64_t *ret_gen)
 {
-	/* written by root or by the user's own broker (exec mode) */
-	struct ts_file_policy pol = {
-	    .owners = {0, uid, geteuid()}, .forbidden = 0027, .max_size = KS_GEN_SIZE};
+	struct ts_file_policy pol = ts_file_policy_private(KS_GEN_SIZE);
+	_cleanup_close_ int fd = -1;
 	uint8_t *buf = NULL;
 	uint8_t genkey[KS_KEYBYTES], mac[32];
 	const struct ks_key *k;
@@ -69,11 +69,13 @@ int ks_state_load(struct ks *ks, uid_t uid, uint64_t *ret_gen)
 		}
 		c->valid = false;
 	}
-	r = ks_load_checked(ks->state_fd, name, &pol, &buf, &len, &st);
+	r = ts_openat_checked(ks->state_fd, name, O_RDONLY, &pol, &fd, &st);
 	if (r == -ENOENT) {
 		*ret_gen = 0;
 		return 0;
 	}
+	if (r >= 0)
+		r = ts_read_all(fd, KS_GEN_SIZE, &buf, &len);
 	if (r == TS_E_TOO_BIG)
 		return TS_E_CORRUPT;
 	if (r < 0)
@@ -102,6 +104,7 @@ int ks_state_load(struct ks *ks, uid_t uid, uint64_t *ret_gen)
 	                           .ino = st.st_ino,
 	                           .size = st.st_size,
 	                           .mtim = st.st_mtim,
+	                           .ctim = st.st_ctim,
 	                           .gen = *ret_gen};
 	r = 0;
 out:
@@ -111,7 +114,7 @@ out:
 
 int ks_state_save(struct ks *ks, uid_t uid, uint64_t gen)
 {
-	struct ts_atomic_opts ao = {.mode = 0640, .uid = (uid_t)-1, .gid = ks->group};
+	struct ts_atomic_opts ao = {.mode = 0600, .uid = (uid_t)-1, .gid = (gid_t)-1};
 	uint8_t buf[KS_GEN_SIZE], genkey[KS_KEYBYTES];
 	const struct ks_key *k = ks_key_find(ks, ks->current);
 	char name[32];

@@ -46,7 +46,8 @@ struct ks_key {
 
 /* Cache of verified state files: (uid, inode, mtime, size) -> generation.
  * Every rewrite is a rename of a new inode, so an unchanged stat means an
- * unchanged, already verified file. */
+ * unchanged, already verified file; the change time is part of the key, so
+ * a chmod or chown makes the file be checked against the policy again. */
 #define KS_GEN_CACHE 8
 struct ks_gen_cache {
 	bool valid;
@@ -54,7 +55,7 @@ struct ks_gen_cache {
 	dev_t dev;
 	ino_t ino;
 	off_t size;
-	struct timespec mtim;
+	struct timespec mtim, ctim;
 	uint64_t gen;
 };
 
@@ -68,7 +69,6 @@ struct ks {
 	uint32_t current;
 	struct stat key_st;
 	bool have_key_st;
-	gid_t group;
 	unsigned lock_timeout_ms;
 	ts_before_rename_fn before_rename;
 	void *before_rename_ctx;
@@ -168,9 +168,9 @@ struct ks_key *ks_keys_free(struct ks_key *keys);
 int ks_keys_load(struct ks *ks);
 /* Reload the key file when it changed on disk since it was loaded. */
 int ks_keys_maybe_reload(struct ks *ks);
-int ks_keys_save(const char *path, const struct ks_key *keys, size_t n, gid_t gid);
+int ks_keys_save(const char *path, const struct ks_key *keys, size_t n);
 /* Write a new key file holding one fresh key, key id 1. */
-int ks_keys_create(const char *key_file, gid_t group);
+int ks_keys_create(const char *key_file);
 
 /* ---- ks_gen.c --------------------------------------------------------- */
 
@@ -187,10 +187,8 @@ int ks_check_held(struct ks *ks, struct ks_lock *held, uid_t uid);
 
 /* ---- ks_store.c ------------------------------------------------------- */
 
-int ks_load_checked(int dirfd, const char *name, const struct ts_file_policy *pol,
-                    uint8_t **ret_buf, size_t *ret_len, struct stat *ret_st);
 int ks_quarantine(struct ks *ks, const char *name, const struct stat *read_st);
-int ks_record_load(struct ks *ks, uid_t uid, const char *name, uint8_t **ret_buf, size_t *ret_len,
+int ks_record_load(struct ks *ks, const char *name, uint8_t **ret_buf, size_t *ret_len,
                    struct stat *ret_st);
 int ks_write_record(struct ks *ks, const struct ks_key *k, const struct ks_identity *id,
                     const void *payload, size_t len, uint64_t gen);

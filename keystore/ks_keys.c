@@ -118,11 +118,7 @@ fail:
 
 int ks_keys_load(struct ks *ks)
 {
-	struct ts_file_policy pol = {
-	    .owners = {0, geteuid(), TS_OWNER_ANY},
-	    .forbidden = 0027,
-	    .max_size = KS_KEYFILE_MAX,
-	};
+	struct ts_file_policy pol = ts_file_policy_private(KS_KEYFILE_MAX);
 	_cleanup_close_ int fd = -1;
 	struct ks_key *keys = NULL;
 	uint8_t *buf = NULL;
@@ -170,7 +166,7 @@ int ks_keys_maybe_reload(struct ks *ks)
 	return ks_keys_load(ks);
 }
 
-int ks_keys_save(const char *path, const struct ks_key *keys, size_t n, gid_t gid)
+int ks_keys_save(const char *path, const struct ks_key *keys, size_t n)
 {
 	const size_t line = 10 + 1 + 2 * KS_KEYBYTES + 1;
 	size_t cap = line * n + 1, len = 0;
@@ -193,7 +189,7 @@ int ks_keys_save(const char *path, const struct ks_key *keys, size_t n, gid_t gi
 		buf[len++] = '\n';
 	}
 	{
-		struct ts_atomic_opts ao = {.mode = 0640, .uid = (uid_t)-1, .gid = gid};
+		struct ts_atomic_opts ao = {.mode = 0600, .uid = (uid_t)-1, .gid = (gid_t)-1};
 		r = ts_atomic_write(path, buf, len, &ao);
 	}
 out:
@@ -201,7 +197,7 @@ out:
 	return r;
 }
 
-int ks_keys_create(const char *key_file, gid_t group)
+int ks_keys_create(const char *key_file)
 {
 	struct ks_key *k;
 	int r;
@@ -211,7 +207,7 @@ int ks_keys_create(const char *key_file, gid_t group)
 		return -ENOMEM;
 	k->id = 1;
 	crypto_kdf_keygen(k->key);
-	r = ks_keys_save(key_file, k, 1, group);
+	r = ks_keys_save(key_file, k, 1);
 	sodium_free(k);
 	return r;
 }

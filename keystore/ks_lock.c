@@ -21,24 +21,24 @@
 
 int ks_lock_name(struct ks *ks, const char *name, struct ks_lock **ret, uid_t uid)
 {
+	struct ts_file_policy pol = ts_file_policy_private(0);
 	_cleanup_close_ int fd = -1;
 	struct ks_lock *l;
 	struct stat st;
 	uint64_t deadline;
 	long delay_ns = 500000;
+	int r;
 
 	if (ks->locks_fd < 0)
 		return -EBADF;
-	fd = openat(ks->locks_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0660);
+	fd = openat(ks->locks_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0)
 		return errno == ELOOP ? TS_E_NOT_REGULAR : -errno;
-	if (fstat(fd, &st) < 0)
-		return -errno;
+	r = ts_check_fd(fd, &pol, &st);
+	if (r < 0)
+		return r;
 	if (!S_ISREG(st.st_mode))
 		return TS_E_NOT_REGULAR;
-	if (ks->group != (gid_t)-1 && st.st_gid != ks->group &&
-	    fchown(fd, (uid_t)-1, ks->group) < 0)
-		return -errno;
 	deadline = (uint64_t)ts_monotonic_ms() + ks->lock_timeout_ms;
 	for (;;) {
 		struct timespec d;

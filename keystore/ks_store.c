@@ -18,67 +18,6 @@
 #include "ts_error.h"
 #include "ts_mem.h"
 
-static struct ts_file_policy record_policy(uid_t uid)
-{
-	struct ts_file_policy pol = {
-	    .owners = {0, uid, geteuid()},
-	    .forbidden = 0027,
-	    .max_size = KS_RECORD_MAX,
-	};
-	return pol;
-}
-
-/* Open dirfd/name without following symlinks and check it against pol
- * (ts_openat_checked without the extra fcntl: O_NONBLOCK is harmless on the
- * regular files we accept), then read it whole with one read() sized by
- * fstat. Errors: -ENOENT, TS_E_NOT_REGULAR, TS_E_BAD_OWNER, TS_E_BAD_MODE,
- * TS_E_TOO_BIG. *ret_buf is malloc'd. */
-int ks_load_checked(int dirfd, const char *name, const struct ts_file_policy *pol,
-                    uint8_t **ret_buf, size_t *ret_len, struct stat *ret_st)
-{
-	_cleanup_close_ int fd = -1;
-	struct stat st;
-	uint8_t *buf;
-	size_t want, got = 0;
-	int r;
-
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return errno == ELOOP || errno == ENXIO ? TS_E_NOT_REGULAR : -errno;
-	r = ts_check_fd(fd, pol, &st);
-	if (r < 0)
-		return r;
-	if (!S_ISREG(st.st_mode))
-		return TS_E_NOT_REGULAR;
-	want = (size_t)st.st_size;
-	buf = malloc(want + 1);
-	if (!buf)
-		return -ENOMEM;
-	/* one byte more than fstat said, to notice a file that grew */
-	while (got < want + 1) {
-		ssize_t n = read(fd, buf + got, want + 1 - got);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			free(buf);
-			return r;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got > want || (pol->max_size && got > pol->max_size)) {
-		free(buf);
-		return TS_E_TOO_BIG;
-	}
-	if (ret_st)
-		*ret_st = st;
-	*ret_buf = buf;
-	*ret_len = got;
-	return 0;
-}
-
 /* ---- reading records from disk --------------------------------------- */
 
 /* Move users/<name> into quarantine/, unless it was replaced since we read it. */
@@ -105,14 +44,17 @@ int ks_quarantine(struct ks *ks, const char *name, const struct stat *read_st)
 
 /* Read users/<uid>.seal into memory: TS_E_NO_RECORD, owner/mode/type errors,
  * TS_E_TOO_BIG (oversize file). */
-int ks_record_load(struct ks *ks, uid_t uid, const char *name, uint8_t **ret_buf, size_t *ret_len,
+int ks_record_load(struct ks *ks, const char *name, uint8_t **ret_buf, size_t *ret_len,
                    struct stat *ret_st)
 {
-	struct ts_file_policy pol = record_policy(uid);
+	struct ts_file_policy pol = ts_file_policy_private(KS_RECORD_MAX);
+	_cleanup_close_ int fd = -1;
 	int r;
 
-	r = ks_load_checked(ks->users_fd, name, &pol, ret_buf, ret_len, ret_st);
-	return r == -ENOENT ? TS_E_NO_RECORD : r;
+	r = ts_openat_checked(ks->users_fd, name, O_RDONLY, &pol, &fd, ret_st);
+	if (r < 0)
+		return r == -ENOENT ? TS_E_NO_RECORD : r;
+	return ts_read_all(fd, KS_RECORD_MAX, ret_buf, ret_len);
 }
 
 /* Load and open a record. Corrupt ones (and ones under key ids we do not
@@ -131,7 +73,7 @@ static int record_read(struct ks *ks, const struct ks_identity *id, struct ks_bl
 	r = uid_name(name, sizeof(name), id->uid, ".seal");
 	if (r < 0)
 		return r;
-	r = ks_record_load(ks, id->uid, name, &buf, &len, &st);
+	r = ks_record_load(ks, name, &buf, &len, &st);
 	if (r == TS_E_TOO_BIG) {
 		q = ks_quarantine(ks, name, NULL);
 		return q < 0 ? q : TS_E_QUARANTINED;
@@ -201,9 +143,9 @@ static int current_generation(struct ks *ks, const struct ks_identity *id, uint6
 int ks_write_record(struct ks *ks, const struct ks_key *k, const struct ks_identity *id,
                     const void *payload, size_t len, uint64_t gen)
 {
-	struct ts_atomic_opts ao = {.mode = 0640,
+	struct ts_atomic_opts ao = {.mode = 0600,
 	                            .uid = (uid_t)-1,
-	                            .gid = ks->group,
+	                            .gid = (gid_t)-1,
 	                            .before_rename = ks->before_rename,
 	                            .ctx = ks->before_rename_ctx};
 	_cleanup_free_ uint8_t *file = NULL;
@@ -339,7 +281,7 @@ int ks_open_by_header(struct ks *ks, uid_t uid, struct hdr_identity *hi, struct 
 	r = uid_name(name, sizeof(name), uid, ".seal");
 	if (r < 0)
 		return r;
-	r = ks_record_load(ks, uid, name, &buf, &len, &st);
+	r = ks_record_load(ks, name, &buf, &len, &st);
 	if (r == TS_E_TOO_BIG) {
 		r = ks_quarantine(ks, name, NULL);
 		return r < 0 ? r : TS_E_QUARANTINED;

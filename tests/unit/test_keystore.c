@@ -104,12 +104,26 @@ static void test_round_trip(void)
 	ks_blob_free(b);
 	record_path(p, sizeof(p), alice.uid);
 	CHECK_INT(stat(p, &st), 0);
-	CHECK_INT(st.st_mode & 07777, 0640);
-	snprintf(p, sizeof(p), "%s/users", dir);
+	CHECK_INT(st.st_mode & 07777, 0600);
+	/* root-only: every folder 0700, every file 0600, no group anywhere */
+	CHECK_INT(stat(dir, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 0700);
+	{
+		static const char *const subs[] = {"users", "state", "locks", "quarantine"};
+		for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+			snprintf(p, sizeof(p), "%s/%s", dir, subs[i]);
+			CHECK_INT(stat(p, &st), 0);
+			CHECK_INT(st.st_mode & 07777, 0700);
+		}
+	}
+	snprintf(p, sizeof(p), "%s/state/%u.gen", dir, (unsigned)alice.uid);
 	CHECK_INT(stat(p, &st), 0);
-	CHECK_INT(st.st_mode & 0777, 0770);
+	CHECK_INT(st.st_mode & 07777, 0600);
+	snprintf(p, sizeof(p), "%s/locks/%u.lock", dir, (unsigned)alice.uid);
+	CHECK_INT(stat(p, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 0600);
 	CHECK_INT(stat(keyfile, &st), 0);
-	CHECK_INT(st.st_mode & 07777, 0640);
+	CHECK_INT(st.st_mode & 07777, 0600);
 	/* the payload is not in the file in clear */
 	{
 		size_t n = 0;
@@ -250,7 +264,7 @@ static void test_bit_flips(void)
 	for (size_t bit = 0; bit < n * 8; bit++) {
 		memcpy(mut, orig, n);
 		mut[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-		ts_test_write_file(p, mut, n, 0640);
+		ts_test_write_file(p, mut, n, 0600);
 		CHECK_MSG(ks_read(ks, &alice, &b) == TS_E_QUARANTINED, "bit %zu not refused", bit);
 		CHECK_MSG(!exists(p), "bit %zu: record left in place", bit);
 		quarantined++;
@@ -258,7 +272,7 @@ static void test_bit_flips(void)
 	CHECK_INT(count_dir("quarantine"), quarantined);
 	CHECK(quarantined == n * 8);
 	/* the untouched record still opens: the refusals were the flips */
-	ts_test_write_file(p, orig, n, 0640);
+	ts_test_write_file(p, orig, n, 0600);
 	expect_payload(ks, &alice, "payload-16-bytes");
 	free(mut);
 	free(orig);
@@ -277,7 +291,7 @@ static void test_truncation(void)
 	record_path(p, sizeof(p), alice.uid);
 	orig = ts_test_read_file(p, &n);
 	for (size_t len = 0; len < n; len++) {
-		ts_test_write_file(p, orig, len, 0640);
+		ts_test_write_file(p, orig, len, 0600);
 		CHECK_MSG(ks_read(ks, &alice, &b) == TS_E_QUARANTINED, "length %zu accepted", len);
 		CHECK(!exists(p));
 	}
@@ -287,19 +301,19 @@ static void test_truncation(void)
 		char *longer = malloc(n + 1);
 		memcpy(longer, orig, n);
 		longer[n] = 'x';
-		ts_test_write_file(p, longer, n + 1, 0640);
+		ts_test_write_file(p, longer, n + 1, 0600);
 		CHECK_INT(ks_read(ks, &alice, &b), TS_E_QUARANTINED);
 		free(longer);
 	}
 	/* oversize file: refused, quarantined */
 	{
 		char *huge = calloc(1, KS_RECORD_MAX + 1);
-		ts_test_write_file(p, huge, KS_RECORD_MAX + 1, 0640);
+		ts_test_write_file(p, huge, KS_RECORD_MAX + 1, 0600);
 		CHECK_INT(ks_read(ks, &alice, &b), TS_E_QUARANTINED);
 		CHECK(!exists(p));
 		free(huge);
 	}
-	ts_test_write_file(p, orig, n, 0640);
+	ts_test_write_file(p, orig, n, 0600);
 	expect_payload(ks, &alice, "some token bytes");
 	free(orig);
 	ks_close(ks);
@@ -314,7 +328,7 @@ static void test_quarantine_distinct(void)
 	CHECK_INT(ks_read(ks, &alice, &b), TS_E_NO_RECORD);
 	CHECK_INT(count_dir("quarantine"), 0);
 	record_path(p, sizeof(p), alice.uid);
-	ts_test_write_file(p, "garbage", 7, 0640);
+	ts_test_write_file(p, "garbage", 7, 0600);
 	CHECK_INT(ks_read(ks, &alice, &b), TS_E_QUARANTINED);
 	CHECK(TS_E_QUARANTINED != TS_E_NO_RECORD);
 	CHECK(strcmp(ts_strerror(TS_E_QUARANTINED), ts_strerror(TS_E_NO_RECORD)) != 0);
@@ -345,7 +359,7 @@ static void test_rollback(void)
 	gen1 = ts_test_read_file(p, &n1);
 	CHECK_INT(put(ks, &alice, "generation two", 1), 2);
 	gen2 = ts_test_read_file(p, &n2);
-	ts_test_write_file(p, gen1, n1, 0640);
+	ts_test_write_file(p, gen1, n1, 0600);
 	CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK);
 	CHECK(exists(p)); /* left in place, not quarantined */
 	CHECK_INT(count_dir("quarantine"), 0);
@@ -357,7 +371,7 @@ static void test_rollback(void)
 		CHECK_INT(ks_write(ks, l, &alice, "x", 1, 2, &g), TS_E_CONFLICT);
 		ks_unlock(l);
 	}
-	ts_test_write_file(p, gen2, n2, 0640);
+	ts_test_write_file(p, gen2, n2, 0600);
 	expect_payload(ks, &alice, "generation two");
 
 	/* deleting keeps the counter: the deleted record cannot come back */
@@ -369,7 +383,7 @@ static void test_rollback(void)
 		ks_unlock(l);
 	}
 	CHECK_INT(ks_read(ks, &alice, &b), TS_E_NO_RECORD);
-	ts_test_write_file(p, gen2, n2, 0640);
+	ts_test_write_file(p, gen2, n2, 0600);
 	CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK);
 	/* a new login clears the refused copy away under the lock: it goes
 	 * to quarantine (not deleted), and only a rollback is moved */
@@ -402,7 +416,7 @@ static void test_rollback(void)
 		size_t sn = 0;
 		char *s = ts_test_read_file(sp, &sn);
 		s[16] ^= 1;
-		ts_test_write_file(sp, s, sn, 0640);
+		ts_test_write_file(sp, s, sn, 0600);
 		CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK);
 		free(s);
 	}
@@ -423,7 +437,7 @@ static void test_symlink_and_modes(void)
 	record_path(p, sizeof(p), alice.uid);
 	orig = ts_test_read_file(p, &n);
 	snprintf(other, sizeof(other), "%s/elsewhere.seal", dir);
-	ts_test_write_file(other, orig, n, 0640);
+	ts_test_write_file(other, orig, n, 0600);
 	CHECK_INT(unlink(p), 0);
 	CHECK_INT(symlink(other, p), 0);
 	CHECK_INT(ks_read(ks, &alice, &b), TS_E_NOT_REGULAR);
@@ -432,6 +446,11 @@ static void test_symlink_and_modes(void)
 	CHECK_INT(unlink(p), 0);
 
 	ts_test_write_file(p, orig, n, 0660); /* group-writable */
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_BAD_MODE);
+	CHECK(exists(p));
+	ts_test_write_file(p, orig, n, 0640); /* group-readable: private means private */
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_BAD_MODE);
+	ts_test_write_file(p, orig, n, 0604); /* world-readable */
 	CHECK_INT(ks_read(ks, &alice, &b), TS_E_BAD_MODE);
 	CHECK(exists(p));
 	ts_test_write_file(p, orig, n, 0644); /* world-readable */
@@ -445,6 +464,23 @@ static void test_symlink_and_modes(void)
 	CHECK_INT(ks_read(ks, &alice, &b), TS_E_NOT_REGULAR);
 	CHECK_INT(unlink(p), 0);
 	ts_test_write_file(p, orig, n, 0600);
+	expect_payload(ks, &alice, "linked");
+	/* the counter file and the lock file are private too */
+	{
+		char sp[700];
+		struct ks_lock *l = NULL;
+
+		snprintf(sp, sizeof(sp), "%s/state/%u.gen", dir, (unsigned)alice.uid);
+		CHECK_INT(chmod(sp, 0640), 0);
+		CHECK_INT(ks_read(ks, &alice, &b), TS_E_BAD_MODE);
+		CHECK_INT(chmod(sp, 0600), 0);
+		snprintf(sp, sizeof(sp), "%s/locks/%u.lock", dir, (unsigned)alice.uid);
+		CHECK_INT(chmod(sp, 0660), 0);
+		CHECK_INT(ks_lock(ks, alice.uid, &l), TS_E_BAD_MODE);
+		CHECK_INT(chmod(sp, 0600), 0);
+		CHECK_INT(ks_lock(ks, alice.uid, &l), 0);
+		ks_unlock(l);
+	}
 	expect_payload(ks, &alice, "linked");
 	free(orig);
 	ks_close(ks);
@@ -488,7 +524,7 @@ static void test_verify_all(void)
 	record_path(p, sizeof(p), 2001);
 	f = ts_test_read_file(p, &n);
 	f[n - 1] ^= 0x40;
-	ts_test_write_file(p, f, n, 0640);
+	ts_test_write_file(p, f, n, 0600);
 	/* a stray temp file is not a record */
 	snprintf(p, sizeof(p), "%s/users/2000.seal.tmp.abcdef", dir);
 	ts_test_write_file(p, "junk", 4, 0600);
@@ -503,7 +539,7 @@ static void test_verify_all(void)
 		char q[700];
 		record_path(q, sizeof(q), 2000);
 		char *g = ts_test_read_file(q, &n);
-		ts_test_write_file(p, g, n, 0640);
+		ts_test_write_file(p, g, n, 0600);
 		free(g);
 	}
 	CHECK_INT(ks_verify_all(ks, &ok, &bad), 0);
@@ -593,7 +629,7 @@ static void test_rotation(void)
 		CHECK_INT(ks_open_from_key(&fk, 1, k1), 0);
 		CHECK_INT(ks_record_seal(fk, &ids[0], 50, "x", 1, &f, &n), 0);
 		record_path(p, sizeof(p), ids[0].uid);
-		ts_test_write_file(p, f, n, 0640);
+		ts_test_write_file(p, f, n, 0600);
 		CHECK_INT(ks_read(ks, &ids[0], &b), TS_E_QUARANTINED);
 		free(f);
 		ks_close(fk);
@@ -629,7 +665,7 @@ static void test_rotation_keeps_deleted_counter(void)
 	/* a new record continues above everything seen before the rotation */
 	CHECK(put(ks, &alice, "three", 0) > 3);
 	/* the deleted file put back does not open (its key id is gone) */
-	ts_test_write_file(p, gen2, n2, 0640);
+	ts_test_write_file(p, gen2, n2, 0600);
 	CHECK_INT(ks_read(ks, &alice, &b), TS_E_QUARANTINED);
 	CHECK(b == NULL);
 	free(gen2);
@@ -651,7 +687,7 @@ static void test_master_key_file(void)
 	sodium_bin2hex(line + 2, sizeof(line) - 2, key, sizeof(key));
 	line[2 + 2 * KS_KEYBYTES] = '\n';
 	line[3 + 2 * KS_KEYBYTES] = '\0';
-	ts_test_write_file(kp, line, strlen(line), 0640);
+	ts_test_write_file(kp, line, strlen(line), 0600);
 	CHECK_INT(ks_open(&ks, d, kp, NULL), 0);
 	CHECK_INT(ks_current_key_id(ks), 7);
 	ks = ks_close(ks);
@@ -659,6 +695,8 @@ static void test_master_key_file(void)
 	ts_test_write_file(kp, line, strlen(line), 0644);
 	CHECK_INT(ks_open(&ks, d, kp, NULL), TS_E_BAD_MODE);
 	ts_test_write_file(kp, line, strlen(line), 0660);
+	CHECK_INT(ks_open(&ks, d, kp, NULL), TS_E_BAD_MODE);
+	ts_test_write_file(kp, line, strlen(line), 0640); /* group-readable */
 	CHECK_INT(ks_open(&ks, d, kp, NULL), TS_E_BAD_MODE);
 	ts_test_write_file(kp, line, strlen(line), 0600);
 	snprintf(link, sizeof(link), "%s/link.key", ts_test_tmpdir());
@@ -681,7 +719,17 @@ static void test_master_key_file(void)
 	/* a world-accessible keystore folder is refused */
 	CHECK_INT(chmod(d, 0777), 0);
 	CHECK_INT(ks_open(&ks, d, keyfile, NULL), TS_E_BAD_MODE);
-	CHECK_INT(chmod(d, 0770), 0);
+	/* ... and so is a group-accessible one, top folder or subfolder */
+	CHECK_INT(chmod(d, 0750), 0);
+	CHECK_INT(ks_open(&ks, d, keyfile, NULL), TS_E_BAD_MODE);
+	CHECK_INT(chmod(d, 0700), 0);
+	{
+		char sub[800];
+		snprintf(sub, sizeof(sub), "%s/users", d);
+		CHECK_INT(chmod(sub, 0710), 0);
+		CHECK_INT(ks_open(&ks, d, keyfile, NULL), TS_E_BAD_MODE);
+		CHECK_INT(chmod(sub, 0700), 0);
+	}
 	CHECK_INT(ks_open(&ks, d, keyfile, NULL), 0);
 	ks_close(ks);
 }
