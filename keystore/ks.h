@@ -62,7 +62,11 @@ struct ks_open_opts {
 };
 
 /* Create the folder layout and, if key_file does not exist, a new master key
- * (key id 1). Root-only: folders 0700, files 0600, no group. Idempotent. */
+ * (key id 1). Root-only: folders 0700, files 0600, no group. Idempotent.
+ * A key is created only for an empty keystore: while users/, state/ or
+ * quarantine/ holds any entry, a missing key_file gives TS_E_NO_KEY and
+ * nothing on disk changes. An existing key_file (even a malformed, unsafe
+ * or unreadable one) is never replaced. */
 int ks_init(const char *dir, const char *key_file, const struct ks_open_opts *opts) TS_WUR
 	TS_NONNULL(1, 2);
 
@@ -80,7 +84,8 @@ struct ks_lock *ks_unlock(struct ks_lock *l);
  * TS_E_QUARANTINED (it failed to open and was moved to quarantine/),
  * TS_E_ROLLBACK (older than the newest generation seen; left in place),
  * TS_E_BAD_OWNER/TS_E_BAD_MODE/TS_E_NOT_REGULAR (refused, left in place),
- * TS_E_KEY_ID. May be called with or without the lock. */
+ * TS_E_KEY_ID (sealed under a key id key_file does not hold: left in place).
+ * May be called with or without the lock. */
 int ks_read(struct ks *ks, const struct ks_identity *id, struct ks_blob **ret) TS_WUR
 	TS_NONNULL(1, 2, 3);
 struct ks_blob *ks_blob_free(struct ks_blob *b);

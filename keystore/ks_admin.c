@@ -42,6 +42,61 @@ static int mkdir_private(int dirfd, const char *name)
 	return 0;
 }
 
+/* 1 when the folder dirfd/name holds any entry, 0 when it is empty or does
+ * not exist. */
+static int folder_has_entries(int dirfd, const char *name)
+{
+	DIR *d;
+	int fd, r = 0;
+
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	for (;;) {
+		struct dirent *de;
+
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			r = errno ? -errno : 0;
+			break;
+		}
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+			r = 1;
+			break;
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+/* A new master key only for a keystore that holds nothing a key could have
+ * sealed: no record, counter or quarantined file (DESIGN §5). */
+static int keystore_empty(const char *dir)
+{
+	static const char *const held[] = {"users", "state", "quarantine"};
+	_cleanup_close_ int dfd = -1;
+
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT                      ? 0
+		       : errno == ELOOP || errno == ENOTDIR ? TS_E_NOT_REGULAR
+		                                            : -errno;
+	for (size_t i = 0; i < TS_ARRAY_SIZE(held); i++) {
+		int r = folder_has_entries(dfd, held[i]);
+
+		if (r != 0)
+			return r > 0 ? TS_E_NO_KEY : r;
+	}
+	return 0;
+}
+
 int ks_init(const char *dir, const char *key_file, const struct ks_open_opts *opts)
 {
 	_cleanup_close_ int dfd = -1;
@@ -52,6 +107,16 @@ int ks_init(const char *dir, const char *key_file, const struct ks_open_opts *op
 	r = ks_sodium_init();
 	if (r < 0)
 		return r;
+	/* An existing key file, readable or not, is never replaced; a missing
+	 * one is created only for an empty keystore. Either refusal changes
+	 * nothing on disk. */
+	if (fstatat(AT_FDCWD, key_file, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		r = keystore_empty(dir);
+		if (r < 0)
+			return r;
+	}
 	r = mkdir_private(AT_FDCWD, dir);
 	if (r < 0)
 		return r;
@@ -357,8 +422,11 @@ int ks_rotate_reseal(struct ks *ks, uid_t uid, unsigned *ret_done)
 	if (r < 0)
 		return r;
 	r = ks_open_by_header(ks, uid, &hi, &b);
-	if (r == TS_E_NO_RECORD || r == TS_E_QUARANTINED || r == TS_E_ROLLBACK) {
-		r = 0; /* nothing (valid) left to carry over */
+	if (r == TS_E_NO_RECORD || r == TS_E_QUARANTINED || r == TS_E_ROLLBACK ||
+	    r == TS_E_KEY_ID) {
+		/* nothing (valid) left to carry over; a record under a key id
+		 * key_file lacks stays where it is (verify reports it) */
+		r = 0;
 		goto out;
 	}
 	if (r < 0)
@@ -443,7 +511,7 @@ static int restate_one(struct ks *ks, uid_t uid, void *ctx)
 	r = ks_state_load(ks, uid, &seen);
 	if (r == 0 && seen > 0)
 		r = ks_state_save(ks, uid, seen);
-	else if (r == TS_E_CORRUPT)
+	else if (r == TS_E_CORRUPT || r == TS_E_KEY_ID)
 		r = 0;
 	ks_unlock(l);
 	return r;

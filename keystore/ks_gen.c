@@ -88,8 +88,10 @@ int ks_state_load(struct ks *ks, uid_t uid, uint64_t *ret_gen)
 	/* re-MACed by a rotation under a key id added since we loaded the keys */
 	if (!k && ks_keys_maybe_reload(ks) == 0)
 		k = ks_key_find(ks, get32(buf + 8));
-	if (!k)
+	if (!k) {
+		r = TS_E_KEY_ID; /* a key missing from key_file is no tampering */
 		goto out;
+	}
 	if (ks_derive(genkey, k, uid, KS_KDF_GEN) < 0)
 		goto out;
 	crypto_generichash(mac, sizeof(mac), buf, KS_GEN_BODY, genkey, sizeof(genkey));

@@ -175,7 +175,8 @@ int ks_keys_create(const char *key_file);
 /* ---- ks_gen.c --------------------------------------------------------- */
 
 /* *ret_gen = newest generation seen (0 if none). TS_E_CORRUPT when the state
- * file exists but does not verify. */
+ * file exists but does not verify, TS_E_KEY_ID when it is MACed under a key
+ * id that key_file does not hold. */
 int ks_state_load(struct ks *ks, uid_t uid, uint64_t *ret_gen);
 int ks_state_save(struct ks *ks, uid_t uid, uint64_t gen);
 

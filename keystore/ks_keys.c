@@ -166,12 +166,12 @@ int ks_keys_maybe_reload(struct ks *ks)
 	return ks_keys_load(ks);
 }
 
-int ks_keys_save(const char *path, const struct ks_key *keys, size_t n)
+/* "<id>:<hex>\n" per key into a new sodium_malloc buffer. */
+static int keys_format(const struct ks_key *keys, size_t n, char **ret_buf, size_t *ret_len)
 {
 	const size_t line = 10 + 1 + 2 * KS_KEYBYTES + 1;
 	size_t cap = line * n + 1, len = 0;
 	char *buf;
-	int r;
 
 	buf = sodium_malloc(cap);
 	if (!buf)
@@ -180,26 +180,88 @@ int ks_keys_save(const char *path, const struct ks_key *keys, size_t n)
 		int w = snprintf(buf + len, cap - len, "%u:", keys[i].id);
 
 		if (w < 0 || (size_t)w >= cap - len) {
-			r = -EOVERFLOW;
-			goto out;
+			sodium_free(buf);
+			return -EOVERFLOW;
 		}
 		len += (size_t)w;
 		sodium_bin2hex(buf + len, cap - len, keys[i].key, KS_KEYBYTES);
 		len += 2 * KS_KEYBYTES;
 		buf[len++] = '\n';
 	}
-	{
-		struct ts_atomic_opts ao = {.mode = 0600, .uid = (uid_t)-1, .gid = (gid_t)-1};
-		r = ts_atomic_write(path, buf, len, &ao);
-	}
-out:
+	*ret_buf = buf;
+	*ret_len = len;
+	return 0;
+}
+
+int ks_keys_save(const char *path, const struct ks_key *keys, size_t n)
+{
+	struct ts_atomic_opts ao = {.mode = 0600, .uid = (uid_t)-1, .gid = (gid_t)-1};
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = keys_format(keys, n, &buf, &len);
+	if (r < 0)
+		return r;
+	r = ts_atomic_write(path, buf, len, &ao);
 	sodium_free(buf);
 	return r;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Write data to a temp file beside path and link(2) it into place: the new
+ * file appears whole or not at all, and never replaces one that exists
+ * (-EEXIST). */
+static int create_exclusive(const char *path, const char *data, size_t len)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	_cleanup_close_ int fd = -1, dfd = -1;
+	const char *slash;
+	int n, r = 0;
+
+	n = snprintf(tmp, sizeof(tmp), "%s.new.XXXXXX", path);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0600) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0 ||
+	    linkat(AT_FDCWD, tmp, AT_FDCWD, path, 0) < 0)
+		r = -errno;
+	(void)unlink(tmp);
+	if (r < 0)
+		return r;
+	slash = strrchr(path, '/');
+	n = slash ? snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path)
+	          : snprintf(dir, sizeof(dir), ".");
+	if (n < 0 || (size_t)n >= sizeof(dir))
+		return -ENAMETOOLONG;
+	dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		(void)fsync(dfd);
+	return 0;
 }
 
 int ks_keys_create(const char *key_file)
 {
 	struct ks_key *k;
+	char *buf = NULL;
+	size_t len = 0;
 	int r;
 
 	k = sodium_malloc(sizeof(*k));
@@ -207,7 +269,12 @@ int ks_keys_create(const char *key_file)
 		return -ENOMEM;
 	k->id = 1;
 	crypto_kdf_keygen(k->key);
-	r = ks_keys_save(key_file, k, 1);
+	r = keys_format(k, 1, &buf, &len);
 	sodium_free(k);
-	return r;
+	if (r < 0)
+		return r;
+	r = create_exclusive(key_file, buf, len);
+	sodium_free(buf);
+	/* created meanwhile by another init: that key stands */
+	return r == -EEXIST ? 0 : r;
 }

@@ -57,8 +57,9 @@ int ks_record_load(struct ks *ks, const char *name, uint8_t **ret_buf, size_t *r
 	return ts_read_all(fd, KS_RECORD_MAX, ret_buf, ret_len);
 }
 
-/* Load and open a record. Corrupt ones (and ones under key ids we do not
- * hold, after a key file reload) are quarantined: TS_E_QUARANTINED. */
+/* Load and open a record. Corrupt ones are quarantined: TS_E_QUARANTINED.
+ * One sealed under a key id we do not hold (after a key file reload) is a
+ * configuration problem, not corruption: TS_E_KEY_ID, left where it is. */
 static int record_read(struct ks *ks, const struct ks_identity *id, struct ks_blob **ret)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
@@ -83,7 +84,7 @@ static int record_read(struct ks *ks, const struct ks_identity *id, struct ks_bl
 	r = ks_record_open(ks, id, buf, len, &b);
 	if (r == TS_E_KEY_ID && ks_keys_maybe_reload(ks) == 0)
 		r = ks_record_open(ks, id, buf, len, &b);
-	if (r == TS_E_CORRUPT || r == TS_E_KEY_ID)
+	if (r == TS_E_CORRUPT)
 		goto bad;
 	if (r < 0)
 		return r;
