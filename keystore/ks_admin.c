@@ -245,6 +245,12 @@ uint32_t ks_current_key_id(const struct ks *ks)
 	return ks->current;
 }
 
+void ks_testing_before_quarantine(struct ks *ks, ts_before_rename_fn fn, void *ctx)
+{
+	ks->before_quarantine = fn;
+	ks->before_quarantine_ctx = ctx;
+}
+
 size_t ks_key_count(const struct ks *ks)
 {
 	return ks->nkeys;
@@ -339,7 +345,7 @@ static int verify_one(struct ks *ks, uid_t uid, void *ctx)
 	struct ks_blob *b = NULL;
 	int r;
 
-	r = ks_open_by_header(ks, uid, &hi, &b);
+	r = ks_open_by_header(ks, NULL, uid, &hi, &b);
 	if (r == TS_E_NO_RECORD)
 		return 0; /* removed meanwhile */
 	if (r == -ENOMEM || r == -EIO)
@@ -421,7 +427,7 @@ int ks_rotate_reseal(struct ks *ks, uid_t uid, unsigned *ret_done)
 	r = ks_lock(ks, uid, &l);
 	if (r < 0)
 		return r;
-	r = ks_open_by_header(ks, uid, &hi, &b);
+	r = ks_open_by_header(ks, l, uid, &hi, &b);
 	if (r == TS_E_NO_RECORD || r == TS_E_QUARANTINED || r == TS_E_ROLLBACK ||
 	    r == TS_E_KEY_ID) {
 		/* nothing (valid) left to carry over; a record under a key id

@@ -127,11 +127,15 @@ int ks_record_open(const struct ks *ks, const struct ks_identity *id, const uint
 	r = ks_header_parse(file, len, &h);
 	if (r < 0)
 		return r;
-	if ((uint64_t)h.uid != (uint64_t)id->uid || !id->user || !id->issuer || !id->client_id ||
-	    !field_eq(h.user, h.user_len, id->user) ||
+	if ((uint64_t)h.uid != (uint64_t)id->uid || !id->user || !id->issuer || !id->client_id)
+		return TS_E_CORRUPT; /* another uid's file: copied, not configured */
+	/* Same uid, sealed for another user name, issuer or client id: the
+	 * configuration changed (a typo, a trailing slash, a new client), not
+	 * the file. Refused, and healed by fixing the configuration. */
+	if (!field_eq(h.user, h.user_len, id->user) ||
 	    !field_eq(h.issuer, h.issuer_len, id->issuer) ||
 	    !field_eq(h.client_id, h.client_len, id->client_id))
-		return TS_E_CORRUPT;
+		return TS_E_MISMATCH;
 	k = ks_key_find(ks, h.key_id);
 	if (!k)
 		return TS_E_KEY_ID;

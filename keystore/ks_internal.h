@@ -72,6 +72,8 @@ struct ks {
 	unsigned lock_timeout_ms;
 	ts_before_rename_fn before_rename;
 	void *before_rename_ctx;
+	ts_before_rename_fn before_quarantine; /* test seam, NULL in production */
+	void *before_quarantine_ctx;
 };
 
 struct ks_lock {
@@ -194,7 +196,9 @@ int ks_record_load(struct ks *ks, const char *name, uint8_t **ret_buf, size_t *r
 int ks_write_record(struct ks *ks, const struct ks_key *k, const struct ks_identity *id,
                     const void *payload, size_t len, uint64_t gen);
 /* Read users/<uid>.seal and take its identity from its header. On success
- * *ret_b is the opened record; the identity strings live in hi. */
-int ks_open_by_header(struct ks *ks, uid_t uid, struct hdr_identity *hi, struct ks_blob **ret_b);
+ * *ret_b is the opened record; the identity strings live in hi. With held
+ * (the user's lock) a corrupt record is quarantined; without, it stays. */
+int ks_open_by_header(struct ks *ks, struct ks_lock *held, uid_t uid, struct hdr_identity *hi,
+                      struct ks_blob **ret_b);
 
 #endif

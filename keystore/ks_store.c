@@ -20,17 +20,22 @@
 
 /* ---- reading records from disk --------------------------------------- */
 
-/* Move users/<name> into quarantine/, unless it was replaced since we read it. */
+/* Under the user's lock: move users/<name> into quarantine/ if the entry is
+ * still the very inode that was read (read_st, the fstat of the fd read).
+ * -ESTALE when it was replaced meanwhile (the caller reads again), 0 when
+ * it moved it or it is gone. */
 int ks_quarantine(struct ks *ks, const char *name, const struct stat *read_st)
 {
 	char qname[NAME_MAX + 1];
 	struct stat st;
 	int n;
 
+	if (ks->before_quarantine)
+		ks->before_quarantine(ks->before_quarantine_ctx);
 	if (fstatat(ks->users_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -errno;
-	if (read_st && (st.st_ino != read_st->st_ino || st.st_dev != read_st->st_dev))
-		return 0; /* a writer replaced it meanwhile: not ours to move */
+	if (st.st_ino != read_st->st_ino || st.st_dev != read_st->st_dev)
+		return -ESTALE; /* a writer replaced it: not ours to move */
 	n = snprintf(qname, sizeof(qname), "%s.%lld.%08x", name, (long long)time(NULL),
 	             (unsigned)randombytes_random());
 	if (n < 0 || (size_t)n >= sizeof(qname))
@@ -43,59 +48,64 @@ int ks_quarantine(struct ks *ks, const char *name, const struct stat *read_st)
 }
 
 /* Read users/<uid>.seal into memory: TS_E_NO_RECORD, owner/mode/type errors,
- * TS_E_TOO_BIG (oversize file). */
+ * TS_E_TOO_BIG (oversize file). *ret_st is the fstat of the fd read and is
+ * set whenever the file was opened and checked, TS_E_TOO_BIG included. */
 int ks_record_load(struct ks *ks, const char *name, uint8_t **ret_buf, size_t *ret_len,
                    struct stat *ret_st)
 {
-	struct ts_file_policy pol = ts_file_policy_private(KS_RECORD_MAX);
+	struct ts_file_policy pol = ts_file_policy_private(0);
 	_cleanup_close_ int fd = -1;
 	int r;
 
 	r = ts_openat_checked(ks->users_fd, name, O_RDONLY, &pol, &fd, ret_st);
 	if (r < 0)
 		return r == -ENOENT ? TS_E_NO_RECORD : r;
+	if ((uintmax_t)ret_st->st_size > KS_RECORD_MAX)
+		return TS_E_TOO_BIG;
 	return ts_read_all(fd, KS_RECORD_MAX, ret_buf, ret_len);
 }
 
-/* Load and open a record. Corrupt ones are quarantined: TS_E_QUARANTINED.
- * One sealed under a key id we do not hold (after a key file reload) is a
- * configuration problem, not corruption: TS_E_KEY_ID, left where it is. */
-static int record_read(struct ks *ks, const struct ks_identity *id, struct ks_blob **ret)
+/* Bounded re-reads when a writer keeps replacing a corrupt record. */
+#define KS_REREAD_MAX 8
+
+/* Load and open a record. A corrupt (or over-size) one is TS_E_CORRUPT
+ * (TS_E_TOO_BIG) and stays, unless held: then it is quarantined if it is
+ * still the inode read (TS_E_QUARANTINED), else read again. One sealed
+ * under a key id we do not hold (after a key file reload) is TS_E_KEY_ID,
+ * one for another identity TS_E_MISMATCH: configuration, left in place. */
+static int record_read(struct ks *ks, const struct ks_identity *id, struct ks_lock *held,
+                       struct ks_blob **ret)
 {
-	_cleanup_free_ uint8_t *buf = NULL;
-	struct ks_blob *b = NULL;
 	char name[32];
-	struct stat st;
-	size_t len = 0;
-	int r, q;
+	int r;
 
 	if (ks->users_fd < 0)
 		return -EBADF;
 	r = uid_name(name, sizeof(name), id->uid, ".seal");
 	if (r < 0)
 		return r;
-	r = ks_record_load(ks, name, &buf, &len, &st);
-	if (r == TS_E_TOO_BIG) {
-		q = ks_quarantine(ks, name, NULL);
-		return q < 0 ? q : TS_E_QUARANTINED;
+	for (unsigned i = 0; i < KS_REREAD_MAX; i++) {
+		_cleanup_free_ uint8_t *buf = NULL;
+		struct stat st;
+		size_t len = 0;
+
+		r = ks_record_load(ks, name, &buf, &len, &st);
+		if (r == 0) {
+			r = ks_record_open(ks, id, buf, len, ret);
+			if (r == TS_E_KEY_ID && ks_keys_maybe_reload(ks) == 0)
+				r = ks_record_open(ks, id, buf, len, ret);
+		}
+		if ((r != TS_E_CORRUPT && r != TS_E_TOO_BIG) || !held)
+			return r;
+		r = ks_quarantine(ks, name, &st);
+		if (r != -ESTALE)
+			return r < 0 ? r : TS_E_QUARANTINED;
 	}
-	if (r < 0)
-		return r;
-	r = ks_record_open(ks, id, buf, len, &b);
-	if (r == TS_E_KEY_ID && ks_keys_maybe_reload(ks) == 0)
-		r = ks_record_open(ks, id, buf, len, &b);
-	if (r == TS_E_CORRUPT)
-		goto bad;
-	if (r < 0)
-		return r;
-	*ret = b;
-	return 0;
-bad:
-	q = ks_quarantine(ks, name, &st);
-	return q < 0 ? q : TS_E_QUARANTINED;
+	return TS_E_CONFLICT;
 }
 
-int ks_read(struct ks *ks, const struct ks_identity *id, struct ks_blob **ret)
+static int read_checked(struct ks *ks, struct ks_lock *held, const struct ks_identity *id,
+                        struct ks_blob **ret)
 {
 	struct ks_blob *b = NULL;
 	uint64_t seen = 0;
@@ -105,7 +115,7 @@ int ks_read(struct ks *ks, const struct ks_identity *id, struct ks_blob **ret)
 	 * state, so a reader without the lock never pairs an older record
 	 * with a newer state (a false rollback) this way round. */
 	rs = ks_state_load(ks, id->uid, &seen);
-	r = record_read(ks, id, &b);
+	r = record_read(ks, id, held, &b);
 	if (r < 0)
 		return r;
 	if (rs == TS_E_CORRUPT || (rs == 0 && b->generation < seen)) {
@@ -120,18 +130,77 @@ int ks_read(struct ks *ks, const struct ks_identity *id, struct ks_blob **ret)
 	return 0;
 }
 
+int ks_read(struct ks *ks, const struct ks_identity *id, struct ks_blob **ret)
+{
+	return read_checked(ks, NULL, id, ret);
+}
+
+int ks_read_locked(struct ks *ks, struct ks_lock *held, const struct ks_identity *id,
+                   struct ks_blob **ret)
+{
+	int r = ks_check_held(ks, held, id->uid);
+
+	return r < 0 ? r : read_checked(ks, held, id, ret);
+}
+
+/* ks_read_header: the header of users/<uid>.seal, parsed, not decrypted. */
+int ks_read_header(struct ks *ks, uid_t uid, struct ks_header_info *ret)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	struct ks_header h;
+	char name[32];
+	struct stat st;
+	size_t len = 0;
+	int r;
+
+	if (ks->users_fd < 0)
+		return -EBADF;
+	r = uid_name(name, sizeof(name), uid, ".seal");
+	if (r < 0)
+		return r;
+	r = ks_record_load(ks, name, &buf, &len, &st);
+	if (r == TS_E_TOO_BIG)
+		return TS_E_CORRUPT;
+	if (r < 0)
+		return r;
+	if (ks_header_parse(buf, len, &h) < 0 || (uint64_t)h.uid != (uint64_t)uid)
+		return TS_E_CORRUPT;
+	ret->generation = h.generation;
+	ret->key_id = h.key_id;
+	memcpy(ret->user, h.user, h.user_len);
+	ret->user[h.user_len] = '\0';
+	memcpy(ret->issuer, h.issuer, h.issuer_len);
+	ret->issuer[h.issuer_len] = '\0';
+	memcpy(ret->client_id, h.client_id, h.client_len);
+	ret->client_id[h.client_len] = '\0';
+	return 0;
+}
+
 /* ---- writes ----------------------------------------------------------- */
 
-/* Generation of the record on disk (0 = none). Corrupt ones are quarantined
- * and count as none; owner/mode/type problems are errors. */
-static int current_generation(struct ks *ks, const struct ks_identity *id, uint64_t *ret_gen)
+/* Under the lock: generation of the record on disk (0 = none). Corrupt
+ * ones are quarantined and count as none; a mismatch (another identity at
+ * this uid) counts with its header's generation, so only a caller that saw
+ * it (ks_read_header) replaces it; key id, owner/mode/type problems are
+ * errors. */
+static int current_generation(struct ks *ks, struct ks_lock *held, const struct ks_identity *id,
+                              uint64_t *ret_gen)
 {
 	struct ks_blob *b = NULL;
 	int r;
 
-	r = record_read(ks, id, &b);
+	r = record_read(ks, id, held, &b);
 	if (r == TS_E_NO_RECORD || r == TS_E_QUARANTINED) {
 		*ret_gen = 0;
+		return 0;
+	}
+	if (r == TS_E_MISMATCH) {
+		struct ks_header_info hi;
+
+		r = ks_read_header(ks, id->uid, &hi);
+		if (r < 0)
+			return r;
+		*ret_gen = hi.generation;
 		return 0;
 	}
 	if (r < 0)
@@ -182,7 +251,7 @@ int ks_write(struct ks *ks, struct ks_lock *held, const struct ks_identity *id, 
 	r = ks_keys_maybe_reload(ks);
 	if (r < 0)
 		return r;
-	r = current_generation(ks, id, &cur);
+	r = current_generation(ks, held, id, &cur);
 	if (r < 0)
 		return r;
 	if (cur != expected_generation)
@@ -219,7 +288,7 @@ int ks_delete(struct ks *ks, struct ks_lock *held, const struct ks_identity *id,
 	r = ks_check_held(ks, held, id->uid);
 	if (r < 0)
 		return r;
-	r = current_generation(ks, id, &cur);
+	r = current_generation(ks, held, id, &cur);
 	if (r < 0)
 		return r;
 	if (expected_generation != 0 && cur != expected_generation)
@@ -246,6 +315,7 @@ int ks_delete(struct ks *ks, struct ks_lock *held, const struct ks_identity *id,
 
 int ks_quarantine_rollback(struct ks *ks, struct ks_lock *held, const struct ks_identity *id)
 {
+	struct stat st;
 	char name[32];
 	int r;
 
@@ -256,7 +326,10 @@ int ks_quarantine_rollback(struct ks *ks, struct ks_lock *held, const struct ks_
 	if (r < 0)
 		return r;
 	/* Under the lock no writer runs, so a rollback seen here is real and
-	 * not the race an unlocked reader can meet. */
+	 * not the race an unlocked reader can meet. The inode is noted first:
+	 * only the file judged is moved. */
+	if (fstatat(ks->users_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? TS_E_NO_RECORD : -errno;
 	{
 		struct ks_blob *b = NULL;
 
@@ -267,42 +340,31 @@ int ks_quarantine_rollback(struct ks *ks, struct ks_lock *held, const struct ks_
 		return -EAGAIN;
 	if (r != TS_E_ROLLBACK)
 		return r;
-	return ks_quarantine(ks, name, NULL);
+	r = ks_quarantine(ks, name, &st);
+	return r == -ESTALE ? -EAGAIN : r;
 }
 
-int ks_open_by_header(struct ks *ks, uid_t uid, struct hdr_identity *hi, struct ks_blob **ret_b)
+int ks_open_by_header(struct ks *ks, struct ks_lock *held, uid_t uid, struct hdr_identity *hi,
+                      struct ks_blob **ret_b)
 {
-	_cleanup_free_ uint8_t *buf = NULL;
-	struct ks_header h;
-	char name[32];
-	struct stat st;
-	size_t len = 0;
+	struct ks_header_info info;
 	int r;
 
-	r = uid_name(name, sizeof(name), uid, ".seal");
-	if (r < 0)
-		return r;
-	r = ks_record_load(ks, name, &buf, &len, &st);
-	if (r == TS_E_TOO_BIG) {
-		r = ks_quarantine(ks, name, NULL);
-		return r < 0 ? r : TS_E_QUARANTINED;
+	r = ks_read_header(ks, uid, &info);
+	if (r == TS_E_CORRUPT && held) {
+		/* hand the unparsable record to the locked read, which quarantines
+		 * it (after its inode check) */
+		struct ks_identity none = {.uid = uid, .user = "-", .issuer = "", .client_id = ""};
+		return ks_read_locked(ks, held, &none, ret_b);
 	}
 	if (r < 0)
 		return r;
-	if (ks_header_parse(buf, len, &h) < 0 || (uint64_t)h.uid != (uint64_t)uid)
-		goto bad;
-	memcpy(hi->user, h.user, h.user_len);
-	hi->user[h.user_len] = '\0';
-	memcpy(hi->issuer, h.issuer, h.issuer_len);
-	hi->issuer[h.issuer_len] = '\0';
-	memcpy(hi->client_id, h.client_id, h.client_len);
-	hi->client_id[h.client_len] = '\0';
+	memcpy(hi->user, info.user, sizeof(hi->user));
+	memcpy(hi->issuer, info.issuer, sizeof(hi->issuer));
+	memcpy(hi->client_id, info.client_id, sizeof(hi->client_id));
 	hi->id.uid = uid;
 	hi->id.user = hi->user;
 	hi->id.issuer = hi->issuer;
 	hi->id.client_id = hi->client_id;
-	return ks_read(ks, &hi->id, ret_b);
-bad:
-	r = ks_quarantine(ks, name, &st);
-	return r < 0 ? r : TS_E_QUARANTINED;
+	return held ? ks_read_locked(ks, held, &hi->id, ret_b) : ks_read(ks, &hi->id, ret_b);
 }

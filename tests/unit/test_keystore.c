@@ -58,6 +58,18 @@ static void expect_payload(struct ks *ks, const struct ks_identity *id, const ch
 	ks_blob_free(b);
 }
 
+/* A read under the user's lock (the only kind that quarantines). */
+static int read_locked(struct ks *ks, const struct ks_identity *id, struct ks_blob **b)
+{
+	struct ks_lock *l = NULL;
+	int r;
+
+	CHECK_INT(ks_lock(ks, id->uid, &l), 0);
+	r = ks_read_locked(ks, l, id, b);
+	ks_unlock(l);
+	return r;
+}
+
 static void record_path(char *buf, size_t len, uid_t uid)
 {
 	snprintf(buf, len, "%s/users/%u.seal", dir, (unsigned)uid);
@@ -179,12 +191,13 @@ static void test_ad_fields(void)
 	/* the caller's identity differs from the header */
 	id = alice, id.uid = 1001;
 	CHECK_INT(ks_record_open(ks, &id, f, n, &b), TS_E_CORRUPT);
+	/* same uid, another user name, issuer or client id: a mismatch */
 	id = alice, id.user = "alicf";
-	CHECK_INT(ks_record_open(ks, &id, f, n, &b), TS_E_CORRUPT);
+	CHECK_INT(ks_record_open(ks, &id, f, n, &b), TS_E_MISMATCH);
 	id = alice, id.issuer = "https://idp.examplf";
-	CHECK_INT(ks_record_open(ks, &id, f, n, &b), TS_E_CORRUPT);
+	CHECK_INT(ks_record_open(ks, &id, f, n, &b), TS_E_MISMATCH);
 	id = alice, id.client_id = "tokenseaL";
-	CHECK_INT(ks_record_open(ks, &id, f, n, &b), TS_E_CORRUPT);
+	CHECK_INT(ks_record_open(ks, &id, f, n, &b), TS_E_MISMATCH);
 
 	/* the header rewritten consistently with the caller: only the AEAD
 	 * (associated data, per-user key) can catch it */
@@ -254,7 +267,8 @@ static void test_bit_flips(void)
 	char *orig;
 	uint8_t *mut;
 	size_t n = 0;
-	unsigned quarantined = 0, key_id_bits = 0;
+	unsigned quarantined = 0, key_id_bits = 0, mismatch_bits = 0;
+	struct ks_header_info hi;
 
 	CHECK_INT(put(ks, &alice, "payload-16-bytes", 0), 1);
 	record_path(p, sizeof(p), alice.uid);
@@ -265,21 +279,35 @@ static void test_bit_flips(void)
 		memcpy(mut, orig, n);
 		mut[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		ts_test_write_file(p, mut, n, 0600);
-		if (bit / 8 >= 10 && bit / 8 < 14) {
+		if (ks_read_header(ks, alice.uid, &hi) == 0 && hi.key_id != 1) {
 			/* the key id: names a key that is not loaded, which is
 			 * configuration, not corruption: refused, left in place */
-			CHECK_MSG(ks_read(ks, &alice, &b) == TS_E_KEY_ID, "bit %zu", bit);
+			CHECK_MSG(read_locked(ks, &alice, &b) == TS_E_KEY_ID, "bit %zu", bit);
 			CHECK_MSG(exists(p), "bit %zu: record moved", bit);
 			key_id_bits++;
 			continue;
 		}
-		CHECK_MSG(ks_read(ks, &alice, &b) == TS_E_QUARANTINED, "bit %zu not refused", bit);
+		if (ks_read_header(ks, alice.uid, &hi) == 0 &&
+		    (strcmp(hi.user, alice.user) != 0 || strcmp(hi.issuer, alice.issuer) != 0 ||
+		     strcmp(hi.client_id, alice.client_id) != 0)) {
+			/* a header naming another identity: a mismatch, left */
+			CHECK_MSG(read_locked(ks, &alice, &b) == TS_E_MISMATCH, "bit %zu", bit);
+			CHECK_MSG(exists(p), "bit %zu: record moved", bit);
+			mismatch_bits++;
+			continue;
+		}
+		/* without the lock: refused and left where it is */
+		CHECK_MSG(ks_read(ks, &alice, &b) == TS_E_CORRUPT, "bit %zu not refused", bit);
+		CHECK_MSG(exists(p), "bit %zu: unlocked reader moved it", bit);
+		CHECK_MSG(read_locked(ks, &alice, &b) == TS_E_QUARANTINED, "bit %zu not refused", bit);
 		CHECK_MSG(!exists(p), "bit %zu: record left in place", bit);
 		quarantined++;
 	}
 	CHECK_INT(count_dir("quarantine"), quarantined);
 	CHECK_INT(key_id_bits, 32);
-	CHECK(quarantined + key_id_bits == n * 8);
+	/* the identity bytes (5 + 19 + 9), each bit a valid other name */
+	CHECK(mismatch_bits >= 33 * 8);
+	CHECK(quarantined + key_id_bits + mismatch_bits == n * 8);
 	/* the untouched record still opens: the refusals were the flips */
 	ts_test_write_file(p, orig, n, 0600);
 	expect_payload(ks, &alice, "payload-16-bytes");
@@ -301,7 +329,9 @@ static void test_truncation(void)
 	orig = ts_test_read_file(p, &n);
 	for (size_t len = 0; len < n; len++) {
 		ts_test_write_file(p, orig, len, 0600);
-		CHECK_MSG(ks_read(ks, &alice, &b) == TS_E_QUARANTINED, "length %zu accepted", len);
+		CHECK_MSG(ks_read(ks, &alice, &b) == TS_E_CORRUPT, "length %zu accepted", len);
+		CHECK(exists(p));
+		CHECK_MSG(read_locked(ks, &alice, &b) == TS_E_QUARANTINED, "length %zu", len);
 		CHECK(!exists(p));
 	}
 	CHECK_INT(count_dir("quarantine"), n);
@@ -311,14 +341,18 @@ static void test_truncation(void)
 		memcpy(longer, orig, n);
 		longer[n] = 'x';
 		ts_test_write_file(p, longer, n + 1, 0600);
-		CHECK_INT(ks_read(ks, &alice, &b), TS_E_QUARANTINED);
+		CHECK_INT(ks_read(ks, &alice, &b), TS_E_CORRUPT);
+		CHECK_INT(read_locked(ks, &alice, &b), TS_E_QUARANTINED);
 		free(longer);
 	}
-	/* oversize file: refused, quarantined */
+	/* oversize file: refused (left by an unlocked reader), quarantined
+	 * under the lock */
 	{
 		char *huge = calloc(1, KS_RECORD_MAX + 1);
 		ts_test_write_file(p, huge, KS_RECORD_MAX + 1, 0600);
-		CHECK_INT(ks_read(ks, &alice, &b), TS_E_QUARANTINED);
+		CHECK_INT(ks_read(ks, &alice, &b), TS_E_TOO_BIG);
+		CHECK(exists(p));
+		CHECK_INT(read_locked(ks, &alice, &b), TS_E_QUARANTINED);
 		CHECK(!exists(p));
 		free(huge);
 	}
@@ -338,20 +372,86 @@ static void test_quarantine_distinct(void)
 	CHECK_INT(count_dir("quarantine"), 0);
 	record_path(p, sizeof(p), alice.uid);
 	ts_test_write_file(p, "garbage", 7, 0600);
-	CHECK_INT(ks_read(ks, &alice, &b), TS_E_QUARANTINED);
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_CORRUPT);
+	CHECK_INT(count_dir("quarantine"), 0);
+	CHECK_INT(read_locked(ks, &alice, &b), TS_E_QUARANTINED);
 	CHECK(TS_E_QUARANTINED != TS_E_NO_RECORD);
 	CHECK(strcmp(ts_strerror(TS_E_QUARANTINED), ts_strerror(TS_E_NO_RECORD)) != 0);
 	CHECK_INT(count_dir("quarantine"), 1);
 	/* after the move the user simply has no record */
 	CHECK_INT(ks_read(ks, &alice, &b), TS_E_NO_RECORD);
-	/* a record of another identity at this uid is quarantined as well */
+	/* a record of another identity at this uid is a mismatch, not
+	 * corruption: never quarantined, not even under the lock */
 	{
 		struct ks_identity bob = alice;
 		bob.user = "bob";
 		CHECK_INT(put(ks, &bob, "bob's", 0), 1);
-		CHECK_INT(ks_read(ks, &alice, &b), TS_E_QUARANTINED);
-		CHECK_INT(count_dir("quarantine"), 2);
+		CHECK_INT(ks_read(ks, &alice, &b), TS_E_MISMATCH);
+		CHECK_INT(read_locked(ks, &alice, &b), TS_E_MISMATCH);
+		CHECK(exists(p));
+		CHECK_INT(count_dir("quarantine"), 1);
 	}
+	ks_close(ks);
+}
+
+/* The race: a locked reader judged a record corrupt, and before its move a
+ * fresh valid record is renamed into place: the fresh one is read, not
+ * quarantined. */
+struct swap_ctx {
+	const char *path, *fresh_path;
+	unsigned calls;
+};
+
+static void swap_in_fresh(void *ctx)
+{
+	struct swap_ctx *c = ctx;
+
+	if (c->calls++ == 0)
+		CHECK_INT(rename(c->fresh_path, c->path), 0);
+}
+
+static void test_quarantine_race(void)
+{
+	struct ks *ks = fresh();
+	struct ks_blob *b = NULL;
+	char p[700], fresh_p[700];
+	char *good;
+	size_t n = 0;
+	struct swap_ctx c = {p, fresh_p, 0};
+
+	CHECK_INT(put(ks, &alice, "fresh one", 0), 1);
+	record_path(p, sizeof(p), alice.uid);
+	good = ts_test_read_file(p, &n);
+	snprintf(fresh_p, sizeof(fresh_p), "%s/users/fresh.tmp", dir);
+	ks_testing_before_quarantine(ks, swap_in_fresh, &c);
+	/* corrupt, then a fresh copy renamed in between read and move */
+	ts_test_write_file(p, "garbage", 7, 0600);
+	ts_test_write_file(fresh_p, good, n, 0600);
+	CHECK_INT(read_locked(ks, &alice, &b), 0);
+	CHECK_INT(c.calls, 1);
+	CHECK(b && b->len == 9 && memcmp(b->payload, "fresh one", 9) == 0);
+	b = ks_blob_free(b);
+	CHECK_INT(count_dir("quarantine"), 0);
+	CHECK(exists(p));
+	/* the same for the size-limit path */
+	{
+		char *huge = calloc(1, KS_RECORD_MAX + 1);
+		c.calls = 0;
+		ts_test_write_file(p, huge, KS_RECORD_MAX + 1, 0600);
+		ts_test_write_file(fresh_p, good, n, 0600);
+		CHECK_INT(read_locked(ks, &alice, &b), 0);
+		CHECK_INT(c.calls, 1);
+		b = ks_blob_free(b);
+		CHECK_INT(count_dir("quarantine"), 0);
+		free(huge);
+	}
+	/* without a swap the corrupt one is moved */
+	ks_testing_before_quarantine(ks, NULL, NULL);
+	ts_test_write_file(p, "garbage", 7, 0600);
+	CHECK_INT(read_locked(ks, &alice, &b), TS_E_QUARANTINED);
+	CHECK(!exists(p));
+	CHECK_INT(count_dir("quarantine"), 1);
+	free(good);
 	ks_close(ks);
 }
 
@@ -540,9 +640,10 @@ static void test_verify_all(void)
 	CHECK_INT(ks_verify_all(ks, &ok, &bad), 0);
 	CHECK_INT(ok, 2);
 	CHECK_INT(bad, 1);
-	CHECK_INT(count_dir("quarantine"), 1);
+	/* verify holds no lock: it reports, it moves nothing */
+	CHECK_INT(count_dir("quarantine"), 0);
 	record_path(p, sizeof(p), 2001);
-	CHECK(!exists(p));
+	CHECK(exists(p));
 	/* a record whose header names another uid than its file */
 	{
 		char q[700];
@@ -550,6 +651,19 @@ static void test_verify_all(void)
 		char *g = ts_test_read_file(q, &n);
 		ts_test_write_file(p, g, n, 0600);
 		free(g);
+	}
+	CHECK_INT(ks_verify_all(ks, &ok, &bad), 0);
+	CHECK_INT(ok, 2);
+	CHECK_INT(bad, 1);
+	CHECK_INT(count_dir("quarantine"), 0);
+	/* a record of another issuer at its uid (a config change) opens by its
+	 * own header: ok, not bad */
+	{
+		struct ks_identity other = alice;
+		struct ks_blob *tb = NULL;
+		other.uid = 2002;
+		other.issuer = "https://idp.example/";
+		CHECK_INT(ks_read(ks, &other, &tb), TS_E_MISMATCH);
 	}
 	CHECK_INT(ks_verify_all(ks, &ok, &bad), 0);
 	CHECK_INT(ok, 2);
@@ -753,6 +867,7 @@ int main(void)
 	RUN(test_bit_flips);
 	RUN(test_truncation);
 	RUN(test_quarantine_distinct);
+	RUN(test_quarantine_race);
 	RUN(test_rollback);
 	RUN(test_symlink_and_modes);
 	RUN(test_cas);

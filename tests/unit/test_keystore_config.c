@@ -295,11 +295,70 @@ static void test_unknown_key_id(void)
 	ks_close(ks);
 }
 
+/* Issuer with a trailing slash, a changed client id: TS_E_MISMATCH, the
+ * file untouched (same inode, same bytes), even under the lock and by a
+ * write that did not see it; the original identity reads it fine. */
+static void test_mismatch_heals(void)
+{
+	struct ks *ks = fresh();
+	struct ks_identity slash = alice, client = alice;
+	struct ks_header_info hi;
+	struct ks_blob *b = NULL;
+	struct ks_lock *l = NULL;
+	struct snap rec;
+	char p[700];
+	uint64_t g = 0;
+	unsigned ok = 0, bad = 9;
+
+	slash.issuer = "https://idp.example/";
+	client.client_id = "tokenseal-new";
+	put(ks, &alice, "still mine");
+	record_path(p, sizeof(p), alice.uid);
+	snap_take(&rec, p);
+	CHECK_INT(ks_read(ks, &slash, &b), TS_E_MISMATCH);
+	CHECK_INT(ks_read(ks, &client, &b), TS_E_MISMATCH);
+	CHECK_INT(ks_lock(ks, alice.uid, &l), 0);
+	CHECK_INT(ks_read_locked(ks, l, &slash, &b), TS_E_MISMATCH);
+	CHECK_INT(ks_read_locked(ks, l, &client, &b), TS_E_MISMATCH);
+	/* a write that expects no record does not replace it */
+	CHECK_INT(ks_write(ks, l, &client, "x", 1, 0, &g), TS_E_CONFLICT);
+	ks_unlock(l);
+	CHECK_INT(ks_verify_all(ks, &ok, &bad), 0);
+	CHECK_INT(ok, 1);
+	CHECK_INT(bad, 0);
+	snap_same(&rec, p);
+	CHECK_INT(count_dir("quarantine"), 0);
+	/* the header says who it was sealed for, without the key */
+	CHECK_INT(ks_read_header(ks, alice.uid, &hi), 0);
+	CHECK_INT(hi.generation, 1);
+	CHECK_INT(hi.key_id, 1);
+	CHECK_STR(hi.user, "alice");
+	CHECK_STR(hi.issuer, "https://idp.example");
+	CHECK_STR(hi.client_id, "tokenseal");
+	/* the configuration fixed: the same record opens */
+	CHECK_INT(ks_read(ks, &alice, &b), 0);
+	CHECK(b->len == 10 && memcmp(b->payload, "still mine", 10) == 0);
+	b = ks_blob_free(b);
+	/* a deliberate replacement (new issuer for good) names the generation */
+	CHECK_INT(ks_lock(ks, alice.uid, &l), 0);
+	CHECK_INT(ks_write(ks, l, &client, "new", 3, hi.generation, &g), 0);
+	CHECK_INT(g, 2);
+	ks_unlock(l);
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_MISMATCH);
+	/* no record / an unparsable header */
+	CHECK_INT(ks_read_header(ks, 4242, &hi), TS_E_NO_RECORD);
+	ts_test_write_file(p, "junk", 4, 0600);
+	CHECK_INT(ks_read_header(ks, alice.uid, &hi), TS_E_CORRUPT);
+	CHECK(exists(p));
+	ks_close(ks);
+}
+
 int main(void)
 {
 	RUN(test_no_key_with_records);
 	RUN(test_no_key_with_state_or_quarantine);
 	RUN(test_bad_key_file_kept);
 	RUN(test_unknown_key_id);
+	RUN(test_mismatch_heals);
 	return ts_test_done();
 }
