@@ -82,7 +82,7 @@ int main(int argc, char **argv)
 	double a[MAX_ROUNDS], b[MAX_ROUNDS], c[MAX_ROUNDS], d[MAX_ROUNDS];
 	static uint8_t payload[PAYLOAD], file[KS_RECORD_MAX], pt[KS_RECORD_MAX];
 	uint8_t subkey[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
-	struct ks_open_opts o = {.group = (gid_t)-1};
+	struct ks_open_opts o = {0};
 	struct ks *ks = NULL;
 	struct ks_lock *l = NULL;
 	uint64_t gen = 0;

@@ -61,16 +61,17 @@ static void ks_id(const struct ts_engine *e, const struct ts_request *req, struc
 	id->client_id = e->cfg->client_id;
 }
 
-/* Read and parse the stored record. TS_E_NO_RECORD when none. */
-static int load(struct ts_engine *e, const struct ts_request *req, struct ts_record *ret,
-                uint64_t *ret_gen)
+/* Read and parse the stored record. TS_E_NO_RECORD when none. l: the
+ * user's lock when held (a corrupt record is then quarantined), else NULL. */
+static int load(struct ts_engine *e, const struct ts_request *req, struct ks_lock *l,
+                struct ts_record *ret, uint64_t *ret_gen)
 {
 	struct ks_identity id;
 	struct ks_blob *b = NULL;
 	int r;
 
 	ks_id(e, req, &id);
-	r = ks_read(e->ks, &id, &b);
+	r = l ? ks_read_locked(e->ks, l, &id, &b) : ks_read(e->ks, &id, &b);
 	if (r < 0)
 		return r;
 	r = ts_record_from_json(ret, b->payload, b->len);
@@ -92,13 +93,13 @@ static int load_unlocked(struct ts_engine *e, const struct ts_request *req, stru
 	struct ks_lock *l = NULL;
 	int r;
 
-	r = load(e, req, ret, ret_gen);
+	r = load(e, req, NULL, ret, ret_gen);
 	if (r != TS_E_ROLLBACK)
 		return r;
 	r = ks_lock(e->ks, req->uid, &l);
 	if (r < 0)
 		return r;
-	r = load(e, req, ret, ret_gen);
+	r = load(e, req, l, ret, ret_gen);
 	ks_unlock(l);
 	return r;
 }
@@ -179,7 +180,7 @@ static int refresh_single_flight(struct ts_engine *e, const struct ts_request *r
 	r = ks_lock(e->ks, req->uid, &l);
 	if (r < 0)
 		return r;
-	r = load(e, req, &cur, &gen);
+	r = load(e, req, l, &cur, &gen);
 	if (r < 0)
 		goto out;
 	switch (ts_single_flight_verdict(&cur, seen_access)) {
@@ -251,7 +252,7 @@ static void note_positive(struct ts_engine *e, const struct ts_request *req,
 
 	if (ks_lock(e->ks, req->uid, &l) < 0)
 		return;
-	if (load(e, req, &cur, &gen) >= 0 &&
+	if (load(e, req, l, &cur, &gen) >= 0 &&
 	    ts_single_flight_verdict(&cur, seen->access_token) == TS_GRANT_REFRESH) {
 		cur.last_positive_check = now;
 		cur.skew = seen->skew;
@@ -574,7 +575,7 @@ static int store_login(struct ts_engine *e, const struct ts_request *req, struct
 		struct ts_record cur = {0};
 		uint64_t gen = 0;
 
-		r = load(e, req, &cur, &gen);
+		r = load(e, req, l, &cur, &gen);
 		if (r == TS_E_ROLLBACK) {
 			/* Read under the lock, so genuine: an older copy put
 			 * back, or a logout interrupted by a crash. The user
@@ -831,7 +832,7 @@ static int adjust_sessions(struct ts_engine *e, const struct ts_request *req, in
 	r = ks_lock(e->ks, req->uid, &l);
 	if (r < 0)
 		return r;
-	r = load(e, req, &cur, &gen);
+	r = load(e, req, l, &cur, &gen);
 	if (r >= 0) {
 		cur.sessions += delta;
 		if (cur.sessions < 0)

@@ -85,7 +85,6 @@ int main(int argc, char **argv)
 	struct ts_serve_opts opts = {.group = (gid_t)-1};
 	const char *config = NULL, *env_config;
 	char config_buf[TS_PATH_MAX];
-	struct group *gr;
 	bool debug = false;
 	int c, r;
 
@@ -148,9 +147,6 @@ int main(int argc, char **argv)
 		ts_log(LOG_ERR, "libcurl failed to initialise: %s", ts_strerror(r));
 		return 1;
 	}
-	gr = getgrnam("tokenseal");
-	if (gr)
-		opts.group = gr->gr_gid;
 	opts.config_path = config;
 	opts.debug = debug;
 	r = ts_broker_serve_one(&opts, STDIN_FILENO, STDOUT_FILENO, getuid());

@@ -256,7 +256,6 @@ int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd,
 	}
 	if (opts->debug)
 		cfg.debug = true;
-	kopts.group = opts->group;
 	r = ks_open(&ks, cfg.keystore_dir, cfg.key_file, &kopts);
 	if ((r == -ENOENT || r == TS_E_NO_KEY) && getuid() == 0) {
 		r = ks_init(cfg.keystore_dir, cfg.key_file, &kopts);

@@ -33,6 +33,9 @@
 #define KS_RECORD_MAX (64 * 1024)  /* whole sealed file */
 #define KS_PAYLOAD_MAX (48 * 1024) /* plaintext payload */
 #define KS_LOCK_TIMEOUT_MS 10000
+#define KS_USER_MAX 256   /* bytes of a user name in a record header */
+#define KS_ISSUER_MAX 1024
+#define KS_CLIENT_MAX 256
 
 struct ks;
 struct ks_lock;
@@ -55,7 +58,6 @@ struct ks_blob {
 
 struct ks_open_opts {
 	unsigned lock_timeout_ms; /* 0 = KS_LOCK_TIMEOUT_MS */
-	gid_t group;		  /* group of created files; (gid_t)-1 = leave as is */
 	/* Test seam: called after a record's temp file is written and synced,
 	 * before the rename (see ts_atomic_opts). NULL in production. */
 	ts_before_rename_fn before_rename;
@@ -63,7 +65,11 @@ struct ks_open_opts {
 };
 
 /* Create the folder layout and, if key_file does not exist, a new master key
- * (key id 1). Folders 0770/files 0640 with group opts->group. Idempotent. */
+ * (key id 1). Root-only: folders 0700, files 0600, no group. Idempotent.
+ * A key is created only for an empty keystore: while users/, state/ or
+ * quarantine/ holds any entry, a missing key_file gives TS_E_NO_KEY and
+ * nothing on disk changes. An existing key_file (even a malformed, unsafe
+ * or unreadable one) is never replaced. */
 int ks_init(const char *dir, const char *key_file, const struct ks_open_opts *opts) TS_WUR
 	TS_NONNULL(1, 2);
 
@@ -77,18 +83,51 @@ struct ks *ks_close(struct ks *ks);
 int ks_lock(struct ks *ks, uid_t uid, struct ks_lock **ret) TS_WUR TS_NONNULL(1, 3);
 struct ks_lock *ks_unlock(struct ks_lock *l);
 
-/* Read and open the record of id. Errors: TS_E_NO_RECORD (none stored),
- * TS_E_QUARANTINED (it failed to open and was moved to quarantine/),
- * TS_E_ROLLBACK (older than the newest generation seen; left in place),
- * TS_E_BAD_OWNER/TS_E_BAD_MODE/TS_E_NOT_REGULAR (refused, left in place),
- * TS_E_KEY_ID. May be called with or without the lock. */
+/* Read and open the record of id. Never moves or changes a file. Errors:
+ * TS_E_NO_RECORD (none stored),
+ * TS_E_CORRUPT (fails to parse or authenticate) / TS_E_TOO_BIG (over
+ *   KS_RECORD_MAX): left in place; ks_read_locked quarantines it,
+ * TS_E_MISMATCH (same uid, sealed for another user name, issuer or client
+ *   id: the configuration changed; opens again once it matches; see
+ *   ks_read_header),
+ * TS_E_KEY_ID (sealed under a key id key_file does not hold),
+ * TS_E_ROLLBACK (older than the newest generation seen),
+ * TS_E_BAD_OWNER/TS_E_BAD_MODE/TS_E_NOT_REGULAR (refused).
+ * May be called with or without the lock. */
 int ks_read(struct ks *ks, const struct ks_identity *id, struct ks_blob **ret) TS_WUR
 	TS_NONNULL(1, 2, 3);
+
+/* ks_read under the user's held lock. The one difference: a corrupt or
+ * over-size record is moved to quarantine/ (TS_E_QUARANTINED), after a
+ * re-check that the folder entry is still the very inode read; if a writer
+ * replaced it meanwhile, the new file is read instead. A mismatch, an
+ * unknown key id or a rollback is never moved. -EINVAL when held is not
+ * ks's lock for id->uid. */
+int ks_read_locked(struct ks *ks, struct ks_lock *held, const struct ks_identity *id,
+		   struct ks_blob **ret) TS_WUR TS_NONNULL(1, 2, 3, 4);
+
+/* What a record's header says, without decrypting it. */
+struct ks_header_info {
+	uint64_t generation;
+	uint32_t key_id;
+	char user[KS_USER_MAX + 1];
+	char issuer[KS_ISSUER_MAX + 1];
+	char client_id[KS_CLIENT_MAX + 1];
+};
+
+/* Read and parse the header of uid's record only (no decryption, no key
+ * needed, nothing moved), e.g. to say "signed in at <old issuer>, this host
+ * now uses <new issuer>" after TS_E_MISMATCH. TS_E_NO_RECORD when none,
+ * TS_E_CORRUPT when the header does not parse (or names another uid, or
+ * the file is over-size), owner/mode/type errors as ks_read. */
+int ks_read_header(struct ks *ks, uid_t uid, struct ks_header_info *ret) TS_WUR TS_NONNULL(1, 3);
 struct ks_blob *ks_blob_free(struct ks_blob *b);
 
 /* Compare-and-swap write under a held lock: replaces the record only if the
  * stored generation is still expected_generation (0 = no record must exist),
- * else TS_E_CONFLICT. The new record gets generation expected+1 (or the
+ * else TS_E_CONFLICT. A corrupt record is quarantined and counts as none; a
+ * mismatched one counts with its header's generation (ks_read_header), so
+ * it is replaced only deliberately; under an unknown key id: TS_E_KEY_ID. The new record gets generation expected+1 (or the
  * newest seen + 1), written atomically; *ret_generation receives it. */
 int ks_write(struct ks *ks, struct ks_lock *held, const struct ks_identity *id,
 	     const void *payload, size_t len, uint64_t expected_generation,
@@ -118,8 +157,10 @@ int ks_rotate_key(struct ks *ks, uint32_t *ret_new_key_id, unsigned *ret_reseale
 /* The key id new records are sealed under. */
 uint32_t ks_current_key_id(const struct ks *ks) TS_NONNULL(1);
 
-/* Check every record opens (authenticates) without returning payloads.
- * *ret_ok / *ret_bad count them; bad ones are quarantined. */
+/* Check every record opens (authenticates) under the identity its own
+ * header names (so a mismatch with the configuration simply opens), without
+ * returning payloads. *ret_ok / *ret_bad count them. Holds no lock and so
+ * moves nothing: a bad one stays where it is. */
 int ks_verify_all(struct ks *ks, unsigned *ret_ok, unsigned *ret_bad) TS_WUR TS_NONNULL(1);
 
 /* Parse a sealed record's header and authenticate it, given the key material;

@@ -14,9 +14,6 @@
 #define KS_MAGIC "TSEALREC"
 #define KS_MAGIC_LEN 8
 #define KS_FORMAT_VERSION 1
-#define KS_USER_MAX 256
-#define KS_ISSUER_MAX 1024
-#define KS_CLIENT_MAX 256
 #define KS_KEYS_MAX 16
 
 /* A keystore without folders holding one master key (key id key_id). Only
@@ -36,6 +33,12 @@ int ks_rotate_add_key(struct ks *ks, uint32_t *ret_new_key_id) TS_WUR TS_NONNULL
  * *ret_done is 1 when it was re-sealed, 0 when it already was current. */
 int ks_rotate_reseal(struct ks *ks, uid_t uid, unsigned *ret_done) TS_WUR TS_NONNULL(1);
 int ks_rotate_drop_old(struct ks *ks) TS_WUR TS_NONNULL(1);
+
+/* Test seam: fn(ctx) runs when a locked read has judged a record corrupt,
+ * just before the inode re-check and the move to quarantine/ (a test
+ * renames a fresh record into place there). NULL (the default) in
+ * production. */
+void ks_testing_before_quarantine(struct ks *ks, ts_before_rename_fn fn, void *ctx) TS_NONNULL(1);
 
 /* Number of master keys currently loaded. */
 size_t ks_key_count(const struct ks *ks) TS_NONNULL(1);

@@ -1,4 +1,4 @@
-# The sealed record parser (keystore/ks.c ks_record_open).
+# The sealed record parser (keystore/ks_format.c ks_record_open).
 ts_add_fuzz(NAME fuzz_record
 	SOURCE ${CMAKE_CURRENT_LIST_DIR}/fuzz_record.c
 	LIBS ts_keystore

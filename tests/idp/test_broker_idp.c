@@ -360,7 +360,7 @@ static void test_stale_copy(void)
 	struct ks *ks = NULL;
 	struct ks_lock *l = NULL;
 	struct ks_blob *b = NULL;
-	struct ks_open_opts ko = {.group = (gid_t)-1};
+	struct ks_open_opts ko = {0};
 	struct ts_config cfg;
 	struct oauth_client *oc = NULL;
 	struct oauth_error err = {0};
@@ -527,7 +527,7 @@ static void test_rollback_healed_by_login(void)
 	old = ts_test_read_file(path, &n);
 	CHECK_INT(ts_idp_ctl(&idp, "revoke-access-tokens", "alice"), 0);
 	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0); /* refreshed, stored */
-	ts_test_write_file(path, old, n, 0640);
+	ts_test_write_file(path, old, n, 0600);
 	free(old);
 	CHECK_INT(call(cfg_main, TS_MSG_REVALIDATE, "alice", &res), TS_E_ROLLBACK);
 	CHECK_MSG(strstr(res.message, "cannot be read") && strstr(res.message, "sign in again"),

@@ -10,3 +10,8 @@ ts_add_unit_test(NAME test_keystore_proc
 ts_add_unit_test(NAME test_keystore_owner
 	SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_keystore_owner.c
 	LIBS ts_keystore LABELS unit)
+# Configuration never destroys a credential: no new key over records, bad
+# key files kept, unknown key ids and mismatched identities left in place.
+ts_add_unit_test(NAME test_keystore_config
+	SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_keystore_config.c
+	LIBS ts_keystore LABELS unit)

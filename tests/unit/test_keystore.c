@@ -58,6 +58,18 @@ static void expect_payload(struct ks *ks, const struct ks_identity *id, const ch
 	ks_blob_free(b);
 }
 
+/* A read under the user's lock (the only kind that quarantines). */
+static int read_locked(struct ks *ks, const struct ks_identity *id, struct ks_blob **b)
+{
+	struct ks_lock *l = NULL;
+	int r;
+
+	CHECK_INT(ks_lock(ks, id->uid, &l), 0);
+	r = ks_read_locked(ks, l, id, b);
+	ks_unlock(l);
+	return r;
+}
+
 static void record_path(char *buf, size_t len, uid_t uid)
 {
 	snprintf(buf, len, "%s/users/%u.seal", dir, (unsigned)uid);
@@ -104,12 +116,26 @@ static void test_round_trip(void)
 	ks_blob_free(b);
 	record_path(p, sizeof(p), alice.uid);
 	CHECK_INT(stat(p, &st), 0);
-	CHECK_INT(st.st_mode & 07777, 0640);
-	snprintf(p, sizeof(p), "%s/users", dir);
+	CHECK_INT(st.st_mode & 07777, 0600);
+	/* root-only: every folder 0700, every file 0600, no group anywhere */
+	CHECK_INT(stat(dir, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 0700);
+	{
+		static const char *const subs[] = {"users", "state", "locks", "quarantine"};
+		for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+			snprintf(p, sizeof(p), "%s/%s", dir, subs[i]);
+			CHECK_INT(stat(p, &st), 0);
+			CHECK_INT(st.st_mode & 07777, 0700);
+		}
+	}
+	snprintf(p, sizeof(p), "%s/state/%u.gen", dir, (unsigned)alice.uid);
 	CHECK_INT(stat(p, &st), 0);
-	CHECK_INT(st.st_mode & 0777, 0770);
+	CHECK_INT(st.st_mode & 07777, 0600);
+	snprintf(p, sizeof(p), "%s/locks/%u.lock", dir, (unsigned)alice.uid);
+	CHECK_INT(stat(p, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 0600);
 	CHECK_INT(stat(keyfile, &st), 0);
-	CHECK_INT(st.st_mode & 07777, 0640);
+	CHECK_INT(st.st_mode & 07777, 0600);
 	/* the payload is not in the file in clear */
 	{
 		size_t n = 0;
@@ -165,12 +191,13 @@ static void test_ad_fields(void)
 	/* the caller's identity differs from the header */
 	id = alice, id.uid = 1001;
 	CHECK_INT(ks_record_open(ks, &id, f, n, &b), TS_E_CORRUPT);
+	/* same uid, another user name, issuer or client id: a mismatch */
 	id = alice, id.user = "alicf";
-	CHECK_INT(ks_record_open(ks, &id, f, n, &b), TS_E_CORRUPT);
+	CHECK_INT(ks_record_open(ks, &id, f, n, &b), TS_E_MISMATCH);
 	id = alice, id.issuer = "https://idp.examplf";
-	CHECK_INT(ks_record_open(ks, &id, f, n, &b), TS_E_CORRUPT);
+	CHECK_INT(ks_record_open(ks, &id, f, n, &b), TS_E_MISMATCH);
 	id = alice, id.client_id = "tokenseaL";
-	CHECK_INT(ks_record_open(ks, &id, f, n, &b), TS_E_CORRUPT);
+	CHECK_INT(ks_record_open(ks, &id, f, n, &b), TS_E_MISMATCH);
 
 	/* the header rewritten consistently with the caller: only the AEAD
 	 * (associated data, per-user key) can catch it */
@@ -240,7 +267,8 @@ static void test_bit_flips(void)
 	char *orig;
 	uint8_t *mut;
 	size_t n = 0;
-	unsigned quarantined = 0;
+	unsigned quarantined = 0, key_id_bits = 0, mismatch_bits = 0;
+	struct ks_header_info hi;
 
 	CHECK_INT(put(ks, &alice, "payload-16-bytes", 0), 1);
 	record_path(p, sizeof(p), alice.uid);
@@ -250,15 +278,38 @@ static void test_bit_flips(void)
 	for (size_t bit = 0; bit < n * 8; bit++) {
 		memcpy(mut, orig, n);
 		mut[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-		ts_test_write_file(p, mut, n, 0640);
-		CHECK_MSG(ks_read(ks, &alice, &b) == TS_E_QUARANTINED, "bit %zu not refused", bit);
+		ts_test_write_file(p, mut, n, 0600);
+		if (ks_read_header(ks, alice.uid, &hi) == 0 && hi.key_id != 1) {
+			/* the key id: names a key that is not loaded, which is
+			 * configuration, not corruption: refused, left in place */
+			CHECK_MSG(read_locked(ks, &alice, &b) == TS_E_KEY_ID, "bit %zu", bit);
+			CHECK_MSG(exists(p), "bit %zu: record moved", bit);
+			key_id_bits++;
+			continue;
+		}
+		if (ks_read_header(ks, alice.uid, &hi) == 0 &&
+		    (strcmp(hi.user, alice.user) != 0 || strcmp(hi.issuer, alice.issuer) != 0 ||
+		     strcmp(hi.client_id, alice.client_id) != 0)) {
+			/* a header naming another identity: a mismatch, left */
+			CHECK_MSG(read_locked(ks, &alice, &b) == TS_E_MISMATCH, "bit %zu", bit);
+			CHECK_MSG(exists(p), "bit %zu: record moved", bit);
+			mismatch_bits++;
+			continue;
+		}
+		/* without the lock: refused and left where it is */
+		CHECK_MSG(ks_read(ks, &alice, &b) == TS_E_CORRUPT, "bit %zu not refused", bit);
+		CHECK_MSG(exists(p), "bit %zu: unlocked reader moved it", bit);
+		CHECK_MSG(read_locked(ks, &alice, &b) == TS_E_QUARANTINED, "bit %zu not refused", bit);
 		CHECK_MSG(!exists(p), "bit %zu: record left in place", bit);
 		quarantined++;
 	}
 	CHECK_INT(count_dir("quarantine"), quarantined);
-	CHECK(quarantined == n * 8);
+	CHECK_INT(key_id_bits, 32);
+	/* the identity bytes (5 + 19 + 9), each bit a valid other name */
+	CHECK(mismatch_bits >= 33 * 8);
+	CHECK(quarantined + key_id_bits + mismatch_bits == n * 8);
 	/* the untouched record still opens: the refusals were the flips */
-	ts_test_write_file(p, orig, n, 0640);
+	ts_test_write_file(p, orig, n, 0600);
 	expect_payload(ks, &alice, "payload-16-bytes");
 	free(mut);
 	free(orig);
@@ -277,8 +328,10 @@ static void test_truncation(void)
 	record_path(p, sizeof(p), alice.uid);
 	orig = ts_test_read_file(p, &n);
 	for (size_t len = 0; len < n; len++) {
-		ts_test_write_file(p, orig, len, 0640);
-		CHECK_MSG(ks_read(ks, &alice, &b) == TS_E_QUARANTINED, "length %zu accepted", len);
+		ts_test_write_file(p, orig, len, 0600);
+		CHECK_MSG(ks_read(ks, &alice, &b) == TS_E_CORRUPT, "length %zu accepted", len);
+		CHECK(exists(p));
+		CHECK_MSG(read_locked(ks, &alice, &b) == TS_E_QUARANTINED, "length %zu", len);
 		CHECK(!exists(p));
 	}
 	CHECK_INT(count_dir("quarantine"), n);
@@ -287,19 +340,23 @@ static void test_truncation(void)
 		char *longer = malloc(n + 1);
 		memcpy(longer, orig, n);
 		longer[n] = 'x';
-		ts_test_write_file(p, longer, n + 1, 0640);
-		CHECK_INT(ks_read(ks, &alice, &b), TS_E_QUARANTINED);
+		ts_test_write_file(p, longer, n + 1, 0600);
+		CHECK_INT(ks_read(ks, &alice, &b), TS_E_CORRUPT);
+		CHECK_INT(read_locked(ks, &alice, &b), TS_E_QUARANTINED);
 		free(longer);
 	}
-	/* oversize file: refused, quarantined */
+	/* oversize file: refused (left by an unlocked reader), quarantined
+	 * under the lock */
 	{
 		char *huge = calloc(1, KS_RECORD_MAX + 1);
-		ts_test_write_file(p, huge, KS_RECORD_MAX + 1, 0640);
-		CHECK_INT(ks_read(ks, &alice, &b), TS_E_QUARANTINED);
+		ts_test_write_file(p, huge, KS_RECORD_MAX + 1, 0600);
+		CHECK_INT(ks_read(ks, &alice, &b), TS_E_TOO_BIG);
+		CHECK(exists(p));
+		CHECK_INT(read_locked(ks, &alice, &b), TS_E_QUARANTINED);
 		CHECK(!exists(p));
 		free(huge);
 	}
-	ts_test_write_file(p, orig, n, 0640);
+	ts_test_write_file(p, orig, n, 0600);
 	expect_payload(ks, &alice, "some token bytes");
 	free(orig);
 	ks_close(ks);
@@ -314,21 +371,87 @@ static void test_quarantine_distinct(void)
 	CHECK_INT(ks_read(ks, &alice, &b), TS_E_NO_RECORD);
 	CHECK_INT(count_dir("quarantine"), 0);
 	record_path(p, sizeof(p), alice.uid);
-	ts_test_write_file(p, "garbage", 7, 0640);
-	CHECK_INT(ks_read(ks, &alice, &b), TS_E_QUARANTINED);
+	ts_test_write_file(p, "garbage", 7, 0600);
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_CORRUPT);
+	CHECK_INT(count_dir("quarantine"), 0);
+	CHECK_INT(read_locked(ks, &alice, &b), TS_E_QUARANTINED);
 	CHECK(TS_E_QUARANTINED != TS_E_NO_RECORD);
 	CHECK(strcmp(ts_strerror(TS_E_QUARANTINED), ts_strerror(TS_E_NO_RECORD)) != 0);
 	CHECK_INT(count_dir("quarantine"), 1);
 	/* after the move the user simply has no record */
 	CHECK_INT(ks_read(ks, &alice, &b), TS_E_NO_RECORD);
-	/* a record of another identity at this uid is quarantined as well */
+	/* a record of another identity at this uid is a mismatch, not
+	 * corruption: never quarantined, not even under the lock */
 	{
 		struct ks_identity bob = alice;
 		bob.user = "bob";
 		CHECK_INT(put(ks, &bob, "bob's", 0), 1);
-		CHECK_INT(ks_read(ks, &alice, &b), TS_E_QUARANTINED);
-		CHECK_INT(count_dir("quarantine"), 2);
+		CHECK_INT(ks_read(ks, &alice, &b), TS_E_MISMATCH);
+		CHECK_INT(read_locked(ks, &alice, &b), TS_E_MISMATCH);
+		CHECK(exists(p));
+		CHECK_INT(count_dir("quarantine"), 1);
 	}
+	ks_close(ks);
+}
+
+/* The race: a locked reader judged a record corrupt, and before its move a
+ * fresh valid record is renamed into place: the fresh one is read, not
+ * quarantined. */
+struct swap_ctx {
+	const char *path, *fresh_path;
+	unsigned calls;
+};
+
+static void swap_in_fresh(void *ctx)
+{
+	struct swap_ctx *c = ctx;
+
+	if (c->calls++ == 0)
+		CHECK_INT(rename(c->fresh_path, c->path), 0);
+}
+
+static void test_quarantine_race(void)
+{
+	struct ks *ks = fresh();
+	struct ks_blob *b = NULL;
+	char p[700], fresh_p[700];
+	char *good;
+	size_t n = 0;
+	struct swap_ctx c = {p, fresh_p, 0};
+
+	CHECK_INT(put(ks, &alice, "fresh one", 0), 1);
+	record_path(p, sizeof(p), alice.uid);
+	good = ts_test_read_file(p, &n);
+	snprintf(fresh_p, sizeof(fresh_p), "%s/users/fresh.tmp", dir);
+	ks_testing_before_quarantine(ks, swap_in_fresh, &c);
+	/* corrupt, then a fresh copy renamed in between read and move */
+	ts_test_write_file(p, "garbage", 7, 0600);
+	ts_test_write_file(fresh_p, good, n, 0600);
+	CHECK_INT(read_locked(ks, &alice, &b), 0);
+	CHECK_INT(c.calls, 1);
+	CHECK(b && b->len == 9 && memcmp(b->payload, "fresh one", 9) == 0);
+	b = ks_blob_free(b);
+	CHECK_INT(count_dir("quarantine"), 0);
+	CHECK(exists(p));
+	/* the same for the size-limit path */
+	{
+		char *huge = calloc(1, KS_RECORD_MAX + 1);
+		c.calls = 0;
+		ts_test_write_file(p, huge, KS_RECORD_MAX + 1, 0600);
+		ts_test_write_file(fresh_p, good, n, 0600);
+		CHECK_INT(read_locked(ks, &alice, &b), 0);
+		CHECK_INT(c.calls, 1);
+		b = ks_blob_free(b);
+		CHECK_INT(count_dir("quarantine"), 0);
+		free(huge);
+	}
+	/* without a swap the corrupt one is moved */
+	ks_testing_before_quarantine(ks, NULL, NULL);
+	ts_test_write_file(p, "garbage", 7, 0600);
+	CHECK_INT(read_locked(ks, &alice, &b), TS_E_QUARANTINED);
+	CHECK(!exists(p));
+	CHECK_INT(count_dir("quarantine"), 1);
+	free(good);
 	ks_close(ks);
 }
 
@@ -345,7 +468,7 @@ static void test_rollback(void)
 	gen1 = ts_test_read_file(p, &n1);
 	CHECK_INT(put(ks, &alice, "generation two", 1), 2);
 	gen2 = ts_test_read_file(p, &n2);
-	ts_test_write_file(p, gen1, n1, 0640);
+	ts_test_write_file(p, gen1, n1, 0600);
 	CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK);
 	CHECK(exists(p)); /* left in place, not quarantined */
 	CHECK_INT(count_dir("quarantine"), 0);
@@ -357,7 +480,7 @@ static void test_rollback(void)
 		CHECK_INT(ks_write(ks, l, &alice, "x", 1, 2, &g), TS_E_CONFLICT);
 		ks_unlock(l);
 	}
-	ts_test_write_file(p, gen2, n2, 0640);
+	ts_test_write_file(p, gen2, n2, 0600);
 	expect_payload(ks, &alice, "generation two");
 
 	/* deleting keeps the counter: the deleted record cannot come back */
@@ -369,7 +492,7 @@ static void test_rollback(void)
 		ks_unlock(l);
 	}
 	CHECK_INT(ks_read(ks, &alice, &b), TS_E_NO_RECORD);
-	ts_test_write_file(p, gen2, n2, 0640);
+	ts_test_write_file(p, gen2, n2, 0600);
 	CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK);
 	/* a new login clears the refused copy away under the lock: it goes
 	 * to quarantine (not deleted), and only a rollback is moved */
@@ -402,7 +525,7 @@ static void test_rollback(void)
 		size_t sn = 0;
 		char *s = ts_test_read_file(sp, &sn);
 		s[16] ^= 1;
-		ts_test_write_file(sp, s, sn, 0640);
+		ts_test_write_file(sp, s, sn, 0600);
 		CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK);
 		free(s);
 	}
@@ -423,7 +546,7 @@ static void test_symlink_and_modes(void)
 	record_path(p, sizeof(p), alice.uid);
 	orig = ts_test_read_file(p, &n);
 	snprintf(other, sizeof(other), "%s/elsewhere.seal", dir);
-	ts_test_write_file(other, orig, n, 0640);
+	ts_test_write_file(other, orig, n, 0600);
 	CHECK_INT(unlink(p), 0);
 	CHECK_INT(symlink(other, p), 0);
 	CHECK_INT(ks_read(ks, &alice, &b), TS_E_NOT_REGULAR);
@@ -432,6 +555,11 @@ static void test_symlink_and_modes(void)
 	CHECK_INT(unlink(p), 0);
 
 	ts_test_write_file(p, orig, n, 0660); /* group-writable */
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_BAD_MODE);
+	CHECK(exists(p));
+	ts_test_write_file(p, orig, n, 0640); /* group-readable: private means private */
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_BAD_MODE);
+	ts_test_write_file(p, orig, n, 0604); /* world-readable */
 	CHECK_INT(ks_read(ks, &alice, &b), TS_E_BAD_MODE);
 	CHECK(exists(p));
 	ts_test_write_file(p, orig, n, 0644); /* world-readable */
@@ -445,6 +573,23 @@ static void test_symlink_and_modes(void)
 	CHECK_INT(ks_read(ks, &alice, &b), TS_E_NOT_REGULAR);
 	CHECK_INT(unlink(p), 0);
 	ts_test_write_file(p, orig, n, 0600);
+	expect_payload(ks, &alice, "linked");
+	/* the counter file and the lock file are private too */
+	{
+		char sp[700];
+		struct ks_lock *l = NULL;
+
+		snprintf(sp, sizeof(sp), "%s/state/%u.gen", dir, (unsigned)alice.uid);
+		CHECK_INT(chmod(sp, 0640), 0);
+		CHECK_INT(ks_read(ks, &alice, &b), TS_E_BAD_MODE);
+		CHECK_INT(chmod(sp, 0600), 0);
+		snprintf(sp, sizeof(sp), "%s/locks/%u.lock", dir, (unsigned)alice.uid);
+		CHECK_INT(chmod(sp, 0660), 0);
+		CHECK_INT(ks_lock(ks, alice.uid, &l), TS_E_BAD_MODE);
+		CHECK_INT(chmod(sp, 0600), 0);
+		CHECK_INT(ks_lock(ks, alice.uid, &l), 0);
+		ks_unlock(l);
+	}
 	expect_payload(ks, &alice, "linked");
 	free(orig);
 	ks_close(ks);
@@ -488,23 +633,37 @@ static void test_verify_all(void)
 	record_path(p, sizeof(p), 2001);
 	f = ts_test_read_file(p, &n);
 	f[n - 1] ^= 0x40;
-	ts_test_write_file(p, f, n, 0640);
+	ts_test_write_file(p, f, n, 0600);
 	/* a stray temp file is not a record */
 	snprintf(p, sizeof(p), "%s/users/2000.seal.tmp.abcdef", dir);
 	ts_test_write_file(p, "junk", 4, 0600);
 	CHECK_INT(ks_verify_all(ks, &ok, &bad), 0);
 	CHECK_INT(ok, 2);
 	CHECK_INT(bad, 1);
-	CHECK_INT(count_dir("quarantine"), 1);
+	/* verify holds no lock: it reports, it moves nothing */
+	CHECK_INT(count_dir("quarantine"), 0);
 	record_path(p, sizeof(p), 2001);
-	CHECK(!exists(p));
+	CHECK(exists(p));
 	/* a record whose header names another uid than its file */
 	{
 		char q[700];
 		record_path(q, sizeof(q), 2000);
 		char *g = ts_test_read_file(q, &n);
-		ts_test_write_file(p, g, n, 0640);
+		ts_test_write_file(p, g, n, 0600);
 		free(g);
+	}
+	CHECK_INT(ks_verify_all(ks, &ok, &bad), 0);
+	CHECK_INT(ok, 2);
+	CHECK_INT(bad, 1);
+	CHECK_INT(count_dir("quarantine"), 0);
+	/* a record of another issuer at its uid (a config change) opens by its
+	 * own header: ok, not bad */
+	{
+		struct ks_identity other = alice;
+		struct ks_blob *tb = NULL;
+		other.uid = 2002;
+		other.issuer = "https://idp.example/";
+		CHECK_INT(ks_read(ks, &other, &tb), TS_E_MISMATCH);
 	}
 	CHECK_INT(ks_verify_all(ks, &ok, &bad), 0);
 	CHECK_INT(ok, 2);
@@ -583,7 +742,8 @@ static void test_rotation(void)
 		CHECK_INT(ok, 4);
 		CHECK_INT(bad, 0);
 	}
-	/* a record sealed under a dropped key no longer opens */
+	/* a record sealed under a dropped key no longer opens, and is left
+	 * where it is (putting the old key back would open it) */
 	{
 		static const uint8_t k1[KS_KEYBYTES] = {9};
 		struct ks *fk = NULL;
@@ -593,8 +753,9 @@ static void test_rotation(void)
 		CHECK_INT(ks_open_from_key(&fk, 1, k1), 0);
 		CHECK_INT(ks_record_seal(fk, &ids[0], 50, "x", 1, &f, &n), 0);
 		record_path(p, sizeof(p), ids[0].uid);
-		ts_test_write_file(p, f, n, 0640);
-		CHECK_INT(ks_read(ks, &ids[0], &b), TS_E_QUARANTINED);
+		ts_test_write_file(p, f, n, 0600);
+		CHECK_INT(ks_read(ks, &ids[0], &b), TS_E_KEY_ID);
+		CHECK(exists(p));
 		free(f);
 		ks_close(fk);
 	}
@@ -629,8 +790,8 @@ static void test_rotation_keeps_deleted_counter(void)
 	/* a new record continues above everything seen before the rotation */
 	CHECK(put(ks, &alice, "three", 0) > 3);
 	/* the deleted file put back does not open (its key id is gone) */
-	ts_test_write_file(p, gen2, n2, 0640);
-	CHECK_INT(ks_read(ks, &alice, &b), TS_E_QUARANTINED);
+	ts_test_write_file(p, gen2, n2, 0600);
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_KEY_ID);
 	CHECK(b == NULL);
 	free(gen2);
 	ks_close(ks);
@@ -651,7 +812,7 @@ static void test_master_key_file(void)
 	sodium_bin2hex(line + 2, sizeof(line) - 2, key, sizeof(key));
 	line[2 + 2 * KS_KEYBYTES] = '\n';
 	line[3 + 2 * KS_KEYBYTES] = '\0';
-	ts_test_write_file(kp, line, strlen(line), 0640);
+	ts_test_write_file(kp, line, strlen(line), 0600);
 	CHECK_INT(ks_open(&ks, d, kp, NULL), 0);
 	CHECK_INT(ks_current_key_id(ks), 7);
 	ks = ks_close(ks);
@@ -659,6 +820,8 @@ static void test_master_key_file(void)
 	ts_test_write_file(kp, line, strlen(line), 0644);
 	CHECK_INT(ks_open(&ks, d, kp, NULL), TS_E_BAD_MODE);
 	ts_test_write_file(kp, line, strlen(line), 0660);
+	CHECK_INT(ks_open(&ks, d, kp, NULL), TS_E_BAD_MODE);
+	ts_test_write_file(kp, line, strlen(line), 0640); /* group-readable */
 	CHECK_INT(ks_open(&ks, d, kp, NULL), TS_E_BAD_MODE);
 	ts_test_write_file(kp, line, strlen(line), 0600);
 	snprintf(link, sizeof(link), "%s/link.key", ts_test_tmpdir());
@@ -681,7 +844,17 @@ static void test_master_key_file(void)
 	/* a world-accessible keystore folder is refused */
 	CHECK_INT(chmod(d, 0777), 0);
 	CHECK_INT(ks_open(&ks, d, keyfile, NULL), TS_E_BAD_MODE);
-	CHECK_INT(chmod(d, 0770), 0);
+	/* ... and so is a group-accessible one, top folder or subfolder */
+	CHECK_INT(chmod(d, 0750), 0);
+	CHECK_INT(ks_open(&ks, d, keyfile, NULL), TS_E_BAD_MODE);
+	CHECK_INT(chmod(d, 0700), 0);
+	{
+		char sub[800];
+		snprintf(sub, sizeof(sub), "%s/users", d);
+		CHECK_INT(chmod(sub, 0710), 0);
+		CHECK_INT(ks_open(&ks, d, keyfile, NULL), TS_E_BAD_MODE);
+		CHECK_INT(chmod(sub, 0700), 0);
+	}
 	CHECK_INT(ks_open(&ks, d, keyfile, NULL), 0);
 	ks_close(ks);
 }
@@ -694,6 +867,7 @@ int main(void)
 	RUN(test_bit_flips);
 	RUN(test_truncation);
 	RUN(test_quarantine_distinct);
+	RUN(test_quarantine_race);
 	RUN(test_rollback);
 	RUN(test_symlink_and_modes);
 	RUN(test_cas);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * keystore/: a record owned by someone other than root, its user or the
- * keystore's own uid is refused and left in place (needs root to chown).
+ * keystore/: root-only. A record, state file, lock file or key file owned by
+ * anyone but root (the keystore's own uid, here also root) is refused and
+ * left in place, the record's own user included (needs root to chown).
  */
 #include <stdio.h>
 #include <string.h>
@@ -40,11 +41,12 @@ int main(void)
 	CHECK_INT(ks_read(ks, &alice, &b), TS_E_BAD_OWNER);
 	CHECK_INT(lstat(p, &st), 0); /* left in place */
 	CHECK_INT(st.st_uid, 4242);
-	/* the record's own user is an acceptable owner */
+	/* not even the record's own user: no process of hers holds records */
 	CHECK_INT(chown(p, alice.uid, 0), 0);
-	CHECK_INT(ks_read(ks, &alice, &b), 0);
-	b = ks_blob_free(b);
-	/* ... but not for another user's record */
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_BAD_OWNER);
+	CHECK_INT(lstat(p, &st), 0);
+	CHECK_INT(st.st_uid, alice.uid);
+	/* nor another user's record */
 	{
 		struct ks_identity bob = alice;
 		char q[700];
@@ -58,6 +60,31 @@ int main(void)
 		CHECK_INT(ks_read(ks, &bob, &b), TS_E_BAD_OWNER);
 	}
 	CHECK_INT(chown(p, 0, 0), 0);
+	CHECK_INT(ks_read(ks, &alice, &b), 0);
+	b = ks_blob_free(b);
+	/* the counter file and the lock file: root's only */
+	{
+		char sp[700];
+		struct ks_lock *l2 = NULL;
+
+		snprintf(sp, sizeof(sp), "%s/state/1000.gen", dir);
+		CHECK_INT(chown(sp, alice.uid, 0), 0);
+		CHECK_INT(ks_read(ks, &alice, &b), TS_E_BAD_OWNER);
+		CHECK_INT(chown(sp, 0, 0), 0);
+		snprintf(sp, sizeof(sp), "%s/locks/1000.lock", dir);
+		CHECK_INT(chown(sp, alice.uid, 0), 0);
+		CHECK_INT(ks_lock(ks, alice.uid, &l2), TS_E_BAD_OWNER);
+		CHECK_INT(chown(sp, 0, 0), 0);
+		CHECK_INT(ks_lock(ks, alice.uid, &l2), 0);
+		ks_unlock(l2);
+		/* a folder of the user's is refused as well */
+		snprintf(sp, sizeof(sp), "%s/users", dir);
+		CHECK_INT(chown(sp, alice.uid, 0), 0);
+		ks_close(ks);
+		CHECK_INT(ks_open(&ks, dir, keyfile, NULL), TS_E_BAD_OWNER);
+		CHECK_INT(chown(sp, 0, 0), 0);
+		CHECK_INT(ks_open(&ks, dir, keyfile, NULL), 0);
+	}
 	CHECK_INT(ks_read(ks, &alice, &b), 0);
 	ks_blob_free(b);
 	ks_close(ks);

@@ -88,7 +88,7 @@ static void test_killed_writer(void)
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		struct ks_open_opts o = {.group = (gid_t)-1, .before_rename = die_now};
+		struct ks_open_opts o = {.before_rename = die_now};
 		struct ks *cks = NULL;
 		struct ks_lock *cl = NULL;
 		uint64_t cg = 0;
@@ -201,7 +201,7 @@ static void test_killed_deleter(void)
 
 static int increment_loop(void)
 {
-	struct ks_open_opts o = {.group = (gid_t)-1, .lock_timeout_ms = 60000};
+	struct ks_open_opts o = {.lock_timeout_ms = 60000};
 	struct ks *ks = NULL;
 
 	if (ks_open(&ks, dir, keyfile, &o) < 0)
@@ -275,7 +275,7 @@ static double now_s(void)
 
 static void test_lock_timeout(void)
 {
-	struct ks_open_opts o = {.group = (gid_t)-1, .lock_timeout_ms = 300};
+	struct ks_open_opts o = {.lock_timeout_ms = 300};
 	int ready[2], release[2];
 	struct ks *ks;
 	struct ks_lock *l = NULL;
