@@ -82,6 +82,8 @@ struct oauth_identity {
 	char sub[OAUTH_CLAIM_MAX];
 	char username[OAUTH_CLAIM_MAX]; /* value of cfg->username_claim, before username_map */
 	long long exp;			/* introspection "exp" (server time), 0 if absent */
+	char client_id[OAUTH_CLAIM_MAX]; /* introspection "client_id"; "" when absent */
+	bool aud_has_client;		 /* introspection "aud" names the configured client */
 	time_t server_date;
 };
 
@@ -169,6 +171,14 @@ int oauth_client_credentials(struct oauth_client *c, struct oauth_tokens *ret,
 int oauth_introspect(struct oauth_client *c, const char *token, struct oauth_identity *ret,
 		     struct oauth_error *err) TS_WUR TS_NONNULL(1, 2, 3);
 
+/* Was the introspected token issued to this client? True when its
+ * "client_id" is the configured client_id or its "aud" names it. A token
+ * pasted at a prompt must pass this: an access token another application
+ * obtained for the same person must not sign in here. Userinfo answers carry
+ * neither, so they never pass. */
+bool oauth_identity_for_client(const struct oauth_client *c, const struct oauth_identity *id)
+	TS_NONNULL(1, 2);
+
 /* OIDC Core §5.3. 401 (invalid_token or bare) -> TS_E_REJECTED_TOKEN; 403
  * insufficient_scope -> TS_E_SERVER_CONFIG (not a reason to refresh). */
 int oauth_userinfo(struct oauth_client *c, const char *token, struct oauth_identity *ret,
@@ -194,9 +204,10 @@ int oauth_id_claims_parse(struct oauth_id_claims *ret, const char *id_token) TS_
  * bytes of len (not NUL-terminated). */
 int oauth_parse_token_response(struct oauth_tokens *ret, long http_status, const char *body,
 			       size_t len, struct oauth_error *err) TS_WUR TS_NONNULL(1, 3);
+/* client_id: the configured client, for aud_has_client. */
 int oauth_parse_introspection(struct oauth_identity *ret, const char *username_claim,
-			      const char *body, size_t len, struct oauth_error *err) TS_WUR
-	TS_NONNULL(1, 2, 3);
+			      const char *client_id, const char *body, size_t len,
+			      struct oauth_error *err) TS_WUR TS_NONNULL(1, 2, 3, 4);
 int oauth_parse_device_response(struct oauth_device *ret, const char *body, size_t len,
 				struct oauth_error *err) TS_WUR TS_NONNULL(1, 2);
 /* Discovery: fills the endpoint fields of a ts_config copy (only those that

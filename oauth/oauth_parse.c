@@ -314,8 +314,31 @@ out:
 	return r;
 }
 
+#define AUD_MAX_VALUES 64
+
+/* "aud" is a string or an array of strings (RFC 7519 §4.1.3); anything
+ * else, or a value past the first AUD_MAX_VALUES, names nobody. */
+static bool aud_names(json_t *aud, const char *client_id)
+{
+	size_t i;
+	json_t *v;
+
+	if (json_is_string(aud))
+		return strcmp(json_string_value(aud), client_id) == 0;
+	if (!json_is_array(aud))
+		return false;
+	json_array_foreach(aud, i, v) {
+		if (i >= AUD_MAX_VALUES)
+			break;
+		if (json_is_string(v) && strcmp(json_string_value(v), client_id) == 0)
+			return true;
+	}
+	return false;
+}
+
 int oauth_parse_introspection(struct oauth_identity *ret, const char *username_claim,
-                              const char *body, size_t len, struct oauth_error *err)
+                              const char *client_id, const char *body, size_t len,
+                              struct oauth_error *err)
 {
 	struct oauth_identity id = {0};
 	json_t *j, *a;
@@ -334,6 +357,8 @@ int oauth_parse_introspection(struct oauth_identity *ret, const char *username_c
 		ret->active = false;
 		ret->sub[0] = ret->username[0] = '\0';
 		ret->exp = 0;
+		ret->client_id[0] = '\0';
+		ret->aud_has_client = false;
 		r = oauth_fail(
 		    err, TS_E_REJECTED_TOKEN,
 		    "the server says the token is no longer active (revoked or expired)");
@@ -351,6 +376,10 @@ int oauth_parse_introspection(struct oauth_identity *ret, const char *username_c
 	r = json_int_range(j, "exp", 0, (long long)1 << 50, 0, &id.exp, err);
 	if (r < 0)
 		goto out;
+	r = oauth_json_str(j, "client_id", id.client_id, sizeof(id.client_id), err);
+	if (r < 0)
+		goto out;
+	id.aud_has_client = client_id[0] && aud_names(json_object_get(j, "aud"), client_id);
 	*ret = id;
 	r = 0;
 out:

@@ -48,7 +48,7 @@ int oauth_introspect(struct oauth_client *c, const char *token, struct oauth_ide
 		if (r == TS_E_REJECTED_TOKEN || r == TS_E_NEEDS_LOGIN)
 			r = TS_E_SERVER_CONFIG;
 	} else {
-		r = oauth_parse_introspection(ret, c->cfg.username_claim, resp.body.p,
+		r = oauth_parse_introspection(ret, c->cfg.username_claim, c->cfg.client_id, resp.body.p,
 		                              resp.body.len, err);
 		if (r >= 0 || r == TS_E_REJECTED_TOKEN)
 			ret->server_date = resp.date;
@@ -195,4 +195,11 @@ int oauth_revalidate(struct oauth_client *c, const char *token, struct oauth_ide
 		break;
 	}
 	return intro ? oauth_introspect(c, token, ret, err) : oauth_userinfo(c, token, ret, err);
+}
+
+bool oauth_identity_for_client(const struct oauth_client *c, const struct oauth_identity *id)
+{
+	if (!id->active || !c->cfg.client_id[0])
+		return false;
+	return strcmp(id->client_id, c->cfg.client_id) == 0 || id->aud_has_client;
 }

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&id, 0, sizeof(id));
 	memset(&e, 0, sizeof(e));
-	if (oauth_parse_introspection(&id, "preferred_username", (const char *)data, size, &e) ==
+	if (oauth_parse_introspection(&id, "preferred_username", "tokenseal-conf", (const char *)data, size, &e) ==
 	    0) {
 		if (!id.active || strlen(id.sub) >= sizeof(id.sub) ||
 		    strlen(id.username) >= sizeof(id.username))

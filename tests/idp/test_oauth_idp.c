@@ -268,6 +268,41 @@ static void test_introspection_and_userinfo(void)
 	oauth_client_free(c);
 }
 
+/* Whom a token was issued to, as the real server says in introspection: our
+ * own token names this client; a token the other registered client
+ * (tokenseal-public) obtained for the same person is active but foreign, so
+ * a pasted copy of it must not sign anyone in here. */
+static void test_token_for_client(void)
+{
+	struct ts_config cfg, pcfg;
+	struct oauth_client *c = client("conf", &cfg), *p = client("public", &pcfg);
+	struct oauth_tokens mine = {0}, theirs = {0};
+	struct oauth_identity id;
+	struct oauth_error e;
+
+	login(c, "alice", "alice-pw", &mine);
+	login(p, "alice", "alice-pw", &theirs);
+	memset(&id, 0, sizeof(id));
+	CHECK_INT(oauth_introspect(c, mine.access_token, &id, &e), 0);
+	CHECK_STR(id.client_id, idp.conf_client);
+	CHECK(oauth_identity_for_client(c, &id));
+	memset(&id, 0, sizeof(id));
+	CHECK_INT(oauth_introspect(c, theirs.access_token, &id, &e), 0);
+	CHECK(id.active);
+	CHECK_STR(id.sub, "sub-alice");
+	CHECK_STR(id.client_id, idp.public_client);
+	CHECK(!id.aud_has_client);
+	CHECK(!oauth_identity_for_client(c, &id));
+	/* userinfo names no client: never for_client */
+	memset(&id, 0, sizeof(id));
+	CHECK_INT(oauth_userinfo(c, mine.access_token, &id, &e), 0);
+	CHECK(!oauth_identity_for_client(c, &id));
+	oauth_tokens_clear(&mine);
+	oauth_tokens_clear(&theirs);
+	oauth_client_free(p);
+	oauth_client_free(c);
+}
+
 static void test_revocation(void)
 {
 	struct ts_config cfg;
@@ -441,6 +476,7 @@ int main(void)
 	RUN(test_identity_changed);
 	RUN(test_client_credentials);
 	RUN(test_introspection_and_userinfo);
+	RUN(test_token_for_client);
 	RUN(test_revocation);
 	RUN(test_device_approved);
 	RUN(test_device_denied);

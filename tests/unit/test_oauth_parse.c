@@ -326,15 +326,43 @@ static void test_introspection(void)
 	const char *b = "{\"active\":true,\"sub\":\"sub-alice\",\"preferred_username\":\"alice\","
 	                "\"exp\":1900000000}";
 
-	CHECK_INT(oauth_parse_introspection(&id, "preferred_username", b, strlen(b), &e), 0);
+	CHECK_INT(oauth_parse_introspection(&id, "preferred_username", "tokenseal-conf", b, strlen(b), &e), 0);
 	CHECK(id.active);
 	CHECK_STR(id.sub, "sub-alice");
 	CHECK_STR(id.username, "alice");
 	CHECK_INT(id.exp, 1900000000);
+	CHECK_STR(id.client_id, "");
+	CHECK(!id.aud_has_client);
+
+	/* whom the token was issued to: client_id, or aud as a string or an array */
+	static const struct {
+		const char *body, *client_id;
+		bool aud;
+	} whom[] = {
+	    {"{\"active\":true,\"sub\":\"s\",\"client_id\":\"tokenseal-conf\"}", "tokenseal-conf",
+	     false},
+	    {"{\"active\":true,\"sub\":\"s\",\"client_id\":\"other\",\"aud\":\"tokenseal-conf\"}",
+	     "other", true},
+	    {"{\"active\":true,\"sub\":\"s\",\"aud\":[\"api\",5,\"tokenseal-conf\"]}", "", true},
+	    {"{\"active\":true,\"sub\":\"s\",\"aud\":[\"api\",\"tokenseal-con\"]}", "", false},
+	    {"{\"active\":true,\"sub\":\"s\",\"aud\":{\"tokenseal-conf\":1}}", "", false},
+	};
+	for (size_t i = 0; i < TS_ARRAY_SIZE(whom); i++) {
+		memset(&id, 0, sizeof(id));
+		b = whom[i].body;
+		CHECK_INT(oauth_parse_introspection(&id, "sub", "tokenseal-conf", b, strlen(b), &e),
+		          0);
+		CHECK_MSG(strcmp(id.client_id, whom[i].client_id) == 0, "%s: client_id %s", b,
+		          id.client_id);
+		CHECK_MSG(id.aud_has_client == whom[i].aud, "%s: aud", b);
+	}
+	b = "{\"active\":true,\"sub\":\"s\",\"client_id\":5}";
+	CHECK_INT(oauth_parse_introspection(&id, "sub", "tokenseal-conf", b, strlen(b), &e),
+	          TS_E_BAD_ANSWER);
 
 	id.active = true;
 	b = "{\"active\":false}";
-	CHECK_INT(oauth_parse_introspection(&id, "preferred_username", b, strlen(b), &e),
+	CHECK_INT(oauth_parse_introspection(&id, "preferred_username", "tokenseal-conf", b, strlen(b), &e),
 	          TS_E_REJECTED_TOKEN);
 	CHECK(!id.active);
 	CHECK(e.message[0]);
@@ -345,7 +373,7 @@ static void test_introspection(void)
 		(void)snprintf(id.sub, sizeof(id.sub), "untouched");
 		e.http_status = 200;
 		b = bad[i].body;
-		CHECK_INT(oauth_parse_introspection(&id, "sub", b, strlen(b), &e), bad[i].expect);
+		CHECK_INT(oauth_parse_introspection(&id, "sub", "tokenseal-conf", b, strlen(b), &e), bad[i].expect);
 		CHECK_MSG(strcmp(id.sub, "untouched") == 0, "%s: ret touched", b);
 		CHECK_INT(e.http_status, 200);
 		CHECK(e.message[0]);
