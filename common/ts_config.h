@@ -117,7 +117,9 @@ int ts_config_parse(struct ts_config *c, const char *buf, size_t len, const char
 	TS_NONNULL(1, 2, 5);
 
 /* Check that what was loaded is usable (issuer set and https, client_id set,
- * ...). Reports each problem; returns 0 or TS_E_CONFIG. */
+ * absolute paths, and login_methods = token only where revalidation uses
+ * introspection: revalidate = introspection, or auto with a
+ * client_secret_file). Reports each problem; returns 0 or TS_E_CONFIG. */
 int ts_config_validate(const struct ts_config *c, const char *origin,
 		       const struct ts_config_report *rep) TS_WUR TS_NONNULL(1, 2);
 
@@ -131,7 +133,11 @@ const char *ts_login_method_name(enum ts_login_method m);
 int ts_login_method_parse(const char *s, size_t len, enum ts_login_method *ret) TS_WUR
 	TS_NONNULL(1, 3);
 
-/* Apply username_map to a server-side name; 0, or -ENAMETOOLONG. */
+/* Apply username_map to a server-side name. With strip-suffix:SUFFIX the
+ * name must end in SUFFIX (case-sensitive) with something before it: a name
+ * without it is refused (-EINVAL), never passed through, so that a user of
+ * another domain cannot stand in for a local name. Returns 0, -EINVAL, or
+ * -ENAMETOOLONG; out is untouched on failure. */
 int ts_config_map_username(const struct ts_config *c, const char *in, char *out,
 			   size_t outlen) TS_WUR TS_NONNULL(1, 2, 3);
 
