@@ -20,6 +20,7 @@
 
 #include "ts_client.h"
 #include "ts_error.h"
+#include "ts_file.h"
 #include "ts_mem.h"
 #include "ts_proto.h"
 #include "ts_time.h"
@@ -388,6 +389,10 @@ int ts_client_call(const struct ts_client_opts *opts, const struct ts_client_req
 
 	if (!opts->broker_path || !opts->broker_path[0] || !req->user || !req->user[0])
 		return -EINVAL;
+	/* Never execute a program someone besides root could have replaced. */
+	r = ts_path_check_safe(opts->broker_path, false, NULL, 0);
+	if (r < 0)
+		return r;
 	if (pipe2(to_child, O_CLOEXEC) < 0 || pipe2(from_child, O_CLOEXEC) < 0 ||
 	    pipe2(errpipe, O_CLOEXEC) < 0) {
 		r = -errno;

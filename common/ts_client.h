@@ -51,7 +51,10 @@ struct ts_client_opts {
 
 /* Run one request. Returns 0 when a RESULT arrived (its code is in
  * ret->code), or a negative error when the broker could not be run or spoke
- * nonsense (-ENOENT broker missing, TS_E_IPC, -ETIMEDOUT, ...). */
+ * nonsense (-ENOENT broker missing, TS_E_IPC, -ETIMEDOUT, ...). A
+ * broker_path that fails ts_path_check_safe() (ts_file.h) is never executed:
+ * its code is returned (TS_E_BAD_OWNER, TS_E_BAD_MODE, TS_E_NOT_REGULAR, ...);
+ * a caller that wants to log the reason calls ts_path_check_safe() first. */
 int ts_client_call(const struct ts_client_opts *opts, const struct ts_client_request *req,
 		   const struct ts_conv *conv, struct ts_client_result *ret) TS_WUR
 	TS_NONNULL(1, 2, 4);

@@ -901,3 +901,83 @@ int ts_config_map_username(const struct ts_config *c, const char *in, char *out,
 	out[n] = '\0';
 	return 0;
 }
+
+/* ---- whole-path checks -------------------------------------------------- */
+
+enum path_kind {
+	P_FILE,	    /* a file that must exist */
+	P_FILE_NEW, /* a file that may not exist yet: then its folder is checked */
+	P_DIR_NEW,  /* a folder that may not exist yet: then its parent is checked */
+	P_PARENT,   /* not a regular file (a socket): its folder is checked */
+};
+
+static const struct {
+	const char *key;
+	enum path_kind kind;
+} path_kinds[] = {
+	{"client_secret_file", P_FILE}, {"ca_file", P_FILE},	   {"broker_path", P_FILE},
+	{"key_file", P_FILE_NEW},	{"keystore_dir", P_DIR_NEW}, {"socket_path", P_PARENT},
+};
+
+static enum path_kind path_kind_of(const char *key)
+{
+	for (size_t i = 0; i < TS_ARRAY_SIZE(path_kinds); i++)
+		if (strcmp(path_kinds[i].key, key) == 0)
+			return path_kinds[i].kind;
+	return P_FILE;
+}
+
+/* ts_path_check_safe on v as kind says; 0 or the error, why filled. */
+static int check_one_path(const char *v, enum path_kind kind, char *why, size_t whylen)
+{
+	char parent[TS_PATH_MAX];
+	char *slash;
+	int r;
+
+	if (kind != P_PARENT) {
+		r = ts_path_check_safe(v, kind == P_DIR_NEW, why, whylen);
+		if (r != -ENOENT || kind == P_FILE)
+			return r;
+		/* missing: only its folder may be missing no further */
+	}
+	if (ts_strlcpy(parent, v, sizeof(parent)) < 0)
+		return -ENAMETOOLONG;
+	slash = strrchr(parent, '/');
+	if (!slash)
+		return -EINVAL;
+	if (slash == parent)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return ts_path_check_safe(parent, true, why, whylen);
+}
+
+int ts_config_check_paths(const struct ts_config *c, const char *origin,
+                          const struct ts_config_report *rep)
+{
+	char why[TS_PATH_MAX + 128], sv[SHOW_MAX];
+	unsigned errors = 0;
+
+	if (origin[0] == '/' && ts_path_check_safe(origin, false, why, sizeof(why)) < 0) {
+		report(rep, LOG_ERR, "%s: the configuration file refused: %s", origin, why);
+		errors++;
+	}
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct key_def *k = &keys[i];
+		const char *v = (const char *)c + k->offset;
+
+		if (k->type != KT_PATH || !v[0])
+			continue;
+		if (v[0] != '/') {
+			report(rep, LOG_ERR, "%s: %s '%s' must be an absolute path", origin,
+			       k->name, show(sv, v, strlen(v)));
+			errors++;
+			continue;
+		}
+		if (check_one_path(v, path_kind_of(k->name), why, sizeof(why)) < 0) {
+			report(rep, LOG_ERR, "%s: %s %s refused: %s", origin, k->name, v, why);
+			errors++;
+		}
+	}
+	return errors ? TS_E_CONFIG : 0;
+}

@@ -123,6 +123,19 @@ int ts_config_parse(struct ts_config *c, const char *buf, size_t len, const char
 int ts_config_validate(const struct ts_config *c, const char *origin,
 		       const struct ts_config_report *rep) TS_WUR TS_NONNULL(1, 2);
 
+/* The whole-path rule (ts_path_check_safe, OpenSSH safe_path()) for every
+ * path the configuration names, and for origin itself when it is an absolute
+ * path (the configuration file): the file and every folder above it owned by
+ * root and not group- or world-writable (sticky root folders like /tmp
+ * excepted). client_secret_file, ca_file and broker_path must exist when
+ * set; key_file and keystore_dir may not exist yet (then the folder that
+ * would hold them is checked); socket_path is a socket, so its folder is
+ * checked. Each problem is reported as "ORIGIN: KEY PATH refused: WHY"
+ * ("ORIGIN: the configuration file refused: WHY"); returns 0 or TS_E_CONFIG.
+ * For root processes (the broker); it does I/O, ts_config_validate does not. */
+int ts_config_check_paths(const struct ts_config *c, const char *origin,
+			  const struct ts_config_report *rep) TS_WUR TS_NONNULL(1, 2);
+
 /* Name of a key in the table, for docs/tests: NULL past the end. */
 const char *ts_config_key_name(size_t i);
 

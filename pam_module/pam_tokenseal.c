@@ -21,6 +21,7 @@
 #include "ts_client.h"
 #include "ts_config.h"
 #include "ts_error.h"
+#include "ts_file.h"
 #include "ts_mem.h"
 #include "ts_paths.h"
 
@@ -233,6 +234,16 @@ static int pts_run(pam_handle_t *pamh, int flags, int argc, const char **argv, e
 		           pts_phase_name(phase), user, service ? service : "-", opts.broker_path,
 		           req.flags);
 
+	/* Root is about to execute broker_path: it and every folder above it
+	 * must be root's alone (OpenSSH safe_path()). */
+	char why[TS_PATH_MAX + 128];
+	r = ts_path_check_safe(opts.broker_path, false, why, sizeof(why));
+	if (r < 0) {
+		pam_syslog(pamh, LOG_ERR, "%s: refusing to run the broker %s: %s",
+		           pts_phase_name(phase), opts.broker_path, why);
+		ret = pts_result_to_pam(phase, TS_E_CONFIG, cfg->require_token);
+		goto out;
+	}
 	r = ts_client_call(&opts, &req, &conv, &res);
 	if (r < 0) {
 		pam_syslog(pamh, LOG_ERR, "%s: cannot run the broker %s: %s", pts_phase_name(phase),

@@ -46,7 +46,8 @@ file(GENERATE OUTPUT ${_pamdir}/conf/svc.conf CONTENT "broker_path = ${_peer}\n"
 # Each tokenseal line passes every result through, except PAM_IGNORE, which
 # falls to pam_deny (PAM_AUTH_ERR in account, PAM_SESSION_ERR in session), so
 # the test can tell an ignore from a refusal.
-foreach(svc missing peer req svc login)
+# unsafe.conf is written by the test (a broker in a group-writable folder).
+foreach(svc missing peer req svc login unsafe)
 	set(_args "config=${_pamdir}/conf/${svc}.conf")
 	if(svc STREQUAL "missing")
 		string(APPEND _args " bogus_option")
@@ -68,6 +69,7 @@ endforeach()
 
 ts_add_unit_test(NAME test_module_pam LABELS pam
 	SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_module_pam.c LIBS ts_common PkgConfig::PAM)
+target_compile_definitions(test_module_pam PRIVATE TS_PEER_PATH="$<TARGET_FILE:ts_proto_test_peer>")
 add_dependencies(test_module_pam pam_tokenseal ts_proto_test_peer)
 if(TS_PAM_WRAPPER_LIB AND TS_PAM_DENY_SO)
 	set(_env LD_PRELOAD=${TS_PAM_WRAPPER_LIB} PAM_WRAPPER=1

@@ -20,7 +20,13 @@
 
 #include <security/pam_appl.h>
 
+#include <sys/stat.h>
+
 #include "ts_test.h"
+
+#ifndef TS_PEER_PATH
+#error "TS_PEER_PATH must name the protocol test peer"
+#endif
 
 struct conv_rec {
 	char log[8192];
@@ -151,14 +157,53 @@ static void test_broker_missing(void)
 
 	CHECK_INT(run1("tokenseal-missing", AUTH, 0, &rec, err, sizeof(err)), PAM_AUTHINFO_UNAVAIL);
 	/* the reason, for the admin: which broker, and why */
-	CHECK_MSG(strstr(err, "cannot run the broker /nonexistent/tokenseal-broker") != NULL,
+	CHECK_MSG(strstr(err, "auth: refusing to run the broker /nonexistent/tokenseal-broker: "
+	                      "/nonexistent: does not exist") != NULL,
 	          "no clear reason in the log: %s", err);
-	CHECK(strstr(err, "No such file or directory") != NULL);
 	/* the unknown option in the service file is warned about and ignored */
 	CHECK(strstr(err, "unknown option \"bogus_option\", ignoring") != NULL);
 	CHECK_INT(run1("tokenseal-missing", ACCOUNT, 0, &rec, NULL, 0), PAM_SYSTEM_ERR);
 	CHECK_INT(run1("tokenseal-missing", OPEN, 0, &rec, NULL, 0), PAM_SYSTEM_ERR);
 	CHECK_STR(rec.log, ""); /* nothing shown to the user */
+}
+
+/* Root never executes a broker_path that someone else could replace: the
+ * module refuses with a log line naming the path and the component, and the
+ * configuration-error code (auth: PAM_AUTHINFO_UNAVAIL, else PAM_SYSTEM_ERR). */
+static void test_broker_unsafe_path(void)
+{
+	char dir[600], broker[700], conf[1024], text[1200], err[8192], want[1400];
+	struct conv_rec rec = {0};
+	char *peer;
+	size_t n;
+
+	snprintf(dir, sizeof(dir), "%s/gw", ts_test_tmpdir());
+	CHECK_INT(mkdir(dir, 0700), 0);
+	CHECK_INT(chmod(dir, 0775), 0);
+	snprintf(broker, sizeof(broker), "%s/tokenseal-broker", dir);
+	peer = ts_test_read_file(TS_PEER_PATH, &n);
+	ts_test_write_file(broker, peer, n, 0755);
+	free(peer);
+	snprintf(conf, sizeof(conf), "%s/unsafe.conf", conf_dir());
+	snprintf(text, sizeof(text), "broker_path = %s\n", broker);
+	ts_test_write_file(conf, text, strlen(text), 0644);
+	snprintf(text, sizeof(text), "%s.peer", conf);
+	ts_test_write_file(text, "type", 4, 0644); /* the peer would answer with the request */
+
+	CHECK_INT(run1("tokenseal-unsafe", AUTH, 0, &rec, err, sizeof(err)), PAM_AUTHINFO_UNAVAIL);
+	snprintf(want, sizeof(want),
+	         "auth: refusing to run the broker %s: %s: group- or world-writable (mode 0775)",
+	         broker, dir);
+	CHECK_MSG(strstr(err, want) != NULL, "no '%s' in the log", want);
+	CHECK_INT(run1("tokenseal-unsafe", ACCOUNT, 0, &rec, err, sizeof(err)), PAM_SYSTEM_ERR);
+	snprintf(want, sizeof(want), "account: refusing to run the broker %s: %s:", broker, dir);
+	CHECK_MSG(strstr(err, want) != NULL, "no '%s' in the log", want);
+	CHECK_STR(rec.log, ""); /* the peer never ran: it would have said something */
+
+	/* the same program in a safe folder runs */
+	CHECK_INT(chmod(dir, 0755), 0);
+	CHECK_INT(run1("tokenseal-unsafe", AUTH, 0, &rec, NULL, 0), PAM_AUTH_ERR);
+	CHECK_STR(rec.log, "error:type=1 user=alice service=tokenseal-unsafe flags=0\n");
 }
 
 static void test_relay(void)
@@ -333,6 +378,7 @@ int main(void)
 		TS_SKIP("needs pam_wrapper (LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1)");
 	(void)conf_dir();
 	RUN(test_broker_missing);
+	RUN(test_broker_unsafe_path);
 	RUN(test_relay);
 	RUN(test_noninteractive);
 	RUN(test_requests_per_phase);

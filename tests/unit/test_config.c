@@ -824,6 +824,94 @@ static void test_validate_token_method(void)
 	CHECK_INT(cap.n, 0);
 }
 
+/* Every path the configuration names gets the whole-path check. */
+static void test_check_paths(void)
+{
+	const char *d = ts_test_tmpdir();
+	char good[300], gw[300], ww[300], text[4096], want[1200], conf[400];
+	struct ts_config c;
+
+	snprintf(good, sizeof(good), "%s/paths-good", d);
+	snprintf(gw, sizeof(gw), "%s/paths-gw", d);
+	snprintf(ww, sizeof(ww), "%s/paths-ww", d);
+	CHECK_INT(mkdir(good, 0755), 0);
+	CHECK_INT(mkdir(gw, 0700), 0);
+	CHECK_INT(chmod(gw, 0775), 0);
+	CHECK_INT(mkdir(ww, 0700), 0);
+	CHECK_INT(chmod(ww, 0777), 0);
+	snprintf(text, sizeof(text), "%s/ca.pem", good);
+	ts_test_write_file(text, "x", 1, 0644);
+	snprintf(text, sizeof(text), "%s/client.secret", good);
+	ts_test_write_file(text, "x", 1, 0600);
+	snprintf(text, sizeof(text), "%s/broker", good);
+	ts_test_write_file(text, "x", 1, 0755);
+	snprintf(text, sizeof(text), "%s/broker", gw);
+	ts_test_write_file(text, "x", 1, 0755);
+
+	/* all good: key_file and keystore_dir do not exist yet, the socket's
+	 * folder does */
+	snprintf(text, sizeof(text),
+	         "ca_file = %s/ca.pem\nclient_secret_file = %s/client.secret\n"
+	         "broker_path = %s/broker\nkey_file = %s/master.key\nkeystore_dir = %s/store\n"
+	         "socket_path = %s/broker.sock\n",
+	         good, good, good, good, good, good);
+	write_conf("paths.conf", text, 0644);
+	snprintf(conf, sizeof(conf), "%s/paths.conf", d);
+	cap_reset();
+	ts_config_defaults(&c);
+	CHECK_INT(ts_config_load(&c, conf, NULL, &rep), 0);
+	CHECK_INT(ts_config_check_paths(&c, conf, &rep), 0);
+	CHECK_INT(cap.n, 0);
+
+	/* each problem reported, naming the key, the path and the component */
+	snprintf(text, sizeof(text),
+	         "ca_file = %s/missing.pem\nbroker_path = %s/broker\nkey_file = %s/master.key\n"
+	         "keystore_dir = %s/store/x\nsocket_path = %s/s.sock\n",
+	         good, gw, ww, good, gw);
+	cap_reset();
+	ts_config_defaults(&c);
+	CHECK_INT(ts_config_parse(&c, text, strlen(text), NULL, conf, &rep), 0);
+	CHECK_INT(ts_config_check_paths(&c, conf, &rep), TS_E_CONFIG);
+	if (cap.n != 5)
+		cap_dump();
+	CHECK_INT(cap.n, 5);
+	snprintf(want, sizeof(want), "%s: ca_file %s/missing.pem refused: %s/missing.pem: does not exist",
+	         conf, good, good);
+	CHECK_STR(cap.msg[0], want);
+	/* a store folder may be missing, but not its parent too */
+	snprintf(want, sizeof(want), "%s: keystore_dir %s/store/x refused: %s/store: does not exist",
+	         conf, good, good);
+	CHECK_STR(cap.msg[1], want);
+	snprintf(want, sizeof(want),
+	         "%s: key_file %s/master.key refused: %s: group- or world-writable (mode 0777)", conf,
+	         ww, ww);
+	CHECK_STR(cap.msg[2], want);
+	snprintf(want, sizeof(want),
+	         "%s: broker_path %s/broker refused: %s: group- or world-writable (mode 0775)", conf,
+	         gw, gw);
+	CHECK_STR(cap.msg[3], want);
+	snprintf(want, sizeof(want),
+	         "%s: socket_path %s/s.sock refused: %s: group- or world-writable (mode 0775)", conf,
+	         gw, gw);
+	CHECK_STR(cap.msg[4], want);
+
+	/* the configuration file itself */
+	CHECK_INT(chmod(d, 0775), 0);
+	cap_reset();
+	ts_config_defaults(&c);
+	c.broker_path[0] = c.socket_path[0] = c.key_file[0] = c.keystore_dir[0] = '\0';
+	CHECK_INT(ts_config_check_paths(&c, conf, &rep), TS_E_CONFIG);
+	CHECK_INT(cap.n, 1);
+	snprintf(want, sizeof(want),
+	         "%s: the configuration file refused: %s: group- or world-writable (mode 0775)", conf,
+	         d);
+	CHECK_STR(cap.msg[0], want);
+	CHECK_INT(chmod(d, 0700), 0);
+	/* a name that is not a path (the fuzz target's origin) is not checked */
+	cap_reset();
+	CHECK_INT(ts_config_check_paths(&c, "(built-in)", &rep), 0);
+}
+
 static void test_map_username(void)
 {
 	struct ts_config c;
@@ -937,6 +1025,7 @@ int main(void)
 	RUN(test_report_to_stderr);
 	RUN(test_validate);
 	RUN(test_validate_token_method);
+	RUN(test_check_paths);
 	RUN(test_map_username);
 	RUN(test_names);
 	return ts_test_done();
