@@ -184,26 +184,26 @@ static void test_broker_unsafe_path(void)
 	peer = ts_test_read_file(TS_PEER_PATH, &n);
 	ts_test_write_file(broker, peer, n, 0755);
 	free(peer);
-	snprintf(conf, sizeof(conf), "%s/unsafe.conf", conf_dir());
+	snprintf(conf, sizeof(conf), "%s/dyn.conf", conf_dir());
 	snprintf(text, sizeof(text), "broker_path = %s\n", broker);
 	ts_test_write_file(conf, text, strlen(text), 0644);
 	snprintf(text, sizeof(text), "%s.peer", conf);
 	ts_test_write_file(text, "type", 4, 0644); /* the peer would answer with the request */
 
-	CHECK_INT(run1("tokenseal-unsafe", AUTH, 0, &rec, err, sizeof(err)), PAM_AUTHINFO_UNAVAIL);
+	CHECK_INT(run1("tokenseal-dyn", AUTH, 0, &rec, err, sizeof(err)), PAM_AUTHINFO_UNAVAIL);
 	snprintf(want, sizeof(want),
 	         "auth: refusing to run the broker %s: %s: group- or world-writable (mode 0775)",
 	         broker, dir);
 	CHECK_MSG(strstr(err, want) != NULL, "no '%s' in the log", want);
-	CHECK_INT(run1("tokenseal-unsafe", ACCOUNT, 0, &rec, err, sizeof(err)), PAM_SYSTEM_ERR);
+	CHECK_INT(run1("tokenseal-dyn", ACCOUNT, 0, &rec, err, sizeof(err)), PAM_SYSTEM_ERR);
 	snprintf(want, sizeof(want), "account: refusing to run the broker %s: %s:", broker, dir);
 	CHECK_MSG(strstr(err, want) != NULL, "no '%s' in the log", want);
 	CHECK_STR(rec.log, ""); /* the peer never ran: it would have said something */
 
 	/* the same program in a safe folder runs */
 	CHECK_INT(chmod(dir, 0755), 0);
-	CHECK_INT(run1("tokenseal-unsafe", AUTH, 0, &rec, NULL, 0), PAM_AUTH_ERR);
-	CHECK_STR(rec.log, "error:type=1 user=alice service=tokenseal-unsafe flags=0\n");
+	CHECK_INT(run1("tokenseal-dyn", AUTH, 0, &rec, NULL, 0), PAM_AUTH_ERR);
+	CHECK_STR(rec.log, "error:type=1 user=alice service=tokenseal-dyn flags=0\n");
 }
 
 static void test_relay(void)
@@ -354,6 +354,47 @@ static void test_no_record_cache(void)
 	CHECK_INT(run1("tokenseal-peer", OPEN, 0, &rec, NULL, 0), PAM_PERM_DENIED);
 }
 
+/* sshd's call order with tokenseal as the only auth module: setcred must
+ * succeed for the user the module just authenticated (it returned
+ * PAM_IGNORE, which libpam turns into PAM_PERM_DENIED for a stack of ignores,
+ * and sshd dropped the login). */
+static void test_setcred_sshd_order(void)
+{
+	struct conv_rec rec = {0};
+	struct pam_conv conv = {conv_fn, &rec};
+	pam_handle_t *ph = NULL;
+
+	set_script("peer.conf", "result:0");
+	CHECK_INT(pam_start("tokenseal-only", "alice", &conv, &ph), PAM_SUCCESS);
+	CHECK_INT(pam_set_item(ph, PAM_RHOST, "192.0.2.9"), PAM_SUCCESS);
+	CHECK_INT(pam_authenticate(ph, 0), PAM_SUCCESS);
+	CHECK_INT(pam_acct_mgmt(ph, 0), PAM_SUCCESS);
+	CHECK_INT(pam_setcred(ph, PAM_ESTABLISH_CRED), PAM_SUCCESS);
+	CHECK_INT(pam_open_session(ph, 0), PAM_SUCCESS);
+	CHECK_INT(pam_close_session(ph, 0), PAM_SUCCESS);
+	CHECK_INT(pam_setcred(ph, PAM_DELETE_CRED), PAM_SUCCESS);
+	/* the flag is the user's: another user in the same handle is not covered */
+	CHECK_INT(pam_set_item(ph, PAM_USER, "bob"), PAM_SUCCESS);
+	CHECK_INT(pam_setcred(ph, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
+	pam_end(ph, PAM_SUCCESS);
+
+	/* a failed authentication leaves nothing to succeed on */
+	set_script("peer.conf", "result:-1041");
+	CHECK_INT(pam_start("tokenseal-only", "alice", &conv, &ph), PAM_SUCCESS);
+	CHECK_INT(pam_authenticate(ph, 0), PAM_AUTH_ERR);
+	CHECK_INT(pam_setcred(ph, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
+	pam_end(ph, PAM_SUCCESS);
+
+	/* a success followed by a failed retry in the same handle clears it */
+	set_script("peer.conf", "result:0");
+	CHECK_INT(pam_start("tokenseal-only", "alice", &conv, &ph), PAM_SUCCESS);
+	CHECK_INT(pam_authenticate(ph, 0), PAM_SUCCESS);
+	set_script("peer.conf", "result:-1041");
+	CHECK_INT(pam_authenticate(ph, 0), PAM_AUTH_ERR);
+	CHECK_INT(pam_setcred(ph, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
+	pam_end(ph, PAM_SUCCESS);
+}
+
 static void test_setcred_chauthtok(void)
 {
 	struct conv_rec rec = {0};
@@ -384,6 +425,7 @@ int main(void)
 	RUN(test_requests_per_phase);
 	RUN(test_result_mapping);
 	RUN(test_no_record_cache);
+	RUN(test_setcred_sshd_order);
 	RUN(test_setcred_chauthtok);
 	return ts_test_done();
 }
