@@ -275,6 +275,8 @@ static void pts_build_request(struct pts_call *c)
 	c->opts = (struct ts_client_opts){
 	    .broker_path = c->cfg->broker_path[0] ? c->cfg->broker_path : TS_DEFAULT_BROKER,
 	    .config_path = c->args.config,
+	    /* a device login sends nothing while it waits for approval */
+	    .timeout_ms = ts_client_frame_timeout_ms(c->cfg->device_timeout),
 	};
 }
 
@@ -345,9 +347,10 @@ static int pts_run(pam_handle_t *pamh, int flags, int argc, const char **argv, e
 		goto out;
 	pts_build_request(&c);
 	if (c.debug)
-		pam_syslog(pamh, LOG_DEBUG, "%s: user %s service %s: asking %s (flags %u)",
+		pam_syslog(pamh, LOG_DEBUG,
+		           "%s: user %s service %s: asking %s (flags %u, frame timeout %d s)",
 		           pts_phase_name(phase), c.user, c.service ? c.service : "-",
-		           c.opts.broker_path, c.req.flags);
+		           c.opts.broker_path, c.req.flags, c.opts.timeout_ms / 1000);
 	ret = pts_check_broker(&c);
 	if (ret != PAM_SUCCESS)
 		goto out;

@@ -206,6 +206,30 @@ static void test_broker_unsafe_path(void)
 	CHECK_STR(rec.log, "error:type=1 user=alice service=tokenseal-dyn flags=0\n");
 }
 
+/* The frame timeout covers device_timeout: a device login sends nothing
+ * while it waits for approval, and the client must not give up first. */
+static void test_frame_timeout(void)
+{
+	char conf[1024], text[1200], err[8192];
+	struct conv_rec rec = {0};
+
+	snprintf(conf, sizeof(conf), "%s/dyn.conf", conf_dir());
+	snprintf(text, sizeof(text), "broker_path = %s\ndevice_timeout = 900\ndebug = yes\n",
+	         TS_PEER_PATH);
+	ts_test_write_file(conf, text, strlen(text), 0644);
+	snprintf(text, sizeof(text), "%s.peer", conf);
+	ts_test_write_file(text, "slow:1500", 9, 0644);
+	CHECK_INT(run1("tokenseal-dyn", AUTH, 0, &rec, err, sizeof(err)), PAM_SUCCESS);
+	CHECK_MSG(strstr(err, "auth: user alice service tokenseal-dyn: asking " TS_PEER_PATH
+	                      " (flags 8, frame timeout 930 s)") != NULL,
+	          "the module waits device_timeout + 30 s for a frame");
+	/* the default device_timeout (110 s) keeps the protocol's 180 s */
+	snprintf(text, sizeof(text), "broker_path = %s\ndebug = yes\n", TS_PEER_PATH);
+	ts_test_write_file(conf, text, strlen(text), 0644);
+	CHECK_INT(run1("tokenseal-dyn", AUTH, 0, &rec, err, sizeof(err)), PAM_SUCCESS);
+	CHECK_MSG(strstr(err, "(flags 8, frame timeout 180 s)") != NULL, "180 s by default");
+}
+
 static void test_relay(void)
 {
 	struct conv_rec rec = {.answers = {"c0de", "pw"}, .n_answers = 2};
@@ -420,6 +444,7 @@ int main(void)
 	(void)conf_dir();
 	RUN(test_broker_missing);
 	RUN(test_broker_unsafe_path);
+	RUN(test_frame_timeout);
 	RUN(test_relay);
 	RUN(test_noninteractive);
 	RUN(test_requests_per_phase);
