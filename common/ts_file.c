@@ -391,6 +391,23 @@ static int safe_follow(char *cur, size_t *curlen, char *rest, size_t restlen, ch
 	return 0;
 }
 
+/* A symbolic link at cur (the links-th on the way): owned by root or the
+ * euid, then followed. */
+static int safe_link(const char *path, const struct stat *st, unsigned links, char *cur,
+                     size_t *curlen, char *rest, size_t restlen, char *why, size_t whylen)
+{
+	if (!safe_owner(st->st_uid)) {
+		why_fail(why, whylen, "%s: a symbolic link owned by uid %u, not by root", cur,
+		         (unsigned)st->st_uid);
+		return TS_E_BAD_OWNER;
+	}
+	if (links > SAFE_MAX_LINKS) {
+		why_fail(why, whylen, "%s: too many levels of symbolic links", path);
+		return -ELOOP;
+	}
+	return safe_follow(cur, curlen, rest, restlen, why, whylen);
+}
+
 /* Cut the next component off rest into comp; false when none is left. */
 static bool next_component(char *rest, char *comp, size_t complen)
 {
@@ -457,16 +474,8 @@ int ts_path_check_safe(const char *path, bool want_dir, char *why, size_t whylen
 			return r;
 		}
 		if (S_ISLNK(st.st_mode)) {
-			if (!safe_owner(st.st_uid)) {
-				why_fail(why, whylen, "%s: a symbolic link owned by uid %u, not by root",
-				         cur, (unsigned)st.st_uid);
-				return TS_E_BAD_OWNER;
-			}
-			if (++links > SAFE_MAX_LINKS) {
-				why_fail(why, whylen, "%s: too many levels of symbolic links", path);
-				return -ELOOP;
-			}
-			r = safe_follow(cur, &curlen, rest, sizeof(rest), why, whylen);
+			r = safe_link(path, &st, ++links, cur, &curlen, rest, sizeof(rest), why,
+			              whylen);
 			if (r < 0)
 				return r;
 			if (!next_component(rest, comp, sizeof(comp)))
