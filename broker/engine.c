@@ -624,7 +624,8 @@ static int do_login(struct ts_engine *e, const struct ts_request *req, struct ts
 	int r;
 
 	if (req->type == TS_MSG_AUTH_STORED ||
-	    (e->cfg->auth_with_stored_token && req->type == TS_MSG_LOGIN)) {
+	    (e->cfg->auth_with_stored_token && (req->flags & TS_FLAG_SAME_USER) &&
+	     req->type == TS_MSG_LOGIN)) {
 		struct ts_outcome probe = {.expires = -1};
 
 		r = use_tokens(e, req, USE_PLAIN, &rec, &probe);

@@ -14,12 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ts_client.h"
 #include "ts_error.h"
+#include "ts_file.h"
 #include "ts_mem.h"
 #include "ts_proto.h"
 #include "ts_time.h"
@@ -40,36 +42,77 @@ void ts_client_result_clear(struct ts_client_result *r)
 
 /* ---- the child -------------------------------------------------------- */
 
-static void close_other_fds(int from)
-{
-	DIR *d;
-	struct dirent *e;
+/* The loop fallback's bound: sysconf(_SC_OPEN_MAX) can be 2^30 in a
+ * container, and a PAM module must not spend seconds in close(). */
+#define CLOSE_LOOP_MAX (1L << 20)
 
-	if (close_range((unsigned)from, UINT_MAX, 0) == 0)
-		return;
-	/* Old kernel: walk /proc/self/fd (opendir's own fd is skipped). */
-	d = opendir("/proc/self/fd");
-	if (d) {
-		int self = dirfd(d);
-		while ((e = readdir(d))) {
-			char *end;
-			long fd;
-			if (e->d_name[0] == '.')
-				continue;
-			errno = 0;
-			fd = strtol(e->d_name, &end, 10);
-			if (errno || *end || fd < from || fd == self || fd > INT_MAX)
-				continue;
-			(void)close((int)fd);
-		}
-		(void)closedir(d);
-		return;
+static int close_by_range(int from)
+{
+#ifdef SYS_close_range
+	/* the syscall, not the libc wrapper: glibc < 2.34 and musl < 1.2.4
+	 * have no close_range(), and a kernel < 5.9 answers ENOSYS */
+	if (syscall(SYS_close_range, (unsigned)from, ~0U, 0U) == 0)
+		return 0;
+	return -errno;
+#else
+	(void)from;
+	return -ENOSYS;
+#endif
+}
+
+/* /proc/self/fd (opendir's own fd is skipped). Not async-signal-safe
+ * (opendir allocates): a fallback for kernels without close_range only. */
+static int close_by_proc(int from)
+{
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/fd");
+	int self;
+
+	if (!d)
+		return -errno;
+	self = dirfd(d);
+	while ((e = readdir(d))) {
+		char *end;
+		long fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		errno = 0;
+		fd = strtol(e->d_name, &end, 10);
+		if (errno || *end || fd < from || fd == self || fd > INT_MAX)
+			continue;
+		(void)close((int)fd);
 	}
+	(void)closedir(d);
+	return 0;
+}
+
+static int close_by_loop(int from)
+{
 	long max = sysconf(_SC_OPEN_MAX);
-	if (max < 0 || max > 65536)
-		max = 65536;
+
+	if (max < 0 || max > CLOSE_LOOP_MAX)
+		max = CLOSE_LOOP_MAX;
 	for (long fd = from; fd < max; fd++)
 		(void)close((int)fd);
+	return 0;
+}
+
+int ts_close_fds_from(int from, enum ts_close_how how)
+{
+	switch (how) {
+	case TS_CLOSE_RANGE:
+		return close_by_range(from);
+	case TS_CLOSE_PROC:
+		return close_by_proc(from);
+	case TS_CLOSE_LOOP:
+		return close_by_loop(from);
+	case TS_CLOSE_AUTO:
+		break;
+	}
+	if (close_by_range(from) == 0 || close_by_proc(from) == 0)
+		return 0;
+	return close_by_loop(from);
 }
 
 static void report_errno(int errfd, int err)
@@ -112,7 +155,7 @@ static _Noreturn void run_child(const struct ts_client_opts *opts, int in, int o
 		_exit(127);
 	}
 	errfd = 3;
-	close_other_fds(4);
+	(void)ts_close_fds_from(4, TS_CLOSE_AUTO);
 
 	/* The host may ignore or block signals (sshd ignores SIGPIPE); the
 	 * broker starts from the defaults. */
@@ -388,6 +431,10 @@ int ts_client_call(const struct ts_client_opts *opts, const struct ts_client_req
 
 	if (!opts->broker_path || !opts->broker_path[0] || !req->user || !req->user[0])
 		return -EINVAL;
+	/* Never execute a program someone besides root could have replaced. */
+	r = ts_path_check_safe(opts->broker_path, false, NULL, 0);
+	if (r < 0)
+		return r;
 	if (pipe2(to_child, O_CLOEXEC) < 0 || pipe2(from_child, O_CLOEXEC) < 0 ||
 	    pipe2(errpipe, O_CLOEXEC) < 0) {
 		r = -errno;
@@ -440,4 +487,13 @@ out:
 	}
 	*ret = res;
 	return 0;
+}
+
+int ts_client_frame_timeout_ms(unsigned device_timeout)
+{
+	unsigned long long ms = ((unsigned long long)device_timeout + TS_CLIENT_FRAME_MARGIN_S) * 1000;
+
+	if (ms < TS_PROTO_TIMEOUT_MS)
+		return TS_PROTO_TIMEOUT_MS;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
 }

@@ -46,15 +46,35 @@ struct ts_client_opts {
 	/* Extra environment for the broker (NULL-terminated "K=V"), for tests
 	 * (e.g. faketime). NULL in production: the broker gets an empty env. */
 	char *const *env;
-	int timeout_ms; /* per frame; 0 = TS_PROTO_TIMEOUT_MS */
+	/* Longest wait for one frame; 0 = TS_PROTO_TIMEOUT_MS. A device login
+	 * sends nothing while it waits for approval, so a caller that may run
+	 * one passes ts_client_frame_timeout_ms(device_timeout). */
+	int timeout_ms;
 };
 
 /* Run one request. Returns 0 when a RESULT arrived (its code is in
  * ret->code), or a negative error when the broker could not be run or spoke
- * nonsense (-ENOENT broker missing, TS_E_IPC, -ETIMEDOUT, ...). */
+ * nonsense (-ENOENT broker missing, TS_E_IPC, -ETIMEDOUT, ...). A
+ * broker_path that fails ts_path_check_safe() (ts_file.h) is never executed:
+ * its code is returned (TS_E_BAD_OWNER, TS_E_BAD_MODE, TS_E_NOT_REGULAR, ...);
+ * a caller that wants to log the reason calls ts_path_check_safe() first. */
 int ts_client_call(const struct ts_client_opts *opts, const struct ts_client_request *req,
 		   const struct ts_conv *conv, struct ts_client_result *ret) TS_WUR
 	TS_NONNULL(1, 2, 4);
 void ts_client_result_clear(struct ts_client_result *r);
+
+/* The frame timeout for a request that may run a device login of
+ * device_timeout seconds: device_timeout + TS_CLIENT_FRAME_MARGIN_S, and
+ * never less than TS_PROTO_TIMEOUT_MS. */
+#define TS_CLIENT_FRAME_MARGIN_S 30
+int ts_client_frame_timeout_ms(unsigned device_timeout);
+
+/* How the child closes every fd >= from before execve. TS_CLOSE_AUTO (what
+ * the client uses): close_range(2) through syscall(2) (no libc wrapper
+ * needed), else every entry of /proc/self/fd, else close() on every fd up
+ * to sysconf(_SC_OPEN_MAX) (at most 2^20). The others force one way and
+ * return -ENOSYS / -errno when it is not available (tests). */
+enum ts_close_how { TS_CLOSE_AUTO, TS_CLOSE_RANGE, TS_CLOSE_PROC, TS_CLOSE_LOOP };
+int ts_close_fds_from(int from, enum ts_close_how how);
 
 #endif

@@ -39,9 +39,17 @@ enum key_type {
 	KT_USERMAP, /* username_map */
 };
 
+/* Where a key may be set. */
+enum key_scope {
+	ANY, /* the top level, and overridden in [service NAME] */
+	TOP, /* the top level only */
+	SVC, /* [service NAME] sections only */
+};
+
 struct key_def {
 	const char *name;
 	enum key_type type;
+	enum key_scope scope;
 	size_t offset;
 	size_t size; /* of the field: strings must fit with their NUL */
 	unsigned min, max;
@@ -60,76 +68,70 @@ _Static_assert(sizeof(enum ts_revoke_on) == sizeof(int), "enum stored as int");
 
 #define FIELD(f) offsetof(struct ts_config, f), sizeof(((struct ts_config *)0)->f)
 /* clang-format off */
-#define K_STR(f, t, d, s) { #f, t, FIELD(f), 0, 0, false, NULL, d, s }
-#define K_BOOL(f, d, s) { #f, KT_BOOL, FIELD(f), 0, 0, false, NULL, d, s }
-#define K_UINT(f, lo, hi, z, d, s) { #f, KT_UINT, FIELD(f), lo, hi, z, NULL, d, s }
-#define K_ENUM(f, names, d, s) { #f, KT_ENUM, FIELD(f), 0, 0, false, names, d, s }
+#define K_STR(sc, f, t, d, s) { #f, t, sc, FIELD(f), 0, 0, false, NULL, d, s }
+#define K_BOOL(sc, f, d, s) { #f, KT_BOOL, sc, FIELD(f), 0, 0, false, NULL, d, s }
+#define K_UINT(sc, f, lo, hi, z, d, s) { #f, KT_UINT, sc, FIELD(f), lo, hi, z, NULL, d, s }
+#define K_ENUM(sc, f, names, d, s) { #f, KT_ENUM, sc, FIELD(f), 0, 0, false, names, d, s }
 
+/*
+ * TOP: a user's sealed record is bound to the issuer and client id, lives in
+ * one store and names one identity mapping, so a per-service value would make
+ * one service refuse the record another service wrote.
+ * SVC: a per-service policy that must never become the default of every
+ * service (auth_with_stored_token: see DESIGN §2).
+ */
 static const struct key_def keys[] = {
-	K_STR(issuer, KT_URL, NULL, "URL of the authorization server (its OIDC issuer)"),
-	K_STR(client_id, KT_STRING, NULL, "OAuth client id registered at the server"),
-	K_STR(client_secret_file, KT_PATH, NULL,
+	K_STR(TOP, issuer, KT_URL, NULL, "URL of the authorization server (its OIDC issuer)"),
+	K_STR(TOP, client_id, KT_STRING, NULL, "OAuth client id registered at the server"),
+	K_STR(TOP, client_secret_file, KT_PATH, NULL,
 	      "file holding the client secret (empty: public client)"),
-	K_STR(scopes, KT_STRING, "openid profile offline_access", "scopes requested at login"),
-	K_STR(ca_file, KT_PATH, NULL, "CA bundle for the server (empty: system trust store)"),
-	K_STR(token_endpoint, KT_URL, NULL, "token endpoint override (empty: discovery)"),
-	K_STR(device_authorization_endpoint, KT_URL, NULL,
+	K_STR(ANY, scopes, KT_STRING, "openid profile offline_access", "scopes requested at login"),
+	K_STR(TOP, ca_file, KT_PATH, NULL, "CA bundle for the server (empty: system trust store)"),
+	K_STR(TOP, token_endpoint, KT_URL, NULL, "token endpoint override (empty: discovery)"),
+	K_STR(TOP, device_authorization_endpoint, KT_URL, NULL,
 	      "device authorization endpoint override (empty: discovery)"),
-	K_STR(userinfo_endpoint, KT_URL, NULL, "userinfo endpoint override (empty: discovery)"),
-	K_STR(introspection_endpoint, KT_URL, NULL,
+	K_STR(TOP, userinfo_endpoint, KT_URL, NULL,
+	      "userinfo endpoint override (empty: discovery)"),
+	K_STR(TOP, introspection_endpoint, KT_URL, NULL,
 	      "introspection endpoint override (empty: discovery)"),
-	K_STR(revocation_endpoint, KT_URL, NULL, "revocation endpoint override (empty: discovery)"),
-	K_BOOL(allow_loopback_http, "no", "accept http:// URLs for 127.0.0.1 and [::1] (tests only)"),
-	K_UINT(http_timeout, 1, 120, false, "10", "seconds allowed for each HTTP request"),
-	K_UINT(max_response_size, 4096, 1048576, false, "65536",
+	K_STR(TOP, revocation_endpoint, KT_URL, NULL,
+	      "revocation endpoint override (empty: discovery)"),
+	K_BOOL(TOP, allow_loopback_http, "no",
+	       "accept http:// URLs for 127.0.0.1 and [::1] (tests only)"),
+	K_UINT(ANY, http_timeout, 1, 120, false, "10", "seconds allowed for each HTTP request"),
+	K_UINT(ANY, max_response_size, 4096, 1048576, false, "65536",
 	       "largest server response accepted, in bytes"),
-	K_STR(keystore_dir, KT_PATH, TS_DEFAULT_KEYSTORE_DIR, "folder of the sealed token store"),
-	K_STR(key_file, KT_PATH, TS_DEFAULT_KEY_FILE, "master key file of the token store"),
-	K_STR(broker_path, KT_PATH, TS_DEFAULT_BROKER, "the tokenseal-broker program"),
-	K_STR(socket_path, KT_PATH, TS_DEFAULT_SOCKET, "socket of the broker daemon"),
-	{ "login_methods", KT_METHODS, FIELD(login_methods), 0, 0, false, login_method_names, "device",
-	  "login methods offered, in order: device, password, token" },
-	K_UINT(device_timeout, 10, 900, false, "110",
+	K_STR(TOP, keystore_dir, KT_PATH, TS_DEFAULT_KEYSTORE_DIR, "folder of the sealed token store"),
+	K_STR(TOP, key_file, KT_PATH, TS_DEFAULT_KEY_FILE, "master key file of the token store"),
+	K_STR(TOP, broker_path, KT_PATH, TS_DEFAULT_BROKER, "the tokenseal-broker program"),
+	K_STR(TOP, socket_path, KT_PATH, TS_DEFAULT_SOCKET, "socket of the broker daemon"),
+	{ "login_methods", KT_METHODS, ANY, FIELD(login_methods), 0, 0, false, login_method_names,
+	  "device", "login methods offered, in order: device, password, token" },
+	K_UINT(ANY, device_timeout, 10, 900, false, "110",
 	       "seconds a device login may take (inside sshd's LoginGraceTime)"),
-	K_STR(username_claim, KT_STRING, "preferred_username", "claim that names the local user"),
-	{ "username_map", KT_USERMAP, FIELD(username_map), 0, 0, false, NULL, NULL,
+	K_STR(TOP, username_claim, KT_STRING, "preferred_username", "claim that names the local user"),
+	{ "username_map", KT_USERMAP, TOP, FIELD(username_map), 0, 0, false, NULL, NULL,
 	  "none, or strip-suffix:SUFFIX applied to the claim" },
-	K_BOOL(auth_with_stored_token, "no", "a valid stored token authenticates the user"),
-	K_BOOL(require_token, "no", "account management refuses users without a token"),
-	K_ENUM(revalidate, revalidate_names, "auto",
+	K_BOOL(SVC, auth_with_stored_token, "no",
+	       "a valid stored token authenticates a user who already is that user"),
+	K_BOOL(ANY, require_token, "no", "account management refuses users without a token"),
+	K_ENUM(ANY, revalidate, revalidate_names, "auto",
 	       "how tokens are revalidated: auto, introspection, userinfo"),
-	K_UINT(revalidate_cache, 0, 3600, false, "0", "seconds a positive server answer is reused"),
-	K_UINT(offline_grace, 0, 604800, false, "0",
+	K_UINT(ANY, revalidate_cache, 0, 3600, false, "0",
+	       "seconds a positive server answer is reused"),
+	K_UINT(ANY, offline_grace, 0, 604800, false, "0",
 	       "seconds a use may proceed on the last positive answer while the server is down"),
-	K_UINT(refresh_window, 10, 86400, true, "0",
+	K_UINT(ANY, refresh_window, 10, 86400, true, "0",
 	       "seconds before expiry to refresh (0: 25 % of lifetime)"),
-	K_ENUM(revoke_on, revoke_on_names, "last-session",
+	K_ENUM(ANY, revoke_on, revoke_on_names, "last-session",
 	       "when the refresh token is revoked: logout, last-session, never"),
-	K_UINT(min_uid, 0, 4294967294u, false, "1000",
+	K_UINT(ANY, min_uid, 0, 4294967294u, false, "1000",
 	       "lowest uid tokenseal serves (0: also root and system accounts)"),
-	K_BOOL(debug, "no", "debug logging"),
+	K_BOOL(ANY, debug, "no", "debug logging"),
 };
 /* clang-format on */
 
 #define N_KEYS TS_ARRAY_SIZE(keys)
-
-/* Keys that only the top level may set: a user's sealed record is bound to
- * the issuer and client id and lives in one store, so a per-service value
- * would make one service quarantine the record another service wrote. */
-static bool key_is_global(const struct key_def *k)
-{
-	static const char *const global[] = {
-		"issuer", "client_id", "client_secret_file", "ca_file", "token_endpoint",
-		"device_authorization_endpoint", "userinfo_endpoint", "introspection_endpoint",
-		"revocation_endpoint", "allow_loopback_http", "keystore_dir", "key_file",
-		"broker_path", "socket_path", "username_claim", "username_map",
-	};
-
-	for (size_t i = 0; i < TS_ARRAY_SIZE(global); i++)
-		if (strcmp(k->name, global[i]) == 0)
-			return true;
-	return false;
-}
 
 const char *ts_config_key_name(size_t i)
 {
@@ -519,129 +521,176 @@ bad:
 	return TS_E_CONFIG;
 }
 
+/* The state of one ts_config_parse() call. */
+struct parse_state {
+	struct parser p;
+	const char *service;
+	unsigned seen[N_KEYS]; /* line where each key was set in this section */
+	bool in_section;
+	struct ts_config *mine;	 /* the caller's copy: top level + the service's section */
+	struct ts_config *other; /* sections of other services: checked, never applied */
+	struct ts_config *target;
+	char value[TS_CONFIG_LINE_MAX + 1];
+};
+
+/*
+ * Cut one line out of [*pos, end): blank lines and comments give false;
+ * otherwise *ret_s..*ret_e is the line without leading and trailing blanks
+ * and without a trailing comment ('#' after whitespace).
+ */
+static bool next_line(struct parser *p, const char **pos, const char *end, const char **ret_s,
+                      const char **ret_e)
+{
+	const char *nl = memchr(*pos, '\n', (size_t)(end - *pos));
+	const char *s = *pos, *e = nl ? nl : end;
+
+	*pos = nl ? nl + 1 : end;
+	p->line++;
+	if ((size_t)(e - s) > TS_CONFIG_LINE_MAX) {
+		perr(p, LOG_ERR, "line longer than %d bytes", TS_CONFIG_LINE_MAX);
+		return false;
+	}
+	while (s < e && is_blank(*s))
+		s++;
+	if (s == e || *s == '#')
+		return false;
+	for (const char *q = s + 1; q < e; q++) {
+		if (*q == '#' && is_blank(q[-1])) {
+			e = q;
+			break;
+		}
+	}
+	while (e > s && is_blank(e[-1]))
+		e--;
+	*ret_s = s;
+	*ret_e = e;
+	return true;
+}
+
+static void section_line(struct parse_state *st, const char *s, const char *e)
+{
+	const char *name;
+	size_t nlen;
+
+	memset(st->seen, 0, sizeof(st->seen));
+	st->in_section = true;
+	/* Keys under a bad header are checked but never applied. */
+	st->target = st->other;
+	if (parse_section(&st->p, s, e, &name, &nlen) < 0)
+		return;
+	if (st->service && strlen(st->service) == nlen && memcmp(st->service, name, nlen) == 0)
+		st->target = st->mine;
+}
+
+/* May key k be set where the parser is? Reports and returns false if not. */
+static bool scope_ok(struct parse_state *st, const struct key_def *k)
+{
+	if (st->in_section && k->scope == TOP) {
+		perr(&st->p, LOG_ERR,
+		     "key '%s' cannot be set in a [service] section: every service shares one "
+		     "token record per user, bound to one issuer, client and store",
+		     k->name);
+		return false;
+	}
+	if (!st->in_section && k->scope == SVC) {
+		perr(&st->p, LOG_ERR,
+		     "key '%s' cannot be set at the top level: it belongs in a [service NAME] "
+		     "section, for the services that may accept it",
+		     k->name);
+		return false;
+	}
+	return true;
+}
+
+/* "key = value" (s..e trimmed): find the key, check it, set it in the target. */
+static void key_line(struct parse_state *st, const char *s, const char *e)
+{
+	struct parser *p = &st->p;
+	const char *eq = memchr(s, '=', (size_t)(e - s)), *ke, *vs;
+	const struct key_def *k;
+	char sv[SHOW_MAX];
+	size_t i;
+
+	if (!eq) {
+		perr(p, LOG_ERR, "'%s': expected 'key = value', '[service NAME]' or a comment",
+		     show(sv, s, (size_t)(e - s)));
+		return;
+	}
+	for (ke = eq; ke > s && is_blank(ke[-1]); ke--)
+		;
+	for (vs = eq + 1; vs < e && is_blank(*vs); vs++)
+		;
+	if (ke == s) {
+		perr(p, LOG_ERR, "missing key name before '='");
+		return;
+	}
+	k = find_key(s, (size_t)(ke - s));
+	if (!k) {
+		perr(p, LOG_WARNING, "unknown key '%s', ignoring", show(sv, s, (size_t)(ke - s)));
+		return;
+	}
+	if (!scope_ok(st, k))
+		return;
+	i = (size_t)(k - keys);
+	if (st->seen[i])
+		perr(p, LOG_WARNING,
+		     "key '%s' was already set on line %u in this section; the last value wins",
+		     k->name, st->seen[i]);
+	st->seen[i] = p->line;
+	/* An embedded NUL must not cut the value short unnoticed. */
+	if (memchr(vs, '\0', (size_t)(e - vs))) {
+		perr(p, LOG_ERR, "key '%s': value contains a control character", k->name);
+		return;
+	}
+	memcpy(st->value, vs, (size_t)(e - vs));
+	st->value[e - vs] = '\0';
+	(void)set_value(p, st->target, k, st->value);
+}
+
 int ts_config_parse(struct ts_config *c, const char *buf, size_t len, const char *service,
                     const char *origin, const struct ts_config_report *rep)
 {
-	struct parser p = {.origin = origin, .rep = rep};
-	unsigned seen[N_KEYS] = {0}; /* line where each key was set in this section */
-	bool in_section = false;
-	struct ts_config *mine = NULL, *other = NULL, *target;
-	char value[TS_CONFIG_LINE_MAX + 1];
-	const char *pos = buf, *end = buf + len;
-	int r;
+	struct parse_state *st;
+	const char *pos = buf, *end = buf + len, *s, *e;
+	int r = 0;
 
 	/* Work on copies: the caller's struct changes only if the whole file is good. */
-	mine = malloc(sizeof(*mine));
-	other = malloc(sizeof(*other));
-	if (!mine || !other) {
-		free(mine);
-		free(other);
+	st = calloc(1, sizeof(*st));
+	if (!st)
 		return -ENOMEM;
+	st->p = (struct parser){.origin = origin, .rep = rep};
+	st->service = service;
+	st->mine = malloc(sizeof(*st->mine));
+	st->other = malloc(sizeof(*st->other));
+	if (!st->mine || !st->other) {
+		r = -ENOMEM;
+		goto out;
 	}
-	*mine = *c;
-	*other = *c;
-	target = mine;
+	*st->mine = *c;
+	*st->other = *c;
+	st->target = st->mine;
 
 	while (pos < end) {
-		const char *nl = memchr(pos, '\n', (size_t)(end - pos));
-		const char *s = pos, *e = nl ? nl : end, *eq, *ks, *ke, *vs, *ve;
-		const struct key_def *k;
-		char sv[SHOW_MAX];
-
-		pos = nl ? nl + 1 : end;
-		p.line++;
-		if ((size_t)(e - s) > TS_CONFIG_LINE_MAX) {
-			perr(&p, LOG_ERR, "line longer than %d bytes", TS_CONFIG_LINE_MAX);
+		if (!next_line(&st->p, &pos, end, &s, &e))
 			continue;
-		}
-		while (s < e && is_blank(*s))
-			s++;
-		if (s == e || *s == '#')
-			continue;
-		/* A '#' after whitespace starts a trailing comment. */
-		for (const char *q = s + 1; q < e; q++) {
-			if (*q == '#' && is_blank(q[-1])) {
-				e = q;
-				break;
-			}
-		}
-		while (e > s && is_blank(e[-1]))
-			e--;
-
-		if (*s == '[') {
-			const char *name;
-			size_t nlen;
-
-			memset(seen, 0, sizeof(seen));
-			in_section = true;
-			/* Keys under a bad header are checked but never applied. */
-			target = other;
-			if (parse_section(&p, s, e, &name, &nlen) < 0)
-				continue;
-			if (service && strlen(service) == nlen && memcmp(service, name, nlen) == 0)
-				target = mine;
-			continue;
-		}
-
-		eq = memchr(s, '=', (size_t)(e - s));
-		if (!eq) {
-			perr(&p, LOG_ERR,
-			     "'%s': expected 'key = value', '[service NAME]' or a comment",
-			     show(sv, s, (size_t)(e - s)));
-			continue;
-		}
-		ks = s;
-		ke = eq;
-		while (ke > ks && is_blank(ke[-1]))
-			ke--;
-		vs = eq + 1;
-		ve = e;
-		while (vs < ve && is_blank(*vs))
-			vs++;
-		if (ks == ke) {
-			perr(&p, LOG_ERR, "missing key name before '='");
-			continue;
-		}
-		k = find_key(ks, (size_t)(ke - ks));
-		if (!k) {
-			perr(&p, LOG_WARNING, "unknown key '%s', ignoring",
-			     show(sv, ks, (size_t)(ke - ks)));
-			continue;
-		}
-		if (in_section && key_is_global(k)) {
-			perr(&p, LOG_ERR,
-			     "key '%s' cannot be set in a [service] section: every service shares "
-			     "one token record per user, bound to one issuer, client and store",
-			     k->name);
-			continue;
-		}
-		if (seen[k - keys])
-			perr(&p, LOG_WARNING,
-			     "key '%s' was already set on line %u in this section; the last value "
-			     "wins",
-			     k->name, seen[k - keys]);
-		seen[k - keys] = p.line;
-		memcpy(value, vs, (size_t)(ve - vs));
-		value[ve - vs] = '\0';
-		/* An embedded NUL must not cut the value short unnoticed. */
-		if (memchr(vs, '\0', (size_t)(ve - vs))) {
-			perr(&p, LOG_ERR, "key '%s': value contains a control character", k->name);
-			continue;
-		}
-		(void)set_value(&p, target, k, value);
+		if (*s == '[')
+			section_line(st, s, e);
+		else
+			key_line(st, s, e);
 	}
 
-	if (p.errors) {
-		report(rep, LOG_ERR, "%s: %u error%s, configuration not loaded", origin, p.errors,
-		       p.errors == 1 ? "" : "s");
+	if (st->p.errors) {
+		report(rep, LOG_ERR, "%s: %u error%s, configuration not loaded", origin,
+		       st->p.errors, st->p.errors == 1 ? "" : "s");
 		r = TS_E_CONFIG;
 	} else {
-		*c = *mine;
-		r = 0;
+		*c = *st->mine;
 	}
-	ts_wipe(value, sizeof(value));
-	free(mine);
-	free(other);
+out:
+	free(st->mine);
+	free(st->other);
+	ts_wipe(st, sizeof(*st));
+	free(st);
 	return r;
 }
 
@@ -723,11 +772,69 @@ static bool has_prefix(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* URLs and paths of the key table: each problem reported, counted in *errors. */
+static void check_key_values(const struct ts_config *c, const char *origin,
+                             const struct ts_config_report *rep, unsigned *errors)
+{
+	char sv[SHOW_MAX];
+
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct key_def *k = &keys[i];
+		const char *v = (const char *)c + k->offset;
+		char why[160];
+
+		if (k->type == KT_URL && v[0] &&
+		    ts_url_check(v, c->allow_loopback_http, why, sizeof(why)) < 0) {
+			report(rep, LOG_ERR, "%s: %s '%s' is not a valid URL: %s", origin, k->name,
+			       show(sv, v, strlen(v)), why);
+			(*errors)++;
+		}
+		if (k->type == KT_PATH && v[0] && v[0] != '/') {
+			report(rep, LOG_ERR, "%s: %s '%s' must be an absolute path", origin,
+			       k->name, show(sv, v, strlen(v)));
+			(*errors)++;
+		}
+		if (k->type == KT_PATH && !v[0] && k->def) {
+			report(rep, LOG_ERR, "%s: %s must not be empty", origin, k->name);
+			(*errors)++;
+		}
+	}
+}
+
+/*
+ * A pasted token must be shown to belong to this client (introspection's
+ * client_id or aud); userinfo cannot tell, so login_methods = token needs
+ * revalidation by introspection, and that needs client_secret_file.
+ */
+static void check_token_method(const struct ts_config *c, const char *origin,
+                               const struct ts_config_report *rep, unsigned *errors)
+{
+	bool token = false;
+
+	for (size_t i = 0; i < c->n_login_methods && i < TS_LOGIN_METHODS_MAX; i++)
+		token = token || c->login_methods[i] == TS_LOGIN_TOKEN;
+	if (!token)
+		return;
+	if (c->revalidate == TS_REVALIDATE_USERINFO) {
+		report(rep, LOG_ERR,
+		       "%s: login_methods includes token, but revalidate = userinfo: pasted tokens "
+		       "can only be checked with introspection, which needs client_secret_file",
+		       origin);
+		(*errors)++;
+	} else if (c->revalidate == TS_REVALIDATE_AUTO && !c->client_secret_file[0]) {
+		report(rep, LOG_ERR,
+		       "%s: login_methods includes token, but revalidate = auto without "
+		       "client_secret_file uses userinfo: pasted tokens can only be checked with "
+		       "introspection, which needs client_secret_file",
+		       origin);
+		(*errors)++;
+	}
+}
+
 int ts_config_validate(const struct ts_config *c, const char *origin,
                        const struct ts_config_report *rep)
 {
 	unsigned errors = 0;
-	char sv[SHOW_MAX];
 
 	if (c->issuer[0] == '\0') {
 		report(rep, LOG_ERR, "%s: issuer is not set", origin);
@@ -741,28 +848,8 @@ int ts_config_validate(const struct ts_config *c, const char *origin,
 		report(rep, LOG_ERR, "%s: login_methods is empty", origin);
 		errors++;
 	}
-	for (size_t i = 0; i < N_KEYS; i++) {
-		const struct key_def *k = &keys[i];
-		const char *v = (const char *)c + k->offset;
-
-		char why[160];
-
-		if (k->type == KT_URL && v[0] &&
-		    ts_url_check(v, c->allow_loopback_http, why, sizeof(why)) < 0) {
-			report(rep, LOG_ERR, "%s: %s '%s' is not a valid URL: %s", origin, k->name,
-			       show(sv, v, strlen(v)), why);
-			errors++;
-		}
-		if (k->type == KT_PATH && v[0] && v[0] != '/') {
-			report(rep, LOG_ERR, "%s: %s '%s' must be an absolute path", origin,
-			       k->name, show(sv, v, strlen(v)));
-			errors++;
-		}
-		if (k->type == KT_PATH && !v[0] && k->def) {
-			report(rep, LOG_ERR, "%s: %s must not be empty", origin, k->name);
-			errors++;
-		}
-	}
+	check_key_values(c, origin, rep, &errors);
+	check_token_method(c, origin, rep, &errors);
 	return errors ? TS_E_CONFIG : 0;
 }
 
@@ -776,12 +863,95 @@ int ts_config_map_username(const struct ts_config *c, const char *in, char *out,
 		const char *suffix = c->username_map + strlen(STRIP_SUFFIX);
 		size_t sl = strlen(suffix);
 
-		if (sl > 0 && n > sl && memcmp(in + n - sl, suffix, sl) == 0)
-			n -= sl;
+		/* The suffix is required: a name from another domain (or none)
+		 * is not some local user's name with the suffix left off. */
+		if (sl == 0 || n <= sl || memcmp(in + n - sl, suffix, sl) != 0)
+			return -EINVAL;
+		n -= sl;
 	}
 	if (n >= outlen)
 		return -ENAMETOOLONG;
 	memcpy(out, in, n);
 	out[n] = '\0';
 	return 0;
+}
+
+/* ---- whole-path checks -------------------------------------------------- */
+
+enum path_kind {
+	P_FILE,	    /* a file that must exist */
+	P_FILE_NEW, /* a file that may not exist yet: then its folder is checked */
+	P_DIR_NEW,  /* a folder that may not exist yet: then its parent is checked */
+	P_PARENT,   /* not a regular file (a socket): its folder is checked */
+};
+
+static const struct {
+	const char *key;
+	enum path_kind kind;
+} path_kinds[] = {
+	{"client_secret_file", P_FILE}, {"ca_file", P_FILE},	   {"broker_path", P_FILE},
+	{"key_file", P_FILE_NEW},	{"keystore_dir", P_DIR_NEW}, {"socket_path", P_PARENT},
+};
+
+static enum path_kind path_kind_of(const char *key)
+{
+	for (size_t i = 0; i < TS_ARRAY_SIZE(path_kinds); i++)
+		if (strcmp(path_kinds[i].key, key) == 0)
+			return path_kinds[i].kind;
+	return P_FILE;
+}
+
+/* ts_path_check_safe on v as kind says; 0 or the error, why filled. */
+static int check_one_path(const char *v, enum path_kind kind, char *why, size_t whylen)
+{
+	char parent[TS_PATH_MAX];
+	char *slash;
+	int r;
+
+	if (kind != P_PARENT) {
+		r = ts_path_check_safe(v, kind == P_DIR_NEW, why, whylen);
+		if (r != -ENOENT || kind == P_FILE)
+			return r;
+		/* missing: only its folder may be missing no further */
+	}
+	if (ts_strlcpy(parent, v, sizeof(parent)) < 0)
+		return -ENAMETOOLONG;
+	slash = strrchr(parent, '/');
+	if (!slash)
+		return -EINVAL;
+	if (slash == parent)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return ts_path_check_safe(parent, true, why, whylen);
+}
+
+int ts_config_check_paths(const struct ts_config *c, const char *origin,
+                          const struct ts_config_report *rep)
+{
+	char why[TS_PATH_MAX + 128], sv[SHOW_MAX];
+	unsigned errors = 0;
+
+	if (origin[0] == '/' && ts_path_check_safe(origin, false, why, sizeof(why)) < 0) {
+		report(rep, LOG_ERR, "%s: the configuration file refused: %s", origin, why);
+		errors++;
+	}
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct key_def *k = &keys[i];
+		const char *v = (const char *)c + k->offset;
+
+		if (k->type != KT_PATH || !v[0])
+			continue;
+		if (v[0] != '/') {
+			report(rep, LOG_ERR, "%s: %s '%s' must be an absolute path", origin,
+			       k->name, show(sv, v, strlen(v)));
+			errors++;
+			continue;
+		}
+		if (check_one_path(v, path_kind_of(k->name), why, sizeof(why)) < 0) {
+			report(rep, LOG_ERR, "%s: %s %s refused: %s", origin, k->name, v, why);
+			errors++;
+		}
+	}
+	return errors ? TS_E_CONFIG : 0;
 }

@@ -117,9 +117,24 @@ int ts_config_parse(struct ts_config *c, const char *buf, size_t len, const char
 	TS_NONNULL(1, 2, 5);
 
 /* Check that what was loaded is usable (issuer set and https, client_id set,
- * ...). Reports each problem; returns 0 or TS_E_CONFIG. */
+ * absolute paths, and login_methods = token only where revalidation uses
+ * introspection: revalidate = introspection, or auto with a
+ * client_secret_file). Reports each problem; returns 0 or TS_E_CONFIG. */
 int ts_config_validate(const struct ts_config *c, const char *origin,
 		       const struct ts_config_report *rep) TS_WUR TS_NONNULL(1, 2);
+
+/* The whole-path rule (ts_path_check_safe, OpenSSH safe_path()) for every
+ * path the configuration names, and for origin itself when it is an absolute
+ * path (the configuration file): the file and every folder above it owned by
+ * root and not group- or world-writable (sticky root folders like /tmp
+ * excepted). client_secret_file, ca_file and broker_path must exist when
+ * set; key_file and keystore_dir may not exist yet (then the folder that
+ * would hold them is checked); socket_path is a socket, so its folder is
+ * checked. Each problem is reported as "ORIGIN: KEY PATH refused: WHY"
+ * ("ORIGIN: the configuration file refused: WHY"); returns 0 or TS_E_CONFIG.
+ * For root processes (the broker); it does I/O, ts_config_validate does not. */
+int ts_config_check_paths(const struct ts_config *c, const char *origin,
+			  const struct ts_config_report *rep) TS_WUR TS_NONNULL(1, 2);
 
 /* Name of a key in the table, for docs/tests: NULL past the end. */
 const char *ts_config_key_name(size_t i);
@@ -131,7 +146,11 @@ const char *ts_login_method_name(enum ts_login_method m);
 int ts_login_method_parse(const char *s, size_t len, enum ts_login_method *ret) TS_WUR
 	TS_NONNULL(1, 3);
 
-/* Apply username_map to a server-side name; 0, or -ENAMETOOLONG. */
+/* Apply username_map to a server-side name. With strip-suffix:SUFFIX the
+ * name must end in SUFFIX (case-sensitive) with something before it: a name
+ * without it is refused (-EINVAL), never passed through, so that a user of
+ * another domain cannot stand in for a local name. Returns 0, -EINVAL, or
+ * -ENAMETOOLONG; out is untouched on failure. */
 int ts_config_map_username(const struct ts_config *c, const char *in, char *out,
 			   size_t outlen) TS_WUR TS_NONNULL(1, 2, 3);
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,4 +297,204 @@ int ts_atomic_write(const char *path, const void *data, size_t len,
 	if (dfd < 0)
 		return errno == ELOOP || errno == ENOTDIR ? TS_E_NOT_REGULAR : -errno;
 	return ts_atomic_write_at(dfd, slash ? slash + 1 : path, data, len, opts);
+}
+
+/* ---- whole-path check (OpenSSH safe_path()) ------------------------------ */
+
+#define SAFE_MAX_LINKS 40
+
+TS_PRINTF(3, 4)
+static void why_fail(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && whylen) {
+		va_start(ap, fmt);
+		(void)vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+}
+
+static bool safe_owner(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+/* One component that is not a symlink: owner, write bits, sticky exception. */
+static int safe_component(const char *p, const struct stat *st, char *why, size_t whylen)
+{
+	bool sticky_dir = S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX);
+
+	if (!safe_owner(st->st_uid)) {
+		why_fail(why, whylen, "%s: owned by uid %u, not by root", p, (unsigned)st->st_uid);
+		return TS_E_BAD_OWNER;
+	}
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !sticky_dir) {
+		why_fail(why, whylen, "%s: group- or world-writable (mode 0%03o)", p,
+		         (unsigned)(st->st_mode & 07777));
+		return TS_E_BAD_MODE;
+	}
+	return 0;
+}
+
+/* The last component: the right type, and no write bits even with sticky. */
+static int safe_last(const char *p, const struct stat *st, bool want_dir, char *why,
+                     size_t whylen)
+{
+	if (want_dir && !S_ISDIR(st->st_mode)) {
+		why_fail(why, whylen, "%s: not a folder", p);
+		return TS_E_NOT_REGULAR;
+	}
+	if (!want_dir && !S_ISREG(st->st_mode)) {
+		why_fail(why, whylen, "%s: not a regular file", p);
+		return TS_E_NOT_REGULAR;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		why_fail(why, whylen, "%s: group- or world-writable (mode 0%03o)", p,
+		         (unsigned)(st->st_mode & 07777));
+		return TS_E_BAD_MODE;
+	}
+	return 0;
+}
+
+/* Replace the remaining path rest (after the link at cur) with the link's
+ * target followed by rest; an absolute target restarts cur at "/". */
+static int safe_follow(char *cur, size_t *curlen, char *rest, size_t restlen, char *why,
+                       size_t whylen)
+{
+	char target[PATH_MAX], joined[PATH_MAX];
+	ssize_t n = readlink(cur, target, sizeof(target) - 1);
+	int k;
+
+	if (n < 0) {
+		int r = -errno;
+		why_fail(why, whylen, "%s: cannot read the link: %s", cur, strerror(-r));
+		return r;
+	}
+	target[n] = '\0';
+	k = snprintf(joined, sizeof(joined), "%s/%s", target, rest);
+	if (k < 0 || (size_t)k >= sizeof(joined) || (size_t)k >= restlen) {
+		why_fail(why, whylen, "%s: the path it leads to is too long", cur);
+		return -ENAMETOOLONG;
+	}
+	memcpy(rest, joined, (size_t)k + 1);
+	/* back to the folder that holds the link, or to / */
+	if (target[0] == '/') {
+		*curlen = 0;
+	} else {
+		while (*curlen > 0 && cur[*curlen - 1] != '/')
+			(*curlen)--;
+		if (*curlen > 0)
+			(*curlen)--;
+	}
+	cur[*curlen] = '\0';
+	return 0;
+}
+
+/* A symbolic link at cur (the links-th on the way): owned by root or the
+ * euid, then followed. */
+static int safe_link(const char *path, const struct stat *st, unsigned links, char *cur,
+                     size_t *curlen, char *rest, size_t restlen, char *why, size_t whylen)
+{
+	if (!safe_owner(st->st_uid)) {
+		why_fail(why, whylen, "%s: a symbolic link owned by uid %u, not by root", cur,
+		         (unsigned)st->st_uid);
+		return TS_E_BAD_OWNER;
+	}
+	if (links > SAFE_MAX_LINKS) {
+		why_fail(why, whylen, "%s: too many levels of symbolic links", path);
+		return -ELOOP;
+	}
+	return safe_follow(cur, curlen, rest, restlen, why, whylen);
+}
+
+/* Cut the next component off rest into comp; false when none is left. */
+static bool next_component(char *rest, char *comp, size_t complen)
+{
+	size_t s = strspn(rest, "/"), n = strcspn(rest + s, "/");
+
+	if (n == 0)
+		return false;
+	if (n >= complen)
+		n = complen - 1; /* NAME_MAX-sized: lstat then fails with ENOENT */
+	memcpy(comp, rest + s, n);
+	comp[n] = '\0';
+	memmove(rest, rest + s + n, strlen(rest + s + n) + 1);
+	return true;
+}
+
+int ts_path_check_safe(const char *path, bool want_dir, char *why, size_t whylen)
+{
+	char cur[PATH_MAX] = "", rest[PATH_MAX], comp[NAME_MAX + 1];
+	size_t curlen = 0;
+	unsigned links = 0;
+	struct stat st;
+	int r;
+
+	why_fail(why, whylen, "%s", "");
+	if (path[0] != '/') {
+		why_fail(why, whylen, "%s: not an absolute path", path);
+		return -EINVAL;
+	}
+	if (strlen(path) >= sizeof(rest)) {
+		why_fail(why, whylen, "path too long");
+		return -ENAMETOOLONG;
+	}
+	memcpy(rest, path, strlen(path) + 1);
+	if (lstat("/", &st) < 0)
+		return -errno;
+	r = safe_component("/", &st, why, whylen);
+	if (r < 0)
+		return r;
+	if (!next_component(rest, comp, sizeof(comp)))
+		return safe_last("/", &st, want_dir, why, whylen);
+	for (;;) {
+		bool last;
+
+		if (strcmp(comp, ".") == 0 || strcmp(comp, "..") == 0) {
+			if (comp[1] == '.')
+				while (curlen > 0 && cur[--curlen] != '/')
+					;
+			cur[curlen] = '\0';
+			if (!next_component(rest, comp, sizeof(comp)))
+				break;
+			continue;
+		}
+		if (curlen + 1 + strlen(comp) >= sizeof(cur)) {
+			why_fail(why, whylen, "path too long");
+			return -ENAMETOOLONG;
+		}
+		cur[curlen++] = '/';
+		memcpy(cur + curlen, comp, strlen(comp) + 1);
+		curlen += strlen(comp);
+		if (lstat(cur, &st) < 0) {
+			r = -errno;
+			why_fail(why, whylen, "%s: %s", cur,
+			         r == -ENOENT ? "does not exist" : strerror(-r));
+			return r;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			r = safe_link(path, &st, ++links, cur, &curlen, rest, sizeof(rest), why,
+			              whylen);
+			if (r < 0)
+				return r;
+			if (!next_component(rest, comp, sizeof(comp)))
+				break;
+			continue;
+		}
+		r = safe_component(cur, &st, why, whylen);
+		if (r < 0)
+			return r;
+		last = !next_component(rest, comp, sizeof(comp));
+		if (last)
+			return safe_last(cur, &st, want_dir, why, whylen);
+		if (!S_ISDIR(st.st_mode)) {
+			why_fail(why, whylen, "%s: not a folder", cur);
+			return -ENOTDIR;
+		}
+	}
+	/* ended on "." / ".." or a link to a folder: check where we are */
+	if (lstat(curlen ? cur : "/", &st) < 0)
+		return -errno;
+	return safe_last(curlen ? cur : "/", &st, want_dir, why, whylen);
 }

@@ -83,4 +83,24 @@ int ts_atomic_write(const char *path, const void *data, size_t len,
 int ts_open_dir_checked(const char *path, const struct ts_file_policy *pol, int *ret_fd) TS_WUR
 	TS_NONNULL(1, 2, 3);
 
+/*
+ * The whole-path check (OpenSSH safe_path() is the model), for anything root
+ * reads or executes: path must be absolute, and the file (want_dir: the
+ * folder) and every folder above it up to / must be owned by root (or by
+ * this process's effective uid, for tests run as an ordinary user) and not
+ * group- or world-writable -- except a folder above it with the sticky bit
+ * (like /tmp, owned by root), whose entries other users cannot replace. A
+ * symbolic link on the way must itself be owned by root (or the euid) and is
+ * followed, its target checked the same way (at most 40 links). The last
+ * component must be a folder (want_dir) or a regular file.
+ *
+ * Returns 0, or TS_E_BAD_OWNER, TS_E_BAD_MODE, TS_E_NOT_REGULAR (wrong
+ * type), -ENOENT, -ENOTDIR, -ELOOP, -ENAMETOOLONG, -EINVAL (not absolute) or
+ * another -errno; why (if not NULL) then names the offending component and
+ * the problem, e.g. "/opt/ts: group- or world-writable (mode 0775)", and is
+ * "" on success.
+ */
+int ts_path_check_safe(const char *path, bool want_dir, char *why, size_t whylen) TS_WUR
+	TS_NONNULL(1);
+
 #endif

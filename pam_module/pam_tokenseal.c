@@ -8,11 +8,13 @@
  * pam_syslog.
  */
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
@@ -21,6 +23,7 @@
 #include "ts_client.h"
 #include "ts_config.h"
 #include "ts_error.h"
+#include "ts_file.h"
 #include "ts_mem.h"
 #include "ts_paths.h"
 
@@ -99,9 +102,11 @@ static int pts_conv_prompt(void *ctx, const char *text, bool echo, char **ret_an
 
 /* ---- per-transaction state -------------------------------------------- */
 
-/* Negative cache: "this user has no record" for the rest of the
- * transaction, so account + session do not run the broker twice for a user
- * tokenseal does not know (e.g. a publickey login). */
+/* Per-user flags for the rest of the transaction, under keys namespaced
+ * with the module and user name ("pam_tokenseal:WHAT:USER"):
+ *   no_record      negative cache: account + session do not run the broker
+ *                  twice for a user tokenseal does not know (publickey login)
+ *   authenticated  this module authenticated the user (for pam_sm_setcred) */
 static void pts_cleanup_flag(pam_handle_t *pamh, void *data, int error_status)
 {
 	(void)pamh;
@@ -114,21 +119,21 @@ static void pts_data_key(char *out, size_t outlen, const char *what, const char 
 	(void)snprintf(out, outlen, "pam_tokenseal:%s:%s", what, user);
 }
 
-static bool pts_no_record_cached(pam_handle_t *pamh, const char *user)
+static bool pts_flag_set(pam_handle_t *pamh, const char *what, const char *user)
 {
 	char key[PTS_KEY_MAX];
 	const void *data = NULL;
 
-	pts_data_key(key, sizeof(key), "no_record", user);
+	pts_data_key(key, sizeof(key), what, user);
 	return pam_get_data(pamh, key, &data) == PAM_SUCCESS && data;
 }
 
-static void pts_set_no_record(pam_handle_t *pamh, const char *user, bool on)
+static void pts_set_flag(pam_handle_t *pamh, const char *what, const char *user, bool on)
 {
 	char key[PTS_KEY_MAX];
 	int *flag = NULL;
 
-	pts_data_key(key, sizeof(key), "no_record", user);
+	pts_data_key(key, sizeof(key), what, user);
 	if (on) {
 		flag = malloc(sizeof(*flag));
 		if (!flag)
@@ -140,6 +145,20 @@ static void pts_set_no_record(pam_handle_t *pamh, const char *user, bool on)
 }
 
 /* ---- the core --------------------------------------------------------- */
+
+/* One run of the module: everything pts_run's pieces share. */
+struct pts_call {
+	pam_handle_t *pamh;
+	enum pts_phase phase;
+	struct pts_args args;
+	const char *user, *service;
+	struct ts_config *cfg;
+	bool debug;
+	struct pts_conv_ctx cctx;
+	struct ts_conv conv;
+	struct ts_client_request req;
+	struct ts_client_opts opts;
+};
 
 static bool pts_env_set(const char *v)
 {
@@ -170,99 +189,197 @@ static const char *pts_item(pam_handle_t *pamh, int type)
 	return v;
 }
 
-static int pts_run(pam_handle_t *pamh, int flags, int argc, const char **argv, enum pts_phase phase)
+/*
+ * The proof a stored token needs (DESIGN §2): the person asking already is
+ * the target user. The real uid of the host process is the user's uid (sudo
+ * run by alice for alice: ruid alice, euid 0) and nobody is logging in from
+ * elsewhere (no PAM_RHOST). sshd, a console login and `su alice` run by bob
+ * (real uid root or bob) never qualify.
+ */
+static bool pts_same_user(pam_handle_t *pamh, const char *user)
 {
-	struct pts_args args;
-	struct pts_conv_ctx cctx = {.pamh = pamh,
-	                            .silent = ((unsigned)flags & (unsigned)PAM_SILENT) != 0};
-	struct ts_conv conv = {pts_conv_info, pts_conv_error, pts_conv_prompt, &cctx};
-	struct ts_client_result res = {0};
-	struct ts_config_report rep = {pts_config_log, pamh};
-	struct ts_config *cfg = NULL;
-	const struct pam_conv *pconv;
-	const char *user = NULL, *service;
-	bool debug;
-	int r, ret;
+	const char *rhost = pts_item(pamh, PAM_RHOST);
+	struct passwd pw, *found = NULL;
+	long max = sysconf(_SC_GETPW_R_SIZE_MAX);
+	size_t len = max > 0 && max < 1024 * 1024 ? (size_t)max : 16384;
+	char *buf;
+	bool same;
 
-	pts_parse_args(pamh, argc, argv, &args);
-	r = pam_get_user(pamh, &user, NULL);
+	if (rhost && rhost[0])
+		return false;
+	buf = malloc(len);
+	if (!buf)
+		return false;
+	same = getpwnam_r(user, &pw, buf, len, &found) == 0 && found && pw.pw_uid == getuid();
+	free(buf);
+	return same;
+}
+
+/* Arguments, the user and the service: PAM_SUCCESS to go on, or the code. */
+static int pts_begin(struct pts_call *c, int argc, const char **argv)
+{
+	int r;
+
+	pts_parse_args(c->pamh, argc, argv, &c->args);
+	r = pam_get_user(c->pamh, &c->user, NULL);
 	if (r != PAM_SUCCESS)
 		return r;
-	if (!user || !user[0] || strlen(user) >= TS_NAME_MAX)
+	if (!c->user || !c->user[0] || strlen(c->user) >= TS_NAME_MAX)
 		return PAM_USER_UNKNOWN;
-	service = args.service ? args.service : pts_item(pamh, PAM_SERVICE);
-	if (phase != PTS_AUTH && pts_no_record_cached(pamh, user))
-		return pts_result_to_pam(phase, TS_E_NO_RECORD, false);
+	c->service = c->args.service ? c->args.service : pts_item(c->pamh, PAM_SERVICE);
+	return PAM_SUCCESS;
+}
 
-	cfg = malloc(sizeof(*cfg));
-	if (!cfg)
+/* The config, only to find the broker and the result policy. */
+static int pts_load_config(struct pts_call *c)
+{
+	struct ts_config_report rep = {pts_config_log, c->pamh};
+	int r;
+
+	c->cfg = malloc(sizeof(*c->cfg));
+	if (!c->cfg)
 		return PAM_BUF_ERR;
-	ts_config_defaults(cfg);
-	r = ts_config_load(cfg, args.config, service, &rep);
+	ts_config_defaults(c->cfg);
+	r = ts_config_load(c->cfg, c->args.config, c->service, &rep);
 	if (r < 0) {
-		pam_syslog(pamh, LOG_ERR, "cannot load %s: %s", args.config, ts_strerror(r));
-		ret = pts_result_to_pam(phase, TS_E_CONFIG, false);
-		goto out;
+		pam_syslog(c->pamh, LOG_ERR, "cannot load %s: %s", c->args.config, ts_strerror(r));
+		return pts_result_to_pam(c->phase, TS_E_CONFIG, false);
 	}
-	debug = args.debug || cfg->debug;
+	c->debug = c->args.debug || c->cfg->debug;
+	return PAM_SUCCESS;
+}
 
-	struct ts_client_request req = {
-	    .type = pts_request_type(phase),
-	    .user = user,
-	    .service = service,
-	    .rhost = pts_item(pamh, PAM_RHOST),
-	    .tty = pts_item(pamh, PAM_TTY),
+static void pts_build_request(struct pts_call *c)
+{
+	const struct pam_conv *pconv = NULL;
+
+	c->req = (struct ts_client_request){
+	    .type = pts_request_type(c->phase),
+	    .user = c->user,
+	    .service = c->service,
+	    .rhost = pts_item(c->pamh, PAM_RHOST),
+	    .tty = pts_item(c->pamh, PAM_TTY),
 	};
-	if (cctx.silent)
-		req.flags |= TS_FLAG_SILENT;
-	if (debug)
-		req.flags |= TS_FLAG_DEBUG;
-	pconv = NULL;
-	if (pam_get_item(pamh, PAM_CONV, (const void **)&pconv) != PAM_SUCCESS || !pconv ||
-	    !pconv->conv || pts_env_set(pam_getenv(pamh, "TOKENSEAL_NONINTERACTIVE")) ||
+	if (c->cctx.silent)
+		c->req.flags |= TS_FLAG_SILENT;
+	if (c->debug)
+		c->req.flags |= TS_FLAG_DEBUG;
+	if (c->phase == PTS_AUTH && pts_same_user(c->pamh, c->user))
+		c->req.flags |= TS_FLAG_SAME_USER;
+	if (pam_get_item(c->pamh, PAM_CONV, (const void **)&pconv) != PAM_SUCCESS || !pconv ||
+	    !pconv->conv || pts_env_set(pam_getenv(c->pamh, "TOKENSEAL_NONINTERACTIVE")) ||
 	    pts_env_set(getenv("TOKENSEAL_NONINTERACTIVE"))) {
-		req.flags |= TS_FLAG_NONINTERACTIVE;
-		conv.prompt = NULL; /* the broker fails fast instead of asking */
+		c->req.flags |= TS_FLAG_NONINTERACTIVE;
+		c->conv.prompt = NULL; /* the broker fails fast instead of asking */
 	}
-	const struct ts_client_opts opts = {
-	    .broker_path = cfg->broker_path[0] ? cfg->broker_path : TS_DEFAULT_BROKER,
-	    .config_path = args.config,
+	c->opts = (struct ts_client_opts){
+	    .broker_path = c->cfg->broker_path[0] ? c->cfg->broker_path : TS_DEFAULT_BROKER,
+	    .config_path = c->args.config,
+	    /* a device login sends nothing while it waits for approval */
+	    .timeout_ms = ts_client_frame_timeout_ms(c->cfg->device_timeout),
 	};
-	if (debug)
-		pam_syslog(pamh, LOG_DEBUG, "%s: user %s service %s: asking %s (flags %u)",
-		           pts_phase_name(phase), user, service ? service : "-", opts.broker_path,
-		           req.flags);
+}
 
-	r = ts_client_call(&opts, &req, &conv, &res);
+/* Root is about to execute broker_path: it and every folder above it must
+ * be root's alone (OpenSSH safe_path()). */
+static int pts_check_broker(struct pts_call *c)
+{
+	char why[TS_PATH_MAX + 128];
+	int r = ts_path_check_safe(c->opts.broker_path, false, why, sizeof(why));
+
+	if (r == 0)
+		return PAM_SUCCESS;
+	pam_syslog(c->pamh, LOG_ERR, "%s: refusing to run the broker %s: %s",
+	           pts_phase_name(c->phase), c->opts.broker_path, why);
+	return pts_result_to_pam(c->phase, TS_E_CONFIG, c->cfg->require_token);
+}
+
+static void pts_log_result(const struct pts_call *c, const struct ts_client_result *res)
+{
+	const char *ph = pts_phase_name(c->phase);
+
+	if (pts_result_is_admin_error(res->code))
+		pam_syslog(c->pamh, LOG_ERR, "%s: user %s: %s%s%s", ph, c->user,
+		           ts_strerror(res->code), res->message[0] ? ": " : "", res->message);
+	else if (res->code != 0)
+		pam_syslog(c->pamh, LOG_NOTICE, "%s: user %s: %s (state %s)", ph, c->user,
+		           ts_strerror(res->code), ts_state_name((enum ts_state)res->state));
+	else if (c->debug)
+		pam_syslog(c->pamh, LOG_DEBUG, "%s: user %s: ok (state %s)", ph, c->user,
+		           ts_state_name((enum ts_state)res->state));
+}
+
+/* The broker's answer: log, show, remember, map. */
+static int pts_finish(struct pts_call *c, const struct ts_client_result *res)
+{
+	bool req_tok = c->cfg->require_token;
+
+	pts_log_result(c, res);
+	if (!c->cctx.silent && res->message[0] && pts_result_shows_message(c->phase, res->code, req_tok))
+		(void)pam_prompt(c->pamh, PAM_ERROR_MSG, NULL, "%s", res->message);
+	else if (!c->cctx.silent && res->message[0] && pts_result_shows_info(res->code, res->state))
+		(void)pam_prompt(c->pamh, PAM_TEXT_INFO, NULL, "%s", res->message);
+	if (c->phase != PTS_AUTH) {
+		pts_set_flag(c->pamh, "no_record", c->user, res->code == TS_E_NO_RECORD);
+	} else {
+		pts_set_flag(c->pamh, "authenticated", c->user, res->code == 0);
+		if (res->code == 0)
+			pts_set_flag(c->pamh, "no_record", c->user, false);
+	}
+	return pts_result_to_pam(c->phase, res->code, req_tok);
+}
+
+static int pts_run(pam_handle_t *pamh, int flags, int argc, const char **argv, enum pts_phase phase)
+{
+	struct pts_call c = {.pamh = pamh, .phase = phase};
+	struct ts_client_result res = {0};
+	int r, ret;
+
+	c.cctx = (struct pts_conv_ctx){pamh, ((unsigned)flags & (unsigned)PAM_SILENT) != 0};
+	c.conv = (struct ts_conv){pts_conv_info, pts_conv_error, pts_conv_prompt, &c.cctx};
+	ret = pts_begin(&c, argc, argv);
+	if (ret != PAM_SUCCESS)
+		return ret;
+	if (phase != PTS_AUTH && pts_flag_set(pamh, "no_record", c.user))
+		return pts_result_to_pam(phase, TS_E_NO_RECORD, false);
+	ret = pts_load_config(&c);
+	if (ret != PAM_SUCCESS)
+		goto out;
+	pts_build_request(&c);
+	if (c.debug)
+		pam_syslog(pamh, LOG_DEBUG,
+		           "%s: user %s service %s: asking %s (flags %u, frame timeout %d s)",
+		           pts_phase_name(phase), c.user, c.service ? c.service : "-",
+		           c.opts.broker_path, c.req.flags, c.opts.timeout_ms / 1000);
+	ret = pts_check_broker(&c);
+	if (ret != PAM_SUCCESS)
+		goto out;
+	r = ts_client_call(&c.opts, &c.req, &c.conv, &res);
 	if (r < 0) {
 		pam_syslog(pamh, LOG_ERR, "%s: cannot run the broker %s: %s", pts_phase_name(phase),
-		           opts.broker_path, ts_strerror(r));
-		ret = pts_result_to_pam(phase, r, cfg->require_token);
+		           c.opts.broker_path, ts_strerror(r));
+		ret = pts_result_to_pam(phase, r, c.cfg->require_token);
 		goto out;
 	}
-	ret = pts_result_to_pam(phase, res.code, cfg->require_token);
-	if (pts_result_is_admin_error(res.code))
-		pam_syslog(pamh, LOG_ERR, "%s: user %s: %s%s%s", pts_phase_name(phase), user,
-		           ts_strerror(res.code), res.message[0] ? ": " : "", res.message);
-	else if (res.code != 0)
-		pam_syslog(pamh, LOG_NOTICE, "%s: user %s: %s (state %s)", pts_phase_name(phase),
-		           user, ts_strerror(res.code), ts_state_name((enum ts_state)res.state));
-	else if (debug)
-		pam_syslog(pamh, LOG_DEBUG, "%s: user %s: ok (state %s)", pts_phase_name(phase),
-		           user, ts_state_name((enum ts_state)res.state));
-	if (!cctx.silent && res.message[0] &&
-	    pts_result_shows_message(phase, res.code, cfg->require_token))
-		(void)pam_prompt(pamh, PAM_ERROR_MSG, NULL, "%s", res.message);
-	else if (!cctx.silent && res.message[0] && pts_result_shows_info(res.code, res.state))
-		(void)pam_prompt(pamh, PAM_TEXT_INFO, NULL, "%s", res.message);
-	if (phase != PTS_AUTH)
-		pts_set_no_record(pamh, user, res.code == TS_E_NO_RECORD);
-	else if (res.code == 0)
-		pts_set_no_record(pamh, user, false);
+	ret = pts_finish(&c, &res);
 out:
 	ts_client_result_clear(&res);
-	free(cfg);
+	free(c.cfg);
 	return ret;
+}
+
+/* setcred: no credentials to set (tokens stay in the broker's keystore,
+ * never in the environment), but a module that authenticated the user must
+ * not make pam_setcred fail (sshd drops the login when it does): success
+ * for a user this module authenticated in this transaction, PAM_IGNORE for
+ * anyone else, as pam_unix and pam_sss do. */
+static int pts_setcred(pam_handle_t *pamh)
+{
+	const char *user = pts_item(pamh, PAM_USER);
+
+	if (user && user[0] && pts_flag_set(pamh, "authenticated", user))
+		return PAM_SUCCESS;
+	return PAM_IGNORE;
 }
 
 /* ---- entry points ----------------------------------------------------- */
@@ -273,15 +390,10 @@ TS_EXPORT PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int 
 	return pts_run(pamh, flags, argc, argv, PTS_AUTH);
 }
 
-/* No credentials to set: tokens stay in the broker's keystore, never in
- * the environment. */
 TS_EXPORT PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	(void)pamh;
-	(void)flags;
-	(void)argc;
-	(void)argv;
-	return PAM_IGNORE;
+	(void)flags, (void)argc, (void)argv;
+	return pts_setcred(pamh);
 }
 
 TS_EXPORT PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,

@@ -816,7 +816,8 @@ int main(int argc, char **argv)
 
 	snprintf(cfg_main, sizeof(cfg_main), "%s/main.conf", idp.dir);
 	snprintf(ks_main, sizeof(ks_main), "%s/keystore", idp.dir);
-	snprintf(extra, sizeof(extra), "login_methods = device\nauth_with_stored_token = yes\n");
+	snprintf(extra, sizeof(extra),
+	         "login_methods = device\n[service test]\nauth_with_stored_token = yes\n");
 	write_config(cfg_main, "conf", extra);
 
 	RUN(test_device_login);

@@ -46,7 +46,8 @@ file(GENERATE OUTPUT ${_pamdir}/conf/svc.conf CONTENT "broker_path = ${_peer}\n"
 # Each tokenseal line passes every result through, except PAM_IGNORE, which
 # falls to pam_deny (PAM_AUTH_ERR in account, PAM_SESSION_ERR in session), so
 # the test can tell an ignore from a refusal.
-foreach(svc missing peer req svc login)
+# dyn.conf is written by the test itself, case by case.
+foreach(svc missing peer req svc login dyn)
 	set(_args "config=${_pamdir}/conf/${svc}.conf")
 	if(svc STREQUAL "missing")
 		string(APPEND _args " bogus_option")
@@ -66,8 +67,17 @@ password required ${TS_PAM_DENY_SO}
 ")
 endforeach()
 
+# tokenseal as the only module of every stack (sshd with tokenseal alone in
+# auth): nothing after it turns a PAM_IGNORE into a code.
+file(GENERATE OUTPUT ${_pamdir}/services/tokenseal-only CONTENT
+"auth     required ${_mod} config=${_pamdir}/conf/peer.conf
+account  required ${_mod} config=${_pamdir}/conf/peer.conf
+session  required ${_mod} config=${_pamdir}/conf/peer.conf
+")
+
 ts_add_unit_test(NAME test_module_pam LABELS pam
 	SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_module_pam.c LIBS ts_common PkgConfig::PAM)
+target_compile_definitions(test_module_pam PRIVATE TS_PEER_PATH="$<TARGET_FILE:ts_proto_test_peer>")
 add_dependencies(test_module_pam pam_tokenseal ts_proto_test_peer)
 if(TS_PAM_WRAPPER_LIB AND TS_PAM_DENY_SO)
 	set(_env LD_PRELOAD=${TS_PAM_WRAPPER_LIB} PAM_WRAPPER=1

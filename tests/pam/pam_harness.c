@@ -73,6 +73,11 @@ static void maybe_approve(struct conv_ctx *c, const char *text)
 	if (c->approver == 0) {
 		int r;
 
+		/* the person at the browser, not the caller: back to root
+		 * (a caller of sudo's shape has another real uid, and the
+		 * tools run below would drop the euid to it) */
+		if (setresuid(0, 0, 0) < 0)
+			_exit(1);
 		sleep(1);
 		r = ts_idp_approve_device(&ph_idp, c->slot->code, c->spec->approve_login,
 		                          c->spec->approve_pw, c->spec->deny);
@@ -178,6 +183,11 @@ _Noreturn static void op_child(const char *service, const char *user, const stru
 	if (fd < 0 || dup2(fd, 2) < 0)
 		_exit(3);
 	close(fd);
+	if (spec->ruid_user) {
+		uid_t ruid = ph_uid_of(spec->ruid_user);
+		if (setresuid(ruid, 0, 0) < 0 || getuid() != ruid || geteuid() != 0)
+			_exit(4);
+	}
 	for (size_t i = 0; i < n; i++) {
 		int h = steps[i].h, rv;
 
@@ -197,7 +207,8 @@ _Noreturn static void op_child(const char *service, const char *user, const stru
 				s->rv[i] = rv;
 				break;
 			}
-			(void)pam_set_item(ph[h], PAM_RHOST, "127.0.0.1");
+			if (!spec->no_rhost)
+				(void)pam_set_item(ph[h], PAM_RHOST, "127.0.0.1");
 		}
 		switch (steps[i].op) {
 		case PH_AUTH:
@@ -403,7 +414,17 @@ void ph_setup(const char *broker_bin, size_t nslots)
 	snprintf(ph_wrapper, sizeof(ph_wrapper), "%s/broker-wrapper", ts_test_tmpdir());
 	f = fopen(ph_wrapper, "w");
 	CHECK(f);
-	fprintf(f, "#!/bin/sh\nexec '%s' --debug \"$@\" 2>>'%s'\n", broker_bin, ph_logfile);
+	/* sh -p: dash drops a euid 0 that differs from the real uid otherwise.
+	 * A caller of sudo's shape (ruid_user) has the real uid of the user;
+	 * the broker then ignores --config ("only honoured for root") until it
+	 * honours it for every euid-0 caller (issue 7 §4, broker/main.c), so
+	 * the wrapper hands it the real uid 0 (setpriv). The module, which
+	 * decides TS_FLAG_SAME_USER, runs in the caller's real shape. */
+	fprintf(f,
+	        "#!/bin/sh -p\n"
+	        "[ \"$(id -ru)\" = 0 ] || exec setpriv --ruid 0 -- '%s' --debug \"$@\" 2>>'%s'\n"
+	        "exec '%s' --debug \"$@\" 2>>'%s'\n",
+	        broker_bin, ph_logfile, broker_bin, ph_logfile);
 	CHECK(fclose(f) == 0);
 	CHECK(chmod(ph_wrapper, 0755) == 0);
 }

@@ -37,6 +37,12 @@ struct ph_conv_spec {
 	const char *approve_login, *approve_pw; /* NULL: nobody approves */
 	int deny;                               /* deny instead of approve */
 	const char *answer;                     /* answer to every prompt; NULL: refuse prompts */
+	/* The caller's shape. ruid_user: the child calls setresuid(uid of it,
+	 * 0, 0) before pam_start (sudo run by that user: real uid the user,
+	 * euid 0); NULL: real uid root (sshd, login, su run by root).
+	 * no_rhost: PAM_RHOST stays unset (a local caller); else "127.0.0.1". */
+	const char *ruid_user;
+	bool no_rhost;
 };
 
 /* Shared with the child (MAP_SHARED). */

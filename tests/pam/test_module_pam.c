@@ -20,7 +20,13 @@
 
 #include <security/pam_appl.h>
 
+#include <sys/stat.h>
+
 #include "ts_test.h"
+
+#ifndef TS_PEER_PATH
+#error "TS_PEER_PATH must name the protocol test peer"
+#endif
 
 struct conv_rec {
 	char log[8192];
@@ -151,14 +157,77 @@ static void test_broker_missing(void)
 
 	CHECK_INT(run1("tokenseal-missing", AUTH, 0, &rec, err, sizeof(err)), PAM_AUTHINFO_UNAVAIL);
 	/* the reason, for the admin: which broker, and why */
-	CHECK_MSG(strstr(err, "cannot run the broker /nonexistent/tokenseal-broker") != NULL,
+	CHECK_MSG(strstr(err, "auth: refusing to run the broker /nonexistent/tokenseal-broker: "
+	                      "/nonexistent: does not exist") != NULL,
 	          "no clear reason in the log: %s", err);
-	CHECK(strstr(err, "No such file or directory") != NULL);
 	/* the unknown option in the service file is warned about and ignored */
 	CHECK(strstr(err, "unknown option \"bogus_option\", ignoring") != NULL);
 	CHECK_INT(run1("tokenseal-missing", ACCOUNT, 0, &rec, NULL, 0), PAM_SYSTEM_ERR);
 	CHECK_INT(run1("tokenseal-missing", OPEN, 0, &rec, NULL, 0), PAM_SYSTEM_ERR);
 	CHECK_STR(rec.log, ""); /* nothing shown to the user */
+}
+
+/* Root never executes a broker_path that someone else could replace: the
+ * module refuses with a log line naming the path and the component, and the
+ * configuration-error code (auth: PAM_AUTHINFO_UNAVAIL, else PAM_SYSTEM_ERR). */
+static void test_broker_unsafe_path(void)
+{
+	char dir[600], broker[700], conf[1024], text[1200], err[8192], want[1400];
+	struct conv_rec rec = {0};
+	char *peer;
+	size_t n;
+
+	snprintf(dir, sizeof(dir), "%s/gw", ts_test_tmpdir());
+	CHECK_INT(mkdir(dir, 0700), 0);
+	CHECK_INT(chmod(dir, 0775), 0);
+	snprintf(broker, sizeof(broker), "%s/tokenseal-broker", dir);
+	peer = ts_test_read_file(TS_PEER_PATH, &n);
+	ts_test_write_file(broker, peer, n, 0755);
+	free(peer);
+	snprintf(conf, sizeof(conf), "%s/dyn.conf", conf_dir());
+	snprintf(text, sizeof(text), "broker_path = %s\n", broker);
+	ts_test_write_file(conf, text, strlen(text), 0644);
+	snprintf(text, sizeof(text), "%s.peer", conf);
+	ts_test_write_file(text, "type", 4, 0644); /* the peer would answer with the request */
+
+	CHECK_INT(run1("tokenseal-dyn", AUTH, 0, &rec, err, sizeof(err)), PAM_AUTHINFO_UNAVAIL);
+	snprintf(want, sizeof(want),
+	         "auth: refusing to run the broker %s: %s: group- or world-writable (mode 0775)",
+	         broker, dir);
+	CHECK_MSG(strstr(err, want) != NULL, "no '%s' in the log", want);
+	CHECK_INT(run1("tokenseal-dyn", ACCOUNT, 0, &rec, err, sizeof(err)), PAM_SYSTEM_ERR);
+	snprintf(want, sizeof(want), "account: refusing to run the broker %s: %s:", broker, dir);
+	CHECK_MSG(strstr(err, want) != NULL, "no '%s' in the log", want);
+	CHECK_STR(rec.log, ""); /* the peer never ran: it would have said something */
+
+	/* the same program in a safe folder runs */
+	CHECK_INT(chmod(dir, 0755), 0);
+	CHECK_INT(run1("tokenseal-dyn", AUTH, 0, &rec, NULL, 0), PAM_AUTH_ERR);
+	CHECK_STR(rec.log, "error:type=1 user=alice service=tokenseal-dyn flags=0\n");
+}
+
+/* The frame timeout covers device_timeout: a device login sends nothing
+ * while it waits for approval, and the client must not give up first. */
+static void test_frame_timeout(void)
+{
+	char conf[1024], text[1200], err[8192];
+	struct conv_rec rec = {0};
+
+	snprintf(conf, sizeof(conf), "%s/dyn.conf", conf_dir());
+	snprintf(text, sizeof(text), "broker_path = %s\ndevice_timeout = 900\ndebug = yes\n",
+	         TS_PEER_PATH);
+	ts_test_write_file(conf, text, strlen(text), 0644);
+	snprintf(text, sizeof(text), "%s.peer", conf);
+	ts_test_write_file(text, "slow:1500", 9, 0644);
+	CHECK_INT(run1("tokenseal-dyn", AUTH, 0, &rec, err, sizeof(err)), PAM_SUCCESS);
+	CHECK_MSG(strstr(err, "auth: user alice service tokenseal-dyn: asking " TS_PEER_PATH
+	                      " (flags 8, frame timeout 930 s)") != NULL,
+	          "the module waits device_timeout + 30 s for a frame");
+	/* the default device_timeout (110 s) keeps the protocol's 180 s */
+	snprintf(text, sizeof(text), "broker_path = %s\ndebug = yes\n", TS_PEER_PATH);
+	ts_test_write_file(conf, text, strlen(text), 0644);
+	CHECK_INT(run1("tokenseal-dyn", AUTH, 0, &rec, err, sizeof(err)), PAM_SUCCESS);
+	CHECK_MSG(strstr(err, "(flags 8, frame timeout 180 s)") != NULL, "180 s by default");
 }
 
 static void test_relay(void)
@@ -309,6 +378,47 @@ static void test_no_record_cache(void)
 	CHECK_INT(run1("tokenseal-peer", OPEN, 0, &rec, NULL, 0), PAM_PERM_DENIED);
 }
 
+/* sshd's call order with tokenseal as the only auth module: setcred must
+ * succeed for the user the module just authenticated (it returned
+ * PAM_IGNORE, which libpam turns into PAM_PERM_DENIED for a stack of ignores,
+ * and sshd dropped the login). */
+static void test_setcred_sshd_order(void)
+{
+	struct conv_rec rec = {0};
+	struct pam_conv conv = {conv_fn, &rec};
+	pam_handle_t *ph = NULL;
+
+	set_script("peer.conf", "result:0");
+	CHECK_INT(pam_start("tokenseal-only", "alice", &conv, &ph), PAM_SUCCESS);
+	CHECK_INT(pam_set_item(ph, PAM_RHOST, "192.0.2.9"), PAM_SUCCESS);
+	CHECK_INT(pam_authenticate(ph, 0), PAM_SUCCESS);
+	CHECK_INT(pam_acct_mgmt(ph, 0), PAM_SUCCESS);
+	CHECK_INT(pam_setcred(ph, PAM_ESTABLISH_CRED), PAM_SUCCESS);
+	CHECK_INT(pam_open_session(ph, 0), PAM_SUCCESS);
+	CHECK_INT(pam_close_session(ph, 0), PAM_SUCCESS);
+	CHECK_INT(pam_setcred(ph, PAM_DELETE_CRED), PAM_SUCCESS);
+	/* the flag is the user's: another user in the same handle is not covered */
+	CHECK_INT(pam_set_item(ph, PAM_USER, "bob"), PAM_SUCCESS);
+	CHECK_INT(pam_setcred(ph, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
+	pam_end(ph, PAM_SUCCESS);
+
+	/* a failed authentication leaves nothing to succeed on */
+	set_script("peer.conf", "result:-1041");
+	CHECK_INT(pam_start("tokenseal-only", "alice", &conv, &ph), PAM_SUCCESS);
+	CHECK_INT(pam_authenticate(ph, 0), PAM_AUTH_ERR);
+	CHECK_INT(pam_setcred(ph, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
+	pam_end(ph, PAM_SUCCESS);
+
+	/* a success followed by a failed retry in the same handle clears it */
+	set_script("peer.conf", "result:0");
+	CHECK_INT(pam_start("tokenseal-only", "alice", &conv, &ph), PAM_SUCCESS);
+	CHECK_INT(pam_authenticate(ph, 0), PAM_SUCCESS);
+	set_script("peer.conf", "result:-1041");
+	CHECK_INT(pam_authenticate(ph, 0), PAM_AUTH_ERR);
+	CHECK_INT(pam_setcred(ph, PAM_ESTABLISH_CRED), PAM_PERM_DENIED);
+	pam_end(ph, PAM_SUCCESS);
+}
+
 static void test_setcred_chauthtok(void)
 {
 	struct conv_rec rec = {0};
@@ -333,11 +443,14 @@ int main(void)
 		TS_SKIP("needs pam_wrapper (LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1)");
 	(void)conf_dir();
 	RUN(test_broker_missing);
+	RUN(test_broker_unsafe_path);
+	RUN(test_frame_timeout);
 	RUN(test_relay);
 	RUN(test_noninteractive);
 	RUN(test_requests_per_phase);
 	RUN(test_result_mapping);
 	RUN(test_no_record_cache);
+	RUN(test_setcred_sshd_order);
 	RUN(test_setcred_chauthtok);
 	return ts_test_done();
 }

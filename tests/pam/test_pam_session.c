@@ -20,6 +20,10 @@
  *     and revokes nothing; the second close deletes and revokes
  *  f  revoke_on = never: close keeps the record, revokes nothing, the next
  *     account phase succeeds
+ *  g  the stored token is used only by a caller that already is the user
+ *     (real uid == the user's uid, no PAM_RHOST): a root caller, another
+ *     uid (setresuid(bob, 0, 0), su's shape) and a remote caller are
+ *     prompted; setresuid(alice, 0, 0) (sudo's shape) is not
  *
  * Every PAM transaction runs in a forked child (stderr = pam_wrapper's log,
  * captured to a file; conversation and environment returned through shared
@@ -148,10 +152,12 @@ static void test_auth_stored_token(void)
 	CHECK_INT(count("device_authorization"), 1);
 	CHECK_MSG(ph_has_record("alice"), "alice's record stored");
 
-	/* yes: no conversation at all, no device authorization, but the
-	 * server was asked about the stored token */
+	/* yes, asked by alice herself (sudo's shape: real uid alice, no
+	 * PAM_RHOST): no conversation at all, no device authorization, but
+	 * the server was asked about the stored token */
+	const struct ph_conv_spec self = {.ruid_user = "alice", .no_rhost = true};
 	reset_counters();
-	CHECK_INT(pam_one("tss-stored", "alice", PH_AUTH, NULL), PAM_SUCCESS);
+	CHECK_INT(pam_one("tss-stored", "alice", PH_AUTH, &self), PAM_SUCCESS);
 	CHECK_INT(slot->messages, 0);
 	CHECK_INT(slot->prompts, 0);
 	CHECK_MSG(slot->conv[0] == '\0', "no conversation: %s", slot->conv);
@@ -165,6 +171,47 @@ static void test_auth_stored_token(void)
 	CHECK_MSG(slot->code[0] && strstr(slot->conv, "enter the code"),
 	          "a device login with a code was shown: %s", slot->conv);
 	CHECK_INT(count("device_authorization"), 1);
+}
+
+/* One stored-token auth attempt for alice (valid record) in the given
+ * caller shape: true when the device login ran (code shown, one device
+ * authorization at the server), false when the stored token sufficed. */
+static bool prompted(const char *ruid_user, bool no_rhost)
+{
+	struct ph_conv_spec spec = {.approve_login = "alice",
+	                            .approve_pw = "alice-pw",
+	                            .ruid_user = ruid_user,
+	                            .no_rhost = no_rhost};
+	long devices;
+
+	reset_counters();
+	CHECK_INT(pam_one("tss-stored", "alice", PH_AUTH, &spec), PAM_SUCCESS);
+	devices = count("device_authorization");
+	if (devices == 0) {
+		CHECK_MSG(slot->conv[0] == '\0', "no conversation: %s", slot->conv);
+		CHECK_INT(slot->messages, 0);
+		return false;
+	}
+	CHECK_INT(devices, 1);
+	CHECK_MSG(slot->code[0] && strstr(slot->conv, "enter the code"),
+	          "the device code was shown: %s", slot->conv);
+	return true;
+}
+
+/* g: auth_with_stored_token is honoured only when the host process proves
+ * the person asking already is the user: real uid == alice's uid and no
+ * PAM_RHOST (the module's TS_FLAG_SAME_USER, honoured by the broker). */
+static void test_stored_token_caller_shapes(void)
+{
+	CHECK_MSG(ph_has_record("alice"), "alice holds a valid record from case a");
+	/* sshd, a console login, su run by root: real uid 0 */
+	CHECK_MSG(prompted(NULL, true), "a root caller (real uid 0) is prompted");
+	/* sudo run by alice: real uid alice, euid 0 */
+	CHECK_MSG(!prompted("alice", true), "alice's own caller uses the stored token");
+	/* su alice run by bob: real uid bob */
+	CHECK_MSG(prompted("bob", true), "a caller with bob's real uid is prompted");
+	/* alice's uid, but from another host */
+	CHECK_MSG(prompted("alice", false), "a caller with PAM_RHOST set is prompted");
 }
 
 /* b: open_session refreshes inside the refresh window, not outside. */
@@ -339,6 +386,8 @@ int main(int argc, char **argv)
 	CHECK_MSG(ts_idp_write_config(&ph_idp, conf, "conf", extra) == 0, "write %s", conf);
 
 	RUN(test_auth_stored_token);
+	ts_leak_scan_file("the broker's log", ph_logfile);
+	RUN(test_stored_token_caller_shapes);
 	ts_leak_scan_file("the broker's log", ph_logfile);
 	RUN(test_open_session_refresh);
 	ts_leak_scan_file("the broker's log", ph_logfile);

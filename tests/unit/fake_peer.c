@@ -22,12 +22,15 @@
  *   notext          an INFO without its TEXT field, then RESULT 0
  *   prompt-notext   a PROMPT without its TEXT field, then RESULT 0
  *   exit            read the request, exit without answering
+ *   slow:<ms>       wait <ms> milliseconds (a device login waiting for its
+ *                   approval sends nothing), then RESULT 0 "slow done"
  */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ts_error.h"
@@ -211,6 +214,12 @@ int main(int argc, char **argv)
 		ts_msg_add_int(&b, TS_F_ECHO, 1);
 		put(&b);
 		result(0, "done", NULL);
+	} else if (strncmp(script, "slow:", 5) == 0) {
+		long ms = strtol(script + 5, NULL, 10);
+		struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		result(0, "slow done", NULL);
 	} else if (strcmp(script, "exit") == 0) {
 		/* nothing */
 	} else {

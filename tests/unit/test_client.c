@@ -205,9 +205,12 @@ static void test_child_env(void)
 {
 	struct ts_client_result res = {0};
 	int extra = open("/dev/null", O_RDONLY); /* not CLOEXEC: must still be closed */
+	int high = dup2(extra, 200);             /* dup2 never sets FD_CLOEXEC */
 	struct sigaction ign = {.sa_handler = SIG_IGN}, old;
 
 	CHECK(extra >= 0);
+	CHECK_INT(high, 200);
+	CHECK_INT(fcntl(high, F_GETFD), 0);
 	sigemptyset(&ign.sa_mask);
 	CHECK_INT(sigaction(SIGCHLD, &ign, &old), 0);
 	CHECK_INT(call("env", NULL, 5000, NULL, &res, 0), 0);
@@ -223,7 +226,78 @@ static void test_child_env(void)
 	CHECK(now.sa_handler == SIG_IGN);
 	CHECK_INT(sigaction(SIGCHLD, &old, NULL), 0);
 	close(extra);
+	close(high);
 	ts_client_result_clear(&res);
+}
+
+/* Each way of closing the child's fds, in a forked child: fds opened
+ * without O_CLOEXEC at 3, 10, 200 and 1000 are closed, 0..2 stay open. */
+static void test_close_fds(void)
+{
+	static const enum ts_close_how hows[] = {TS_CLOSE_AUTO, TS_CLOSE_RANGE, TS_CLOSE_PROC,
+	                                         TS_CLOSE_LOOP};
+	static const char *const names[] = {"auto", "close_range", "/proc/self/fd", "loop"};
+
+	for (size_t i = 0; i < TS_ARRAY_SIZE(hows); i++) {
+		int st = 0;
+		pid_t pid = fork();
+
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			static const int fds[] = {10, 200, 1000};
+			int base = open("/dev/null", O_RDONLY), r;
+
+			if (base < 0)
+				_exit(10);
+			for (size_t k = 0; k < TS_ARRAY_SIZE(fds); k++)
+				if (dup2(base, fds[k]) != fds[k] || fcntl(fds[k], F_GETFD) != 0)
+					_exit(11);
+			r = ts_close_fds_from(3, hows[i]);
+			if (r == -ENOSYS)
+				_exit(77);
+			if (r != 0)
+				_exit(12);
+			if (fcntl(base, F_GETFD) != -1 || errno != EBADF)
+				_exit(13);
+			for (size_t k = 0; k < TS_ARRAY_SIZE(fds); k++)
+				if (fcntl(fds[k], F_GETFD) != -1 || errno != EBADF)
+					_exit(14);
+			for (int k = 0; k < 3; k++)
+				if (fcntl(k, F_GETFD) < 0)
+					_exit(15);
+			_exit(0);
+		}
+		CHECK(waitpid(pid, &st, 0) == pid);
+		CHECK(WIFEXITED(st));
+		if (WEXITSTATUS(st) == 77 && hows[i] == TS_CLOSE_RANGE) {
+			fprintf(stderr, "   (no close_range on this kernel)\n");
+			continue;
+		}
+		CHECK_MSG(WEXITSTATUS(st) == 0, "closing with %s: child status %d", names[i],
+		          WEXITSTATUS(st));
+	}
+}
+
+/* The per-frame timeout: a peer silent for 1.5 s (a device login waiting
+ * for approval) is waited for under a longer timeout and given up on under
+ * a shorter one; the module's timeout covers device_timeout. */
+static void test_frame_timeout(void)
+{
+	struct ts_client_result res = {.code = 99};
+
+	CHECK_INT(call("slow:1500", NULL, 3000, NULL, &res, 0), 0);
+	CHECK_INT(res.code, 0);
+	CHECK_STR(res.message, "slow done");
+	ts_client_result_clear(&res);
+	res.code = 99;
+	CHECK_INT(call("slow:1500", NULL, 500, NULL, &res, 0), -ETIMEDOUT);
+	CHECK_INT(res.code, 99);
+
+	CHECK_INT(ts_client_frame_timeout_ms(110), TS_PROTO_TIMEOUT_MS); /* 140 s < 180 s */
+	CHECK_INT(ts_client_frame_timeout_ms(150), 180000);
+	CHECK_INT(ts_client_frame_timeout_ms(151), 181000);
+	CHECK_INT(ts_client_frame_timeout_ms(900), 930000);
+	CHECK_INT(ts_client_frame_timeout_ms(0), TS_PROTO_TIMEOUT_MS);
 }
 
 int main(void)
@@ -238,5 +312,7 @@ int main(void)
 	RUN(test_broker_missing);
 	RUN(test_broker_dies);
 	RUN(test_child_env);
+	RUN(test_close_fds);
+	RUN(test_frame_timeout);
 	return ts_test_done();
 }

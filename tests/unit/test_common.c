@@ -108,6 +108,138 @@ static void test_checked_open(void)
 	CHECK_INT(ts_open_checked(l, O_RDONLY, &pol, &fd, NULL), TS_E_NOT_REGULAR);
 }
 
+/* ts_path_check_safe on a temp tree below ts_test_tmpdir() (itself 0700 in
+ * the root-owned, sticky /tmp). */
+static void mkdir_mode(const char *d, const char *name, mode_t mode, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s/%s", d, name);
+	CHECK_INT(mkdir(out, 0700), 0);
+	CHECK_INT(chmod(out, mode), 0); /* past the umask */
+}
+
+static void expect_unsafe(const char *path, bool dir, int code, const char *why_want)
+{
+	char why[600];
+
+	memcpy(why, "junk", 5);
+	CHECK_INT(ts_path_check_safe(path, dir, why, sizeof(why)), code);
+	CHECK_STR(why, why_want);
+}
+
+static void test_path_safe(void)
+{
+	const char *d = ts_test_tmpdir();
+	char good[256], bin[256], gw[256], ww[256], st[256], f[512], l[512], p[768], w[1024];
+
+	mkdir_mode(d, "good", 0755, good, sizeof(good));
+	mkdir_mode(good, "bin", 0755, bin, sizeof(bin));
+	snprintf(f, sizeof(f), "%s/broker", bin);
+	ts_test_write_file(f, "#!/bin/sh\n", 10, 0755);
+
+	/* a good path: file and folder, "" as the reason */
+	expect_unsafe(f, false, 0, "");
+	expect_unsafe(bin, true, 0, "");
+	expect_unsafe("/", true, 0, "");
+	snprintf(p, sizeof(p), "%s/./bin/../bin/broker", good);
+	expect_unsafe(p, false, 0, "");
+	CHECK_INT(ts_path_check_safe(f, false, NULL, 0), 0);
+
+	/* a group-writable parent */
+	mkdir_mode(d, "gw", 0775, gw, sizeof(gw));
+	snprintf(p, sizeof(p), "%s/broker", gw);
+	ts_test_write_file(p, "x", 1, 0755);
+	snprintf(w, sizeof(w), "%s: group- or world-writable (mode 0775)", gw);
+	expect_unsafe(p, false, TS_E_BAD_MODE, w);
+	expect_unsafe(gw, true, TS_E_BAD_MODE, w);
+
+	/* a world-writable parent without the sticky bit */
+	mkdir_mode(d, "ww", 0777, ww, sizeof(ww));
+	snprintf(p, sizeof(p), "%s/broker", ww);
+	ts_test_write_file(p, "x", 1, 0755);
+	snprintf(w, sizeof(w), "%s: group- or world-writable (mode 0777)", ww);
+	expect_unsafe(p, false, TS_E_BAD_MODE, w);
+
+	/* ... with the sticky bit (like /tmp): its entries cannot be replaced */
+	mkdir_mode(d, "sticky", 01777, st, sizeof(st));
+	snprintf(p, sizeof(p), "%s/broker", st);
+	ts_test_write_file(p, "x", 1, 0755);
+	expect_unsafe(p, false, 0, "");
+	/* but the sticky folder itself is not a safe place to name, nor a
+	 * writable file in it */
+	snprintf(w, sizeof(w), "%s: group- or world-writable (mode 01777)", st);
+	expect_unsafe(st, true, TS_E_BAD_MODE, w);
+	CHECK_INT(chmod(p, 0757), 0);
+	snprintf(w, sizeof(w), "%s/broker: group- or world-writable (mode 0757)", st);
+	expect_unsafe(p, false, TS_E_BAD_MODE, w);
+
+	/* the file itself group-writable */
+	CHECK_INT(chmod(f, 0775), 0);
+	snprintf(w, sizeof(w), "%s: group- or world-writable (mode 0775)", f);
+	expect_unsafe(f, false, TS_E_BAD_MODE, w);
+	CHECK_INT(chmod(f, 0755), 0);
+
+	/* a symlink to a good place is followed; one into the group-writable
+	 * folder is refused at that folder; relative targets and ".." resolve */
+	snprintf(l, sizeof(l), "%s/tobin", d);
+	CHECK_INT(symlink(bin, l), 0);
+	snprintf(p, sizeof(p), "%s/broker", l);
+	expect_unsafe(p, false, 0, "");
+	snprintf(l, sizeof(l), "%s/togw", d);
+	CHECK_INT(symlink("gw", l), 0);
+	snprintf(p, sizeof(p), "%s/broker", l);
+	snprintf(w, sizeof(w), "%s: group- or world-writable (mode 0775)", gw);
+	expect_unsafe(p, false, TS_E_BAD_MODE, w);
+	snprintf(l, sizeof(l), "%s/rel", good);
+	CHECK_INT(symlink("../good/bin/broker", l), 0);
+	expect_unsafe(l, false, 0, "");
+	snprintf(l, sizeof(l), "%s/loop", d);
+	CHECK_INT(symlink("loop", l), 0);
+	snprintf(w, sizeof(w), "%s: too many levels of symbolic links", l);
+	expect_unsafe(l, false, -ELOOP, w);
+
+	/* wrong types, missing, relative */
+	snprintf(w, sizeof(w), "%s: not a folder", f);
+	expect_unsafe(f, true, TS_E_NOT_REGULAR, w);
+	snprintf(w, sizeof(w), "%s: not a regular file", bin);
+	expect_unsafe(bin, false, TS_E_NOT_REGULAR, w);
+	snprintf(p, sizeof(p), "%s/nope/broker", good);
+	snprintf(w, sizeof(w), "%s/nope: does not exist", good);
+	expect_unsafe(p, false, -ENOENT, w);
+	snprintf(p, sizeof(p), "%s/broker/x", bin);
+	snprintf(w, sizeof(w), "%s: not a folder", f);
+	expect_unsafe(p, false, -ENOTDIR, w);
+	expect_unsafe("usr/bin/x", false, -EINVAL, "usr/bin/x: not an absolute path");
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "   (not root: the other-owner cases need chown)\n");
+		return;
+	}
+	/* a symlinked component owned by another user, even to a good place */
+	snprintf(l, sizeof(l), "%s/foreign", d);
+	CHECK_INT(symlink(bin, l), 0);
+	CHECK_INT(lchown(l, 12345, 12345), 0);
+	snprintf(p, sizeof(p), "%s/broker", l);
+	snprintf(w, sizeof(w), "%s: a symbolic link owned by uid 12345, not by root", l);
+	expect_unsafe(p, false, TS_E_BAD_OWNER, w);
+	/* a folder and a file owned by another user */
+	CHECK_INT(chown(bin, 12345, 0), 0);
+	snprintf(w, sizeof(w), "%s: owned by uid 12345, not by root", bin);
+	expect_unsafe(f, false, TS_E_BAD_OWNER, w);
+	CHECK_INT(chown(bin, 0, 0), 0);
+	CHECK_INT(chown(f, 12345, 0), 0);
+	snprintf(w, sizeof(w), "%s: owned by uid 12345, not by root", f);
+	expect_unsafe(f, false, TS_E_BAD_OWNER, w);
+	CHECK_INT(chown(f, 0, 0), 0);
+	/* a sticky folder owned by another user is no exception */
+	CHECK_INT(chown(st, 12345, 0), 0);
+	snprintf(p, sizeof(p), "%s/broker", st);
+	CHECK_INT(chmod(p, 0755), 0);
+	snprintf(w, sizeof(w), "%s: owned by uid 12345, not by root", st);
+	expect_unsafe(p, false, TS_E_BAD_OWNER, w);
+	CHECK_INT(chown(st, 0, 0), 0);
+	expect_unsafe(p, false, 0, "");
+}
+
 static void test_atomic_write(void)
 {
 	char p[600];
@@ -153,6 +285,7 @@ int main(void)
 	RUN(test_sanitize);
 	RUN(test_strlcpy);
 	RUN(test_checked_open);
+	RUN(test_path_safe);
 	RUN(test_atomic_write);
 	RUN(test_strerror);
 	return ts_test_done();

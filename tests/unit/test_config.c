@@ -177,14 +177,15 @@ static const char good_conf[] = "# tokenseal test configuration\n"
                                 "device_timeout = 900\n"
                                 "username_claim = email\n"
                                 "username_map = strip-suffix:@example.org\n"
-                                "auth_with_stored_token = true\n"
                                 "require_token = on\n"
                                 "revalidate = introspection\n"
                                 "revalidate_cache = 3600\n"
                                 "offline_grace = 604800\n"
                                 "refresh_window = 86400\n"
                                 "revoke_on = last-session\n"
-                                "debug = 1\n";
+                                "debug = 1\n"
+                                "[service sudo]\n"
+                                "auth_with_stored_token = true\n";
 
 static void check_good(const struct ts_config *c)
 {
@@ -229,15 +230,16 @@ static void test_good_file(void)
 
 	cap_reset();
 	ts_config_defaults(&c);
-	CHECK_INT(ts_config_load(&c, path, NULL, &rep), 0);
+	CHECK_INT(ts_config_load(&c, path, "sudo", &rep), 0);
 	CHECK_INT(cap.n, 0);
 	check_good(&c);
 	CHECK_INT(ts_config_validate(&c, path, &rep), 0);
 	CHECK_INT(cap.n, 0);
 
 	/* The other spellings of booleans and enums. */
-	CHECK_INT(parse(&c, "debug = off\nrequire_token = false\nauth_with_stored_token = 0\n"
-	                    "allow_loopback_http = no\nrevalidate = userinfo\nrevoke_on = never\n"),
+	CHECK_INT(parse(&c, "debug = off\nrequire_token = false\n"
+	                    "allow_loopback_http = no\nrevalidate = userinfo\nrevoke_on = never\n"
+	                    "[service sudo]\nauth_with_stored_token = 0\n"),
 	          0);
 	CHECK(!c.debug && !c.require_token && !c.auth_with_stored_token && !c.allow_loopback_http);
 	CHECK_INT(c.revalidate, TS_REVALIDATE_USERINFO);
@@ -352,6 +354,71 @@ static void test_service_sections(void)
 		CHECK_MSG(cap_find("test.conf:3:", key, "[service] section"),
 			  "no report refusing %s in a [service] section", key);
 	}
+	/* ... and every other key of the table marked top-level only. */
+	static const char *const global2[] = {
+	    "client_secret_file = /x", "ca_file = /x", "token_endpoint = https://x",
+	    "device_authorization_endpoint = https://x", "userinfo_endpoint = https://x",
+	    "introspection_endpoint = https://x", "revocation_endpoint = https://x",
+	    "allow_loopback_http = yes", "broker_path = /x", "socket_path = /x",
+	    "username_map = strip-suffix:@x"};
+	for (size_t i = 0; i < TS_ARRAY_SIZE(global2); i++) {
+		char text[200], want[300];
+		int kl = (int)strcspn(global2[i], " ");
+		snprintf(text, sizeof(text), "[service sshd]\n%s\n", global2[i]);
+		snprintf(want, sizeof(want),
+		         "test.conf:2: key '%.*s' cannot be set in a [service] section: every "
+		         "service shares one token record per user, bound to one issuer, client "
+		         "and store",
+		         kl, global2[i]);
+		CHECK_INT(parse(&c, text), TS_E_CONFIG);
+		CHECK_INT(cap.n, 2);
+		CHECK_STR(cap.msg[0], want);
+		CHECK_STR(cap.msg[1], "test.conf: 1 error, configuration not loaded");
+	}
+	/* The keys that may be overridden per service still may. */
+	CHECK_INT(parse(&c, "[service sudo]\nscopes = openid\nrevalidate = introspection\n"
+	                    "revalidate_cache = 5\noffline_grace = 9\nrefresh_window = 60\n"
+	                    "revoke_on = never\nmin_uid = 500\ndebug = yes\n"
+	                    "max_response_size = 8192\ndevice_timeout = 60\n"),
+	          0);
+	CHECK_INT(cap.n, 0);
+	CHECK_STR(c.scopes, "openid");
+	CHECK_INT((long)c.min_uid, 500);
+}
+
+/* auth_with_stored_token is a per-service policy: at the top level it would
+ * make every service (sshd, login, su) accept a stored token. */
+static void test_stored_token_per_service(void)
+{
+	struct ts_config c, before;
+
+	ts_config_defaults(&before);
+	CHECK_INT(parse(&c, "client_id = a\nauth_with_stored_token = yes\n"), TS_E_CONFIG);
+	CHECK(memcmp(&c, &before, sizeof(c)) == 0);
+	CHECK_INT(cap.n, 2);
+	CHECK_INT(cap.prio[0], LOG_ERR);
+	CHECK_STR(cap.msg[0], "test.conf:2: key 'auth_with_stored_token' cannot be set at the top "
+	                      "level: it belongs in a [service NAME] section, for the services "
+	                      "that may accept it");
+	CHECK_STR(cap.msg[1], "test.conf: 1 error, configuration not loaded");
+	/* "no" at the top level is refused the same way: the key has no top-level meaning. */
+	CHECK_INT(parse(&c, "auth_with_stored_token = no\n"), TS_E_CONFIG);
+	CHECK_REPORTED("test.conf:1: key 'auth_with_stored_token' cannot be set at the top level",
+	               NULL, NULL);
+
+	/* In the section of the service being loaded: applied. */
+	CHECK_INT(parse(&c, "[service sudo]\nauth_with_stored_token = yes\n"), 0);
+	CHECK_INT(cap.n, 0);
+	CHECK(c.auth_with_stored_token);
+	/* In another service's section: checked, not applied. */
+	CHECK_INT(parse(&c, "[service sshd]\nauth_with_stored_token = yes\n"), 0);
+	CHECK(!c.auth_with_stored_token);
+	CHECK_INT(parse(&c, "[service sshd]\nauth_with_stored_token = perhaps\n"), TS_E_CONFIG);
+	CHECK_REPORTED("test.conf:2:", "'auth_with_stored_token'", "not a boolean");
+	/* A key after a section header is in that section, never back at the top. */
+	CHECK_INT(parse(&c, "[service sudo]\nclient_id = a\n"), TS_E_CONFIG);
+	CHECK_REPORTED("test.conf:2: key 'client_id' cannot be set in a [service] section", NULL,
+	               NULL);
 }
 
 static void test_unknown_key(void)
@@ -719,6 +786,132 @@ static void test_validate(void)
 	          0);
 }
 
+/* A pasted token can only be shown to belong to this client by
+ * introspection; a configuration that would check it with userinfo is an
+ * error with the reason. */
+static void test_validate_token_method(void)
+{
+	static const char base[] = "client_id = a\nissuer = https://i\n";
+	char text[300];
+
+	snprintf(text, sizeof(text), "%slogin_methods = device, token\nrevalidate = userinfo\n"
+	                             "client_secret_file = /etc/tokenseal/client.secret\n",
+	         base);
+	CHECK_INT(validate_with(text), TS_E_CONFIG);
+	CHECK_INT(cap.n, 1);
+	CHECK_STR(cap.msg[0], "v.conf: login_methods includes token, but revalidate = userinfo: "
+	                      "pasted tokens can only be checked with introspection, which needs "
+	                      "client_secret_file");
+
+	snprintf(text, sizeof(text), "%slogin_methods = token\n", base); /* auto, no secret */
+	CHECK_INT(validate_with(text), TS_E_CONFIG);
+	CHECK_INT(cap.n, 1);
+	CHECK_STR(cap.msg[0], "v.conf: login_methods includes token, but revalidate = auto without "
+	                      "client_secret_file uses userinfo: pasted tokens can only be checked "
+	                      "with introspection, which needs client_secret_file");
+
+	/* auto with a secret, and introspection, are fine; so is no token method. */
+	snprintf(text, sizeof(text),
+	         "%slogin_methods = token\nclient_secret_file = /etc/tokenseal/client.secret\n",
+	         base);
+	CHECK_INT(validate_with(text), 0);
+	snprintf(text, sizeof(text), "%slogin_methods = password, token\nrevalidate = introspection\n",
+	         base);
+	CHECK_INT(validate_with(text), 0);
+	snprintf(text, sizeof(text), "%slogin_methods = device, password\nrevalidate = userinfo\n",
+	         base);
+	CHECK_INT(validate_with(text), 0);
+	CHECK_INT(cap.n, 0);
+}
+
+/* Every path the configuration names gets the whole-path check. */
+static void test_check_paths(void)
+{
+	const char *d = ts_test_tmpdir();
+	char good[300], gw[300], ww[300], text[4096], want[1200], conf[400];
+	struct ts_config c;
+
+	snprintf(good, sizeof(good), "%s/paths-good", d);
+	snprintf(gw, sizeof(gw), "%s/paths-gw", d);
+	snprintf(ww, sizeof(ww), "%s/paths-ww", d);
+	CHECK_INT(mkdir(good, 0755), 0);
+	CHECK_INT(mkdir(gw, 0700), 0);
+	CHECK_INT(chmod(gw, 0775), 0);
+	CHECK_INT(mkdir(ww, 0700), 0);
+	CHECK_INT(chmod(ww, 0777), 0);
+	snprintf(text, sizeof(text), "%s/ca.pem", good);
+	ts_test_write_file(text, "x", 1, 0644);
+	snprintf(text, sizeof(text), "%s/client.secret", good);
+	ts_test_write_file(text, "x", 1, 0600);
+	snprintf(text, sizeof(text), "%s/broker", good);
+	ts_test_write_file(text, "x", 1, 0755);
+	snprintf(text, sizeof(text), "%s/broker", gw);
+	ts_test_write_file(text, "x", 1, 0755);
+
+	/* all good: key_file and keystore_dir do not exist yet, the socket's
+	 * folder does */
+	snprintf(text, sizeof(text),
+	         "ca_file = %s/ca.pem\nclient_secret_file = %s/client.secret\n"
+	         "broker_path = %s/broker\nkey_file = %s/master.key\nkeystore_dir = %s/store\n"
+	         "socket_path = %s/broker.sock\n",
+	         good, good, good, good, good, good);
+	write_conf("paths.conf", text, 0644);
+	snprintf(conf, sizeof(conf), "%s/paths.conf", d);
+	cap_reset();
+	ts_config_defaults(&c);
+	CHECK_INT(ts_config_load(&c, conf, NULL, &rep), 0);
+	CHECK_INT(ts_config_check_paths(&c, conf, &rep), 0);
+	CHECK_INT(cap.n, 0);
+
+	/* each problem reported, naming the key, the path and the component */
+	snprintf(text, sizeof(text),
+	         "ca_file = %s/missing.pem\nbroker_path = %s/broker\nkey_file = %s/master.key\n"
+	         "keystore_dir = %s/store/x\nsocket_path = %s/s.sock\n",
+	         good, gw, ww, good, gw);
+	cap_reset();
+	ts_config_defaults(&c);
+	CHECK_INT(ts_config_parse(&c, text, strlen(text), NULL, conf, &rep), 0);
+	CHECK_INT(ts_config_check_paths(&c, conf, &rep), TS_E_CONFIG);
+	if (cap.n != 5)
+		cap_dump();
+	CHECK_INT(cap.n, 5);
+	snprintf(want, sizeof(want), "%s: ca_file %s/missing.pem refused: %s/missing.pem: does not exist",
+	         conf, good, good);
+	CHECK_STR(cap.msg[0], want);
+	/* a store folder may be missing, but not its parent too */
+	snprintf(want, sizeof(want), "%s: keystore_dir %s/store/x refused: %s/store: does not exist",
+	         conf, good, good);
+	CHECK_STR(cap.msg[1], want);
+	snprintf(want, sizeof(want),
+	         "%s: key_file %s/master.key refused: %s: group- or world-writable (mode 0777)", conf,
+	         ww, ww);
+	CHECK_STR(cap.msg[2], want);
+	snprintf(want, sizeof(want),
+	         "%s: broker_path %s/broker refused: %s: group- or world-writable (mode 0775)", conf,
+	         gw, gw);
+	CHECK_STR(cap.msg[3], want);
+	snprintf(want, sizeof(want),
+	         "%s: socket_path %s/s.sock refused: %s: group- or world-writable (mode 0775)", conf,
+	         gw, gw);
+	CHECK_STR(cap.msg[4], want);
+
+	/* the configuration file itself */
+	CHECK_INT(chmod(d, 0775), 0);
+	cap_reset();
+	ts_config_defaults(&c);
+	c.broker_path[0] = c.socket_path[0] = c.key_file[0] = c.keystore_dir[0] = '\0';
+	CHECK_INT(ts_config_check_paths(&c, conf, &rep), TS_E_CONFIG);
+	CHECK_INT(cap.n, 1);
+	snprintf(want, sizeof(want),
+	         "%s: the configuration file refused: %s: group- or world-writable (mode 0775)", conf,
+	         d);
+	CHECK_STR(cap.msg[0], want);
+	CHECK_INT(chmod(d, 0700), 0);
+	/* a name that is not a path (the fuzz target's origin) is not checked */
+	cap_reset();
+	CHECK_INT(ts_config_check_paths(&c, "(built-in)", &rep), 0);
+}
+
 static void test_map_username(void)
 {
 	struct ts_config c;
@@ -731,14 +924,24 @@ static void test_map_username(void)
 	CHECK_INT(parse(&c, "username_map = strip-suffix:@example.org\n"), 0);
 	CHECK_INT(ts_config_map_username(&c, "alice@example.org", out, sizeof(out)), 0);
 	CHECK_STR(out, "alice");
-	CHECK_INT(ts_config_map_username(&c, "alice@EXAMPLE.ORG", out, sizeof(out)), 0);
-	CHECK_STR(out, "alice@EXAMPLE.ORG");
+	/* The suffix is required: a name without it (another domain, another
+	 * case, a longer domain, nothing before it) is refused, never passed
+	 * through as a local name, and out is untouched. */
+	memcpy(out, "keep", 5);
+	CHECK_INT(ts_config_map_username(&c, "alice@EXAMPLE.ORG", out, sizeof(out)), -EINVAL);
+	CHECK_INT(ts_config_map_username(&c, "bob", out, sizeof(out)), -EINVAL);
+	CHECK_INT(ts_config_map_username(&c, "bob@example.org.evil", out, sizeof(out)), -EINVAL);
+	CHECK_INT(ts_config_map_username(&c, "bob@evil.example", out, sizeof(out)), -EINVAL);
+	CHECK_INT(ts_config_map_username(&c, "@example.org", out, sizeof(out)), -EINVAL);
+	CHECK_INT(ts_config_map_username(&c, "", out, sizeof(out)), -EINVAL);
+	CHECK_STR(out, "keep");
+	CHECK_INT(ts_config_map_username(&c, "a@example.org", out, sizeof(out)), 0);
+	CHECK_STR(out, "a");
+	/* Without a map every name passes as it is. */
+	ts_config_defaults(&c);
 	CHECK_INT(ts_config_map_username(&c, "bob", out, sizeof(out)), 0);
 	CHECK_STR(out, "bob");
-	CHECK_INT(ts_config_map_username(&c, "bob@example.org.evil", out, sizeof(out)), 0);
-	CHECK_STR(out, "bob@example.org.evil");
-	CHECK_INT(ts_config_map_username(&c, "@example.org", out, sizeof(out)), 0);
-	CHECK_STR(out, "@example.org");
+	CHECK_INT(parse(&c, "username_map = strip-suffix:@example.org\n"), 0);
 
 	/* Output too small: -ENAMETOOLONG and the output untouched. */
 	memcpy(out, "keep", 5);
@@ -810,6 +1013,7 @@ int main(void)
 	RUN(test_good_file);
 	RUN(test_format_details);
 	RUN(test_service_sections);
+	RUN(test_stored_token_per_service);
 	RUN(test_unknown_key);
 	RUN(test_duplicate_key);
 	RUN(test_bad_numbers);
@@ -820,6 +1024,8 @@ int main(void)
 	RUN(test_owner);
 	RUN(test_report_to_stderr);
 	RUN(test_validate);
+	RUN(test_validate_token_method);
+	RUN(test_check_paths);
 	RUN(test_map_username);
 	RUN(test_names);
 	return ts_test_done();

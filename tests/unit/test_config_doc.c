@@ -68,6 +68,15 @@ int main(int argc, char **argv)
 	CHECK_INT(ts_config_parse(&c, example, len, NULL, argv[2], &rep), 0);
 	CHECK_INT(reports, 0);
 	CHECK_INT(ts_config_validate(&c, argv[2], &rep), 0);
+	/* and every service section of it is valid too */
+	static const char *const services[] = {"sudo", "sshd"};
+	for (size_t i = 0; i < TS_ARRAY_SIZE(services); i++) {
+		ts_config_defaults(&c);
+		CHECK_INT(ts_config_parse(&c, example, len, services[i], argv[2], &rep), 0);
+		CHECK_MSG(ts_config_validate(&c, argv[2], &rep) == 0, "[service %s] of %s is valid",
+		          services[i], argv[2]);
+	}
+	CHECK_INT(reports, 0);
 
 	free(man);
 	free(example);
