@@ -107,18 +107,13 @@ bool ts_should_note_positive(const struct ts_record *r, int64_t now, int64_t ske
 enum ts_grant_verdict {
 	TS_GRANT_ADOPT,       /* the stored token changed: use it, no server call */
 	TS_GRANT_REFRESH,     /* the stored token is the one seen: refresh it */
-	TS_GRANT_NEEDS_LOGIN, /* invalid_grant for the stored refresh token */
+	TS_GRANT_NEEDS_LOGIN, /* the stored record is marked needs-login */
 };
 
 /* After taking the lock: seen_access is the access token this process saw
  * rejected (or planned to refresh); stored is the re-read record. */
 enum ts_grant_verdict ts_single_flight_verdict(const struct ts_record *stored,
                                                const char *seen_access) TS_NONNULL(1);
-
-/* invalid_grant answer for refused_rt: needs-login only when refused_rt is
- * still the stored one, else adopt the newer record. */
-enum ts_grant_verdict ts_invalid_grant_verdict(const struct ts_record *stored,
-                                               const char *refused_rt) TS_NONNULL(1, 2);
 
 /* Identity binding: server_name (username_claim) after username_map must
  * equal user. 0, or TS_E_IDENTITY_MISMATCH with a message naming both. */

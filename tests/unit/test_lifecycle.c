@@ -202,10 +202,6 @@ static void test_single_flight_verdicts(void)
 	CHECK_INT(ts_single_flight_verdict(&stored, "AT-1"), TS_GRANT_ADOPT);
 	/* the store still holds what we saw: we refresh */
 	CHECK_INT(ts_single_flight_verdict(&stored, "AT-2"), TS_GRANT_REFRESH);
-	/* invalid_grant for a superseded refresh token: adopt, never needs-login */
-	CHECK_INT(ts_invalid_grant_verdict(&stored, "RT-1"), TS_GRANT_ADOPT);
-	/* invalid_grant for the stored refresh token: needs-login */
-	CHECK_INT(ts_invalid_grant_verdict(&stored, "RT-2"), TS_GRANT_NEEDS_LOGIN);
 	stored.state = TS_REC_NEEDS_LOGIN;
 	CHECK_INT(ts_single_flight_verdict(&stored, "AT-2"), TS_GRANT_NEEDS_LOGIN);
 }

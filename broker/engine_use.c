@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A use of the stored tokens (DESIGN.md §4): revalidate with the server,
+ * single-flight refresh under the user's lock, identity binding.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine_internal.h"
+#include "ts_error.h"
+#include "ts_log.h"
+#include "ts_mem.h"
+#include "ts_time.h"
+
+/*
+ * Single flight. The caller saw seen_access rejected (or due for refresh).
+ * Under the user's lock: re-read; if another process stored a newer token,
+ * adopt it (no server call); else refresh the stored refresh token. On
+ * success *rec holds what is stored now and *ret_adopted says whether it came
+ * from another process. Transient errors leave the record untouched.
+ */
+int eng_refresh_single_flight(struct ts_engine *e, const struct ts_request *req,
+                                 const char *seen_access, struct ts_record *rec, bool *ret_adopted,
+                                 struct ts_outcome *out, struct oauth_error *err)
+{
+	struct ks_lock *l = NULL;
+	struct ts_record cur = {0};
+	struct oauth_tokens tok = {0};
+	uint64_t gen = 0;
+	int r;
+
+	r = ks_lock(e->ks, req->uid, &l);
+	if (r < 0)
+		return r;
+	r = eng_load(e, req, &cur, &gen);
+	if (r < 0)
+		goto out;
+	switch (ts_single_flight_verdict(&cur, seen_access)) {
+	case TS_GRANT_ADOPT:
+		ts_log_debug("broker: %s: another process refreshed already; adopting its token",
+		             req->user);
+		ts_record_clear(rec);
+		*rec = cur;
+		memset(&cur, 0, sizeof(cur));
+		*ret_adopted = true;
+		r = 0;
+		goto out;
+	case TS_GRANT_NEEDS_LOGIN:
+		r = TS_E_NEEDS_LOGIN;
+		goto out;
+	case TS_GRANT_REFRESH:
+		break;
+	}
+	if (!cur.refresh_token) {
+		r = eng_mark_needs_login(e, req, l, &cur, gen,
+		                     "the access token was rejected and there is no refresh token");
+		r = r < 0 ? r : TS_E_NEEDS_LOGIN;
+		snprintf(rec->reason, sizeof(rec->reason), "%s", cur.reason);
+		goto out;
+	}
+	out->refreshes++;
+	r = oauth_refresh(e->oauth, cur.refresh_token, cur.id.present ? &cur.id : NULL, &tok, err);
+	if (r == TS_E_NEEDS_LOGIN) {
+		/* we hold the lock and just re-read: the refused token is the
+		 * stored one, so no newer record can be adopted here */
+		int w = eng_mark_needs_login(e, req, l, &cur, gen,
+		                             "the server refused the refresh token (invalid_grant)");
+		r = w < 0 ? w : TS_E_NEEDS_LOGIN;
+		snprintf(rec->reason, sizeof(rec->reason), "%s", cur.reason);
+		goto out;
+	}
+	if (r == TS_E_IDENTITY_CHANGED) {
+		int w = eng_mark_needs_login(e, req, l, &cur, gen,
+		                         "the refreshed id_token names another identity");
+		r = w < 0 ? w : TS_E_IDENTITY_CHANGED;
+		goto out;
+	}
+	if (r < 0)
+		goto out; /* unavailable, configuration, protocol: change nothing */
+	eng_record_fill_tokens(e, &cur, &tok);
+	r = eng_store(e, req, l, &cur, gen, NULL);
+	if (r < 0)
+		goto out;
+	ts_record_clear(rec);
+	*rec = cur;
+	memset(&cur, 0, sizeof(cur));
+	*ret_adopted = false;
+out:
+	oauth_tokens_clear(&tok);
+	ts_record_clear(&cur);
+	ks_unlock(l);
+	return r;
+}
+
+/* Note a positive server answer (best effort: a lost race is harmless). */
+static void note_positive(struct ts_engine *e, const struct ts_request *req,
+                          const struct ts_record *seen, int64_t now)
+{
+	struct ks_lock *l = NULL;
+	struct ts_record cur = {0};
+	uint64_t gen = 0;
+
+	if (ks_lock(e->ks, req->uid, &l) < 0)
+		return;
+	if (eng_load(e, req, &cur, &gen) >= 0 &&
+	    ts_single_flight_verdict(&cur, seen->access_token) == TS_GRANT_REFRESH) {
+		cur.last_positive_check = now;
+		cur.skew = seen->skew;
+		if (eng_store(e, req, l, &cur, gen, NULL) < 0)
+			ts_log_debug("broker: %s: could not note the positive check", req->user);
+	}
+	ts_record_clear(&cur);
+	ks_unlock(l);
+}
+
+/*
+ * Revalidate token; when the answer does not carry the username claim
+ * (introspection often does not) and need_name is set (login, after a
+ * refresh), ask userinfo for it. A plain use is bound through the stored sub.
+ */
+int eng_revalidate_identity(struct ts_engine *e, const char *token, bool need_name,
+                               struct oauth_identity *ret, struct oauth_error *err)
+{
+	struct oauth_identity ui = {0};
+	int r;
+
+	r = oauth_revalidate(e->oauth, token, ret, err);
+	if (r < 0 || ret->username[0] || !need_name)
+		return r;
+	r = oauth_userinfo(e->oauth, token, &ui, err);
+	if (r < 0)
+		return r;
+	if (ret->sub[0] && ui.sub[0] && strcmp(ret->sub, ui.sub) != 0)
+		return TS_E_IDENTITY_CHANGED;
+	memcpy(ret->username, ui.username, sizeof(ret->username));
+	if (!ret->sub[0])
+		memcpy(ret->sub, ui.sub, sizeof(ret->sub));
+	return 0;
+}
+
+int eng_check_identity(struct ts_engine *e, const struct ts_request *req,
+                          const struct ts_record *rec, const struct oauth_identity *ident,
+                          struct ts_outcome *out)
+{
+	char msg[TS_MESSAGE_MAX];
+	int r;
+
+	/* a plain use whose answer names no user is bound by the stored sub */
+	if (!ident->username[0] && rec && rec->sub[0] && strcmp(rec->sub, ident->sub) == 0)
+		return 0;
+	r = ts_identity_check(e->cfg, req->user, ident->username, msg, sizeof(msg));
+	if (r < 0) {
+		eng_set_msg(out, r, TS_STATE_NEEDS_LOGIN, "%s", msg);
+		return r;
+	}
+	if (rec && rec->sub[0] && ident->sub[0] && strcmp(rec->sub, ident->sub) != 0) {
+		eng_set_msg(
+		    out, TS_E_IDENTITY_CHANGED, TS_STATE_NEEDS_LOGIN,
+		    "the server now names another subject for %s than the one stored; refusing; %s",
+		    req->user, eng_state_hint());
+		return TS_E_IDENTITY_CHANGED;
+	}
+	return 0;
+}
+
+/* Load the record for a use. 0: go on with *d; 1: answered from the cache
+ * (out filled, success); negative: refused (out filled). */
+static int use_load(struct ts_engine *e, const struct ts_request *req, struct ts_record *rec,
+                    struct ts_decision *d, struct ts_outcome *out)
+{
+	uint64_t gen = 0;
+	int r;
+
+	r = eng_load_unlocked(e, req, rec, &gen);
+	if (r == TS_E_NO_RECORD || r == -ENOENT) {
+		eng_set_msg(out, TS_E_NO_RECORD, TS_STATE_NONE,
+		            "%s is not signed in at %s; run `tokenseal login` or log in", req->user,
+		            e->cfg->issuer);
+		return TS_E_NO_RECORD;
+	}
+	if (r < 0) {
+		eng_set_msg(out, r, TS_STATE_CORRUPTED,
+		            "the stored sign-in of %s cannot be read (%s); sign in again", req->user,
+		            ts_strerror(r));
+		return r;
+	}
+	ts_lifecycle_decide(rec, eng_server_now(e, rec->skew), e->cfg, d);
+	if (d->action == TS_ACT_NEEDS_LOGIN) {
+		eng_set_msg(out, TS_E_NEEDS_LOGIN, TS_STATE_NEEDS_LOGIN, "sign-in required: %s; %s",
+		            rec->reason[0] ? rec->reason : "the server ended the session",
+		            eng_state_hint());
+		return TS_E_NEEDS_LOGIN;
+	}
+	if (d->action == TS_ACT_USE_CACHED) {
+		eng_set_msg(out, 0, d->state, "signed in at %s (checked %lld s ago)",
+		            e->cfg->issuer,
+		            (long long)(eng_server_now(e, rec->skew) - rec->last_positive_check));
+		out->expires = d->expires_left;
+		return 1;
+	}
+	return 0;
+}
+
+struct use_state {
+	bool refreshed, adopted, rejected_early;
+	struct oauth_error err;
+};
+
+/* The server confirmed rec: note it when due, say what happened. */
+static int use_confirmed(struct ts_engine *e, const struct ts_request *req,
+                         struct ts_record *rec, bool note, const struct use_state *u,
+                         struct ts_outcome *out)
+{
+	struct ts_decision d;
+
+	if (note)
+		note_positive(e, req, rec, eng_server_now(e, rec->skew));
+	ts_lifecycle_decide(rec, eng_server_now(e, rec->skew), e->cfg, &d);
+	out->expires = d.expires_left;
+	if (u->rejected_early)
+		eng_set_msg(out, 0, TS_STATE_VALID,
+		            "access token rejected by %s before its local expiry; %s",
+		            e->cfg->issuer,
+		            u->adopted ? "another process had refreshed it; using that"
+		                       : "refreshed");
+	else if (u->refreshed)
+		eng_set_msg(out, 0, TS_STATE_VALID, "refreshed the tokens at %s%s", e->cfg->issuer,
+		            u->adopted ? " (adopted from another process)" : "");
+	else
+		eng_set_msg(out, 0, d.state, "signed in at %s; confirmed by the server",
+		            e->cfg->issuer);
+	return 0;
+}
+
+static int use_failed(struct ts_engine *e, const struct ts_request *req,
+                      const struct ts_record *rec, int r, const struct oauth_error *err,
+                      struct ts_outcome *out)
+{
+	if (r == TS_E_NEEDS_LOGIN)
+		/* the stored reason says which: a refused refresh token, or none to use */
+		eng_set_msg(out, r, TS_STATE_NEEDS_LOGIN, "sign-in required: %s; %s",
+		            rec->reason[0] ? rec->reason
+		                           : "the server refused the refresh token (invalid_grant)",
+		            eng_state_hint());
+	else if (r == TS_E_IDENTITY_CHANGED)
+		eng_set_msg(out, r, TS_STATE_NEEDS_LOGIN,
+		            "sign-in required: the server answered with another identity for %s; %s",
+		            req->user, eng_state_hint());
+	else if (r == TS_E_NO_RECORD)
+		eng_set_msg(out, r, TS_STATE_NONE, "%s is not signed in; run `tokenseal login`",
+		            req->user);
+	else if (r == TS_E_LOCK_TIMEOUT || (r <= TS_E_CORRUPT && r >= TS_E_QUARANTINED))
+		eng_set_msg(out, r, TS_STATE_UNAVAILABLE, "keystore problem: %s", ts_strerror(r));
+	else
+		eng_server_error_msg(out, e, r, err);
+	return r;
+}
+
+/* The server answered the revalidation positively: bind the identity and,
+ * inside the refresh window, refresh before use. 0: confirmed (out filled);
+ * 1: refreshed, revalidate the new token; negative: failed (out not filled
+ * unless the identity was refused, see *ret_final). */
+static int use_positive(struct ts_engine *e, const struct ts_request *req, struct ts_record *rec,
+                        const struct oauth_identity *ident, struct use_state *u,
+                        struct ts_outcome *out, bool *ret_final)
+{
+	struct ts_decision d;
+	int64_t skew;
+	bool note;
+	int r;
+
+	r = eng_check_identity(e, req, rec, ident, out);
+	if (r < 0) {
+		*ret_final = true;
+		return r;
+	}
+	skew = eng_current_skew(e, rec->skew);
+	note = ts_should_note_positive(rec, eng_server_now(e, skew), skew, e->cfg);
+	rec->skew = skew;
+	ts_lifecycle_decide(rec, eng_server_now(e, rec->skew), e->cfg, &d);
+	if (d.action == TS_ACT_REFRESH && !u->refreshed) {
+		/* inside the refresh window (server time): refresh before use */
+		r = eng_refresh_single_flight(e, req, rec->access_token, rec, &u->adopted, out,
+		                              &u->err);
+		if (r == 0) {
+			u->refreshed = true;
+			return 1;
+		}
+		if (r != TS_E_UNAVAILABLE)
+			return r;
+		/* the token still stands: go on with it */
+	}
+	*ret_final = true;
+	return use_confirmed(e, req, rec, note, u, out);
+}
+
+/*
+ * Every use: revalidate with the server (unless a positive answer is cached),
+ * refresh once under the lock when the server rejects the token or it is in
+ * the refresh window, revalidate the new token, bind the identity.
+ * On success rec holds the usable record.
+ */
+int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_record *rec,
+                   struct ts_outcome *out)
+{
+	struct ts_decision d;
+	struct use_state u = {0};
+	int64_t age = 0;
+	int r;
+
+	r = use_load(e, req, rec, &d, out);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	for (unsigned attempt = 0; attempt < 3; attempt++) {
+		struct oauth_identity ident = {0};
+		bool final = false;
+
+		memset(&u.err, 0, sizeof(u.err));
+		r = eng_revalidate_identity(e, rec->access_token, u.refreshed && !u.adopted, &ident,
+		                            &u.err);
+		if (r == 0) {
+			r = use_positive(e, req, rec, &ident, &u, out, &final);
+			if (final)
+				return r;
+			if (r > 0)
+				continue;
+			return use_failed(e, req, rec, r, &u.err, out);
+		}
+		if (r == TS_E_REJECTED_TOKEN && !u.refreshed) {
+			ts_lifecycle_decide(rec, eng_server_now(e, rec->skew), e->cfg, &d);
+			u.rejected_early = d.expires_left > 0;
+			r = eng_refresh_single_flight(e, req, rec->access_token, rec, &u.adopted, out,
+			                              &u.err);
+			if (r < 0)
+				return use_failed(e, req, rec, r, &u.err, out);
+			u.refreshed = true;
+			continue;
+		}
+		if (r == TS_E_REJECTED_TOKEN) {
+			eng_set_msg(out, r, TS_STATE_NEEDS_LOGIN,
+			            "%s rejects even the freshly refreshed token of %s (the account "
+			            "may be disabled); ask the administrator or sign in again",
+			            e->cfg->issuer, req->user);
+			return r;
+		}
+		if (r == TS_E_UNAVAILABLE &&
+		    ts_offline_allowed(rec, eng_server_now(e, rec->skew), e->cfg, &age)) {
+			eng_set_msg(out, 0, TS_STATE_UNAVAILABLE,
+			            "the identity server is unreachable; using the check from "
+			            "%lld minutes ago (offline_grace)",
+			            (long long)(age / 60));
+			return 0;
+		}
+		return use_failed(e, req, rec, r, &u.err, out);
+	}
+	return use_failed(e, req, rec, TS_E_REJECTED_TOKEN, &u.err, out);
+}
