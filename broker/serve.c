@@ -256,9 +256,8 @@ static int open_engine(const struct ts_serve_opts *opts, const struct ts_request
 	}
 	if (opts->debug)
 		cfg->debug = true;
-	kopts.group = opts->group;
 	r = ks_open(ret_ks, cfg->keystore_dir, cfg->key_file, &kopts);
-	if ((r == -ENOENT || r == TS_E_NO_KEY) && getuid() == 0) {
+	if ((r == -ENOENT || r == TS_E_NO_KEY) && geteuid() == 0) {
 		r = ks_init(cfg->keystore_dir, cfg->key_file, &kopts);
 		if (r >= 0)
 			r = ks_open(ret_ks, cfg->keystore_dir, cfg->key_file, &kopts);

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The exec-mode privilege boundary of tokenseal-broker (DESIGN.md §2: no
+ * setgid broker; exec mode for root callers only), against the real test
+ * IdP. Runs as root and plays each caller shape itself:
+ *   - a non-root uid execs the broker: refused with one line, exit 2, and
+ *     no file touched;
+ *   - a root caller (ruid 0) asks for alice with --config: honoured;
+ *   - sudo's shape (ruid alice, euid 0) asks for bob with --config:
+ *     honoured, and bob may be asked for (authorised on euid, not ruid);
+ *   - a caller that leaves RLIMIT_FSIZE tiny and SIGXFSZ ignored still gets
+ *     its record stored intact (the broker resets both before storage).
+ * Each case would fail without its fix.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ts_client.h"
+#include "ts_error.h"
+#include "ts_idp.h"
+#include "ts_leak.h"
+#include "ts_mem.h"
+#include "ts_test.h"
+
+#define ROOT_ONLY                                                                              \
+	"tokenseal-broker: exec mode serves root callers only (pam_tokenseal inside sshd, "    \
+	"sudo, su, login); other users reach tokenseal through the tokenseal-broker service\n"
+
+static struct ts_idp idp;
+static char broker_bin[512], self_bin[4096], cfg[700], ksdir[700], logfile[700];
+
+static uid_t uid_of(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+
+	CHECK(pw);
+	return pw->pw_uid;
+}
+
+static gid_t gid_of(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+
+	CHECK(pw);
+	return pw->pw_gid;
+}
+
+static int answer_pw(void *ctx, const char *text, bool echo, char **ret)
+{
+	(void)text;
+	(void)echo;
+	*ret = strdup(ctx);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int no_text(void *ctx, const char *text)
+{
+	(void)ctx;
+	(void)text;
+	return 0;
+}
+
+static int call(const char *broker, const char *config, enum ts_msg_type type,
+                const char *user, const char *password, struct ts_client_result *res)
+{
+	struct ts_client_opts o = {.broker_path = broker, .config_path = config};
+	struct ts_client_request rq = {.type = type,
+	                               .user = user,
+	                               .service = "test",
+	                               .flags = password ? 0 : TS_FLAG_NONINTERACTIVE,
+	                               .method = password ? "password" : NULL};
+	struct ts_conv cv = {no_text, no_text, answer_pw, (void *)(uintptr_t)password};
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	r = ts_client_call(&o, &rq, password ? &cv : NULL, res);
+	if (r < 0)
+		return r;
+	fprintf(stderr, "   [%s] code %d (%s): %s\n", user, res->code, ts_strerror(res->code),
+	        res->message);
+	if (res->token)
+		ts_leak_remember(res->token);
+	return 0;
+}
+
+/* A non-root uid runs the broker: exactly one line on stderr, exit 2, and
+ * the keystore the config names is not even created. */
+static void test_nonroot_refused(void)
+{
+	int in[2], err[2], st = 0;
+	char buf[1024];
+	ssize_t n, got = 0;
+	pid_t pid;
+	struct stat sb;
+
+	CHECK_MSG(stat(ksdir, &sb) != 0, "no keystore yet at %s", ksdir);
+	CHECK(pipe(in) == 0 && pipe(err) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		gid_t g = gid_of("alice");
+		uid_t u = uid_of("alice");
+
+		dup2(in[0], STDIN_FILENO);
+		dup2(err[1], STDERR_FILENO);
+		close(in[1]);
+		close(err[0]);
+		if (setgroups(0, NULL) < 0 || setresgid(g, g, g) < 0 || setresuid(u, u, u) < 0)
+			_exit(100);
+		execl(broker_bin, "tokenseal-broker", "--config", cfg, (char *)NULL);
+		_exit(101);
+	}
+	close(in[0]);
+	close(err[1]);
+	while ((n = read(err[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
+		got += n;
+	buf[got] = '\0';
+	close(err[0]);
+	close(in[1]);
+	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK_MSG(WIFEXITED(st), "the broker exited");
+	CHECK_INT(WEXITSTATUS(st), 2);
+	CHECK_STR(buf, ROOT_ONLY);
+	CHECK_MSG(stat(ksdir, &sb) != 0, "the refused broker touched no file (%s)", ksdir);
+}
+
+/* A root caller (ruid 0) may ask for any local user, and --config is read. */
+static void test_root_caller(void)
+{
+	struct ts_client_result res;
+	char want[600];
+
+	CHECK_INT(call(broker_bin, cfg, TS_MSG_STATUS, "alice", NULL, &res), 0);
+	CHECK_INT(res.code, 0);
+	snprintf(want, sizeof(want), "alice is not signed in at %s", idp.issuer);
+	CHECK_STR(res.message, want);
+	ts_client_result_clear(&res);
+}
+
+/* sudo's shape: the host process is setuid root (ruid = the invoking user,
+ * euid 0). The broker reads the --config file given (the module's config=)
+ * and may act for another user (su bob run by alice). */
+static void test_sudo_shape(void)
+{
+	pid_t pid = fork();
+	int st = 0;
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct ts_client_result res;
+		char want[600];
+
+		if (setresuid(uid_of("alice"), 0, 0) < 0)
+			_exit(100);
+		if (call(broker_bin, cfg, TS_MSG_STATUS, "bob", NULL, &res) < 0)
+			_exit(101);
+		snprintf(want, sizeof(want), "bob is not signed in at %s", idp.issuer);
+		_exit(res.code == 0 && strcmp(res.message, want) == 0 ? 0 : 1);
+	}
+	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	          "ruid alice, euid 0: config honoured, bob served (status %d)",
+	          WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+/* The caller leaves RLIMIT_FSIZE (soft) at 16 bytes and SIGXFSZ ignored (a write
+ * past it would just come up short with EFBIG): the broker resets both, so
+ * the record is stored whole and works. */
+static void test_fsize_reset(void)
+{
+	struct ts_client_result res;
+	char wrapper[800], want[600];
+	FILE *f;
+
+	snprintf(wrapper, sizeof(wrapper), "%s/fsize-wrapper", ts_test_tmpdir());
+	f = fopen(wrapper, "w");
+	CHECK(f);
+	fprintf(f, "#!/bin/sh\nexec '%s' --fsize-wrap '%s' --debug \"$@\" 2>>'%s'\n", self_bin,
+	        broker_bin, logfile);
+	CHECK(fclose(f) == 0);
+	CHECK(chmod(wrapper, 0755) == 0);
+
+	CHECK_INT(call(wrapper, cfg, TS_MSG_LOGIN, "bob", "bob-pw", &res), 0);
+	CHECK_INT(res.code, 0);
+	snprintf(want, sizeof(want), "signed in to %s as bob (password)", idp.issuer);
+	CHECK_STR(res.message, want);
+	ts_client_result_clear(&res);
+}
+
+static void test_fsize_check(void)
+{
+	struct ts_client_result res;
+	char want[600];
+
+	CHECK_INT(call(broker_bin, cfg, TS_MSG_REVALIDATE, "bob", NULL, &res), 0);
+	CHECK_INT(res.code, 0);
+	snprintf(want, sizeof(want), "signed in at %s; confirmed by the server", idp.issuer);
+	CHECK_STR(res.message, want);
+	ts_client_result_clear(&res);
+}
+
+int main(int argc, char **argv)
+{
+	char extra[1200];
+
+	if (argc >= 3 && strcmp(argv[1], "--fsize-wrap") == 0) {
+		struct rlimit rl;
+
+		/* the caller's state under test: a tiny (soft) file size limit,
+		 * SIGXFSZ ignored (soft only: a root without CAP_SYS_RESOURCE, as
+		 * in some containers, could not raise a hard one either) */
+		if (getrlimit(RLIMIT_FSIZE, &rl) < 0)
+			return 100;
+		rl.rlim_cur = 16;
+		if (setrlimit(RLIMIT_FSIZE, &rl) < 0 || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+			return 100;
+		execv(argv[2], argv + 2);
+		return 101;
+	}
+	if (argc < 2)
+		TS_SKIP("usage: test_broker_exec PATH-TO-tokenseal-broker");
+	if (getuid() != 0)
+		TS_SKIP("needs root (plays root, sudo and non-root callers)");
+	if (!getpwnam("alice") || !getpwnam("bob"))
+		TS_SKIP("local users alice/bob missing: scripts/test creates them");
+	CHECK(ts_strlcpy(broker_bin, argv[1], sizeof(broker_bin)) == 0);
+	CHECK(realpath("/proc/self/exe", self_bin));
+	CHECK(ts_idp_start(&idp, 3600) == 0);
+	snprintf(logfile, sizeof(logfile), "%s/broker.log", ts_test_tmpdir());
+	snprintf(cfg, sizeof(cfg), "%s/exec.conf", idp.dir);
+	snprintf(ksdir, sizeof(ksdir), "%s/ks-exec", idp.dir);
+	snprintf(extra, sizeof(extra), "keystore_dir = %s\nlogin_methods = password, device\n",
+	         ksdir);
+	CHECK(ts_idp_write_config(&idp, cfg, "conf", extra) == 0);
+
+	RUN(test_nonroot_refused);
+	RUN(test_root_caller);
+	RUN(test_sudo_shape);
+	RUN(test_fsize_reset);
+	RUN(test_fsize_check);
+	ts_leak_scan_file("the broker's log", logfile);
+	return ts_test_done();
+}
