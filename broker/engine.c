@@ -46,6 +46,11 @@ void eng_set_msg(struct ts_outcome *o, int code, enum ts_state st, const char *f
 	va_end(ap);
 }
 
+const char *eng_log_user(const struct ts_request *req)
+{
+	return req->user_log ? req->user_log : "?";
+}
+
 const char *eng_state_hint(void)
 {
 	return "run `tokenseal login` or log in again";

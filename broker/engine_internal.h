@@ -30,6 +30,8 @@ int64_t eng_current_skew(const struct ts_engine *e, int64_t fallback) TS_NONNULL
 void eng_set_msg(struct ts_outcome *o, int code, enum ts_state st, const char *fmt, ...)
     TS_PRINTF(4, 5) TS_NONNULL(1, 4);
 const char *eng_state_hint(void);
+/* The user name as log lines may show it (sanitised by the boundary). */
+const char *eng_log_user(const struct ts_request *req) TS_NONNULL(1);
 void eng_server_error_msg(struct ts_outcome *o, const struct ts_engine *e, int r,
                           const struct oauth_error *err) TS_NONNULL(1, 2, 4);
 

@@ -112,7 +112,7 @@ int eng_open_session(struct ts_engine *e, const struct ts_request *req,
 		return r;
 	r = adjust_sessions(e, req, +1, &n);
 	if (r < 0)
-		ts_log_debug("broker: %s: session count not updated: %s", req->user,
+		ts_log_debug("broker: %s: session count not updated: %s", eng_log_user(req),
 		             ts_strerror(r));
 	return 0;
 }

@@ -144,7 +144,7 @@ int eng_store_login(struct ts_engine *e, const struct ts_request *req, struct ts
 			       "broker: %s: the stored record was older than the keystore's "
 			       "counter (a restored copy, or an interrupted logout); moved to "
 			       "quarantine, replaced by this login",
-			       req->user);
+			       eng_log_user(req));
 			r = TS_E_CONFLICT; /* what is left if no retry remains */
 			continue;
 		}

@@ -41,7 +41,7 @@ int eng_refresh_single_flight(struct ts_engine *e, const struct ts_request *req,
 	switch (ts_single_flight_verdict(&cur, seen_access)) {
 	case TS_GRANT_ADOPT:
 		ts_log_debug("broker: %s: another process refreshed already; adopting its token",
-		             req->user);
+		             eng_log_user(req));
 		ts_record_clear(rec);
 		*rec = cur;
 		memset(&cur, 0, sizeof(cur));
@@ -110,7 +110,7 @@ static void note_positive(struct ts_engine *e, const struct ts_request *req,
 		cur.last_positive_check = now;
 		cur.skew = seen->skew;
 		if (eng_store(e, req, l, &cur, gen, NULL) < 0)
-			ts_log_debug("broker: %s: could not note the positive check", req->user);
+			ts_log_debug("broker: %s: could not note the positive check", eng_log_user(req));
 	}
 	ts_record_clear(&cur);
 	ks_unlock(l);

@@ -155,6 +155,7 @@ void ts_outcome_clear(struct ts_outcome *o);
 struct ts_request {
 	enum ts_msg_type type;
 	const char *user;
+	const char *user_log; /* user sanitised for log lines (ts_sanitize_text); NULL: "?" */
 	uid_t uid;
 	const char *service;
 	uint32_t flags;

@@ -186,13 +186,14 @@ static void log_outcome(const struct ts_request *req, const struct ts_outcome *o
 
 	if (o->code == TS_E_SERVER_CONFIG || o->code == TS_E_CONFIG)
 		prio = LOG_ERR;
-	ts_log(prio, "%s for %s (service %s): %s [%s, %s]", type_name(req->type), req->user,
+	ts_log(prio, "%s for %s (service %s): %s [%s, %s]", type_name(req->type),
+	       req->user_log ? req->user_log : "?",
 	       req->service ? req->service : "-", o->message, ts_strerror(o->code),
 	       ts_state_name(o->state));
 }
 
 struct req_bufs {
-	char user[TS_NAME_MAX], service[TS_NAME_MAX], method[16];
+	char user[TS_NAME_MAX], user_log[TS_NAME_MAX], service[TS_NAME_MAX], method[16];
 };
 
 /* Read one request frame into req (strings in bufs). 0; 1 when a RESULT
@@ -221,6 +222,10 @@ static int read_request(int in_fd, int timeout_ms, struct ts_request *req, struc
 		return 1;
 	}
 	req->user = bufs->user;
+	/* the name comes from the caller (sshd passes what the client typed):
+	 * log lines get it sanitised */
+	ts_sanitize_text(bufs->user_log, sizeof(bufs->user_log), bufs->user, strlen(bufs->user));
+	req->user_log = bufs->user_log;
 	if (ts_msg_get_str(&m, TS_F_SERVICE, bufs->service, sizeof(bufs->service)) >= 0 &&
 	    bufs->service[0])
 		req->service = bufs->service;
@@ -231,6 +236,25 @@ static int read_request(int in_fd, int timeout_ms, struct ts_request *req, struc
 		req->flags = (uint32_t)flags;
 	ts_msg_clear(&m);
 	return 0;
+}
+
+/*
+ * How long a broker waits for the user's lock: the holder's worst case. A
+ * holder runs at most one discovery fetch, one refresh and one
+ * revalidation (with its userinfo follow-up folded into the same bound),
+ * each with its retries inside http_timeout, plus the fsynced store:
+ *
+ *     lock wait = 3 x http_timeout + 5 s      (default http_timeout 10: 35 s)
+ *
+ * capped so that the wait and our own requests still fit in the caller's
+ * frame timeout (TS_PROTO_TIMEOUT_MS).
+ */
+static unsigned lock_wait_ms(const struct ts_config *cfg)
+{
+	uint64_t ms = ((uint64_t)cfg->http_timeout * 3 + 5) * 1000;
+	uint64_t cap = TS_PROTO_TIMEOUT_MS / 2;
+
+	return (unsigned)(ms < cap ? ms : cap);
 }
 
 /* Configuration, keystore and OAuth client for req. 0, or negative with out
@@ -256,11 +280,30 @@ static int open_engine(const struct ts_serve_opts *opts, const struct ts_request
 	}
 	if (opts->debug)
 		cfg->debug = true;
+	if (req->uid < cfg->min_uid) {
+		out->code = TS_E_PERM;
+		snprintf(out->message, sizeof(out->message),
+		         "%.100s (uid %u) is below min_uid %u: tokenseal does not sign in root or "
+		         "system accounts unless min_uid allows them",
+		         req->user_log, (unsigned)req->uid, cfg->min_uid);
+		return TS_E_PERM;
+	}
+	kopts.lock_timeout_ms = lock_wait_ms(cfg);
 	r = ks_open(ret_ks, cfg->keystore_dir, cfg->key_file, &kopts);
 	if ((r == -ENOENT || r == TS_E_NO_KEY) && geteuid() == 0) {
+		/* ks_init creates a key only in an empty keystore; it refuses
+		 * (TS_E_NO_KEY) while records exist, and nothing is changed */
 		r = ks_init(cfg->keystore_dir, cfg->key_file, &kopts);
 		if (r >= 0)
 			r = ks_open(ret_ks, cfg->keystore_dir, cfg->key_file, &kopts);
+	}
+	if (r == TS_E_NO_KEY) {
+		out->code = TS_E_CONFIG;
+		snprintf(out->message, sizeof(out->message),
+		         "the keystore key %.300s is missing or unreadable while records exist; "
+		         "nothing was changed; ask the administrator",
+		         cfg->key_file);
+		return TS_E_CONFIG;
 	}
 	if (r < 0) {
 		out->code = r;
@@ -328,7 +371,7 @@ int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd,
 		snprintf(out.message, sizeof(out.message),
 		         r == TS_E_PERM ? "uid %u may not act for user %s"
 		                        : "uid %u: no local user named %s",
-		         (unsigned)peer_uid, req.user);
+		         (unsigned)peer_uid, req.user_log);
 		goto send;
 	}
 	if (open_engine(opts, &req, &cfg, &ks, &oc, &out) >= 0)

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ks.h"
 #include "ts_client.h"
 #include "ts_error.h"
 #include "ts_idp.h"
@@ -37,7 +38,7 @@
 	"sudo, su, login); other users reach tokenseal through the tokenseal-broker service\n"
 
 static struct ts_idp idp;
-static char broker_bin[512], self_bin[4096], cfg[700], ksdir[700], logfile[700];
+static char broker_bin[512], self_bin[4096], cfg[700], ksdir[700], logfile[700], dbg[800];
 
 static uid_t uid_of(const char *user)
 {
@@ -209,6 +210,136 @@ static void test_fsize_check(void)
 	ts_client_result_clear(&res);
 }
 
+static void config_with(char *path, size_t len, const char *name, const char *more)
+{
+	char extra[1500];
+
+	snprintf(path, len, "%s/%s.conf", idp.dir, name);
+	snprintf(extra, sizeof(extra), "keystore_dir = %s\nlogin_methods = password, device\n%s",
+	         ksdir, more);
+	CHECK(ts_idp_write_config(&idp, path, "conf", extra) == 0);
+}
+
+static void record_of(char *out, size_t len, const char *user)
+{
+	snprintf(out, len, "%s/users/%u.seal", ksdir, (unsigned)uid_of(user));
+}
+
+/* uids below min_uid (default 1000: root, system accounts) are refused
+ * before the keystore is touched, unless min_uid allows them. */
+static void test_min_uid(void)
+{
+	struct ts_client_result res;
+	char c0[800], c2[800], want[600];
+
+	CHECK_INT(call(broker_bin, cfg, TS_MSG_STATUS, "root", NULL, &res), 0);
+	CHECK_INT(res.code, TS_E_PERM);
+	CHECK_STR(res.message, "root (uid 0) is below min_uid 1000: tokenseal does not sign in "
+	                       "root or system accounts unless min_uid allows them");
+	ts_client_result_clear(&res);
+	config_with(c2, sizeof(c2), "minuid-high", "min_uid = 1002\n");
+	CHECK_INT(call(broker_bin, c2, TS_MSG_STATUS, "alice", NULL, &res), 0);
+	CHECK_INT(res.code, TS_E_PERM);
+	CHECK_STR(res.message, "alice (uid 1001) is below min_uid 1002: tokenseal does not sign "
+	                       "in root or system accounts unless min_uid allows them");
+	ts_client_result_clear(&res);
+	config_with(c0, sizeof(c0), "minuid-zero", "min_uid = 0\n");
+	CHECK_INT(call(broker_bin, c0, TS_MSG_STATUS, "root", NULL, &res), 0);
+	CHECK_INT(res.code, 0);
+	snprintf(want, sizeof(want), "root is not signed in at %s", idp.issuer);
+	CHECK_STR(res.message, want);
+	ts_client_result_clear(&res);
+}
+
+/* A key file that cannot be loaded while a record exists: a configuration
+ * error naming key_file, and neither the record nor the key is changed.
+ * (A missing key is refused the same way by ks_init once records exist.) */
+static void test_key_unloadable(void)
+{
+	struct ts_client_result res;
+	char keyfile[800], rec[800], want[1200];
+	char *key, *rb, *ra, *ka;
+	size_t kl = 0, rbl = 0, ral = 0, kal = 0;
+
+	snprintf(keyfile, sizeof(keyfile), "%s/keystore.key", idp.dir);
+	record_of(rec, sizeof(rec), "bob");
+	key = ts_test_read_file(keyfile, &kl);
+	rb = ts_test_read_file(rec, &rbl);
+	ts_test_write_file(keyfile, "not a key", 9, 0600);
+	CHECK_INT(call(broker_bin, cfg, TS_MSG_REVALIDATE, "bob", NULL, &res), 0);
+	CHECK_INT(res.code, TS_E_CONFIG);
+	snprintf(want, sizeof(want),
+	         "the keystore key %s is missing or unreadable while records exist; nothing "
+	         "was changed; ask the administrator",
+	         keyfile);
+	CHECK_STR(res.message, want);
+	ts_client_result_clear(&res);
+	ra = ts_test_read_file(rec, &ral);
+	ka = ts_test_read_file(keyfile, &kal);
+	CHECK_MSG(ral == rbl && memcmp(ra, rb, ral) == 0, "the record is unchanged");
+	CHECK_MSG(kal == 9 && memcmp(ka, "not a key", 9) == 0, "the key file is unchanged");
+	free(ra);
+	free(ka);
+	/* the administrator puts the key back: the record works again */
+	ts_test_write_file(keyfile, key, kl, 0600);
+	CHECK_INT(call(broker_bin, cfg, TS_MSG_REVALIDATE, "bob", NULL, &res), 0);
+	CHECK_INT(res.code, 0);
+	ts_client_result_clear(&res);
+	free(key);
+	free(rb);
+}
+
+/* The user's lock is waited for as long as a holder can need it
+ * (3 x http_timeout + 5 s), not the keystore's 10 s default: with
+ * http_timeout = 20 a broker still waits after 15 s, then succeeds. */
+static void test_lock_wait(void)
+{
+	struct ks *ks = NULL;
+	struct ks_lock *l = NULL;
+	struct ks_open_opts ko = {0};
+	char c20[800], keyfile[800];
+	pid_t pid;
+	int st = 0;
+
+	config_with(c20, sizeof(c20), "http20", "http_timeout = 20\n");
+	snprintf(keyfile, sizeof(keyfile), "%s/keystore.key", idp.dir);
+	CHECK(ks_open(&ks, ksdir, keyfile, &ko) == 0);
+	CHECK_INT(ts_idp_ctl(&idp, "revoke-access-tokens", "bob"), 0);
+	CHECK(ks_lock(ks, uid_of("bob"), &l) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct ts_client_result res;
+
+		if (call(broker_bin, c20, TS_MSG_REVALIDATE, "bob", NULL, &res) < 0)
+			_exit(101);
+		_exit(res.code == 0 ? 0 : 1);
+	}
+	sleep(15);
+	CHECK_MSG(waitpid(pid, &st, WNOHANG) == 0, "the broker still waits for bob's lock");
+	ks_unlock(l);
+	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "and then refreshes and succeeds");
+	ks_close(ks);
+}
+
+/* A user name from the caller reaches log lines sanitised. */
+static void test_user_sanitised(void)
+{
+	struct ts_client_result res;
+	size_t n = 0;
+	char *log;
+
+	CHECK_INT(call(dbg, cfg, TS_MSG_STATUS, "ev\x1b[31mil\x7f", NULL, &res), 0);
+	CHECK_INT(res.code, -ENOENT);
+	CHECK_STR(res.message, "uid 0: no local user named ev?[31mil?");
+	ts_client_result_clear(&res);
+	log = ts_test_read_file(logfile, &n);
+	CHECK_MSG(strstr(log, "status for ev?[31mil? (service test)"), "the log names it sanitised");
+	CHECK_MSG(!memchr(log, 0x1b, n), "no escape byte in the log");
+	free(log);
+}
+
 int main(int argc, char **argv)
 {
 	char extra[1200];
@@ -242,12 +373,25 @@ int main(int argc, char **argv)
 	snprintf(extra, sizeof(extra), "keystore_dir = %s\nlogin_methods = password, device\n",
 	         ksdir);
 	CHECK(ts_idp_write_config(&idp, cfg, "conf", extra) == 0);
+	snprintf(dbg, sizeof(dbg), "%s/debug-wrapper", ts_test_tmpdir());
+	{
+		FILE *f = fopen(dbg, "w");
+
+		CHECK(f);
+		fprintf(f, "#!/bin/sh\nexec '%s' --debug \"$@\" 2>>'%s'\n", broker_bin, logfile);
+		CHECK(fclose(f) == 0);
+		CHECK(chmod(dbg, 0755) == 0);
+	}
 
 	RUN(test_nonroot_refused);
 	RUN(test_root_caller);
 	RUN(test_sudo_shape);
 	RUN(test_fsize_reset);
 	RUN(test_fsize_check);
+	RUN(test_min_uid);
+	RUN(test_key_unloadable);
+	RUN(test_user_sanitised);
+	RUN(test_lock_wait);
 	ts_leak_scan_file("the broker's log", logfile);
 	return ts_test_done();
 }
