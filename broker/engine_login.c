@@ -211,7 +211,22 @@ static void login_fail_msg(struct ts_engine *e, int r, const struct oauth_error 
 	}
 }
 
-/* The server vouched for tok: bind the identity and store the record. */
+/* Best effort: the refused tokens die at the server too. */
+static void revoke_obtained(struct ts_engine *e, const struct oauth_tokens *tok)
+{
+	struct oauth_error err = {0};
+
+	if (tok->refresh_token && oauth_revoke(e->oauth, tok->refresh_token, "refresh_token",
+	                                       &err) < 0)
+		ts_log_debug("broker: could not revoke a refused sign-in's refresh token");
+	memset(&err, 0, sizeof(err));
+	if (tok->access_token &&
+	    oauth_revoke(e->oauth, tok->access_token, "access_token", &err) < 0)
+		ts_log_debug("broker: could not revoke a refused sign-in's access token");
+}
+
+/* The server vouched for tok: bind the identity (the user name, and the
+ * subject pinned by an earlier record) and store the record. */
 static int login_store(struct ts_engine *e, const struct ts_request *req, enum ts_login_method m,
                        struct oauth_tokens *tok, const struct oauth_identity *ident,
                        struct ts_outcome *out)
@@ -222,10 +237,19 @@ static int login_store(struct ts_engine *e, const struct ts_request *req, enum t
 	int r;
 
 	have_old = eng_load_unlocked(e, req, &old, &oldgen) >= 0;
-	r = eng_check_identity(e, req, have_old && old.state == TS_REC_VALID ? &old : NULL, ident,
-	                       out);
+	r = eng_check_identity(e, req, NULL, ident, out);
 	if (r < 0)
-		goto out;
+		goto refused;
+	if (have_old && old.sub[0] && ident->sub[0] && strcmp(old.sub, ident->sub) != 0) {
+		/* DESIGN §5: the subject outlives logout and needs-login */
+		r = TS_E_SUBJECT_PINNED;
+		eng_set_msg(out, r, TS_STATE_NONE,
+		            "the local account %s is pinned to another identity at %s; nothing was "
+		            "stored; an administrator can release it with `tokenseal keystore "
+		            "forget %s`",
+		            req->user, e->cfg->issuer, req->user);
+		goto refused;
+	}
 	if (m == TS_LOGIN_TOKEN && ident->exp > 0) {
 		/* a pasted token: its expiry as the server states it */
 		tok->server_date = (time_t)(eng_local_now(e) + eng_current_skew(e, 0));
@@ -249,6 +273,13 @@ static int login_store(struct ts_engine *e, const struct ts_request *req, enum t
 	out->expires = rec.expires_in;
 	eng_set_msg(out, 0, TS_STATE_VALID, "signed in to %s as %s (%s)", e->cfg->issuer,
 	            req->user, ts_login_method_name(m));
+	goto out;
+refused:
+	/* refused for identity reasons: the tokens this sign-in just got are
+	 * revoked (a pasted token is not ours to revoke: it may be another
+	 * user's live credential) */
+	if (m != TS_LOGIN_TOKEN)
+		revoke_obtained(e, tok);
 out:
 	ts_record_clear(&rec);
 	ts_record_clear(&old);

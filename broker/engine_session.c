@@ -14,66 +14,116 @@
 #include "ts_mem.h"
 #include "ts_time.h"
 
-static int revoke_and_delete(struct ts_engine *e, const struct ts_request *req,
-                             struct ts_record *rec, bool revoke, struct ts_outcome *out)
+/* RFC 7009: the refresh token and the access token (servers that do not
+ * cascade keep the access token alive). The first failure, or 0. */
+static int revoke_both(struct ts_engine *e, const struct ts_record *rec)
 {
-	struct ks_identity id;
-	struct ks_lock *l = NULL;
 	struct oauth_error err = {0};
 	int rv = 0, r;
 
-	if (revoke) {
-		if (rec->refresh_token)
-			rv = oauth_revoke(e->oauth, rec->refresh_token, "refresh_token", &err);
-		else
-			rv = oauth_revoke(e->oauth, rec->access_token, "access_token", &err);
+	if (rec->refresh_token && rec->refresh_token[0]) {
+		rv = oauth_revoke(e->oauth, rec->refresh_token, "refresh_token", &err);
+		memset(&err, 0, sizeof(err));
 	}
+	if (rec->access_token && rec->access_token[0]) {
+		r = oauth_revoke(e->oauth, rec->access_token, "access_token", &err);
+		if (rv == 0)
+			rv = r;
+	}
+	return rv;
+}
+
+/* An unreadable record (corrupt, rollback): delete it, nothing to revoke. */
+static int delete_unreadable(struct ts_engine *e, const struct ts_request *req,
+                             struct ks_lock *l, struct ts_outcome *out)
+{
+	struct ks_identity id;
+	int r;
+
 	eng_ks_id(e, req, &id);
-	r = ks_lock(e->ks, req->uid, &l);
-	if (r >= 0) {
-		r = ks_delete(e->ks, l, &id, 0);
-		ks_unlock(l);
-	}
+	r = ks_delete(e->ks, l, &id, 0);
 	if (r < 0 && r != TS_E_NO_RECORD && r != -ENOENT) {
-		eng_set_msg(out, r, TS_STATE_UNAVAILABLE, "could not delete the stored sign-in: %s",
-		        ts_strerror(r));
+		eng_set_msg(out, r, TS_STATE_UNAVAILABLE,
+		            "could not delete the stored sign-in: %s", ts_strerror(r));
 		return r;
 	}
-	if (!revoke)
-		eng_set_msg(out, 0, TS_STATE_NONE,
-		        "signed out locally; the grant was not revoked and may live on at %s",
-		        e->cfg->issuer);
-	else if (rv < 0)
-		eng_set_msg(out, 0, TS_STATE_NONE,
-		        "signed out locally; %s could not be reached (%s), so the grant may live "
-		        "on at the server until it expires",
-		        e->cfg->issuer, ts_strerror(rv));
-	else
-		eng_set_msg(out, 0, TS_STATE_NONE, "signed out; the grant was revoked at %s",
-		        e->cfg->issuer);
+	eng_set_msg(out, 0, TS_STATE_NONE,
+	            "signed out locally; the stored sign-in could not be read, so nothing "
+	            "was revoked and the grant may live on at %s",
+	            e->cfg->issuer);
 	return 0;
+}
+
+/*
+ * Sign out (logout, last session closed; DESIGN §4): under the user's lock,
+ * revoke the refresh and the access token, then store a token-less record
+ * that keeps the subject and user name with state signed-out, so the
+ * account phase keeps refusing until the user signs in again and the
+ * subject stays pinned. Offline: the tokens go all the same.
+ */
+static int sign_out(struct ts_engine *e, const struct ts_request *req, bool revoke,
+                    struct ts_outcome *out)
+{
+	struct ks_lock *l = NULL;
+	struct ts_record cur = {0};
+	uint64_t gen = 0;
+	int rv = 0, r;
+
+	r = ks_lock(e->ks, req->uid, &l);
+	if (r < 0) {
+		eng_set_msg(out, r, TS_STATE_UNAVAILABLE, "keystore problem: %s", ts_strerror(r));
+		return r;
+	}
+	r = eng_load(e, req, &cur, &gen);
+	if (r == TS_E_NO_RECORD || r == -ENOENT) {
+		eng_set_msg(out, 0, TS_STATE_NONE, "%s was not signed in; nothing to do", req->user);
+		r = 0;
+		goto out;
+	}
+	if (r < 0) {
+		r = delete_unreadable(e, req, l, out);
+		goto out;
+	}
+	if (cur.state == TS_REC_SIGNED_OUT) {
+		eng_set_msg(out, 0, TS_STATE_SIGNED_OUT, "%s was signed out already", req->user);
+		goto out;
+	}
+	if (revoke)
+		rv = revoke_both(e, &cur);
+	cur.access_token = ts_erase_free_str(cur.access_token);
+	cur.refresh_token = ts_erase_free_str(cur.refresh_token);
+	cur.state = TS_REC_SIGNED_OUT;
+	cur.sessions = 0;
+	cur.last_positive_check = 0;
+	cur.needs_login_rt_hash[0] = '\0';
+	snprintf(cur.reason, sizeof(cur.reason), "signed out");
+	r = eng_store(e, req, l, &cur, gen, NULL);
+	if (r < 0) {
+		eng_set_msg(out, r, TS_STATE_UNAVAILABLE,
+		            "could not store the signed-out record: %s", ts_strerror(r));
+		goto out;
+	}
+	if (!revoke)
+		eng_set_msg(out, 0, TS_STATE_SIGNED_OUT,
+		            "signed out locally; the grant was not revoked and may live on at %s",
+		            e->cfg->issuer);
+	else if (rv < 0)
+		eng_set_msg(out, 0, TS_STATE_SIGNED_OUT,
+		            "signed out locally; %s could not be reached (%s), so the grant may "
+		            "live on at the server until it expires",
+		            e->cfg->issuer, ts_strerror(rv));
+	else
+		eng_set_msg(out, 0, TS_STATE_SIGNED_OUT, "signed out; the grant was revoked at %s",
+		            e->cfg->issuer);
+out:
+	ts_record_clear(&cur);
+	ks_unlock(l);
+	return r;
 }
 
 int eng_logout(struct ts_engine *e, const struct ts_request *req, struct ts_outcome *out)
 {
-	struct ts_record rec = {0};
-	uint64_t gen;
-	int r;
-
-	r = eng_load_unlocked(e, req, &rec, &gen);
-	if (r == TS_E_NO_RECORD || r == -ENOENT) {
-		eng_set_msg(out, 0, TS_STATE_NONE, "%s was not signed in; nothing to do", req->user);
-		return 0;
-	}
-	if (r < 0) {
-		struct ts_record empty = {0};
-
-		/* unreadable: delete what is there, nothing to revoke */
-		return revoke_and_delete(e, req, &empty, false, out);
-	}
-	r = revoke_and_delete(e, req, &rec, !(req->flags & TS_FLAG_NO_REVOKE), out);
-	ts_record_clear(&rec);
-	return r;
+	return sign_out(e, req, !(req->flags & TS_FLAG_NO_REVOKE), out);
 }
 
 static int adjust_sessions(struct ts_engine *e, const struct ts_request *req, int delta,
@@ -118,10 +168,8 @@ int eng_open_session(struct ts_engine *e, const struct ts_request *req,
 }
 
 int eng_close_session(struct ts_engine *e, const struct ts_request *req,
-                            struct ts_outcome *out)
+                      struct ts_outcome *out)
 {
-	struct ts_record rec = {0};
-	uint64_t gen;
 	int n = 0, r;
 
 	r = adjust_sessions(e, req, -1, &n);
@@ -138,14 +186,7 @@ int eng_close_session(struct ts_engine *e, const struct ts_request *req,
 		eng_set_msg(out, 0, TS_STATE_VALID, "session closed (%d still open)", n);
 		return 0;
 	}
-	r = eng_load_unlocked(e, req, &rec, &gen);
-	if (r < 0) {
-		eng_set_msg(out, 0, TS_STATE_NONE, "session closed");
-		return 0;
-	}
-	r = revoke_and_delete(e, req, &rec, true, out);
-	ts_record_clear(&rec);
-	return r;
+	return sign_out(e, req, true, out);
 }
 
 int eng_get_token(struct ts_engine *e, const struct ts_request *req, struct ts_outcome *out)

@@ -62,7 +62,10 @@ int eng_status(struct ts_engine *e, const struct ts_request *req, struct ts_outc
 		if (rec.reason[0])
 			json_object_set_new(o, "reason", json_string(rec.reason));
 		out->expires = d.expires_left;
-		if (d.state == TS_STATE_NEEDS_LOGIN)
+		if (d.state == TS_STATE_SIGNED_OUT)
+			eng_set_msg(out, 0, d.state, "%s signed out of %s; %s", req->user,
+			            e->cfg->issuer, eng_state_hint());
+		else if (d.state == TS_STATE_NEEDS_LOGIN)
 			eng_set_msg(out, 0, d.state, "sign-in required: %s; %s", rec.reason,
 			        eng_state_hint());
 		else

@@ -181,6 +181,13 @@ static int use_load(struct ts_engine *e, const struct ts_request *req, struct ts
 		            e->cfg->issuer);
 		return TS_E_NO_RECORD;
 	}
+	if (r == TS_E_MISMATCH) {
+		eng_set_msg(out, r, TS_STATE_MISMATCH,
+		            "the stored sign-in of %s was made at another issuer or client than "
+		            "this host now uses (%s); fix the configuration, or sign in again",
+		            req->user, e->cfg->issuer);
+		return r;
+	}
 	if (r < 0) {
 		eng_set_msg(out, r, TS_STATE_CORRUPTED,
 		            "the stored sign-in of %s cannot be read (%s); sign in again", req->user,
@@ -193,6 +200,13 @@ static int use_load(struct ts_engine *e, const struct ts_request *req, struct ts
 		            rec->reason[0] ? rec->reason : "the server ended the session",
 		            eng_state_hint());
 		return TS_E_NEEDS_LOGIN;
+	}
+	if (d->action == TS_ACT_SIGNED_OUT) {
+		/* seen before, no tokens now: the account phase refuses too */
+		eng_set_msg(out, TS_E_SIGNED_OUT, TS_STATE_SIGNED_OUT,
+		            "sign-in required: %s signed out of %s; %s", req->user, e->cfg->issuer,
+		            eng_state_hint());
+		return TS_E_SIGNED_OUT;
 	}
 	if (d->action == TS_ACT_USE_CACHED) {
 		eng_set_msg(out, 0, d->state, "signed in at %s (checked %lld s ago)",

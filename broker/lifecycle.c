@@ -72,6 +72,9 @@ void ts_lifecycle_decide(const struct ts_record *r, int64_t now, const struct ts
 	if (r->state == TS_REC_NEEDS_LOGIN) {
 		d.action = TS_ACT_NEEDS_LOGIN;
 		d.state = TS_STATE_NEEDS_LOGIN;
+	} else if (r->state == TS_REC_SIGNED_OUT) {
+		d.action = TS_ACT_SIGNED_OUT;
+		d.state = TS_STATE_SIGNED_OUT;
 	} else if (d.expires_left <= d.window) {
 		/* inside the window or past the local expiry: a refresh is due
 		 * (a record without a refresh token can only be revalidated) */
@@ -93,7 +96,7 @@ bool ts_offline_allowed(const struct ts_record *r, int64_t now, const struct ts_
 {
 	int64_t age;
 
-	if (!r || r->state == TS_REC_NEEDS_LOGIN || r->last_positive_check <= 0 ||
+	if (!r || r->state != TS_REC_VALID || r->last_positive_check <= 0 ||
 	    cfg->offline_grace == 0)
 		return false;
 	age = now - r->last_positive_check;
@@ -131,7 +134,7 @@ static bool str_eq(const char *a, const char *b)
 enum ts_grant_verdict ts_single_flight_verdict(const struct ts_record *stored,
                                                const char *seen_access)
 {
-	if (stored->state == TS_REC_NEEDS_LOGIN)
+	if (stored->state != TS_REC_VALID)
 		return TS_GRANT_NEEDS_LOGIN;
 	if (!str_eq(stored->access_token, seen_access))
 		return TS_GRANT_ADOPT;

@@ -34,6 +34,7 @@
 enum ts_rec_state {
 	TS_REC_VALID = 0,
 	TS_REC_NEEDS_LOGIN = 1,
+	TS_REC_SIGNED_OUT = 2, /* no tokens; keeps sub and username (DESIGN §4, §5) */
 };
 
 /* A user's stored token set. Times are SERVER time (local + skew). Strings
@@ -71,6 +72,7 @@ int ts_record_from_json(struct ts_record *ret, const uint8_t *buf, size_t len) T
 enum ts_action {
 	TS_ACT_NO_RECORD,   /* nothing stored: sign in */
 	TS_ACT_NEEDS_LOGIN, /* marked needs-login: sign in */
+	TS_ACT_SIGNED_OUT,  /* signed out (tokens gone, subject kept): sign in */
 	TS_ACT_USE_CACHED,  /* a positive check within revalidate_cache: no server call */
 	TS_ACT_REVALIDATE,  /* ask the server, then use */
 	TS_ACT_REFRESH,     /* inside the refresh window (or expired): refresh first */

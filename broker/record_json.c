@@ -16,6 +16,29 @@
 #include "ts_error.h"
 #include "ts_mem.h"
 
+static const char *state_name(enum ts_rec_state st)
+{
+	switch (st) {
+	case TS_REC_NEEDS_LOGIN:
+		return "needs-login";
+	case TS_REC_SIGNED_OUT:
+		return "signed-out";
+	case TS_REC_VALID:
+	default:
+		return "valid";
+	}
+}
+
+/* A state this version does not know is never taken for valid. */
+static enum ts_rec_state state_parse(const char *s)
+{
+	if (!s[0] || strcmp(s, "valid") == 0)
+		return TS_REC_VALID;
+	if (strcmp(s, "signed-out") == 0)
+		return TS_REC_SIGNED_OUT;
+	return TS_REC_NEEDS_LOGIN;
+}
+
 int ts_record_to_json(const struct ts_record *r, char **ret_json, size_t *ret_len)
 {
 	json_t *o = json_object();
@@ -41,9 +64,7 @@ int ts_record_to_json(const struct ts_record *r, char **ret_json, size_t *ret_le
 	    json_object_set_new(o, "expires_in", json_integer(r->expires_in)) < 0 ||
 	    json_object_set_new(o, "last_positive_check", json_integer(r->last_positive_check)) <
 	        0 ||
-	    json_object_set_new(
-	        o, "state", json_string(r->state == TS_REC_NEEDS_LOGIN ? "needs-login" : "valid")) <
-	        0 ||
+	    json_object_set_new(o, "state", json_string(state_name(r->state))) < 0 ||
 	    json_object_set_new(o, "reason", json_string(r->reason)) < 0 ||
 	    json_object_set_new(o, "needs_login_rt_hash", json_string(r->needs_login_rt_hash)) <
 	        0 ||
@@ -142,7 +163,7 @@ int ts_record_from_json(struct ts_record *ret, const uint8_t *buf, size_t len)
 	r.last_positive_check = get_int(o, "last_positive_check");
 	r.sessions = (int)get_int(o, "sessions");
 	r.skew = get_int(o, "skew");
-	r.state = strcmp(state, "needs-login") == 0 ? TS_REC_NEEDS_LOGIN : TS_REC_VALID;
+	r.state = state_parse(state);
 	*ret = r;
 	memset(&r, 0, sizeof(r));
 	rc = 0;

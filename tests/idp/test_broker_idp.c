@@ -653,10 +653,183 @@ static void test_password_and_token(void)
 static void test_identity_device(void)
 {
 	char path[900];
+	long rv = ts_idp_count(&idp, "revocation");
 
 	device_login(cfg_main, "carol", "alice", "alice-pw", 0, TS_E_IDENTITY_MISMATCH);
+	CHECK_INT(ts_idp_count(&idp, "revocation"), rv + 2); /* the refused tokens die */
 	record_path(path, sizeof(path), ks_main, "carol");
 	CHECK_MSG(access(path, F_OK) != 0, "nothing stored for carol");
+}
+
+/* Open alice's keystore and an OAuth client like the broker does. */
+static void open_direct(struct ks **ks, struct oauth_client **oc, struct ts_config *cfg)
+{
+	struct ks_open_opts ko = {0};
+	struct oauth_error err = {0};
+
+	ts_config_defaults(cfg);
+	CHECK(ts_config_load(cfg, cfg_main, NULL, NULL) == 0);
+	CHECK(oauth_global_init() == 0);
+	CHECK(oauth_client_new(oc, cfg, &err) == 0);
+	CHECK(ks_open(ks, ks_main, cfg->key_file, &ko) == 0);
+}
+
+/* Rewrite alice's stored record through fn (under her lock). */
+static void edit_record(const char *user, void (*fn)(struct ts_record *))
+{
+	struct ks *ks = NULL;
+	struct ks_lock *l = NULL;
+	struct ks_blob *b = NULL;
+	struct oauth_client *oc = NULL;
+	struct ts_config cfg;
+	struct ts_record rec = {0};
+	struct ks_identity id = {uid_of(user), user, idp.issuer, idp.conf_client};
+	char *json = NULL;
+	size_t jl = 0;
+	uint64_t gen = 0;
+
+	open_direct(&ks, &oc, &cfg);
+	CHECK(ks_lock(ks, id.uid, &l) == 0);
+	CHECK(ks_read(ks, &id, &b) == 0);
+	CHECK(ts_record_from_json(&rec, b->payload, b->len) == 0);
+	fn(&rec);
+	CHECK(ts_record_to_json(&rec, &json, &jl) == 0);
+	CHECK(ks_write(ks, l, &id, json, jl, b->generation, &gen) == 0);
+	ts_erase_free(json, jl);
+	ks_unlock(l);
+	ts_record_clear(&rec);
+	ks_blob_free(b);
+	ks_close(ks);
+	oauth_client_free(oc);
+}
+
+static bool token_active(const char *token)
+{
+	struct ks *ks = NULL;
+	struct oauth_client *oc = NULL;
+	struct ts_config cfg;
+	struct oauth_identity ident = {0};
+	struct oauth_error err = {0};
+	int r;
+
+	open_direct(&ks, &oc, &cfg);
+	r = oauth_revalidate(oc, token, &ident, &err);
+	CHECK_MSG(r == 0 || r == TS_E_REJECTED_TOKEN, "introspection answered: %s",
+	          ts_strerror(r));
+	ks_close(ks);
+	oauth_client_free(oc);
+	return r == 0;
+}
+
+/* 4a: logout under the lock revokes the refresh AND the access token and
+ * keeps a token-less signed-out record: the account phase (REVALIDATE)
+ * refuses with the sign-in message; only a never-seen user is "no record". */
+static void test_logout_signed_out(void)
+{
+	struct ts_client_result res;
+	char path[900], want[600];
+	char *t;
+	long rv;
+
+	t = get_token(cfg_main, "alice");
+	CHECK(token_active(t));
+	rv = ts_idp_count(&idp, "revocation");
+	CHECK_INT(call(cfg_main, TS_MSG_LOGOUT, "alice", &res), 0);
+	snprintf(want, sizeof(want), "signed out; the grant was revoked at %s", idp.issuer);
+	CHECK_STR(res.message, want);
+	CHECK_INT(res.state, TS_STATE_SIGNED_OUT);
+	ts_client_result_clear(&res);
+	CHECK_INT(ts_idp_count(&idp, "revocation"), rv + 2);
+	CHECK_MSG(!token_active(t), "the access token is dead at the server");
+	record_path(path, sizeof(path), ks_main, "alice");
+	CHECK_MSG(access(path, F_OK) == 0, "a signed-out record is kept");
+	{
+		size_t n = 0;
+		char *bytes = ts_test_read_file(path, &n);
+
+		CHECK(!ts_contains(bytes, n, t));
+		free(bytes);
+	}
+	CHECK_INT(call(cfg_main, TS_MSG_REVALIDATE, "alice", &res), TS_E_SIGNED_OUT);
+	snprintf(want, sizeof(want),
+	         "sign-in required: alice signed out of %s; run `tokenseal login` or log in "
+	         "again",
+	         idp.issuer);
+	CHECK_STR(res.message, want);
+	CHECK_INT(res.state, TS_STATE_SIGNED_OUT);
+	ts_client_result_clear(&res);
+	CHECK_INT(call(cfg_main, TS_MSG_STATUS, "alice", &res), 0);
+	CHECK_INT(res.state, TS_STATE_SIGNED_OUT);
+	CHECK(res.status_json && strstr(res.status_json, "\"state\":\"signed-out\"") &&
+	      strstr(res.status_json, "\"sub\":\"sub-alice\""));
+	ts_client_result_clear(&res);
+	/* carol has never signed in: the only case of "no record" */
+	CHECK_INT(call(cfg_main, TS_MSG_REVALIDATE, "carol", &res), TS_E_NO_RECORD);
+	ts_client_result_clear(&res);
+	free(t);
+	/* a new sign-in heals it */
+	device_login(cfg_main, "alice", "alice", "alice-pw", 0, 0);
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
+}
+
+/* 4a: closing the last session (revoke_on = last-session, the default)
+ * signs out the same way; an earlier close keeps everything. */
+static void test_last_session_signed_out(void)
+{
+	struct ts_client_result res;
+	long rv;
+
+	CHECK_INT(simple(cfg_main, TS_MSG_OPEN_SESSION, "alice"), 0);
+	CHECK_INT(simple(cfg_main, TS_MSG_OPEN_SESSION, "alice"), 0);
+	rv = ts_idp_count(&idp, "revocation");
+	CHECK_INT(call(cfg_main, TS_MSG_CLOSE_SESSION, "alice", &res), 0);
+	CHECK_STR(res.message, "session closed (1 still open)");
+	ts_client_result_clear(&res);
+	CHECK_INT(ts_idp_count(&idp, "revocation"), rv);
+	CHECK_INT(call(cfg_main, TS_MSG_CLOSE_SESSION, "alice", &res), 0);
+	CHECK_INT(res.state, TS_STATE_SIGNED_OUT);
+	ts_client_result_clear(&res);
+	CHECK_INT(ts_idp_count(&idp, "revocation"), rv + 2);
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), TS_E_SIGNED_OUT);
+}
+
+static void pin_other(struct ts_record *r)
+{
+	snprintf(r->sub, sizeof(r->sub), "sub-someone-else");
+}
+
+static void pin_alice(struct ts_record *r)
+{
+	snprintf(r->sub, sizeof(r->sub), "sub-alice");
+}
+
+/* 4b: the signed-out record keeps the subject; a sign-in with another
+ * subject for the same account is refused, and the tokens it got are
+ * revoked; the record stays as it was. */
+static void test_subject_pinned(void)
+{
+	struct conv_state cs = {.approve_login = "alice", .approve_pw = "alice-pw"};
+	struct ts_client_result res;
+	char want[800];
+	long rv;
+
+	edit_record("alice", pin_other); /* as if alice had been another subject */
+	rv = ts_idp_count(&idp, "revocation");
+	CHECK_INT(call_env(cfg_main, TS_MSG_LOGIN, "alice", 0, "device", &cs, NULL, &res),
+	          TS_E_SUBJECT_PINNED);
+	conv_wait(&cs);
+	snprintf(want, sizeof(want),
+	         "the local account alice is pinned to another identity at %s; nothing was "
+	         "stored; an administrator can release it with `tokenseal keystore forget "
+	         "alice`",
+	         idp.issuer);
+	CHECK_STR(res.message, want);
+	ts_client_result_clear(&res);
+	CHECK_INT(ts_idp_count(&idp, "revocation"), rv + 2);
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), TS_E_SIGNED_OUT);
+	edit_record("alice", pin_alice); /* released */
+	device_login(cfg_main, "alice", "alice", "alice-pw", 0, 0);
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
 }
 
 /* Whether some line of log contains needle and starts with prefix. */
@@ -813,6 +986,9 @@ int main(int argc, char **argv)
 	RUN(test_device_edges);
 	RUN(test_password_and_token);
 	RUN(test_identity_device);
+	RUN(test_logout_signed_out);
+	RUN(test_last_session_signed_out);
+	RUN(test_subject_pinned);
 	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_config_reported);
 	RUN(test_server_down);
