@@ -109,7 +109,9 @@ static int login_try_stored(struct ts_engine *e, const struct ts_request *req,
 	r = eng_use_tokens(e, req, &rec, &probe);
 	ts_record_clear(&rec);
 	out->refreshes += probe.refreshes;
-	if (r == 0 || req->type == TS_MSG_AUTH_STORED) {
+	/* TS_E_NOT_SAVED: confirmed with a refreshed token that could not be
+	 * stored; a new sign-in could not be stored either */
+	if (r == 0 || r == TS_E_NOT_SAVED || req->type == TS_MSG_AUTH_STORED) {
 		*out = probe;
 		if (r == 0)
 			eng_set_msg(out, 0, TS_STATE_VALID,

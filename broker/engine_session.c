@@ -195,7 +195,9 @@ int eng_get_token(struct ts_engine *e, const struct ts_request *req, struct ts_o
 	int r;
 
 	r = eng_use_tokens(e, req, &rec, out);
-	if (r == 0) {
+	/* TS_E_NOT_SAVED: the server confirmed the new token; it is handed
+	 * out, with the message that it could not be stored */
+	if (r == 0 || r == TS_E_NOT_SAVED) {
 		out->token = ts_strdup_secret(rec.access_token);
 		if (!out->token) {
 			eng_set_msg(out, -ENOMEM, TS_STATE_UNAVAILABLE, "out of memory");

@@ -16,11 +16,43 @@
 #include "ts_time.h"
 
 /*
+ * A refresh the server accepted is never thrown away: the old refresh token
+ * may be superseded already (rotation), so a failed store (ENOSPC, EDQUOT,
+ * over the size limit) is retried, TS_STORE_RETRIES times with a growing
+ * pause. If it still fails: TS_E_NOT_SAVED, out->not_saved holds the
+ * reason, and the caller goes on with the new tokens in memory.
+ */
+#define TS_STORE_RETRIES 3
+#define TS_STORE_PAUSE_MS 200
+
+static int store_refreshed(struct ts_engine *e, const struct ts_request *req, struct ks_lock *l,
+                           const struct ts_record *cur, uint64_t gen, struct ts_outcome *out)
+{
+	int r = 0;
+
+	for (unsigned i = 0; i < TS_STORE_RETRIES; i++) {
+		if (i > 0) {
+			struct timespec ts = {0, (long)(TS_STORE_PAUSE_MS * i) * 1000000L};
+
+			(void)nanosleep(&ts, NULL);
+		}
+		r = eng_store(e, req, l, cur, gen, NULL);
+		if (r >= 0)
+			return 0;
+		ts_log_debug("broker: %s: storing the refreshed record failed (%s), attempt %u",
+		             eng_log_user(req), ts_strerror(r), i + 1);
+	}
+	out->not_saved = r;
+	return TS_E_NOT_SAVED;
+}
+
+/*
  * Single flight. The caller saw seen_access rejected (or due for refresh).
  * Under the user's lock: re-read; if another process stored a newer token,
  * adopt it (no server call); else refresh the stored refresh token. On
  * success *rec holds what is stored now and *ret_adopted says whether it came
- * from another process. Transient errors leave the record untouched.
+ * from another process; TS_E_NOT_SAVED: *rec holds the new tokens, which
+ * could not be stored. Transient errors leave the record untouched.
  */
 int eng_refresh_single_flight(struct ts_engine *e, const struct ts_request *req,
                                  const char *seen_access, struct ts_record *rec, bool *ret_adopted,
@@ -81,9 +113,7 @@ int eng_refresh_single_flight(struct ts_engine *e, const struct ts_request *req,
 	if (r < 0)
 		goto out; /* unavailable, configuration, protocol: change nothing */
 	eng_record_fill_tokens(e, &cur, &tok);
-	r = eng_store(e, req, l, &cur, gen, NULL);
-	if (r < 0)
-		goto out;
+	r = store_refreshed(e, req, l, &cur, gen, out);
 	ts_record_clear(rec);
 	*rec = cur;
 	memset(&cur, 0, sizeof(cur));
@@ -224,7 +254,7 @@ struct use_state {
 };
 
 /* The server confirmed rec: note it when due, say what happened. */
-static int use_confirmed(struct ts_engine *e, const struct ts_request *req,
+static void use_confirmed(struct ts_engine *e, const struct ts_request *req,
                          struct ts_record *rec, bool note, const struct use_state *u,
                          struct ts_outcome *out)
 {
@@ -234,7 +264,13 @@ static int use_confirmed(struct ts_engine *e, const struct ts_request *req,
 		note_positive(e, req, rec, eng_server_now(e, rec->skew));
 	ts_lifecycle_decide(rec, eng_server_now(e, rec->skew), e->cfg, &d);
 	out->expires = d.expires_left;
-	if (u->rejected_early)
+	if (out->not_saved)
+		eng_set_msg(out, TS_E_NOT_SAVED, TS_STATE_VALID,
+		            "the refresh succeeded but could not be saved: %s; this use goes on "
+		            "with the new token, but the next one may need a new sign-in; ask the "
+		            "administrator to free space in %.200s",
+		            ts_strerror(out->not_saved), e->cfg->keystore_dir);
+	else if (u->rejected_early)
 		eng_set_msg(out, 0, TS_STATE_VALID,
 		            "access token rejected by %s before its local expiry; %s",
 		            e->cfg->issuer,
@@ -246,7 +282,6 @@ static int use_confirmed(struct ts_engine *e, const struct ts_request *req,
 	else
 		eng_set_msg(out, 0, d.state, "signed in at %s; confirmed by the server",
 		            e->cfg->issuer);
-	return 0;
 }
 
 static int use_failed(struct ts_engine *e, const struct ts_request *req,
@@ -299,7 +334,7 @@ static int use_positive(struct ts_engine *e, const struct ts_request *req, struc
 		/* inside the refresh window (server time): refresh before use */
 		r = eng_refresh_single_flight(e, req, rec->access_token, rec, &u->adopted, out,
 		                              &u->err);
-		if (r == 0) {
+		if (r == 0 || r == TS_E_NOT_SAVED) {
 			u->refreshed = true;
 			return 1;
 		}
@@ -308,7 +343,8 @@ static int use_positive(struct ts_engine *e, const struct ts_request *req, struc
 		/* the token still stands: go on with it */
 	}
 	*ret_final = true;
-	return use_confirmed(e, req, rec, note, u, out);
+	use_confirmed(e, req, rec, note, u, out);
+	return out->code;
 }
 
 /*
@@ -348,7 +384,7 @@ int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_
 			u.rejected_early = d.expires_left > 0;
 			r = eng_refresh_single_flight(e, req, rec->access_token, rec, &u.adopted, out,
 			                              &u.err);
-			if (r < 0)
+			if (r < 0 && r != TS_E_NOT_SAVED)
 				return use_failed(e, req, rec, r, &u.err, out);
 			u.refreshed = true;
 			continue;

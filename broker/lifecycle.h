@@ -150,6 +150,7 @@ struct ts_outcome {
 	char *status_json;  /* STATUS */
 	unsigned refreshes; /* refresh requests this process sent (tests, logs) */
 	bool legacy_grant;  /* the password grant was used: the boundary warns */
+	int not_saved;      /* a refresh succeeded but its store failed: why (0 = saved) */
 };
 
 void ts_outcome_clear(struct ts_outcome *o);

@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -340,6 +342,71 @@ static void test_user_sanitised(void)
 	free(log);
 }
 
+/* The child of test_not_saved: in a private mount namespace, a 1 MiB
+ * tmpfs holds a keystore; bob signs in, the tmpfs is filled, his access
+ * token is revoked at the server: the refresh succeeds, its store cannot,
+ * and the use says so (TS_E_NOT_SAVED) instead of dropping it. */
+static int not_saved_child(void)
+{
+	struct ts_client_result res;
+	char mnt[800], ks[900], c[900], extra[1200], filler[900], want[1500], block[4096];
+	long before;
+	int fd;
+
+	snprintf(mnt, sizeof(mnt), "%s/small-fs", ts_test_tmpdir());
+	if (mkdir(mnt, 0755) < 0 || unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", mnt, "tmpfs", 0, "size=1m,mode=0755") < 0) {
+		fprintf(stderr, "   SKIPPED test_not_saved: cannot mount a tmpfs here: %s\n",
+		        strerror(errno));
+		return 77;
+	}
+	snprintf(ks, sizeof(ks), "%s/ks", mnt);
+	snprintf(c, sizeof(c), "%s/nospace.conf", idp.dir);
+	snprintf(extra, sizeof(extra), "keystore_dir = %s\nlogin_methods = password\n", ks);
+	CHECK(ts_idp_write_config(&idp, c, "conf", extra) == 0);
+	CHECK_INT(call(broker_bin, c, TS_MSG_LOGIN, "bob", "bob-pw", &res), 0);
+	CHECK_INT(res.code, 0);
+	ts_client_result_clear(&res);
+	/* fill the file system */
+	snprintf(filler, sizeof(filler), "%s/filler", mnt);
+	fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	memset(block, 'x', sizeof(block));
+	while (write(fd, block, sizeof(block)) > 0)
+		;
+	CHECK_MSG(errno == ENOSPC, "the tmpfs is full (%s)", strerror(errno));
+	close(fd);
+	CHECK_INT(ts_idp_ctl(&idp, "revoke-access-tokens", "bob"), 0);
+	before = ts_idp_count(&idp, "token:refresh_token");
+	CHECK_INT(call(broker_bin, c, TS_MSG_GET_TOKEN, "bob", NULL, &res), 0);
+	CHECK_INT(res.code, TS_E_NOT_SAVED);
+	snprintf(want, sizeof(want),
+	         "the refresh succeeded but could not be saved: %s; this use goes on with the "
+	         "new token, but the next one may need a new sign-in; ask the administrator to "
+	         "free space in %s",
+	         ts_strerror(-ENOSPC), ks);
+	CHECK_STR(res.message, want);
+	CHECK_MSG(res.token && res.token[0], "the new token is handed out all the same");
+	ts_client_result_clear(&res);
+	CHECK_INT(ts_idp_count(&idp, "token:refresh_token"), before + 1);
+	return 0;
+}
+
+static void test_not_saved(void)
+{
+	pid_t pid = fork();
+	int st = 0;
+
+	CHECK(pid >= 0);
+	if (pid == 0)
+		_exit(not_saved_child());
+	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK_MSG(WIFEXITED(st) && (WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 77),
+	          "the unsaved-refresh case passed (status %d)",
+	          WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
 int main(int argc, char **argv)
 {
 	char extra[1200];
@@ -392,6 +459,7 @@ int main(int argc, char **argv)
 	RUN(test_key_unloadable);
 	RUN(test_user_sanitised);
 	RUN(test_lock_wait);
+	RUN(test_not_saved);
 	ts_leak_scan_file("the broker's log", logfile);
 	return ts_test_done();
 }
