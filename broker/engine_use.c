@@ -250,6 +250,8 @@ static int use_load(struct ts_engine *e, const struct ts_request *req, struct ts
 
 struct use_state {
 	bool refreshed, adopted, rejected_early;
+	int early_err; /* the refresh inside the window failed with this (0: none) */
+	bool looked_expired; /* past the expiry by the stored skew: revalidate first */
 	struct oauth_error err;
 };
 
@@ -264,7 +266,15 @@ static void use_confirmed(struct ts_engine *e, const struct ts_request *req,
 		note_positive(e, req, rec, eng_server_now(e, rec->skew));
 	ts_lifecycle_decide(rec, eng_server_now(e, rec->skew), e->cfg, &d);
 	out->expires = d.expires_left;
-	if (out->not_saved)
+	if (u->early_err)
+		/* the server confirmed the token: a failed early refresh of any
+		 * class does not fail the use (an invalid_grant has marked the
+		 * record needs-login all the same) */
+		eng_set_msg(out, 0, d.state,
+		            "signed in at %s; confirmed by the server (the early refresh failed: "
+		            "%s)",
+		            e->cfg->issuer, ts_strerror(u->early_err));
+	else if (out->not_saved)
 		eng_set_msg(out, TS_E_NOT_SAVED, TS_STATE_VALID,
 		            "the refresh succeeded but could not be saved: %s; this use goes on "
 		            "with the new token, but the next one may need a new sign-in; ask the "
@@ -308,13 +318,17 @@ static int use_failed(struct ts_engine *e, const struct ts_request *req,
 	return r;
 }
 
-/* The server answered the revalidation positively: bind the identity and,
- * inside the refresh window, refresh before use. 0: confirmed (out filled);
- * 1: refreshed, revalidate the new token; negative: failed (out not filled
- * unless the identity was refused, see *ret_final). */
+static void use_refresh_early(struct ts_engine *e, const struct ts_request *req,
+                              struct ts_record *rec, struct use_state *u, struct ts_outcome *out);
+
+/* The server answered the revalidation positively: bind the identity, and
+ * when the token only looked expired by the stored clock skew, decide again
+ * with the skew just measured (inside the window: refresh now, return 1 to
+ * revalidate the new token). Else note the answer when due and say what
+ * happened. */
 static int use_positive(struct ts_engine *e, const struct ts_request *req, struct ts_record *rec,
                         const struct oauth_identity *ident, struct use_state *u,
-                        struct ts_outcome *out, bool *ret_final)
+                        struct ts_outcome *out)
 {
 	struct ts_decision d;
 	int64_t skew;
@@ -322,35 +336,47 @@ static int use_positive(struct ts_engine *e, const struct ts_request *req, struc
 	int r;
 
 	r = eng_check_identity(e, req, rec, ident, out);
-	if (r < 0) {
-		*ret_final = true;
+	if (r < 0)
 		return r;
-	}
 	skew = eng_current_skew(e, rec->skew);
 	note = ts_should_note_positive(rec, eng_server_now(e, skew), skew, e->cfg);
 	rec->skew = skew;
-	ts_lifecycle_decide(rec, eng_server_now(e, rec->skew), e->cfg, &d);
-	if (d.action == TS_ACT_REFRESH && !u->refreshed) {
-		/* inside the refresh window (server time): refresh before use */
-		r = eng_refresh_single_flight(e, req, rec->access_token, rec, &u->adopted, out,
-		                              &u->err);
-		if (r == 0 || r == TS_E_NOT_SAVED) {
-			u->refreshed = true;
-			return 1;
+	if (u->looked_expired && !u->refreshed && !u->early_err) {
+		u->looked_expired = false;
+		ts_lifecycle_decide(rec, eng_server_now(e, rec->skew), e->cfg, &d);
+		if (d.action == TS_ACT_REFRESH) {
+			use_refresh_early(e, req, rec, u, out);
+			if (u->refreshed)
+				return 1;
 		}
-		if (r != TS_E_UNAVAILABLE)
-			return r;
-		/* the token still stands: go on with it */
 	}
-	*ret_final = true;
 	use_confirmed(e, req, rec, note, u, out);
 	return out->code;
 }
 
+/* Inside the refresh window, token still valid: refresh first, so one
+ * revalidation of the new token does (DESIGN §4). A failure is kept in
+ * u->early_err and the old token is revalidated instead. */
+static void use_refresh_early(struct ts_engine *e, const struct ts_request *req,
+                              struct ts_record *rec, struct use_state *u, struct ts_outcome *out)
+{
+	int r;
+
+	r = eng_refresh_single_flight(e, req, rec->access_token, rec, &u->adopted, out, &u->err);
+	if (r == 0 || r == TS_E_NOT_SAVED) {
+		u->refreshed = true;
+		return;
+	}
+	ts_log_debug("broker: %s: the early refresh failed (%s); revalidating the current token",
+	             eng_log_user(req), ts_strerror(r));
+	u->early_err = r;
+}
+
 /*
- * Every use: revalidate with the server (unless a positive answer is cached),
- * refresh once under the lock when the server rejects the token or it is in
- * the refresh window, revalidate the new token, bind the identity.
+ * Every use: inside the refresh window refresh first; then revalidate with
+ * the server (unless a positive answer is cached), refresh once under the
+ * lock when the server rejects the token, revalidate the new token, bind
+ * the identity.
  * On success rec holds the usable record.
  */
 int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_record *rec,
@@ -364,20 +390,31 @@ int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_
 	r = use_load(e, req, rec, &d, out);
 	if (r != 0)
 		return r < 0 ? r : 0;
+	/* Inside the window with the token still valid: refresh first. A token
+	 * that looks expired may only look so through a stale clock-skew
+	 * estimate (the host clock was set): the server decides first, and
+	 * use_positive decides again with the skew its answer measured. */
+	if (d.action == TS_ACT_REFRESH && d.expires_left > 0)
+		use_refresh_early(e, req, rec, &u, out);
+	else if (d.action == TS_ACT_REFRESH)
+		u.looked_expired = true;
 	for (unsigned attempt = 0; attempt < 3; attempt++) {
 		struct oauth_identity ident = {0};
-		bool final = false;
+		struct oauth_error early = u.err;
 
 		memset(&u.err, 0, sizeof(u.err));
 		r = eng_revalidate_identity(e, rec->access_token, u.refreshed && !u.adopted, &ident,
 		                            &u.err);
 		if (r == 0) {
-			r = use_positive(e, req, rec, &ident, &u, out, &final);
-			if (final)
-				return r;
+			r = use_positive(e, req, rec, &ident, &u, out);
 			if (r > 0)
 				continue;
-			return use_failed(e, req, rec, r, &u.err, out);
+			return r;
+		}
+		if (r == TS_E_REJECTED_TOKEN && u.early_err) {
+			/* refused, and the refresh was tried already: its error
+			 * is the answer (invalid_grant: sign-in required) */
+			return use_failed(e, req, rec, u.early_err, &early, out);
 		}
 		if (r == TS_E_REJECTED_TOKEN && !u.refreshed) {
 			ts_lifecycle_decide(rec, eng_server_now(e, rec->skew), e->cfg, &d);

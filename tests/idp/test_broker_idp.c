@@ -587,8 +587,10 @@ static void test_password_and_token(void)
 	         "keystore_dir = %s\nlogin_methods = password, token, device\n", ks_main);
 	write_config(cfg_pw, "conf", extra);
 	/* not enabled in cfg_main (device only) */
-	CHECK_MSG(call_env(cfg_main, TS_MSG_LOGIN, "bob", 0, "password", &cs, NULL, &res) != 0,
-	          "password refused when not enabled");
+	CHECK_INT(call_env(cfg_main, TS_MSG_LOGIN, "bob", 0, "password", &cs, NULL, &res),
+	          TS_E_CONFIG);
+	CHECK_STR(res.message, "login method \"password\" is not enabled (login_methods); ask "
+	                       "the administrator");
 	CHECK_INT(cs.prompts, 0);
 	ts_client_result_clear(&res);
 	CHECK_INT(call_env(cfg_pw, TS_MSG_LOGIN, "bob", 0, "password", &cs, NULL, &res), 0);
@@ -603,13 +605,23 @@ static void test_password_and_token(void)
 	}
 	CHECK_INT(simple(cfg_pw, TS_MSG_REVALIDATE, "bob"), 0);
 	cs.answer = "wrong";
-	CHECK(call_env(cfg_pw, TS_MSG_LOGIN, "carol", 0, "password", &cs, NULL, &res) != 0);
+	CHECK_INT(call_env(cfg_pw, TS_MSG_LOGIN, "carol", 0, "password", &cs, NULL, &res),
+	          TS_E_NEEDS_LOGIN);
+	{
+		char want[600];
+
+		snprintf(want, sizeof(want), "%s refused the credentials", idp.issuer);
+		CHECK_STR(res.message, want);
+	}
 	ts_client_result_clear(&res);
 
 	/* 8: bob's account disabled at the server: refused although the local
 	 * expiry is an hour away */
 	CHECK_INT(ts_idp_ctl(&idp, "disable", "bob"), 0);
-	CHECK_MSG(simple(cfg_pw, TS_MSG_REVALIDATE, "bob") != 0, "disabled account refused");
+	CHECK_INT(call(cfg_pw, TS_MSG_REVALIDATE, "bob", &res), TS_E_NEEDS_LOGIN);
+	CHECK_STR(res.message, "sign-in required: the server refused the refresh token "
+	                       "(invalid_grant); run `tokenseal login` or log in again");
+	ts_client_result_clear(&res);
 	CHECK_INT(ts_idp_ctl(&idp, "enable", "bob"), 0);
 
 	/* a pasted token: alice's own, accepted for alice */
@@ -642,7 +654,15 @@ static void test_password_and_token(void)
 		              !strstr(res.message, "invalid_grant"),
 		          "pasted-token record: %s", res.message);
 		ts_client_result_clear(&res);
-		CHECK(call_env(cfg_tok, TS_MSG_LOGIN, "carol", 0, "token", &cs, NULL, &res) != 0);
+		CHECK_INT(call_env(cfg_tok, TS_MSG_LOGIN, "carol", 0, "token", &cs, NULL, &res),
+		          TS_E_REJECTED_TOKEN);
+		{
+			char want[600];
+
+			snprintf(want, sizeof(want),
+			         "%s rejected the pasted token; nothing was stored", idp.issuer);
+			CHECK_STR(res.message, want);
+		}
 		ts_client_result_clear(&res);
 		CHECK_INT(simple(cfg_tok, TS_MSG_REVALIDATE, "carol"), TS_E_NO_RECORD);
 	}
@@ -832,6 +852,80 @@ static void test_subject_pinned(void)
 	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
 }
 
+static char cfg_win[700], cfg_win1[700];
+
+/* 4d: inside the refresh window the broker refreshes first and revalidates
+ * only the new token: one refresh, one introspection. */
+static void test_window_refresh_first(void)
+{
+	struct ts_client_result res;
+	char want[600];
+
+	sleep(2); /* refresh_window = 3599 of a 3600 s token: inside after 1 s */
+	CHECK_INT(ts_idp_ctl(&idp, "reset-counters", NULL), 0);
+	CHECK_INT(call(cfg_win, TS_MSG_REVALIDATE, "alice", &res), 0);
+	snprintf(want, sizeof(want), "refreshed the tokens at %s", idp.issuer);
+	CHECK_STR(res.message, want);
+	ts_client_result_clear(&res);
+	CHECK_INT(refreshes(), 1);
+	CHECK_INT(ts_idp_count(&idp, "introspection"), 1);
+}
+
+/* 4d: a failed early refresh does not fail a use the server confirms:
+ * here the user's lock is held (lock timeout, 3 x 1 s + 5 s). */
+static void test_early_refresh_lock_timeout(void)
+{
+	struct ks *ks = NULL;
+	struct ks_lock *l = NULL;
+	struct oauth_client *oc = NULL;
+	struct ts_config cfg;
+	struct ts_client_result res;
+	char want[700];
+
+	open_direct(&ks, &oc, &cfg);
+	sleep(2);
+	CHECK(ks_lock(ks, uid_of("alice"), &l) == 0);
+	CHECK_INT(call(cfg_win1, TS_MSG_REVALIDATE, "alice", &res), 0);
+	snprintf(want, sizeof(want),
+	         "signed in at %s; confirmed by the server (the early refresh failed: %s)",
+	         idp.issuer, ts_strerror(TS_E_LOCK_TIMEOUT));
+	CHECK_STR(res.message, want);
+	ts_client_result_clear(&res);
+	ks_unlock(l);
+	ks_close(ks);
+	oauth_client_free(oc);
+}
+
+static void bogus_refresh_token(struct ts_record *r)
+{
+	ts_erase_free_str(r->refresh_token);
+	r->refresh_token = ts_strdup_secret("not-a-refresh-token-of-this-server");
+	CHECK(r->refresh_token);
+}
+
+/* 4d: an early refresh refused with invalid_grant: the use the server
+ * confirmed goes on, the record is marked needs-login all the same. */
+static void test_early_refresh_invalid_grant(void)
+{
+	struct ts_client_result res;
+	char want[700];
+
+	edit_record("alice", bogus_refresh_token);
+	sleep(2);
+	CHECK_INT(call(cfg_win, TS_MSG_REVALIDATE, "alice", &res), 0);
+	snprintf(want, sizeof(want),
+	         "signed in at %s; confirmed by the server (the early refresh failed: %s)",
+	         idp.issuer, ts_strerror(TS_E_NEEDS_LOGIN));
+	CHECK_STR(res.message, want);
+	ts_client_result_clear(&res);
+	CHECK_INT(call(cfg_main, TS_MSG_REVALIDATE, "alice", &res), TS_E_NEEDS_LOGIN);
+	CHECK_STR(res.message, "sign-in required: the server refused the refresh token "
+	                       "(invalid_grant); run `tokenseal login` or log in again");
+	ts_client_result_clear(&res);
+	device_login(cfg_main, "alice", "alice", "alice-pw", 0, 0);
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
+}
+
 /* Whether some line of log contains needle and starts with prefix. */
 static bool log_line_has(const char *log, const char *needle, const char *prefix)
 {
@@ -936,8 +1030,15 @@ static void test_server_down(void)
 	after = ts_test_read_file(path, &la);
 	CHECK_MSG(la == lb && memcmp(before, after, la) == 0, "record unchanged under grace");
 	free(after);
-	/* a needs-login record gets no grace (bob has none at all) */
-	CHECK_INT(simple(cfg_grace, TS_MSG_REVALIDATE, "carol"), TS_E_NO_RECORD);
+	/* a needs-login record gets no grace: bob's (his account was
+	 * disabled in test_password_and_token, his refresh refused) */
+	CHECK_INT(call(cfg_grace, TS_MSG_STATUS, "bob", &res), 0);
+	CHECK_INT(res.state, TS_STATE_NEEDS_LOGIN);
+	ts_client_result_clear(&res);
+	CHECK_INT(call(cfg_grace, TS_MSG_REVALIDATE, "bob", &res), TS_E_NEEDS_LOGIN);
+	CHECK_STR(res.message, "sign-in required: the server refused the refresh token "
+	                       "(invalid_grant); run `tokenseal login` or log in again");
+	ts_client_result_clear(&res);
 	free(before);
 }
 
@@ -967,6 +1068,11 @@ int main(int argc, char **argv)
 	snprintf(ks_main, sizeof(ks_main), "%s/keystore", idp.dir);
 	snprintf(extra, sizeof(extra), "login_methods = device\nauth_with_stored_token = yes\n");
 	write_config(cfg_main, "conf", extra);
+	snprintf(cfg_win, sizeof(cfg_win), "%s/window.conf", idp.dir);
+	write_config(cfg_win, "conf", "login_methods = device\nrefresh_window = 3599\n");
+	snprintf(cfg_win1, sizeof(cfg_win1), "%s/window1.conf", idp.dir);
+	write_config(cfg_win1, "conf",
+	             "login_methods = device\nrefresh_window = 3599\nhttp_timeout = 1\n");
 
 	RUN(test_device_login);
 	ts_leak_scan_file("the broker's log", logfile);
@@ -989,6 +1095,9 @@ int main(int argc, char **argv)
 	RUN(test_logout_signed_out);
 	RUN(test_last_session_signed_out);
 	RUN(test_subject_pinned);
+	RUN(test_window_refresh_first);
+	RUN(test_early_refresh_lock_timeout);
+	RUN(test_early_refresh_invalid_grant);
 	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_config_reported);
 	RUN(test_server_down);
