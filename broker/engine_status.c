@@ -59,6 +59,8 @@ int eng_status(struct ts_engine *e, const struct ts_request *req, struct ts_outc
 		json_object_set_new(o, "clock_skew_warning",
 		                    json_boolean(rec.skew > TS_SKEW_WARN_SECONDS ||
 		                                 rec.skew < -TS_SKEW_WARN_SECONDS));
+		if (rec.rejected_at > 0)
+			json_object_set_new(o, "rejected_at", json_integer(rec.rejected_at));
 		if (rec.reason[0])
 			json_object_set_new(o, "reason", json_string(rec.reason));
 		out->expires = d.expires_left;

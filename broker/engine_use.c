@@ -125,7 +125,8 @@ out:
 	return r;
 }
 
-/* Note a positive server answer (best effort: a lost race is harmless). */
+/* Note a positive server answer (best effort: a lost race is harmless);
+ * it also lifts a rejection mark. */
 static void note_positive(struct ts_engine *e, const struct ts_request *req,
                           const struct ts_record *seen, int64_t now)
 {
@@ -139,8 +140,37 @@ static void note_positive(struct ts_engine *e, const struct ts_request *req,
 	    ts_single_flight_verdict(&cur, seen->access_token) == TS_GRANT_REFRESH) {
 		cur.last_positive_check = now;
 		cur.skew = seen->skew;
+		cur.rejected_at = 0;
+		cur.rejections = 0;
 		if (eng_store(e, req, l, &cur, gen, NULL) < 0)
-			ts_log_debug("broker: %s: could not note the positive check", eng_log_user(req));
+			ts_log_debug("broker: %s: could not note the positive check",
+			             eng_log_user(req));
+	}
+	ts_record_clear(&cur);
+	ks_unlock(l);
+}
+
+/* The server rejected even the freshly refreshed token (a disabled
+ * account): mark the record so that later uses back off instead of
+ * refreshing every time. Best effort. */
+static void mark_rejected(struct ts_engine *e, const struct ts_request *req,
+                          struct ts_record *rec)
+{
+	struct ks_lock *l = NULL;
+	struct ts_record cur = {0};
+	uint64_t gen = 0;
+
+	if (ks_lock(e->ks, req->uid, &l) < 0)
+		return;
+	if (eng_load(e, req, &cur, &gen) >= 0 &&
+	    ts_single_flight_verdict(&cur, rec->access_token) == TS_GRANT_REFRESH) {
+		cur.rejected_at = eng_server_now(e, rec->skew);
+		cur.rejections = cur.rejections < 1000 ? cur.rejections + 1 : 1000;
+		rec->rejected_at = cur.rejected_at;
+		rec->rejections = cur.rejections;
+		if (eng_store(e, req, l, &cur, gen, NULL) < 0)
+			ts_log_debug("broker: %s: could not mark the record rejected",
+			             eng_log_user(req));
 	}
 	ts_record_clear(&cur);
 	ks_unlock(l);
@@ -252,6 +282,7 @@ struct use_state {
 	bool refreshed, adopted, rejected_early;
 	int early_err; /* the refresh inside the window failed with this (0: none) */
 	bool looked_expired; /* past the expiry by the stored skew: revalidate first */
+	bool backed_off;     /* the server rejected even a fresh token lately: no refresh */
 	struct oauth_error err;
 };
 
@@ -262,7 +293,7 @@ static void use_confirmed(struct ts_engine *e, const struct ts_request *req,
 {
 	struct ts_decision d;
 
-	if (note)
+	if (note || rec->rejected_at)
 		note_positive(e, req, rec, eng_server_now(e, rec->skew));
 	ts_lifecycle_decide(rec, eng_server_now(e, rec->skew), e->cfg, &d);
 	out->expires = d.expires_left;
@@ -341,7 +372,7 @@ static int use_positive(struct ts_engine *e, const struct ts_request *req, struc
 	skew = eng_current_skew(e, rec->skew);
 	note = ts_should_note_positive(rec, eng_server_now(e, skew), skew, e->cfg);
 	rec->skew = skew;
-	if (u->looked_expired && !u->refreshed && !u->early_err) {
+	if (u->looked_expired && !u->refreshed && !u->early_err && !u->backed_off) {
 		u->looked_expired = false;
 		ts_lifecycle_decide(rec, eng_server_now(e, rec->skew), e->cfg, &d);
 		if (d.action == TS_ACT_REFRESH) {
@@ -394,7 +425,10 @@ int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_
 	 * that looks expired may only look so through a stale clock-skew
 	 * estimate (the host clock was set): the server decides first, and
 	 * use_positive decides again with the skew its answer measured. */
-	if (d.action == TS_ACT_REFRESH && d.expires_left > 0)
+	u.backed_off = ts_refresh_backed_off(rec, eng_server_now(e, rec->skew));
+	if (u.backed_off)
+		; /* revalidate only: the server decides whether the account is back */
+	else if (d.action == TS_ACT_REFRESH && d.expires_left > 0)
 		use_refresh_early(e, req, rec, &u, out);
 	else if (d.action == TS_ACT_REFRESH)
 		u.looked_expired = true;
@@ -416,6 +450,17 @@ int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_
 			 * is the answer (invalid_grant: sign-in required) */
 			return use_failed(e, req, rec, u.early_err, &early, out);
 		}
+		if (r == TS_E_REJECTED_TOKEN && u.backed_off) {
+			int64_t left = ts_reject_backoff(rec->rejections) -
+			               (eng_server_now(e, rec->skew) - rec->rejected_at);
+
+			eng_set_msg(out, r, TS_STATE_NEEDS_LOGIN,
+			            "%s rejected even a freshly refreshed token of %s (the account "
+			            "may be disabled); not refreshing again for %lld s; ask the "
+			            "administrator or sign in again",
+			            e->cfg->issuer, req->user, (long long)(left > 0 ? left : 0));
+			return r;
+		}
 		if (r == TS_E_REJECTED_TOKEN && !u.refreshed) {
 			ts_lifecycle_decide(rec, eng_server_now(e, rec->skew), e->cfg, &d);
 			u.rejected_early = d.expires_left > 0;
@@ -427,10 +472,13 @@ int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_
 			continue;
 		}
 		if (r == TS_E_REJECTED_TOKEN) {
+			mark_rejected(e, req, rec);
 			eng_set_msg(out, r, TS_STATE_NEEDS_LOGIN,
 			            "%s rejects even the freshly refreshed token of %s (the account "
-			            "may be disabled); ask the administrator or sign in again",
-			            e->cfg->issuer, req->user);
+			            "may be disabled); not refreshing again for %lld s; ask the "
+			            "administrator or sign in again",
+			            e->cfg->issuer, req->user,
+			            (long long)ts_reject_backoff(rec->rejections));
 			return r;
 		}
 		if (r == TS_E_UNAVAILABLE &&

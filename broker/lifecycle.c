@@ -120,6 +120,23 @@ bool ts_should_note_positive(const struct ts_record *r, int64_t now, int64_t ske
 	       now - r->last_positive_check >= TS_NOTE_INTERVAL;
 }
 
+int64_t ts_reject_backoff(int rejections)
+{
+	int64_t b = TS_REJECT_BACKOFF_MIN;
+
+	for (int i = 1; i < rejections && b < TS_REJECT_BACKOFF_MAX; i++)
+		b *= 2;
+	return b < TS_REJECT_BACKOFF_MAX ? b : TS_REJECT_BACKOFF_MAX;
+}
+
+bool ts_refresh_backed_off(const struct ts_record *r, int64_t now)
+{
+	if (r->rejected_at <= 0)
+		return false;
+	/* a clock set back (now before the mark) still backs off */
+	return now < r->rejected_at || now - r->rejected_at < ts_reject_backoff(r->rejections);
+}
+
 static bool str_eq(const char *a, const char *b)
 {
 	size_t la, lb;

@@ -56,6 +56,11 @@ struct ts_record {
 	int sessions;
 	int64_t skew; /* server - local, seconds, as last seen */
 	char method[16];
+	/* the server rejected even a freshly refreshed token (disabled
+	 * account): server time of the last time, and how often in a row;
+	 * refreshes back off (ts_refresh_backed_off). 0 = not rejected. */
+	int64_t rejected_at;
+	int rejections;
 };
 
 void ts_record_clear(struct ts_record *r);
@@ -105,6 +110,17 @@ bool ts_offline_allowed(const struct ts_record *r, int64_t now, const struct ts_
  * clock-skew estimate moved by more than TS_SKEW_WARN_SECONDS / 4. */
 bool ts_should_note_positive(const struct ts_record *r, int64_t now, int64_t skew,
 			     const struct ts_config *cfg) TS_NONNULL(1, 4);
+
+#define TS_REJECT_BACKOFF_MIN 60
+#define TS_REJECT_BACKOFF_MAX 3600
+
+/* Back-off after n rejections in a row of a freshly refreshed token:
+ * 60 s doubling per rejection, at most an hour. */
+int64_t ts_reject_backoff(int rejections);
+
+/* Is a refresh of r held back at server time now (the server rejected even
+ * the last freshly refreshed token, within the back-off)? */
+bool ts_refresh_backed_off(const struct ts_record *r, int64_t now) TS_NONNULL(1);
 
 enum ts_grant_verdict {
 	TS_GRANT_ADOPT,       /* the stored token changed: use it, no server call */

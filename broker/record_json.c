@@ -70,7 +70,9 @@ int ts_record_to_json(const struct ts_record *r, char **ret_json, size_t *ret_le
 	        0 ||
 	    json_object_set_new(o, "sessions", json_integer(r->sessions)) < 0 ||
 	    json_object_set_new(o, "skew", json_integer(r->skew)) < 0 ||
-	    json_object_set_new(o, "method", json_string(r->method)) < 0)
+	    json_object_set_new(o, "method", json_string(r->method)) < 0 ||
+	    json_object_set_new(o, "rejected_at", json_integer(r->rejected_at)) < 0 ||
+	    json_object_set_new(o, "rejections", json_integer(r->rejections)) < 0)
 		goto out;
 	s = json_dumps(o, JSON_COMPACT);
 	if (!s)
@@ -163,6 +165,10 @@ int ts_record_from_json(struct ts_record *ret, const uint8_t *buf, size_t len)
 	r.last_positive_check = get_int(o, "last_positive_check");
 	r.sessions = (int)get_int(o, "sessions");
 	r.skew = get_int(o, "skew");
+	r.rejected_at = get_int(o, "rejected_at");
+	r.rejections = (int)get_int(o, "rejections");
+	if (r.rejections < 0 || r.rejections > 1000)
+		r.rejections = 1000;
 	r.state = state_parse(state);
 	*ret = r;
 	memset(&r, 0, sizeof(r));

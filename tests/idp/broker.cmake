@@ -15,7 +15,7 @@ endif()
 if(TARGET tokenseal-broker)
 	ts_add_unit_test(NAME test_broker_exec
 		SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_broker_exec.c
-		LIBS ts_keystore ts_common
+		LIBS ts_broker ts_keystore ts_common
 		LABELS idp
 		TIMEOUT 300
 		ARGS $<TARGET_FILE:tokenseal-broker>)

@@ -25,9 +25,11 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ks.h"
+#include "lifecycle.h"
 #include "ts_client.h"
 #include "ts_error.h"
 #include "ts_idp.h"
@@ -407,6 +409,111 @@ static void test_not_saved(void)
 	          WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
+/* Requests of one kind the fault injector saw for a case (its stats). */
+static long fault_requests(struct ts_faults *f, const char *name, const char *kind)
+{
+	char out[8192], key[64];
+	const char *argv[] = {TS_SOURCE_DIR "/tests/fixtures/faults/stats", "--state-dir", f->dir,
+	                      name, NULL};
+	const char *p;
+
+	if (ts_idp_run(argv, out, sizeof(out)) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "\"%s\":", kind);
+	p = strstr(out, "\"requests\"");
+	p = p ? strstr(p, key) : NULL;
+	return p ? strtol(p + strlen(key), NULL, 10) : 0;
+}
+
+/* 4e: the server accepts every refresh but rejects every access token
+ * (fault case introspect-inactive: the shape of a disabled account whose
+ * grant lives on). The first use refreshes once, is rejected again, and
+ * marks the record; the next uses revalidate but do not refresh. */
+static void test_rejected_backoff(void)
+{
+	struct ts_faults f;
+	struct ks *ks = NULL;
+	struct ks_lock *l = NULL;
+	struct ks_open_opts ko = {0};
+	struct ts_record rec = {0};
+	struct ts_client_result res;
+	char issuer[300], fdir[800], fks[900], fkey[900], fsec[900], fcfg[900], want[1200];
+	char *json = NULL;
+	size_t jl = 0;
+	uint64_t gen = 0;
+	long t0, i0;
+	FILE *cf;
+
+	CHECK_INT(ts_faults_start(&f), 0);
+	CHECK_INT(ts_faults_issuer(&f, "introspect-inactive", issuer, sizeof(issuer)), 0);
+	snprintf(fdir, sizeof(fdir), "%s/faults-ks", ts_test_tmpdir());
+	CHECK(mkdir(fdir, 0700) == 0);
+	snprintf(fks, sizeof(fks), "%s/ks", fdir);
+	snprintf(fkey, sizeof(fkey), "%s/ks.key", fdir);
+	snprintf(fsec, sizeof(fsec), "%s/secret", fdir);
+	snprintf(fcfg, sizeof(fcfg), "%s/faults.conf", fdir);
+	ts_test_write_file(fsec, "fault-client-secret", 19, 0600);
+	cf = fopen(fcfg, "w");
+	CHECK(cf);
+	fprintf(cf,
+	        "issuer = %s\nclient_id = tokenseal-conf\nclient_secret_file = %s\nca_file = %s\n"
+	        "keystore_dir = %s\nkey_file = %s\nlogin_methods = device\n",
+	        issuer, fsec, f.ca, fks, fkey);
+	CHECK(fclose(cf) == 0);
+	CHECK(chmod(fcfg, 0644) == 0);
+
+	/* alice's record for that issuer, as a sign-in would have left it */
+	CHECK_INT(ks_init(fks, fkey, &ko), 0);
+	CHECK_INT(ks_open(&ks, fks, fkey, &ko), 0);
+	rec.access_token = ts_strdup_secret("fault-at-stored");
+	rec.refresh_token = ts_strdup_secret("fault-rt-stored");
+	CHECK(rec.access_token && rec.refresh_token);
+	snprintf(rec.sub, sizeof(rec.sub), "sub-alice");
+	snprintf(rec.username, sizeof(rec.username), "alice");
+	snprintf(rec.issuer, sizeof(rec.issuer), "%s", issuer);
+	snprintf(rec.client_id, sizeof(rec.client_id), "tokenseal-conf");
+	rec.obtained_at = time(NULL);
+	rec.expires_in = 3600;
+	CHECK_INT(ts_record_to_json(&rec, &json, &jl), 0);
+	{
+		struct ks_identity id = {uid_of("alice"), "alice", issuer, "tokenseal-conf"};
+
+		CHECK_INT(ks_lock(ks, id.uid, &l), 0);
+		CHECK_INT(ks_write(ks, l, &id, json, jl, 0, &gen), 0);
+		ks_unlock(l);
+	}
+	ts_erase_free(json, jl);
+	ts_record_clear(&rec);
+	ks_close(ks);
+
+	t0 = fault_requests(&f, "introspect-inactive", "token");
+	i0 = fault_requests(&f, "introspect-inactive", "introspect");
+	CHECK_INT(call(broker_bin, fcfg, TS_MSG_REVALIDATE, "alice", NULL, &res), 0);
+	CHECK_INT(res.code, TS_E_REJECTED_TOKEN);
+	snprintf(want, sizeof(want),
+	         "%s rejects even the freshly refreshed token of alice (the account may be "
+	         "disabled); not refreshing again for 60 s; ask the administrator or sign in "
+	         "again",
+	         issuer);
+	CHECK_STR(res.message, want);
+	ts_client_result_clear(&res);
+	CHECK_INT(fault_requests(&f, "introspect-inactive", "token"), t0 + 1);
+	for (int i = 0; i < 3; i++) {
+		CHECK_INT(call(broker_bin, fcfg, TS_MSG_REVALIDATE, "alice", NULL, &res), 0);
+		CHECK_INT(res.code, TS_E_REJECTED_TOKEN);
+		snprintf(want, sizeof(want),
+		         "%s rejected even a freshly refreshed token of alice (the account may be "
+		         "disabled); not refreshing again for ",
+		         issuer);
+		CHECK_MSG(strncmp(res.message, want, strlen(want)) == 0, "back-off message: %s",
+		          res.message);
+		ts_client_result_clear(&res);
+	}
+	CHECK_INT(fault_requests(&f, "introspect-inactive", "token"), t0 + 1); /* no refresh */
+	CHECK_INT(fault_requests(&f, "introspect-inactive", "introspect"), i0 + 2 + 3);
+	ts_faults_stop(&f);
+}
+
 int main(int argc, char **argv)
 {
 	char extra[1200];
@@ -460,6 +567,7 @@ int main(int argc, char **argv)
 	RUN(test_user_sanitised);
 	RUN(test_lock_wait);
 	RUN(test_not_saved);
+	RUN(test_rejected_backoff);
 	ts_leak_scan_file("the broker's log", logfile);
 	return ts_test_done();
 }
