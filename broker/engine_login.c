@@ -31,62 +31,6 @@ static int conv_info(struct ts_engine *e, const struct ts_request *req, const ch
 	return e->conv->info(e->conv->ctx, text);
 }
 
-static int device_show(void *ctx, const struct oauth_device *dev)
-{
-	void **pair = ctx;
-	struct ts_engine *e = pair[0];
-	char text[12288], uri[512], code[64], full[1024];
-	size_t n;
-
-	/* What the server sent is shown on the user's terminal: printable
-	 * ASCII only, so no escape sequence of the server's reaches it. */
-	ts_sanitize_text(uri, sizeof(uri), dev->verification_uri, strlen(dev->verification_uri));
-	ts_sanitize_text(code, sizeof(code), dev->user_code, strlen(dev->user_code));
-	ts_sanitize_text(full, sizeof(full), dev->verification_uri_complete,
-			 strlen(dev->verification_uri_complete));
-	snprintf(text, sizeof(text), "To sign in to %.500s, open %s and enter the code %s",
-		 e->cfg->issuer, uri, code);
-	if (full[0]) {
-		n = strlen(text);
-		snprintf(text + n, sizeof(text) - n, "\n(or open %s)", full);
-		/* With libqrencode, a QR code of the complete URI follows. */
-		n = strlen(text);
-		snprintf(text + n, sizeof(text) - n, "\nor scan this code:\n");
-		if (ts_qr_render(full, text + strlen(text), sizeof(text) - strlen(text)) < 0)
-			text[n] = '\0';
-		else
-			text[strlen(text) - 1] = '\0'; /* the conversation ends the line */
-	}
-	/* device codes are shown even with PAM_SILENT: the login needs them */
-	if (e->conv && e->conv->info)
-		return e->conv->info(e->conv->ctx, text);
-	return -EINVAL;
-}
-
-static int login_device(struct ts_engine *e, const struct ts_request *req, struct oauth_tokens *tok,
-                        struct oauth_error *err)
-{
-	struct oauth_device dev = {0};
-	void *pair[2] = {e, (void *)(uintptr_t)req};
-	unsigned limit =
-	    e->cfg->device_timeout ? e->cfg->device_timeout : TS_DEVICE_TIMEOUT_DEFAULT;
-	int r;
-
-	r = oauth_device_start(e->oauth, &dev, err);
-	if (r < 0)
-		goto out;
-	r = device_show(pair, &dev);
-	if (r < 0) {
-		r = TS_E_INTERACTION;
-		goto out;
-	}
-	r = oauth_device_poll(e->oauth, &dev, (time_t)(ts_monotonic_ms() / 1000) + (time_t)limit,
-	                      NULL, NULL, tok, err);
-out:
-	oauth_device_clear(&dev);
-	return r;
-}
-
 static int ask(struct ts_engine *e, const char *text, bool echo, char **ret)
 {
 	if (!e->conv || !e->conv->prompt)
@@ -95,6 +39,88 @@ static int ask(struct ts_engine *e, const char *text, bool echo, char **ret)
 		return TS_E_INTERACTION;
 	return 0;
 }
+
+#define TS_DEVICE_PROMPT_TAIL "Press Enter once you have approved it: "
+
+/* The sign-in text of a device login: URL, code, optional QR code. */
+static void device_text(const struct ts_engine *e, const struct oauth_device *dev, char *text,
+                        size_t len)
+{
+	char uri[512], code[64], full[1024];
+	size_t n;
+
+	/* What the server sent is shown on the user's terminal: printable
+	 * ASCII only, so no escape sequence of the server's reaches it. */
+	ts_sanitize_text(uri, sizeof(uri), dev->verification_uri, strlen(dev->verification_uri));
+	ts_sanitize_text(code, sizeof(code), dev->user_code, strlen(dev->user_code));
+	ts_sanitize_text(full, sizeof(full), dev->verification_uri_complete,
+	                 strlen(dev->verification_uri_complete));
+	snprintf(text, len, "To sign in to %.500s, open %s and enter the code %s", e->cfg->issuer,
+	         uri, code);
+	if (full[0]) {
+		n = strlen(text);
+		snprintf(text + n, len - n, "\n(or open %s)", full);
+		/* With libqrencode, a QR code of the complete URI follows. */
+		n = strlen(text);
+		snprintf(text + n, len - n, "\nor scan this code:\n");
+		if (ts_qr_render(full, text + strlen(text), len - strlen(text)) < 0)
+			text[n] = '\0';
+		else
+			text[strlen(text) - 1] = '\0'; /* the conversation ends the line */
+	}
+}
+
+/*
+ * Show the sign-in text. The device code is shown even with PAM_SILENT
+ * (the login needs it), but the module suppresses INFO messages then
+ * (Debian's sudo always passes PAM_SILENT): with TS_FLAG_SILENT the text
+ * goes out as a PROMPT (echo on), which PAM_SILENT does not suppress, and
+ * the poll starts after the answer.
+ */
+static int device_show(struct ts_engine *e, const struct ts_request *req,
+                       const struct oauth_device *dev)
+{
+	char text[12288];
+	char *answer = NULL;
+	int r;
+
+	device_text(e, dev, text, sizeof(text) - sizeof(TS_DEVICE_PROMPT_TAIL) - 1);
+	if (!(req->flags & TS_FLAG_SILENT)) {
+		if (e->conv && e->conv->info)
+			return e->conv->info(e->conv->ctx, text);
+		return -EINVAL;
+	}
+	snprintf(text + strlen(text), sizeof(text) - strlen(text), "\n%s", TS_DEVICE_PROMPT_TAIL);
+	r = ask(e, text, true, &answer);
+	ts_erase_free_str(answer);
+	return r;
+}
+
+static int login_device(struct ts_engine *e, const struct ts_request *req, struct oauth_tokens *tok,
+                        struct oauth_error *err)
+{
+	struct oauth_device dev = {0};
+	unsigned limit =
+	    e->cfg->device_timeout ? e->cfg->device_timeout : TS_DEVICE_TIMEOUT_DEFAULT;
+	time_t deadline;
+	int r;
+
+	r = oauth_device_start(e->oauth, &dev, err);
+	if (r < 0)
+		goto out;
+	/* the overall deadline counts from the start, also while a prompt waits */
+	deadline = (time_t)(ts_monotonic_ms() / 1000) + (time_t)limit;
+	r = device_show(e, req, &dev);
+	if (r < 0) {
+		r = TS_E_INTERACTION;
+		goto out;
+	}
+	r = oauth_device_poll(e->oauth, &dev, deadline, NULL, NULL, tok, err);
+out:
+	oauth_device_clear(&dev);
+	return r;
+}
+
 
 /* auth_with_stored_token: try the stored tokens first. 0 / negative: the
  * answer (out filled); 1: go on with an interactive sign-in. */

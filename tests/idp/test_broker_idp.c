@@ -52,6 +52,9 @@ struct conv_state {
 	const char *answer; /* for prompts */
 	unsigned infos, prompts;
 	char last_info[2048];
+	bool approve_in_prompt; /* PAM_SILENT shape: the code comes in a prompt */
+	bool prompt_echo;
+	char last_prompt[12288];
 };
 
 /* Set when a device-login text carried a QR code (half blocks). */
@@ -98,9 +101,27 @@ static int c_prompt(void *ctx, const char *text, bool echo, char **ret)
 {
 	struct conv_state *s = ctx;
 
-	(void)text;
-	(void)echo;
 	s->prompts++;
+	s->prompt_echo = echo;
+	snprintf(s->last_prompt, sizeof(s->last_prompt), "%s", text);
+	if (s->approve_in_prompt) {
+		const char *p = strstr(text, "enter the code ");
+		size_t n;
+
+		if (!p)
+			return -1;
+		p += strlen("enter the code ");
+		n = strcspn(p, " \n");
+		if (n >= sizeof(s->code))
+			return -1;
+		memcpy(s->code, p, n);
+		s->code[n] = '\0';
+		/* approve as the person would, then press Enter */
+		if (ts_idp_approve_device(&idp, s->code, s->approve_login, s->approve_pw, 0) != 0)
+			return -1;
+		*ret = strdup("");
+		return *ret ? 0 : -ENOMEM;
+	}
 	if (!s->answer)
 		return -1;
 	*ret = strdup(s->answer);
@@ -926,6 +947,37 @@ static void test_early_refresh_invalid_grant(void)
 	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
 }
 
+/* 4f: PAM_SILENT (TS_FLAG_SILENT): the sign-in text comes as a PROMPT
+ * with echo on, which PAM_SILENT does not suppress, ending with the Enter
+ * request; no INFO; polling starts after the answer and the login works. */
+static void test_device_silent(void)
+{
+	struct conv_state cs = {.approve_login = "alice", .approve_pw = "alice-pw",
+	                        .approve_in_prompt = true};
+	struct ts_client_result res;
+	static const char tail[] = "\nPress Enter once you have approved it: ";
+	char want[600], cfg[800];
+	size_t n;
+
+	/* no auth_with_stored_token: alice's valid record must not answer */
+	snprintf(cfg, sizeof(cfg), "%s/silent.conf", idp.dir);
+	write_config(cfg, "conf", "login_methods = device\n");
+	CHECK_INT(call_env(cfg, TS_MSG_LOGIN, "alice", TS_FLAG_SILENT, "device", &cs, NULL, &res),
+	          0);
+	snprintf(want, sizeof(want), "signed in to %s as alice (device)", idp.issuer);
+	CHECK_STR(res.message, want);
+	ts_client_result_clear(&res);
+	CHECK_INT(cs.prompts, 1);
+	CHECK_INT(cs.infos, 0);
+	CHECK_MSG(cs.prompt_echo, "the prompt echoes");
+	n = strlen(cs.last_prompt);
+	CHECK_MSG(n > sizeof(tail) && strcmp(cs.last_prompt + n - (sizeof(tail) - 1), tail) == 0,
+	          "the prompt ends with the Enter request: %s", cs.last_prompt);
+	snprintf(want, sizeof(want), "To sign in to %s, open ", idp.issuer);
+	CHECK_MSG(strncmp(cs.last_prompt, want, strlen(want)) == 0, "and carries the sign-in text");
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
+}
+
 /* Whether some line of log contains needle and starts with prefix. */
 static bool log_line_has(const char *log, const char *needle, const char *prefix)
 {
@@ -1098,6 +1150,7 @@ int main(int argc, char **argv)
 	RUN(test_window_refresh_first);
 	RUN(test_early_refresh_lock_timeout);
 	RUN(test_early_refresh_invalid_grant);
+	RUN(test_device_silent);
 	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_config_reported);
 	RUN(test_server_down);
