@@ -425,12 +425,12 @@ int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_
 	 * that looks expired may only look so through a stale clock-skew
 	 * estimate (the host clock was set): the server decides first, and
 	 * use_positive decides again with the skew its answer measured. */
+	/* backed off: revalidate only, the server decides whether the
+	 * account is back */
 	u.backed_off = ts_refresh_backed_off(rec, eng_server_now(e, rec->skew));
-	if (u.backed_off)
-		; /* revalidate only: the server decides whether the account is back */
-	else if (d.action == TS_ACT_REFRESH && d.expires_left > 0)
+	if (!u.backed_off && d.action == TS_ACT_REFRESH && d.expires_left > 0)
 		use_refresh_early(e, req, rec, &u, out);
-	else if (d.action == TS_ACT_REFRESH)
+	else if (!u.backed_off && d.action == TS_ACT_REFRESH)
 		u.looked_expired = true;
 	for (unsigned attempt = 0; attempt < 3; attempt++) {
 		struct oauth_identity ident = {0};
