@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The pure part of the lifecycle engine: the stored record (JSON payload of
- * a sealed keystore record) and the decisions made from it. No I/O here, so
+ * The pure part of the lifecycle engine: the decisions made from the stored
+ * record (its JSON codec is record_json.c). No I/O here, so
  * tests/unit/test_lifecycle.c covers it by table.
  */
 #include <errno.h>
@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 
 #include "lifecycle.h"
 #include "ts_error.h"
@@ -38,144 +37,6 @@ void ts_outcome_clear(struct ts_outcome *o)
 void ts_secret_hash_hex(char out[TS_RT_HASH_HEX], const char *secret)
 {
 	ts_sha256_hex(out, TS_SHA256_BYTES, secret ? secret : "", secret ? strlen(secret) : 0);
-}
-
-int ts_record_to_json(const struct ts_record *r, char **ret_json, size_t *ret_len)
-{
-	json_t *o = json_object();
-	char *s;
-	int rc = -ENOMEM;
-
-	if (!o)
-		return -ENOMEM;
-	if (json_object_set_new(o, "v", json_integer(1)) < 0 ||
-	    json_object_set_new(o, "access_token",
-	                        json_string(r->access_token ? r->access_token : "")) < 0 ||
-	    (r->refresh_token &&
-	     json_object_set_new(o, "refresh_token", json_string(r->refresh_token)) < 0) ||
-	    json_object_set_new(o, "id_present", json_boolean(r->id.present)) < 0 ||
-	    json_object_set_new(o, "id_iss", json_string(r->id.iss)) < 0 ||
-	    json_object_set_new(o, "id_sub", json_string(r->id.sub)) < 0 ||
-	    json_object_set_new(o, "id_aud", json_string(r->id.aud)) < 0 ||
-	    json_object_set_new(o, "sub", json_string(r->sub)) < 0 ||
-	    json_object_set_new(o, "username", json_string(r->username)) < 0 ||
-	    json_object_set_new(o, "issuer", json_string(r->issuer)) < 0 ||
-	    json_object_set_new(o, "client_id", json_string(r->client_id)) < 0 ||
-	    json_object_set_new(o, "obtained_at", json_integer(r->obtained_at)) < 0 ||
-	    json_object_set_new(o, "expires_in", json_integer(r->expires_in)) < 0 ||
-	    json_object_set_new(o, "last_positive_check", json_integer(r->last_positive_check)) <
-	        0 ||
-	    json_object_set_new(
-	        o, "state", json_string(r->state == TS_REC_NEEDS_LOGIN ? "needs-login" : "valid")) <
-	        0 ||
-	    json_object_set_new(o, "reason", json_string(r->reason)) < 0 ||
-	    json_object_set_new(o, "needs_login_rt_hash", json_string(r->needs_login_rt_hash)) <
-	        0 ||
-	    json_object_set_new(o, "sessions", json_integer(r->sessions)) < 0 ||
-	    json_object_set_new(o, "skew", json_integer(r->skew)) < 0 ||
-	    json_object_set_new(o, "method", json_string(r->method)) < 0)
-		goto out;
-	s = json_dumps(o, JSON_COMPACT);
-	if (!s)
-		goto out;
-	*ret_len = strlen(s);
-	*ret_json = s;
-	rc = 0;
-out:
-	/* the object holds token copies: wipe them before jansson frees */
-	{
-		json_t *v = json_object_get(o, "access_token");
-		if (v && json_string_value(v))
-			ts_wipe((void *)(uintptr_t)json_string_value(v), json_string_length(v));
-		v = json_object_get(o, "refresh_token");
-		if (v && json_string_value(v))
-			ts_wipe((void *)(uintptr_t)json_string_value(v), json_string_length(v));
-	}
-	json_decref(o);
-	return rc;
-}
-
-static int get_str(json_t *o, const char *key, char *out, size_t outlen)
-{
-	json_t *v = json_object_get(o, key);
-
-	out[0] = '\0';
-	if (!v)
-		return 0;
-	if (!json_is_string(v))
-		return TS_E_CORRUPT;
-	return ts_strlcpy(out, json_string_value(v), outlen) < 0 ? TS_E_CORRUPT : 0;
-}
-
-static int64_t get_int(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
-}
-
-static void wipe_json_secret(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (v && json_is_string(v))
-		ts_wipe((void *)(uintptr_t)json_string_value(v), json_string_length(v));
-}
-
-int ts_record_from_json(struct ts_record *ret, const uint8_t *buf, size_t len)
-{
-	struct ts_record r = {0};
-	json_error_t jerr;
-	json_t *o, *v;
-	char state[32];
-	int rc = TS_E_CORRUPT;
-
-	o = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!o)
-		return TS_E_CORRUPT;
-	if (!json_is_object(o))
-		goto out;
-	v = json_object_get(o, "access_token");
-	if (!json_is_string(v))
-		goto out;
-	r.access_token = ts_strdup_secret(json_string_value(v));
-	v = json_object_get(o, "refresh_token");
-	if (v && json_is_string(v) && json_string_length(v) > 0)
-		r.refresh_token = ts_strdup_secret(json_string_value(v));
-	if (!r.access_token ||
-	    (v && json_is_string(v) && json_string_length(v) > 0 && !r.refresh_token)) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	r.id.present = json_is_true(json_object_get(o, "id_present"));
-	if (get_str(o, "id_iss", r.id.iss, sizeof(r.id.iss)) < 0 ||
-	    get_str(o, "id_sub", r.id.sub, sizeof(r.id.sub)) < 0 ||
-	    get_str(o, "id_aud", r.id.aud, sizeof(r.id.aud)) < 0 ||
-	    get_str(o, "sub", r.sub, sizeof(r.sub)) < 0 ||
-	    get_str(o, "username", r.username, sizeof(r.username)) < 0 ||
-	    get_str(o, "issuer", r.issuer, sizeof(r.issuer)) < 0 ||
-	    get_str(o, "client_id", r.client_id, sizeof(r.client_id)) < 0 ||
-	    get_str(o, "state", state, sizeof(state)) < 0 ||
-	    get_str(o, "reason", r.reason, sizeof(r.reason)) < 0 ||
-	    get_str(o, "needs_login_rt_hash", r.needs_login_rt_hash,
-	            sizeof(r.needs_login_rt_hash)) < 0 ||
-	    get_str(o, "method", r.method, sizeof(r.method)) < 0)
-		goto out;
-	r.obtained_at = get_int(o, "obtained_at");
-	r.expires_in = get_int(o, "expires_in");
-	r.last_positive_check = get_int(o, "last_positive_check");
-	r.sessions = (int)get_int(o, "sessions");
-	r.skew = get_int(o, "skew");
-	r.state = strcmp(state, "needs-login") == 0 ? TS_REC_NEEDS_LOGIN : TS_REC_VALID;
-	*ret = r;
-	memset(&r, 0, sizeof(r));
-	rc = 0;
-out:
-	wipe_json_secret(o, "access_token");
-	wipe_json_secret(o, "refresh_token");
-	json_decref(o);
-	ts_record_clear(&r);
-	return rc;
 }
 
 int64_t ts_refresh_window(const struct ts_config *cfg, int64_t lifetime)
@@ -211,6 +72,9 @@ void ts_lifecycle_decide(const struct ts_record *r, int64_t now, const struct ts
 	if (r->state == TS_REC_NEEDS_LOGIN) {
 		d.action = TS_ACT_NEEDS_LOGIN;
 		d.state = TS_STATE_NEEDS_LOGIN;
+	} else if (r->state == TS_REC_SIGNED_OUT) {
+		d.action = TS_ACT_SIGNED_OUT;
+		d.state = TS_STATE_SIGNED_OUT;
 	} else if (d.expires_left <= d.window) {
 		/* inside the window or past the local expiry: a refresh is due
 		 * (a record without a refresh token can only be revalidated) */
@@ -232,7 +96,7 @@ bool ts_offline_allowed(const struct ts_record *r, int64_t now, const struct ts_
 {
 	int64_t age;
 
-	if (!r || r->state == TS_REC_NEEDS_LOGIN || r->last_positive_check <= 0 ||
+	if (!r || r->state != TS_REC_VALID || r->last_positive_check <= 0 ||
 	    cfg->offline_grace == 0)
 		return false;
 	age = now - r->last_positive_check;
@@ -256,6 +120,23 @@ bool ts_should_note_positive(const struct ts_record *r, int64_t now, int64_t ske
 	       now - r->last_positive_check >= TS_NOTE_INTERVAL;
 }
 
+int64_t ts_reject_backoff(int rejections)
+{
+	int64_t b = TS_REJECT_BACKOFF_MIN;
+
+	for (int i = 1; i < rejections && b < TS_REJECT_BACKOFF_MAX; i++)
+		b *= 2;
+	return b < TS_REJECT_BACKOFF_MAX ? b : TS_REJECT_BACKOFF_MAX;
+}
+
+bool ts_refresh_backed_off(const struct ts_record *r, int64_t now)
+{
+	if (r->rejected_at <= 0)
+		return false;
+	/* a clock set back (now before the mark) still backs off */
+	return now < r->rejected_at || now - r->rejected_at < ts_reject_backoff(r->rejections);
+}
+
 static bool str_eq(const char *a, const char *b)
 {
 	size_t la, lb;
@@ -270,19 +151,11 @@ static bool str_eq(const char *a, const char *b)
 enum ts_grant_verdict ts_single_flight_verdict(const struct ts_record *stored,
                                                const char *seen_access)
 {
-	if (stored->state == TS_REC_NEEDS_LOGIN)
+	if (stored->state != TS_REC_VALID)
 		return TS_GRANT_NEEDS_LOGIN;
 	if (!str_eq(stored->access_token, seen_access))
 		return TS_GRANT_ADOPT;
 	return TS_GRANT_REFRESH;
-}
-
-enum ts_grant_verdict ts_invalid_grant_verdict(const struct ts_record *stored,
-                                               const char *refused_rt)
-{
-	if (stored->refresh_token && !str_eq(stored->refresh_token, refused_rt))
-		return TS_GRANT_ADOPT;
-	return TS_GRANT_NEEDS_LOGIN;
 }
 
 int ts_identity_check(const struct ts_config *cfg, const char *user, const char *server_name,

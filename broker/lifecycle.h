@@ -34,6 +34,7 @@
 enum ts_rec_state {
 	TS_REC_VALID = 0,
 	TS_REC_NEEDS_LOGIN = 1,
+	TS_REC_SIGNED_OUT = 2, /* no tokens; keeps sub and username (DESIGN §4, §5) */
 };
 
 /* A user's stored token set. Times are SERVER time (local + skew). Strings
@@ -55,6 +56,11 @@ struct ts_record {
 	int sessions;
 	int64_t skew; /* server - local, seconds, as last seen */
 	char method[16];
+	/* the server rejected even a freshly refreshed token (disabled
+	 * account): server time of the last time, and how often in a row;
+	 * refreshes back off (ts_refresh_backed_off). 0 = not rejected. */
+	int64_t rejected_at;
+	int rejections;
 };
 
 void ts_record_clear(struct ts_record *r);
@@ -71,6 +77,7 @@ int ts_record_from_json(struct ts_record *ret, const uint8_t *buf, size_t len) T
 enum ts_action {
 	TS_ACT_NO_RECORD,   /* nothing stored: sign in */
 	TS_ACT_NEEDS_LOGIN, /* marked needs-login: sign in */
+	TS_ACT_SIGNED_OUT,  /* signed out (tokens gone, subject kept): sign in */
 	TS_ACT_USE_CACHED,  /* a positive check within revalidate_cache: no server call */
 	TS_ACT_REVALIDATE,  /* ask the server, then use */
 	TS_ACT_REFRESH,     /* inside the refresh window (or expired): refresh first */
@@ -104,21 +111,27 @@ bool ts_offline_allowed(const struct ts_record *r, int64_t now, const struct ts_
 bool ts_should_note_positive(const struct ts_record *r, int64_t now, int64_t skew,
 			     const struct ts_config *cfg) TS_NONNULL(1, 4);
 
+#define TS_REJECT_BACKOFF_MIN 60
+#define TS_REJECT_BACKOFF_MAX 3600
+
+/* Back-off after n rejections in a row of a freshly refreshed token:
+ * 60 s doubling per rejection, at most an hour. */
+int64_t ts_reject_backoff(int rejections);
+
+/* Is a refresh of r held back at server time now (the server rejected even
+ * the last freshly refreshed token, within the back-off)? */
+bool ts_refresh_backed_off(const struct ts_record *r, int64_t now) TS_NONNULL(1);
+
 enum ts_grant_verdict {
 	TS_GRANT_ADOPT,       /* the stored token changed: use it, no server call */
 	TS_GRANT_REFRESH,     /* the stored token is the one seen: refresh it */
-	TS_GRANT_NEEDS_LOGIN, /* invalid_grant for the stored refresh token */
+	TS_GRANT_NEEDS_LOGIN, /* the stored record is marked needs-login */
 };
 
 /* After taking the lock: seen_access is the access token this process saw
  * rejected (or planned to refresh); stored is the re-read record. */
 enum ts_grant_verdict ts_single_flight_verdict(const struct ts_record *stored,
                                                const char *seen_access) TS_NONNULL(1);
-
-/* invalid_grant answer for refused_rt: needs-login only when refused_rt is
- * still the stored one, else adopt the newer record. */
-enum ts_grant_verdict ts_invalid_grant_verdict(const struct ts_record *stored,
-                                               const char *refused_rt) TS_NONNULL(1, 2);
 
 /* Identity binding: server_name (username_claim) after username_map must
  * equal user. 0, or TS_E_IDENTITY_MISMATCH with a message naming both. */
@@ -153,6 +166,7 @@ struct ts_outcome {
 	char *status_json;  /* STATUS */
 	unsigned refreshes; /* refresh requests this process sent (tests, logs) */
 	bool legacy_grant;  /* the password grant was used: the boundary warns */
+	int not_saved;      /* a refresh succeeded but its store failed: why (0 = saved) */
 };
 
 void ts_outcome_clear(struct ts_outcome *o);
@@ -160,6 +174,7 @@ void ts_outcome_clear(struct ts_outcome *o);
 struct ts_request {
 	enum ts_msg_type type;
 	const char *user;
+	const char *user_log; /* user sanitised for log lines (ts_sanitize_text); NULL: "?" */
 	uid_t uid;
 	const char *service;
 	uint32_t flags;

@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tokenseal-broker, exec mode (DESIGN.md §2): run by the PAM module or the
- * CLI with a pipe pair on stdin/stdout, it serves one request and exits. It
- * is installed setgid tokenseal, so it trusts nothing from its caller: the
- * identity is the real uid (root may act for anyone), the environment is
- * cleared, --config and TOKENSEAL_CONFIG are honoured only where safe, core
- * dumps are off and nothing is logged that could hold a token.
+ * tokenseal-broker, exec mode (DESIGN.md §2): run by the PAM module inside
+ * a root host process (sshd, sudo, su, login) with a pipe pair on
+ * stdin/stdout, it serves one request and exits. It is never setuid or
+ * setgid and serves exec mode only with euid 0; since the caller is root,
+ * --config and TOKENSEAL_CONFIG are honoured and any local user may be asked
+ * for. What the caller's process state could carry into storage (rlimits,
+ * signal dispositions and mask) is reset first, the environment is
+ * cleared, core dumps are off and nothing is logged that could hold a token.
  */
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,21 +30,20 @@
 #include "ts_mem.h"
 #include "ts_paths.h"
 
+#define ROOT_ONLY_MESSAGE                                                                      \
+	"tokenseal-broker: exec mode serves root callers only (pam_tokenseal inside sshd, "    \
+	"sudo, su, login); other users reach tokenseal through the tokenseal-broker service\n"
+
 static void usage(FILE *f)
 {
 	fputs("usage: tokenseal-broker [--config PATH] [--debug]\n"
 	      "Serves one tokenseal broker request on stdin/stdout (a pipe pair).\n"
-	      "It is started by pam_tokenseal.so and the tokenseal command, not by hand.\n",
+	      "It is started by pam_tokenseal.so as root, not by hand.\n",
 	      f);
 }
 
-static bool privileged_binary(void)
-{
-	return getuid() != geteuid() || getgid() != getegid();
-}
-
-/* Keep only what a test harness may need (libfaketime), and only in a
- * process without extra privileges; everything else goes. */
+/* Keep only what a test harness may need (libfaketime); everything else
+ * goes. The PAM module starts the broker with an empty environment. */
 static void sanitize_environment(void)
 {
 	static const char *const names[] = {"FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC"};
@@ -53,7 +53,7 @@ static void sanitize_environment(void)
 	for (size_t i = 0; i < TS_ARRAY_SIZE(names); i++) {
 		const char *v = getenv(names[i]);
 
-		if (v && !privileged_binary() && ts_strlcpy(vals[i], v, sizeof(vals[i])) == 0)
+		if (v && ts_strlcpy(vals[i], v, sizeof(vals[i])) == 0)
 			have[i] = true;
 	}
 	clearenv();
@@ -62,39 +62,65 @@ static void sanitize_environment(void)
 			break;
 }
 
-static void harden(void)
+/*
+ * Undo what the caller's process state would carry into storage: a tiny
+ * RLIMIT_FSIZE (with SIGXFSZ ignored a write would just come up short), a
+ * low RLIMIT_NOFILE, ignored or blocked signals. Then the broker's own
+ * choices: no core dumps, umask 077, SIGPIPE ignored (EPIPE instead),
+ * SIGXFSZ ignored (EFBIG instead).
+ */
+static void reset_process_state(void)
 {
-	struct rlimit rl = {0, 0};
+	struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
+	struct sigaction sa = {.sa_handler = SIG_DFL};
+	sigset_t none;
 
+	/* unlimited; without CAP_SYS_RESOURCE (some containers) the hard limit */
+	if (setrlimit(RLIMIT_FSIZE, &rl) < 0 && getrlimit(RLIMIT_FSIZE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_FSIZE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	sigemptyset(&sa.sa_mask);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+
+	rl.rlim_cur = rl.rlim_max = 0;
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	(void)setrlimit(RLIMIT_CORE, &rl);
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);
+	/* a write past a hard file-size limit we could not raise fails with
+	 * EFBIG (reported, the old record stays) instead of killing us */
+	signal(SIGXFSZ, SIG_IGN);
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
 	closefrom(3);
 #endif
 }
 
-int main(int argc, char **argv)
+/* Parse argv. -1: go on; else the exit status. */
+static int parse_args(int argc, char **argv, const char **ret_config, bool *ret_debug)
 {
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'}, {"debug", no_argument, NULL, 'd'},
 	    {"daemon", no_argument, NULL, 'D'},       {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
 	};
-	struct ts_serve_opts opts = {.group = (gid_t)-1};
-	const char *config = NULL, *env_config;
-	char config_buf[TS_PATH_MAX];
-	bool debug = false;
-	int c, r;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "c:dhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			config = optarg;
+			*ret_config = optarg;
 			break;
 		case 'd':
-			debug = true;
+			*ret_debug = true;
 			break;
 		case 'D':
 			fputs("tokenseal-broker: daemon mode is not available in this version\n",
@@ -115,27 +141,46 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
+
+/* --config, else TOKENSEAL_CONFIG, else the default: the caller is root
+ * (euid 0, whatever its real uid: sudo's shape), so both are honoured. */
+static const char *config_path(const char *config, char *buf, size_t len)
+{
+	const char *env = getenv("TOKENSEAL_CONFIG");
+
+	if (config)
+		return config;
+	if (env && env[0] && ts_strlcpy(buf, env, len) == 0)
+		return buf;
+	return TS_DEFAULT_CONFIG;
+}
+
+int main(int argc, char **argv)
+{
+	struct ts_serve_opts opts = {0};
+	const char *config = NULL;
+	char config_buf[TS_PATH_MAX];
+	bool debug = false;
+	int r;
+
+	r = parse_args(argc, argv, &config, &debug);
+	if (r >= 0)
+		return r;
+	if (geteuid() != 0) {
+		fputs(ROOT_ONLY_MESSAGE, stderr);
+		return 2;
+	}
 	if (isatty(STDIN_FILENO)) {
 		fputs("tokenseal-broker: refusing to run with a terminal on stdin; it is started "
-		      "by pam_tokenseal.so and the tokenseal command\n",
+		      "by pam_tokenseal.so\n",
 		      stderr);
 		return 2;
 	}
-	if (config && getuid() != 0 && privileged_binary()) {
-		fputs("tokenseal-broker: --config is only honoured for root; using the default\n",
-		      stderr);
-		config = NULL;
-	}
-	env_config = getenv("TOKENSEAL_CONFIG");
-	if (!config && env_config && env_config[0] && getuid() == 0 &&
-	    strlen(env_config) < sizeof(config_buf)) {
-		snprintf(config_buf, sizeof(config_buf), "%s", env_config);
-		config = config_buf;
-	}
-	if (!config)
-		config = TS_DEFAULT_CONFIG;
+	config = config_path(config, config_buf, sizeof(config_buf));
 	sanitize_environment();
-	harden();
+	reset_process_state();
 
 	ts_log_setup(debug ? TS_LOG_STDERR : TS_LOG_SYSLOG, "tokenseal-broker", debug);
 	if (sodium_init() < 0) {
@@ -149,7 +194,8 @@ int main(int argc, char **argv)
 	}
 	opts.config_path = config;
 	opts.debug = debug;
-	r = ts_broker_serve_one(&opts, STDIN_FILENO, STDOUT_FILENO, getuid());
+	/* the caller is root (euid 0): it may ask for any local user */
+	r = ts_broker_serve_one(&opts, STDIN_FILENO, STDOUT_FILENO, geteuid());
 	if (r < 0) {
 		ts_log(LOG_ERR, "request not served: %s", ts_strerror(r));
 		return 1;

@@ -186,9 +186,165 @@ static void log_outcome(const struct ts_request *req, const struct ts_outcome *o
 
 	if (o->code == TS_E_SERVER_CONFIG || o->code == TS_E_CONFIG)
 		prio = LOG_ERR;
-	ts_log(prio, "%s for %s (service %s): %s [%s, %s]", type_name(req->type), req->user,
+	ts_log(prio, "%s for %s (service %s): %s [%s, %s]", type_name(req->type),
+	       req->user_log ? req->user_log : "?",
 	       req->service ? req->service : "-", o->message, ts_strerror(o->code),
 	       ts_state_name(o->state));
+}
+
+struct req_bufs {
+	char user[TS_NAME_MAX], user_log[TS_NAME_MAX], service[TS_NAME_MAX], method[16];
+};
+
+/* Read one request frame into req (strings in bufs). 0; 1 when a RESULT
+ * with out's error should be sent; negative when no frame could be read. */
+static int read_request(int in_fd, int timeout_ms, struct ts_request *req, struct req_bufs *bufs,
+                        struct ts_outcome *out)
+{
+	struct ts_msg m = {0};
+	int64_t flags = 0;
+	int r;
+
+	r = ts_proto_read(in_fd, &m, timeout_ms);
+	if (r < 0)
+		return r;
+	if (!is_request(m.type)) {
+		out->code = TS_E_IPC;
+		snprintf(out->message, sizeof(out->message), "not a request (type %u)", m.type);
+		ts_msg_clear(&m);
+		return 1;
+	}
+	req->type = (enum ts_msg_type)m.type;
+	if (ts_msg_get_str(&m, TS_F_USER, bufs->user, sizeof(bufs->user)) < 0 || !bufs->user[0]) {
+		ts_msg_clear(&m);
+		out->code = TS_E_IPC;
+		snprintf(out->message, sizeof(out->message), "request without a user name");
+		return 1;
+	}
+	req->user = bufs->user;
+	/* the name comes from the caller (sshd passes what the client typed):
+	 * log lines get it sanitised */
+	ts_sanitize_text(bufs->user_log, sizeof(bufs->user_log), bufs->user, strlen(bufs->user));
+	req->user_log = bufs->user_log;
+	if (ts_msg_get_str(&m, TS_F_SERVICE, bufs->service, sizeof(bufs->service)) >= 0 &&
+	    bufs->service[0])
+		req->service = bufs->service;
+	if (ts_msg_get_str(&m, TS_F_METHOD, bufs->method, sizeof(bufs->method)) >= 0 &&
+	    bufs->method[0])
+		req->method = bufs->method;
+	if (ts_msg_get_int(&m, TS_F_FLAGS, &flags) >= 0)
+		req->flags = (uint32_t)flags;
+	ts_msg_clear(&m);
+	return 0;
+}
+
+/*
+ * How long a broker waits for the user's lock: the holder's worst case. A
+ * holder runs at most one discovery fetch, one refresh and one
+ * revalidation (with its userinfo follow-up folded into the same bound),
+ * each with its retries inside http_timeout, plus the fsynced store:
+ *
+ *     lock wait = 3 x http_timeout + 5 s      (default http_timeout 10: 35 s)
+ *
+ * capped so that the wait and our own requests still fit in the caller's
+ * frame timeout (TS_PROTO_TIMEOUT_MS).
+ */
+static unsigned lock_wait_ms(const struct ts_config *cfg)
+{
+	uint64_t ms = ((uint64_t)cfg->http_timeout * 3 + 5) * 1000;
+	uint64_t cap = TS_PROTO_TIMEOUT_MS / 2;
+
+	return (unsigned)(ms < cap ? ms : cap);
+}
+
+/* Configuration, keystore and OAuth client for req. 0, or negative with out
+ * filled. */
+static int open_engine(const struct ts_serve_opts *opts, const struct ts_request *req,
+                       struct ts_config *cfg, struct ks **ret_ks, struct oauth_client **ret_oc,
+                       struct ts_outcome *out)
+{
+	struct ks_open_opts kopts = {0};
+	struct oauth_error oerr = {0};
+	int r;
+
+	ts_config_defaults(cfg);
+	r = ts_config_load(cfg, opts->config_path, req->service, &config_report);
+	if (r >= 0)
+		r = ts_config_validate(cfg, opts->config_path, &config_report);
+	if (r < 0) {
+		out->code = TS_E_CONFIG;
+		snprintf(out->message, sizeof(out->message),
+		         "configuration problem in %.300s (%s); ask the administrator",
+		         opts->config_path, ts_strerror(r));
+		return TS_E_CONFIG;
+	}
+	if (opts->debug)
+		cfg->debug = true;
+	if (req->uid < cfg->min_uid) {
+		out->code = TS_E_PERM;
+		snprintf(out->message, sizeof(out->message),
+		         "%.100s (uid %u) is below min_uid %u: tokenseal does not sign in root or "
+		         "system accounts unless min_uid allows them",
+		         req->user_log, (unsigned)req->uid, cfg->min_uid);
+		return TS_E_PERM;
+	}
+	kopts.lock_timeout_ms = lock_wait_ms(cfg);
+	r = ks_open(ret_ks, cfg->keystore_dir, cfg->key_file, &kopts);
+	if ((r == -ENOENT || r == TS_E_NO_KEY) && geteuid() == 0) {
+		/* ks_init creates a key only in an empty keystore; it refuses
+		 * (TS_E_NO_KEY) while records exist, and nothing is changed */
+		r = ks_init(cfg->keystore_dir, cfg->key_file, &kopts);
+		if (r >= 0)
+			r = ks_open(ret_ks, cfg->keystore_dir, cfg->key_file, &kopts);
+	}
+	if (r == TS_E_NO_KEY) {
+		out->code = TS_E_CONFIG;
+		snprintf(out->message, sizeof(out->message),
+		         "the keystore key %.300s is missing or unreadable while records exist; "
+		         "nothing was changed; ask the administrator",
+		         cfg->key_file);
+		return TS_E_CONFIG;
+	}
+	if (r < 0) {
+		out->code = r;
+		snprintf(out->message, sizeof(out->message), "cannot open the keystore %.300s: %s",
+		         cfg->keystore_dir, ts_strerror(r));
+		return r;
+	}
+	r = oauth_client_new(ret_oc, cfg, &oerr);
+	if (r < 0) {
+		out->code = r;
+		snprintf(out->message, sizeof(out->message),
+		         "cannot set up the OAuth client: %.400s",
+		         oerr.message[0] ? oerr.message : ts_strerror(r));
+		return r;
+	}
+	return 0;
+}
+
+static void run_engine(struct ts_config *cfg, struct ks *ks, struct oauth_client *oc,
+                       const struct ts_conv *conv, const struct ts_request *req,
+                       struct ts_outcome *out)
+{
+	struct ts_engine eng = {.cfg = cfg, .ks = ks, .oauth = oc, .conv = conv};
+
+	(void)ts_discovery_cache_load(cfg, oc, time(NULL));
+	if (req->flags & TS_FLAG_NONINTERACTIVE)
+		eng.conv = NULL;
+	ts_engine_handle(&eng, req, out);
+	if (out->legacy_grant)
+		ts_log(LOG_WARNING,
+		       "%s signed in with the resource-owner password grant, a legacy "
+		       "grant (RFC 9700 §2.4); prefer login_methods = device",
+		       req->user);
+	if (oauth_clock_skew(oc) > TS_SKEW_WARN_SECONDS ||
+	    oauth_clock_skew(oc) < -TS_SKEW_WARN_SECONDS)
+		ts_log(LOG_WARNING,
+		       "this host's clock is %ld s off from %s's; expiry follows the "
+		       "server's time",
+		       -oauth_clock_skew(oc), cfg->issuer);
+	ts_discovery_cache_update(
+	    cfg, oc, ts_discovery_cache_suspect(out->code, out->state == TS_STATE_UNAVAILABLE));
 }
 
 int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd, uid_t peer_uid)
@@ -198,105 +354,28 @@ int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd,
 	struct ts_conv conv = {conv_info, conv_error, conv_prompt, &cc};
 	struct ts_outcome out = {.expires = -1};
 	struct ts_request req = {0};
+	struct req_bufs bufs;
 	struct ts_config cfg;
-	struct ks_open_opts kopts = {0};
 	struct ks *ks = NULL;
 	struct oauth_client *oc = NULL;
-	struct oauth_error oerr = {0};
-	struct ts_msg m = {0};
-	char user[TS_NAME_MAX], service[TS_NAME_MAX], method[16];
-	int64_t flags = 0;
 	int r;
 
-	r = ts_proto_read(in_fd, &m, cc.timeout_ms);
+	r = read_request(in_fd, cc.timeout_ms, &req, &bufs, &out);
 	if (r < 0)
 		return r;
-	if (!is_request(m.type)) {
-		ts_msg_clear(&m);
-		out.code = TS_E_IPC;
-		snprintf(out.message, sizeof(out.message), "not a request (type %u)", m.type);
+	if (r > 0)
 		return send_result(out_fd, cc.timeout_ms, &out);
-	}
-	req.type = (enum ts_msg_type)m.type;
-	if (ts_msg_get_str(&m, TS_F_USER, user, sizeof(user)) < 0 || !user[0]) {
-		ts_msg_clear(&m);
-		out.code = TS_E_IPC;
-		snprintf(out.message, sizeof(out.message), "request without a user name");
-		return send_result(out_fd, cc.timeout_ms, &out);
-	}
-	req.user = user;
-	if (ts_msg_get_str(&m, TS_F_SERVICE, service, sizeof(service)) >= 0 && service[0])
-		req.service = service;
-	if (ts_msg_get_str(&m, TS_F_METHOD, method, sizeof(method)) >= 0 && method[0])
-		req.method = method;
-	if (ts_msg_get_int(&m, TS_F_FLAGS, &flags) >= 0)
-		req.flags = (uint32_t)flags;
-	ts_msg_clear(&m);
-
-	r = authorize(user, peer_uid, &req.uid);
+	r = authorize(req.user, peer_uid, &req.uid);
 	if (r < 0) {
 		out.code = r;
 		snprintf(out.message, sizeof(out.message),
 		         r == TS_E_PERM ? "uid %u may not act for user %s"
 		                        : "uid %u: no local user named %s",
-		         (unsigned)peer_uid, user);
+		         (unsigned)peer_uid, req.user_log);
 		goto send;
 	}
-
-	ts_config_defaults(&cfg);
-	r = ts_config_load(&cfg, opts->config_path, req.service, &config_report);
-	if (r >= 0)
-		r = ts_config_validate(&cfg, opts->config_path, &config_report);
-	if (r < 0) {
-		out.code = TS_E_CONFIG;
-		snprintf(out.message, sizeof(out.message),
-		         "configuration problem in %.300s (%s); ask the administrator",
-		         opts->config_path, ts_strerror(r));
-		goto send;
-	}
-	if (opts->debug)
-		cfg.debug = true;
-	r = ks_open(&ks, cfg.keystore_dir, cfg.key_file, &kopts);
-	if ((r == -ENOENT || r == TS_E_NO_KEY) && getuid() == 0) {
-		r = ks_init(cfg.keystore_dir, cfg.key_file, &kopts);
-		if (r >= 0)
-			r = ks_open(&ks, cfg.keystore_dir, cfg.key_file, &kopts);
-	}
-	if (r < 0) {
-		out.code = r;
-		snprintf(out.message, sizeof(out.message), "cannot open the keystore %.300s: %s",
-		         cfg.keystore_dir, ts_strerror(r));
-		goto send;
-	}
-	r = oauth_client_new(&oc, &cfg, &oerr);
-	if (r < 0) {
-		out.code = r;
-		snprintf(out.message, sizeof(out.message), "cannot set up the OAuth client: %.400s",
-		         oerr.message[0] ? oerr.message : ts_strerror(r));
-		goto send;
-	}
-	(void)ts_discovery_cache_load(&cfg, oc, time(NULL));
-	{
-		struct ts_engine eng = {.cfg = &cfg, .ks = ks, .oauth = oc, .conv = &conv};
-
-		if (req.flags & TS_FLAG_NONINTERACTIVE)
-			eng.conv = NULL;
-		ts_engine_handle(&eng, &req, &out);
-		if (out.legacy_grant)
-			ts_log(LOG_WARNING,
-			       "%s signed in with the resource-owner password grant, a legacy "
-			       "grant (RFC 9700 §2.4); prefer login_methods = device",
-			       user);
-		if (oauth_clock_skew(oc) > TS_SKEW_WARN_SECONDS ||
-		    oauth_clock_skew(oc) < -TS_SKEW_WARN_SECONDS)
-			ts_log(LOG_WARNING,
-			       "this host's clock is %ld s off from %s's; expiry follows the "
-			       "server's time",
-			       -oauth_clock_skew(oc), cfg.issuer);
-		ts_discovery_cache_update(
-		    &cfg, oc,
-		    ts_discovery_cache_suspect(out.code, out.state == TS_STATE_UNAVAILABLE));
-	}
+	if (open_engine(opts, &req, &cfg, &ks, &oc, &out) >= 0)
+		run_engine(&cfg, ks, oc, &conv, &req, &out);
 send:
 	log_outcome(&req, &out);
 	r = send_result(out_fd, cc.timeout_ms, &out);

@@ -15,11 +15,11 @@
 struct ts_serve_opts {
 	const char *config_path;
 	bool debug;
-	gid_t group; /* keystore group, (gid_t)-1 = leave alone */
 	int timeout_ms;
 };
 
-/* Serve one request from a caller whose (real) uid is peer_uid. Returns 0
+/* Serve one request from a caller whose uid is peer_uid (exec mode: the
+ * broker's euid, always 0; daemon mode: SO_PEERCRED). Returns 0
  * when a RESULT was sent (whatever its code), else a negative error. */
 int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd,
                         uid_t peer_uid) TS_WUR TS_NONNULL(1);

@@ -17,8 +17,10 @@ ts_pam_services(DIR ${_tss_dir} CONF ${_tss_dir}/conf/session.conf
 
 ts_add_unit_test(NAME test_pam_session LABELS pam idp TIMEOUT 300
 	SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_pam_session.c ${CMAKE_CURRENT_LIST_DIR}/pam_harness.c
+		${PROJECT_SOURCE_DIR}/pam_module/pam_result.c
 	LIBS ts_common PkgConfig::PAM
 	ARGS $<TARGET_FILE:tokenseal-broker>)
+target_include_directories(test_pam_session PRIVATE ${PROJECT_SOURCE_DIR}/pam_module)
 add_dependencies(test_pam_session pam_tokenseal tokenseal-broker)
 ts_pam_wrapper_env(TEST pam.test_pam_session DIR ${_tss_dir}
 	ENV TS_PAM_SESSION_CONF=${_tss_dir}/conf/session.conf)

@@ -13,11 +13,11 @@
  *  c  after open_session neither the PAM environment nor the process
  *     environment holds the access token, a TOKENSEAL_* variable or
  *     anything token-like
- *  d  close_session, revoke_on = logout: record deleted, one revocation at
+ *  d  close_session, revoke_on = logout: signed-out record, two revocations at
  *     the server, the grant's access token inactive, REVALIDATE says
- *     TS_E_NO_RECORD and account ignores the user
+ *     TS_E_SIGNED_OUT and account refuses the user
  *  e  revoke_on = last-session: two sessions, one close keeps the record
- *     and revokes nothing; the second close deletes and revokes
+ *     and revokes nothing; the second close signs out and revokes
  *  f  revoke_on = never: close keeps the record, revokes nothing, the next
  *     account phase succeeds
  *  g  the stored token is used only by a caller that already is the user
@@ -42,6 +42,7 @@
 #include <security/pam_appl.h>
 
 #include "pam_harness.h"
+#include "pam_result.h"
 #include "ts_client.h"
 #include "ts_error.h"
 #include "ts_idp.h"
@@ -299,15 +300,16 @@ static void test_close_logout(void)
 	pam_steps("tss-logout", "alice", oc, 2, NULL);
 	CHECK_INT(slot->rv[0], PAM_SUCCESS);
 	CHECK_INT(slot->rv[1], PAM_SUCCESS);
-	CHECK_MSG(!ph_has_record("alice"), "the record was deleted at close_session");
-	CHECK_INT(count("revocation"), 1);
+	CHECK_MSG(ph_has_record("alice"), "a signed-out record is kept at close_session");
+	CHECK_INT(count("revocation"), 2); /* the refresh and the access token */
 	/* revoking the refresh token ends the grant (oidc-provider): its
 	 * access token is dead too */
 	CHECK_MSG(!introspect_active(t), "the grant was revoked at the server");
-	CHECK_INT(broker_call(TS_MSG_REVALIDATE, "alice", "tss-logout", &res), TS_E_NO_RECORD);
+	CHECK_INT(broker_call(TS_MSG_REVALIDATE, "alice", "tss-logout", &res), TS_E_SIGNED_OUT);
 	ts_client_result_clear(&res);
-	/* account: PAM_IGNORE, which the stack sends on to pam_deny */
-	CHECK_INT(pam_one("tss-logout", "alice", PH_ACCOUNT, NULL), PAM_AUTH_ERR);
+	/* account: refused (signing out does not turn the account phase off) */
+	CHECK_INT(pam_one("tss-logout", "alice", PH_ACCOUNT, NULL),
+	          pts_result_to_pam(PTS_ACCOUNT, TS_E_SIGNED_OUT, false));
 	free(t);
 }
 
@@ -334,8 +336,8 @@ static void test_close_last_session(void)
 	ph_resume(slot);
 	ph_finish(pid, slot, "tss-last", "bob", false);
 	CHECK_INT(slot->rv[4], PAM_SUCCESS);
-	CHECK_MSG(!ph_has_record("bob"), "the last close deleted the record");
-	CHECK_INT(count("revocation"), 1);
+	CHECK_MSG(ph_has_record("bob"), "the last close kept a signed-out record");
+	CHECK_INT(count("revocation"), 2);
 	CHECK_MSG(!introspect_active(t), "the last close revoked the grant");
 	free(t);
 }

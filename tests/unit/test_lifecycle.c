@@ -202,10 +202,6 @@ static void test_single_flight_verdicts(void)
 	CHECK_INT(ts_single_flight_verdict(&stored, "AT-1"), TS_GRANT_ADOPT);
 	/* the store still holds what we saw: we refresh */
 	CHECK_INT(ts_single_flight_verdict(&stored, "AT-2"), TS_GRANT_REFRESH);
-	/* invalid_grant for a superseded refresh token: adopt, never needs-login */
-	CHECK_INT(ts_invalid_grant_verdict(&stored, "RT-1"), TS_GRANT_ADOPT);
-	/* invalid_grant for the stored refresh token: needs-login */
-	CHECK_INT(ts_invalid_grant_verdict(&stored, "RT-2"), TS_GRANT_NEEDS_LOGIN);
 	stored.state = TS_REC_NEEDS_LOGIN;
 	CHECK_INT(ts_single_flight_verdict(&stored, "AT-2"), TS_GRANT_NEEDS_LOGIN);
 }
@@ -267,6 +263,61 @@ static void test_record_json(void)
 	ts_record_clear(&r);
 }
 
+/* 4e: back-off after a rejected fresh token: 60 s doubling, at most 1 h. */
+static void test_reject_backoff(void)
+{
+	struct ts_record r = {0};
+
+	CHECK_INT(ts_reject_backoff(1), 60);
+	CHECK_INT(ts_reject_backoff(2), 120);
+	CHECK_INT(ts_reject_backoff(3), 240);
+	CHECK_INT(ts_reject_backoff(7), 3600);
+	CHECK_INT(ts_reject_backoff(1000), 3600);
+	CHECK(!ts_refresh_backed_off(&r, 1000));
+	r.rejected_at = 1000;
+	r.rejections = 1;
+	CHECK(ts_refresh_backed_off(&r, 1000));
+	CHECK(ts_refresh_backed_off(&r, 1059));
+	CHECK(!ts_refresh_backed_off(&r, 1060));
+	CHECK(ts_refresh_backed_off(&r, 900)); /* clock set back */
+	r.rejections = 2;
+	CHECK(ts_refresh_backed_off(&r, 1119));
+}
+
+/* 4a: a signed-out record keeps sub and username, has no tokens, is
+ * decided as signed-out, never refreshed, never offline-graced; an unknown
+ * state is never taken for valid. */
+static void test_signed_out_record(void)
+{
+	struct ts_config c = cfg_with(0, 0, 3600);
+	struct ts_record r = {0}, back = {0};
+	struct ts_decision d;
+	char *json = NULL;
+	size_t len = 0;
+	static const char unknown[] = "{\"access_token\":\"x\",\"state\":\"frozen\"}";
+
+	r.state = TS_REC_SIGNED_OUT;
+	snprintf(r.sub, sizeof(r.sub), "sub-alice");
+	snprintf(r.username, sizeof(r.username), "alice");
+	r.last_positive_check = 100;
+	CHECK_INT(ts_record_to_json(&r, &json, &len), 0);
+	CHECK_INT(ts_record_from_json(&back, (const uint8_t *)json, len), 0);
+	CHECK_INT(back.state, TS_REC_SIGNED_OUT);
+	CHECK_STR(back.sub, "sub-alice");
+	CHECK_STR(back.username, "alice");
+	CHECK(!back.refresh_token);
+	ts_lifecycle_decide(&back, 200, &c, &d);
+	CHECK_INT(d.action, TS_ACT_SIGNED_OUT);
+	CHECK_INT(d.state, TS_STATE_SIGNED_OUT);
+	CHECK(!ts_offline_allowed(&back, 200, &c, NULL));
+	CHECK_INT(ts_single_flight_verdict(&back, ""), TS_GRANT_NEEDS_LOGIN);
+	ts_record_clear(&back);
+	free(json);
+	CHECK_INT(ts_record_from_json(&back, (const uint8_t *)unknown, sizeof(unknown) - 1), 0);
+	CHECK_INT(back.state, TS_REC_NEEDS_LOGIN);
+	ts_record_clear(&back);
+}
+
 int main(void)
 {
 	RUN(test_refresh_window);
@@ -277,5 +328,7 @@ int main(void)
 	RUN(test_single_flight_verdicts);
 	RUN(test_identity);
 	RUN(test_record_json);
+	RUN(test_reject_backoff);
+	RUN(test_signed_out_record);
 	return ts_test_done();
 }

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to the lifecycle engine (engine*.c): the helpers the operation
+ * files share. Nothing outside broker/engine*.c includes this.
+ *
+ *   engine.c          dispatch (ts_engine_handle), clocks, messages
+ *   engine_store.c    record load/store under the keystore's locks
+ *   engine_use.c      a use: revalidate, single-flight refresh, identity
+ *   engine_login.c    sign-in (device, password, pasted token)
+ *   engine_session.c  sessions, logout, GET_TOKEN
+ *   engine_status.c   STATUS
+ */
+#ifndef TS_ENGINE_INTERNAL_H
+#define TS_ENGINE_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ks.h"
+#include "lifecycle.h"
+
+#define TS_CAS_RETRIES 3
+
+/* ---- engine.c: clocks and messages ---- */
+int64_t eng_local_now(const struct ts_engine *e) TS_NONNULL(1);
+int64_t eng_server_now(const struct ts_engine *e, int64_t skew) TS_NONNULL(1);
+/* The OAuth client's latest skew measurement, else fallback. */
+int64_t eng_current_skew(const struct ts_engine *e, int64_t fallback) TS_NONNULL(1);
+void eng_set_msg(struct ts_outcome *o, int code, enum ts_state st, const char *fmt, ...)
+    TS_PRINTF(4, 5) TS_NONNULL(1, 4);
+const char *eng_state_hint(void);
+/* The user name as log lines may show it (sanitised by the boundary). */
+const char *eng_log_user(const struct ts_request *req) TS_NONNULL(1);
+void eng_server_error_msg(struct ts_outcome *o, const struct ts_engine *e, int r,
+                          const struct oauth_error *err) TS_NONNULL(1, 2, 4);
+
+/* ---- engine_store.c: records ---- */
+void eng_ks_id(const struct ts_engine *e, const struct ts_request *req, struct ks_identity *id)
+    TS_NONNULL(1, 2, 3);
+/* Read and parse the stored record. TS_E_NO_RECORD when none. l: the user's
+ * lock when held (only then is a corrupt record quarantined), else NULL. */
+int eng_load(struct ts_engine *e, const struct ts_request *req, struct ks_lock *l,
+             struct ts_record *ret, uint64_t *ret_gen) TS_WUR TS_NONNULL(1, 2, 4, 5);
+/* eng_load without the lock, re-read under it when it looks like a rollback. */
+int eng_load_unlocked(struct ts_engine *e, const struct ts_request *req, struct ts_record *ret,
+                      uint64_t *ret_gen) TS_WUR TS_NONNULL(1, 2, 3, 4);
+int eng_store(struct ts_engine *e, const struct ts_request *req, struct ks_lock *l,
+              const struct ts_record *rec, uint64_t expected, uint64_t *ret_gen) TS_WUR
+    TS_NONNULL(1, 2, 3, 4);
+/* Mark the record needs-login (under the held lock); keeps it in place. */
+int eng_mark_needs_login(struct ts_engine *e, const struct ts_request *req, struct ks_lock *l,
+                         struct ts_record *cur, uint64_t gen, const char *reason) TS_WUR
+    TS_NONNULL(1, 2, 3, 4, 6);
+/* Move the tokens of t into rec (server times, state valid). */
+void eng_record_fill_tokens(struct ts_engine *e, struct ts_record *rec, struct oauth_tokens *t)
+    TS_NONNULL(1, 2, 3);
+/* Store a new sign-in under the lock (keeps the session count). */
+int eng_store_login(struct ts_engine *e, const struct ts_request *req, struct ts_record *rec)
+    TS_WUR TS_NONNULL(1, 2, 3);
+
+/* ---- engine_use.c: a use ---- */
+int eng_refresh_single_flight(struct ts_engine *e, const struct ts_request *req,
+                              const char *seen_access, struct ts_record *rec, bool *ret_adopted,
+                              struct ts_outcome *out, struct oauth_error *err) TS_WUR
+    TS_NONNULL(1, 2, 3, 4, 5, 6, 7);
+int eng_revalidate_identity(struct ts_engine *e, const char *token, bool need_name,
+                            struct oauth_identity *ret, struct oauth_error *err) TS_WUR
+    TS_NONNULL(1, 2, 4, 5);
+/* rec may be NULL (no record to bind to). */
+int eng_check_identity(struct ts_engine *e, const struct ts_request *req,
+                       const struct ts_record *rec, const struct oauth_identity *ident,
+                       struct ts_outcome *out) TS_WUR TS_NONNULL(1, 2, 4, 5);
+/* Every use: on success rec holds the usable record. Fills out. */
+int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_record *rec,
+                   struct ts_outcome *out) TS_NONNULL(1, 2, 3, 4);
+
+/* ---- the operations ---- */
+int eng_login(struct ts_engine *e, const struct ts_request *req, struct ts_outcome *out)
+    TS_NONNULL(1, 2, 3);
+int eng_logout(struct ts_engine *e, const struct ts_request *req, struct ts_outcome *out)
+    TS_NONNULL(1, 2, 3);
+int eng_open_session(struct ts_engine *e, const struct ts_request *req, struct ts_outcome *out)
+    TS_NONNULL(1, 2, 3);
+int eng_close_session(struct ts_engine *e, const struct ts_request *req, struct ts_outcome *out)
+    TS_NONNULL(1, 2, 3);
+int eng_get_token(struct ts_engine *e, const struct ts_request *req, struct ts_outcome *out)
+    TS_NONNULL(1, 2, 3);
+int eng_status(struct ts_engine *e, const struct ts_request *req, struct ts_outcome *out)
+    TS_NONNULL(1, 2, 3);
+
+#endif

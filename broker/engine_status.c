@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * STATUS: what the stored record says, as JSON and one sentence.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "engine_internal.h"
+#include "ts_error.h"
+#include "ts_log.h"
+#include "ts_mem.h"
+#include "ts_time.h"
+
+int eng_status(struct ts_engine *e, const struct ts_request *req, struct ts_outcome *out)
+{
+	struct ts_record rec = {0};
+	struct ts_decision d;
+	uint64_t gen = 0;
+	json_t *o;
+	int r;
+
+	r = eng_load_unlocked(e, req, &rec, &gen);
+	o = json_object();
+	if (!o) {
+		ts_record_clear(&rec);
+		return -ENOMEM;
+	}
+	json_object_set_new(o, "user", json_string(req->user));
+	json_object_set_new(o, "issuer", json_string(e->cfg->issuer));
+	if (r == TS_E_NO_RECORD || r == -ENOENT) {
+		json_object_set_new(o, "state", json_string(ts_state_name(TS_STATE_NONE)));
+		eng_set_msg(out, 0, TS_STATE_NONE, "%s is not signed in at %s", req->user,
+		        e->cfg->issuer);
+	} else if (r < 0) {
+		json_object_set_new(o, "state", json_string(ts_state_name(TS_STATE_CORRUPTED)));
+		json_object_set_new(o, "error", json_string(ts_strerror(r)));
+		eng_set_msg(out, 0, TS_STATE_CORRUPTED, "the stored sign-in of %s cannot be read (%s)",
+		        req->user, ts_strerror(r));
+	} else {
+		ts_lifecycle_decide(&rec, eng_server_now(e, rec.skew), e->cfg, &d);
+		json_object_set_new(o, "state", json_string(ts_state_name(d.state)));
+		json_object_set_new(o, "sub", json_string(rec.sub));
+		json_object_set_new(o, "username", json_string(rec.username));
+		json_object_set_new(o, "method", json_string(rec.method));
+		json_object_set_new(o, "expires_in", json_integer(d.expires_left));
+		json_object_set_new(o, "refresh_window", json_integer(d.window));
+		json_object_set_new(o, "obtained_at", json_integer(rec.obtained_at));
+		json_object_set_new(o, "last_positive_check",
+		                    json_integer(rec.last_positive_check));
+		json_object_set_new(o, "has_refresh_token",
+		                    json_boolean(rec.refresh_token != NULL));
+		json_object_set_new(o, "sessions", json_integer(rec.sessions));
+		json_object_set_new(o, "clock_skew", json_integer(rec.skew));
+		json_object_set_new(o, "clock_skew_warning",
+		                    json_boolean(rec.skew > TS_SKEW_WARN_SECONDS ||
+		                                 rec.skew < -TS_SKEW_WARN_SECONDS));
+		if (rec.rejected_at > 0)
+			json_object_set_new(o, "rejected_at", json_integer(rec.rejected_at));
+		if (rec.reason[0])
+			json_object_set_new(o, "reason", json_string(rec.reason));
+		out->expires = d.expires_left;
+		if (d.state == TS_STATE_SIGNED_OUT)
+			eng_set_msg(out, 0, d.state, "%s signed out of %s; %s", req->user,
+			            e->cfg->issuer, eng_state_hint());
+		else if (d.state == TS_STATE_NEEDS_LOGIN)
+			eng_set_msg(out, 0, d.state, "sign-in required: %s; %s", rec.reason,
+			        eng_state_hint());
+		else
+			eng_set_msg(
+			    out, 0, d.state, "%s: %s at %s, access token expires in %lld s%s",
+			    req->user, ts_state_name(d.state), e->cfg->issuer,
+			    (long long)d.expires_left,
+			    (rec.skew > TS_SKEW_WARN_SECONDS || rec.skew < -TS_SKEW_WARN_SECONDS)
+			        ? " (warning: this host's clock is off from the server's)"
+			        : "");
+	}
+	out->status_json = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	ts_record_clear(&rec);
+	return 0;
+}
+
