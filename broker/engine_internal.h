@@ -53,8 +53,9 @@ int eng_mark_needs_login(struct ts_engine *e, const struct ts_request *req, stru
                          struct ts_record *cur, uint64_t gen, const char *reason) TS_WUR
     TS_NONNULL(1, 2, 3, 4, 6);
 /* Move the tokens of t into rec (server times, state valid). */
-void eng_record_fill_tokens(struct ts_engine *e, struct ts_record *rec, struct oauth_tokens *t)
-    TS_NONNULL(1, 2, 3);
+void eng_record_fill_tokens(struct ts_engine *e, struct ts_record *rec, struct oauth_tokens *t,
+                            struct ts_outcome *out)
+    TS_NONNULL(1, 2, 3, 4);
 /* Store a new sign-in under the lock (keeps the session count). */
 int eng_store_login(struct ts_engine *e, const struct ts_request *req, struct ts_record *rec)
     TS_WUR TS_NONNULL(1, 2, 3);

@@ -268,6 +268,17 @@ static int login_store(struct ts_engine *e, const struct ts_request *req, enum t
 	r = eng_check_identity(e, req, NULL, ident, out);
 	if (r < 0)
 		goto refused;
+	if (m == TS_LOGIN_TOKEN && !oauth_identity_for_client(e->oauth, ident)) {
+		/* another application's token for the same person must not
+		 * open a session here (introspection's client_id / aud) */
+		r = TS_E_FOREIGN_TOKEN;
+		eng_set_msg(out, r, TS_STATE_NONE,
+		            "the pasted token was issued to another application (%s), not to %s; "
+		            "nothing was stored; sign in with a token obtained for this host",
+		            ident->client_id[0] ? ident->client_id : "no client named",
+		            e->cfg->client_id);
+		goto refused;
+	}
 	if (have_old && old.sub[0] && ident->sub[0] && strcmp(old.sub, ident->sub) != 0) {
 		/* DESIGN §5: the subject outlives logout and needs-login */
 		r = TS_E_SUBJECT_PINNED;
@@ -290,7 +301,7 @@ static int login_store(struct ts_engine *e, const struct ts_request *req, enum t
 	snprintf(rec.issuer, sizeof(rec.issuer), "%s", e->cfg->issuer);
 	snprintf(rec.client_id, sizeof(rec.client_id), "%s", e->cfg->client_id);
 	snprintf(rec.method, sizeof(rec.method), "%s", ts_login_method_name(m));
-	eng_record_fill_tokens(e, &rec, tok);
+	eng_record_fill_tokens(e, &rec, tok, out);
 	rec.last_positive_check = eng_server_now(e, rec.skew);
 	r = eng_store_login(e, req, &rec);
 	if (r < 0) {

@@ -96,10 +96,13 @@ int eng_mark_needs_login(struct ts_engine *e, const struct ts_request *req, stru
 	return eng_store(e, req, l, cur, gen, NULL);
 }
 
-void eng_record_fill_tokens(struct ts_engine *e, struct ts_record *rec, struct oauth_tokens *t)
+void eng_record_fill_tokens(struct ts_engine *e, struct ts_record *rec, struct oauth_tokens *t,
+                            struct ts_outcome *out)
 {
 	int64_t skew = eng_current_skew(e, rec->skew);
 
+	if (t->warnings[0])
+		snprintf(out->answer_warnings, sizeof(out->answer_warnings), "%s", t->warnings);
 	ts_erase_free_str(rec->access_token);
 	rec->access_token = TS_TAKE_PTR(t->access_token);
 	if (t->refresh_token) {
@@ -149,7 +152,20 @@ int eng_store_login(struct ts_engine *e, const struct ts_request *req, struct ts
 			r = TS_E_CONFLICT; /* what is left if no retry remains */
 			continue;
 		}
-		if (r == TS_E_NO_RECORD || r == TS_E_QUARANTINED || r == -ENOENT)
+		if (r == TS_E_MISMATCH) {
+			/* a record of another issuer/client (or user name): the
+			 * person has just signed in here afresh, so this login
+			 * replaces it (configuration alone never does) */
+			struct ks_header_info h;
+
+			r = ks_read_header(e->ks, req->uid, &h);
+			if (r < 0)
+				break;
+			gen = h.generation;
+			ts_log(LOG_NOTICE,
+			       "broker: %s: a sign-in at %s replaces the record made at %s",
+			       eng_log_user(req), e->cfg->issuer, h.issuer);
+		} else if (r == TS_E_NO_RECORD || r == TS_E_QUARANTINED || r == -ENOENT)
 			gen = 0;
 		else if (r < 0)
 			break;

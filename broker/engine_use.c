@@ -112,7 +112,7 @@ int eng_refresh_single_flight(struct ts_engine *e, const struct ts_request *req,
 	}
 	if (r < 0)
 		goto out; /* unavailable, configuration, protocol: change nothing */
-	eng_record_fill_tokens(e, &cur, &tok);
+	eng_record_fill_tokens(e, &cur, &tok, out);
 	r = store_refreshed(e, req, l, &cur, gen, out);
 	ts_record_clear(rec);
 	*rec = cur;
@@ -242,10 +242,25 @@ static int use_load(struct ts_engine *e, const struct ts_request *req, struct ts
 		return TS_E_NO_RECORD;
 	}
 	if (r == TS_E_MISMATCH) {
-		eng_set_msg(out, r, TS_STATE_MISMATCH,
-		            "the stored sign-in of %s was made at another issuer or client than "
-		            "this host now uses (%s); fix the configuration, or sign in again",
-		            req->user, e->cfg->issuer);
+		struct ks_header_info h;
+		bool have = ks_read_header(e->ks, req->uid, &h) == 0;
+
+		if (have && strcmp(h.issuer, e->cfg->issuer) != 0)
+			eng_set_msg(out, r, TS_STATE_MISMATCH,
+			            "%s signed in at %.200s, this host now uses %.200s; the record "
+			            "is kept: fix issuer in the configuration, or sign in again",
+			            req->user, h.issuer, e->cfg->issuer);
+		else if (have && strcmp(h.client_id, e->cfg->client_id) != 0)
+			eng_set_msg(out, r, TS_STATE_MISMATCH,
+			            "%s signed in through client %.100s, this host now uses %.100s; "
+			            "the record is kept: fix client_id in the configuration, or sign "
+			            "in again",
+			            req->user, h.client_id, e->cfg->client_id);
+		else
+			eng_set_msg(out, r, TS_STATE_MISMATCH,
+			            "the stored sign-in of uid %u was made for another user name "
+			            "than %s; the record is kept; sign in again",
+			            (unsigned)req->uid, req->user);
 		return r;
 	}
 	if (r < 0) {

@@ -167,6 +167,9 @@ struct ts_outcome {
 	unsigned refreshes; /* refresh requests this process sent (tests, logs) */
 	bool legacy_grant;  /* the password grant was used: the boundary warns */
 	int not_saved;      /* a refresh succeeded but its store failed: why (0 = saved) */
+	/* the server's token answer had fields that failed their checks and
+	 * were defaulted (oauth_tokens.warnings): the boundary logs them */
+	char answer_warnings[OAUTH_MSG_MAX];
 };
 
 void ts_outcome_clear(struct ts_outcome *o);

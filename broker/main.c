@@ -10,6 +10,7 @@
  * cleared, core dumps are off and nothing is logged that could hold a token.
  */
 #include <errno.h>
+#include <grp.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -176,6 +177,14 @@ int main(int argc, char **argv)
 		fputs("tokenseal-broker: refusing to run with a terminal on stdin; it is started "
 		      "by pam_tokenseal.so\n",
 		      stderr);
+		return 2;
+	}
+	/* sudo's shape (real uid the invoking user, euid 0): become wholly
+	 * root, so that nothing of the caller's identity (real ids, groups)
+	 * reaches access checks or the owner of a file the broker creates */
+	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+		fprintf(stderr, "tokenseal-broker: cannot drop the caller's ids: %s\n",
+		        strerror(errno));
 		return 2;
 	}
 	config = config_path(config, config_buf, sizeof(config_buf));

@@ -190,6 +190,10 @@ static void log_outcome(const struct ts_request *req, const struct ts_outcome *o
 	       req->user_log ? req->user_log : "?",
 	       req->service ? req->service : "-", o->message, ts_strerror(o->code),
 	       ts_state_name(o->state));
+	if (o->answer_warnings[0])
+		ts_log(LOG_WARNING, "%s for %s: the server's token answer was used, but: %s",
+		       type_name(req->type), req->user_log ? req->user_log : "?",
+		       o->answer_warnings);
 }
 
 struct req_bufs {
@@ -271,6 +275,10 @@ static int open_engine(const struct ts_serve_opts *opts, const struct ts_request
 	r = ts_config_load(cfg, opts->config_path, req->service, &config_report);
 	if (r >= 0)
 		r = ts_config_validate(cfg, opts->config_path, &config_report);
+	/* root is about to trust every file the config names: each one, and
+	 * every folder above it, must be safe from other users (safe_path) */
+	if (r >= 0)
+		r = ts_config_check_paths(cfg, opts->config_path, &config_report);
 	if (r < 0) {
 		out->code = TS_E_CONFIG;
 		snprintf(out->message, sizeof(out->message),
@@ -281,12 +289,12 @@ static int open_engine(const struct ts_serve_opts *opts, const struct ts_request
 	if (opts->debug)
 		cfg->debug = true;
 	if (req->uid < cfg->min_uid) {
-		out->code = TS_E_PERM;
+		out->code = TS_E_NOT_SERVED;
 		snprintf(out->message, sizeof(out->message),
 		         "%.100s (uid %u) is below min_uid %u: tokenseal does not sign in root or "
 		         "system accounts unless min_uid allows them",
 		         req->user_log, (unsigned)req->uid, cfg->min_uid);
-		return TS_E_PERM;
+		return TS_E_NOT_SERVED;
 	}
 	kopts.lock_timeout_ms = lock_wait_ms(cfg);
 	r = ks_open(ret_ks, cfg->keystore_dir, cfg->key_file, &kopts);

@@ -882,15 +882,17 @@ enum path_kind {
 	P_FILE,	    /* a file that must exist */
 	P_FILE_NEW, /* a file that may not exist yet: then its folder is checked */
 	P_DIR_NEW,  /* a folder that may not exist yet: then its parent is checked */
-	P_PARENT,   /* not a regular file (a socket): its folder is checked */
+	P_ELSEWHERE, /* used by another program (the module execs broker_path, the
+		      * service creates socket_path's folder): whatever part of
+		      * it exists already, its deepest existing folder, is checked */
 };
 
 static const struct {
 	const char *key;
 	enum path_kind kind;
 } path_kinds[] = {
-	{"client_secret_file", P_FILE}, {"ca_file", P_FILE},	   {"broker_path", P_FILE},
-	{"key_file", P_FILE_NEW},	{"keystore_dir", P_DIR_NEW}, {"socket_path", P_PARENT},
+	{"client_secret_file", P_FILE},   {"ca_file", P_FILE},	       {"broker_path", P_ELSEWHERE},
+	{"key_file", P_FILE_NEW},	  {"keystore_dir", P_DIR_NEW}, {"socket_path", P_ELSEWHERE},
 };
 
 static enum path_kind path_kind_of(const char *key)
@@ -908,22 +910,32 @@ static int check_one_path(const char *v, enum path_kind kind, char *why, size_t 
 	char *slash;
 	int r;
 
-	if (kind != P_PARENT) {
+	if (kind == P_ELSEWHERE) {
+		/* a socket is no regular file: start at its folder */
+		r = ts_path_check_safe(v, false, why, whylen);
+		if (r == 0 || (r != -ENOENT && r != TS_E_NOT_REGULAR))
+			return r;
+	} else {
 		r = ts_path_check_safe(v, kind == P_DIR_NEW, why, whylen);
 		if (r != -ENOENT || kind == P_FILE)
 			return r;
-		/* missing: only its folder may be missing no further */
 	}
 	if (ts_strlcpy(parent, v, sizeof(parent)) < 0)
 		return -ENAMETOOLONG;
-	slash = strrchr(parent, '/');
-	if (!slash)
-		return -EINVAL;
-	if (slash == parent)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	return ts_path_check_safe(parent, true, why, whylen);
+	for (;;) {
+		/* missing: only its folder may be missing no further, except
+		 * for P_ELSEWHERE, which climbs to the deepest existing folder */
+		slash = strrchr(parent, '/');
+		if (!slash)
+			return -EINVAL;
+		if (slash == parent)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		r = ts_path_check_safe(parent, true, why, whylen);
+		if (r != -ENOENT || kind != P_ELSEWHERE || strcmp(parent, "/") == 0)
+			return r;
+	}
 }
 
 int ts_config_check_paths(const struct ts_config *c, const char *origin,

@@ -66,6 +66,8 @@ const char *ts_strerror(int err)
 		return "the token was issued to another application";
 	case TS_E_SIGNED_OUT:
 		return "signed out: sign in again";
+	case TS_E_NOT_SERVED:
+		return "tokenseal does not serve this account (below min_uid)";
 	case TS_E_NOT_SAVED:
 		return "the refresh succeeded but could not be saved";
 	default:

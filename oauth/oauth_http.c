@@ -7,6 +7,7 @@
  * debug level only, and never a secret.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,7 +373,8 @@ const char *oauth_capath_pick(const char *const *dirs, size_t n)
 	struct stat st;
 
 	for (size_t i = 0; i < n; i++)
-		if (stat(dirs[i], &st) == 0 && S_ISDIR(st.st_mode) && access(dirs[i], X_OK) == 0)
+		if (stat(dirs[i], &st) == 0 && S_ISDIR(st.st_mode) &&
+		    faccessat(AT_FDCWD, dirs[i], X_OK, AT_EACCESS) == 0)
 			return dirs[i];
 	return NULL;
 }
@@ -492,7 +494,7 @@ int oauth_http_do(struct oauth_client *c, const struct http_req *q, struct http_
 	if (!url_allowed(c, q->url, &http, why, sizeof(why)))
 		return oauth_fail(err, TS_E_SERVER_CONFIG, "refusing the %s %s: %s", q->what, shown,
 		                  why);
-	if (c->cfg.ca_file[0] && access(c->cfg.ca_file, R_OK) < 0)
+	if (c->cfg.ca_file[0] && faccessat(AT_FDCWD, c->cfg.ca_file, R_OK, AT_EACCESS) < 0)
 		return oauth_fail(err, TS_E_SERVER_CONFIG,
 		                  "cannot read the CA file %s (ca_file): %s", c->cfg.ca_file,
 		                  strerror(errno));

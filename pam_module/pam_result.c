@@ -39,6 +39,12 @@ bool pts_result_is_admin_error(int code)
 	case TS_E_IDENTITY_MISMATCH:
 	case TS_E_INTERACTION:
 	case TS_E_NO_RECORD:
+	case TS_E_SIGNED_OUT:
+	case TS_E_SUBJECT_PINNED:
+	case TS_E_FOREIGN_TOKEN:
+	case TS_E_MISMATCH:
+	case TS_E_NOT_SAVED:
+	case TS_E_NOT_SERVED:
 		return false;
 	default:
 		/* TS_E_CONFIG, TS_E_SERVER_CONFIG, TS_E_IPC, TS_E_PERM,
@@ -51,8 +57,13 @@ int pts_result_to_pam(enum pts_phase phase, int code, bool require_token)
 {
 	bool auth = phase == PTS_AUTH;
 
-	if (code == 0)
+	/* the use was confirmed by the server; only saving the refresh failed */
+	if (code == 0 || code == TS_E_NOT_SAVED)
 		return PAM_SUCCESS;
+	/* root and system accounts (min_uid) are not tokenseal's: step aside
+	 * in every phase, so that pam_unix and the rest of the stack decide */
+	if (code == TS_E_NOT_SERVED)
+		return PAM_IGNORE;
 	if (is_keystore_error(code))
 		return PAM_AUTHINFO_UNAVAIL;
 	switch (code) {
@@ -68,6 +79,10 @@ int pts_result_to_pam(enum pts_phase phase, int code, bool require_token)
 	case TS_E_IDENTITY_MISMATCH:
 	case TS_E_IDENTITY_CHANGED:
 	case TS_E_INTERACTION:
+	case TS_E_SIGNED_OUT:	  /* seen before, tokens gone: sign in again */
+	case TS_E_SUBJECT_PINNED: /* another identity holds this account */
+	case TS_E_FOREIGN_TOKEN:  /* a pasted token of another application */
+	case TS_E_MISMATCH:	  /* sealed for another issuer/client: refused, kept */
 		return auth ? PAM_AUTH_ERR : PAM_PERM_DENIED;
 	case TS_E_NO_RECORD:
 		/* auth asks the broker for a login, so a missing record there

@@ -237,13 +237,13 @@ static void test_min_uid(void)
 	char c0[800], c2[800], want[600];
 
 	CHECK_INT(call(broker_bin, cfg, TS_MSG_STATUS, "root", NULL, &res), 0);
-	CHECK_INT(res.code, TS_E_PERM);
+	CHECK_INT(res.code, TS_E_NOT_SERVED);
 	CHECK_STR(res.message, "root (uid 0) is below min_uid 1000: tokenseal does not sign in "
 	                       "root or system accounts unless min_uid allows them");
 	ts_client_result_clear(&res);
 	config_with(c2, sizeof(c2), "minuid-high", "min_uid = 1002\n");
 	CHECK_INT(call(broker_bin, c2, TS_MSG_STATUS, "alice", NULL, &res), 0);
-	CHECK_INT(res.code, TS_E_PERM);
+	CHECK_INT(res.code, TS_E_NOT_SERVED);
 	CHECK_STR(res.message, "alice (uid 1001) is below min_uid 1002: tokenseal does not sign "
 	                       "in root or system accounts unless min_uid allows them");
 	ts_client_result_clear(&res);

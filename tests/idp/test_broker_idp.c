@@ -572,6 +572,88 @@ static void test_rollback_healed_by_login(void)
 	free(log);
 }
 
+/* Issue 7 §2: a changed issuer (a trailing slash) or client in the config
+ * is a mismatch: the record stays as it is, the message names both sides,
+ * and fixing the config heals it with no sign-in. */
+static size_t count_quarantined(void)
+{
+	char qdir[900];
+	size_t n = 0;
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(qdir, sizeof(qdir), "%s/quarantine", ks_main);
+	d = opendir(qdir);
+	while (d && (de = readdir(d)))
+		n += de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void test_config_mismatch(void)
+{
+	struct ts_client_result res;
+	char cfg_slash[800], cfg_cli[800], path[900], line[700], want[1200];
+	char *text, *at, *before, *after;
+	size_t n = 0, n2 = 0, q = count_quarantined();
+	long dev = ts_idp_count(&idp, "device_authorization");
+
+	record_path(path, sizeof(path), ks_main, "alice");
+	before = ts_test_read_file(path, &n);
+	/* the same file with "issuer = ISSUER/" */
+	snprintf(cfg_slash, sizeof(cfg_slash), "%s/slash.conf", idp.dir);
+	text = ts_test_read_file(cfg_main, NULL);
+	snprintf(line, sizeof(line), "issuer = %s\n", idp.issuer);
+	at = strstr(text, line);
+	CHECK(at);
+	{
+		FILE *f = fopen(cfg_slash, "w");
+
+		CHECK(f);
+		fprintf(f, "%.*sissuer = %s/\n%s", (int)(at - text), text, idp.issuer,
+		        at + strlen(line));
+		CHECK(fclose(f) == 0);
+	}
+	free(text);
+	CHECK_INT(call(cfg_slash, TS_MSG_REVALIDATE, "alice", &res), TS_E_MISMATCH);
+	CHECK_INT(res.state, TS_STATE_MISMATCH);
+	snprintf(want, sizeof(want),
+	         "alice signed in at %s, this host now uses %s/; the record is kept: fix issuer "
+	         "in the configuration, or sign in again",
+	         idp.issuer, idp.issuer);
+	CHECK_STR(res.message, want);
+	ts_client_result_clear(&res);
+
+	snprintf(cfg_cli, sizeof(cfg_cli), "%s/client.conf", idp.dir);
+	write_config(cfg_cli, "public", "login_methods = device\n");
+	CHECK_INT(call(cfg_cli, TS_MSG_REVALIDATE, "alice", &res), TS_E_MISMATCH);
+	snprintf(want, sizeof(want),
+	         "alice signed in through client %s, this host now uses %s; the record is kept: "
+	         "fix client_id in the configuration, or sign in again",
+	         idp.conf_client, idp.public_client);
+	CHECK_STR(res.message, want);
+	ts_client_result_clear(&res);
+
+	/* nothing moved, nothing changed */
+	after = ts_test_read_file(path, &n2);
+	CHECK_MSG(n == n2 && memcmp(before, after, n) == 0, "the record is byte-identical");
+	CHECK_INT(count_quarantined(), q);
+	free(after);
+	free(before);
+	/* the configuration fixed: the same record works, no sign-in */
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
+	CHECK_INT(ts_idp_count(&idp, "device_authorization"), dev);
+
+	/* a person who signs in under the new configuration replaces the old
+	 * record (that is their act, not the configuration's) */
+	device_login(cfg_cli, "alice", "alice", "alice-pw", 0, 0);
+	CHECK_INT(simple(cfg_cli, TS_MSG_REVALIDATE, "alice"), 0);
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), TS_E_MISMATCH);
+	device_login(cfg_main, "alice", "alice", "alice-pw", 0, 0);
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
+}
+
 /* 9: device flow denied, and deadline reached. */
 static void test_device_edges(void)
 {
@@ -686,6 +768,43 @@ static void test_password_and_token(void)
 		}
 		ts_client_result_clear(&res);
 		CHECK_INT(simple(cfg_tok, TS_MSG_REVALIDATE, "carol"), TS_E_NO_RECORD);
+
+		/* carol's own, live token, but issued to another application (the
+		 * server's public client): refused, nothing stored, not revoked */
+		{
+			char ks3[800], cfg_pub[800], want[600];
+			struct conv_state pw = {.answer = "carol-pw"};
+			struct conv_state paste = {0};
+			char *foreign;
+			long rv;
+
+			snprintf(ks3, sizeof(ks3), "%s/ks-public", idp.dir);
+			snprintf(cfg_pub, sizeof(cfg_pub), "%s/public.conf", idp.dir);
+			snprintf(extra, sizeof(extra),
+			         "keystore_dir = %s\nlogin_methods = password\n", ks3);
+			write_config(cfg_pub, "public", extra);
+			CHECK_INT(call_env(cfg_pub, TS_MSG_LOGIN, "carol", 0, "password", &pw, NULL,
+			                   &res),
+			          0);
+			ts_client_result_clear(&res);
+			foreign = get_token(cfg_pub, "carol");
+			paste.answer = foreign;
+			rv = ts_idp_count(&idp, "revocation");
+			CHECK_INT(call_env(cfg_tok, TS_MSG_LOGIN, "carol", 0, "token", &paste, NULL,
+			                   &res),
+			          TS_E_FOREIGN_TOKEN);
+			snprintf(want, sizeof(want),
+			         "the pasted token was issued to another application (%s), not to "
+			         "%s; nothing was stored; sign in with a token obtained for this host",
+			         idp.public_client, idp.conf_client);
+			CHECK_STR(res.message, want);
+			ts_client_result_clear(&res);
+			CHECK_INT(simple(cfg_tok, TS_MSG_REVALIDATE, "carol"), TS_E_NO_RECORD);
+			CHECK_INT(ts_idp_count(&idp, "revocation"), rv);
+			/* still carol's live credential for the other application */
+			CHECK_INT(simple(cfg_pub, TS_MSG_REVALIDATE, "carol"), 0);
+			ts_erase_free_str(foreign);
+		}
 	}
 	free(alice_tok);
 }
@@ -1142,6 +1261,7 @@ int main(int argc, char **argv)
 	RUN(test_revoked_grant);
 	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_rollback_healed_by_login);
+	RUN(test_config_mismatch);
 	RUN(test_device_edges);
 	RUN(test_password_and_token);
 	RUN(test_identity_device);

@@ -415,16 +415,10 @@ void ph_setup(const char *broker_bin, size_t nslots)
 	f = fopen(ph_wrapper, "w");
 	CHECK(f);
 	/* sh -p: dash drops a euid 0 that differs from the real uid otherwise.
-	 * A caller of sudo's shape (ruid_user) has the real uid of the user;
-	 * the broker then ignores --config ("only honoured for root") until it
-	 * honours it for every euid-0 caller (issue 7 §4, broker/main.c), so
-	 * the wrapper hands it the real uid 0 (setpriv). The module, which
-	 * decides TS_FLAG_SAME_USER, runs in the caller's real shape. */
-	fprintf(f,
-	        "#!/bin/sh -p\n"
-	        "[ \"$(id -ru)\" = 0 ] || exec setpriv --ruid 0 -- '%s' --debug \"$@\" 2>>'%s'\n"
-	        "exec '%s' --debug \"$@\" 2>>'%s'\n",
-	        broker_bin, ph_logfile, broker_bin, ph_logfile);
+	 * A caller of sudo's shape (ruid_user) runs the broker with the user's
+	 * real uid and euid 0, exactly as sudo does; the broker honours the
+	 * module's --config for every euid-0 caller. */
+	fprintf(f, "#!/bin/sh -p\nexec '%s' --debug \"$@\" 2>>'%s'\n", broker_bin, ph_logfile);
 	CHECK(fclose(f) == 0);
 	CHECK(chmod(ph_wrapper, 0755) == 0);
 }

@@ -34,6 +34,19 @@ int main(void)
 	expect(TS_E_IDENTITY_MISMATCH, PAM_AUTH_ERR, PAM_PERM_DENIED, PAM_PERM_DENIED);
 	expect(TS_E_IDENTITY_CHANGED, PAM_AUTH_ERR, PAM_PERM_DENIED, PAM_PERM_DENIED);
 	expect(TS_E_INTERACTION, PAM_AUTH_ERR, PAM_PERM_DENIED, PAM_PERM_DENIED);
+	/* seen before and signed out, another identity pinned, another
+	 * application's token, a record of another issuer: refused, never
+	 * waved through (the account phase must not turn off) */
+	expect(TS_E_SIGNED_OUT, PAM_AUTH_ERR, PAM_PERM_DENIED, PAM_PERM_DENIED);
+	expect(TS_E_SUBJECT_PINNED, PAM_AUTH_ERR, PAM_PERM_DENIED, PAM_PERM_DENIED);
+	expect(TS_E_FOREIGN_TOKEN, PAM_AUTH_ERR, PAM_PERM_DENIED, PAM_PERM_DENIED);
+	expect(TS_E_MISMATCH, PAM_AUTH_ERR, PAM_PERM_DENIED, PAM_PERM_DENIED);
+	/* confirmed by the server; only saving the refresh failed */
+	expect(TS_E_NOT_SAVED, PAM_SUCCESS, PAM_SUCCESS, PAM_SUCCESS);
+	/* below min_uid (root, system accounts): not ours, step aside */
+	expect(TS_E_NOT_SERVED, PAM_IGNORE, PAM_IGNORE, PAM_IGNORE);
+	CHECK_INT(pts_result_to_pam(PTS_ACCOUNT, TS_E_NOT_SERVED, true), PAM_IGNORE);
+	CHECK_INT(pts_result_to_pam(PTS_ACCOUNT, TS_E_SIGNED_OUT, false), PAM_PERM_DENIED);
 	expect(TS_E_SERVER_CONFIG, PAM_AUTHINFO_UNAVAIL, PAM_SYSTEM_ERR, PAM_SYSTEM_ERR);
 	expect(TS_E_CONFIG, PAM_AUTHINFO_UNAVAIL, PAM_SYSTEM_ERR, PAM_SYSTEM_ERR);
 	expect(TS_E_IPC, PAM_AUTHINFO_UNAVAIL, PAM_SYSTEM_ERR, PAM_SYSTEM_ERR);
@@ -74,6 +87,9 @@ int main(void)
 	CHECK(pts_result_shows_message(PTS_ACCOUNT, TS_E_NO_RECORD, true));
 	CHECK(!pts_result_shows_message(PTS_AUTH, 0, false));
 	CHECK(!pts_result_shows_message(PTS_AUTH, TS_E_CONFIG, false));
+	CHECK(pts_result_shows_message(PTS_ACCOUNT, TS_E_SIGNED_OUT, false));
+	CHECK(pts_result_shows_message(PTS_ACCOUNT, TS_E_NOT_SAVED, false));
+	CHECK(!pts_result_shows_message(PTS_AUTH, TS_E_NOT_SERVED, false));
 	/* offline_grace: a success on an old check is told to the user */
 	CHECK(pts_result_shows_info(0, TS_STATE_UNAVAILABLE));
 	CHECK(!pts_result_shows_info(0, TS_STATE_VALID));
