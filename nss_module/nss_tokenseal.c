@@ -180,7 +180,8 @@ static struct map *current(void)
 	const char *path = cache_path();
 	struct stat st;
 
-	if (stat(path, &st) < 0) {
+	/* lstat: a symlink in its place is a different file (and refused) */
+	if (lstat(path, &st) < 0) {
 		map_unref(nss_state.cur);
 		nss_state.cur = NULL;
 		return NULL;
@@ -387,6 +388,8 @@ static void cursor_end(struct cursor *c)
  * has been copied): 0, -ENOENT at the end. */
 static int cursor_peek(struct cursor *c, bool groups, struct ts_nsscache_entry *ret)
 {
+	if (!c->map && c->pos == 0) /* getent without setent: start here */
+		cursor_start(c);
 	if (!c->map || (groups && c->map->view.gid != 0))
 		return -ENOENT;
 	for (; c->pos < c->map->view.n_entries; c->pos++) {

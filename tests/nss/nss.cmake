@@ -11,3 +11,35 @@ target_link_libraries(nsscache_tool PRIVATE ts_common ts_warnings)
 # nss_resolve_unknown rule, validation, damaged images, 10 000 users.
 ts_add_unit_test(NAME test_nsscache LABELS nss unit
 	SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_nsscache.c LIBS ts_common)
+
+# nss_wrapper loads a custom module only when its own passwd and group files
+# are set too: one local account each, generated in the build tree.
+find_library(TS_NSS_WRAPPER_LIB NAMES nss_wrapper)
+set(_nssdir ${CMAKE_CURRENT_BINARY_DIR}/nss)
+file(WRITE ${_nssdir}/passwd "root:x:0:0:root:/root:/bin/sh\n")
+file(WRITE ${_nssdir}/group "root:x:0:\n")
+set(_ts_nss_env "")
+if(TS_NSS_WRAPPER_LIB)
+	set(_ts_nss_env LD_PRELOAD=${TS_NSS_WRAPPER_LIB}
+		NSS_WRAPPER_PASSWD=${_nssdir}/passwd NSS_WRAPPER_GROUP=${_nssdir}/group
+		NSS_WRAPPER_MODULE_SO_PATH=$<TARGET_FILE:nss_tokenseal>
+		NSS_WRAPPER_MODULE_FN_PREFIX=tokenseal)
+	if(TOKENSEAL_SANITIZE)
+		list(APPEND _ts_nss_env NSS_WRAPPER_DISABLE_DEEPBIND=1
+			ASAN_OPTIONS=verify_asan_link_order=0)
+	endif()
+else()
+	message(STATUS "nss_wrapper not found: the nss tests through libc will be SKIPPED")
+endif()
+
+# The real module: dlopen + exports, the glibc contract called directly, and
+# through libc under nss_wrapper: ERANGE and 8 threads against a writer.
+ts_add_unit_test(NAME test_nss_module LABELS nss TIMEOUT 120
+	SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_nss_module.c LIBS ts_common ${CMAKE_DL_LIBS})
+target_compile_definitions(test_nss_module PRIVATE
+	TS_NSS_MODULE_PATH="$<TARGET_FILE:nss_tokenseal>")
+target_link_libraries(test_nss_module PRIVATE pthread)
+add_dependencies(test_nss_module nss_tokenseal)
+if(_ts_nss_env)
+	set_tests_properties(nss.test_nss_module PROPERTIES ENVIRONMENT "${_ts_nss_env}")
+endif()
