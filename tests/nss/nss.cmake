@@ -43,3 +43,17 @@ add_dependencies(test_nss_module nss_tokenseal)
 if(_ts_nss_env)
 	set_tests_properties(nss.test_nss_module PROPERTIES ENVIRONMENT "${_ts_nss_env}")
 endif()
+
+# getent and id through the real module under nss_wrapper.
+ts_add_script_test(NAME nss_getent LABELS nss TIMEOUT 300
+	COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/test_nss_getent.sh $<TARGET_FILE:nsscache_tool>
+	ENV ${_ts_nss_env})
+
+# Link footprint (libc only), exports (_nss_tokenseal_* only), static data.
+set(_ts_nss_link_env "")
+if(TOKENSEAL_SANITIZE)
+	set(_ts_nss_link_env TS_SANITIZE=1)
+endif()
+ts_add_script_test(NAME nss_link LABELS nss
+	COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/test_nss_link.sh $<TARGET_FILE:nss_tokenseal>
+	ENV ${_ts_nss_link_env})
