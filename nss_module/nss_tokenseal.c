@@ -89,11 +89,15 @@ static void map_unref(struct map *m)
 	free(m);
 }
 
-static const char *cache_path(void)
+/* The cache path, and whether it is the override (tests, benchmarks). */
+static const char *cache_path(bool *ret_override)
 {
 	const char *p = secure_getenv(TS_NSSCACHE_ENV);
+	bool o = p && p[0] == '/';
 
-	return p && p[0] == '/' ? p : TS_NSSCACHE_PATH;
+	if (ret_override)
+		*ret_override = o;
+	return o ? p : TS_NSSCACHE_PATH;
 }
 
 static bool same_file(const struct map *m, const struct stat *st)
@@ -112,7 +116,7 @@ static void log_damaged(struct map *m, const char *path, int err)
 }
 
 /* Map the file at path (signals blocked: nothing half-done is interrupted). */
-static struct map *map_open(const char *path)
+static struct map *map_open(const char *path, bool override)
 {
 	struct ts_file_policy pol = ts_file_policy_public(TS_NSSCACHE_MAX_SIZE);
 	struct map *m = calloc(1, sizeof(*m));
@@ -123,6 +127,9 @@ static struct map *map_open(const char *path)
 	if (!m)
 		return NULL;
 	m->refs = 1;
+	/* the real cache must be root's; an override may also be the caller's */
+	if (!override)
+		pol.owners[0] = 0, pol.owners[1] = TS_OWNER_ANY, pol.owners[2] = TS_OWNER_ANY;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	r = ts_open_checked(path, O_RDONLY, &pol, &fd, &st);
@@ -177,7 +184,8 @@ out:
 /* The current mapping (no new reference), or NULL. Under the lock. */
 static struct map *current(void)
 {
-	const char *path = cache_path();
+	bool override;
+	const char *path = cache_path(&override);
 	struct stat st;
 
 	/* lstat: a symlink in its place is a different file (and refused) */
@@ -189,7 +197,7 @@ static struct map *current(void)
 	if (nss_state.cur && same_file(nss_state.cur, &st))
 		return nss_state.cur->ok ? nss_state.cur : NULL;
 	map_unref(nss_state.cur);
-	nss_state.cur = map_open(path);
+	nss_state.cur = map_open(path, override);
 	return nss_state.cur && nss_state.cur->ok ? nss_state.cur : NULL;
 }
 
@@ -306,7 +314,7 @@ static enum nss_status finish(enum nss_status st, int saved, int *errnop)
 static void log_entry_damage(struct map *m, int r)
 {
 	if (r == TS_E_CORRUPT)
-		log_damaged(m, cache_path(), r);
+		log_damaged(m, cache_path(NULL), r);
 }
 
 /* ---- passwd ---- */

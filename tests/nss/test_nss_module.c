@@ -355,6 +355,16 @@ static void test_damaged(void)
 		memcpy(img + 60, saved, 4);
 	}
 	expect_notfound(img, len, 0666, "world-writable");
+	expect_notfound(img, len, 0664, "group-writable");
+	if (geteuid() == 0) {
+		/* owned by someone else (neither root nor the caller) */
+		char tmp[600];
+		snprintf(tmp, sizeof(tmp), "%s.new", cache);
+		ts_test_write_file(tmp, img, len, 0644);
+		CHECK_INT(chown(tmp, 4242, 4242), 0);
+		CHECK_INT(rename(tmp, cache), 0);
+		CHECK_INT(m.getpwnam_r("alice", &pw, buf, sizeof(buf), &err), NSS_STATUS_NOTFOUND);
+	}
 	{
 		/* over the cap: a sparse file of 64 MiB + 1 */
 		char tmp[600];
