@@ -31,8 +31,8 @@ exported=$(nm -D --defined-only "$so" | awk '{ print $3 }' | sort)
 echo "exported:" $exported
 want="_nss_tokenseal_endgrent _nss_tokenseal_endpwent _nss_tokenseal_getgrent_r
 _nss_tokenseal_getgrgid_r _nss_tokenseal_getgrnam_r _nss_tokenseal_getpwent_r
-_nss_tokenseal_getpwnam_r _nss_tokenseal_getpwuid_r _nss_tokenseal_setgrent
-_nss_tokenseal_setpwent"
+_nss_tokenseal_getpwnam_r _nss_tokenseal_getpwuid_r _nss_tokenseal_initgroups_dyn
+_nss_tokenseal_setgrent _nss_tokenseal_setpwent"
 [ "$(echo $exported)" = "$(echo $want)" ] || { echo "FAIL: exports differ from: " $want; status=1; }
 # writable static data: only nss_state (and crt symbols)
 bad=$(objdump -t "$so" | awk '

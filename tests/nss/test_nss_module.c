@@ -23,8 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +46,8 @@ typedef enum nss_status (*setent_fn)(int);
 typedef enum nss_status (*endent_fn)(void);
 typedef enum nss_status (*pwent_fn)(struct passwd *, char *, size_t, int *);
 typedef enum nss_status (*grent_fn)(struct group *, char *, size_t, int *);
+typedef enum nss_status (*initgroups_fn)(const char *, gid_t, long *, long *, gid_t **, long,
+					 int *);
 
 static struct {
 	pwnam_fn getpwnam_r;
@@ -54,9 +58,29 @@ static struct {
 	endent_fn endpwent, endgrent;
 	pwent_fn getpwent_r;
 	grent_fn getgrent_r;
+	initgroups_fn initgroups_dyn;
 } m;
 
 static char cache[512];
+
+/* The module's log lines land here: this executable exports __syslog_chk
+ * (ENABLE_EXPORTS), which the module, built with _FORTIFY_SOURCE, calls. */
+static unsigned log_lines;
+static int log_pri;
+static char log_text[1024];
+
+void __syslog_chk(int pri, int flag, const char *fmt, ...) TS_PRINTF(3, 4);
+void __syslog_chk(int pri, int flag, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)flag;
+	va_start(ap, fmt);
+	vsnprintf(log_text, sizeof(log_text), fmt, ap);
+	va_end(ap);
+	log_pri = pri;
+	log_lines++;
+}
 
 static const struct ts_nsscache_settings base = {.issuer = "https://idp.example",
 						  .uid_min = 1000000,
@@ -93,6 +117,7 @@ static void load_module(void)
 	m.endgrent = (endent_fn)sym(h, "_nss_tokenseal_endgrent");
 	m.getpwent_r = (pwent_fn)sym(h, "_nss_tokenseal_getpwent_r");
 	m.getgrent_r = (grent_fn)sym(h, "_nss_tokenseal_getgrent_r");
+	m.initgroups_dyn = (initgroups_fn)sym(h, "_nss_tokenseal_initgroups_dyn");
 	for (size_t i = 0; i < TS_ARRAY_SIZE(hidden); i++)
 		CHECK_MSG(dlsym(h, hidden[i]) == NULL, "%s is exported", hidden[i]);
 }
@@ -190,6 +215,20 @@ static void test_lookups(void)
 		ts_nsscache_free(c);
 		CHECK_INT(m.getpwnam_r("ext-Dave", &pw, buf, sizeof(buf), &err),
 			  NSS_STATUS_NOTFOUND); /* no match */
+	}
+	/* initgroups: ours have no supplementary groups; nothing is added */
+	{
+		long start = 1, size = 4;
+		gid_t *groups = calloc(4, sizeof(gid_t)), *orig = groups;
+		groups[0] = ua;
+		CHECK_INT(m.initgroups_dyn("alice", ua, &start, &size, &groups, -1, &err),
+			  NSS_STATUS_SUCCESS);
+		CHECK_INT(start, 1);
+		CHECK_INT(size, 4);
+		CHECK(groups == orig);
+		CHECK_INT(m.initgroups_dyn("nobody-such", 5, &start, &size, &groups, -1, &err),
+			  NSS_STATUS_NOTFOUND);
+		free(groups);
 	}
 	/* the recursion guard */
 	setenv(TS_NSS_LOOP_ENV, "1", 1);
@@ -397,6 +436,47 @@ static void test_damaged(void)
 	free(img);
 }
 
+/* A damaged file is logged once per version of the file, at LOG_ERR, and
+ * not re-opened on every call (else every call would log again). */
+static void test_log_once(void)
+{
+	char buf[512], tmp[600];
+	struct passwd pw;
+	int err;
+	uint8_t junk[200];
+
+	memset(junk, 'x', sizeof(junk));
+	snprintf(tmp, sizeof(tmp), "%s.new", cache);
+	(void)write_cache(cache, 2, "home");
+	log_lines = 0;
+	CHECK_INT(m.getpwnam_r("alice", &pw, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
+	CHECK_INT(log_lines, 0);
+	ts_test_write_file(tmp, junk, sizeof(junk), 0644);
+	CHECK_INT(rename(tmp, cache), 0);
+	for (int i = 0; i < 5; i++)
+		CHECK_INT(m.getpwnam_r("alice", &pw, buf, sizeof(buf), &err), NSS_STATUS_NOTFOUND);
+	CHECK_INT(m.getpwuid_r(1000001, &pw, buf, sizeof(buf), &err), NSS_STATUS_NOTFOUND);
+	CHECK_INT(log_lines, 1);
+	CHECK_INT(log_pri, LOG_ERR);
+	CHECK_MSG(strstr(log_text, cache) && strstr(log_text, "unusable") &&
+			  strstr(log_text, "answering NOTFOUND"),
+		  "log line: %s", log_text);
+	fprintf(stderr, "logged: %s\n", log_text);
+	/* another damaged version: one more line */
+	ts_test_write_file(tmp, junk, sizeof(junk) - 1, 0644);
+	CHECK_INT(rename(tmp, cache), 0);
+	for (int i = 0; i < 3; i++)
+		CHECK_INT(m.getpwnam_r("alice", &pw, buf, sizeof(buf), &err), NSS_STATUS_NOTFOUND);
+	CHECK_INT(log_lines, 2);
+	/* a missing file is silent */
+	CHECK_INT(unlink(cache), 0);
+	CHECK_INT(m.getpwnam_r("alice", &pw, buf, sizeof(buf), &err), NSS_STATUS_NOTFOUND);
+	CHECK_INT(log_lines, 2);
+	(void)write_cache(cache, 2, "home");
+	CHECK_INT(m.getpwnam_r("alice", &pw, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
+	CHECK_INT(log_lines, 2);
+}
+
 /* ---- through libc (nss_wrapper) ---- */
 
 static bool under_nss_wrapper(void)
@@ -533,6 +613,7 @@ int main(void)
 	RUN(test_erange);
 	RUN(test_enumeration_snapshot);
 	RUN(test_damaged);
+	RUN(test_log_once);
 	RUN(test_libc_erange);
 	RUN(test_threads_vs_writer);
 	return ts_test_done();
