@@ -106,13 +106,31 @@ static bool same_file(const struct map *m, const struct stat *st)
 	       m->mtime.tv_sec == st->st_mtim.tv_sec && m->mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
+static const char *why(int err)
+{
+	switch (err) {
+	case TS_E_CORRUPT:
+		return "damaged";
+	case TS_E_TOO_BIG:
+		return "over 64 MiB";
+	case TS_E_BAD_OWNER:
+		return "wrong owner";
+	case TS_E_BAD_MODE:
+		return "group or world writable";
+	case TS_E_NOT_REGULAR:
+		return "not a regular file";
+	default:
+		return "cannot be mapped";
+	}
+}
+
 static void log_damaged(struct map *m, const char *path, int err)
 {
 	if (m->logged)
 		return;
 	m->logged = true;
 	syslog(LOG_ERR, "nss_tokenseal: user cache %s unusable (%s), answering NOTFOUND", path,
-	       ts_strerror(err));
+	       why(err));
 }
 
 /* Map the file at path (signals blocked: nothing half-done is interrupted). */

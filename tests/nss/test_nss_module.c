@@ -458,11 +458,18 @@ static void test_log_once(void)
 	CHECK_INT(m.getpwuid_r(1000001, &pw, buf, sizeof(buf), &err), NSS_STATUS_NOTFOUND);
 	CHECK_INT(log_lines, 1);
 	CHECK_INT(log_pri, LOG_ERR);
-	CHECK_MSG(strstr(log_text, cache) && strstr(log_text, "unusable") &&
+	CHECK_MSG(strstr(log_text, cache) && strstr(log_text, "unusable (damaged)") &&
 			  strstr(log_text, "answering NOTFOUND"),
 		  "log line: %s", log_text);
 	fprintf(stderr, "logged: %s\n", log_text);
-	/* another damaged version: one more line */
+	/* another damaged version: one more line, with its reason */
+	ts_test_write_file(tmp, junk, sizeof(junk) - 2, 0666);
+	CHECK_INT(chmod(tmp, 0666), 0);
+	CHECK_INT(rename(tmp, cache), 0);
+	CHECK_INT(m.getpwnam_r("alice", &pw, buf, sizeof(buf), &err), NSS_STATUS_NOTFOUND);
+	CHECK_INT(log_lines, 2);
+	CHECK_MSG(strstr(log_text, "(group or world writable)"), "log line: %s", log_text);
+	log_lines = 1;
 	ts_test_write_file(tmp, junk, sizeof(junk) - 1, 0644);
 	CHECK_INT(rename(tmp, cache), 0);
 	for (int i = 0; i < 3; i++)
