@@ -5,13 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ts_error.h"
 #include "ts_file.h"
 #include "ts_nsscache.h"
 #include "ts_sha256.h"
+#include "ts_time.h"
 
 static const uint8_t magic[8] = {0x89, 'T', 'S', 'N', 'S', 'S', '\r', '\n'};
 
@@ -1035,24 +1038,73 @@ int ts_nsscache_load(struct ts_nsscache **ret, const char *path,
 	return r;
 }
 
+/* Create the cache's folder (0755) when missing; its parent must exist. */
+static int make_folder(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[TS_NSSCACHE_PATH_MAX + 1];
+	size_t n;
+
+	if (!slash || slash == path)
+		return 0;
+	n = (size_t)(slash - path);
+	if (n >= sizeof(dir))
+		return -ENAMETOOLONG;
+	memcpy(dir, path, n);
+	dir[n] = 0;
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int ts_nsscache_lock(const char *path, int timeout_ms, int *ret_fd)
+{
+	char lock[TS_NSSCACHE_PATH_MAX + 8];
+	int64_t deadline;
+	int fd, r;
+
+	r = snprintf(lock, sizeof(lock), "%s.lock", path);
+	if (r < 0 || (size_t)r >= sizeof(lock))
+		return -ENAMETOOLONG;
+	r = make_folder(path);
+	if (r < 0)
+		return r;
+	fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0)
+		return -errno;
+	deadline = (int64_t)ts_monotonic_ms() + timeout_ms;
+	for (;;) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+
+		if (flock(fd, LOCK_EX | (timeout_ms < 0 ? 0 : LOCK_NB)) == 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK) {
+			r = -errno;
+			close(fd);
+			return r;
+		}
+		if ((int64_t)ts_monotonic_ms() >= deadline) {
+			close(fd);
+			return TS_E_LOCK_TIMEOUT;
+		}
+		nanosleep(&ts, NULL);
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
 int ts_nsscache_save(struct ts_nsscache *c, const char *path)
 {
 	struct ts_atomic_opts o = {.mode = 0644, .uid = (uid_t)-1, .gid = (gid_t)-1};
-	const char *slash = strrchr(path, '/');
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	int r;
 
-	if (slash && slash != path) {
-		char dir[TS_NSSCACHE_PATH_MAX + 1];
-		size_t n = (size_t)(slash - path);
-		if (n >= sizeof(dir))
-			return -ENAMETOOLONG;
-		memcpy(dir, path, n);
-		dir[n] = 0;
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return -errno;
-	}
+	r = make_folder(path);
+	if (r < 0)
+		return r;
 	c->generation++;
 	r = ts_nsscache_serialize(c, &buf, &len);
 	if (r < 0) {

@@ -221,4 +221,11 @@ int ts_nsscache_serialize(const struct ts_nsscache *c, uint8_t **ret_buf, size_t
  * missing (its parent must exist). Readers keep their old mapping. */
 int ts_nsscache_save(struct ts_nsscache *c, const char *path) TS_WUR TS_NONNULL(1, 2);
 
+/* Serialise load, change and save between broker processes (exec mode and
+ * daemon mode may both write): an exclusive flock(2) on "<path>.lock"
+ * (created root 0600; the folder 0755 when missing). Waits up to timeout_ms
+ * (0: try once; < 0: forever). 0 with *ret_fd the lock (release: close it),
+ * TS_E_LOCK_TIMEOUT, or -errno. */
+int ts_nsscache_lock(const char *path, int timeout_ms, int *ret_fd) TS_WUR TS_NONNULL(1, 3);
+
 #endif

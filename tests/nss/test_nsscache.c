@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ts_error.h"
 #include "ts_nsscache.h"
@@ -534,6 +536,61 @@ static void test_ten_thousand(void)
 	ts_nsscache_free(c);
 }
 
+/* Two writers (the broker in exec mode and in daemon mode) doing load,
+ * upsert, save under ts_nsscache_lock lose no update; a held lock times out. */
+static void test_lock(void)
+{
+	char path[512];
+	struct ts_nsscache *c = NULL;
+	pid_t kids[2];
+	int fd = -1, fd2 = -1, status;
+
+	snprintf(path, sizeof(path), "%s/locked/users.cache", ts_test_tmpdir());
+	for (int k = 0; k < 2; k++) {
+		kids[k] = fork();
+		CHECK(kids[k] >= 0);
+		if (kids[k] == 0) {
+			for (int i = 0; i < 60; i++) {
+				struct ts_nsscache *w = NULL;
+				char sub[32], name[32];
+				int lfd = -1;
+				snprintf(sub, sizeof(sub), "k%d-%d", k, i);
+				snprintf(name, sizeof(name), "k%du%d", k, i);
+				if (ts_nsscache_lock(path, 10000, &lfd) < 0 ||
+				    ts_nsscache_load(&w, path, &base) < 0 ||
+				    ts_nsscache_upsert(w, sub, name, NULL, NULL) < 0 ||
+				    ts_nsscache_save(w, path) < 0)
+					_exit(1);
+				ts_nsscache_free(w);
+				close(lfd);
+			}
+			_exit(0);
+		}
+	}
+	for (int k = 0; k < 2; k++) {
+		CHECK_INT(waitpid(kids[k], &status, 0), kids[k]);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	CHECK_INT(ts_nsscache_load(&c, path, &base), 0);
+	CHECK_INT(ts_nsscache_count(c, TS_NSSCACHE_ACTIVE), 120);
+	CHECK_INT(ts_nsscache_generation(c), 120);
+	ts_nsscache_free(c);
+	{
+		struct stat st;
+		char lock[600];
+		snprintf(lock, sizeof(lock), "%s.lock", path);
+		CHECK_INT(stat(lock, &st), 0);
+		CHECK_INT(st.st_mode & 07777, 0600);
+	}
+	CHECK_INT(ts_nsscache_lock(path, 0, &fd), 0);
+	/* flock locks belong to the open file: a second open conflicts */
+	CHECK_INT(ts_nsscache_lock(path, 0, &fd2), TS_E_LOCK_TIMEOUT);
+	CHECK_INT(ts_nsscache_lock(path, 50, &fd2), TS_E_LOCK_TIMEOUT);
+	close(fd);
+	CHECK_INT(ts_nsscache_lock(path, 0, &fd2), 0);
+	close(fd2);
+}
+
 int main(void)
 {
 	RUN(test_roundtrip);
@@ -544,5 +601,6 @@ int main(void)
 	RUN(test_validation);
 	RUN(test_damaged);
 	RUN(test_ten_thousand);
+	RUN(test_lock);
 	return ts_test_done();
 }
