@@ -94,6 +94,15 @@ out2=$(TOKENSEAL_NSS_CACHE=$small "$tool" "$small" --load --range 5000-5003 \
 TOKENSEAL_NSS_CACHE=$small "$tool" "$small" --load --range 5000-5003 --add s9:u9 \
 	>/dev/null 2>&1 && fail "a fifth subject got a uid in a full range (tombstone reused)"
 
+# a fixed primary gid (nss_gid): passwd carries it, the module answers no groups
+fixed="$tmp/fixed/users.cache"
+"$tool" "$fixed" --gid 100 --home /srv/home/%U --add s1:gina >/dev/null || exit 1
+ug=$(TOKENSEAL_NSS_CACHE=$fixed getent passwd gina | cut -d: -f3)
+expect "fixed gid" "gina:*:$ug:100::/srv/home/$ug:/bin/bash" \
+	env TOKENSEAL_NSS_CACHE="$fixed" getent passwd gina
+TOKENSEAL_NSS_CACHE=$fixed getent group gina >/dev/null; [ $? -eq 2 ] || fail "fixed gid: group answered"
+TOKENSEAL_NSS_CACHE=$fixed getent group "$ug" >/dev/null; [ $? -eq 2 ] || fail "fixed gid: gid answered"
+
 # 10 000 users
 big="$tmp/big/users.cache"
 "$tool" "$big" --users 10000 --passwd "$tmp/big.passwd" || exit 1
