@@ -23,11 +23,11 @@
 #include "ts_nsscache.h"
 
 static const struct ts_nsscache_settings settings = {.issuer = "https://idp.bench.example",
-						      .uid_min = TS_NSSCACHE_UID_MIN_DEFAULT,
-						      .uid_max = TS_NSSCACHE_UID_MAX_DEFAULT,
-						      .home_template = TS_NSSCACHE_HOME_DEFAULT,
-						      .shell = TS_NSSCACHE_SHELL_DEFAULT,
-						      .resolve_unknown = ""};
+                                                     .uid_min = TS_NSSCACHE_UID_MIN_DEFAULT,
+                                                     .uid_max = TS_NSSCACHE_UID_MAX_DEFAULT,
+                                                     .home_template = TS_NSSCACHE_HOME_DEFAULT,
+                                                     .shell = TS_NSSCACHE_SHELL_DEFAULT,
+                                                     .resolve_unknown = ""};
 
 static unsigned long num(const char *s)
 {
@@ -91,7 +91,7 @@ static int make(const char *dir, unsigned long n)
 		if ((r = ts_nsscache_upsert(c, sub, name, gecos, &uid)) < 0)
 			goto fail;
 		fprintf(f, "%s:x:%" PRIu32 ":%" PRIu32 ":%s:/home/%s:/bin/bash\n", name, uid, uid,
-			gecos, name);
+		        gecos, name);
 	}
 	if (fclose(f) != 0)
 		return 1;

@@ -110,7 +110,7 @@ static bool uid_special(uint32_t uid)
 }
 
 uint32_t ts_nsscache_hash_uid(const char *issuer, const char *key, uint32_t uid_min,
-			      uint32_t uid_max)
+                              uint32_t uid_max)
 {
 	static const char domain[] = "tokenseal-nss-uid";
 	size_t li = strnlen(issuer, TS_NSSCACHE_ISSUER_MAX);
@@ -160,7 +160,7 @@ typedef bool (*taken_fn)(const void *ctx, uint32_t uid);
 /* First free uid from start, wrapping inside [lo, hi]. At most n_taken + 4
  * steps can hit taken or special uids, so the loop is bounded by that. */
 static int probe(uint32_t start, uint32_t lo, uint32_t hi, size_t n_taken, taken_fn taken,
-		 const void *ctx, uint32_t *ret_uid)
+                 const void *ctx, uint32_t *ret_uid)
 {
 	uint64_t span = (uint64_t)hi - lo + 1, steps = (uint64_t)n_taken + 5;
 	uint32_t uid = start;
@@ -201,7 +201,7 @@ int ts_nsscache_regex_compile(regex_t *ret, const char *ere)
 /* A string ref at p: (offset into the strings area, length); the string must
  * lie inside it, end in a NUL and hold no other NUL. */
 static int get_string(const struct ts_nsscache_view *v, const uint8_t *p, const char **ret,
-		      size_t *ret_len)
+                      size_t *ret_len)
 {
 	uint32_t off = get32(p), len = get32(p + 4);
 	const char *s;
@@ -299,7 +299,7 @@ static uint32_t index_get(const struct ts_nsscache_view *v, uint32_t table, uint
 }
 
 int ts_nsscache_view_by_name(const struct ts_nsscache_view *v, const char *name,
-			     struct ts_nsscache_entry *ret)
+                             struct ts_nsscache_entry *ret)
 {
 	uint32_t lo = 0, hi = v->n_active;
 
@@ -326,7 +326,7 @@ int ts_nsscache_view_by_name(const struct ts_nsscache_view *v, const char *name,
 }
 
 int ts_nsscache_view_by_uid(const struct ts_nsscache_view *v, uint32_t uid,
-			    struct ts_nsscache_entry *ret)
+                            struct ts_nsscache_entry *ret)
 {
 	uint32_t lo = 0, hi = v->n_entries;
 
@@ -389,7 +389,7 @@ static bool view_taken(const void *ctx, uint32_t uid)
 }
 
 int ts_nsscache_view_unknown_uid(const struct ts_nsscache_view *v, const char *name,
-				 uint32_t *ret_uid)
+                                 uint32_t *ret_uid)
 {
 	char key[TS_NSSCACHE_NAME_MAX + 8];
 	int r;
@@ -400,7 +400,7 @@ int ts_nsscache_view_unknown_uid(const struct ts_nsscache_view *v, const char *n
 	if (r < 0 || (size_t)r >= sizeof(key))
 		return -EINVAL;
 	return probe(ts_nsscache_hash_uid(v->issuer, key, v->uid_min, v->uid_max), v->uid_min,
-		     v->uid_max, (size_t)v->n_entries + v->n_reserved, view_taken, v, ret_uid);
+	             v->uid_max, (size_t)v->n_entries + v->n_reserved, view_taken, v, ret_uid);
 }
 
 /* ---------------------------------------------------------------- writer */
@@ -578,8 +578,7 @@ static bool writer_taken(const void *ctx, uint32_t uid)
 	const struct ts_nsscache *c = ctx;
 	size_t i = rec_lower(c, uid), j = reserved_lower(c, uid);
 
-	return (i < c->n && c->recs[i].uid == uid) ||
-	       (j < c->n_reserved && c->reserved[j] == uid);
+	return (i < c->n && c->recs[i].uid == uid) || (j < c->n_reserved && c->reserved[j] == uid);
 }
 
 int ts_nsscache_reserve_uid(struct ts_nsscache *c, uint32_t uid)
@@ -664,7 +663,7 @@ static char *gecos_clean(const char *in)
 }
 
 int ts_nsscache_upsert(struct ts_nsscache *c, const char *sub, const char *name, const char *gecos,
-		       uint32_t *ret_uid)
+                       uint32_t *ret_uid)
 {
 	uint8_t sh[TS_NSSCACHE_HASH_BYTES];
 	struct rec *by_sub = NULL, *holder, nr = {0};
@@ -710,11 +709,11 @@ int ts_nsscache_upsert(struct ts_nsscache *c, const char *sub, const char *name,
 		char key[TS_NSSCACHE_NAME_MAX + 8];
 		(void)snprintf(key, sizeof(key), "name:%s", name);
 		r = probe(ts_nsscache_hash_uid(c->issuer, key, c->uid_min, c->uid_max), c->uid_min,
-			  c->uid_max, c->n + c->n_reserved, writer_taken, c, &uid);
+		          c->uid_max, c->n + c->n_reserved, writer_taken, c, &uid);
 		nr.by_name = true;
 	} else {
 		r = probe(ts_nsscache_hash_uid(c->issuer, sub, c->uid_min, c->uid_max), c->uid_min,
-			  c->uid_max, c->n + c->n_reserved, writer_taken, c, &uid);
+		          c->uid_max, c->n + c->n_reserved, writer_taken, c, &uid);
 	}
 	if (r < 0)
 		goto fail;
@@ -817,7 +816,7 @@ static void sb_add(struct strbuf *b, uint8_t out[8], const char *s, size_t n)
 }
 
 int ts_nsscache_expand_home(char *out, size_t outlen, const char *tpl, const char *name,
-			    uint32_t uid)
+                            uint32_t uid)
 {
 	size_t n = 0;
 
@@ -955,7 +954,7 @@ out:
 }
 
 int ts_nsscache_parse(struct ts_nsscache **ret, const void *data, size_t size,
-		      const struct ts_nsscache_settings *s)
+                      const struct ts_nsscache_settings *s)
 {
 	struct ts_nsscache_view v;
 	struct ts_nsscache_settings fs;
@@ -966,12 +965,12 @@ int ts_nsscache_parse(struct ts_nsscache **ret, const void *data, size_t size,
 	if (r < 0)
 		return r;
 	fs = (struct ts_nsscache_settings){.issuer = v.issuer,
-					   .uid_min = v.uid_min,
-					   .uid_max = v.uid_max,
-					   .gid = v.gid,
-					   .home_template = v.home_template,
-					   .shell = v.shell,
-					   .resolve_unknown = v.resolve_unknown};
+	                                   .uid_min = v.uid_min,
+	                                   .uid_max = v.uid_max,
+	                                   .gid = v.gid,
+	                                   .home_template = v.home_template,
+	                                   .shell = v.shell,
+	                                   .resolve_unknown = v.resolve_unknown};
 	r = ts_nsscache_new(&c, s ? s : &fs);
 	if (r < 0)
 		return s ? r : TS_E_CORRUPT;
@@ -1021,7 +1020,7 @@ fail:
 }
 
 int ts_nsscache_load(struct ts_nsscache **ret, const char *path,
-		     const struct ts_nsscache_settings *s)
+                     const struct ts_nsscache_settings *s)
 {
 	struct ts_file_policy pol = ts_file_policy_public(TS_NSSCACHE_MAX_SIZE);
 	uint8_t *buf = NULL;

@@ -73,11 +73,11 @@ enum ts_nsscache_state {
 
 /* What the broker takes from tokenseal.conf. Strings are copied. */
 struct ts_nsscache_settings {
-	const char *issuer;	     /* required */
+	const char *issuer;          /* required */
 	uint32_t uid_min, uid_max;   /* 1 <= uid_min <= uid_max */
-	uint32_t gid;		     /* 0: per-user group, gid = uid; else every user's gid */
+	uint32_t gid;                /* 0: per-user group, gid = uid; else every user's gid */
 	const char *home_template;   /* absolute; %u = user name, %U = uid, %% = % */
-	const char *shell;	     /* absolute */
+	const char *shell;           /* absolute */
 	const char *resolve_unknown; /* POSIX ERE matched against the whole name; NULL/"" = off */
 };
 
@@ -89,7 +89,7 @@ bool ts_nsscache_name_valid(const char *name) TS_NONNULL(1);
 
 /* The first uid of the probe sequence for (issuer, key) in [uid_min, uid_max]. */
 uint32_t ts_nsscache_hash_uid(const char *issuer, const char *key, uint32_t uid_min,
-			      uint32_t uid_max) TS_NONNULL(1, 2);
+                              uint32_t uid_max) TS_NONNULL(1, 2);
 
 /* Compile ere anchored at both ends ("^(ere)$", REG_EXTENDED|REG_NOSUB).
  * 0, -EINVAL (does not compile or too long) or -ENOMEM. Free with regfree(). */
@@ -98,7 +98,7 @@ int ts_nsscache_regex_compile(regex_t *ret, const char *ere) TS_WUR TS_NONNULL(1
 /* The home folder for name/uid from a template (%u name, %U uid, %% '%').
  * 0 or -ENAMETOOLONG (out is then undefined). */
 int ts_nsscache_expand_home(char *out, size_t outlen, const char *tpl, const char *name,
-			    uint32_t uid) TS_WUR TS_NONNULL(1, 3, 4);
+                            uint32_t uid) TS_WUR TS_NONNULL(1, 3, 4);
 
 /* ---- reader: a view over a whole file in memory (an mmap) ---- */
 
@@ -125,19 +125,19 @@ struct ts_nsscache_entry {
 /* Check the header and the bounds of every table. data must stay mapped for
  * as long as the view is used. 0 or TS_E_CORRUPT / TS_E_TOO_BIG. */
 int ts_nsscache_view_open(struct ts_nsscache_view *ret, const void *data, size_t size) TS_WUR
-	TS_NONNULL(1);
+    TS_NONNULL(1);
 
 /* The active entry called name: 0, -ENOENT or TS_E_CORRUPT. */
 int ts_nsscache_view_by_name(const struct ts_nsscache_view *v, const char *name,
-			     struct ts_nsscache_entry *ret) TS_WUR TS_NONNULL(1, 2, 3);
+                             struct ts_nsscache_entry *ret) TS_WUR TS_NONNULL(1, 2, 3);
 
 /* The entry (active or tombstone) holding uid: 0, -ENOENT or TS_E_CORRUPT. */
 int ts_nsscache_view_by_uid(const struct ts_nsscache_view *v, uint32_t uid,
-			    struct ts_nsscache_entry *ret) TS_WUR TS_NONNULL(1, 3);
+                            struct ts_nsscache_entry *ret) TS_WUR TS_NONNULL(1, 3);
 
 /* Entry number i in uid order (0 <= i < n_entries), any state. */
 int ts_nsscache_view_at(const struct ts_nsscache_view *v, uint32_t i,
-			struct ts_nsscache_entry *ret) TS_WUR TS_NONNULL(1, 3);
+                        struct ts_nsscache_entry *ret) TS_WUR TS_NONNULL(1, 3);
 
 /* Whether uid may not be handed out: held by an entry, reserved, or special.
  * A damaged table counts as taken. */
@@ -147,7 +147,7 @@ bool ts_nsscache_view_uid_taken(const struct ts_nsscache_view *v, uint32_t uid) 
  * hash(issuer, "name:" + name) over the view's taken uids. Does not check the
  * regex (the caller does). 0, -EINVAL (invalid name), -ENOSPC. */
 int ts_nsscache_view_unknown_uid(const struct ts_nsscache_view *v, const char *name,
-				 uint32_t *ret_uid) TS_WUR TS_NONNULL(1, 2, 3);
+                                 uint32_t *ret_uid) TS_WUR TS_NONNULL(1, 2, 3);
 
 /* ---- writer (the broker, as root) ---- */
 
@@ -161,7 +161,7 @@ struct ts_nsscache_info {
 
 /* An empty cache with these settings (validated: -EINVAL). */
 int ts_nsscache_new(struct ts_nsscache **ret, const struct ts_nsscache_settings *s) TS_WUR
-	TS_NONNULL(1, 2);
+    TS_NONNULL(1, 2);
 
 /* Load path. A missing file gives an empty cache (generation 0). s replaces
  * the file's settings; s == NULL keeps the file's (then a missing file is
@@ -169,18 +169,18 @@ int ts_nsscache_new(struct ts_nsscache **ret, const struct ts_nsscache_settings 
  * caller decides, see docs/nss.md), TS_E_BAD_OWNER, TS_E_BAD_MODE,
  * TS_E_NOT_REGULAR, -EINVAL (bad settings), -errno. */
 int ts_nsscache_load(struct ts_nsscache **ret, const char *path,
-		     const struct ts_nsscache_settings *s) TS_WUR TS_NONNULL(1, 2);
+                     const struct ts_nsscache_settings *s) TS_WUR TS_NONNULL(1, 2);
 
 /* Parse a whole file image (what load does after reading). */
 int ts_nsscache_parse(struct ts_nsscache **ret, const void *data, size_t size,
-		      const struct ts_nsscache_settings *s) TS_WUR TS_NONNULL(1);
+                      const struct ts_nsscache_settings *s) TS_WUR TS_NONNULL(1);
 
 struct ts_nsscache *ts_nsscache_free(struct ts_nsscache *c);
 void ts_nsscache_freep(struct ts_nsscache **c);
 
 /* Replace the settings (entries keep their uids even outside a new range). */
 int ts_nsscache_set_settings(struct ts_nsscache *c, const struct ts_nsscache_settings *s) TS_WUR
-	TS_NONNULL(1, 2);
+    TS_NONNULL(1, 2);
 
 /* uids never to hand out (accounts of /etc/passwd, gids of /etc/group). They
  * are stored in the file, so the module's nss_resolve_unknown skips them too. */
@@ -198,22 +198,22 @@ void ts_nsscache_clear_reserved(struct ts_nsscache *c) TS_NONNULL(1);
  * subject), TS_E_SUBJECT_PINNED (another subject holds that name), -ENOSPC
  * (range full), -ENOMEM. *ret_uid may be NULL. */
 int ts_nsscache_upsert(struct ts_nsscache *c, const char *sub, const char *name, const char *gecos,
-		       uint32_t *ret_uid) TS_WUR TS_NONNULL(1, 2, 3);
+                       uint32_t *ret_uid) TS_WUR TS_NONNULL(1, 2, 3);
 
 /* Turn the active entry called name into a tombstone: 0 or -ENOENT. */
 int ts_nsscache_tombstone(struct ts_nsscache *c, const char *name) TS_WUR TS_NONNULL(1, 2);
 
 /* What the cache holds for name (the active entry, else the newest tombstone
  * of that name): 0 or -ENOENT. For `tokenseal status` and `doctor`. */
-int ts_nsscache_find(const struct ts_nsscache *c, const char *name, struct ts_nsscache_info *ret)
-	TS_WUR TS_NONNULL(1, 2, 3);
+int ts_nsscache_find(const struct ts_nsscache *c, const char *name,
+                     struct ts_nsscache_info *ret) TS_WUR TS_NONNULL(1, 2, 3);
 
 size_t ts_nsscache_count(const struct ts_nsscache *c, enum ts_nsscache_state state) TS_NONNULL(1);
 uint64_t ts_nsscache_generation(const struct ts_nsscache *c) TS_NONNULL(1);
 
 /* The file image of the cache (generation as stored). Free with free(). */
 int ts_nsscache_serialize(const struct ts_nsscache *c, uint8_t **ret_buf, size_t *ret_len) TS_WUR
-	TS_NONNULL(1, 2, 3);
+    TS_NONNULL(1, 2, 3);
 
 /* Bump the generation and replace path atomically (ts_atomic_write: temp file
  * in the same folder, fsync, rename, fsync the folder), mode 0644, owner

@@ -249,7 +249,7 @@ struct pwvals {
 };
 
 static enum nss_status fill_pw(struct passwd *pw, char *buf, size_t buflen, int *errnop,
-			       const struct pwvals *v)
+                               const struct pwvals *v)
 {
 	struct out o = {buf, buflen};
 	size_t need = v->name_len + v->gecos_len + v->home_len + v->shell_len + 4 + 2;
@@ -269,16 +269,16 @@ static enum nss_status fill_pw(struct passwd *pw, char *buf, size_t buflen, int 
 }
 
 static enum nss_status fill_pw_entry(struct passwd *pw, char *buf, size_t buflen, int *errnop,
-				     const struct ts_nsscache_entry *e)
+                                     const struct ts_nsscache_entry *e)
 {
-	struct pwvals v = {e->name,	 e->gecos,     e->home,	  e->shell, e->name_len,
-			   e->gecos_len, e->home_len, e->shell_len, e->uid,   e->gid};
+	struct pwvals v = {e->name,      e->gecos,    e->home,      e->shell, e->name_len,
+	                   e->gecos_len, e->home_len, e->shell_len, e->uid,   e->gid};
 
 	return fill_pw(pw, buf, buflen, errnop, &v);
 }
 
 static enum nss_status fill_gr(struct group *gr, char *buf, size_t buflen, int *errnop,
-			       const struct ts_nsscache_entry *e)
+                               const struct ts_nsscache_entry *e)
 {
 	size_t align = (sizeof(char *) - ((uintptr_t)buf % sizeof(char *))) % sizeof(char *);
 	size_t need = align + sizeof(char *) + e->name_len + 1 + 2;
@@ -300,7 +300,7 @@ static enum nss_status fill_gr(struct group *gr, char *buf, size_t buflen, int *
 /* A name the cache does not hold but nss_resolve_unknown matches: the uid
  * its first login will keep (ts_nsscache_view_unknown_uid). */
 static enum nss_status resolve_unknown(const struct map *m, const char *name, struct passwd *pw,
-				       char *buf, size_t buflen, int *errnop)
+                                       char *buf, size_t buflen, int *errnop)
 {
 	char home[TS_NSSCACHE_PATH_MAX + 1];
 	struct pwvals v = {0};
@@ -576,10 +576,10 @@ NSS_FN(getgrent_r)(struct group *gr, char *buf, size_t buflen, int *errnop)
  * of ours beyond their primary group, which initgroups adds by itself. Having
  * this entry point spares glibc an enumeration of every group at each login.
  * SUCCESS (nothing added) for a user of the cache, NOTFOUND otherwise. */
-NSS_FN(initgroups_dyn)(const char *user, gid_t group, long *start, long *size, gid_t **groupsp,
-		       long limit, int *errnop);
-NSS_FN(initgroups_dyn)(const char *user, gid_t group, long *start, long *size, gid_t **groupsp,
-		       long limit, int *errnop)
+NSS_FN(initgroups_dyn)
+(const char *user, gid_t group, long *start, long *size, gid_t **groupsp, long limit, int *errnop);
+NSS_FN(initgroups_dyn)
+(const char *user, gid_t group, long *start, long *size, gid_t **groupsp, long limit, int *errnop)
 {
 	int saved = errno;
 	enum nss_status st = NSS_STATUS_NOTFOUND;

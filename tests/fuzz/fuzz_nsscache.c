@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct ts_nsscache_view w;
 			if (ts_nsscache_view_open(&w, img, len) != 0 ||
 			    w.n_entries != ts_nsscache_count(c, TS_NSSCACHE_ACTIVE) +
-						   ts_nsscache_count(c, TS_NSSCACHE_TOMBSTONE))
+			                       ts_nsscache_count(c, TS_NSSCACHE_TOMBSTONE))
 				abort();
 			free(img);
 		}

@@ -49,11 +49,11 @@ static void die(const char *what, int r)
 int main(int argc, char **argv)
 {
 	struct ts_nsscache_settings s = {.issuer = "https://idp.example",
-					 .uid_min = TS_NSSCACHE_UID_MIN_DEFAULT,
-					 .uid_max = TS_NSSCACHE_UID_MAX_DEFAULT,
-					 .home_template = TS_NSSCACHE_HOME_DEFAULT,
-					 .shell = TS_NSSCACHE_SHELL_DEFAULT,
-					 .resolve_unknown = ""};
+	                                 .uid_min = TS_NSSCACHE_UID_MIN_DEFAULT,
+	                                 .uid_max = TS_NSSCACHE_UID_MAX_DEFAULT,
+	                                 .home_template = TS_NSSCACHE_HOME_DEFAULT,
+	                                 .shell = TS_NSSCACHE_SHELL_DEFAULT,
+	                                 .resolve_unknown = ""};
 	struct ts_nsscache *c = NULL;
 	const char *path, *passwd = NULL;
 	unsigned long loops = 1;
@@ -136,7 +136,7 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--loop")) {
 			loops = num(v);
 		} else if (strcmp(a, "--issuer") && strcmp(a, "--range") && strcmp(a, "--gid") &&
-			   strcmp(a, "--home") && strcmp(a, "--shell") && strcmp(a, "--regex")) {
+		           strcmp(a, "--home") && strcmp(a, "--shell") && strcmp(a, "--regex")) {
 			fprintf(stderr, "unknown option %s\n", a);
 			return 2;
 		}
@@ -158,7 +158,7 @@ int main(int argc, char **argv)
 				die("passwd", TS_E_CORRUPT);
 			if (e.state == TS_NSSCACHE_ACTIVE)
 				fprintf(f, "%s:x:%" PRIu32 ":%" PRIu32 ":%s:%s:%s\n", e.name, e.uid,
-					e.gid, e.gecos, e.home, e.shell);
+				        e.gid, e.gecos, e.home, e.shell);
 		}
 		free(img);
 		if (fclose(f) != 0)

@@ -47,7 +47,7 @@ typedef enum nss_status (*endent_fn)(void);
 typedef enum nss_status (*pwent_fn)(struct passwd *, char *, size_t, int *);
 typedef enum nss_status (*grent_fn)(struct group *, char *, size_t, int *);
 typedef enum nss_status (*initgroups_fn)(const char *, gid_t, long *, long *, gid_t **, long,
-					 int *);
+                                         int *);
 
 static struct {
 	pwnam_fn getpwnam_r;
@@ -83,11 +83,11 @@ void __syslog_chk(int pri, int flag, const char *fmt, ...)
 }
 
 static const struct ts_nsscache_settings base = {.issuer = "https://idp.example",
-						  .uid_min = 1000000,
-						  .uid_max = 1999999,
-						  .home_template = "/home/%u",
-						  .shell = "/bin/bash",
-						  .resolve_unknown = "ext-[a-z]+"};
+                                                 .uid_min = 1000000,
+                                                 .uid_max = 1999999,
+                                                 .home_template = "/home/%u",
+                                                 .shell = "/bin/bash",
+                                                 .resolve_unknown = "ext-[a-z]+"};
 
 static void *sym(void *h, const char *name)
 {
@@ -100,9 +100,15 @@ static void *sym(void *h, const char *name)
 static void load_module(void)
 {
 	static const char *const hidden[] = {
-	    "ts_nsscache_view_open", "ts_nsscache_upsert", "ts_nsscache_name_valid",
-	    "ts_sha256",	     "ts_open_checked",	   "nss_state",
-	    "map_open",		     "current",		   "ts_strerror",
+	    "ts_nsscache_view_open",
+	    "ts_nsscache_upsert",
+	    "ts_nsscache_name_valid",
+	    "ts_sha256",
+	    "ts_open_checked",
+	    "nss_state",
+	    "map_open",
+	    "current",
+	    "ts_strerror",
 	};
 	void *h = dlopen(TS_NSS_MODULE_PATH, RTLD_NOW | RTLD_LOCAL);
 
@@ -194,10 +200,8 @@ static void test_lookups(void)
 		CHECK_INT(ts_nsscache_load(&c, cache, &base), 0);
 		CHECK_INT(ts_nsscache_find(c, "user1", &info), 0);
 		CHECK_INT(info.state, TS_NSSCACHE_TOMBSTONE);
-		CHECK_INT(m.getpwuid_r(info.uid, &pw, buf, sizeof(buf), &err),
-			  NSS_STATUS_NOTFOUND);
-		CHECK_INT(m.getgrgid_r(info.gid, &gr, buf, sizeof(buf), &err),
-			  NSS_STATUS_NOTFOUND);
+		CHECK_INT(m.getpwuid_r(info.uid, &pw, buf, sizeof(buf), &err), NSS_STATUS_NOTFOUND);
+		CHECK_INT(m.getgrgid_r(info.gid, &gr, buf, sizeof(buf), &err), NSS_STATUS_NOTFOUND);
 		ts_nsscache_free(c);
 	}
 	/* nss_resolve_unknown: passwd only, the uid the writer will keep */
@@ -205,7 +209,7 @@ static void test_lookups(void)
 		struct ts_nsscache *c = NULL;
 		uint32_t kept = 0;
 		CHECK_INT(m.getpwnam_r("ext-dave", &pw, buf, sizeof(buf), &err),
-			  NSS_STATUS_SUCCESS);
+		          NSS_STATUS_SUCCESS);
 		CHECK_STR(pw.pw_dir, "/home/ext-dave");
 		CHECK_STR(pw.pw_gecos, "");
 		CHECK_INT(pw.pw_gid, pw.pw_uid);
@@ -214,7 +218,7 @@ static void test_lookups(void)
 		CHECK_INT(kept, pw.pw_uid);
 		ts_nsscache_free(c);
 		CHECK_INT(m.getpwnam_r("ext-Dave", &pw, buf, sizeof(buf), &err),
-			  NSS_STATUS_NOTFOUND); /* no match */
+		          NSS_STATUS_NOTFOUND); /* no match */
 	}
 	/* initgroups: ours have no supplementary groups; nothing is added */
 	{
@@ -222,12 +226,12 @@ static void test_lookups(void)
 		gid_t *groups = calloc(4, sizeof(gid_t)), *orig = groups;
 		groups[0] = ua;
 		CHECK_INT(m.initgroups_dyn("alice", ua, &start, &size, &groups, -1, &err),
-			  NSS_STATUS_SUCCESS);
+		          NSS_STATUS_SUCCESS);
 		CHECK_INT(start, 1);
 		CHECK_INT(size, 4);
 		CHECK(groups == orig);
 		CHECK_INT(m.initgroups_dyn("nobody-such", 5, &start, &size, &groups, -1, &err),
-			  NSS_STATUS_NOTFOUND);
+		          NSS_STATUS_NOTFOUND);
 		free(groups);
 	}
 	/* the recursion guard */
@@ -245,7 +249,7 @@ static void test_erange(void)
 	struct passwd pw;
 	struct group gr;
 	size_t need = strlen("alice") + 1 + 2 + strlen("Alice Example") + 1 +
-		      strlen("/home/alice") + 1 + strlen("/bin/bash") + 1;
+	              strlen("/home/alice") + 1 + strlen("/bin/bash") + 1;
 	int err;
 
 	(void)write_cache(cache, 3, "home");
@@ -257,7 +261,7 @@ static void test_erange(void)
 		CHECK_INT(err, ERANGE);
 		err = 0;
 		CHECK_INT(m.getpwnam_r("ext-zoe", &pw, buf, n < 20 ? n : 20, &err),
-			  NSS_STATUS_TRYAGAIN);
+		          NSS_STATUS_TRYAGAIN);
 		CHECK_INT(err, ERANGE);
 		CHECK_INT(errno, 77);
 		free(buf);
@@ -278,7 +282,7 @@ static void test_erange(void)
 		char big[64];
 		for (size_t off = 0; off < 8; off++) {
 			CHECK_INT(m.getgrnam_r("alice", &gr, big + off, sizeof(big) - off, &err),
-				  NSS_STATUS_SUCCESS);
+			          NSS_STATUS_SUCCESS);
 			CHECK((uintptr_t)gr.gr_mem % sizeof(char *) == 0);
 			CHECK(gr.gr_mem[0] == NULL);
 			CHECK_STR(gr.gr_name, "alice");
@@ -357,16 +361,16 @@ static void expect_notfound(const uint8_t *img, size_t len, unsigned mode, const
 	CHECK_INT(rename(tmp, cache), 0);
 	errno = 99;
 	CHECK_MSG(m.getpwnam_r("alice", &pw, buf, sizeof(buf), &err) == NSS_STATUS_NOTFOUND,
-		  "%s: alice found", what);
+	          "%s: alice found", what);
 	CHECK_MSG(m.getpwnam_r("ext-new", &pw, buf, sizeof(buf), &err) == NSS_STATUS_NOTFOUND,
-		  "%s: ext-new found", what);
+	          "%s: ext-new found", what);
 	CHECK_MSG(m.getpwuid_r(1000001, &pw, buf, sizeof(buf), &err) == NSS_STATUS_NOTFOUND,
-		  "%s: uid found", what);
+	          "%s: uid found", what);
 	CHECK_MSG(m.getgrnam_r("alice", &gr, buf, sizeof(buf), &err) == NSS_STATUS_NOTFOUND,
-		  "%s: group found", what);
+	          "%s: group found", what);
 	CHECK_MSG(m.setpwent(0) == NSS_STATUS_SUCCESS &&
-			  m.getpwent_r(&pw, buf, sizeof(buf), &err) == NSS_STATUS_NOTFOUND,
-		  "%s: enumerated", what);
+	              m.getpwent_r(&pw, buf, sizeof(buf), &err) == NSS_STATUS_NOTFOUND,
+	          "%s: enumerated", what);
 	CHECK_INT(m.endpwent(), NSS_STATUS_SUCCESS);
 	CHECK_INT(errno, 99);
 }
@@ -428,8 +432,7 @@ static void test_damaged(void)
 		snprintf(link, sizeof(link), "%s.link", cache);
 		CHECK_INT(symlink(cache, link), 0);
 		setenv(TS_NSSCACHE_ENV, link, 1);
-		CHECK_INT(m.getpwnam_r("alice", &pw, buf, sizeof(buf), &err),
-			  NSS_STATUS_NOTFOUND);
+		CHECK_INT(m.getpwnam_r("alice", &pw, buf, sizeof(buf), &err), NSS_STATUS_NOTFOUND);
 		setenv(TS_NSSCACHE_ENV, cache, 1);
 		CHECK_INT(unlink(link), 0);
 	}
@@ -459,8 +462,8 @@ static void test_log_once(void)
 	CHECK_INT(log_lines, 1);
 	CHECK_INT(log_pri, LOG_ERR);
 	CHECK_MSG(strstr(log_text, cache) && strstr(log_text, "unusable (damaged)") &&
-			  strstr(log_text, "answering NOTFOUND"),
-		  "log line: %s", log_text);
+	              strstr(log_text, "answering NOTFOUND"),
+	          "log line: %s", log_text);
 	fprintf(stderr, "logged: %s\n", log_text);
 	/* another damaged version: one more line, with its reason */
 	ts_test_write_file(tmp, junk, sizeof(junk) - 2, 0666);
@@ -605,7 +608,7 @@ static void test_threads_vs_writer(void)
 		CHECK_INT(pthread_join(t[i], NULL), 0);
 	CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer failed: %d", status);
 	fprintf(stderr, "%lu lookups, %lu failures\n", atomic_load(&lookups),
-		atomic_load(&failures));
+	        atomic_load(&failures));
 	CHECK(atomic_load(&lookups) > 1000);
 	CHECK_INT(atomic_load(&failures), 0);
 }

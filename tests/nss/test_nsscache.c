@@ -20,11 +20,11 @@
 #include "ts_test.h"
 
 static const struct ts_nsscache_settings base = {.issuer = "https://idp.example",
-						  .uid_min = 1000000,
-						  .uid_max = 1999999,
-						  .home_template = "/home/%u",
-						  .shell = "/bin/bash",
-						  .resolve_unknown = ""};
+                                                 .uid_min = 1000000,
+                                                 .uid_max = 1999999,
+                                                 .home_template = "/home/%u",
+                                                 .shell = "/bin/bash",
+                                                 .resolve_unknown = ""};
 
 static struct ts_nsscache *mk(const struct ts_nsscache_settings *s)
 {
@@ -72,7 +72,7 @@ static void test_roundtrip(void)
 	CHECK_STR(v.issuer, "https://idp.example");
 	CHECK_INT(ts_nsscache_view_by_name(&v, "alice", &e), 0);
 	CHECK_INT(e.uid, ua);
-	CHECK_INT(e.gid, ua); /* per-user group */
+	CHECK_INT(e.gid, ua);             /* per-user group */
 	CHECK_STR(e.gecos, "Alice  A B"); /* ':' and '\n' made blank */
 	CHECK_STR(e.home, "/home/alice");
 	CHECK_STR(e.shell, "/bin/bash");
@@ -294,8 +294,8 @@ static void test_resolve_unknown(void)
 
 static void test_validation(void)
 {
-	static const char *const bad_names[] = {"",    "-x",  ".x",	 "a b", "a:b",
-						"a/b", "1234", "a\nb", "ä"};
+	static const char *const bad_names[] = {"",    "-x",   ".x",   "a b", "a:b",
+	                                        "a/b", "1234", "a\nb", "ä"};
 	struct ts_nsscache_settings s = base;
 	struct ts_nsscache *c = NULL;
 	char longname[TS_NSSCACHE_NAME_MAX + 2];
@@ -466,7 +466,7 @@ static void test_damaged(void)
 	{ /* the size is checked before any byte is read */
 		struct ts_nsscache_view w;
 		CHECK_INT(ts_nsscache_view_open(&w, img, (size_t)TS_NSSCACHE_MAX_SIZE + 1),
-			  TS_E_TOO_BIG);
+		          TS_E_TOO_BIG);
 	}
 	/* every single byte flipped past the header: lookups stay in bounds */
 	for (size_t i = TS_NSSCACHE_HEADER_SIZE; i < len; i++) {
