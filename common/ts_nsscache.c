@@ -136,23 +136,20 @@ uint32_t ts_nsscache_hash_uid(const char *issuer, const char *key, uint32_t uid_
 	return (uint32_t)(uid_min + h % span);
 }
 
+/* SHA-256("tokenseal-nss-sub" NUL issuer NUL sub); both bounded by the
+ * callers (settings_check, upsert), so the input fits on the stack. */
 static void subject_hash(uint8_t out[TS_NSSCACHE_HASH_BYTES], const char *issuer, const char *sub)
 {
 	static const char domain[] = "tokenseal-nss-sub";
-	size_t li = strlen(issuer), ls = strlen(sub);
-	size_t n = sizeof(domain) + li + 1 + ls;
-	uint8_t *buf = malloc(n);
+	uint8_t buf[sizeof(domain) + TS_NSSCACHE_ISSUER_MAX + 1 + TS_NSSCACHE_SUBJECT_MAX];
+	size_t li = strnlen(issuer, TS_NSSCACHE_ISSUER_MAX);
+	size_t ls = strnlen(sub, TS_NSSCACHE_SUBJECT_MAX);
 
-	if (!buf) { /* both are bounded by the callers; fall back to no domain */
-		memset(out, 0, TS_NSSCACHE_HASH_BYTES);
-		return;
-	}
 	memcpy(buf, domain, sizeof(domain));
 	memcpy(buf + sizeof(domain), issuer, li);
 	buf[sizeof(domain) + li] = 0;
 	memcpy(buf + sizeof(domain) + li + 1, sub, ls);
-	ts_sha256(out, buf, n);
-	free(buf);
+	ts_sha256(out, buf, sizeof(domain) + li + 1 + ls);
 }
 
 typedef bool (*taken_fn)(const void *ctx, uint32_t uid);
