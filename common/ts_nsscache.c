@@ -1048,7 +1048,10 @@ static int make_folder(const char *path)
 		return -ENAMETOOLONG;
 	memcpy(dir, path, n);
 	dir[n] = 0;
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+	if (mkdir(dir, 0755) < 0)
+		return errno == EEXIST ? 0 : -errno;
+	/* every process reads the cache: 0755 whatever the writer's umask */
+	if (chmod(dir, 0755) < 0)
 		return -errno;
 	return 0;
 }

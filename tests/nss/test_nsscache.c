@@ -98,7 +98,11 @@ static void test_stability(void)
 
 	snprintf(path, sizeof(path), "%s/nss/users.cache", ts_test_tmpdir());
 	CHECK_INT(add(c, "sub-a", "alice"), ua); /* a second login */
-	CHECK_INT(ts_nsscache_save(c, path), 0);
+	{
+		mode_t old = umask(077); /* the broker's umask: still world-readable */
+		CHECK_INT(ts_nsscache_save(c, path), 0);
+		umask(old);
+	}
 	CHECK_INT(ts_nsscache_generation(c), 1);
 	{
 		struct stat st;
