@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The NSS user cache: the file libnss_tokenseal.so.2 answers passwd and group
+ * lookups from, and the broker rewrites after each login. libc only, no
+ * global state: the module links the reader, the broker the writer.
+ *
+ * The file holds nothing /etc/passwd would not (world-readable, no secrets)
+ * and everything the module needs, so the module never reads tokenseal.conf.
+ * Format v1, every integer little-endian, every offset from the file start
+ * (see docs/nss.md for the table):
+ *   header (128 bytes): magic, version, header size, total size, generation,
+ *     uid_min, uid_max, gid (0 = a per-user group with gid = uid), counts,
+ *     table offsets, and string refs for the issuer, home template, shell and
+ *     the nss_resolve_unknown regex ("" = off)
+ *   entries:    n_entries fixed 80-byte records (uid, gid, state, subject
+ *               hash, string refs for name, gecos, home, shell)
+ *   name index: n_active u32 entry numbers, active entries sorted by name
+ *   uid index:  n_entries u32 entry numbers, all entries sorted by uid
+ *   reserved:   n_reserved sorted u32 uids never to hand out (local accounts)
+ *   strings:    NUL-terminated strings; a ref is (offset into strings, length)
+ * The reader checks the header once and every offset, index and string at
+ * each step, so a damaged file gives TS_E_CORRUPT, never an out-of-bounds read.
+ *
+ * UIDs: SHA-256("tokenseal-nss-uid" NUL issuer NUL key), its first 8 bytes as
+ * a big-endian integer modulo the range size, plus uid_min; key is the
+ * subject, or "name:" + name for a name resolved by nss_resolve_unknown
+ * before its first login. A taken uid (any entry, active or tombstone, a
+ * reserved uid, 65534, 65535, 4294967295) moves to the next one, wrapping
+ * from uid_max to uid_min. The assignment is remembered in the file.
+ */
+#ifndef TS_NSSCACHE_H
+#define TS_NSSCACHE_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ts_macros.h"
+
+/* The cache the module reads, outside the root-only keystore folder. The
+ * folder is root 0755, the file root 0644. */
+#define TS_NSSCACHE_DIR "/var/lib/tokenseal-nss"
+#define TS_NSSCACHE_PATH TS_NSSCACHE_DIR "/users.cache"
+/* Read with secure_getenv() by the module only (never in AT_SECURE processes). */
+#define TS_NSSCACHE_ENV "TOKENSEAL_NSS_CACHE"
+/* Set by the broker: the module then answers NOTFOUND at once. */
+#define TS_NSS_LOOP_ENV "_TOKENSEAL_NSS_LOOP"
+
+#define TS_NSSCACHE_VERSION 1
+#define TS_NSSCACHE_HEADER_SIZE 128
+#define TS_NSSCACHE_ENTRY_SIZE 80
+#define TS_NSSCACHE_MAX_SIZE (64u * 1024u * 1024u)
+#define TS_NSSCACHE_MAX_ENTRIES 500000u
+#define TS_NSSCACHE_MAX_RESERVED 100000u
+#define TS_NSSCACHE_NAME_MAX 255  /* user name */
+#define TS_NSSCACHE_GECOS_MAX 255 /* longer names are cut at a UTF-8 boundary */
+#define TS_NSSCACHE_PATH_MAX 1024 /* home, shell, home template */
+#define TS_NSSCACHE_ISSUER_MAX 2048
+#define TS_NSSCACHE_REGEX_MAX 1024
+#define TS_NSSCACHE_SUBJECT_MAX 1024
+#define TS_NSSCACHE_HASH_BYTES 32
+
+#define TS_NSSCACHE_UID_MIN_DEFAULT 1000000u
+#define TS_NSSCACHE_UID_MAX_DEFAULT 1999999u
+#define TS_NSSCACHE_HOME_DEFAULT "/home/%u"
+#define TS_NSSCACHE_SHELL_DEFAULT "/bin/bash"
+
+enum ts_nsscache_state {
+	TS_NSSCACHE_ACTIVE = 1,
+	TS_NSSCACHE_TOMBSTONE = 2, /* removed: the name is gone, the uid stays taken */
+};
+
+/* What the broker takes from tokenseal.conf. Strings are copied. */
+struct ts_nsscache_settings {
+	const char *issuer;          /* required */
+	uint32_t uid_min, uid_max;   /* 1 <= uid_min <= uid_max */
+	uint32_t gid;                /* 0: per-user group, gid = uid; else every user's gid */
+	const char *home_template;   /* absolute; %u = user name, %U = uid, %% = % */
+	const char *shell;           /* absolute */
+	const char *resolve_unknown; /* POSIX ERE matched against the whole name; NULL/"" = off */
+};
+
+/* ---- names, hashing, regex (shared by reader and writer) ---- */
+
+/* A user name the cache accepts: 1..TS_NSSCACHE_NAME_MAX bytes of
+ * [A-Za-z0-9._@-], not starting with '-' or '.', not all digits. */
+bool ts_nsscache_name_valid(const char *name) TS_NONNULL(1);
+
+/* The first uid of the probe sequence for (issuer, key) in [uid_min, uid_max]. */
+uint32_t ts_nsscache_hash_uid(const char *issuer, const char *key, uint32_t uid_min,
+                              uint32_t uid_max) TS_NONNULL(1, 2);
+
+/* Compile ere anchored at both ends ("^(ere)$", REG_EXTENDED|REG_NOSUB).
+ * 0, -EINVAL (does not compile or too long) or -ENOMEM. Free with regfree(). */
+int ts_nsscache_regex_compile(regex_t *ret, const char *ere) TS_WUR TS_NONNULL(1, 2);
+
+/* The home folder for name/uid from a template (%u name, %U uid, %% '%').
+ * 0 or -ENAMETOOLONG (out is then undefined). */
+int ts_nsscache_expand_home(char *out, size_t outlen, const char *tpl, const char *name,
+                            uint32_t uid) TS_WUR TS_NONNULL(1, 3, 4);
+
+/* ---- reader: a view over a whole file in memory (an mmap) ---- */
+
+struct ts_nsscache_view {
+	const uint8_t *base;
+	size_t size;
+	uint64_t generation;
+	uint32_t uid_min, uid_max, gid;
+	uint32_t n_entries, n_active, n_reserved;
+	uint32_t entries_off, name_index_off, uid_index_off, reserved_off;
+	uint32_t strings_off, strings_size;
+	const char *issuer, *home_template, *shell, *resolve_unknown; /* point into base */
+};
+
+struct ts_nsscache_entry {
+	uint32_t uid, gid;
+	enum ts_nsscache_state state;
+	const uint8_t *subject_hash; /* TS_NSSCACHE_HASH_BYTES */
+	/* NUL-terminated, pointing into the view's memory */
+	const char *name, *gecos, *home, *shell;
+	size_t name_len, gecos_len, home_len, shell_len;
+};
+
+/* Check the header and the bounds of every table. data must stay mapped for
+ * as long as the view is used. 0 or TS_E_CORRUPT / TS_E_TOO_BIG. */
+int ts_nsscache_view_open(struct ts_nsscache_view *ret, const void *data, size_t size) TS_WUR
+    TS_NONNULL(1);
+
+/* The active entry called name: 0, -ENOENT or TS_E_CORRUPT. */
+int ts_nsscache_view_by_name(const struct ts_nsscache_view *v, const char *name,
+                             struct ts_nsscache_entry *ret) TS_WUR TS_NONNULL(1, 2, 3);
+
+/* The entry (active or tombstone) holding uid: 0, -ENOENT or TS_E_CORRUPT. */
+int ts_nsscache_view_by_uid(const struct ts_nsscache_view *v, uint32_t uid,
+                            struct ts_nsscache_entry *ret) TS_WUR TS_NONNULL(1, 3);
+
+/* Entry number i in uid order (0 <= i < n_entries), any state. */
+int ts_nsscache_view_at(const struct ts_nsscache_view *v, uint32_t i,
+                        struct ts_nsscache_entry *ret) TS_WUR TS_NONNULL(1, 3);
+
+/* Whether uid may not be handed out: held by an entry, reserved, or special.
+ * A damaged table counts as taken. */
+bool ts_nsscache_view_uid_taken(const struct ts_nsscache_view *v, uint32_t uid) TS_NONNULL(1);
+
+/* The uid nss_resolve_unknown shows for a name without an entry: the probe of
+ * hash(issuer, "name:" + name) over the view's taken uids. Does not check the
+ * regex (the caller does). 0, -EINVAL (invalid name), -ENOSPC. */
+int ts_nsscache_view_unknown_uid(const struct ts_nsscache_view *v, const char *name,
+                                 uint32_t *ret_uid) TS_WUR TS_NONNULL(1, 2, 3);
+
+/* ---- writer (the broker, as root) ---- */
+
+struct ts_nsscache;
+
+struct ts_nsscache_info {
+	uint32_t uid, gid;
+	enum ts_nsscache_state state;
+	bool pinned_by_name; /* the uid came from the nss_resolve_unknown name hash */
+};
+
+/* An empty cache with these settings (validated: -EINVAL). */
+int ts_nsscache_new(struct ts_nsscache **ret, const struct ts_nsscache_settings *s) TS_WUR
+    TS_NONNULL(1, 2);
+
+/* Load path. A missing file gives an empty cache (generation 0). s replaces
+ * the file's settings; s == NULL keeps the file's (then a missing file is
+ * -ENOENT). Errors: TS_E_CORRUPT / TS_E_TOO_BIG (the file is left alone; the
+ * caller decides, see docs/nss.md), TS_E_BAD_OWNER, TS_E_BAD_MODE,
+ * TS_E_NOT_REGULAR, -EINVAL (bad settings), -errno. */
+int ts_nsscache_load(struct ts_nsscache **ret, const char *path,
+                     const struct ts_nsscache_settings *s) TS_WUR TS_NONNULL(1, 2);
+
+/* Parse a whole file image (what load does after reading). */
+int ts_nsscache_parse(struct ts_nsscache **ret, const void *data, size_t size,
+                      const struct ts_nsscache_settings *s) TS_WUR TS_NONNULL(1);
+
+struct ts_nsscache *ts_nsscache_free(struct ts_nsscache *c);
+void ts_nsscache_freep(struct ts_nsscache **c);
+
+/* Replace the settings (entries keep their uids even outside a new range). */
+int ts_nsscache_set_settings(struct ts_nsscache *c, const struct ts_nsscache_settings *s) TS_WUR
+    TS_NONNULL(1, 2);
+
+/* uids never to hand out (accounts of /etc/passwd, gids of /etc/group). They
+ * are stored in the file, so the module's nss_resolve_unknown skips them too. */
+int ts_nsscache_reserve_uid(struct ts_nsscache *c, uint32_t uid) TS_WUR TS_NONNULL(1);
+void ts_nsscache_clear_reserved(struct ts_nsscache *c) TS_NONNULL(1);
+
+/* Record (issuer, sub) as name after a login and return its uid.
+ *  - sub seen before (active or tombstone): same uid; the name and gecos are
+ *    updated, a tombstone comes back to life;
+ *  - new sub: if nss_resolve_unknown matches name, the uid the module already
+ *    showed for the name (probe of hash(issuer, "name:" + name)), else the
+ *    probe of hash(issuer, sub);
+ * gecos NULL keeps the stored one (control characters and ':' become ' ',
+ * over TS_NSSCACHE_GECOS_MAX bytes is cut). Errors: -EINVAL (invalid name or
+ * subject), TS_E_SUBJECT_PINNED (another subject holds that name), -ENOSPC
+ * (range full), -ENOMEM. *ret_uid may be NULL. */
+int ts_nsscache_upsert(struct ts_nsscache *c, const char *sub, const char *name, const char *gecos,
+                       uint32_t *ret_uid) TS_WUR TS_NONNULL(1, 2, 3);
+
+/* Turn the active entry called name into a tombstone: 0 or -ENOENT. */
+int ts_nsscache_tombstone(struct ts_nsscache *c, const char *name) TS_WUR TS_NONNULL(1, 2);
+
+/* What the cache holds for name (the active entry, else the newest tombstone
+ * of that name): 0 or -ENOENT. For `tokenseal status` and `doctor`. */
+int ts_nsscache_find(const struct ts_nsscache *c, const char *name,
+                     struct ts_nsscache_info *ret) TS_WUR TS_NONNULL(1, 2, 3);
+
+size_t ts_nsscache_count(const struct ts_nsscache *c, enum ts_nsscache_state state) TS_NONNULL(1);
+uint64_t ts_nsscache_generation(const struct ts_nsscache *c) TS_NONNULL(1);
+
+/* The file image of the cache (generation as stored). Free with free(). */
+int ts_nsscache_serialize(const struct ts_nsscache *c, uint8_t **ret_buf, size_t *ret_len) TS_WUR
+    TS_NONNULL(1, 2, 3);
+
+/* Bump the generation and replace path atomically (ts_atomic_write: temp file
+ * in the same folder, fsync, rename, fsync the folder), mode 0644, owner
+ * unchanged (the broker runs as root). The folder is created 0755 when
+ * missing (its parent must exist). Readers keep their old mapping. */
+int ts_nsscache_save(struct ts_nsscache *c, const char *path) TS_WUR TS_NONNULL(1, 2);
+
+/* Serialise load, change and save between broker processes (exec mode and
+ * daemon mode may both write): an exclusive flock(2) on "<path>.lock"
+ * (created root 0600; the folder 0755 when missing). Waits up to timeout_ms
+ * (0: try once; < 0: forever). 0 with *ret_fd the lock (release: close it),
+ * TS_E_LOCK_TIMEOUT, or -errno. */
+int ts_nsscache_lock(const char *path, int timeout_ms, int *ret_fd) TS_WUR TS_NONNULL(1, 3);
+
+#endif

@@ -1,0 +1,598 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libnss_tokenseal.so.2: passwd and group lookups from the user cache the
+ * broker writes (common/ts_nsscache.h). Never the network, never the config.
+ *
+ * glibc's contract: every string is copied into the caller's buffer; a buffer
+ * too small is *errnop = ERANGE with NSS_STATUS_TRYAGAIN; errno is preserved
+ * otherwise; safe under threads. An invalid name, a missing or damaged cache
+ * and the recursion guard (_TOKENSEAL_NSS_LOOP set) are NOTFOUND; a damaged
+ * cache is logged once per file version.
+ *
+ * The only static state is `nss_state`, under its mutex: the current mapping
+ * of the cache (re-opened only when its dev, inode, mtime or size changed) and
+ * the two enumeration cursors, each holding a reference to the mapping it
+ * started on, so a rewrite in the middle of an enumeration is not seen.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <nss.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "ts_error.h"
+#include "ts_file.h"
+#include "ts_nsscache.h"
+
+#define NSS_FN(f) TS_EXPORT enum nss_status _nss_tokenseal_##f
+
+struct map {
+	unsigned refs;
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime;
+	off_t size;
+	void *mem;
+	size_t len;
+	bool ok; /* view is valid */
+	bool have_regex;
+	bool logged;
+	struct ts_nsscache_view view;
+	regex_t regex;
+};
+
+struct cursor {
+	struct map *map;
+	uint32_t pos;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct map *cur;
+	struct cursor pw, gr;
+} nss_state = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* A fork while another thread holds the lock must not leave the child with a
+ * lock nobody will release. */
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&nss_state.lock);
+}
+
+static void atfork_release(void)
+{
+	pthread_mutex_unlock(&nss_state.lock);
+}
+
+__attribute__((constructor)) static void nss_tokenseal_init(void)
+{
+	(void)pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+}
+
+static void map_unref(struct map *m)
+{
+	if (!m || --m->refs > 0)
+		return;
+	if (m->mem)
+		munmap(m->mem, m->len);
+	if (m->have_regex)
+		regfree(&m->regex);
+	free(m);
+}
+
+/* The cache path, and whether it is the override (tests, benchmarks). */
+static const char *cache_path(bool *ret_override)
+{
+	const char *p = secure_getenv(TS_NSSCACHE_ENV);
+	bool o = p && p[0] == '/';
+
+	if (ret_override)
+		*ret_override = o;
+	return o ? p : TS_NSSCACHE_PATH;
+}
+
+static bool same_file(const struct map *m, const struct stat *st)
+{
+	return m->dev == st->st_dev && m->ino == st->st_ino && m->size == st->st_size &&
+	       m->mtime.tv_sec == st->st_mtim.tv_sec && m->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+static const char *why(int err)
+{
+	switch (err) {
+	case TS_E_CORRUPT:
+		return "damaged";
+	case TS_E_TOO_BIG:
+		return "over 64 MiB";
+	case TS_E_BAD_OWNER:
+		return "wrong owner";
+	case TS_E_BAD_MODE:
+		return "group or world writable";
+	case TS_E_NOT_REGULAR:
+		return "not a regular file";
+	default:
+		return "cannot be mapped";
+	}
+}
+
+static void log_damaged(struct map *m, const char *path, int err)
+{
+	if (m->logged)
+		return;
+	m->logged = true;
+	syslog(LOG_ERR, "nss_tokenseal: user cache %s unusable (%s), answering NOTFOUND", path,
+	       why(err));
+}
+
+/* Map the file at path (signals blocked: nothing half-done is interrupted). */
+static struct map *map_open(const char *path, bool override)
+{
+	struct ts_file_policy pol = ts_file_policy_public(TS_NSSCACHE_MAX_SIZE);
+	struct map *m = calloc(1, sizeof(*m));
+	sigset_t all, old;
+	struct stat st;
+	int fd = -1, r;
+
+	if (!m)
+		return NULL;
+	m->refs = 1;
+	/* the real cache must be root's; an override may also be the caller's */
+	if (!override)
+		pol.owners[0] = 0, pol.owners[1] = TS_OWNER_ANY, pol.owners[2] = TS_OWNER_ANY;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	r = ts_open_checked(path, O_RDONLY, &pol, &fd, &st);
+	if (r == TS_E_TOO_BIG || r == TS_E_BAD_OWNER || r == TS_E_BAD_MODE ||
+	    r == TS_E_NOT_REGULAR) {
+		/* remember which file this was, so it is logged once */
+		if (lstat(path, &st) == 0) {
+			m->dev = st.st_dev, m->ino = st.st_ino, m->size = st.st_size;
+			m->mtime = st.st_mtim;
+		}
+		log_damaged(m, path, r);
+		goto out;
+	}
+	if (r < 0) {
+		free(m);
+		m = NULL;
+		goto out;
+	}
+	m->dev = st.st_dev, m->ino = st.st_ino, m->size = st.st_size, m->mtime = st.st_mtim;
+	if (st.st_size <= 0) {
+		log_damaged(m, path, TS_E_CORRUPT);
+		goto out;
+	}
+	m->len = (size_t)st.st_size;
+	m->mem = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m->mem == MAP_FAILED) {
+		m->mem = NULL;
+		log_damaged(m, path, -errno);
+		goto out;
+	}
+	r = ts_nsscache_view_open(&m->view, m->mem, m->len);
+	if (r < 0) {
+		log_damaged(m, path, r);
+		goto out;
+	}
+	if (m->view.resolve_unknown[0]) {
+		r = ts_nsscache_regex_compile(&m->regex, m->view.resolve_unknown);
+		if (r < 0) {
+			log_damaged(m, path, TS_E_CORRUPT);
+			goto out;
+		}
+		m->have_regex = true;
+	}
+	m->ok = true;
+out:
+	if (fd >= 0)
+		close(fd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return m;
+}
+
+/* The current mapping (no new reference), or NULL. Under the lock. */
+static struct map *current(void)
+{
+	bool override;
+	const char *path = cache_path(&override);
+	struct stat st;
+
+	/* lstat: a symlink in its place is a different file (and refused) */
+	if (lstat(path, &st) < 0) {
+		map_unref(nss_state.cur);
+		nss_state.cur = NULL;
+		return NULL;
+	}
+	if (nss_state.cur && same_file(nss_state.cur, &st))
+		return nss_state.cur->ok ? nss_state.cur : NULL;
+	map_unref(nss_state.cur);
+	nss_state.cur = map_open(path, override);
+	return nss_state.cur && nss_state.cur->ok ? nss_state.cur : NULL;
+}
+
+static bool guard_set(void)
+{
+	return getenv(TS_NSS_LOOP_ENV) != NULL;
+}
+
+/* ---- copying into the caller's buffer ---- */
+
+struct out {
+	char *buf;
+	size_t left;
+};
+
+static char *put(struct out *o, const char *s, size_t n)
+{
+	char *p = o->buf;
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	o->buf += n + 1;
+	o->left -= n + 1;
+	return p;
+}
+
+struct pwvals {
+	const char *name, *gecos, *home, *shell;
+	size_t name_len, gecos_len, home_len, shell_len;
+	uint32_t uid, gid;
+};
+
+static enum nss_status fill_pw(struct passwd *pw, char *buf, size_t buflen, int *errnop,
+                               const struct pwvals *v)
+{
+	struct out o = {buf, buflen};
+	size_t need = v->name_len + v->gecos_len + v->home_len + v->shell_len + 4 + 2;
+
+	if (buflen < need) {
+		*errnop = ERANGE;
+		return NSS_STATUS_TRYAGAIN;
+	}
+	pw->pw_name = put(&o, v->name, v->name_len);
+	pw->pw_passwd = put(&o, "*", 1);
+	pw->pw_uid = (uid_t)v->uid;
+	pw->pw_gid = (gid_t)v->gid;
+	pw->pw_gecos = put(&o, v->gecos, v->gecos_len);
+	pw->pw_dir = put(&o, v->home, v->home_len);
+	pw->pw_shell = put(&o, v->shell, v->shell_len);
+	return NSS_STATUS_SUCCESS;
+}
+
+static enum nss_status fill_pw_entry(struct passwd *pw, char *buf, size_t buflen, int *errnop,
+                                     const struct ts_nsscache_entry *e)
+{
+	struct pwvals v = {e->name,      e->gecos,    e->home,      e->shell, e->name_len,
+	                   e->gecos_len, e->home_len, e->shell_len, e->uid,   e->gid};
+
+	return fill_pw(pw, buf, buflen, errnop, &v);
+}
+
+static enum nss_status fill_gr(struct group *gr, char *buf, size_t buflen, int *errnop,
+                               const struct ts_nsscache_entry *e)
+{
+	size_t align = (sizeof(char *) - ((uintptr_t)buf % sizeof(char *))) % sizeof(char *);
+	size_t need = align + sizeof(char *) + e->name_len + 1 + 2;
+	struct out o;
+
+	if (buflen < need) {
+		*errnop = ERANGE;
+		return NSS_STATUS_TRYAGAIN;
+	}
+	gr->gr_mem = (char **)(void *)(buf + align);
+	gr->gr_mem[0] = NULL; /* a per-user group has no supplementary members */
+	o = (struct out){buf + align + sizeof(char *), buflen - align - sizeof(char *)};
+	gr->gr_name = put(&o, e->name, e->name_len);
+	gr->gr_passwd = put(&o, "*", 1);
+	gr->gr_gid = (gid_t)e->gid;
+	return NSS_STATUS_SUCCESS;
+}
+
+/* A name the cache does not hold but nss_resolve_unknown matches: the uid
+ * its first login will keep (ts_nsscache_view_unknown_uid). */
+static enum nss_status resolve_unknown(const struct map *m, const char *name, struct passwd *pw,
+                                       char *buf, size_t buflen, int *errnop)
+{
+	char home[TS_NSSCACHE_PATH_MAX + 1];
+	struct pwvals v = {0};
+	uint32_t uid;
+
+	if (!m->have_regex || regexec(&m->regex, name, 0, NULL, 0) != 0)
+		return NSS_STATUS_NOTFOUND;
+	if (ts_nsscache_view_unknown_uid(&m->view, name, &uid) < 0 ||
+	    ts_nsscache_expand_home(home, sizeof(home), m->view.home_template, name, uid) < 0)
+		return NSS_STATUS_NOTFOUND;
+	v.name = name, v.name_len = strlen(name);
+	v.gecos = "", v.gecos_len = 0;
+	v.home = home, v.home_len = strlen(home);
+	v.shell = m->view.shell, v.shell_len = strlen(m->view.shell);
+	v.uid = uid;
+	v.gid = m->view.gid ? m->view.gid : uid;
+	return fill_pw(pw, buf, buflen, errnop, &v);
+}
+
+/* errno back to what it was, unless the result says ERANGE */
+static enum nss_status finish(enum nss_status st, int saved, int *errnop)
+{
+	errno = saved;
+	if (st == NSS_STATUS_TRYAGAIN)
+		*errnop = ERANGE; /* the only TRYAGAIN: a buffer too small */
+	return st;
+}
+
+static void log_entry_damage(struct map *m, int r)
+{
+	if (r == TS_E_CORRUPT)
+		log_damaged(m, cache_path(NULL), r);
+}
+
+/* ---- passwd ---- */
+
+NSS_FN(getpwnam_r)(const char *name, struct passwd *pw, char *buf, size_t buflen, int *errnop);
+NSS_FN(getpwnam_r)(const char *name, struct passwd *pw, char *buf, size_t buflen, int *errnop)
+{
+	int saved = errno;
+	enum nss_status st = NSS_STATUS_NOTFOUND;
+	struct ts_nsscache_entry e;
+	struct map *m;
+	int r;
+
+	if (guard_set() || !name || !ts_nsscache_name_valid(name))
+		return finish(st, saved, errnop);
+	pthread_mutex_lock(&nss_state.lock);
+	m = current();
+	if (m) {
+		r = ts_nsscache_view_by_name(&m->view, name, &e);
+		if (r == 0)
+			st = fill_pw_entry(pw, buf, buflen, errnop, &e);
+		else if (r == -ENOENT)
+			st = resolve_unknown(m, name, pw, buf, buflen, errnop);
+		else
+			log_entry_damage(m, r);
+	}
+	pthread_mutex_unlock(&nss_state.lock);
+	return finish(st, saved, errnop);
+}
+
+NSS_FN(getpwuid_r)(uid_t uid, struct passwd *pw, char *buf, size_t buflen, int *errnop);
+NSS_FN(getpwuid_r)(uid_t uid, struct passwd *pw, char *buf, size_t buflen, int *errnop)
+{
+	int saved = errno;
+	enum nss_status st = NSS_STATUS_NOTFOUND;
+	struct ts_nsscache_entry e;
+	struct map *m;
+	int r;
+
+	if (guard_set())
+		return finish(st, saved, errnop);
+	pthread_mutex_lock(&nss_state.lock);
+	m = current();
+	if (m) {
+		r = ts_nsscache_view_by_uid(&m->view, (uint32_t)uid, &e);
+		if (r == 0 && e.state == TS_NSSCACHE_ACTIVE)
+			st = fill_pw_entry(pw, buf, buflen, errnop, &e);
+		else if (r < 0)
+			log_entry_damage(m, r);
+	}
+	pthread_mutex_unlock(&nss_state.lock);
+	return finish(st, saved, errnop);
+}
+
+/* ---- enumeration ---- */
+
+static void cursor_start(struct cursor *c)
+{
+	struct map *m;
+
+	map_unref(c->map);
+	c->map = NULL;
+	c->pos = 0;
+	m = current();
+	if (m) {
+		m->refs++;
+		c->map = m;
+	}
+}
+
+static void cursor_end(struct cursor *c)
+{
+	map_unref(c->map);
+	c->map = NULL;
+	c->pos = 0;
+}
+
+/* The next active entry, not advancing past it (the caller does once it
+ * has been copied): 0, -ENOENT at the end. */
+static int cursor_peek(struct cursor *c, bool groups, struct ts_nsscache_entry *ret)
+{
+	if (!c->map && c->pos == 0) /* getent without setent: start here */
+		cursor_start(c);
+	if (!c->map || (groups && c->map->view.gid != 0))
+		return -ENOENT;
+	for (; c->pos < c->map->view.n_entries; c->pos++) {
+		int r = ts_nsscache_view_at(&c->map->view, c->pos, ret);
+		if (r < 0) {
+			log_entry_damage(c->map, r);
+			return -ENOENT;
+		}
+		if (ret->state == TS_NSSCACHE_ACTIVE)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+NSS_FN(setpwent)(int stayopen);
+NSS_FN(setpwent)(int stayopen)
+{
+	int saved = errno;
+
+	(void)stayopen;
+	if (guard_set())
+		return NSS_STATUS_SUCCESS;
+	pthread_mutex_lock(&nss_state.lock);
+	cursor_start(&nss_state.pw);
+	pthread_mutex_unlock(&nss_state.lock);
+	errno = saved;
+	return NSS_STATUS_SUCCESS;
+}
+
+NSS_FN(endpwent)(void);
+NSS_FN(endpwent)(void)
+{
+	int saved = errno;
+
+	pthread_mutex_lock(&nss_state.lock);
+	cursor_end(&nss_state.pw);
+	pthread_mutex_unlock(&nss_state.lock);
+	errno = saved;
+	return NSS_STATUS_SUCCESS;
+}
+
+NSS_FN(getpwent_r)(struct passwd *pw, char *buf, size_t buflen, int *errnop);
+NSS_FN(getpwent_r)(struct passwd *pw, char *buf, size_t buflen, int *errnop)
+{
+	int saved = errno;
+	enum nss_status st = NSS_STATUS_NOTFOUND;
+	struct ts_nsscache_entry e;
+
+	if (guard_set())
+		return finish(st, saved, errnop);
+	pthread_mutex_lock(&nss_state.lock);
+	if (cursor_peek(&nss_state.pw, false, &e) == 0) {
+		st = fill_pw_entry(pw, buf, buflen, errnop, &e);
+		if (st == NSS_STATUS_SUCCESS)
+			nss_state.pw.pos++;
+	}
+	pthread_mutex_unlock(&nss_state.lock);
+	return finish(st, saved, errnop);
+}
+
+/* ---- group: the per-user groups (gid = uid) ---- */
+
+NSS_FN(getgrnam_r)(const char *name, struct group *gr, char *buf, size_t buflen, int *errnop);
+NSS_FN(getgrnam_r)(const char *name, struct group *gr, char *buf, size_t buflen, int *errnop)
+{
+	int saved = errno;
+	enum nss_status st = NSS_STATUS_NOTFOUND;
+	struct ts_nsscache_entry e;
+	struct map *m;
+	int r;
+
+	if (guard_set() || !name || !ts_nsscache_name_valid(name))
+		return finish(st, saved, errnop);
+	pthread_mutex_lock(&nss_state.lock);
+	m = current();
+	if (m && m->view.gid == 0) {
+		r = ts_nsscache_view_by_name(&m->view, name, &e);
+		if (r == 0)
+			st = fill_gr(gr, buf, buflen, errnop, &e);
+		else if (r != -ENOENT)
+			log_entry_damage(m, r);
+	}
+	pthread_mutex_unlock(&nss_state.lock);
+	return finish(st, saved, errnop);
+}
+
+NSS_FN(getgrgid_r)(gid_t gid, struct group *gr, char *buf, size_t buflen, int *errnop);
+NSS_FN(getgrgid_r)(gid_t gid, struct group *gr, char *buf, size_t buflen, int *errnop)
+{
+	int saved = errno;
+	enum nss_status st = NSS_STATUS_NOTFOUND;
+	struct ts_nsscache_entry e;
+	struct map *m;
+	int r;
+
+	if (guard_set())
+		return finish(st, saved, errnop);
+	pthread_mutex_lock(&nss_state.lock);
+	m = current();
+	if (m && m->view.gid == 0) {
+		r = ts_nsscache_view_by_uid(&m->view, (uint32_t)gid, &e);
+		if (r == 0 && e.state == TS_NSSCACHE_ACTIVE && e.gid == (uint32_t)gid)
+			st = fill_gr(gr, buf, buflen, errnop, &e);
+		else if (r < 0 && r != -ENOENT)
+			log_entry_damage(m, r);
+	}
+	pthread_mutex_unlock(&nss_state.lock);
+	return finish(st, saved, errnop);
+}
+
+NSS_FN(setgrent)(int stayopen);
+NSS_FN(setgrent)(int stayopen)
+{
+	int saved = errno;
+
+	(void)stayopen;
+	if (guard_set())
+		return NSS_STATUS_SUCCESS;
+	pthread_mutex_lock(&nss_state.lock);
+	cursor_start(&nss_state.gr);
+	pthread_mutex_unlock(&nss_state.lock);
+	errno = saved;
+	return NSS_STATUS_SUCCESS;
+}
+
+NSS_FN(endgrent)(void);
+NSS_FN(endgrent)(void)
+{
+	int saved = errno;
+
+	pthread_mutex_lock(&nss_state.lock);
+	cursor_end(&nss_state.gr);
+	pthread_mutex_unlock(&nss_state.lock);
+	errno = saved;
+	return NSS_STATUS_SUCCESS;
+}
+
+NSS_FN(getgrent_r)(struct group *gr, char *buf, size_t buflen, int *errnop);
+NSS_FN(getgrent_r)(struct group *gr, char *buf, size_t buflen, int *errnop)
+{
+	int saved = errno;
+	enum nss_status st = NSS_STATUS_NOTFOUND;
+	struct ts_nsscache_entry e;
+
+	if (guard_set())
+		return finish(st, saved, errnop);
+	pthread_mutex_lock(&nss_state.lock);
+	if (cursor_peek(&nss_state.gr, true, &e) == 0) {
+		st = fill_gr(gr, buf, buflen, errnop, &e);
+		if (st == NSS_STATUS_SUCCESS)
+			nss_state.gr.pos++;
+	}
+	pthread_mutex_unlock(&nss_state.lock);
+	return finish(st, saved, errnop);
+}
+
+/* Supplementary groups: a per-user group has no members, so nobody is in any
+ * of ours beyond their primary group, which initgroups adds by itself. Having
+ * this entry point spares glibc an enumeration of every group at each login.
+ * SUCCESS (nothing added) for a user of the cache, NOTFOUND otherwise. */
+NSS_FN(initgroups_dyn)
+(const char *user, gid_t group, long *start, long *size, gid_t **groupsp, long limit, int *errnop);
+NSS_FN(initgroups_dyn)
+(const char *user, gid_t group, long *start, long *size, gid_t **groupsp, long limit, int *errnop)
+{
+	int saved = errno;
+	enum nss_status st = NSS_STATUS_NOTFOUND;
+	struct ts_nsscache_entry e;
+	struct map *m;
+
+	(void)group, (void)start, (void)size, (void)groupsp, (void)limit;
+	if (guard_set() || !user || !ts_nsscache_name_valid(user))
+		return finish(st, saved, errnop);
+	pthread_mutex_lock(&nss_state.lock);
+	m = current();
+	if (m && ts_nsscache_view_by_name(&m->view, user, &e) == 0)
+		st = NSS_STATUS_SUCCESS;
+	pthread_mutex_unlock(&nss_state.lock);
+	return finish(st, saved, errnop);
+}

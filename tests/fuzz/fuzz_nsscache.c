@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target for the NSS user cache reader (common/ts_nsscache.c), the
+ * code libnss_tokenseal.so.2 runs over a world-readable file inside every
+ * process of the host: the header check, every lookup (binary searches over
+ * both indexes, string refs), enumeration, the nss_resolve_unknown probe and
+ * the writer's parse. An accepted parse must serialize to an image the reader
+ * accepts again, with the same entries.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ts_nsscache.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void touch(const struct ts_nsscache_entry *e)
+{
+	volatile size_t sum = e->name_len + e->gecos_len + e->home_len + e->shell_len;
+
+	/* every string must be NUL-terminated where its length says */
+	if (e->name[e->name_len] || e->gecos[e->gecos_len] || e->home[e->home_len] ||
+	    e->shell[e->shell_len] || strlen(e->name) != e->name_len)
+		abort();
+	(void)sum;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const names[] = {"alice", "bob", "user5", "ext-dave", "zz", "a"};
+	struct ts_nsscache_view v;
+	struct ts_nsscache_entry e;
+	struct ts_nsscache *c = NULL;
+	uint32_t uid;
+
+	if (ts_nsscache_view_open(&v, data, size) == 0) {
+		regex_t re;
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			if (ts_nsscache_view_by_name(&v, names[i], &e) == 0) {
+				touch(&e);
+				if (strcmp(e.name, names[i]) != 0 || e.state != TS_NSSCACHE_ACTIVE)
+					abort();
+			}
+			if (ts_nsscache_view_unknown_uid(&v, names[i], &uid) == 0 &&
+			    (uid < v.uid_min || uid > v.uid_max))
+				abort();
+		}
+		for (uint32_t i = 0; i < v.n_entries && i < 4096; i++) {
+			if (ts_nsscache_view_at(&v, i, &e) == 0) {
+				struct ts_nsscache_entry f;
+				touch(&e);
+				if (ts_nsscache_view_by_uid(&v, e.uid, &f) == 0)
+					touch(&f);
+			}
+		}
+		(void)ts_nsscache_view_uid_taken(&v, 1000000);
+		if (v.resolve_unknown[0] && ts_nsscache_regex_compile(&re, v.resolve_unknown) == 0)
+			regfree(&re);
+	}
+	if (ts_nsscache_parse(&c, data, size, NULL) == 0) {
+		uint8_t *img = NULL;
+		size_t len = 0;
+		if (ts_nsscache_serialize(c, &img, &len) == 0) {
+			struct ts_nsscache_view w;
+			if (ts_nsscache_view_open(&w, img, len) != 0 ||
+			    w.n_entries != ts_nsscache_count(c, TS_NSSCACHE_ACTIVE) +
+			                       ts_nsscache_count(c, TS_NSSCACHE_TOMBSTONE))
+				abort();
+			free(img);
+		}
+		ts_nsscache_free(c);
+	}
+	return 0;
+}
