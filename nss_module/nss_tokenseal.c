@@ -430,31 +430,35 @@ static int cursor_peek(struct cursor *c, bool groups, struct ts_nsscache_entry *
 	return -ENOENT;
 }
 
-NSS_FN(setpwent)(int stayopen);
-NSS_FN(setpwent)(int stayopen)
+/* set*ent (start again; refused under the recursion guard) and end*ent
+ * (drop the snapshot), for either cursor; errno preserved. */
+static enum nss_status ent_reset(struct cursor *c, bool start)
 {
 	int saved = errno;
 
-	(void)stayopen;
-	if (guard_set())
+	if (start && guard_set())
 		return NSS_STATUS_SUCCESS;
 	pthread_mutex_lock(&nss_state.lock);
-	cursor_start(&nss_state.pw);
+	if (start)
+		cursor_start(c);
+	else
+		cursor_end(c);
 	pthread_mutex_unlock(&nss_state.lock);
 	errno = saved;
 	return NSS_STATUS_SUCCESS;
 }
 
+NSS_FN(setpwent)(int stayopen);
+NSS_FN(setpwent)(int stayopen)
+{
+	(void)stayopen;
+	return ent_reset(&nss_state.pw, true);
+}
+
 NSS_FN(endpwent)(void);
 NSS_FN(endpwent)(void)
 {
-	int saved = errno;
-
-	pthread_mutex_lock(&nss_state.lock);
-	cursor_end(&nss_state.pw);
-	pthread_mutex_unlock(&nss_state.lock);
-	errno = saved;
-	return NSS_STATUS_SUCCESS;
+	return ent_reset(&nss_state.pw, false);
 }
 
 NSS_FN(getpwent_r)(struct passwd *pw, char *buf, size_t buflen, int *errnop);
@@ -529,28 +533,14 @@ NSS_FN(getgrgid_r)(gid_t gid, struct group *gr, char *buf, size_t buflen, int *e
 NSS_FN(setgrent)(int stayopen);
 NSS_FN(setgrent)(int stayopen)
 {
-	int saved = errno;
-
 	(void)stayopen;
-	if (guard_set())
-		return NSS_STATUS_SUCCESS;
-	pthread_mutex_lock(&nss_state.lock);
-	cursor_start(&nss_state.gr);
-	pthread_mutex_unlock(&nss_state.lock);
-	errno = saved;
-	return NSS_STATUS_SUCCESS;
+	return ent_reset(&nss_state.gr, true);
 }
 
 NSS_FN(endgrent)(void);
 NSS_FN(endgrent)(void)
 {
-	int saved = errno;
-
-	pthread_mutex_lock(&nss_state.lock);
-	cursor_end(&nss_state.gr);
-	pthread_mutex_unlock(&nss_state.lock);
-	errno = saved;
-	return NSS_STATUS_SUCCESS;
+	return ent_reset(&nss_state.gr, false);
 }
 
 NSS_FN(getgrent_r)(struct group *gr, char *buf, size_t buflen, int *errnop);
