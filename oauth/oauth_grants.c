@@ -31,7 +31,20 @@ int oauth_token_request(struct oauth_client *c, struct sbuf *form, const char *r
 	r = oauth_post(c, "token endpoint", c->cfg.token_endpoint, form, mode, &resp, err);
 	if (r < 0)
 		return r;
-	if (refused && (resp.status == 400 || resp.status == 401 || resp.status == 403) &&
+	if (refused && resp.status == 401 && !oauth_has_oauth_error(&resp)) {
+		/* RFC 6749 §5.2: 401 is the answer to a failed client
+		 * authentication. A bare one is most likely this host's
+		 * client_id or secret: a configuration error, which must never
+		 * mark anyone's credential as refused */
+		r = oauth_fail(err, TS_E_SERVER_CONFIG,
+		               "the server refused this client's authentication (HTTP 401, no "
+		               "error given); check client_id and client_secret_file");
+		if (err)
+			err->http_status = resp.status;
+		oauth_resp_done(&resp);
+		return r;
+	}
+	if (refused && (resp.status == 400 || resp.status == 403) &&
 	    !oauth_has_oauth_error(&resp)) {
 		/* glewlwyd 2.7.5: a dead refresh token is 400 with an empty body,
 		 * a wrong password 403 with an empty body */

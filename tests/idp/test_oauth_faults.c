@@ -73,7 +73,7 @@ static const struct fcase cases[] = {
     {"refresh-odd-fields", REFRESH, 0},
     {"refused-empty-body", REFRESH, TS_E_NEEDS_LOGIN},
     {"refused-empty-body", TOKEN, TS_E_NEEDS_LOGIN},
-    {"refused-json-no-error", REFRESH, TS_E_NEEDS_LOGIN},
+    {"refused-json-no-error", REFRESH, TS_E_SERVER_CONFIG},
     {"unknown-error-code", REFRESH, TS_E_UNAVAILABLE},
     {"login-required", REFRESH, TS_E_NEEDS_LOGIN},
     {"discovery-other-issuer", DISCOVER, TS_E_SERVER_CONFIG},
@@ -357,9 +357,13 @@ static void test_refused_without_error(void)
 	CHECK_INT(oauth_client_credentials(c, &t, &e), TS_E_BAD_ANSWER);
 	oauth_client_free(c);
 
+	/* a bare 401 is the client's authentication (RFC 6749 §5.2): a
+	 * configuration error that marks no credential as refused */
 	c = client_for("refused-json-no-error", &cfg);
-	CHECK_INT(run(c, REFRESH, &t, &id, &e), TS_E_NEEDS_LOGIN);
-	CHECK(strstr(e.message, ": the server refused the refresh token (HTTP 401, no error given)"));
+	CHECK_INT(run(c, REFRESH, &t, &id, &e), TS_E_SERVER_CONFIG);
+	CHECK(strstr(e.message, ": the server refused this client's authentication (HTTP 401, no "
+	                        "error given); check client_id and client_secret_file"));
+	CHECK_INT(e.http_status, 401);
 	oauth_client_free(c);
 
 	c = client_for("unknown-error-code", &cfg);
