@@ -70,6 +70,8 @@ const char *ts_strerror(int err)
 		return "tokenseal does not serve this account (below min_uid)";
 	case TS_E_NOT_SAVED:
 		return "the refresh succeeded but could not be saved";
+	case TS_E_NO_SERVICE:
+		return "the tokenseal service is not running";
 	default:
 		break;
 	}

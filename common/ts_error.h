@@ -49,6 +49,7 @@ enum ts_err {
 	TS_E_SIGNED_OUT = -1054,	/* seen before, now holds no tokens */
 	TS_E_NOT_SAVED = -1055,		/* refresh accepted but the record could not be stored */
 	TS_E_NOT_SERVED = -1056,	/* uid below min_uid: not tokenseal's user */
+	TS_E_NO_SERVICE = -1057,	/* the broker daemon's socket is absent or refuses */
 };
 
 /* A message for any value returned by a tokenseal function. Never NULL. */

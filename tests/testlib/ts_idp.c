@@ -392,6 +392,9 @@ int ts_idp_write_config(struct ts_idp *idp, const char *path, const char *client
 	fprintf(f, "ca_file = %s\n", idp->ca);
 	fprintf(f, "keystore_dir = %s/keystore\n", idp->dir);
 	fprintf(f, "key_file = %s/keystore.key\n", idp->dir);
+	/* never the host's daemon at the default /run/tokenseal/broker.sock:
+	 * a test that wants one starts its own here (a later line wins) */
+	fprintf(f, "socket_path = %s/broker.sock\n", idp->dir);
 	if (extra && *extra) {
 		fputs(extra, f);
 		if (extra[strlen(extra) - 1] != '\n')
