@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include "ts_file.h"
 #include "ts_log.h"
 #include "ts_mem.h"
+#include "ts_nsscache.h"
 #include "ts_paths.h"
 
 enum key_type {
@@ -128,6 +130,20 @@ static const struct key_def keys[] = {
 	K_UINT(ANY, min_uid, 0, 4294967294u, false, "1000",
 	       "lowest uid tokenseal serves (0: also root and system accounts)"),
 	K_BOOL(ANY, debug, "no", "debug logging"),
+	/* the NSS user cache (docs/nss.md): one cache per host, so top level only */
+	K_STR(TOP, nss_cache, KT_PATH, TS_NSSCACHE_PATH,
+	      "the user cache libnss_tokenseal reads (none: the broker writes none)"),
+	K_UINT(TOP, nss_uid_min, 1, 4294967294u, false, "1000000",
+	       "lowest uid handed to identity provider users"),
+	K_UINT(TOP, nss_uid_max, 1, 4294967294u, false, "1999999",
+	       "highest uid handed to identity provider users"),
+	K_UINT(TOP, nss_gid, 1, 4294967294u, true, "0",
+	       "primary gid of every cache user (0: a group per user, gid = uid)"),
+	K_STR(TOP, nss_home, KT_STRING, TS_NSSCACHE_HOME_DEFAULT,
+	      "home folder template: %u user name, %U uid, %% a percent sign"),
+	K_STR(TOP, nss_shell, KT_STRING, TS_NSSCACHE_SHELL_DEFAULT, "login shell of cache users"),
+	K_STR(TOP, nss_resolve_unknown, KT_STRING, NULL,
+	      "POSIX ERE: matching names resolve before their first login (empty: off)"),
 };
 /* clang-format on */
 
@@ -772,6 +788,70 @@ static bool has_prefix(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+static bool is_nss_cache(const struct key_def *k)
+{
+	return strcmp(k->name, "nss_cache") == 0;
+}
+
+bool ts_config_nss_cache_on(const struct ts_config *c)
+{
+	return c->nss_cache[0] && strcmp(c->nss_cache, TS_CONFIG_NSS_CACHE_OFF) != 0;
+}
+
+/* The nss_* keys: each problem reported (naming the key), counted in *errors. */
+static void check_nss(const struct ts_config *c, const char *origin,
+                      const struct ts_config_report *rep, unsigned *errors)
+{
+	char sv[SHOW_MAX];
+	regex_t re;
+	int r;
+
+	if (c->nss_uid_min >= c->nss_uid_max) {
+		report(rep, LOG_ERR, "%s: nss_uid_min %u must be below nss_uid_max %u", origin,
+		       c->nss_uid_min, c->nss_uid_max);
+		(*errors)++;
+	} else if ((uint64_t)c->nss_uid_max - c->nss_uid_min + 1 < TS_CONFIG_NSS_UID_SPAN_MIN) {
+		report(rep, LOG_ERR,
+		       "%s: nss_uid_min %u .. nss_uid_max %u holds %u uids; at least %u are "
+		       "needed so that hashed uids rarely collide",
+		       origin, c->nss_uid_min, c->nss_uid_max, c->nss_uid_max - c->nss_uid_min + 1,
+		       TS_CONFIG_NSS_UID_SPAN_MIN);
+		(*errors)++;
+	}
+	if (c->nss_uid_min < c->min_uid) {
+		report(rep, LOG_ERR,
+		       "%s: nss_uid_min %u is below min_uid %u: the broker refuses uids below "
+		       "min_uid, so cache users there could never sign in",
+		       origin, c->nss_uid_min, c->min_uid);
+		(*errors)++;
+	}
+	if (!ts_nsscache_home_template_valid(c->nss_home)) {
+		report(rep, LOG_ERR,
+		       "%s: nss_home '%s' must be an absolute path without ':' whose only %% "
+		       "sequences are %%u (user name), %%U (uid) and %%%%",
+		       origin, show(sv, c->nss_home, strlen(c->nss_home)));
+		(*errors)++;
+	}
+	if (!ts_nsscache_shell_valid(c->nss_shell)) {
+		report(rep, LOG_ERR, "%s: nss_shell '%s' must be an absolute path without ':' or '%%'",
+		       origin, show(sv, c->nss_shell, strlen(c->nss_shell)));
+		(*errors)++;
+	}
+	if (c->nss_resolve_unknown[0]) {
+		r = ts_nsscache_regex_compile(&re, c->nss_resolve_unknown);
+		if (r == 0) {
+			regfree(&re);
+		} else {
+			report(rep, LOG_ERR,
+			       "%s: nss_resolve_unknown '%s' is not a POSIX extended regular "
+			       "expression that compiles (%s)",
+			       origin, show(sv, c->nss_resolve_unknown, strlen(c->nss_resolve_unknown)),
+			       r == -ENOMEM ? "out of memory" : "syntax error or too long");
+			(*errors)++;
+		}
+	}
+}
+
 /* URLs and paths of the key table: each problem reported, counted in *errors. */
 static void check_key_values(const struct ts_config *c, const char *origin,
                              const struct ts_config_report *rep, unsigned *errors)
@@ -782,6 +862,17 @@ static void check_key_values(const struct ts_config *c, const char *origin,
 		const struct key_def *k = &keys[i];
 		const char *v = (const char *)c + k->offset;
 		char why[160];
+
+		if (is_nss_cache(k) && strcmp(v, TS_CONFIG_NSS_CACHE_OFF) == 0)
+			continue;
+		if (is_nss_cache(k) && !v[0]) {
+			report(rep, LOG_ERR,
+			       "%s: nss_cache must not be empty (set it to none to write no NSS "
+			       "user cache)",
+			       origin);
+			(*errors)++;
+			continue;
+		}
 
 		if (k->type == KT_URL && v[0] &&
 		    ts_url_check(v, c->allow_loopback_http, why, sizeof(why)) < 0) {
@@ -850,6 +941,8 @@ int ts_config_validate(const struct ts_config *c, const char *origin,
 	}
 	check_key_values(c, origin, rep, &errors);
 	check_token_method(c, origin, rep, &errors);
+	if (ts_config_nss_cache_on(c))
+		check_nss(c, origin, rep, &errors);
 	return errors ? TS_E_CONFIG : 0;
 }
 
@@ -893,6 +986,7 @@ static const struct {
 } path_kinds[] = {
 	{"client_secret_file", P_FILE},   {"ca_file", P_FILE},	       {"broker_path", P_ELSEWHERE},
 	{"key_file", P_FILE_NEW},	  {"keystore_dir", P_DIR_NEW}, {"socket_path", P_ELSEWHERE},
+	{"nss_cache", P_ELSEWHERE}, /* the broker creates its folder */
 };
 
 static enum path_kind path_kind_of(const char *key)
@@ -952,7 +1046,7 @@ int ts_config_check_paths(const struct ts_config *c, const char *origin,
 		const struct key_def *k = &keys[i];
 		const char *v = (const char *)c + k->offset;
 
-		if (k->type != KT_PATH || !v[0])
+		if (k->type != KT_PATH || !v[0] || (is_nss_cache(k) && !ts_config_nss_cache_on(c)))
 			continue;
 		if (v[0] != '/') {
 			report(rep, LOG_ERR, "%s: %s '%s' must be an absolute path", origin,
@@ -961,6 +1055,15 @@ int ts_config_check_paths(const struct ts_config *c, const char *origin,
 			continue;
 		}
 		if (check_one_path(v, path_kind_of(k->name), why, sizeof(why)) < 0) {
+			if (is_nss_cache(k)) {
+				/* a cache problem never stops a sign-in: the
+				 * broker writes no cache then (nss_update.c) */
+				report(rep, LOG_WARNING,
+				       "%s: nss_cache %s refused: %s; the broker will not write the "
+				       "NSS user cache",
+				       origin, v, why);
+				continue;
+			}
 			report(rep, LOG_ERR, "%s: %s %s refused: %s", origin, k->name, v, why);
 			errors++;
 		}

@@ -89,7 +89,22 @@ struct ts_config {
 	enum ts_revoke_on revoke_on;
 	unsigned min_uid; /* uids below it (root, system accounts) are refused */
 	bool debug;
+
+	/* the NSS user cache the broker writes after each sign-in (docs/nss.md) */
+	char nss_cache[TS_PATH_MAX];	/* TS_CONFIG_NSS_CACHE_OFF: no cache is written */
+	unsigned nss_uid_min, nss_uid_max; /* hashed uids, TS_CONFIG_NSS_UID_SPAN_MIN or more */
+	unsigned nss_gid;		/* 0: a group per user, gid = uid */
+	char nss_home[TS_PATH_MAX];	/* template: %u name, %U uid, %% */
+	char nss_shell[TS_PATH_MAX];
+	char nss_resolve_unknown[TS_CONFIG_LINE_MAX]; /* POSIX ERE; "" = off */
 };
+
+/* nss_cache = none: the broker writes no NSS user cache. */
+#define TS_CONFIG_NSS_CACHE_OFF "none"
+/* The fewest uids nss_uid_min..nss_uid_max may hold: fewer, and hashed uids
+ * of a few hundred users would collide often (a collision moves one user to
+ * the next free uid, which a rebuilt cache may not reproduce). */
+#define TS_CONFIG_NSS_UID_SPAN_MIN 10000u
 
 /* Where parse problems go. NULL = ts_vlog(). The PAM module passes a wrapper
  * around pam_vsyslog. */
@@ -119,7 +134,10 @@ int ts_config_parse(struct ts_config *c, const char *buf, size_t len, const char
 /* Check that what was loaded is usable (issuer set and https, client_id set,
  * absolute paths, and login_methods = token only where revalidation uses
  * introspection: revalidate = introspection, or auto with a
- * client_secret_file). Reports each problem; returns 0 or TS_E_CONFIG. */
+ * client_secret_file; the nss_* keys: nss_uid_min < nss_uid_max with at
+ * least TS_CONFIG_NSS_UID_SPAN_MIN uids and nss_uid_min >= min_uid, nss_home
+ * and nss_shell absolute, nss_resolve_unknown a POSIX ERE that compiles).
+ * Reports each problem; returns 0 or TS_E_CONFIG. */
 int ts_config_validate(const struct ts_config *c, const char *origin,
 		       const struct ts_config_report *rep) TS_WUR TS_NONNULL(1, 2);
 
@@ -130,11 +148,17 @@ int ts_config_validate(const struct ts_config *c, const char *origin,
  * excepted). client_secret_file, ca_file and broker_path must exist when
  * set; key_file and keystore_dir may not exist yet (then the folder that
  * would hold them is checked); socket_path is a socket, so its folder is
- * checked. Each problem is reported as "ORIGIN: KEY PATH refused: WHY"
- * ("ORIGIN: the configuration file refused: WHY"); returns 0 or TS_E_CONFIG.
+ * checked; nss_cache is checked like socket_path, but a problem there is a
+ * LOG_WARNING that fails nothing (the broker then writes no cache: a cache
+ * problem must never stop a sign-in). Each problem is reported as
+ * "ORIGIN: KEY PATH refused: WHY" ("ORIGIN: the configuration file refused:
+ * WHY"); returns 0 or TS_E_CONFIG.
  * For root processes (the broker); it does I/O, ts_config_validate does not. */
 int ts_config_check_paths(const struct ts_config *c, const char *origin,
 			  const struct ts_config_report *rep) TS_WUR TS_NONNULL(1, 2);
+
+/* Whether the broker writes the NSS user cache (nss_cache is not "none"). */
+bool ts_config_nss_cache_on(const struct ts_config *c) TS_NONNULL(1);
 
 /* Name of a key in the table, for docs/tests: NULL past the end. */
 const char *ts_config_key_name(size_t i);

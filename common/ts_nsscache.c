@@ -438,6 +438,23 @@ static bool path_valid(const char *p, bool is_template)
 	return true;
 }
 
+bool ts_nsscache_home_template_valid(const char *tpl)
+{
+	if (!path_valid(tpl, true))
+		return false;
+	for (const char *p = tpl; *p; p++)
+		if (*p == '%' && p[1] != 'u' && p[1] != 'U' && p[1] != '%')
+			return false;
+		else if (*p == '%')
+			p++;
+	return true;
+}
+
+bool ts_nsscache_shell_valid(const char *shell)
+{
+	return path_valid(shell, false);
+}
+
 static int settings_check(const struct ts_nsscache_settings *s)
 {
 	size_t li;
@@ -447,13 +464,9 @@ static int settings_check(const struct ts_nsscache_settings *s)
 	li = strnlen(s->issuer, TS_NSSCACHE_ISSUER_MAX + 1);
 	if (li == 0 || li > TS_NSSCACHE_ISSUER_MAX || s->uid_min == 0 || s->uid_max < s->uid_min)
 		return -EINVAL;
-	if (!path_valid(s->home_template, true) || !path_valid(s->shell, false))
+	if (!ts_nsscache_home_template_valid(s->home_template) ||
+	    !ts_nsscache_shell_valid(s->shell))
 		return -EINVAL;
-	for (const char *p = s->home_template; *p; p++)
-		if (*p == '%' && p[1] != 'u' && p[1] != 'U' && p[1] != '%')
-			return -EINVAL;
-		else if (*p == '%')
-			p++;
 	return 0;
 }
 

@@ -95,6 +95,13 @@ uint32_t ts_nsscache_hash_uid(const char *issuer, const char *key, uint32_t uid_
  * 0, -EINVAL (does not compile or too long) or -ENOMEM. Free with regfree(). */
 int ts_nsscache_regex_compile(regex_t *ret, const char *ere) TS_WUR TS_NONNULL(1, 2);
 
+/* What the writer accepts as settings (and tokenseal.conf's nss_home and
+ * nss_shell): absolute, at most TS_NSSCACHE_PATH_MAX bytes, no control
+ * character or ':'; '%' in a template only as %u, %U or %%, never in a
+ * shell. */
+bool ts_nsscache_home_template_valid(const char *tpl) TS_NONNULL(1);
+bool ts_nsscache_shell_valid(const char *shell) TS_NONNULL(1);
+
 /* The home folder for name/uid from a template (%u name, %U uid, %% '%').
  * 0 or -ENAMETOOLONG (out is then undefined). */
 int ts_nsscache_expand_home(char *out, size_t outlen, const char *tpl, const char *name,

@@ -395,6 +395,7 @@ int ts_idp_write_config(struct ts_idp *idp, const char *path, const char *client
 	/* never the host's daemon at the default /run/tokenseal/broker.sock:
 	 * a test that wants one starts its own here (a later line wins) */
 	fprintf(f, "socket_path = %s/broker.sock\n", idp->dir);
+	fprintf(f, "nss_cache = %s/nss/users.cache\n", idp->dir); /* never /var/lib */
 	if (extra && *extra) {
 		fputs(extra, f);
 		if (extra[strlen(extra) - 1] != '\n')

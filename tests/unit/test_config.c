@@ -17,6 +17,7 @@
 #include "ts_config.h"
 #include "ts_error.h"
 #include "ts_mem.h"
+#include "ts_nsscache.h"
 #include "ts_paths.h"
 #include "ts_test.h"
 
@@ -912,6 +913,171 @@ static void test_check_paths(void)
 	CHECK_INT(ts_config_check_paths(&c, "(built-in)", &rep), 0);
 }
 
+/* The nss_* keys: defaults, each validation error naming its key, the
+ * parser's own range checks, the top-level scope and nss_cache = none. */
+static void test_nss_keys(void)
+{
+	static const char base[] = "client_id = a\nissuer = https://i\n";
+	char text[2400], want[600];
+	struct ts_config c;
+
+	ts_config_defaults(&c);
+	CHECK_STR(c.nss_cache, TS_NSSCACHE_PATH);
+	CHECK_INT(c.nss_uid_min, TS_NSSCACHE_UID_MIN_DEFAULT);
+	CHECK_INT(c.nss_uid_max, TS_NSSCACHE_UID_MAX_DEFAULT);
+	CHECK_INT(c.nss_gid, 0);
+	CHECK_STR(c.nss_home, TS_NSSCACHE_HOME_DEFAULT);
+	CHECK_STR(c.nss_shell, TS_NSSCACHE_SHELL_DEFAULT);
+	CHECK_STR(c.nss_resolve_unknown, "");
+	CHECK(ts_config_nss_cache_on(&c));
+
+	/* a good set */
+	snprintf(text, sizeof(text),
+	         "%snss_cache = /var/cache/ts/u.cache\nnss_uid_min = 200000\nnss_uid_max = 299999\n"
+	         "nss_gid = 100\nnss_home = /srv/home/%%U-%%u%%%%\nnss_shell = /bin/sh\n"
+	         "nss_resolve_unknown = [a-z]+\\.[a-z]+\n",
+	         base);
+	CHECK_INT(validate_with(text), 0);
+	CHECK_INT(cap.n, 0);
+
+	/* min >= max, and equal */
+	snprintf(text, sizeof(text), "%snss_uid_min = 3000000\nnss_uid_max = 2000000\n", base);
+	CHECK_INT(validate_with(text), TS_E_CONFIG);
+	CHECK_INT(cap.n, 1);
+	CHECK_STR(cap.msg[0], "v.conf: nss_uid_min 3000000 must be below nss_uid_max 2000000");
+	snprintf(text, sizeof(text), "%snss_uid_min = 2000000\nnss_uid_max = 2000000\n", base);
+	CHECK_INT(validate_with(text), TS_E_CONFIG);
+	CHECK_REPORTED("v.conf: nss_uid_min 2000000 must be below nss_uid_max 2000000", NULL, NULL);
+	/* too small a range: 9999 uids refused, 10000 accepted */
+	snprintf(text, sizeof(text), "%snss_uid_min = 2000000\nnss_uid_max = 2009998\n", base);
+	CHECK_INT(validate_with(text), TS_E_CONFIG);
+	CHECK_INT(cap.n, 1);
+	CHECK_STR(cap.msg[0], "v.conf: nss_uid_min 2000000 .. nss_uid_max 2009998 holds 9999 uids; "
+	                      "at least 10000 are needed so that hashed uids rarely collide");
+	snprintf(text, sizeof(text), "%snss_uid_min = 2000000\nnss_uid_max = 2009999\n", base);
+	CHECK_INT(validate_with(text), 0);
+	/* below min_uid */
+	snprintf(text, sizeof(text), "%snss_uid_min = 500\nnss_uid_max = 100000\n", base);
+	CHECK_INT(validate_with(text), TS_E_CONFIG);
+	CHECK_INT(cap.n, 1);
+	CHECK_STR(cap.msg[0], "v.conf: nss_uid_min 500 is below min_uid 1000: the broker refuses "
+	                      "uids below min_uid, so cache users there could never sign in");
+	snprintf(text, sizeof(text), "%snss_uid_min = 500\nnss_uid_max = 100000\nmin_uid = 500\n",
+	         base);
+	CHECK_INT(validate_with(text), 0);
+
+	/* the parser's own ranges: 0 and past 4294967294 */
+	expect_bad("nss_uid_min = 0\n", "nss_uid_min", "out of range", "1..4294967294");
+	expect_bad("nss_uid_max = 4294967295\n", "nss_uid_max", "out of range", NULL);
+	expect_bad("nss_gid = 4294967295\n", "nss_gid", "out of range", "0 or 1..4294967294");
+	expect_bad("nss_uid_min = -5\n", "nss_uid_min", "not a number", NULL);
+
+	/* home and shell: absolute, no ':', only %u %U %% */
+	snprintf(text, sizeof(text), "%snss_home = home/%%u\nnss_shell = bash\n", base);
+	CHECK_INT(validate_with(text), TS_E_CONFIG);
+	CHECK_INT(cap.n, 2);
+	CHECK_STR(cap.msg[0], "v.conf: nss_home 'home/%u' must be an absolute path without ':' "
+	                      "whose only % sequences are %u (user name), %U (uid) and %%");
+	CHECK_STR(cap.msg[1], "v.conf: nss_shell 'bash' must be an absolute path without ':' or '%'");
+	snprintf(text, sizeof(text), "%snss_home = /home/%%n\n", base);
+	CHECK_INT(validate_with(text), TS_E_CONFIG);
+	CHECK_REPORTED("v.conf: nss_home '/home/%n'", NULL, NULL);
+	snprintf(text, sizeof(text), "%snss_home = /home/a:b\nnss_shell = /bin/%%s\n", base);
+	CHECK_INT(validate_with(text), TS_E_CONFIG);
+	CHECK_INT(cap.n, 2);
+	snprintf(text, sizeof(text), "%snss_home =\n", base);
+	CHECK_INT(validate_with(text), TS_E_CONFIG);
+	CHECK_REPORTED("v.conf: nss_home ''", NULL, NULL);
+
+	/* the regex must compile; the error names the key */
+	snprintf(text, sizeof(text), "%snss_resolve_unknown = [a-z+\n", base);
+	CHECK_INT(validate_with(text), TS_E_CONFIG);
+	CHECK_INT(cap.n, 1);
+	CHECK_STR(cap.msg[0], "v.conf: nss_resolve_unknown '[a-z+' is not a POSIX extended regular "
+	                      "expression that compiles (syntax error or too long)");
+	snprintf(text, sizeof(text), "%snss_resolve_unknown = (ab\n", base);
+	CHECK_INT(validate_with(text), TS_E_CONFIG);
+	CHECK_REPORTED("v.conf: nss_resolve_unknown '(ab'", NULL, NULL);
+
+	/* nss_cache: absolute; empty is an error that says how to turn it off */
+	snprintf(text, sizeof(text), "%snss_cache = nss/users.cache\n", base);
+	CHECK_INT(validate_with(text), TS_E_CONFIG);
+	CHECK_INT(cap.n, 1);
+	CHECK_STR(cap.msg[0], "v.conf: nss_cache 'nss/users.cache' must be an absolute path");
+	snprintf(text, sizeof(text), "%snss_cache =\n", base);
+	CHECK_INT(validate_with(text), TS_E_CONFIG);
+	CHECK_INT(cap.n, 1);
+	CHECK_STR(cap.msg[0], "v.conf: nss_cache must not be empty (set it to none to write no NSS "
+	                      "user cache)");
+	/* none: off, and the other nss_* keys are not held against the file */
+	snprintf(text, sizeof(text), "%snss_cache = none\nnss_uid_min = 5\nnss_uid_max = 6\n"
+	         "nss_resolve_unknown = (\n", base);
+	CHECK_INT(validate_with(text), 0);
+	CHECK_INT(cap.n, 0);
+	ts_config_defaults(&c);
+	CHECK_INT(ts_config_parse(&c, text, strlen(text), NULL, "v.conf", &rep), 0);
+	CHECK(!ts_config_nss_cache_on(&c));
+	c.broker_path[0] = c.socket_path[0] = c.key_file[0] = c.keystore_dir[0] = '\0';
+	cap_reset();
+	CHECK_INT(ts_config_check_paths(&c, "(built-in)", &rep), 0);
+	CHECK_INT(cap.n, 0);
+
+	/* top level only: one cache per host */
+	CHECK_INT(parse(&c, "[service sudo]\nnss_uid_min = 2000000\n"), TS_E_CONFIG);
+	snprintf(want, sizeof(want), "test.conf:2: key 'nss_uid_min' cannot be set in a [service] "
+	                             "section");
+	CHECK_REPORTED(want, NULL, NULL);
+	CHECK_INT(parse(&c, "[service sshd]\nnss_cache = none\n"), TS_E_CONFIG);
+	CHECK_REPORTED("test.conf:2: key 'nss_cache' cannot be set in a [service] section", NULL,
+	               NULL);
+}
+
+/* nss_cache gets the whole-path check of a path the broker creates, but a
+ * problem there is a warning that fails nothing (the cache is never the
+ * sign-in's problem). */
+static void test_check_paths_nss(void)
+{
+	const char *d = ts_test_tmpdir();
+	char dir[300], ww[300], text[1200], want[1200];
+	struct ts_config c;
+
+	snprintf(dir, sizeof(dir), "%s/nss-good", d);
+	snprintf(ww, sizeof(ww), "%s/nss-ww", d);
+	CHECK_INT(mkdir(dir, 0755), 0);
+	CHECK_INT(mkdir(ww, 0700), 0);
+	CHECK_INT(chmod(ww, 0777), 0);
+
+	/* missing folder under a good one: fine (the broker creates it) */
+	ts_config_defaults(&c);
+	c.broker_path[0] = c.socket_path[0] = c.key_file[0] = c.keystore_dir[0] = '\0';
+	snprintf(c.nss_cache, sizeof(c.nss_cache), "%s/nss/users.cache", dir);
+	cap_reset();
+	CHECK_INT(ts_config_check_paths(&c, "(built-in)", &rep), 0);
+	CHECK_INT(cap.n, 0);
+
+	/* a world-writable folder: reported as a warning, the result still 0 */
+	snprintf(c.nss_cache, sizeof(c.nss_cache), "%s/nss/users.cache", ww);
+	cap_reset();
+	CHECK_INT(ts_config_check_paths(&c, "(built-in)", &rep), 0);
+	CHECK_INT(cap.n, 1);
+	CHECK_INT(cap.prio[0], LOG_WARNING);
+	snprintf(want, sizeof(want),
+	         "(built-in): nss_cache %s/nss/users.cache refused: %s: group- or world-writable "
+	         "(mode 0777); the broker will not write the NSS user cache",
+	         ww, ww);
+	CHECK_STR(cap.msg[0], want);
+
+	/* the folder is a file */
+	snprintf(text, sizeof(text), "%s/nss", dir);
+	ts_test_write_file(text, "x", 1, 0644);
+	snprintf(c.nss_cache, sizeof(c.nss_cache), "%s/nss/users.cache", dir);
+	cap_reset();
+	CHECK_INT(ts_config_check_paths(&c, "(built-in)", &rep), 0);
+	CHECK_INT(cap.n, 1);
+	CHECK_INT(cap.prio[0], LOG_WARNING);
+	CHECK_REPORTED("nss_cache", "not a folder", "will not write the NSS user cache");
+}
+
 static void test_map_username(void)
 {
 	struct ts_config c;
@@ -986,6 +1152,13 @@ static void test_names(void)
 	    "max_response_size",
 	    "device_timeout",
 	    "debug",
+	    "nss_cache",
+	    "nss_uid_min",
+	    "nss_uid_max",
+	    "nss_gid",
+	    "nss_home",
+	    "nss_shell",
+	    "nss_resolve_unknown",
 	};
 	size_t n = 0;
 
@@ -1026,6 +1199,8 @@ int main(void)
 	RUN(test_validate);
 	RUN(test_validate_token_method);
 	RUN(test_check_paths);
+	RUN(test_nss_keys);
+	RUN(test_check_paths_nss);
 	RUN(test_map_username);
 	RUN(test_names);
 	return ts_test_done();
