@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "engine_internal.h"
+#include "nss_update.h"
 #include "qr.h"
 #include "ts_error.h"
 #include "ts_log.h"
@@ -309,6 +310,8 @@ static int login_store(struct ts_engine *e, const struct ts_request *req, enum t
 		            ts_strerror(r));
 		goto out;
 	}
+	/* the NSS user cache; a failure there is logged, never the sign-in's */
+	(void)ts_nss_record_login(e->cfg, req->user, ident->sub, ident->name);
 	out->expires = rec.expires_in;
 	eng_set_msg(out, 0, TS_STATE_VALID, "signed in to %s as %s (%s)", e->cfg->issuer,
 	            req->user, ts_login_method_name(m));

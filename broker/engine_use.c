@@ -196,6 +196,8 @@ int eng_revalidate_identity(struct ts_engine *e, const char *token, bool need_na
 	if (ret->sub[0] && ui.sub[0] && strcmp(ret->sub, ui.sub) != 0)
 		return TS_E_IDENTITY_CHANGED;
 	memcpy(ret->username, ui.username, sizeof(ret->username));
+	if (!ret->name[0])
+		memcpy(ret->name, ui.name, sizeof(ret->name));
 	if (!ret->sub[0])
 		memcpy(ret->sub, ui.sub, sizeof(ret->sub));
 	return 0;

@@ -29,6 +29,7 @@
 #include "ts_error.h"
 #include "ts_log.h"
 #include "ts_mem.h"
+#include "ts_nsscache.h"
 #include "ts_paths.h"
 
 #define ROOT_ONLY_MESSAGE                                                                      \
@@ -189,6 +190,7 @@ int main(int argc, char **argv)
 	}
 	config = config_path(config, config_buf, sizeof(config_buf));
 	sanitize_environment();
+	(void)setenv(TS_NSS_LOOP_ENV, "1", 1); /* our own getpwnam never enters nss_tokenseal */
 	reset_process_state();
 
 	ts_log_setup(debug ? TS_LOG_STDERR : TS_LOG_SYSLOG, "tokenseal-broker", debug);

@@ -81,6 +81,7 @@ struct oauth_identity {
 	bool active;
 	char sub[OAUTH_CLAIM_MAX];
 	char username[OAUTH_CLAIM_MAX]; /* value of cfg->username_claim, before username_map */
+	char name[OAUTH_CLAIM_MAX];	/* "name" (OIDC Core §5.1), "" when absent or unusable */
 	long long exp;			/* introspection "exp" (server time), 0 if absent */
 	char client_id[OAUTH_CLAIM_MAX]; /* introspection "client_id"; "" when absent */
 	bool aud_has_client;		 /* introspection "aud" names the configured client */

@@ -355,7 +355,7 @@ int oauth_parse_introspection(struct oauth_identity *ret, const char *username_c
 	}
 	if (!json_is_true(a)) {
 		ret->active = false;
-		ret->sub[0] = ret->username[0] = '\0';
+		ret->sub[0] = ret->username[0] = ret->name[0] = '\0';
 		ret->exp = 0;
 		ret->client_id[0] = '\0';
 		ret->aud_has_client = false;
@@ -373,6 +373,9 @@ int oauth_parse_introspection(struct oauth_identity *ret, const char *username_c
 		if (r < 0)
 			goto out;
 	}
+	/* only the NSS cache's GECOS: a bad one is dropped, never fatal */
+	if (oauth_json_str(j, "name", id.name, sizeof(id.name), NULL) < 0)
+		id.name[0] = '\0';
 	r = json_int_range(j, "exp", 0, (long long)1 << 50, 0, &id.exp, err);
 	if (r < 0)
 		goto out;

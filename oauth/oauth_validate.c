@@ -156,6 +156,9 @@ int oauth_userinfo(struct oauth_client *c, const char *token, struct oauth_ident
 		if (r < 0)
 			goto done;
 	}
+	/* only the NSS cache's GECOS: a bad one is dropped, never fatal */
+	if (oauth_json_str(j, "name", id.name, sizeof(id.name), NULL) < 0)
+		id.name[0] = '\0';
 	id.active = true;
 	id.server_date = resp.date;
 	*ret = id;

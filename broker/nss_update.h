@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The broker's side of the NSS user cache (docs/nss.md): the writes after a
+ * sign-in and after `tokenseal keystore forget`, and the read behind
+ * `tokenseal status` / `doctor`. Settings come from tokenseal.conf
+ * (issuer, nss_cache, nss_uid_min, nss_uid_max, nss_gid, nss_home,
+ * nss_shell, nss_resolve_unknown); nss_cache = none turns all of it off.
+ *
+ * Broker code, run as root: it logs its own warnings (a cache problem is
+ * never the sign-in's problem), naming the cache path and the reason.
+ */
+#ifndef TS_NSS_UPDATE_H
+#define TS_NSS_UPDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ts_config.h"
+#include "ts_macros.h"
+
+/* How long a writer waits for the cache's lock (another broker's write). */
+#define TS_NSS_LOCK_TIMEOUT_MS 5000
+
+/*
+ * Record user (the local name the sign-in was for) as the identity
+ * provider's subject sub after a successful sign-in: under the cache's
+ * lock, load it with the settings of cfg, reserve the uids of /etc/passwd
+ * and the gids of /etc/group inside the range (never handed out), upsert,
+ * save, unlock. Creates the cache folder (root:root 0755) and the file
+ * (root 0644) when absent. gecos: the server's "name" claim, NULL or "" to
+ * keep the stored one. A damaged cache (TS_E_CORRUPT, TS_E_TOO_BIG) is
+ * moved aside to "<nss_cache>.corrupt-<unix time>" and rebuilt.
+ *
+ * Returns 0 (also when nss_cache = none: nothing done), or the negative
+ * error after logging one LOG_WARNING line ("broker: NSS user cache PATH
+ * not updated for USER: WHY; the sign-in itself succeeded"). Callers ignore
+ * the result: a cache problem never fails a sign-in.
+ */
+int ts_nss_record_login(const struct ts_config *cfg, const char *user, const char *sub,
+                        const char *gecos) TS_NONNULL(1, 2, 3);
+
+/*
+ * `tokenseal keystore forget USER`: turn the user's active entry into a
+ * tombstone (the name stops resolving, the uid is never handed out again;
+ * the same subject signing in again gets it back). 0, 0 when nss_cache =
+ * none, -ENOENT when the cache has no active entry of that name (nothing
+ * logged), else the negative error after one LOG_WARNING line.
+ */
+int ts_nss_forget(const struct ts_config *cfg, const char *user) TS_NONNULL(1, 2);
+
+enum ts_nss_user_state {
+	TS_NSS_USER_OFF = 0,   /* nss_cache = none */
+	TS_NSS_USER_ABSENT,    /* no entry of that name (or no cache file yet) */
+	TS_NSS_USER_ACTIVE,    /* resolves */
+	TS_NSS_USER_TOMBSTONE, /* removed: does not resolve, uid kept taken */
+};
+
+struct ts_nss_user {
+	enum ts_nss_user_state state;
+	uint32_t uid, gid;   /* ACTIVE and TOMBSTONE only */
+	bool pinned_by_name; /* the uid came from nss_resolve_unknown's name hash */
+};
+
+/*
+ * What the cache says about user, read without the lock (for `tokenseal
+ * status` and `doctor`). 0 with *ret filled (OFF, ABSENT, ACTIVE or
+ * TOMBSTONE), or a negative error (damaged or unreadable cache: TS_E_CORRUPT,
+ * TS_E_BAD_OWNER, ...; *ret untouched). Logs nothing.
+ */
+int ts_nss_describe(const struct ts_config *cfg, const char *user, struct ts_nss_user *ret)
+    TS_WUR TS_NONNULL(1, 2, 3);
+
+/* One line for humans: "uid 1234567, gid 1234567", "uid 1234567, gid
+ * 1234567, pinned by name (nss_resolve_unknown)", "tombstone (uid 1234567
+ * stays taken)", "not in the NSS user cache", "NSS user cache off
+ * (nss_cache = none)". Always NUL-terminates (len > 0). */
+void ts_nss_user_text(const struct ts_nss_user *u, char *buf, size_t len) TS_NONNULL(1, 2);
+
+#endif
