@@ -23,6 +23,7 @@
  *     which the last case pins down.
  * Needs root (the broker's exec mode) and nss_wrapper; SKIPPED otherwise.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -34,7 +35,9 @@
 #include <unistd.h>
 
 #include "lifecycle.h"
+#include "nss_update.h"
 #include "ts_client.h"
+#include "ts_config.h"
 #include "ts_error.h"
 #include "ts_idp.h"
 #include "ts_leak.h"
@@ -265,6 +268,127 @@ static void test_cache_off(void)
 	CHECK_INT(stat(cache, &st), 0);
 }
 
+static void load_cfg(const char *path, struct ts_config *c)
+{
+	ts_config_defaults(c);
+	CHECK_INT(ts_config_load(c, path, NULL, NULL), 0);
+}
+
+/* ts_nss_describe and ts_nss_forget (for `tokenseal status` / `doctor` and
+ * `tokenseal keystore forget`): active, tombstone (the name gone, the uid
+ * kept), the same subject back with its uid, absent, off. */
+static void test_describe_forget(void)
+{
+	uint32_t uid = expected_uid("sub-alice");
+	struct ts_nss_user u = {.state = TS_NSS_USER_ABSENT};
+	struct ts_config c;
+	char line[1024], text[200];
+
+	load_cfg(cfg, &c);
+	CHECK_INT(ts_nss_describe(&c, "alice", &u), 0);
+	CHECK_INT(u.state, TS_NSS_USER_ACTIVE);
+	CHECK_INT(u.uid, uid);
+	CHECK_INT(u.gid, uid);
+	CHECK(!u.pinned_by_name);
+	ts_nss_user_text(&u, text, sizeof(text));
+	snprintf(line, sizeof(line), "uid %u, gid %u", (unsigned)uid, (unsigned)uid);
+	CHECK_STR(text, line);
+
+	CHECK_INT(ts_nss_forget(&c, "alice"), 0);
+	CHECK_INT(getent("alice", line, sizeof(line)), 2);
+	snprintf(text, sizeof(text), "%u", (unsigned)uid);
+	CHECK_INT(getent(text, line, sizeof(line)), 2); /* a tombstone resolves no more */
+	CHECK_INT(ts_nss_describe(&c, "alice", &u), 0);
+	CHECK_INT(u.state, TS_NSS_USER_TOMBSTONE);
+	CHECK_INT(u.uid, uid);
+	ts_nss_user_text(&u, text, sizeof(text));
+	snprintf(line, sizeof(line), "tombstone (uid %u stays taken)", (unsigned)uid);
+	CHECK_STR(text, line);
+	CHECK_INT(ts_nss_forget(&c, "alice"), -ENOENT);
+
+	/* the same subject signs in again: her old uid */
+	CHECK_INT(login(cfg, "alice", "alice-pw", NULL, 0), 0);
+	expect_alice(uid);
+	CHECK_INT(ts_nss_describe(&c, "alice", &u), 0);
+	CHECK_INT(u.state, TS_NSS_USER_ACTIVE);
+
+	CHECK_INT(ts_nss_describe(&c, "carol", &u), 0);
+	CHECK_INT(u.state, TS_NSS_USER_ABSENT);
+	ts_nss_user_text(&u, text, sizeof(text));
+	CHECK_STR(text, "not in the NSS user cache");
+	load_cfg(cfg_off, &c);
+	CHECK_INT(ts_nss_describe(&c, "alice", &u), 0);
+	CHECK_INT(u.state, TS_NSS_USER_OFF);
+	ts_nss_user_text(&u, text, sizeof(text));
+	CHECK_STR(text, "NSS user cache off (nss_cache = none)");
+	CHECK_INT(ts_nss_forget(&c, "alice"), 0);
+}
+
+/* A damaged cache is moved aside and rebuilt by the next sign-in: the
+ * sign-in succeeds, the hash gives alice her uid again. */
+static void test_damaged_rebuilt(void)
+{
+	char want[1200];
+	bool aside = false;
+	struct dirent *de;
+	DIR *d;
+
+	ts_test_write_file(cache, "not a cache at all", 18, 0644);
+	CHECK_INT(login(cfg, "alice", "alice-pw", NULL, 0), 0);
+	expect_alice(expected_uid("sub-alice"));
+	snprintf(want, sizeof(want), "broker: NSS user cache %s was damaged (", cache);
+	CHECK(log_has(want));
+	d = opendir(nssdir);
+	CHECK(d);
+	while (d && (de = readdir(d)))
+		aside = aside || strncmp(de->d_name, "users.cache.corrupt-", 20) == 0;
+	if (d)
+		closedir(d);
+	CHECK_MSG(aside, "the damaged file was kept as users.cache.corrupt-*");
+}
+
+/* The uids of /etc/passwd inside the range are never handed out: with a
+ * range where carol's hashed uid is alice's local uid, carol gets the next
+ * free one. */
+static void test_local_uid_reserved(void)
+{
+	uid_t ua = getpwnam("alice")->pw_uid;
+	char rcfg[800], extra[1200], line[1024], want[1024];
+	uint32_t lo = 0, hi = 0;
+	struct passwd *pw;
+
+	for (uint32_t span = 10000; span < 2000000 && !lo; span++) {
+		uint32_t h = ts_nsscache_hash_uid(idp.issuer, "sub-carol", 1, span) - 1;
+
+		if (h < ua) {
+			lo = (uint32_t)ua - h;
+			hi = lo + span - 1;
+		}
+	}
+	CHECK_MSG(lo > 0, "a range that hashes carol onto uid %u", (unsigned)ua);
+	CHECK_INT(ts_nsscache_hash_uid(idp.issuer, "sub-carol", lo, hi), ua);
+	snprintf(rcfg, sizeof(rcfg), "%s/nss-reserve.conf", idp.dir);
+	snprintf(extra, sizeof(extra),
+	         "login_methods = password\nmin_uid = 1\nnss_uid_min = %u\nnss_uid_max = %u\n"
+	         "nss_cache = %s/nss-reserve/users.cache\n",
+	         lo, hi, idp.dir);
+	CHECK(ts_idp_write_config(&idp, rcfg, "conf", extra) == 0);
+	CHECK_INT(login(rcfg, "carol", "carol-pw", NULL, 0), 0);
+	snprintf(cache, sizeof(cache), "%s/nss-reserve/users.cache", idp.dir);
+	CHECK_INT(getent("carol", line, sizeof(line)), 0);
+	/* the next uid up, unless that one is a local account too */
+	{
+		uint32_t next = (uint32_t)ua + 1;
+
+		while ((pw = getpwuid(next)) != NULL)
+			next++;
+		snprintf(want, sizeof(want), "carol:*:%u:%u:Carol Danvers:/home/carol:/bin/bash",
+		         (unsigned)next, (unsigned)next);
+	}
+	CHECK_STR(line, want);
+	snprintf(cache, sizeof(cache), "%s/users.cache", nssdir);
+}
+
 /* An IdP-only name: resolves through nss_resolve_unknown once a sign-in
  * wrote the cache; its own sign-in is refused while the broker authorises
  * local accounts only. */
@@ -346,6 +470,9 @@ int main(int argc, char **argv)
 	RUN(test_uid_stable);
 	RUN(test_write_failure_not_fatal);
 	RUN(test_cache_off);
+	RUN(test_describe_forget);
+	RUN(test_damaged_rebuilt);
+	RUN(test_local_uid_reserved);
 	RUN(test_idp_only_name);
 	ts_leak_scan_file("the broker's log", logfile);
 	return ts_test_done();
