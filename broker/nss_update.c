@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,6 +246,44 @@ int ts_nss_describe(const struct ts_config *cfg, const char *user, struct ts_nss
 	    .pinned_by_name = info.pinned_by_name,
 	};
 	return 0;
+}
+
+int ts_nss_lookup_uid(const struct ts_config *cfg, const char *user, uint32_t *ret_uid)
+{
+	struct ts_file_policy pol = ts_file_policy_public(TS_NSSCACHE_MAX_SIZE);
+	struct ts_nsscache_entry e;
+	struct ts_nsscache_view v;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	regex_t re;
+	int r;
+
+	if (!ts_config_nss_cache_on(cfg) || !ts_nsscache_name_valid(user))
+		return -ENOENT;
+	r = ts_read_file(cfg->nss_cache, &pol, &buf, &len);
+	if (r < 0)
+		return r;
+	r = ts_nsscache_view_open(&v, buf, len);
+	if (r < 0)
+		goto out;
+	r = ts_nsscache_view_by_name(&v, user, &e);
+	if (r == 0) {
+		*ret_uid = e.uid;
+		goto out;
+	}
+	if (r != -ENOENT || !v.resolve_unknown[0])
+		goto out;
+	r = ts_nsscache_regex_compile(&re, v.resolve_unknown);
+	if (r < 0) {
+		r = TS_E_CORRUPT; /* the writer only stores patterns that compile */
+		goto out;
+	}
+	r = regexec(&re, user, 0, NULL, 0) == 0 ? ts_nsscache_view_unknown_uid(&v, user, ret_uid)
+	                                        : -ENOENT;
+	regfree(&re);
+out:
+	free(buf);
+	return r;
 }
 
 void ts_nss_user_text(const struct ts_nss_user *u, char *buf, size_t len)

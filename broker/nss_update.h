@@ -71,6 +71,19 @@ struct ts_nss_user {
 int ts_nss_describe(const struct ts_config *cfg, const char *user, struct ts_nss_user *ret)
     TS_WUR TS_NONNULL(1, 2, 3);
 
+/*
+ * The uid the module shows for user, read from the cache (without the
+ * lock): its active entry's, else, when user matches the file's
+ * nss_resolve_unknown, the uid its first sign-in will record
+ * (ts_nsscache_view_unknown_uid). For a broker that must authorise a user
+ * who exists only at the identity provider (its own getpwnam, with
+ * _TOKENSEAL_NSS_LOOP set, never asks the cache). 0, -ENOENT (not in the
+ * cache and no match, a tombstone, or the cache off or absent), or a
+ * negative error (damaged or unsafe file). Logs nothing.
+ */
+int ts_nss_lookup_uid(const struct ts_config *cfg, const char *user, uint32_t *ret_uid)
+    TS_WUR TS_NONNULL(1, 2, 3);
+
 /* One line for humans: "uid 1234567, gid 1234567", "uid 1234567, gid
  * 1234567, pinned by name (nss_resolve_unknown)", "tombstone (uid 1234567
  * stays taken)", "not in the NSS user cache", "NSS user cache off

@@ -414,6 +414,27 @@ static void test_idp_only_name(void)
 	CHECK_STR(line, want);
 	CHECK_INT(getent("nomatch", line, sizeof(line)), 2);
 
+	/* what a broker authorising IdP-only names would use: the same uids */
+	{
+		struct ts_config c;
+		uint32_t got = 0;
+
+		load_cfg(cfg, &c);
+		CHECK_INT(ts_nss_lookup_uid(&c, "ext-zed", &got), 0);
+		CHECK_INT(got, uid);
+		CHECK_INT(ts_nss_lookup_uid(&c, "alice", &got), 0);
+		CHECK_INT(got, expected_uid("sub-alice"));
+		CHECK_INT(ts_nss_lookup_uid(&c, "nomatch", &got), -ENOENT);
+		CHECK_INT(ts_nss_lookup_uid(&c, "a:b", &got), -ENOENT);
+		CHECK_INT(login(cfg, "bob", "bob-pw", NULL, 0), 0);
+		CHECK_INT(ts_nss_lookup_uid(&c, "bob", &got), 0);
+		CHECK_INT(got, expected_uid("sub-bob"));
+		CHECK_INT(ts_nss_forget(&c, "bob"), 0);
+		CHECK_INT(ts_nss_lookup_uid(&c, "bob", &got), -ENOENT); /* a tombstone */
+		load_cfg(cfg_off, &c);
+		CHECK_INT(ts_nss_lookup_uid(&c, "alice", &got), -ENOENT);
+	}
+
 	/* today's limit: the broker's authorisation needs a local account */
 	CHECK_INT(login(cfg, "ext-zed", "whatever", msg, sizeof(msg)), -ENOENT);
 	CHECK_STR(msg, "uid 0: no local user named ext-zed");
