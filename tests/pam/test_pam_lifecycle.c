@@ -493,7 +493,7 @@ static void write_faults_config(const char *path, const char *fault_case)
 	        "issuer = %s\nclient_id = tokenseal-conf\nclient_secret_file = %s\n"
 	        "ca_file = %s\nkeystore_dir = %s/keystore-%s\nkey_file = %s/keystore-%s.key\n"
 	        "broker_path = %s\nlogin_methods = device\nhttp_timeout = 5\n"
-	        "offline_grace = 0\n",
+	        "offline_grace = 0\nnss_cache = none\n",
 	        fault_case, issuer, ph_idp.secret_file, faults.ca, faults.dir, fault_case,
 	        faults.dir, fault_case, ph_wrapper);
 	CHECK_INT(fclose(f), 0);
