@@ -333,6 +333,20 @@ static void test_introspection(void)
 	CHECK_INT(id.exp, 1900000000);
 	CHECK_STR(id.client_id, "");
 	CHECK(!id.aud_has_client);
+	CHECK_STR(id.name, "");
+
+	/* "name" (the NSS cache's GECOS): taken when usable, else dropped, never fatal */
+	b = "{\"active\":true,\"sub\":\"s\",\"name\":\"Alice Liddell\"}";
+	CHECK_INT(oauth_parse_introspection(&id, "sub", "tokenseal-conf", b, strlen(b), &e), 0);
+	CHECK_STR(id.name, "Alice Liddell");
+	b = "{\"active\":true,\"sub\":\"s\",\"name\":5}";
+	CHECK_INT(oauth_parse_introspection(&id, "sub", "tokenseal-conf", b, strlen(b), &e), 0);
+	CHECK_STR(id.name, "");
+	b = "{\"active\":true,\"sub\":\"s\",\"name\":\"A\\u001b[31m\"}";
+	CHECK_INT(oauth_parse_introspection(&id, "sub", "tokenseal-conf", b, strlen(b), &e), 0);
+	CHECK_STR(id.name, "");
+	b = "{\"active\":true,\"sub\":\"sub-alice\",\"preferred_username\":\"alice\","
+	    "\"exp\":1900000000}";
 
 	/* whom the token was issued to: client_id, or aud as a string or an array */
 	static const struct {
