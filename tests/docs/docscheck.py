@@ -148,7 +148,7 @@ def literal_of(arg, macros):
 # variable, a ternary) is not followed; such strings must come from one of
 # the literal sites below.
 MESSAGE_DEST = {'message', 'msg', 'text'}   # snprintf(<dest>, ...) buffers shown to people
-CLI_FUNC_RE = re.compile(r'(^|_)(err|error|errx|warn|warning|warnx|fail|die|msg|say|note|info|usage)$')
+CLI_FUNC_RE = re.compile(r'(^|_)(err|error|errx|warn|warning|warnx|fail|die|msg|say|note|info|usage|doctor_line)$')
 
 
 def message_rules(path):
@@ -166,7 +166,7 @@ def message_rules(path):
         (lambda n: n == 'fputs', 0, 'stderr1'),
     ]
     if '/cli/' in '/' + rel:
-        rules.append((lambda n: bool(CLI_FUNC_RE.search(n)), -1, None))  # first literal argument
+        rules.append((lambda n: bool(CLI_FUNC_RE.search(n)), -1, None))  # every literal argument
     return rules
 
 
@@ -206,7 +206,7 @@ def extract_file(path, macros):
             if dest and not (args and dest_ok(args, dest)):
                 continue
             if idx == -1:
-                texts = next((t for t in (literal_of(a, macros) for a in args) if t), [])
+                texts = [t for a in args for t in literal_of(a, macros)]
             else:
                 texts = literal_of(args[idx], macros) if idx < len(args) else []
             found.extend((t, line) for t in texts)
@@ -373,28 +373,37 @@ def cmd_cli(prog, page):
         man = f.read()
     man_plain = re.sub(r'\\f[BIRP]|\\&', '', man).replace('\\-', '-')
     top = help_of(prog, [])
-    # verbs: the first word of indented lines of the command list ("  status [--json]  ...")
-    verbs = []
-    for ln in top.splitlines():
-        m = re.match(r'^\s{2,}([a-z][a-z-]+)\b', ln)
-        if m and not m.group(1).startswith('-') and m.group(1) not in verbs:
-            verbs.append(m.group(1))
+    # verbs: the first word of the lines indented by 2 to 4 spaces
+    # ("  status [--json]   show ..."); deeper lines continue a description
+    def listed(text):
+        out = []
+        for ln in text.splitlines():
+            m = re.match(r'^ {2,4}([a-z][a-z0-9-]*)(?![\w-])', ln)
+            if m and m.group(1) not in out:
+                out.append(m.group(1))
+        return out
+    verbs = listed(top)
     if not verbs:
         print(f'`{prog} --help` lists no verbs; cannot check {page}')
         return 1
     problems = []
-    opts_of = {None: set(re.findall(r'(?<![\w-])(--[a-z][a-z0-9-]*)', top))}
+    opt_re = r'(?<![\w-])(--[a-z][a-z0-9-]*)'
+    opts_of = {None: set(re.findall(opt_re, top))}
+    def in_man(word):
+        return re.search(r'(?<![\w-])' + re.escape(word) + r'(?![\w-])', man_plain)
     for v in verbs:
         h = help_of(prog, [v])
-        opts_of[v] = set(re.findall(r'(?<![\w-])(--[a-z][a-z0-9-]*)', h))
-        # sub-verbs of a verb that has them ("keystore init|verify|...")
-        for sub in re.findall(r'\b' + re.escape(v) + r'\s+([a-z][a-z|-]+(?:\|[a-z-]+)+)', top + h):
-            for s in sub.split('|'):
-                if not re.search(r'\b' + re.escape(v) + r'\b[^\n]*\b' + re.escape(s) + r'\b', man_plain) \
-                        and not re.search(r'(?m)^\.(?:TP|SS|B|BR)?\s*.*\b' + re.escape(s) + r'\b', man_plain):
-                    problems.append(f'sub-verb "{v} {s}" is not in {page}')
+        opts_of[v] = set(re.findall(opt_re, h))
+        # sub-verbs: "keystore init | verify | ..." in either text, and the
+        # lines a verb's own help lists ("  init   create the keystore")
+        subs = listed(h)
+        for alts in re.findall(r'(?m)\b' + re.escape(v) + r' +([a-z][a-z-]*(?: *\| *[a-z][a-z-]*)+)', top + h):
+            subs += [x.strip() for x in alts.split('|')]
+        for sub in dict.fromkeys(subs):
+            if not in_man(sub):
+                problems.append(f'sub-verb "{v} {sub}" (from `tokenseal {v} --help`) is not in {page}')
     for v in verbs:
-        if not re.search(r'(?<![\w-])' + re.escape(v) + r'(?![\w-])', man_plain):
+        if not in_man(v):
             problems.append(f'verb "{v}" (from `tokenseal --help`) is not in {page}')
     for v, opts in opts_of.items():
         for o in sorted(opts):
