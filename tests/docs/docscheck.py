@@ -348,6 +348,11 @@ def cmd_config_keys(prog, page):
     for k, scope in sorted(table.items()):
         if k not in entries:
             continue
+        body = flat(entries[k]['text'])
+        if 'default' not in body:
+            problems.append(f'key {k}: its entry states no default ("default: ..." or "no default")')
+        if not re.search(r'example: ' + re.escape(k) + r' = \S', body):
+            problems.append(f'key {k}: its entry has no example line ("Example:" then "{k} = VALUE")')
         said = flat(entries[k]['text']) + ' ' + flat(entries[k]['intro'])
         for sc, words in SCOPE_WORDS.items():
             if sc == scope and words not in said:
@@ -465,12 +470,13 @@ def cmd_selftest(keylister, top):
         bad = os.path.join(d, 'tokenseal.conf.5')
         with open(bad, 'w', encoding='utf-8') as f:
             f.write(man.replace('.TP\n.B revalidate_cache\n', '.TP\n.B revalidate_cachex\n', 1)
-                       .replace('Top level only.', '', 1))
+                       .replace('Top level only.', '', 1)
+                       .replace('Example:\n.B "http_timeout = 20"', '', 1))
         rc, out = run(cmd_config_keys, keylister, bad)
         expect('config-keys', rc, out, 1, [
             'key revalidate_cache is accepted by the parser but has no entry',
             'documents key revalidate_cachex, which the parser does not accept',
-            'does not say "top level only"'])
+            'does not say "top level only"', 'key http_timeout: its entry has no example line'])
         rc, out = run(cmd_config_keys, keylister, page)
         expect('config-keys (real page)', rc, out, 0, ['keys documented'])
 
