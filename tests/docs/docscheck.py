@@ -17,7 +17,32 @@
   docscheck.py manlint MANPAGE...
       mandoc -Tlint (warnings and worse) and groff -ww -z -man report nothing.
 
+  docscheck.py selftest KEYLIST_PROGRAM SOURCE_DIR
+      Each check above fails on a broken copy (a key entry renamed, a message
+      changed, a fake CLI with an undocumented verb and option, a page with an
+      unknown macro) and names exactly what is missing.
+
 Each check prints exactly what is missing and exits 1; 77 means SKIPPED.
+
+The message extractor is bounded on purpose. It tokenises C (comments,
+preprocessor lines and string escapes handled; adjacent literals and string
+#defines concatenated) and takes the format argument of these calls only:
+  eng_set_msg(o, code, state, FMT, ...)        broker/*.c, the RESULT message
+  eng_mark_needs_login(e, req, l, cur, gen, R) the needs-login reason
+  oauth_fail(err, code, FMT, ...)              oauth/*.c, err->message
+  snprintf/vsnprintf(DEST, len, FMT, ...)      DEST naming message, msg or text
+  pam_prompt(pamh, style, resp, FMT, ...), pam_error/pam_info(pamh, FMT, ...)
+  fprintf(stderr, FMT, ...), fputs(TEXT, stderr)
+  return "TEXT"; in common/ts_error.c          the ts_strerror() table
+  cli/*.c: every literal argument of calls named *_err, *_warn, *_fail,
+  *_die, *_msg, *_say, *_note, *_info, *_usage, *_doctor_line and the like.
+A FMT that is a ternary contributes its literal branches. Not followed: a
+format held in a variable, literals passed as ordinary (non-format)
+arguments, and strings returned by helper functions; such text is documented
+by hand. Each format is split at newlines; a line with fewer than three
+letters outside its conversions ("%s: %s") has no text of its own and is
+skipped. A printf conversion (%s, %.300s, %u, %lld, %zu, %04o, ...) must be
+written in the document as a placeholder <like-this>.
 """
 import glob
 import os
