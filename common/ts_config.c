@@ -1070,3 +1070,13 @@ int ts_config_check_paths(const struct ts_config *c, const char *origin,
 	}
 	return errors ? TS_E_CONFIG : 0;
 }
+
+/* Where key i may be set, for docs/tests: "any" (the top level, overridden in
+ * [service NAME]), "top" (the top level only), "service" ([service NAME] only);
+ * NULL past the end. */
+const char *ts_config_key_scope(size_t i)
+{
+	if (i >= N_KEYS)
+		return NULL;
+	return keys[i].scope == TOP ? "top" : keys[i].scope == SVC ? "service" : "any";
+}

@@ -178,4 +178,8 @@ int ts_login_method_parse(const char *s, size_t len, enum ts_login_method *ret) 
 int ts_config_map_username(const struct ts_config *c, const char *in, char *out,
 			   size_t outlen) TS_WUR TS_NONNULL(1, 2, 3);
 
+/* Where key i may be set, for docs/tests: "any", "top" (top level only) or
+ * "service" ([service NAME] sections only); NULL past the end. */
+const char *ts_config_key_scope(size_t i);
+
 #endif
