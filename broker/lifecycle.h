@@ -55,7 +55,7 @@ struct ts_record {
 	char needs_login_rt_hash[TS_RT_HASH_HEX]; /* hex sha256 of the refused refresh token */
 	int sessions;
 	int64_t skew; /* server - local, seconds, as last seen */
-	char method[16];
+	char method[32];
 	/* the server rejected even a freshly refreshed token (disabled
 	 * account): server time of the last time, and how often in a row;
 	 * refreshes back off (ts_refresh_backed_off). 0 = not rejected. */

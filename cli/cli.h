@@ -76,9 +76,11 @@ struct cli_conv_ctx {
 void cli_conv_init(struct ts_conv *conv, struct cli_conv_ctx *ctx) TS_NONNULL(1, 2);
 void cli_conv_done(struct cli_conv_ctx *ctx) TS_NONNULL(1);
 
-/* Read one line (at most max-1 bytes, newline stripped) from fd with echo
- * off when it is a terminal. malloc'd, wipe+free by the caller. */
-int cli_read_line(int fd, bool echo, size_t max, char **ret) TS_WUR TS_NONNULL(4);
+/* Show prompt (may be NULL) on fd, then read one line (at most max-1
+ * bytes, newline stripped) from fd, with echo off (when fd is a terminal)
+ * unless echo. malloc'd, wipe+free by the caller. */
+int cli_read_line(int fd, const char *prompt, bool echo, size_t max, char **ret) TS_WUR
+	TS_NONNULL(5);
 
 /* Messages: "tokenseal: ..." on stderr. */
 void cli_err(const char *fmt, ...) TS_PRINTF(1, 2);

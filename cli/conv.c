@@ -144,7 +144,7 @@ static int conv_error(void *ctx, const char *text)
 	return 0;
 }
 
-int cli_read_line(int fd, bool echo, size_t max, char **ret)
+int cli_read_line(int fd, const char *prompt, bool echo, size_t max, char **ret)
 {
 	struct termios old, quiet;
 	bool restore = false;
@@ -161,6 +161,11 @@ int cli_read_line(int fd, bool echo, size_t max, char **ret)
 		quiet.c_lflag |= ICANON;
 		if (tcsetattr(fd, TCSAFLUSH, &quiet) == 0)
 			restore = true;
+	}
+	/* the prompt only once echo is off: what is typed after it is not shown */
+	if (prompt && write(fd, prompt, strlen(prompt)) < 0) {
+		r = -errno;
+		goto done;
 	}
 	for (;;) {
 		char ch;
@@ -185,6 +190,7 @@ int cli_read_line(int fd, bool echo, size_t max, char **ret)
 		}
 		buf[n++] = ch;
 	}
+done:
 	if (restore) {
 		(void)tcsetattr(fd, TCSAFLUSH, &old);
 		if (write(fd, "\n", 1) < 0) {
@@ -213,18 +219,14 @@ static int conv_prompt(void *ctx, const char *text, bool echo, char **ret)
 		if (c->answered_stdin)
 			return -EINVAL;
 		c->answered_stdin = true;
-		return cli_read_line(STDIN_FILENO, false, CLI_LINE_MAX, ret);
+		return cli_read_line(STDIN_FILENO, NULL, false, CLI_LINE_MAX, ret);
 	}
 	if (c->cli->noninteractive)
 		return TS_E_INTERACTION;
 	fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return TS_E_INTERACTION; /* no terminal: the broker reports it */
-	if (write(fd, text, strlen(text)) < 0) {
-		close(fd);
-		return TS_E_INTERACTION;
-	}
-	r = cli_read_line(fd, echo, CLI_LINE_MAX, ret);
+	r = cli_read_line(fd, text, echo, CLI_LINE_MAX, ret);
 	close(fd);
 	return r < 0 ? TS_E_INTERACTION : 0;
 }
