@@ -41,7 +41,7 @@
 
 static struct ts_idp idp;
 static char path_env[] = "PATH=/usr/bin:/bin", term_env[] = "TERM=dumb";
-static char cli_bin[512], broker_bin[512], cfg[700], ksdir[700], keyfile[700];
+static char cli_bin[512], broker_bin[512], cfg[700], ksdir[700], keyfile[700], broker_log[800];
 
 struct run {
 	int exit;
@@ -860,9 +860,30 @@ static void test_unavailable(void)
 	CHECK(strstr(r.err, "so the grant may live on at the server until it expires\n"));
 }
 
+/* The broker's log of the whole run holds lines, and no remembered token,
+ * refresh token, password or client secret. */
+static void test_broker_log(void)
+{
+	size_t len = 0;
+	char *log = ts_test_read_file(broker_log, &len);
+
+	CHECK_MSG(len > 0 && strstr(log, "get-token for alice"), "the broker logged the run");
+	CHECK_MSG(ts_leak_count() >= 8, "the scan is not vacuous (%zu secrets)", ts_leak_count());
+	free(log);
+	ts_leak_scan_file("broker log", broker_log);
+	for (size_t i = 0; i < 3; i++) {
+		static const char *const pw[] = {"alice-pw", "bob-pw", "carol-pw"};
+		char *l = ts_test_read_file(broker_log, &len);
+
+		CHECK_MSG(!ts_contains(l, len, pw[i]), "no password in the broker log");
+		free(l);
+	}
+}
+
 int main(int argc, char **argv)
 {
-	char extra[1600];
+	char extra[1600], wrapper[800];
+	FILE *f;
 
 	if (argc != 3)
 		TS_SKIP("usage: test_cli TOKENSEAL TOKENSEAL-BROKER");
@@ -876,10 +897,19 @@ int main(int argc, char **argv)
 	snprintf(cfg, sizeof(cfg), "%s/tokenseal.conf", idp.dir);
 	snprintf(ksdir, sizeof(ksdir), "%s/keystore", idp.dir);
 	snprintf(keyfile, sizeof(keyfile), "%s/keystore.key", idp.dir);
+	/* the broker runs with --debug through a wrapper, so that its log
+	 * (syslog otherwise) can be scanned for secrets at the end */
+	snprintf(wrapper, sizeof(wrapper), "%s/broker-wrapper", ts_test_tmpdir());
+	snprintf(broker_log, sizeof(broker_log), "%s/broker.log", ts_test_tmpdir());
+	f = fopen(wrapper, "w");
+	CHECK(f);
+	fprintf(f, "#!/bin/sh\nexec '%s' --debug \"$@\" 2>>'%s'\n", broker_bin, broker_log);
+	CHECK(fclose(f) == 0);
+	CHECK(chmod(wrapper, 0755) == 0);
 	snprintf(extra, sizeof(extra),
 	         "broker_path = %s\nlogin_methods = device, password\ndevice_timeout = 60\n"
 	         "offline_grace = 0\nrevalidate = introspection\n",
-	         broker_bin);
+	         wrapper);
 	CHECK_INT(ts_idp_write_config(&idp, cfg, "conf", extra), 0);
 	ts_leak_remember(ts_test_read_file(idp.secret_file, NULL));
 
@@ -902,5 +932,6 @@ int main(int argc, char **argv)
 	RUN(test_doctor);
 	RUN(test_client_credentials);
 	RUN(test_unavailable);
+	RUN(test_broker_log);
 	return ts_test_done();
 }
