@@ -579,11 +579,11 @@ int eng_refresh(struct ts_engine *e, const struct ts_request *req, struct ts_out
 		            "administrator to free space in %.200s",
 		            ts_strerror(out->not_saved), e->cfg->keystore_dir);
 	else
-		eng_set_msg(out, 0, TS_STATE_VALID,
-		            "%s at %s; the access token expires in %lld s",
-		            adopted ? "another process had just refreshed the tokens; using them"
+		eng_set_msg(out, 0, TS_STATE_VALID, "%s at %s%s; the access token expires in %lld s",
+		            adopted ? "another process had just refreshed the tokens"
 		                    : "refreshed the tokens",
-		            e->cfg->issuer, (long long)d.expires_left);
+		            e->cfg->issuer, adopted ? "; using them" : "",
+		            (long long)d.expires_left);
 out:
 	ts_record_clear(&rec);
 	return r;
