@@ -153,12 +153,15 @@ static void run(struct run *res, const char *const *args)
 /* A sign-in through a pseudo-terminal: answers "Password" prompts with pw
  * and approves a device code as (login, pw) at the server. Returns the exit
  * status; the terminal's output lands in out. */
+static const char *pty_extra_env;
+
 static int run_pty(const char *const *args, const char *login, const char *pw, char *out,
                    size_t outlen)
 {
 	const char *argv[16];
 	char cfgenv[800];
-	char *envp[] = {cfgenv, path_env, term_env, NULL};
+	char extra_env[64];
+	char *envp[] = {cfgenv, path_env, term_env, extra_env, NULL};
 	size_t n = 0, got = 0;
 	bool answered = false, approved = false;
 	int master = -1, st = 0;
@@ -169,6 +172,7 @@ static int run_pty(const char *const *args, const char *login, const char *pw, c
 		argv[n++] = args[i];
 	argv[n] = NULL;
 	snprintf(cfgenv, sizeof(cfgenv), "TOKENSEAL_CONFIG=%s", cfg);
+	snprintf(extra_env, sizeof(extra_env), "%s", pty_extra_env ? pty_extra_env : "X_UNUSED=1");
 	fflush(NULL);
 	pid = forkpty(&master, NULL, NULL, NULL);
 	CHECK(pid >= 0);
@@ -182,19 +186,19 @@ static int run_pty(const char *const *args, const char *login, const char *pw, c
 		ssize_t k;
 		char *code;
 
-		if (poll(&p, 1, 60000) <= 0)
+		if (poll(&p, 1, login ? 60000 : 5000) <= 0)
 			break;
 		k = read(master, out + got, outlen - 1 - got);
 		if (k <= 0)
 			break;
 		got += (size_t)k;
 		out[got] = '\0';
-		if (!answered && strstr(out, "Password for")) {
+		if (login && !answered && strstr(out, "Password for")) {
 			CHECK(write(master, pw, strlen(pw)) == (ssize_t)strlen(pw));
 			CHECK(write(master, "\n", 1) == 1);
 			answered = true;
 		}
-		if (!approved && (code = strstr(out, "enter the code "))) {
+		if (login && !approved && (code = strstr(out, "enter the code "))) {
 			char uc[64];
 			size_t l = 0;
 
@@ -843,6 +847,57 @@ static void test_client_credentials(void)
 	}
 }
 
+/* On a terminal the state is coloured, unless NO_COLOR is set. */
+static void test_color(void)
+{
+	char out[8192];
+
+	pty_extra_env = NULL;
+	CHECK_INT(run_pty(ARGS("status", "--user", "carol"), NULL, NULL, out, sizeof(out)), 0);
+	CHECK_MSG(strstr(out, "\033[32mvalid\033[0m"), "coloured on a terminal");
+	pty_extra_env = "NO_COLOR=1";
+	CHECK_INT(run_pty(ARGS("status", "--user", "carol"), NULL, NULL, out, sizeof(out)), 0);
+	pty_extra_env = NULL;
+	CHECK_MSG(!strchr(out, '\033') && strstr(out, "state:         valid"), "NO_COLOR honoured");
+}
+
+/* A configuration that names another client: carol's record is kept and
+ * reported as a mismatch, a configuration error (exit 4). */
+static void test_mismatch(void)
+{
+	char other[800], env[900], extra[900];
+	struct run r;
+	json_t *o;
+
+	snprintf(other, sizeof(other), "%s/public.conf", idp.dir);
+	snprintf(env, sizeof(env), "TOKENSEAL_CONFIG=%s", other);
+	snprintf(extra, sizeof(extra), "broker_path = %s\n", broker_bin);
+	CHECK_INT(ts_idp_write_config(&idp, other, "public", extra), 0);
+	run_as(&r, NULL, NULL, ARGS(env), ARGS("status", "--json", "--user", "carol"));
+	CHECK_INT(r.exit, 4);
+	o = check_status_schema(r.out);
+	CHECK_STR(jstr(o, "state"), "mismatch");
+	CHECK_STR(jstr(json_object_get(o, "last_error"), "class"), "configuration");
+	json_decref(o);
+}
+
+/* A damaged record: status says corrupted, a keystore error (exit 5). */
+static void test_corrupted(void)
+{
+	char rec[800];
+	struct run r;
+	json_t *o;
+
+	snprintf(rec, sizeof(rec), "%s/users/%u.seal", ksdir, (unsigned)uid_of("carol"));
+	ts_test_write_file(rec, "garbage, not a sealed record", 28, 0600);
+	run(&r, ARGS("status", "--json", "--user", "carol"));
+	CHECK_INT(r.exit, 5);
+	o = check_status_schema(r.out);
+	CHECK_STR(jstr(o, "state"), "corrupted");
+	CHECK_STR(jstr(json_object_get(o, "last_error"), "class"), "keystore");
+	json_decref(o);
+}
+
 /* Last: the server is gone. */
 static void test_unavailable(void)
 {
@@ -931,7 +986,10 @@ int main(int argc, char **argv)
 	RUN(test_keystore_verbs);
 	RUN(test_doctor);
 	RUN(test_client_credentials);
+	RUN(test_color);
+	RUN(test_mismatch);
 	RUN(test_unavailable);
+	RUN(test_corrupted);
 	RUN(test_broker_log);
 	return ts_test_done();
 }
