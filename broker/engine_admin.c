@@ -125,8 +125,9 @@ static int ks_rotate_op(const struct ts_config *cfg, struct ts_outcome *out)
 	r = ks_rotate_key(ks, &id, &n);
 	ks_close(ks);
 	if (r < 0)
-		return set_msg(out, r, "key rotation failed: %s; records sealed under the old key "
-		                       "still open; run it again",
+		return set_msg(out, r,
+		               "key rotation failed: %s; records sealed under the old key "
+		               "still open; run it again",
 		               ts_strerror(r));
 	return set_msg(out, 0, "new key id %u; %u records re-sealed", (unsigned)id, n);
 }
@@ -209,11 +210,11 @@ int ts_admin_keystore(const struct ts_config *cfg, const struct ts_request *req,
 
 /* ---- doctor ------------------------------------------------------------ */
 
-static void check(json_t *a, const char *name, const char *level, const char *fix,
-                  const char *fmt, ...) TS_PRINTF(5, 6);
+static void check(json_t *a, const char *name, const char *level, const char *fix, const char *fmt,
+                  ...) TS_PRINTF(5, 6);
 
-static void check(json_t *a, const char *name, const char *level, const char *fix,
-                  const char *fmt, ...)
+static void check(json_t *a, const char *name, const char *level, const char *fix, const char *fmt,
+                  ...)
 {
 	char detail[768];
 	json_t *o = json_object();
@@ -334,8 +335,8 @@ static bool uid_of_name(const char *name, uid_t *ret)
 }
 
 /* Records whose header names another issuer or client than the config. */
-static void doctor_records(const struct ts_config *cfg, struct ks *ks,
-                           const struct ts_request *req, bool root, json_t *a)
+static void doctor_records(const struct ts_config *cfg, struct ks *ks, const struct ts_request *req,
+                           bool root, json_t *a)
 {
 	char path[TS_PATH_MAX + 16], list[256] = "";
 	unsigned n = 0, bad = 0;
@@ -359,7 +360,8 @@ static void doctor_records(const struct ts_config *cfg, struct ks *ks,
 			bad++;
 			continue;
 		}
-		if (strcmp(h.issuer, cfg->issuer) != 0 || strcmp(h.client_id, cfg->client_id) != 0) {
+		if (strcmp(h.issuer, cfg->issuer) != 0 ||
+		    strcmp(h.client_id, cfg->client_id) != 0) {
 			size_t l = strlen(list);
 
 			bad++;

@@ -24,15 +24,15 @@ bool cli_have_socket_mode(void)
 }
 
 int cli_broker_call(const struct cli *c, const struct ts_client_request *rq,
-		    const struct ts_conv *conv, struct ts_client_result *res)
+                    const struct ts_conv *conv, struct ts_client_result *res)
 {
 	struct ts_client_opts o = {0};
 
 	memset(res, 0, sizeof(*res));
 	res->expires = -1;
 	o.timeout_ms = rq->type == TS_MSG_LOGIN
-			   ? ts_client_frame_timeout_ms(c->cfg_ok ? c->cfg.device_timeout : 0)
-			   : 0;
+	                   ? ts_client_frame_timeout_ms(c->cfg_ok ? c->cfg.device_timeout : 0)
+	                   : 0;
 #if TS_CLI_HAVE_SOCKET_MODE
 	o.socket_path = c->cfg.socket_path;
 	if (c->root) {

@@ -128,8 +128,8 @@ static int conv_info(void *ctx, const char *text)
 	fflush(stderr);
 	if (device && c->countdown && c->cli->tty) {
 		unsigned t = c->cli->cfg_ok && c->cli->cfg.device_timeout
-				 ? c->cli->cfg.device_timeout
-				 : CLI_DEVICE_TIMEOUT_DEFAULT;
+		                 ? c->cli->cfg.device_timeout
+		                 : CLI_DEVICE_TIMEOUT_DEFAULT;
 
 		cd_start((int)t);
 	}

@@ -20,7 +20,7 @@
 #define PAM_DIR "/etc/pam.d"
 
 void cli_doctor_line(const struct cli *c, struct cli_doctor_count *n, const char *level,
-		     const char *name, const char *fix, const char *fmt, ...)
+                     const char *name, const char *fix, const char *fmt, ...)
 {
 	const char *col = "";
 	va_list ap;
@@ -54,22 +54,21 @@ static void check_config(const struct cli *c, struct cli_doctor_count *n)
 
 	if (stat(c->config_path, &st) < 0) {
 		cli_doctor_line(c, n, "fail", "config", "create it (see tokenseal.conf(5))",
-				"%s: %s", c->config_path, strerror(errno));
+		                "%s: %s", c->config_path, strerror(errno));
 		return;
 	}
 	if (st.st_uid != 0 || (st.st_mode & 022) || !S_ISREG(st.st_mode))
-		cli_doctor_line(c, n, "fail", "config",
-				"chown root:root and chmod 0644 the file",
-				"%s is owned by uid %u with mode %04o (must be root's and "
-				"writable by root only)",
-				c->config_path, (unsigned)st.st_uid,
-				(unsigned)(st.st_mode & 07777));
+		cli_doctor_line(c, n, "fail", "config", "chown root:root and chmod 0644 the file",
+		                "%s is owned by uid %u with mode %04o (must be root's and "
+		                "writable by root only)",
+		                c->config_path, (unsigned)st.st_uid,
+		                (unsigned)(st.st_mode & 07777));
 	else if (!c->cfg_ok)
 		cli_doctor_line(c, n, "fail", "config", "see the broker's log or run as root",
-				"%s could not be read", c->config_path);
+		                "%s could not be read", c->config_path);
 	else
 		cli_doctor_line(c, n, "ok", "config", NULL, "%s is root's, mode %04o",
-				c->config_path, (unsigned)(st.st_mode & 07777));
+		                c->config_path, (unsigned)(st.st_mode & 07777));
 }
 
 static bool file_mentions(int dirfd, const char *name, const char *needle)
@@ -108,13 +107,14 @@ static void check_pam(const struct cli *c, struct cli_doctor_count *n)
 
 	if (!d) {
 		cli_doctor_line(c, n, "warn", "pam", "install Linux-PAM", "%s: %s", PAM_DIR,
-				strerror(errno));
+		                strerror(errno));
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
 		size_t l = strlen(list);
 
-		if (de->d_name[0] == '.' || !file_mentions(dirfd(d), de->d_name, "pam_tokenseal.so"))
+		if (de->d_name[0] == '.' ||
+		    !file_mentions(dirfd(d), de->d_name, "pam_tokenseal.so"))
 			continue;
 		count++;
 		if (l + strlen(de->d_name) + 3 < sizeof(list))
@@ -125,9 +125,9 @@ static void check_pam(const struct cli *c, struct cli_doctor_count *n)
 		cli_doctor_line(c, n, "ok", "pam", NULL, "pam_tokenseal.so is used by %s", list);
 	else
 		cli_doctor_line(c, n, "warn", "pam",
-				"`pam-auth-update --enable tokenseal`, or add it to a service "
-				"(pam_tokenseal(8))",
-				"no PAM stack in %s uses pam_tokenseal.so", PAM_DIR);
+		                "`pam-auth-update --enable tokenseal`, or add it to a service "
+		                "(pam_tokenseal(8))",
+		                "no PAM stack in %s uses pam_tokenseal.so", PAM_DIR);
 }
 
 static void check_socket(const struct cli *c, struct cli_doctor_count *n)
@@ -137,17 +137,17 @@ static void check_socket(const struct cli *c, struct cli_doctor_count *n)
 
 	if (lstat(p, &st) < 0) {
 		cli_doctor_line(c, n, "warn", "socket", "systemctl start tokenseal-broker.socket",
-				"%s is absent: the tokenseal service is not running (root still "
-				"works through exec mode)",
-				p);
+		                "%s is absent: the tokenseal service is not running (root still "
+		                "works through exec mode)",
+		                p);
 		return;
 	}
 	if (!S_ISSOCK(st.st_mode) || st.st_uid != 0)
 		cli_doctor_line(c, n, "fail", "socket",
-				"remove it and restart tokenseal-broker.socket",
-				"%s is not a socket owned by root (uid %u, mode %04o): clients "
-				"refuse it",
-				p, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		                "remove it and restart tokenseal-broker.socket",
+		                "%s is not a socket owned by root (uid %u, mode %04o): clients "
+		                "refuse it",
+		                p, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 	else
 		cli_doctor_line(c, n, "ok", "socket", NULL, "%s is root's socket", p);
 }
@@ -169,9 +169,9 @@ static void check_unit(const struct cli *c, struct cli_doctor_count *n)
 
 	if (!systemd_is_pid1()) {
 		cli_doctor_line(c, n, "warn", "unit",
-				"start `tokenseal-broker --daemon` by other means, or rely on exec "
-				"mode (root only)",
-				"systemd is not running");
+		                "start `tokenseal-broker --daemon` by other means, or rely on exec "
+		                "mode (root only)",
+		                "systemd is not running");
 		return;
 	}
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -193,8 +193,9 @@ static void check_unit(const struct cli *c, struct cli_doctor_count *n)
 	if (pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		cli_doctor_line(c, n, "ok", "unit", NULL, "tokenseal-broker.socket is %s", out);
 	else
-		cli_doctor_line(c, n, "warn", "unit", "systemctl enable --now tokenseal-broker.socket",
-				"tokenseal-broker.socket is %s", out[0] ? out : "not known");
+		cli_doctor_line(c, n, "warn", "unit",
+		                "systemctl enable --now tokenseal-broker.socket",
+		                "tokenseal-broker.socket is %s", out[0] ? out : "not known");
 }
 
 void cli_doctor_local(const struct cli *c, struct cli_doctor_count *n)

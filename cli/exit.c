@@ -22,55 +22,55 @@ static const struct {
 	int code;
 	const struct cli_class *c;
 } table[] = {
-	{0, &C_OK},
-	/* keystore */
-	{TS_E_CORRUPT, &C_KEYSTORE},
-	{TS_E_ROLLBACK, &C_KEYSTORE},
-	{TS_E_CONFLICT, &C_SERVER}, /* a lost race with another writer: retry */
-	{TS_E_BAD_OWNER, &C_KEYSTORE},
-	{TS_E_BAD_MODE, &C_KEYSTORE},
-	{TS_E_NOT_REGULAR, &C_KEYSTORE},
-	{TS_E_TOO_BIG, &C_KEYSTORE},
-	{TS_E_LOCK_TIMEOUT, &C_SERVER}, /* another broker holds the lock: retry */
-	{TS_E_NO_KEY, &C_KEYSTORE},
-	{TS_E_KEY_ID, &C_KEYSTORE},
-	{TS_E_QUARANTINED, &C_KEYSTORE},
-	{TS_E_MISMATCH, &C_CONFIG}, /* sealed for another issuer/client: fix the config */
-	{TS_E_NOT_SAVED, &C_KEYSTORE},
-	/* configuration */
-	{TS_E_CONFIG, &C_CONFIG},
-	{TS_E_SERVER_CONFIG, &C_CONFIG},
-	{TS_E_NOT_SERVED, &C_CONFIG},
-	{TS_E_PERM, &C_CONFIG},
-	/* the service and the server */
-	{TS_E_IPC, &C_SERVER},
-	{TS_E_NO_SERVICE, &C_SERVER},
-	{TS_E_UNAVAILABLE, &C_SERVER},
-	{TS_E_BAD_ANSWER, &C_SERVER},
-	/* sign-in */
-	{TS_E_REJECTED_TOKEN, &C_SIGNIN},
-	{TS_E_NEEDS_LOGIN, &C_SIGNIN},
-	{TS_E_IDENTITY_CHANGED, &C_SIGNIN},
-	{TS_E_DENIED, &C_SIGNIN},
-	{TS_E_EXPIRED, &C_SIGNIN},
-	{TS_E_IDENTITY_MISMATCH, &C_SIGNIN},
-	{TS_E_NO_RECORD, &C_SIGNIN},
-	{TS_E_SUBJECT_PINNED, &C_SIGNIN},
-	{TS_E_FOREIGN_TOKEN, &C_SIGNIN},
-	{TS_E_SIGNED_OUT, &C_SIGNIN},
-	/* interaction */
-	{TS_E_INTERACTION, &C_INTERACT},
-	/* system errors with a meaning of their own */
-	{-ENOENT, &C_CONFIG}, /* no such local user, broker missing */
-	{-EACCES, &C_CONFIG},
-	{-EPERM, &C_CONFIG},
-	{-EINVAL, &C_CONFIG},
-	{-ENOEXEC, &C_CONFIG},
-	{-EBUSY, &C_CONFIG}, /* keystore forget of a signed-in user */
-	{-ENOSPC, &C_KEYSTORE},
-	{-EDQUOT, &C_KEYSTORE},
-	{-EROFS, &C_KEYSTORE},
-	{-EIO, &C_KEYSTORE},
+    {0, &C_OK},
+    /* keystore */
+    {TS_E_CORRUPT, &C_KEYSTORE},
+    {TS_E_ROLLBACK, &C_KEYSTORE},
+    {TS_E_CONFLICT, &C_SERVER}, /* a lost race with another writer: retry */
+    {TS_E_BAD_OWNER, &C_KEYSTORE},
+    {TS_E_BAD_MODE, &C_KEYSTORE},
+    {TS_E_NOT_REGULAR, &C_KEYSTORE},
+    {TS_E_TOO_BIG, &C_KEYSTORE},
+    {TS_E_LOCK_TIMEOUT, &C_SERVER}, /* another broker holds the lock: retry */
+    {TS_E_NO_KEY, &C_KEYSTORE},
+    {TS_E_KEY_ID, &C_KEYSTORE},
+    {TS_E_QUARANTINED, &C_KEYSTORE},
+    {TS_E_MISMATCH, &C_CONFIG}, /* sealed for another issuer/client: fix the config */
+    {TS_E_NOT_SAVED, &C_KEYSTORE},
+    /* configuration */
+    {TS_E_CONFIG, &C_CONFIG},
+    {TS_E_SERVER_CONFIG, &C_CONFIG},
+    {TS_E_NOT_SERVED, &C_CONFIG},
+    {TS_E_PERM, &C_CONFIG},
+    /* the service and the server */
+    {TS_E_IPC, &C_SERVER},
+    {TS_E_NO_SERVICE, &C_SERVER},
+    {TS_E_UNAVAILABLE, &C_SERVER},
+    {TS_E_BAD_ANSWER, &C_SERVER},
+    /* sign-in */
+    {TS_E_REJECTED_TOKEN, &C_SIGNIN},
+    {TS_E_NEEDS_LOGIN, &C_SIGNIN},
+    {TS_E_IDENTITY_CHANGED, &C_SIGNIN},
+    {TS_E_DENIED, &C_SIGNIN},
+    {TS_E_EXPIRED, &C_SIGNIN},
+    {TS_E_IDENTITY_MISMATCH, &C_SIGNIN},
+    {TS_E_NO_RECORD, &C_SIGNIN},
+    {TS_E_SUBJECT_PINNED, &C_SIGNIN},
+    {TS_E_FOREIGN_TOKEN, &C_SIGNIN},
+    {TS_E_SIGNED_OUT, &C_SIGNIN},
+    /* interaction */
+    {TS_E_INTERACTION, &C_INTERACT},
+    /* system errors with a meaning of their own */
+    {-ENOENT, &C_CONFIG}, /* no such local user, broker missing */
+    {-EACCES, &C_CONFIG},
+    {-EPERM, &C_CONFIG},
+    {-EINVAL, &C_CONFIG},
+    {-ENOEXEC, &C_CONFIG},
+    {-EBUSY, &C_CONFIG}, /* keystore forget of a signed-in user */
+    {-ENOSPC, &C_KEYSTORE},
+    {-EDQUOT, &C_KEYSTORE},
+    {-EROFS, &C_KEYSTORE},
+    {-EIO, &C_KEYSTORE},
 };
 
 /* STATUS reports a state with code 0. */

@@ -88,7 +88,7 @@ static int cli_setup(struct cli *c)
 	}
 	c->user = c->self;
 	if (ts_strlcpy(c->config_path, env && env[0] ? env : TS_DEFAULT_CONFIG,
-		       sizeof(c->config_path)) < 0) {
+	               sizeof(c->config_path)) < 0) {
 		cli_err("TOKENSEAL_CONFIG is too long");
 		return CLI_EXIT_CONFIG;
 	}
@@ -204,9 +204,9 @@ static int no_extra_args(const char *verb, int argc, char **argv)
 static int run_status(struct cli *c, int argc, char **argv)
 {
 	static const struct option lo[] = {{"json", no_argument, NULL, 'j'},
-					   {"user", required_argument, NULL, OPT_USER},
-					   {"help", no_argument, NULL, OPT_HELP},
-					   {NULL, 0, NULL, 0}};
+	                                   {"user", required_argument, NULL, OPT_USER},
+	                                   {"help", no_argument, NULL, OPT_HELP},
+	                                   {NULL, 0, NULL, 0}};
 	struct ts_client_request rq = {.type = TS_MSG_STATUS};
 	struct ts_client_result res;
 	bool json = false, user_given = false;
@@ -270,7 +270,7 @@ static int print_token(const char *token, int64_t expires, int format)
 		printf("%s\n", token);
 	} else {
 		s = format == 1 ? cli_token_json(token, expires, now)
-				: cli_exec_credential(token, expires, now);
+		                : cli_exec_credential(token, expires, now);
 		if (!s)
 			return CLI_EXIT_UNAVAILABLE;
 		printf("%s\n", s);
@@ -286,10 +286,10 @@ static int print_token(const char *token, int64_t expires, int format)
 static int run_token(struct cli *c, int argc, char **argv)
 {
 	static const struct option lo[] = {{"json", no_argument, NULL, 'j'},
-					   {"exec-credential", no_argument, NULL, 'k'},
-					   {"user", required_argument, NULL, OPT_USER},
-					   {"help", no_argument, NULL, OPT_HELP},
-					   {NULL, 0, NULL, 0}};
+	                                   {"exec-credential", no_argument, NULL, 'k'},
+	                                   {"user", required_argument, NULL, OPT_USER},
+	                                   {"help", no_argument, NULL, OPT_HELP},
+	                                   {NULL, 0, NULL, 0}};
 	struct ts_client_request rq = {.type = TS_MSG_GET_TOKEN};
 	struct ts_client_result res;
 	int format = 0, o, x = 0, r;
@@ -339,12 +339,12 @@ static int run_token(struct cli *c, int argc, char **argv)
 static int run_login(struct cli *c, int argc, char **argv)
 {
 	static const struct option lo[] = {{"device", no_argument, NULL, 'd'},
-					   {"password", no_argument, NULL, 'p'},
-					   {"refresh-token-stdin", no_argument, NULL, 'r'},
-					   {"client-credentials", no_argument, NULL, 'c'},
-					   {"user", required_argument, NULL, OPT_USER},
-					   {"help", no_argument, NULL, OPT_HELP},
-					   {NULL, 0, NULL, 0}};
+	                                   {"password", no_argument, NULL, 'p'},
+	                                   {"refresh-token-stdin", no_argument, NULL, 'r'},
+	                                   {"client-credentials", no_argument, NULL, 'c'},
+	                                   {"user", required_argument, NULL, OPT_USER},
+	                                   {"help", no_argument, NULL, OPT_HELP},
+	                                   {NULL, 0, NULL, 0}};
 	struct ts_client_request rq = {.type = TS_MSG_LOGIN};
 	struct ts_client_result res;
 	struct cli_conv_ctx cc = {.cli = c};
@@ -355,15 +355,15 @@ static int run_login(struct cli *c, int argc, char **argv)
 
 	while ((o = getopt_long(argc, argv, "+:", lo, NULL)) != -1) {
 		const char *m = o == 'd'   ? "device"
-				: o == 'p' ? "password"
-				: o == 'r' ? "refresh-token"
-				: o == 'c' ? "client-credentials"
-					   : NULL;
+		                : o == 'p' ? "password"
+		                : o == 'r' ? "refresh-token"
+		                : o == 'c' ? "client-credentials"
+		                           : NULL;
 
 		if (m) {
 			if (method) {
 				cli_err("login: choose one of --device, --password, "
-					"--refresh-token-stdin, --client-credentials");
+				        "--refresh-token-stdin, --client-credentials");
 				return CLI_EXIT_CONFIG;
 			}
 			method = m;
@@ -378,12 +378,12 @@ static int run_login(struct cli *c, int argc, char **argv)
 		return x;
 	if (method && !strcmp(method, "client-credentials") && (!c->root || !user_given)) {
 		cli_err("login: --client-credentials is for root, with --user NAME (the local "
-			"account of the service)");
+		        "account of the service)");
 		return CLI_EXIT_CONFIG;
 	}
 	if (env_token() && !user_given)
 		cli_warn("TOKENSEAL_OAUTH_TOKEN is set and overrides the keystore: `tokenseal "
-			 "token` prints it, not this sign-in; unset it to use the sign-in");
+		         "token` prints it, not this sign-in; unset it to use the sign-in");
 	if ((x = cli_load_config(c)))
 		return x;
 	rq.user = c->user;
@@ -422,9 +422,9 @@ static int simple_request(struct cli *c, enum ts_msg_type type, uint32_t flags)
 static int run_refresh(struct cli *c, int argc, char **argv)
 {
 	static const struct option lo[] = {{"force", no_argument, NULL, 'f'},
-					   {"user", required_argument, NULL, OPT_USER},
-					   {"help", no_argument, NULL, OPT_HELP},
-					   {NULL, 0, NULL, 0}};
+	                                   {"user", required_argument, NULL, OPT_USER},
+	                                   {"help", no_argument, NULL, OPT_HELP},
+	                                   {NULL, 0, NULL, 0}};
 	uint32_t flags = 0;
 	int o, x = 0;
 
@@ -444,9 +444,9 @@ static int run_refresh(struct cli *c, int argc, char **argv)
 static int run_logout(struct cli *c, int argc, char **argv)
 {
 	static const struct option lo[] = {{"no-revoke", no_argument, NULL, 'n'},
-					   {"user", required_argument, NULL, OPT_USER},
-					   {"help", no_argument, NULL, OPT_HELP},
-					   {NULL, 0, NULL, 0}};
+	                                   {"user", required_argument, NULL, OPT_USER},
+	                                   {"help", no_argument, NULL, OPT_HELP},
+	                                   {NULL, 0, NULL, 0}};
 	uint32_t flags = 0;
 	int o, x = 0;
 
@@ -472,7 +472,7 @@ static int run_doctor(struct cli *c, int argc, char **argv);
 static int run_keystore(struct cli *c, int argc, char **argv)
 {
 	static const struct option lo[] = {{"help", no_argument, NULL, OPT_HELP},
-					   {NULL, 0, NULL, 0}};
+	                                   {NULL, 0, NULL, 0}};
 	struct ts_client_request rq = {.type = TS_MSG_KEYSTORE};
 	struct ts_client_result res;
 	const char *op;
@@ -518,7 +518,7 @@ static int run_keystore(struct cli *c, int argc, char **argv)
 static int run_doctor(struct cli *c, int argc, char **argv)
 {
 	static const struct option lo[] = {{"help", no_argument, NULL, OPT_HELP},
-					   {NULL, 0, NULL, 0}};
+	                                   {NULL, 0, NULL, 0}};
 	struct ts_client_request rq = {.type = TS_MSG_DOCTOR};
 	struct ts_client_result res;
 	struct cli_doctor_count n = {0};
@@ -537,10 +537,10 @@ static int run_doctor(struct cli *c, int argc, char **argv)
 	r = cli_broker_call(c, &rq, NULL, &res);
 	if (r == TS_E_NO_SERVICE) {
 		cli_doctor_line(c, &n, "fail", "broker", "systemctl start tokenseal-broker.socket",
-				"%s", CLI_NO_SERVICE_MSG);
+		                "%s", CLI_NO_SERVICE_MSG);
 	} else if (r < 0 || res.code != 0) {
 		cli_doctor_line(c, &n, "fail", "broker", "see the message; ask the administrator",
-				"%s", r < 0 ? ts_strerror(r) : res.message);
+		                "%s", r < 0 ? ts_strerror(r) : res.message);
 	} else {
 		json_t *doc = json_loads(res.status_json ? res.status_json : "", 0, NULL);
 		json_t *checks = json_object_get(doc, "checks"), *v;

@@ -59,7 +59,7 @@ static json_t *error_object(int code, int64_t at, const char *reason)
 }
 
 char *cli_status_json(const char *user, const char *status_json, int state, const char *message,
-		      bool env_token, int64_t now)
+                      bool env_token, int64_t now)
 {
 	json_t *in = NULL, *o = json_object(), *v;
 	char *s;
@@ -88,8 +88,8 @@ char *cli_status_json(const char *user, const char *status_json, int state, cons
 		json_object_set_new(o, "sessions", json_integer(0));
 		json_object_set_new(o, "last_error", json_null());
 		json_object_set_new(o, "message",
-				    json_string("TOKENSEAL_OAUTH_TOKEN is set: `tokenseal token` "
-						"prints it as is; the keystore is not used"));
+		                    json_string("TOKENSEAL_OAUTH_TOKEN is set: `tokenseal token` "
+		                                "prints it as is; the keystore is not used"));
 		goto dump;
 	}
 	json_object_set_new(o, "state", json_string(ts_state_name((enum ts_state)state)));
@@ -98,13 +98,14 @@ char *cli_status_json(const char *user, const char *status_json, int state, cons
 	json_object_set_new(o, "client_id", copy_or_null(in, "client_id"));
 	v = in ? json_object_get(in, "method") : NULL;
 	json_object_set_new(o, "login_method",
-			    json_is_string(v) && json_string_length(v) ? json_deep_copy(v)
-								       : json_null());
+	                    json_is_string(v) && json_string_length(v) ? json_deep_copy(v)
+	                                                               : json_null());
 	json_object_set_new(o, "expires_at", time_or_null(int_of(in, "expires_at", 0)));
 	v = in ? json_object_get(in, "expires_in") : NULL;
 	json_object_set_new(o, "expires_in", json_is_integer(v) ? json_deep_copy(v) : json_null());
-	json_object_set_new(o, "has_refresh_token",
-			    json_boolean(in && json_is_true(json_object_get(in, "has_refresh_token"))));
+	json_object_set_new(
+	    o, "has_refresh_token",
+	    json_boolean(in && json_is_true(json_object_get(in, "has_refresh_token"))));
 	v = in ? json_object_get(in, "last_check_verdict") : NULL;
 	if (json_is_string(v)) {
 		json_t *lc = json_object();
@@ -118,8 +119,9 @@ char *cli_status_json(const char *user, const char *status_json, int state, cons
 	json_object_set_new(o, "last_refresh_at", time_or_null(int_of(in, "last_refresh_at", 0)));
 	v = in ? json_object_get(in, "clock_skew") : NULL;
 	json_object_set_new(o, "clock_skew", json_is_integer(v) ? json_deep_copy(v) : json_null());
-	json_object_set_new(o, "clock_skew_warning",
-			    json_boolean(in && json_is_true(json_object_get(in, "clock_skew_warning"))));
+	json_object_set_new(
+	    o, "clock_skew_warning",
+	    json_boolean(in && json_is_true(json_object_get(in, "clock_skew_warning"))));
 	json_object_set_new(o, "sessions", json_integer(int_of(in, "sessions", 0)));
 	{
 		int64_t code = int_of(in, "last_error", 0);
@@ -131,8 +133,9 @@ char *cli_status_json(const char *user, const char *status_json, int state, cons
 		if (code == 0 && state == TS_STATE_MISMATCH)
 			code = TS_E_MISMATCH;
 		if (code < 0)
-			json_object_set_new(o, "last_error",
-					    error_object((int)code, int_of(in, "last_error_at", 0), rs));
+			json_object_set_new(
+			    o, "last_error",
+			    error_object((int)code, int_of(in, "last_error_at", 0), rs));
 		else
 			json_object_set_new(o, "last_error", json_null());
 	}
@@ -170,9 +173,10 @@ char *cli_token_json(const char *token, int64_t expires_in, int64_t now)
 		return NULL;
 	json_object_set_new(o, "access_token", json_string(token));
 	json_object_set_new(o, "token_type", json_string("Bearer"));
-	json_object_set_new(o, "expires_in", expires_in >= 0 ? json_integer(expires_in) : json_null());
-	json_object_set_new(o, "expires_at", expires_in >= 0 ? time_or_null(now + expires_in)
-							     : json_null());
+	json_object_set_new(o, "expires_in",
+	                    expires_in >= 0 ? json_integer(expires_in) : json_null());
+	json_object_set_new(o, "expires_at",
+	                    expires_in >= 0 ? time_or_null(now + expires_in) : json_null());
 	return dump_secret(o, token);
 }
 
@@ -239,30 +243,29 @@ void cli_status_print(FILE *f, const char *schema_json, bool color)
 
 		if (left >= 0)
 			fprintf(f, "expires:       %s (in %lld min %lld s)\n", s, left / 60,
-				left % 60);
+			        left % 60);
 		else
 			fprintf(f, "expires:       %s (%lld s ago)\n", s, -left);
 	}
 	lc = json_object_get(o, "last_check");
 	if (json_is_object(lc))
 		fprintf(f, "last check:    %s, %s\n", str_of(lc, "verdict"),
-			str_of(lc, "at") ? str_of(lc, "at") : "?");
+		        str_of(lc, "at") ? str_of(lc, "at") : "?");
 	if ((s = str_of(o, "last_refresh_at")))
 		fprintf(f, "last refresh:  %s\n", s);
 	v = json_object_get(o, "clock_skew");
 	if (json_is_integer(v))
 		fprintf(f, "clock skew:    %lld s%s\n", (long long)json_integer_value(v),
-			json_is_true(json_object_get(o, "clock_skew_warning"))
-			    ? " (warning: this host's clock is off from the server's)"
-			    : "");
+		        json_is_true(json_object_get(o, "clock_skew_warning"))
+		            ? " (warning: this host's clock is off from the server's)"
+		            : "");
 	le = json_object_get(o, "last_error");
 	if (json_is_object(le)) {
 		fprintf(f, "last error:    %s (%s; %s)\n",
-			str_of(le, "reason") ? str_of(le, "reason") : str_of(le, "text"),
-			str_of(le, "class"),
-			json_is_true(json_object_get(le, "heals_by_itself"))
-			    ? "heals by itself"
-			    : "needs action");
+		        str_of(le, "reason") ? str_of(le, "reason") : str_of(le, "text"),
+		        str_of(le, "class"),
+		        json_is_true(json_object_get(le, "heals_by_itself")) ? "heals by itself"
+		                                                             : "needs action");
 		if ((s = str_of(le, "at")))
 			fprintf(f, "               at %s\n", s);
 	}

@@ -123,7 +123,8 @@ static void run_as(struct run *res, const char *as, const char *in, const char *
 		if (as) {
 			struct passwd *pw = getpwnam(as);
 
-			if (!pw || setgroups(0, NULL) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+			if (!pw || setgroups(0, NULL) < 0 ||
+			    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
 			    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
 				_exit(121);
 		}
@@ -264,18 +265,32 @@ static void want_type(json_t *o, const char *key, const char *type, bool nullabl
 		CHECK_MSG(json_is_object(v), "\"%s\" is an object", key);
 }
 
-static const char *const states[] = {"none",        "valid",       "stale",    "refreshing",
+static const char *const states[] = {"none",        "valid",       "stale",     "refreshing",
                                      "needs-login", "unavailable", "corrupted", "mismatch",
                                      "signed-out",  NULL};
 
 /* status --json, schema 1: every documented field with its type, nothing else. */
 static json_t *check_status_schema(const char *text)
 {
-	static const char *const keys[] = {
-	    "schema",     "user",       "source",          "state",         "issuer",
-	    "subject",    "client_id",  "login_method",    "expires_at",    "expires_in",
-	    "has_refresh_token", "last_check", "last_refresh_at", "clock_skew",
-	    "clock_skew_warning", "sessions", "last_error", "message", NULL};
+	static const char *const keys[] = {"schema",
+	                                   "user",
+	                                   "source",
+	                                   "state",
+	                                   "issuer",
+	                                   "subject",
+	                                   "client_id",
+	                                   "login_method",
+	                                   "expires_at",
+	                                   "expires_in",
+	                                   "has_refresh_token",
+	                                   "last_check",
+	                                   "last_refresh_at",
+	                                   "clock_skew",
+	                                   "clock_skew_warning",
+	                                   "sessions",
+	                                   "last_error",
+	                                   "message",
+	                                   NULL};
 	json_error_t je;
 	json_t *o = json_loads(text, 0, &je), *v;
 	bool known_state = false;
@@ -341,8 +356,8 @@ static const char *jstr(json_t *o, const char *key)
 
 static void test_help_version(void)
 {
-	static const char *const vs[] = {"status", "token",    "login", "refresh",
-	                                 "logout", "doctor", "keystore", "help", NULL};
+	static const char *const vs[] = {"status", "token",    "login", "refresh", "logout",
+	                                 "doctor", "keystore", "help",  NULL};
 	struct run r;
 	char want[64];
 
@@ -391,8 +406,8 @@ static void test_login_password(void)
 {
 	char out[16384], want[600];
 
-	CHECK_INT(run_pty(ARGS("login", "--password", "--user", "alice"), "alice", "alice-pw",
-	                  out, sizeof(out)),
+	CHECK_INT(run_pty(ARGS("login", "--password", "--user", "alice"), "alice", "alice-pw", out,
+	                  sizeof(out)),
 	          0);
 	snprintf(want, sizeof(want), "tokenseal: signed in to %s as alice (password)", idp.issuer);
 	CHECK_MSG(strstr(out, want), "the sign-in is reported: %s", out);
@@ -404,9 +419,9 @@ static void test_login_device(void)
 {
 	char out[32768], want[600];
 
-	CHECK_INT(run_pty(ARGS("login", "--device", "--user", "bob"), "bob", "bob-pw", out,
-	                  sizeof(out)),
-	          0);
+	CHECK_INT(
+	    run_pty(ARGS("login", "--device", "--user", "bob"), "bob", "bob-pw", out, sizeof(out)),
+	    0);
 	snprintf(want, sizeof(want), "tokenseal: signed in to %s as bob (device)", idp.issuer);
 	CHECK_MSG(strstr(out, want), "the device sign-in is reported");
 	snprintf(want, sizeof(want), "To sign in to %s, open ", idp.issuer);
@@ -512,11 +527,11 @@ static void test_noninteractive(void)
 {
 	struct run r;
 
-	run_as(&r, NULL, NULL, ARGS("TOKENSEAL_NONINTERACTIVE=1"), ARGS("login", "--user", "carol"));
+	run_as(&r, NULL, NULL, ARGS("TOKENSEAL_NONINTERACTIVE=1"),
+	       ARGS("login", "--user", "carol"));
 	CHECK_INT(r.exit, 6);
-	want_err(&r,
-	         "tokenseal: sign-in for carol needs interaction, but this request is "
-	         "non-interactive; run `tokenseal login` in a terminal\n");
+	want_err(&r, "tokenseal: sign-in for carol needs interaction, but this request is "
+	             "non-interactive; run `tokenseal login` in a terminal\n");
 	/* no terminal at all: the password prompt cannot be asked */
 	run(&r, ARGS("login", "--password", "--user", "carol"));
 	CHECK_INT(r.exit, 6);
@@ -541,11 +556,13 @@ static void test_env_token(void)
 	o = check_status_schema(r.out);
 	CHECK_STR(jstr(o, "source"), "environment");
 	json_decref(o);
-	CHECK_MSG(ts_idp_count(&idp, "introspection") == intro && ts_idp_count(&idp, "token") == tok,
+	CHECK_MSG(ts_idp_count(&idp, "introspection") == intro &&
+	              ts_idp_count(&idp, "token") == tok,
 	          "no server call for a static token");
-	run_as(&r, NULL, NULL,
-	       ARGS("TOKENSEAL_OAUTH_TOKEN=static-ci-token-0123456789", "TOKENSEAL_NONINTERACTIVE=1"),
-	       ARGS("login"));
+	run_as(
+	    &r, NULL, NULL,
+	    ARGS("TOKENSEAL_OAUTH_TOKEN=static-ci-token-0123456789", "TOKENSEAL_NONINTERACTIVE=1"),
+	    ARGS("login"));
 	CHECK(strncmp(r.err,
 	              "tokenseal: warning: TOKENSEAL_OAUTH_TOKEN is set and overrides the "
 	              "keystore: `tokenseal token` prints it, not this sign-in; unset it to use "
@@ -703,9 +720,8 @@ static void test_needs_login(void)
 	run(&r, ARGS("token", "--user", "alice"));
 	CHECK_INT(r.exit, 2);
 	CHECK_STR(r.out, "");
-	want_err(&r,
-	         "tokenseal: sign-in required: the server refused the refresh token "
-	         "(invalid_grant); run `tokenseal login` or log in again\n");
+	want_err(&r, "tokenseal: sign-in required: the server refused the refresh token "
+	             "(invalid_grant); run `tokenseal login` or log in again\n");
 	run(&r, ARGS("status", "--json", "--user", "alice"));
 	CHECK_INT(r.exit, 2);
 	o = check_status_schema(r.out);
@@ -795,7 +811,8 @@ static void test_keystore_verbs(void)
 	CHECK_MSG(stat(rec, &st) != 0, "bob's record (and pinned subject) is gone");
 	run(&r, ARGS("keystore", "forget"));
 	CHECK_INT(r.exit, 4);
-	CHECK(strstr(r.err, "usage: tokenseal keystore init | verify | rotate-key | forget USER\n"));
+	CHECK(
+	    strstr(r.err, "usage: tokenseal keystore init | verify | rotate-key | forget USER\n"));
 }
 
 static void test_doctor(void)

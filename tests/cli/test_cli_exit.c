@@ -65,7 +65,7 @@ static void test_codes(void)
 
 		cli_classify(rows[i].code, TS_STATE_NONE, &k);
 		CHECK_MSG((int)k.exit == rows[i].exit, "code %d: exit %d, expected %d",
-			  rows[i].code, (int)k.exit, rows[i].exit);
+		          rows[i].code, (int)k.exit, rows[i].exit);
 		CHECK_STR(k.name, rows[i].cls);
 		CHECK_MSG(k.heals == rows[i].heals, "code %d: heals", rows[i].code);
 	}
@@ -83,7 +83,7 @@ static void test_every_ts_err_listed(void)
 		for (size_t i = 0; i < TS_ARRAY_SIZE(rows); i++)
 			listed = listed || rows[i].code == code;
 		CHECK_MSG(listed, "ts_err %d (%s) has no row in the exit table test", code,
-			  ts_strerror(code));
+		          ts_strerror(code));
 	}
 }
 
