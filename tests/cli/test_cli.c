@@ -864,6 +864,27 @@ static void test_client_credentials(void)
 	}
 }
 
+/* A service account's record has no refresh token: inside its refresh
+ * window the engine still decides to "refresh" (a new client credentials
+ * grant), where a person's record without one could only be revalidated. */
+static void test_cc_decision(void)
+{
+	struct ts_config c;
+	struct ts_record rec = {0};
+	struct ts_decision d;
+
+	ts_config_defaults(&c);
+	rec.obtained_at = 1000;
+	rec.expires_in = 600;
+	snprintf(rec.method, sizeof(rec.method), "%s", TS_METHOD_CLIENT_CREDENTIALS);
+	ts_lifecycle_decide(&rec, 1000 + 590, &c, &d);
+	CHECK_INT(d.state, TS_STATE_STALE);
+	CHECK_INT(d.action, TS_ACT_REFRESH);
+	snprintf(rec.method, sizeof(rec.method), "token");
+	ts_lifecycle_decide(&rec, 1000 + 590, &c, &d);
+	CHECK_INT(d.action, TS_ACT_REVALIDATE);
+}
+
 /* On a terminal the state is coloured, unless NO_COLOR is set. */
 static void test_color(void)
 {
@@ -985,6 +1006,7 @@ int main(int argc, char **argv)
 	CHECK_INT(ts_idp_write_config(&idp, cfg, "conf", extra), 0);
 	ts_leak_remember(ts_test_read_file(idp.secret_file, NULL));
 
+	RUN(test_cc_decision);
 	RUN(test_help_version);
 	RUN(test_none);
 	RUN(test_login_password);
