@@ -885,6 +885,103 @@ static void test_cc_decision(void)
 	CHECK_INT(d.action, TS_ACT_REVALIDATE);
 }
 
+static long fault_requests(struct ts_faults *f, const char *name, const char *kind)
+{
+	char out[8192], key[64];
+	const char *argv[] = {TS_SOURCE_DIR "/tests/fixtures/faults/stats", "--state-dir", f->dir,
+	                      name, NULL};
+	const char *p;
+
+	if (ts_idp_run(argv, out, sizeof(out)) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "\"%s\":", kind);
+	p = strstr(out, "\"requests\"");
+	p = p ? strstr(p, key) : NULL;
+	return p ? strtol(p + strlen(key), NULL, 10) : 0;
+}
+
+/* refresh holds back while the server rejects even fresh tokens (fault
+ * case introspect-inactive: every refresh accepted, every token rejected);
+ * --force refreshes all the same. */
+static void test_refresh_force(void)
+{
+	struct ts_faults f;
+	struct ks *ks = NULL;
+	struct ks_lock *l = NULL;
+	struct ts_record rec = {0};
+	char issuer[300], fdir[800], fks[900], fkey[900], fsec[900], fcfg[900], env[1000];
+	char want[1200];
+	char *json = NULL;
+	size_t jl = 0;
+	uint64_t gen = 0;
+	struct run r;
+	long t0;
+	FILE *cf;
+
+	CHECK_INT(ts_faults_start(&f), 0);
+	CHECK_INT(ts_faults_issuer(&f, "introspect-inactive", issuer, sizeof(issuer)), 0);
+	snprintf(fdir, sizeof(fdir), "%s/faults-ks", ts_test_tmpdir());
+	CHECK(mkdir(fdir, 0700) == 0);
+	snprintf(fks, sizeof(fks), "%s/ks", fdir);
+	snprintf(fkey, sizeof(fkey), "%s/ks.key", fdir);
+	snprintf(fsec, sizeof(fsec), "%s/secret", fdir);
+	snprintf(fcfg, sizeof(fcfg), "%s/faults.conf", fdir);
+	ts_test_write_file(fsec, "fault-client-secret", 19, 0600);
+	ts_leak_remember("fault-client-secret");
+	cf = fopen(fcfg, "w");
+	CHECK(cf);
+	fprintf(cf,
+	        "issuer = %s\nclient_id = tokenseal-conf\nclient_secret_file = %s\nca_file = %s\n"
+	        "keystore_dir = %s\nkey_file = %s\nlogin_methods = device\nbroker_path = %s\n"
+	        "socket_path = %s/broker.sock\n",
+	        issuer, fsec, f.ca, fks, fkey, broker_bin, fdir);
+	CHECK(fclose(cf) == 0);
+	CHECK(chmod(fcfg, 0644) == 0);
+	CHECK_INT(ks_init(fks, fkey, NULL), 0);
+	CHECK_INT(ks_open(&ks, fks, fkey, NULL), 0);
+	rec.access_token = ts_strdup_secret("fault-at-stored");
+	rec.refresh_token = ts_strdup_secret("fault-rt-stored");
+	snprintf(rec.sub, sizeof(rec.sub), "sub-alice");
+	snprintf(rec.username, sizeof(rec.username), "alice");
+	snprintf(rec.issuer, sizeof(rec.issuer), "%s", issuer);
+	snprintf(rec.client_id, sizeof(rec.client_id), "tokenseal-conf");
+	rec.obtained_at = time(NULL);
+	rec.expires_in = 3600;
+	CHECK_INT(ts_record_to_json(&rec, &json, &jl), 0);
+	{
+		struct ks_identity id = {uid_of("alice"), "alice", issuer, "tokenseal-conf"};
+
+		CHECK_INT(ks_lock(ks, id.uid, &l), 0);
+		CHECK_INT(ks_write(ks, l, &id, json, jl, 0, &gen), 0);
+		ks_unlock(l);
+	}
+	ts_erase_free(json, jl);
+	ts_record_clear(&rec);
+	ks_close(ks);
+
+	snprintf(env, sizeof(env), "TOKENSEAL_CONFIG=%s", fcfg);
+	run_as(&r, NULL, NULL, ARGS(env), ARGS("token", "--user", "alice"));
+	CHECK_INT(r.exit, 2);
+	CHECK_STR(r.out, "");
+	t0 = fault_requests(&f, "introspect-inactive", "token");
+	run_as(&r, NULL, NULL, ARGS(env), ARGS("refresh", "--user", "alice"));
+	CHECK_INT(r.exit, 2);
+	snprintf(want, sizeof(want),
+	         "tokenseal: %s rejected even a freshly refreshed token of alice (the account may "
+	         "be disabled); not refreshing again for ",
+	         issuer);
+	CHECK_MSG(strncmp(r.err, want, strlen(want)) == 0, "held back: %s", r.err);
+	CHECK(strstr(r.err, " s; `tokenseal refresh --force` tries now\n"));
+	CHECK_INT(fault_requests(&f, "introspect-inactive", "token"), t0);
+	run_as(&r, NULL, NULL, ARGS(env), ARGS("refresh", "--force", "--user", "alice"));
+	CHECK_INT(r.exit, 0);
+	snprintf(want, sizeof(want), "tokenseal: refreshed the tokens at %s; the access token ",
+	         issuer);
+	CHECK_MSG(strncmp(r.err, want, strlen(want)) == 0, "forced: %s", r.err);
+	CHECK_INT(fault_requests(&f, "introspect-inactive", "token"), t0 + 1);
+	ts_faults_stop(&f);
+}
+
 /* On a terminal the state is coloured, unless NO_COLOR is set. */
 static void test_color(void)
 {
@@ -1025,6 +1122,7 @@ int main(int argc, char **argv)
 	RUN(test_keystore_verbs);
 	RUN(test_doctor);
 	RUN(test_client_credentials);
+	RUN(test_refresh_force);
 	RUN(test_color);
 	RUN(test_mismatch);
 	RUN(test_unavailable);
