@@ -427,6 +427,80 @@ static void test_login_device(void)
 	snprintf(want, sizeof(want), "To sign in to %s, open ", idp.issuer);
 	CHECK_MSG(strstr(out, want), "URL and code shown");
 	CHECK_MSG(strstr(out, "waiting for approval: "), "a countdown on the terminal");
+#ifdef TS_HAVE_QRENCODE
+	CHECK_MSG(strstr(out, "or scan this code:") && strstr(out, "\xe2\x96\x88"),
+	          "a QR code on the terminal");
+#endif
+}
+
+/* A device sign-in without a terminal: only the URL and code lines on
+ * stderr (no QR code, no countdown), the code approved meanwhile. */
+static void test_login_device_quiet(void)
+{
+	char errp[800], cfgenv[800], buf[8192], want[600];
+	char *envp[] = {cfgenv, path_env, NULL};
+	const char *argv[] = {"tokenseal", "login", "--device", "--user", "carol", NULL};
+	bool approved = false;
+	int st = 0;
+	pid_t pid;
+
+	snprintf(errp, sizeof(errp), "%s/quiet.err", ts_test_tmpdir());
+	snprintf(cfgenv, sizeof(cfgenv), "TOKENSEAL_CONFIG=%s", cfg);
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int fn = open("/dev/null", O_RDWR);
+
+		if (fe < 0 || fn < 0)
+			_exit(120);
+		dup2(fn, 0);
+		dup2(fn, 1);
+		dup2(fe, 2);
+		(void)setsid();
+		execve(cli_bin, (char *const *)(uintptr_t)argv, envp);
+		_exit(122);
+	}
+	for (int i = 0; i < 300 && !approved; i++) {
+		char *code;
+		struct timespec ts = {0, 100000000L};
+
+		slurp(errp, buf, sizeof(buf));
+		code = strstr(buf, "enter the code ");
+		if (code && strchr(code, '\n')) {
+			char uc[64];
+			size_t l = strcspn(code + 15, "\n");
+
+			CHECK(l < sizeof(uc));
+			memcpy(uc, code + 15, l);
+			uc[l] = '\0';
+			CHECK_INT(ts_idp_approve_device(&idp, uc, "carol", "carol-pw", 0), 0);
+			approved = true;
+		}
+		nanosleep(&ts, NULL);
+	}
+	CHECK_MSG(approved, "the code was shown on stderr");
+	CHECK(waitpid(pid, &st, 0) == pid);
+	slurp(errp, buf, sizeof(buf));
+	fprintf(stderr, "%s", buf);
+	CHECK_INT(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
+	CHECK_MSG(!strstr(buf, "scan this code") && !strstr(buf, "\xe2\x96"), "no QR code");
+	CHECK_MSG(!strstr(buf, "waiting for approval"), "no countdown");
+	snprintf(want, sizeof(want), "To sign in to %s, open ", idp.issuer);
+	CHECK(strncmp(buf, want, strlen(want)) == 0);
+	snprintf(want, sizeof(want), "tokenseal: signed in to %s as carol (device)\n", idp.issuer);
+	CHECK(strstr(buf, want));
+	ts_leak_scan("quiet device login", buf, strlen(buf));
+	/* carol becomes a service account later: sign out and release her */
+	{
+		struct run r;
+
+		run(&r, ARGS("logout", "--user", "carol"));
+		CHECK_INT(r.exit, 0);
+		run(&r, ARGS("keystore", "forget", "carol"));
+		CHECK_INT(r.exit, 0);
+	}
 }
 
 static void test_token_outputs(void)
@@ -1118,6 +1192,7 @@ int main(int argc, char **argv)
 	RUN(test_needs_login);
 	RUN(test_config_error);
 	RUN(test_login_device);
+	RUN(test_login_device_quiet);
 	RUN(test_keystore_error);
 	RUN(test_keystore_verbs);
 	RUN(test_doctor);
