@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -29,6 +30,8 @@
 #include <jansson.h>
 
 #include "ks.h"
+#include "serve.h"
+#include "ts_proto.h"
 #include "lifecycle.h"
 #include "oauth.h"
 #include "ts_config.h"
@@ -1056,6 +1059,70 @@ static void test_refresh_force(void)
 	ts_faults_stop(&f);
 }
 
+/* The broker itself refuses the root-only requests to any other peer uid
+ * (daemon mode identifies callers by SO_PEERCRED): served in-process on a
+ * socket pair with alice's uid as the peer. */
+static void serve_as_peer(uid_t peer, uint8_t type, const char *user, const char *method,
+                          int64_t *ret_code, char *msg, size_t msglen)
+{
+	struct ts_serve_opts so = {.config_path = cfg};
+	struct ts_msg_builder b = {0};
+	struct ts_msg m = {0};
+	const uint8_t *frame;
+	size_t len;
+	int sv[2], st = 0;
+	pid_t pid;
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		_exit(ts_broker_serve_one(&so, sv[1], sv[1], peer) == 0 ? 0 : 1);
+	}
+	close(sv[1]);
+	ts_msg_begin(&b, type);
+	ts_msg_add_str(&b, TS_F_USER, user);
+	ts_msg_add_str(&b, TS_F_METHOD, method);
+	ts_msg_add_int(&b, TS_F_FLAGS, TS_FLAG_NONINTERACTIVE);
+	CHECK_INT(ts_msg_finish(&b, &frame, &len), 0);
+	CHECK_INT(ts_proto_write(sv[0], frame, len, 5000), 0);
+	ts_msg_builder_clear(&b);
+	CHECK_INT(ts_proto_read(sv[0], &m, 30000), 0);
+	CHECK_INT(m.type, TS_MSG_RESULT);
+	CHECK_INT(ts_msg_get_int(&m, TS_F_CODE, ret_code), 0);
+	msg[0] = '\0';
+	if (ts_msg_get_str(&m, TS_F_MESSAGE, msg, msglen) < 0)
+		msg[0] = '\0';
+	ts_msg_clear(&m);
+	close(sv[0]);
+	CHECK(waitpid(pid, &st, 0) == pid);
+}
+
+static void test_broker_root_only(void)
+{
+	char msg[600];
+	int64_t code = 0;
+
+	serve_as_peer(uid_of("alice"), TS_MSG_KEYSTORE, "alice", "forget", &code, msg, sizeof(msg));
+	CHECK_INT(code, TS_E_PERM);
+	CHECK_STR(msg, "only root may manage the keystore");
+	serve_as_peer(uid_of("alice"), TS_MSG_KEYSTORE, "root", "rotate-key", &code, msg,
+	              sizeof(msg));
+	CHECK_INT(code, TS_E_PERM);
+	serve_as_peer(uid_of("alice"), TS_MSG_LOGIN, "alice", "client-credentials", &code, msg,
+	              sizeof(msg));
+	CHECK_INT(code, TS_E_PERM);
+	CHECK_STR(msg, "only root may sign a service account in with the client credentials "
+	               "grant");
+	/* another user's refresh: refused on the uid, as every request */
+	serve_as_peer(uid_of("alice"), TS_MSG_REFRESH, "bob", NULL, &code, msg, sizeof(msg));
+	CHECK_INT(code, TS_E_PERM);
+	/* root may */
+	serve_as_peer(0, TS_MSG_KEYSTORE, "root", "verify", &code, msg, sizeof(msg));
+	CHECK_INT(code, 0);
+}
+
 /* On a terminal the state is coloured, unless NO_COLOR is set. */
 static void test_color(void)
 {
@@ -1195,6 +1262,7 @@ int main(int argc, char **argv)
 	RUN(test_login_device_quiet);
 	RUN(test_keystore_error);
 	RUN(test_keystore_verbs);
+	RUN(test_broker_root_only);
 	RUN(test_doctor);
 	RUN(test_client_credentials);
 	RUN(test_refresh_force);
