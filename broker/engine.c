@@ -113,6 +113,9 @@ int ts_engine_handle(struct ts_engine *e, const struct ts_request *req, struct t
 	case TS_MSG_LOGOUT:
 		r = eng_logout(e, req, out);
 		break;
+	case TS_MSG_REFRESH:
+		r = eng_refresh(e, req, out);
+		break;
 	default:
 		eng_set_msg(out, TS_E_IPC, TS_STATE_NONE, "unknown request type %u",
 		        (unsigned)req->type);

@@ -89,5 +89,7 @@ int eng_get_token(struct ts_engine *e, const struct ts_request *req, struct ts_o
     TS_NONNULL(1, 2, 3);
 int eng_status(struct ts_engine *e, const struct ts_request *req, struct ts_outcome *out)
     TS_NONNULL(1, 2, 3);
+int eng_refresh(struct ts_engine *e, const struct ts_request *req, struct ts_outcome *out)
+    TS_NONNULL(1, 2, 3);
 
 #endif

@@ -17,6 +17,41 @@
 #include "ts_mem.h"
 #include "ts_time.h"
 
+/* The sign-in methods: the configurable ones (ts_login_method, for PAM and
+ * the CLI) and two the CLI asks for by name: a refresh token read from its
+ * standard input (headless provisioning; bound like a pasted token) and the
+ * client credentials grant (a service account; root callers only, checked
+ * by the boundary). */
+enum eng_method {
+	EM_DEVICE,
+	EM_PASSWORD,
+	EM_TOKEN,
+	EM_REFRESH_TOKEN,
+	EM_CLIENT_CREDENTIALS,
+};
+
+static const char *em_name(enum eng_method m)
+{
+	switch (m) {
+	case EM_DEVICE:
+		return ts_login_method_name(TS_LOGIN_DEVICE);
+	case EM_PASSWORD:
+		return ts_login_method_name(TS_LOGIN_PASSWORD);
+	case EM_TOKEN:
+		return ts_login_method_name(TS_LOGIN_TOKEN);
+	case EM_REFRESH_TOKEN:
+		return TS_METHOD_REFRESH_TOKEN;
+	case EM_CLIENT_CREDENTIALS:
+	default:
+		return TS_METHOD_CLIENT_CREDENTIALS;
+	}
+}
+
+static enum eng_method em_of(enum ts_login_method m)
+{
+	return m == TS_LOGIN_PASSWORD ? EM_PASSWORD : m == TS_LOGIN_TOKEN ? EM_TOKEN : EM_DEVICE;
+}
+
 static bool method_allowed(const struct ts_config *cfg, enum ts_login_method m)
 {
 	for (size_t i = 0; i < cfg->n_login_methods; i++)
@@ -156,12 +191,22 @@ static int login_try_stored(struct ts_engine *e, const struct ts_request *req,
 	return 1;
 }
 
-/* The login method: the one asked for (if enabled), else the first enabled. */
+/* The login method: the one asked for (if enabled), else the first
+ * enabled. refresh-token and client-credentials are not login_methods: the
+ * CLI names them (the boundary lets only root ask for client-credentials). */
 static int login_method(struct ts_engine *e, const struct ts_request *req,
-                        enum ts_login_method *ret, struct ts_outcome *out)
+                        enum eng_method *ret, struct ts_outcome *out)
 {
 	enum ts_login_method m;
 
+	if (req->method && strcmp(req->method, TS_METHOD_REFRESH_TOKEN) == 0) {
+		*ret = EM_REFRESH_TOKEN;
+		return 0;
+	}
+	if (req->method && strcmp(req->method, TS_METHOD_CLIENT_CREDENTIALS) == 0) {
+		*ret = EM_CLIENT_CREDENTIALS;
+		return 0;
+	}
 	if (req->method && req->method[0]) {
 		if (ts_login_method_parse(req->method, strlen(req->method), &m) < 0 ||
 		    !method_allowed(e->cfg, m)) {
@@ -176,12 +221,12 @@ static int login_method(struct ts_engine *e, const struct ts_request *req,
 	} else {
 		m = TS_LOGIN_DEVICE;
 	}
-	*ret = m;
+	*ret = em_of(m);
 	return 0;
 }
 
 /* Obtain tokens with method m through the conversation. */
-static int login_obtain(struct ts_engine *e, const struct ts_request *req, enum ts_login_method m,
+static int login_obtain(struct ts_engine *e, const struct ts_request *req, enum eng_method m,
                         struct oauth_tokens *tok, struct oauth_error *err, struct ts_outcome *out)
 {
 	char text[TS_URL_MAX + 64];
@@ -189,17 +234,27 @@ static int login_obtain(struct ts_engine *e, const struct ts_request *req, enum 
 	int r;
 
 	switch (m) {
-	case TS_LOGIN_DEVICE:
+	case EM_DEVICE:
 		r = login_device(e, req, tok, err);
 		break;
-	case TS_LOGIN_PASSWORD:
+	case EM_PASSWORD:
 		out->legacy_grant = true;
 		snprintf(text, sizeof(text), "Password for %s: ", e->cfg->issuer);
 		r = ask(e, text, false, &answer);
 		if (r == 0)
 			r = oauth_password_grant(e->oauth, req->user, answer, tok, err);
 		break;
-	case TS_LOGIN_TOKEN:
+	case EM_REFRESH_TOKEN:
+		/* redeemed with this host's client: a refresh token issued to
+		 * another client is refused by the server (RFC 6749 §6) */
+		r = ask(e, "Refresh token: ", false, &answer);
+		if (r == 0)
+			r = oauth_refresh(e->oauth, answer, NULL, tok, err);
+		break;
+	case EM_CLIENT_CREDENTIALS:
+		r = oauth_client_credentials(e->oauth, tok, err);
+		break;
+	case EM_TOKEN:
 	default:
 		r = ask(e, "Access token: ", false, &answer);
 		if (r == 0) {
@@ -256,7 +311,7 @@ static void revoke_obtained(struct ts_engine *e, const struct oauth_tokens *tok)
 
 /* The server vouched for tok: bind the identity (the user name, and the
  * subject pinned by an earlier record) and store the record. */
-static int login_store(struct ts_engine *e, const struct ts_request *req, enum ts_login_method m,
+static int login_store(struct ts_engine *e, const struct ts_request *req, enum eng_method m,
                        struct oauth_tokens *tok, const struct oauth_identity *ident,
                        struct ts_outcome *out)
 {
@@ -266,16 +321,31 @@ static int login_store(struct ts_engine *e, const struct ts_request *req, enum t
 	int r;
 
 	have_old = eng_load_unlocked(e, req, &old, &oldgen) >= 0;
-	r = eng_check_identity(e, req, NULL, ident, out);
-	if (r < 0)
-		goto refused;
-	if (m == TS_LOGIN_TOKEN && !oauth_identity_for_client(e->oauth, ident)) {
+	if (m == EM_CLIENT_CREDENTIALS) {
+		/* no person: the record binds the service account USER to
+		 * this client; the token must be this client's */
+		if (!oauth_identity_for_client(e->oauth, ident)) {
+			r = TS_E_FOREIGN_TOKEN;
+			eng_set_msg(out, r, TS_STATE_NONE,
+			            "the client credentials token of %s does not name this client; "
+			            "nothing was stored; check revalidate = introspection",
+			            e->cfg->client_id);
+			goto refused;
+		}
+	} else {
+		r = eng_check_identity(e, req, NULL, ident, out);
+		if (r < 0)
+			goto refused;
+	}
+	if ((m == EM_TOKEN || m == EM_REFRESH_TOKEN) &&
+	    !oauth_identity_for_client(e->oauth, ident)) {
 		/* another application's token for the same person must not
 		 * open a session here (introspection's client_id / aud) */
 		r = TS_E_FOREIGN_TOKEN;
 		eng_set_msg(out, r, TS_STATE_NONE,
-		            "the pasted token was issued to another application (%s), not to %s; "
+		            "the %s was issued to another application (%s), not to %s; "
 		            "nothing was stored; sign in with a token obtained for this host",
+		            m == EM_TOKEN ? "pasted token" : "refresh token",
 		            ident->client_id[0] ? ident->client_id : "no client named",
 		            e->cfg->client_id);
 		goto refused;
@@ -290,19 +360,21 @@ static int login_store(struct ts_engine *e, const struct ts_request *req, enum t
 		            req->user, e->cfg->issuer, req->user);
 		goto refused;
 	}
-	if (m == TS_LOGIN_TOKEN && ident->exp > 0) {
+	if (m == EM_TOKEN && ident->exp > 0) {
 		/* a pasted token: its expiry as the server states it */
 		tok->server_date = (time_t)(eng_local_now(e) + eng_current_skew(e, 0));
 		tok->expires_in = ident->exp - (long long)tok->server_date;
 		if (tok->expires_in < 1)
 			tok->expires_in = 1;
 	}
-	snprintf(rec.sub, sizeof(rec.sub), "%s", ident->sub);
+	snprintf(rec.sub, sizeof(rec.sub), "%s",
+	         ident->sub[0] || m != EM_CLIENT_CREDENTIALS ? ident->sub : e->cfg->client_id);
 	snprintf(rec.username, sizeof(rec.username), "%s", ident->username);
 	snprintf(rec.issuer, sizeof(rec.issuer), "%s", e->cfg->issuer);
 	snprintf(rec.client_id, sizeof(rec.client_id), "%s", e->cfg->client_id);
-	snprintf(rec.method, sizeof(rec.method), "%s", ts_login_method_name(m));
+	snprintf(rec.method, sizeof(rec.method), "%s", em_name(m));
 	eng_record_fill_tokens(e, &rec, tok, out);
+	rec.last_refresh_at = rec.obtained_at;
 	rec.last_positive_check = eng_server_now(e, rec.skew);
 	r = eng_store_login(e, req, &rec);
 	if (r < 0) {
@@ -314,13 +386,13 @@ static int login_store(struct ts_engine *e, const struct ts_request *req, enum t
 	(void)ts_nss_record_login(e->cfg, req->user, ident->sub, ident->name);
 	out->expires = rec.expires_in;
 	eng_set_msg(out, 0, TS_STATE_VALID, "signed in to %s as %s (%s)", e->cfg->issuer,
-	            req->user, ts_login_method_name(m));
+	            req->user, em_name(m));
 	goto out;
 refused:
 	/* refused for identity reasons: the tokens this sign-in just got are
 	 * revoked (a pasted token is not ours to revoke: it may be another
 	 * user's live credential) */
-	if (m != TS_LOGIN_TOKEN)
+	if (m != EM_TOKEN)
 		revoke_obtained(e, tok);
 out:
 	ts_record_clear(&rec);
@@ -333,7 +405,7 @@ int eng_login(struct ts_engine *e, const struct ts_request *req, struct ts_outco
 	struct oauth_tokens tok = {0};
 	struct oauth_identity ident = {0};
 	struct oauth_error err = {0};
-	enum ts_login_method m;
+	enum eng_method m;
 	int r;
 
 	if (req->type == TS_MSG_AUTH_STORED ||
@@ -343,23 +415,24 @@ int eng_login(struct ts_engine *e, const struct ts_request *req, struct ts_outco
 		if (r <= 0)
 			return r;
 	}
-	if ((req->flags & TS_FLAG_NONINTERACTIVE) || !e->conv) {
+	r = login_method(e, req, &m, out);
+	if (r < 0)
+		return r;
+	/* the client credentials grant needs no person */
+	if (m != EM_CLIENT_CREDENTIALS && ((req->flags & TS_FLAG_NONINTERACTIVE) || !e->conv)) {
 		eng_set_msg(out, TS_E_INTERACTION, TS_STATE_NONE,
 		            "sign-in for %s needs interaction, but this request is "
 		            "non-interactive; run `tokenseal login` in a terminal",
 		            req->user);
 		return TS_E_INTERACTION;
 	}
-	r = login_method(e, req, &m, out);
-	if (r < 0)
-		return r;
 	r = login_obtain(e, req, m, &tok, &err, out);
 	if (r < 0)
 		goto fail;
-	r = eng_revalidate_identity(e, tok.access_token, true, &ident, &err);
+	r = eng_revalidate_identity(e, tok.access_token, m != EM_CLIENT_CREDENTIALS, &ident, &err);
 	if (r == TS_E_REJECTED_TOKEN) {
 		eng_set_msg(out, r, TS_STATE_NONE, "%s rejected the %s token; nothing was stored",
-		            e->cfg->issuer, m == TS_LOGIN_TOKEN ? "pasted" : "new");
+		            e->cfg->issuer, m == EM_TOKEN ? "pasted" : "new");
 		goto out;
 	}
 	if (r < 0)

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "engine_internal.h"
+#include "ks.h"
 #include "ts_error.h"
 #include "ts_log.h"
 #include "ts_mem.h"
@@ -36,9 +37,23 @@ int eng_status(struct ts_engine *e, const struct ts_request *req, struct ts_outc
 		json_object_set_new(o, "state", json_string(ts_state_name(TS_STATE_NONE)));
 		eng_set_msg(out, 0, TS_STATE_NONE, "%s is not signed in at %s", req->user,
 		        e->cfg->issuer);
+	} else if (r == TS_E_MISMATCH) {
+		struct ks_header_info h;
+
+		json_object_set_new(o, "state", json_string(ts_state_name(TS_STATE_MISMATCH)));
+		json_object_set_new(o, "error", json_integer(r));
+		if (ks_read_header(e->ks, req->uid, &h) == 0) {
+			json_object_set_new(o, "record_issuer", json_string(h.issuer));
+			json_object_set_new(o, "record_client_id", json_string(h.client_id));
+		}
+		eng_set_msg(out, 0, TS_STATE_MISMATCH,
+		            "the stored sign-in of %s was made for another issuer or client than "
+		            "this host's configuration (%s); it is kept: fix the configuration, or "
+		            "sign in again",
+		            req->user, e->cfg->issuer);
 	} else if (r < 0) {
 		json_object_set_new(o, "state", json_string(ts_state_name(TS_STATE_CORRUPTED)));
-		json_object_set_new(o, "error", json_string(ts_strerror(r)));
+		json_object_set_new(o, "error", json_integer(r));
 		eng_set_msg(out, 0, TS_STATE_CORRUPTED, "the stored sign-in of %s cannot be read (%s)",
 		        req->user, ts_strerror(r));
 	} else {
@@ -59,6 +74,27 @@ int eng_status(struct ts_engine *e, const struct ts_request *req, struct ts_outc
 		json_object_set_new(o, "clock_skew_warning",
 		                    json_boolean(rec.skew > TS_SKEW_WARN_SECONDS ||
 		                                 rec.skew < -TS_SKEW_WARN_SECONDS));
+		json_object_set_new(o, "client_id", json_string(rec.client_id));
+		json_object_set_new(o, "expires_at",
+		                    json_integer(rec.obtained_at + rec.expires_in - rec.skew));
+		json_object_set_new(o, "last_refresh_at",
+		                    json_integer(rec.last_refresh_at ? rec.last_refresh_at - rec.skew
+		                                                     : 0));
+		/* the server's verdict at the last check that changed the record */
+		if (rec.rejected_at > rec.last_positive_check) {
+			json_object_set_new(o, "last_check_at",
+			                    json_integer(rec.rejected_at - rec.skew));
+			json_object_set_new(o, "last_check_verdict", json_string("rejected"));
+		} else if (rec.last_positive_check > 0) {
+			json_object_set_new(o, "last_check_at",
+			                    json_integer(rec.last_positive_check - rec.skew));
+			json_object_set_new(o, "last_check_verdict", json_string("active"));
+		}
+		if (rec.last_error) {
+			json_object_set_new(o, "last_error", json_integer(rec.last_error));
+			json_object_set_new(o, "last_error_at",
+			                    json_integer(rec.last_error_at - rec.skew));
+		}
 		if (rec.rejected_at > 0)
 			json_object_set_new(o, "rejected_at", json_integer(rec.rejected_at));
 		if (rec.reason[0])

@@ -92,6 +92,8 @@ int eng_mark_needs_login(struct ts_engine *e, const struct ts_request *req, stru
 {
 	cur->state = TS_REC_NEEDS_LOGIN;
 	snprintf(cur->reason, sizeof(cur->reason), "%s", reason);
+	cur->last_error = TS_E_NEEDS_LOGIN;
+	cur->last_error_at = eng_server_now(e, cur->skew);
 	ts_secret_hash_hex(cur->needs_login_rt_hash, cur->refresh_token ? cur->refresh_token : "");
 	return eng_store(e, req, l, cur, gen, NULL);
 }

@@ -86,6 +86,14 @@ int eng_refresh_single_flight(struct ts_engine *e, const struct ts_request *req,
 	case TS_GRANT_REFRESH:
 		break;
 	}
+	if (ts_record_is_client_credentials(&cur)) {
+		/* a service account: a new grant, no refresh token */
+		out->refreshes++;
+		r = oauth_client_credentials(e->oauth, &tok, err);
+		if (r < 0)
+			goto out;
+		goto refreshed;
+	}
 	if (!cur.refresh_token) {
 		r = eng_mark_needs_login(e, req, l, &cur, gen,
 		                     "the access token was rejected and there is no refresh token");
@@ -112,7 +120,11 @@ int eng_refresh_single_flight(struct ts_engine *e, const struct ts_request *req,
 	}
 	if (r < 0)
 		goto out; /* unavailable, configuration, protocol: change nothing */
+refreshed:
 	eng_record_fill_tokens(e, &cur, &tok, out);
+	cur.last_refresh_at = cur.obtained_at;
+	cur.last_error = 0;
+	cur.last_error_at = 0;
 	r = store_refreshed(e, req, l, &cur, gen, out);
 	ts_record_clear(rec);
 	*rec = cur;
@@ -166,6 +178,8 @@ static void mark_rejected(struct ts_engine *e, const struct ts_request *req,
 	    ts_single_flight_verdict(&cur, rec->access_token) == TS_GRANT_REFRESH) {
 		cur.rejected_at = eng_server_now(e, rec->skew);
 		cur.rejections = cur.rejections < 1000 ? cur.rejections + 1 : 1000;
+		cur.last_error = TS_E_REJECTED_TOKEN;
+		cur.last_error_at = cur.rejected_at;
 		rec->rejected_at = cur.rejected_at;
 		rec->rejections = cur.rejections;
 		if (eng_store(e, req, l, &cur, gen, NULL) < 0)
@@ -210,6 +224,17 @@ int eng_check_identity(struct ts_engine *e, const struct ts_request *req,
 	char msg[TS_MESSAGE_MAX];
 	int r;
 
+	/* a service account (client credentials): the token must be this
+	 * client's; there is no person to bind */
+	if (rec && ts_record_is_client_credentials(rec)) {
+		if (oauth_identity_for_client(e->oauth, ident))
+			return 0;
+		eng_set_msg(out, TS_E_FOREIGN_TOKEN, TS_STATE_NEEDS_LOGIN,
+		            "the service account token of %s does not name the client %s; "
+		            "refusing",
+		            req->user, e->cfg->client_id);
+		return TS_E_FOREIGN_TOKEN;
+	}
 	/* a plain use whose answer names no user is bound by the stored sub */
 	if (!ident->username[0] && rec && rec->sub[0] && strcmp(rec->sub, ident->sub) == 0)
 		return 0;
@@ -454,8 +479,10 @@ int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_
 		struct oauth_error early = u.err;
 
 		memset(&u.err, 0, sizeof(u.err));
-		r = eng_revalidate_identity(e, rec->access_token, u.refreshed && !u.adopted, &ident,
-		                            &u.err);
+		r = eng_revalidate_identity(e, rec->access_token,
+		                            u.refreshed && !u.adopted &&
+		                                !ts_record_is_client_credentials(rec),
+		                            &ident, &u.err);
 		if (r == 0) {
 			r = use_positive(e, req, rec, &ident, &u, out);
 			if (r > 0)
@@ -509,4 +536,57 @@ int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_
 		return use_failed(e, req, rec, r, &u.err, out);
 	}
 	return use_failed(e, req, rec, TS_E_REJECTED_TOKEN, &u.err, out);
+}
+
+/*
+ * REFRESH (tokenseal refresh): refresh now, under the lock, whatever the
+ * refresh window says (single flight: a token another process stored
+ * meanwhile is adopted, not refreshed again). Held back while the server
+ * rejects even fresh tokens (back-off), unless TS_FLAG_FORCE.
+ */
+int eng_refresh(struct ts_engine *e, const struct ts_request *req, struct ts_outcome *out)
+{
+	struct ts_record rec = {0};
+	struct ts_decision d;
+	struct oauth_error err = {0};
+	bool adopted = false;
+	int r;
+
+	r = use_load(e, req, &rec, &d, out);
+	if (r < 0)
+		goto out;
+	if (!(req->flags & TS_FLAG_FORCE) &&
+	    ts_refresh_backed_off(&rec, eng_server_now(e, rec.skew))) {
+		int64_t left = ts_reject_backoff(rec.rejections) -
+		               (eng_server_now(e, rec.skew) - rec.rejected_at);
+
+		eng_set_msg(out, TS_E_REJECTED_TOKEN, TS_STATE_NEEDS_LOGIN,
+		            "%s rejected even a freshly refreshed token of %s (the account may be "
+		            "disabled); not refreshing again for %lld s; `tokenseal refresh "
+		            "--force` tries now",
+		            e->cfg->issuer, req->user, (long long)(left > 0 ? left : 0));
+		r = TS_E_REJECTED_TOKEN;
+		goto out;
+	}
+	r = eng_refresh_single_flight(e, req, rec.access_token, &rec, &adopted, out, &err);
+	if (r < 0 && r != TS_E_NOT_SAVED) {
+		r = use_failed(e, req, &rec, r, &err, out);
+		goto out;
+	}
+	ts_lifecycle_decide(&rec, eng_server_now(e, rec.skew), e->cfg, &d);
+	out->expires = d.expires_left;
+	if (r == TS_E_NOT_SAVED)
+		eng_set_msg(out, r, TS_STATE_VALID,
+		            "the refresh succeeded but could not be saved: %s; ask the "
+		            "administrator to free space in %.200s",
+		            ts_strerror(out->not_saved), e->cfg->keystore_dir);
+	else
+		eng_set_msg(out, 0, TS_STATE_VALID, "%s at %s%s; the access token expires in %lld s",
+		            adopted ? "another process had just refreshed the tokens"
+		                    : "refreshed the tokens",
+		            e->cfg->issuer, adopted ? "; using them" : "",
+		            (long long)d.expires_left);
+out:
+	ts_record_clear(&rec);
+	return r;
 }

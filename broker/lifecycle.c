@@ -24,6 +24,11 @@ void ts_record_clear(struct ts_record *r)
 	ts_wipe(r, sizeof(*r));
 }
 
+bool ts_record_is_client_credentials(const struct ts_record *r)
+{
+	return strcmp(r->method, TS_METHOD_CLIENT_CREDENTIALS) == 0;
+}
+
 void ts_outcome_clear(struct ts_outcome *o)
 {
 	if (!o)
@@ -79,7 +84,9 @@ void ts_lifecycle_decide(const struct ts_record *r, int64_t now, const struct ts
 		/* inside the window or past the local expiry: a refresh is due
 		 * (a record without a refresh token can only be revalidated) */
 		d.state = TS_STATE_STALE;
-		d.action = r->refresh_token ? TS_ACT_REFRESH : TS_ACT_REVALIDATE;
+		d.action = r->refresh_token || ts_record_is_client_credentials(r)
+		               ? TS_ACT_REFRESH
+		               : TS_ACT_REVALIDATE;
 	} else {
 		d.state = TS_STATE_VALID;
 		d.action = TS_ACT_REVALIDATE;

@@ -55,13 +55,27 @@ struct ts_record {
 	char needs_login_rt_hash[TS_RT_HASH_HEX]; /* hex sha256 of the refused refresh token */
 	int sessions;
 	int64_t skew; /* server - local, seconds, as last seen */
-	char method[16];
+	char method[32];
 	/* the server rejected even a freshly refreshed token (disabled
 	 * account): server time of the last time, and how often in a row;
 	 * refreshes back off (ts_refresh_backed_off). 0 = not rejected. */
 	int64_t rejected_at;
 	int rejections;
+	/* for STATUS (server time, 0 = never): the last refresh or new grant
+	 * stored, and the last failure that changed the record (needs-login,
+	 * rejected) with its ts_err code. A transient failure changes no
+	 * record, so it is never here. */
+	int64_t last_refresh_at;
+	int64_t last_error_at;
+	int last_error;
 };
+
+/* The method name of a record whose tokens come from the client
+ * credentials grant (a service account): when due, the engine runs that
+ * grant again instead of a refresh. */
+#define TS_METHOD_CLIENT_CREDENTIALS "client-credentials"
+#define TS_METHOD_REFRESH_TOKEN "refresh-token"
+bool ts_record_is_client_credentials(const struct ts_record *r) TS_NONNULL(1);
 
 void ts_record_clear(struct ts_record *r);
 
@@ -183,6 +197,23 @@ struct ts_request {
 	uint32_t flags;
 	const char *method; /* may be NULL */
 };
+
+/* ---- administration (engine_admin.c), no user record involved -------- */
+
+/* KEYSTORE (root only, checked by the boundary): req->method is the
+ * operation: "init" (ks_init; an existing key is never replaced), "verify"
+ * (ks_verify_all), "rotate-key" (ks_rotate_key), "forget" (release the
+ * subject pinned to req->user: delete its signed-out or needs-login record;
+ * a signed-in one is refused with -EBUSY). Fills out; returns out->code. */
+int ts_admin_keystore(const struct ts_config *cfg, const struct ts_request *req,
+                      struct ts_outcome *out) TS_NONNULL(1, 2, 3);
+
+/* DOCTOR: the server and keystore checks, as out->status_json
+ * {"checks":[{"name","level":"ok|warn|fail","detail","fix"}...]}; every
+ * record's header (root) or only req->uid's record (others). out->code is 0
+ * when the checks ran, whatever they found. */
+int ts_admin_doctor(const struct ts_config *cfg, const struct ts_request *req, bool root,
+                    struct ts_outcome *out) TS_NONNULL(1, 2, 4);
 
 /* Handle one request. Always fills *out (code/state/message); returns out->code. */
 int ts_engine_handle(struct ts_engine *e, const struct ts_request *req, struct ts_outcome *out)

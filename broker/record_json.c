@@ -72,7 +72,10 @@ int ts_record_to_json(const struct ts_record *r, char **ret_json, size_t *ret_le
 	    json_object_set_new(o, "skew", json_integer(r->skew)) < 0 ||
 	    json_object_set_new(o, "method", json_string(r->method)) < 0 ||
 	    json_object_set_new(o, "rejected_at", json_integer(r->rejected_at)) < 0 ||
-	    json_object_set_new(o, "rejections", json_integer(r->rejections)) < 0)
+	    json_object_set_new(o, "rejections", json_integer(r->rejections)) < 0 ||
+	    json_object_set_new(o, "last_refresh_at", json_integer(r->last_refresh_at)) < 0 ||
+	    json_object_set_new(o, "last_error_at", json_integer(r->last_error_at)) < 0 ||
+	    json_object_set_new(o, "last_error", json_integer(r->last_error)) < 0)
 		goto out;
 	s = json_dumps(o, JSON_COMPACT);
 	if (!s)
@@ -169,6 +172,14 @@ int ts_record_from_json(struct ts_record *ret, const uint8_t *buf, size_t len)
 	r.rejections = (int)get_int(o, "rejections");
 	if (r.rejections < 0 || r.rejections > 1000)
 		r.rejections = 1000;
+	r.last_refresh_at = get_int(o, "last_refresh_at");
+	r.last_error_at = get_int(o, "last_error_at");
+	{
+		int64_t le = get_int(o, "last_error");
+
+		/* a ts_err or a negative errno; anything else is no error */
+		r.last_error = le < 0 && le > -100000 ? (int)le : 0;
+	}
 	r.state = state_parse(state);
 	*ret = r;
 	memset(&r, 0, sizeof(r));

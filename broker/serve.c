@@ -128,7 +128,7 @@ static int send_result(int fd, int timeout_ms, const struct ts_outcome *o)
 
 static bool is_request(uint8_t t)
 {
-	return t >= TS_MSG_LOGIN && t <= TS_MSG_AUTH_STORED;
+	return t >= TS_MSG_LOGIN && t <= TS_MSG_LAST_REQUEST;
 }
 
 /* Anyone but root acts only for the user whose name maps to their uid. */
@@ -164,6 +164,12 @@ static const char *type_name(enum ts_msg_type t)
 		return "logout";
 	case TS_MSG_AUTH_STORED:
 		return "auth-stored";
+	case TS_MSG_REFRESH:
+		return "refresh";
+	case TS_MSG_DOCTOR:
+		return "doctor";
+	case TS_MSG_KEYSTORE:
+		return "keystore";
 	default:
 		return "request";
 	}
@@ -197,7 +203,7 @@ static void log_outcome(const struct ts_request *req, const struct ts_outcome *o
 }
 
 struct req_bufs {
-	char user[TS_NAME_MAX], user_log[TS_NAME_MAX], service[TS_NAME_MAX], method[16];
+	char user[TS_NAME_MAX], user_log[TS_NAME_MAX], service[TS_NAME_MAX], method[32];
 };
 
 /* Read one request frame into req (strings in bufs). 0; 1 when a RESULT
@@ -311,6 +317,8 @@ static int open_engine(const struct ts_serve_opts *opts, const struct ts_request
 		         "the keystore key %.300s is missing or unreadable while records exist; "
 		         "nothing was changed; ask the administrator",
 		         cfg->key_file);
+		/* the records cannot be read: the CLI reports a keystore error */
+		out->state = TS_STATE_CORRUPTED;
 		return TS_E_CONFIG;
 	}
 	if (r < 0) {
@@ -355,6 +363,64 @@ static void run_engine(struct ts_config *cfg, struct ks *ks, struct oauth_client
 	    cfg, oc, ts_discovery_cache_suspect(out->code, out->state == TS_STATE_UNAVAILABLE));
 }
 
+/* Configuration alone (DOCTOR, KEYSTORE: no user record, no min_uid). */
+static int load_config(const struct ts_serve_opts *opts, const struct ts_request *req,
+                       struct ts_config *cfg, struct ts_outcome *out)
+{
+	int r;
+
+	ts_config_defaults(cfg);
+	r = ts_config_load(cfg, opts->config_path, req->service, &config_report);
+	if (r >= 0)
+		r = ts_config_validate(cfg, opts->config_path, &config_report);
+	if (r >= 0)
+		r = ts_config_check_paths(cfg, opts->config_path, &config_report);
+	if (r < 0) {
+		out->code = TS_E_CONFIG;
+		snprintf(out->message, sizeof(out->message),
+		         "configuration problem in %.300s (%s); ask the administrator",
+		         opts->config_path, ts_strerror(r));
+		return TS_E_CONFIG;
+	}
+	if (opts->debug)
+		cfg->debug = true;
+	return 0;
+}
+
+/* The requests that are not about one user's tokens, and the root-only
+ * ones. 1 when req was answered here (out filled), else 0. */
+static int serve_special(const struct ts_serve_opts *opts, const struct ts_request *req,
+                         uid_t peer_uid, struct ts_outcome *out)
+{
+	struct ts_config cfg;
+
+	if (req->type == TS_MSG_LOGIN && req->method &&
+	    strcmp(req->method, TS_METHOD_CLIENT_CREDENTIALS) == 0 && peer_uid != 0) {
+		out->code = TS_E_PERM;
+		snprintf(out->message, sizeof(out->message),
+		         "only root may sign a service account in with the client credentials "
+		         "grant");
+		return 1;
+	}
+	if (req->type == TS_MSG_KEYSTORE) {
+		if (peer_uid != 0) {
+			out->code = TS_E_PERM;
+			snprintf(out->message, sizeof(out->message),
+			         "only root may manage the keystore");
+			return 1;
+		}
+		if (load_config(opts, req, &cfg, out) >= 0)
+			(void)ts_admin_keystore(&cfg, req, out);
+		return 1;
+	}
+	if (req->type == TS_MSG_DOCTOR) {
+		if (load_config(opts, req, &cfg, out) >= 0)
+			(void)ts_admin_doctor(&cfg, req, peer_uid == 0, out);
+		return 1;
+	}
+	return 0;
+}
+
 int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd, uid_t peer_uid)
 {
 	struct conv_ctx cc = {in_fd, out_fd,
@@ -382,6 +448,8 @@ int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd,
 		         (unsigned)peer_uid, req.user_log);
 		goto send;
 	}
+	if (serve_special(opts, &req, peer_uid, &out))
+		goto send;
 	if (open_engine(opts, &req, &cfg, &ks, &oc, &out) >= 0)
 		run_engine(&cfg, ks, oc, &conv, &req, &out);
 send:

@@ -43,6 +43,11 @@ enum ts_msg_type {
 	TS_MSG_STATUS = 6,	  /* USER */
 	TS_MSG_LOGOUT = 7,	  /* USER [FLAGS: TS_FLAG_NO_REVOKE] */
 	TS_MSG_AUTH_STORED = 8,	  /* USER SERVICE: succeed on stored, server-confirmed tokens */
+	TS_MSG_REFRESH = 9,	  /* USER [FLAGS: TS_FLAG_FORCE]: refresh now, under the lock */
+	TS_MSG_DOCTOR = 10,	  /* USER: server and keystore checks; RESULT STATUS_JSON */
+	/* USER METHOD (the operation: "init", "verify", "rotate-key", "forget";
+	 * forget acts on USER, the others ignore it): root callers only */
+	TS_MSG_KEYSTORE = 11,
 
 	/* conversation, broker -> client */
 	TS_MSG_INFO = 32,   /* TEXT */
@@ -61,7 +66,9 @@ enum ts_field {
 	TS_F_FLAGS = 3,	 /* integer, TS_FLAG_* */
 	TS_F_RHOST = 4,
 	TS_F_TTY = 5,
-	TS_F_METHOD = 6, /* "device", "password", "token" */
+	/* "device", "password", "token", "refresh-token", "client-credentials"
+	 * (LOGIN); the operation (KEYSTORE) */
+	TS_F_METHOD = 6,
 	TS_F_TEXT = 16,
 	TS_F_ECHO = 17,	  /* integer 0/1 */
 	TS_F_ANSWER = 18, /* secret */
@@ -81,7 +88,13 @@ enum ts_flag {
 	/* The host process proved the caller is the target user (real uid equal
 	 * to the user's, no remote host): only then may a stored token sign in. */
 	TS_FLAG_SAME_USER = 1 << 4,
+	/* REFRESH: refresh even while a refresh is held back (the server
+	 * rejected even the last freshly refreshed token) */
+	TS_FLAG_FORCE = 1 << 5,
 };
+
+/* The requests a broker serves: TS_MSG_LOGIN .. TS_MSG_LAST_REQUEST. */
+#define TS_MSG_LAST_REQUEST TS_MSG_KEYSTORE
 
 /* The lifecycle states of a user's record (DESIGN.md §4). */
 enum ts_state {

@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Administration requests that are not a use of one user's tokens:
+ * KEYSTORE (init, verify, rotate-key, forget; root only) and DOCTOR (the
+ * server and keystore checks of `tokenseal doctor`).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ks.h"
+#include "lifecycle.h"
+#include "ts_error.h"
+#include "ts_log.h"
+#include "ts_mem.h"
+
+static int set_msg(struct ts_outcome *o, int code, const char *fmt, ...) TS_PRINTF(3, 4);
+
+static int set_msg(struct ts_outcome *o, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	o->code = code;
+	va_start(ap, fmt);
+	vsnprintf(o->message, sizeof(o->message), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static void ks_opts(const struct ts_config *cfg, struct ks_open_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->lock_timeout_ms = (cfg->http_timeout * 3 + 5) * 1000;
+}
+
+static int open_ks(const struct ts_config *cfg, struct ks **ret, struct ts_outcome *out)
+{
+	struct ks_open_opts o;
+	int r;
+
+	ks_opts(cfg, &o);
+	r = ks_open(ret, cfg->keystore_dir, cfg->key_file, &o);
+	if (r == -ENOENT)
+		return set_msg(out, TS_E_NO_KEY,
+		               "the keystore %.200s is not initialised; run `tokenseal keystore "
+		               "init`",
+		               cfg->keystore_dir);
+	if (r == TS_E_NO_KEY)
+		return set_msg(out, r,
+		               "the keystore key %.200s is missing or unreadable; nothing was "
+		               "changed; restore it from a backup",
+		               cfg->key_file);
+	if (r < 0)
+		return set_msg(out, r, "cannot open the keystore %.200s: %s", cfg->keystore_dir,
+		               ts_strerror(r));
+	return 0;
+}
+
+static int ks_init_op(const struct ts_config *cfg, struct ts_outcome *out)
+{
+	struct ks_open_opts o;
+	struct stat st;
+	bool had_key = lstat(cfg->key_file, &st) == 0;
+	int r;
+
+	ks_opts(cfg, &o);
+	r = ks_init(cfg->keystore_dir, cfg->key_file, &o);
+	if (r == TS_E_NO_KEY)
+		return set_msg(out, r,
+		               "records exist in %.200s but the key %.200s is missing: no new key "
+		               "was created (it would make every record unreadable); restore the "
+		               "key file from a backup",
+		               cfg->keystore_dir, cfg->key_file);
+	if (r < 0)
+		return set_msg(out, r, "cannot initialise the keystore %.200s: %s",
+		               cfg->keystore_dir, ts_strerror(r));
+	if (had_key)
+		return set_msg(out, 0, "key already present in %.200s; nothing was changed",
+		               cfg->key_file);
+	return set_msg(out, 0, "created the keystore %.200s and a new key in %.200s",
+	               cfg->keystore_dir, cfg->key_file);
+}
+
+static int ks_verify_op(const struct ts_config *cfg, struct ts_outcome *out)
+{
+	struct ks *ks = NULL;
+	unsigned ok = 0, bad = 0;
+	int r;
+
+	r = open_ks(cfg, &ks, out);
+	if (r < 0)
+		return r;
+	r = ks_verify_all(ks, &ok, &bad);
+	ks_close(ks);
+	if (r < 0)
+		return set_msg(out, r, "cannot verify the keystore %.200s: %s", cfg->keystore_dir,
+		               ts_strerror(r));
+	if (bad)
+		return set_msg(out, TS_E_CORRUPT,
+		               "%u records open, %u do not (the broker quarantines them at their "
+		               "next use; those users sign in again)",
+		               ok, bad);
+	return set_msg(out, 0, "%u records open, none damaged", ok);
+}
+
+static int ks_rotate_op(const struct ts_config *cfg, struct ts_outcome *out)
+{
+	struct ks *ks = NULL;
+	uint32_t id = 0;
+	unsigned n = 0;
+	int r;
+
+	r = open_ks(cfg, &ks, out);
+	if (r < 0)
+		return r;
+	r = ks_rotate_key(ks, &id, &n);
+	ks_close(ks);
+	if (r < 0)
+		return set_msg(out, r,
+		               "key rotation failed: %s; records sealed under the old key "
+		               "still open; run it again",
+		               ts_strerror(r));
+	return set_msg(out, 0, "new key id %u; %u records re-sealed", (unsigned)id, n);
+}
+
+/*
+ * forget USER: the subject pinned to a local account (DESIGN §5) lives in
+ * its signed-out or needs-login record; deleting that record releases it.
+ * A signed-in record is refused: `tokenseal logout --user USER` first.
+ */
+static int ks_forget_op(const struct ts_config *cfg, const struct ts_request *req,
+                        struct ts_outcome *out)
+{
+	struct ks_identity id = {req->uid, req->user, cfg->issuer, cfg->client_id};
+	struct ks *ks = NULL;
+	struct ks_lock *l = NULL;
+	struct ks_blob *b = NULL;
+	struct ts_record rec = {0};
+	int r;
+
+	r = open_ks(cfg, &ks, out);
+	if (r < 0)
+		return r;
+	r = ks_lock(ks, req->uid, &l);
+	if (r < 0) {
+		set_msg(out, r, "keystore problem: %s", ts_strerror(r));
+		goto out;
+	}
+	r = ks_read_locked(ks, l, &id, &b);
+	if (r == TS_E_NO_RECORD || r == -ENOENT) {
+		set_msg(out, 0, "%s has no record; nothing is pinned", req->user);
+		r = 0;
+		goto out;
+	}
+	if (r >= 0) {
+		r = ts_record_from_json(&rec, b->payload, b->len);
+		if (r >= 0 && rec.state == TS_REC_VALID) {
+			set_msg(out, -EBUSY,
+			        "%s is signed in; run `tokenseal logout --user %s` first, then "
+			        "forget",
+			        req->user, req->user);
+			r = -EBUSY;
+			goto out;
+		}
+	}
+	/* signed out, needs-login, or unreadable (mismatch, corrupt,
+	 * rollback): the record goes, and with it the pinned subject */
+	r = ks_delete(ks, l, &id, 0);
+	if (r < 0 && r != TS_E_NO_RECORD && r != -ENOENT) {
+		set_msg(out, r, "could not delete the record of %s: %s", req->user, ts_strerror(r));
+		goto out;
+	}
+	r = set_msg(out, 0,
+	            "released %s: the next sign-in may be made by any identity the server "
+	            "vouches for as %s",
+	            req->user, req->user);
+out:
+	ts_record_clear(&rec);
+	ks_blob_free(b);
+	ks_unlock(l);
+	ks_close(ks);
+	return r;
+}
+
+int ts_admin_keystore(const struct ts_config *cfg, const struct ts_request *req,
+                      struct ts_outcome *out)
+{
+	const char *op = req->method ? req->method : "";
+
+	out->state = TS_STATE_NONE;
+	if (strcmp(op, "init") == 0)
+		return ks_init_op(cfg, out);
+	if (strcmp(op, "verify") == 0)
+		return ks_verify_op(cfg, out);
+	if (strcmp(op, "rotate-key") == 0)
+		return ks_rotate_op(cfg, out);
+	if (strcmp(op, "forget") == 0)
+		return ks_forget_op(cfg, req, out);
+	return set_msg(out, TS_E_IPC, "unknown keystore operation");
+}
+
+/* ---- doctor ------------------------------------------------------------ */
+
+static void check(json_t *a, const char *name, const char *level, const char *fix, const char *fmt,
+                  ...) TS_PRINTF(5, 6);
+
+static void check(json_t *a, const char *name, const char *level, const char *fix, const char *fmt,
+                  ...)
+{
+	char detail[768];
+	json_t *o = json_object();
+	va_list ap;
+
+	if (!o)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	json_object_set_new(o, "name", json_string(name));
+	json_object_set_new(o, "level", json_string(level));
+	json_object_set_new(o, "detail", json_string(detail));
+	json_object_set_new(o, "fix", json_string(fix ? fix : ""));
+	json_array_append_new(a, o);
+}
+
+#define TS_FS_NFS 0x6969
+#define TS_FS_FUSE 0x65735546
+#define TS_FS_SMB 0x517B
+#define TS_FS_CIFS 0xFF534D42
+#define TS_FS_SMB2 0xFE534D42
+#define TS_FS_9P 0x01021997
+#define TS_FS_CEPH 0x00c36400
+
+static void doctor_server(const struct ts_config *cfg, json_t *a)
+{
+	struct oauth_client *oc = NULL;
+	struct oauth_error err = {0};
+	long skew = 0;
+	int r;
+
+	r = oauth_client_new(&oc, cfg, &err);
+	if (r >= 0)
+		r = oauth_discover(oc, &err);
+	if (r == TS_E_UNAVAILABLE) {
+		check(a, "discovery", "fail", "check the network and that the server runs",
+		      "%s is unreachable: %s", cfg->issuer,
+		      err.message[0] ? err.message : ts_strerror(r));
+		check(a, "tls", "warn", "run doctor again once the server answers",
+		      "not checked: no answer from the server");
+	} else if (r < 0) {
+		check(a, "discovery", "fail",
+		      "check issuer (exact, with or without the trailing slash the server uses) "
+		      "and ca_file in the configuration",
+		      "%s", err.message[0] ? err.message : ts_strerror(r));
+		check(a, "tls", "warn", "see discovery", "not confirmed (discovery failed)");
+	} else {
+		check(a, "discovery", "ok", NULL, "%s answers discovery with the same issuer",
+		      cfg->issuer);
+		check(a, "tls", "ok", NULL, "the server's certificate is trusted (%s)",
+		      cfg->ca_file[0] ? cfg->ca_file : "system trust store");
+	}
+	if (oc && oauth_clock_skew_known(oc, &skew)) {
+		if (skew > TS_SKEW_WARN_SECONDS || skew < -TS_SKEW_WARN_SECONDS)
+			check(a, "clock", "warn",
+			      "synchronise this host's clock (systemd-timesyncd, chrony)",
+			      "this host's clock is %ld s off from the server's; expiry follows "
+			      "the server's time",
+			      -skew);
+		else
+			check(a, "clock", "ok", NULL, "within %ld s of the server's clock",
+			      skew < 0 ? -skew : skew);
+	} else {
+		check(a, "clock", "warn", "run doctor again once the server answers",
+		      "not measured: no Date header from the server");
+	}
+	oauth_client_free(oc);
+}
+
+static void doctor_disk(const struct ts_config *cfg, json_t *a)
+{
+	struct statfs fs;
+	struct stat st;
+
+	if (stat(cfg->keystore_dir, &st) < 0) {
+		check(a, "keystore-folder", "warn", "run `tokenseal keystore init` as root",
+		      "%s does not exist yet", cfg->keystore_dir);
+		return;
+	}
+	if (statfs(cfg->keystore_dir, &fs) == 0) {
+		unsigned long t = (unsigned long)fs.f_type;
+
+		if (t == TS_FS_NFS || t == TS_FS_FUSE || t == TS_FS_SMB || t == TS_FS_CIFS ||
+		    t == TS_FS_SMB2 || t == TS_FS_9P || t == TS_FS_CEPH)
+			check(a, "keystore-disk", "fail",
+			      "put keystore_dir on a local disk (e.g. /var/lib/tokenseal)",
+			      "%s is on a network or FUSE file system (type 0x%lx): locks and "
+			      "atomic renames are not reliable there",
+			      cfg->keystore_dir, t);
+		else
+			check(a, "keystore-disk", "ok", NULL, "%s is on a local file system",
+			      cfg->keystore_dir);
+	}
+	if (st.st_uid != 0 || (st.st_mode & 077) != 0 || !S_ISDIR(st.st_mode))
+		check(a, "keystore-permissions", "fail",
+		      "chown root:root and chmod 0700 the keystore folder",
+		      "%s is owned by uid %u with mode %04o (must be root, 0700)",
+		      cfg->keystore_dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+	else
+		check(a, "keystore-permissions", "ok", NULL, "%s is root's, mode %04o",
+		      cfg->keystore_dir, (unsigned)(st.st_mode & 07777));
+}
+
+static bool uid_of_name(const char *name, uid_t *ret)
+{
+	char *end = NULL;
+	unsigned long v;
+
+	if (name[0] < '0' || name[0] > '9')
+		return false;
+	errno = 0;
+	v = strtoul(name, &end, 10);
+	if (errno || !end || strcmp(end, ".seal") != 0 || v > UINT_MAX - 1)
+		return false;
+	*ret = (uid_t)v;
+	return true;
+}
+
+/* Records whose header names another issuer or client than the config. */
+static void doctor_records(const struct ts_config *cfg, struct ks *ks, const struct ts_request *req,
+                           bool root, json_t *a)
+{
+	char path[TS_PATH_MAX + 16], list[256] = "";
+	unsigned n = 0, bad = 0;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/users", cfg->keystore_dir);
+	d = opendir(path);
+	if (!d) {
+		check(a, "records", "ok", NULL, "no records yet");
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct ks_header_info h;
+		uid_t uid;
+
+		if (!uid_of_name(de->d_name, &uid) || (!root && uid != req->uid))
+			continue;
+		n++;
+		if (ks_read_header(ks, uid, &h) < 0) {
+			bad++;
+			continue;
+		}
+		if (strcmp(h.issuer, cfg->issuer) != 0 ||
+		    strcmp(h.client_id, cfg->client_id) != 0) {
+			size_t l = strlen(list);
+
+			bad++;
+			if (l + 16 < sizeof(list))
+				snprintf(list + l, sizeof(list) - l, "%s%u", l ? " " : "",
+				         (unsigned)uid);
+		}
+	}
+	closedir(d);
+	if (bad)
+		check(a, "records", "warn",
+		      "fix issuer or client_id in the configuration, or let those users sign in "
+		      "again (the new sign-in replaces the record)",
+		      "%u of %u records were made for another issuer or client, or do not "
+		      "parse (uids %s)",
+		      bad, n, list[0] ? list : "-");
+	else
+		check(a, "records", "ok", NULL, "%u records match the configuration", n);
+}
+
+int ts_admin_doctor(const struct ts_config *cfg, const struct ts_request *req, bool root,
+                    struct ts_outcome *out)
+{
+	json_t *o = json_object(), *a = json_array();
+	struct ks *ks = NULL;
+	struct ks_open_opts ko;
+	int r;
+
+	if (!o || !a) {
+		json_decref(o);
+		json_decref(a);
+		return set_msg(out, -ENOMEM, "out of memory");
+	}
+	doctor_server(cfg, a);
+	doctor_disk(cfg, a);
+	ks_opts(cfg, &ko);
+	r = ks_open(&ks, cfg->keystore_dir, cfg->key_file, &ko);
+	if (r == 0) {
+		check(a, "keystore-key", "ok", NULL, "key %s loaded (key id %u)", cfg->key_file,
+		      (unsigned)ks_current_key_id(ks));
+		doctor_records(cfg, ks, req, root, a);
+	} else if (r == -ENOENT) {
+		check(a, "keystore-key", "warn", "run `tokenseal keystore init` as root",
+		      "the keystore is not initialised yet");
+	} else {
+		check(a, "keystore-key", "fail",
+		      "restore the key file from a backup (root:root 0600); never create a new "
+		      "one while records exist",
+		      "the key %s cannot be used: %s", cfg->key_file, ts_strerror(r));
+	}
+	ks_close(ks);
+	json_object_set_new(o, "checks", a);
+	out->status_json = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	out->state = TS_STATE_NONE;
+	if (!out->status_json)
+		return set_msg(out, -ENOMEM, "out of memory");
+	return set_msg(out, 0, "checks done");
+}

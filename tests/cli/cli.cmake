@@ -1,0 +1,20 @@
+# The tokenseal command (label cli): the exit-code table as a unit test,
+# and every verb against the real test IdP (root; the CLI in exec mode).
+if(NOT TARGET tokenseal)
+	return()
+endif()
+
+ts_add_unit_test(NAME test_cli_exit
+	SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli_exit.c
+	LIBS ts_cli
+	LABELS cli unit)
+
+if(TARGET tokenseal-broker)
+	ts_add_unit_test(NAME test_cli
+		SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli.c
+		LIBS ts_cli ts_broker ts_keystore ts_oauth ts_common PkgConfig::JANSSON
+		LABELS cli idp
+		TIMEOUT 600
+		ARGS $<TARGET_FILE:tokenseal> $<TARGET_FILE:tokenseal-broker>)
+	add_dependencies(test_cli tokenseal tokenseal-broker)
+endif()
