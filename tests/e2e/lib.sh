@@ -108,12 +108,12 @@ e2e_cleanup() {
 	if [ "$E2E_DEVLOG_CREATED" = 1 ] && [ "$(readlink /dev/log)" = "$S/devlog" ]; then
 		rm -f /dev/log
 	fi
+	[ "${E2E_RUNSSHD_CREATED:-0}" = 1 ] && rmdir /run/sshd 2>/dev/null
 	if [ "${E2E_KEEP:-0}" = 1 ] || [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
 		echo "logs kept in $S/logs:"
 		for f in "$S"/logs/*; do echo "---- $f"; tail -n 60 "$f"; done
-		# never leave secrets behind
-		rm -f "$S/idp/client-secret" "$S/idp/admin-key" "$S/idp/ca.key"
-		rm -rf "$S/keystore" "$S/idp"
+		# keep the logs only: no secret (client secret, keys, keystore) stays
+		find "$S" -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf {} +
 	else
 		rm -rf "$S"
 	fi
@@ -160,8 +160,12 @@ e2e_record() { echo "$E2E_KEYSTORE/users/$(id -u "$1").seal"; }
 # /etc/pam.d/SERVICE. Sets E2E_SSH_PORT.
 e2e_sshd() {
 	local svc=$1
-	mkdir -p /run/sshd 2>/dev/null
-	chmod 0755 /run/sshd
+	[ -x /usr/sbin/sshd ] || e2e_skip "sshd is missing (apt-get install openssh-server)"
+	command -v ssh >/dev/null || e2e_skip "ssh is missing (apt-get install openssh-client)"
+	# sshd's privilege separation needs /run/sshd; made here, removed after
+	if [ ! -d /run/sshd ]; then
+		mkdir -m 0755 /run/sshd && E2E_RUNSSHD_CREATED=1
+	fi
 	ssh-keygen -q -t ed25519 -N '' -f "$S/host_key" >/dev/null
 	E2E_SSH_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 	mkdir -p "$S/authorized_keys"

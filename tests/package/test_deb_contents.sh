@@ -28,7 +28,7 @@ expect_pkg() {
 	got=$(entries "$p")
 	extra=$(comm -13 <(echo "$want") <(echo "$got") |
 		grep -Ev ' \./usr/share/doc/'"$p"'/(changelog\.Debian\.gz|copyright)$' |
-		grep -Ev '^-rwxr-xr-x root/root \./usr/bin/tokenseal$|^-rw-r--r-- root/root \./usr/share/man/man1/[^/]+\.1\.gz$|^-rw-r--r-- root/root \./lib/systemd/system/tokenseal-broker\.(socket|service)$' |
+		grep -Ev '^-rwxr-xr-x root/root \./usr/bin/tokenseal$|^-rw-r--r-- root/root \./usr/share/man/man[1-8]/[^/]+\.[1-8]\.gz$|^-rw-r--r-- root/root \./lib/systemd/system/tokenseal-broker\.(socket|service)$' |
 		grep -Ev '^lrwxrwxrwx root/root \./etc/systemd/' || true)
 	[ "$p" = tokenseal ] || extra=$(grep -Ev 'usr/bin/tokenseal|man1/|systemd' <<<"$extra" || true)
 	local missing
