@@ -45,6 +45,12 @@ if ! grep -q 'E2E-CODE-SHOWN' "$S/logs/ssh-client.log"; then
 fi
 grep -q 'E2E-APPROVED' "$S/logs/ssh-client.log" || e2e_fail "the code was not approved at the IdP"
 [ $rc = 0 ] || e2e_fail "ssh exited $rc, want 0"
+# sshd runs a keyboard-interactive pam_authenticate in a forked child, so
+# what the module remembered there with pam_set_data is gone when the parent
+# calls pam_setcred: a PAM_IGNORE from setcred then fails the login
+if grep -q 'PAM: pam_setcred(): Permission denied' "$S/logs/sshd.log"; then
+	echo "diagnosis: sshd's pam_setcred failed after a successful keyboard-interactive auth: pam_sm_setcred must not depend on state set during auth (sshd authenticates in a forked child)"
+fi
 grep -q 'E2E-LOGIN-OK user=alice' "$S/logs/ssh-client.log" || e2e_fail "the remote command did not run as alice"
 [ "$(stat -c '%U:%G %a' "$rec" 2>/dev/null)" = "root:root 600" ] ||
 	e2e_fail "alice's record $rec: $(stat -c '%U:%G %a' "$rec" 2>&1), want root:root 600"
