@@ -111,7 +111,10 @@ static void device_text(const struct ts_engine *e, const struct oauth_device *de
  * (the login needs it), but the module suppresses INFO messages then
  * (Debian's sudo always passes PAM_SILENT): with TS_FLAG_SILENT the text
  * goes out as a PROMPT (echo on), which PAM_SILENT does not suppress, and
- * the poll starts after the answer.
+ * the poll starts after the answer. A remote login (PAM_RHOST set: sshd)
+ * gets the prompt too: sshd's keyboard-interactive holds INFO messages
+ * back until the next prompt or the end of authentication, so the user
+ * would never see the code while it is valid.
  */
 static int device_show(struct ts_engine *e, const struct ts_request *req,
                        const struct oauth_device *dev)
@@ -121,7 +124,7 @@ static int device_show(struct ts_engine *e, const struct ts_request *req,
 	int r;
 
 	device_text(e, dev, text, sizeof(text) - sizeof(TS_DEVICE_PROMPT_TAIL) - 1);
-	if (!(req->flags & TS_FLAG_SILENT)) {
+	if (!(req->flags & TS_FLAG_SILENT) && !req->rhost) {
 		if (e->conv && e->conv->info)
 			return e->conv->info(e->conv->ctx, text);
 		return -EINVAL;

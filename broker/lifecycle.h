@@ -196,6 +196,9 @@ struct ts_request {
 	const char *service;
 	uint32_t flags;
 	const char *method; /* may be NULL */
+	/* PAM_RHOST as the module sent it (sanitised; NULL when local): a
+	 * remote login (sshd) shows the device text as a prompt */
+	const char *rhost;
 };
 
 /* ---- administration (engine_admin.c), no user record involved -------- */

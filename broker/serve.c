@@ -204,6 +204,7 @@ static void log_outcome(const struct ts_request *req, const struct ts_outcome *o
 
 struct req_bufs {
 	char user[TS_NAME_MAX], user_log[TS_NAME_MAX], service[TS_NAME_MAX], method[32];
+	char rhost[256], rhost_raw[256];
 };
 
 /* Read one request frame into req (strings in bufs). 0; 1 when a RESULT
@@ -242,6 +243,18 @@ static int read_request(int in_fd, int timeout_ms, struct ts_request *req, struc
 	if (ts_msg_get_str(&m, TS_F_METHOD, bufs->method, sizeof(bufs->method)) >= 0 &&
 	    bufs->method[0])
 		req->method = bufs->method;
+	/* too long or odd: still remote, only its log form is cut */
+	if (ts_msg_find(&m, TS_F_RHOST)) {
+		int rr = ts_msg_get_str(&m, TS_F_RHOST, bufs->rhost_raw, sizeof(bufs->rhost_raw));
+
+		if (rr == TS_E_TOO_BIG || rr >= 0) {
+			ts_sanitize_text(bufs->rhost, sizeof(bufs->rhost), bufs->rhost_raw,
+			                 rr >= 0 ? strlen(bufs->rhost_raw) : 0);
+			if (!bufs->rhost[0])
+				snprintf(bufs->rhost, sizeof(bufs->rhost), "?");
+			req->rhost = bufs->rhost;
+		}
+	}
 	if (ts_msg_get_int(&m, TS_F_FLAGS, &flags) >= 0)
 		req->flags = (uint32_t)flags;
 	ts_msg_clear(&m);

@@ -145,13 +145,17 @@ static void write_config(const char *path, const char *client, const char *extra
 	CHECK_MSG(ts_idp_write_config(&idp, path, client, extra) == 0, "write config %s", path);
 }
 
+/* PAM_RHOST of the next calls (NULL: a local caller) */
+static const char *call_rhost;
+
 static int call_env(const char *config, enum ts_msg_type type, const char *user, uint32_t flags,
                     const char *method, struct conv_state *cs, char *const *env,
                     struct ts_client_result *res)
 {
 	struct ts_client_opts o = {.broker_path = wrapper, .config_path = config, .env = env};
 	struct ts_client_request rq = {
-	    .type = type, .user = user, .service = "test", .flags = flags, .method = method};
+	    .type = type, .user = user, .service = "test", .flags = flags, .method = method,
+	    .rhost = call_rhost};
 	struct ts_conv cv = {c_info, c_error, c_prompt, cs};
 	int r;
 
@@ -1066,10 +1070,11 @@ static void test_early_refresh_invalid_grant(void)
 	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
 }
 
-/* 4f: PAM_SILENT (TS_FLAG_SILENT): the sign-in text comes as a PROMPT
- * with echo on, which PAM_SILENT does not suppress, ending with the Enter
+/* 4f: PAM_SILENT (TS_FLAG_SILENT), or a remote login (PAM_RHOST: sshd,
+ * whose keyboard-interactive holds INFO back until the next prompt): the
+ * sign-in text comes as a PROMPT with echo on, ending with the Enter
  * request; no INFO; polling starts after the answer and the login works. */
-static void test_device_silent(void)
+static void device_prompted(uint32_t flags, const char *rhost)
 {
 	struct conv_state cs = {.approve_login = "alice", .approve_pw = "alice-pw",
 	                        .approve_in_prompt = true};
@@ -1081,8 +1086,9 @@ static void test_device_silent(void)
 	/* no auth_with_stored_token: alice's valid record must not answer */
 	snprintf(cfg, sizeof(cfg), "%s/silent.conf", idp.dir);
 	write_config(cfg, "conf", "login_methods = device\n");
-	CHECK_INT(call_env(cfg, TS_MSG_LOGIN, "alice", TS_FLAG_SILENT, "device", &cs, NULL, &res),
-	          0);
+	call_rhost = rhost;
+	CHECK_INT(call_env(cfg, TS_MSG_LOGIN, "alice", flags, "device", &cs, NULL, &res), 0);
+	call_rhost = NULL;
 	snprintf(want, sizeof(want), "signed in to %s as alice (device)", idp.issuer);
 	CHECK_STR(res.message, want);
 	ts_client_result_clear(&res);
@@ -1095,6 +1101,16 @@ static void test_device_silent(void)
 	snprintf(want, sizeof(want), "To sign in to %s, open ", idp.issuer);
 	CHECK_MSG(strncmp(cs.last_prompt, want, strlen(want)) == 0, "and carries the sign-in text");
 	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
+}
+
+static void test_device_silent(void)
+{
+	device_prompted(TS_FLAG_SILENT, NULL);
+}
+
+static void test_device_remote(void)
+{
+	device_prompted(0, "192.0.2.7");
 }
 
 /* Whether some line of log contains needle and starts with prefix. */
@@ -1272,6 +1288,7 @@ int main(int argc, char **argv)
 	RUN(test_early_refresh_lock_timeout);
 	RUN(test_early_refresh_invalid_grant);
 	RUN(test_device_silent);
+	RUN(test_device_remote);
 	ts_leak_scan_file("the broker's log", logfile);
 	RUN(test_config_reported);
 	RUN(test_server_down);
