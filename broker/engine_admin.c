@@ -19,6 +19,7 @@
 
 #include "ks.h"
 #include "lifecycle.h"
+#include "nss_update.h"
 #include "ts_error.h"
 #include "ts_log.h"
 #include "ts_mem.h"
@@ -83,6 +84,9 @@ static int ks_init_op(const struct ts_config *cfg, struct ts_outcome *out)
 	if (r < 0)
 		return set_msg(out, r, "cannot initialise the keystore %.200s: %s",
 		               cfg->keystore_dir, ts_strerror(r));
+	/* the NSS cache carries nss_resolve_unknown: write it before any
+	 * sign-in (a failure is a logged warning, never init's) */
+	(void)ts_nss_prepare(cfg);
 	if (had_key)
 		return set_msg(out, 0, "key already present in %.200s; nothing was changed",
 		               cfg->key_file);
@@ -157,6 +161,7 @@ static int ks_forget_op(const struct ts_config *cfg, const struct ts_request *re
 	}
 	r = ks_read_locked(ks, l, &id, &b);
 	if (r == TS_E_NO_RECORD || r == -ENOENT) {
+		(void)ts_nss_forget(cfg, req->user);
 		set_msg(out, 0, "%s has no record; nothing is pinned", req->user);
 		r = 0;
 		goto out;
@@ -179,6 +184,8 @@ static int ks_forget_op(const struct ts_config *cfg, const struct ts_request *re
 		set_msg(out, r, "could not delete the record of %s: %s", req->user, ts_strerror(r));
 		goto out;
 	}
+	/* the NSS uid becomes a tombstone: never handed to someone else */
+	(void)ts_nss_forget(cfg, req->user);
 	r = set_msg(out, 0,
 	            "released %s: the next sign-in may be made by any identity the server "
 	            "vouches for as %s",
@@ -382,6 +389,23 @@ static void doctor_records(const struct ts_config *cfg, struct ks *ks, const str
 		check(a, "records", "ok", NULL, "%u records match the configuration", n);
 }
 
+/* The asking user's NSS cache entry (what sshd and `id` see). */
+static void doctor_nss(const struct ts_config *cfg, const struct ts_request *req, json_t *a)
+{
+	struct ts_nss_user u = {0};
+	char text[160];
+	int r = ts_nss_describe(cfg, req->user, &u);
+
+	if (r < 0) {
+		check(a, "nss-cache", "warn",
+		      "the next sign-in rebuilds it; check the broker's log for why",
+		      "%s cannot be read: %s", cfg->nss_cache, ts_strerror(r));
+		return;
+	}
+	ts_nss_user_text(&u, text, sizeof(text));
+	check(a, "nss-cache", "ok", NULL, "%s: %s", req->user, text);
+}
+
 int ts_admin_doctor(const struct ts_config *cfg, const struct ts_request *req, bool root,
                     struct ts_outcome *out)
 {
@@ -403,6 +427,7 @@ int ts_admin_doctor(const struct ts_config *cfg, const struct ts_request *req, b
 		check(a, "keystore-key", "ok", NULL, "key %s loaded (key id %u)", cfg->key_file,
 		      (unsigned)ks_current_key_id(ks));
 		doctor_records(cfg, ks, req, root, a);
+		doctor_nss(cfg, req, a);
 	} else if (r == -ENOENT) {
 		check(a, "keystore-key", "warn", "run `tokenseal keystore init` as root",
 		      "the keystore is not initialised yet");

@@ -11,11 +11,34 @@
 #include <jansson.h>
 
 #include "engine_internal.h"
+#include "nss_update.h"
 #include "ks.h"
 #include "ts_error.h"
 #include "ts_log.h"
 #include "ts_mem.h"
 #include "ts_time.h"
+
+/* The user's entry in the NSS user cache: {state, uid, gid, pinned_by_name,
+ * text}, or null when the cache cannot be read. */
+static json_t *nss_json(const struct ts_config *cfg, const char *user)
+{
+	struct ts_nss_user u = {0};
+	char text[160];
+	json_t *n;
+	bool ids;
+
+	if (ts_nss_describe(cfg, user, &u) < 0 || !(n = json_object()))
+		return json_null();
+	ids = u.state == TS_NSS_USER_ACTIVE || u.state == TS_NSS_USER_TOMBSTONE;
+	ts_nss_user_text(&u, text, sizeof(text));
+	json_object_set_new(n, "state", json_string(ts_nss_user_state_name(u.state)));
+	json_object_set_new(n, "uid", ids ? json_integer(u.uid) : json_null());
+	json_object_set_new(n, "gid", u.state == TS_NSS_USER_ACTIVE ? json_integer(u.gid)
+	                                                           : json_null());
+	json_object_set_new(n, "pinned_by_name", json_boolean(u.pinned_by_name));
+	json_object_set_new(n, "text", json_string(text));
+	return n;
+}
 
 int eng_status(struct ts_engine *e, const struct ts_request *req, struct ts_outcome *out)
 {
@@ -33,6 +56,7 @@ int eng_status(struct ts_engine *e, const struct ts_request *req, struct ts_outc
 	}
 	json_object_set_new(o, "user", json_string(req->user));
 	json_object_set_new(o, "issuer", json_string(e->cfg->issuer));
+	json_object_set_new(o, "nss", nss_json(e->cfg, req->user));
 	if (r == TS_E_NO_RECORD || r == -ENOENT) {
 		json_object_set_new(o, "state", json_string(ts_state_name(TS_STATE_NONE)));
 		eng_set_msg(out, 0, TS_STATE_NONE, "%s is not signed in at %s", req->user,

@@ -184,6 +184,52 @@ int ts_nss_record_login(const struct ts_config *cfg, const char *user, const cha
 	return 0;
 }
 
+int ts_nss_prepare(const struct ts_config *cfg)
+{
+	_cleanup_(ts_nsscache_freep) struct ts_nsscache *c = NULL;
+	struct ts_nsscache_settings s;
+	char why[TS_PATH_MAX + 128];
+	_cleanup_close_ int lock = -1;
+	int r;
+
+	if (!ts_config_nss_cache_on(cfg))
+		return 0;
+	settings_of(cfg, &s);
+	r = folder_safe(cfg->nss_cache, why, sizeof(why));
+	if (r < 0)
+		return warn(cfg, "-", r, "refused: %s", why[0] ? why : ts_strerror(r));
+	r = ts_nsscache_lock(cfg->nss_cache, TS_NSS_LOCK_TIMEOUT_MS, &lock);
+	if (r < 0)
+		return warn(cfg, "-", r, "cannot take its lock %s.lock: %s", cfg->nss_cache,
+		            ts_strerror(r));
+	r = load_for_write(cfg, "-", &s, &c);
+	if (r < 0)
+		return warn(cfg, "-", r, "cannot read it: %s", ts_strerror(r));
+	r = reserve_local(c, cfg);
+	if (r < 0)
+		return warn(cfg, "-", r, "cannot reserve the local accounts' uids: %s",
+		            ts_strerror(r));
+	r = ts_nsscache_save(c, cfg->nss_cache);
+	if (r < 0)
+		return warn(cfg, "-", r, "cannot write it: %s", ts_strerror(r));
+	return 0;
+}
+
+const char *ts_nss_user_state_name(enum ts_nss_user_state s)
+{
+	switch (s) {
+	case TS_NSS_USER_ABSENT:
+		return "absent";
+	case TS_NSS_USER_ACTIVE:
+		return "active";
+	case TS_NSS_USER_TOMBSTONE:
+		return "tombstone";
+	case TS_NSS_USER_OFF:
+	default:
+		return "off";
+	}
+}
+
 int ts_nss_forget(const struct ts_config *cfg, const char *user)
 {
 	_cleanup_(ts_nsscache_freep) struct ts_nsscache *c = NULL;

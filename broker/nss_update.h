@@ -90,4 +90,17 @@ int ts_nss_lookup_uid(const struct ts_config *cfg, const char *user, uint32_t *r
  * (nss_cache = none)". Always NUL-terminates (len > 0). */
 void ts_nss_user_text(const struct ts_nss_user *u, char *buf, size_t len) TS_NONNULL(1, 2);
 
+/* The NSS cache's short state names for `tokenseal status --json`: "off",
+ * "absent", "active", "tombstone". */
+const char *ts_nss_user_state_name(enum ts_nss_user_state s);
+
+/*
+ * Write the cache with the configuration's settings and no new user
+ * (`tokenseal keystore init`): nss_resolve_unknown lives in the file, so a
+ * host needs one before its first sign-in for unknown names to resolve.
+ * Keeps every entry of an existing cache. 0 (also when off), or -err after
+ * a warning, like ts_nss_record_login.
+ */
+int ts_nss_prepare(const struct ts_config *cfg) TS_NONNULL(1);
+
 #endif

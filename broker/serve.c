@@ -12,6 +12,7 @@
 #include "discovery_cache.h"
 #include "ks.h"
 #include "lifecycle.h"
+#include "nss_update.h"
 #include "serve.h"
 #include "ts_error.h"
 #include "ts_log.h"
@@ -142,6 +143,33 @@ static int authorize(const char *user, uid_t peer_uid, uid_t *ret_uid)
 	if (peer_uid != 0 && res->pw_uid != peer_uid)
 		return TS_E_PERM;
 	*ret_uid = res->pw_uid;
+	return 0;
+}
+
+static int load_config(const struct ts_serve_opts *opts, const struct ts_request *req,
+                       struct ts_config *cfg, struct ts_outcome *out);
+
+/*
+ * A name no local source knows (the broker's own lookups skip the NSS
+ * module: TS_NSS_LOOP_ENV) may be a user who exists only at the identity
+ * provider (DESIGN §6): it has the uid the NSS cache gives it (its entry,
+ * or the uid nss_resolve_unknown pre-resolves it to), exactly what sshd
+ * and the rest of the host see through libnss_tokenseal. -ENOENT when the
+ * cache knows nothing of it either.
+ */
+static int authorize_cached(const struct ts_serve_opts *opts, const struct ts_request *req,
+                            uid_t peer_uid, uid_t *ret_uid)
+{
+	struct ts_outcome scratch = {.expires = -1};
+	struct ts_config cfg;
+	uint32_t uid;
+
+	if (load_config(opts, req, &cfg, &scratch) < 0 || !ts_config_nss_cache_on(&cfg) ||
+	    ts_nss_lookup_uid(&cfg, req->user, &uid) < 0)
+		return -ENOENT;
+	if (peer_uid != 0 && uid != peer_uid)
+		return TS_E_PERM;
+	*ret_uid = uid;
 	return 0;
 }
 
@@ -453,6 +481,8 @@ int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd,
 	if (r > 0)
 		return send_result(out_fd, cc.timeout_ms, &out);
 	r = authorize(req.user, peer_uid, &req.uid);
+	if (r == -ENOENT)
+		r = authorize_cached(opts, &req, peer_uid, &req.uid);
 	if (r < 0) {
 		out.code = r;
 		snprintf(out.message, sizeof(out.message),

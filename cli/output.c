@@ -87,6 +87,7 @@ char *cli_status_json(const char *user, const char *status_json, int state, cons
 		json_object_set_new(o, "clock_skew_warning", json_false());
 		json_object_set_new(o, "sessions", json_integer(0));
 		json_object_set_new(o, "last_error", json_null());
+		json_object_set_new(o, "nss", json_null());
 		json_object_set_new(o, "message",
 		                    json_string("TOKENSEAL_OAUTH_TOKEN is set: `tokenseal token` "
 		                                "prints it as is; the keystore is not used"));
@@ -139,6 +140,8 @@ char *cli_status_json(const char *user, const char *status_json, int state, cons
 		else
 			json_object_set_new(o, "last_error", json_null());
 	}
+	v = in ? json_object_get(in, "nss") : NULL;
+	json_object_set_new(o, "nss", json_is_object(v) ? json_deep_copy(v) : json_null());
 	json_object_set_new(o, "message", json_string(message ? message : ""));
 dump:
 	(void)now;
@@ -269,6 +272,9 @@ void cli_status_print(FILE *f, const char *schema_json, bool color)
 		if ((s = str_of(le, "at")))
 			fprintf(f, "               at %s\n", s);
 	}
+	v = json_object_get(o, "nss");
+	if (json_is_object(v) && (s = str_of(v, "text")))
+		fprintf(f, "nss:           %s\n", s);
 	if ((s = str_of(o, "message")) && s[0])
 		fprintf(f, "%s\n", s);
 	json_decref(o);

@@ -292,6 +292,7 @@ static json_t *check_status_schema(const char *text)
 	                                   "clock_skew_warning",
 	                                   "sessions",
 	                                   "last_error",
+	                                   "nss",
 	                                   "message",
 	                                   NULL};
 	json_error_t je;
@@ -337,6 +338,20 @@ static json_t *check_status_schema(const char *text)
 		want_type(v, "exit_code", "integer", false);
 		want_type(v, "at", "time", true);
 		want_type(v, "reason", "string", true);
+	}
+	want_type(o, "nss", "object", true);
+	v = json_object_get(o, "nss");
+	if (json_is_object(v)) {
+		const char *ns = json_string_value(json_object_get(v, "state"));
+
+		want_type(v, "state", "string", false);
+		CHECK_MSG(ns && (!strcmp(ns, "active") || !strcmp(ns, "tombstone") ||
+		                 !strcmp(ns, "absent") || !strcmp(ns, "off")),
+		          "nss.state is documented: %s", ns ? ns : "?");
+		want_type(v, "uid", "integer", true);
+		want_type(v, "gid", "integer", true);
+		want_type(v, "pinned_by_name", "boolean", false);
+		want_type(v, "text", "string", false);
 	}
 	want_type(o, "message", "string", false);
 	json_object_foreach(o, k, v)
@@ -554,6 +569,8 @@ static void test_status_valid(void)
 {
 	struct run r;
 	json_t *o, *lc;
+	long long uid;
+	char want[128];
 
 	run(&r, ARGS("status", "--json", "--user", "alice"));
 	CHECK_INT(r.exit, 0);
@@ -569,9 +586,19 @@ static void test_status_valid(void)
 	CHECK_STR(jstr(lc, "verdict"), "active");
 	CHECK(json_is_null(json_object_get(o, "last_error")));
 	CHECK(json_is_string(json_object_get(o, "last_refresh_at")));
+	/* the sign-in wrote alice's NSS cache entry (issue 9): a hashed uid in
+	 * the default nss_uid_min..nss_uid_max, gid = uid */
+	lc = json_object_get(o, "nss");
+	CHECK_MSG(json_is_object(lc), "status shows the NSS cache entry");
+	CHECK_STR(jstr(lc, "state"), "active");
+	uid = json_integer_value(json_object_get(lc, "uid"));
+	CHECK_MSG(uid >= 1000000 && uid <= 1999999, "hashed uid %lld in range", uid);
+	CHECK_INT(json_integer_value(json_object_get(lc, "gid")), uid);
 	json_decref(o);
 	run(&r, ARGS("status", "--user", "alice"));
 	CHECK_INT(r.exit, 0);
+	snprintf(want, sizeof(want), "nss:           uid %lld, gid %lld\n", uid, uid);
+	CHECK_MSG(strstr(r.out, want), "the human form shows it: %s", r.out);
 	CHECK(strstr(r.out, "state:         valid\n"));
 	CHECK(strstr(r.out, "subject:       sub-alice\n"));
 	CHECK(strstr(r.out, "source:        keystore\n"));
@@ -886,6 +913,14 @@ static void test_keystore_verbs(void)
 	             "server vouches for as bob\n");
 	snprintf(rec, sizeof(rec), "%s/users/%u.seal", ksdir, (unsigned)uid_of("bob"));
 	CHECK_MSG(stat(rec, &st) != 0, "bob's record (and pinned subject) is gone");
+	/* and his NSS uid is a tombstone: never given to anyone else */
+	run(&r, ARGS("status", "--json", "--user", "bob"));
+	{
+		json_t *o = check_status_schema(r.out);
+
+		CHECK_STR(jstr(json_object_get(o, "nss"), "state"), "tombstone");
+		json_decref(o);
+	}
 	run(&r, ARGS("keystore", "forget"));
 	CHECK_INT(r.exit, 4);
 	CHECK(

@@ -435,9 +435,20 @@ static void test_idp_only_name(void)
 		CHECK_INT(ts_nss_lookup_uid(&c, "alice", &got), -ENOENT);
 	}
 
-	/* today's limit: the broker's authorisation needs a local account */
-	CHECK_INT(login(cfg, "ext-zed", "whatever", msg, sizeof(msg)), -ENOENT);
-	CHECK_STR(msg, "uid 0: no local user named ext-zed");
+	/* a wrong password is the server's refusal, not "no local user" */
+	CHECK_INT(login(cfg, "ext-zed", "whatever", msg, sizeof(msg)) != 0, 1);
+	CHECK_MSG(!strstr(msg, "no local user"), "authorised by the cache: %s", msg);
+	/* the IdP-only user signs in under the pre-resolved uid, and keeps it */
+	CHECK_INT(login(cfg, "ext-zed", "ext-zed-pw", msg, sizeof(msg)), 0);
+	snprintf(want, sizeof(want), "ext-zed:*:%u:%u:Zed Outsider:/srv/home/ext-zed-%u:/bin/sh",
+	         (unsigned)uid, (unsigned)uid, (unsigned)uid);
+	CHECK_INT(getent("ext-zed", line, sizeof(line)), 0);
+	CHECK_STR(line, want);
+	snprintf(line, sizeof(line), "%s/keystore/users/%u.seal", idp.dir, (unsigned)uid);
+	CHECK_MSG(access(line, F_OK) == 0, "the record is stored under the cache's uid: %s", line);
+	/* a name neither local nor in the cache stays unknown */
+	CHECK_INT(login(cfg, "nomatch", "x", msg, sizeof(msg)), -ENOENT);
+	CHECK_STR(msg, "uid 0: no local user named nomatch");
 }
 
 int main(int argc, char **argv)

@@ -8,7 +8,8 @@
  * exit even when a CHECK fails, and they exit by themselves when the test
  * process is gone (--watch-pid).
  *
- * Accounts: alice/alice-pw, bob/bob-pw, carol/carol-pw (sub "sub-<login>",
+ * Accounts: alice/alice-pw, bob/bob-pw, carol/carol-pw, ext-zed/ext-zed-pw (no
+ * local account: an IdP-only user) (sub "sub-<login>",
  * preferred_username <login>, email <login>@example.org). Clients:
  * conf_client (confidential, client_secret_basic or _post, secret in
  * secret_file) and public_client (token_endpoint_auth_method none). See
