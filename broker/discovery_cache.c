@@ -207,7 +207,10 @@ bool ts_discovery_cache_suspect(int code, bool unavailable)
 void ts_discovery_cache_update(const struct ts_config *cfg, const struct oauth_client *oc,
                                bool suspect)
 {
-	const struct ts_atomic_opts ao = {.mode = 0644, .uid = 0, .gid = 0};
+	/* created by root (checked below) with group 0 (the broker dropped
+	 * every other id): no fchown, which the service's seccomp filter and
+	 * empty capability set would refuse */
+	const struct ts_atomic_opts ao = {.mode = 0644, .uid = (uid_t)-1, .gid = (gid_t)-1};
 	char path[TS_PATH_MAX + 32];
 	const char *doc;
 	size_t len = 0;

@@ -222,6 +222,19 @@ static const char *config_path(const char *config, char *buf, size_t len)
  * reaches access checks or the owner of a file the broker creates. */
 static int become_root(void)
 {
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg, groups[64];
+	int n = getgroups((int)TS_ARRAY_SIZE(groups), groups);
+	bool only_root_group = n >= 0;
+
+	for (int i = 0; i < n; i++)
+		if (groups[i] != 0)
+			only_root_group = false;
+	/* nothing to change (the service under systemd: no capabilities, so
+	 * setgroups would fail, and its seccomp filter refuses id changes) */
+	if (only_root_group && getresuid(&ru, &eu, &su) == 0 && ru == 0 && eu == 0 && su == 0 &&
+	    getresgid(&rg, &eg, &sg) == 0 && rg == 0 && eg == 0 && sg == 0)
+		return 0;
 	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
 		fprintf(stderr, "tokenseal-broker: cannot drop the caller's ids: %s\n",
 		        strerror(errno));

@@ -722,6 +722,61 @@ static void test_background(void)
 	CHECK_MSG(kill(pid, 0) != 0, "the background daemon exited");
 }
 
+/* As tokenseal-broker.service runs it: root with no capability at all
+ * (CapabilityBoundingSet= empty) and no_new_privs. Every file it needs is
+ * root's own, so reading the config, opening the keystore, signing a user
+ * in (new record) and revalidating all work. */
+static void test_no_capabilities(void)
+{
+	static const char tool[] = "/usr/bin/setpriv";
+	const char *argv[] = {tool,      "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs",
+	                      "--",      broker_bin,            "--daemon",        "--foreground",
+	                      "--debug", "--config",            cfg,               NULL};
+	char log[1024], want[2048], path[64];
+	struct rres res;
+	pid_t pid;
+	char *st, *cap;
+
+	if (access(tool, X_OK) != 0) {
+		fprintf(stderr, "   SKIPPED this case: %s is not installed\n", tool);
+		return;
+	}
+	snprintf(log, sizeof(log), "%s/nocaps.log", ts_test_tmpdir());
+	pid = spawn(argv, log, NULL, 0);
+	snprintf(want, sizeof(want), "info: serving on %s (config %s)\n", sock, cfg);
+	CHECK_MSG(wait_log(log, want, 15000), "the daemon without capabilities serves");
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	{
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n, got = 0;
+
+		CHECK(fd >= 0);
+		st = calloc(1, 8192);
+		CHECK(st);
+		while ((n = read(fd, st + got, 8191 - (size_t)got)) > 0)
+			got += n;
+		close(fd);
+	}
+	cap = strstr(st, "CapEff:");
+	CHECK_MSG(cap && strncmp(cap, "CapEff:\t0000000000000000\n", 25) == 0,
+	          "no effective capability (%.30s)", cap ? cap : "?");
+	cap = strstr(st, "CapBnd:");
+	CHECK_MSG(cap && strncmp(cap, "CapBnd:\t0000000000000000\n", 25) == 0,
+	          "an empty bounding set (%.30s)", cap ? cap : "?");
+	free(st);
+	CHECK_INT(ask(sock, TS_MSG_LOGIN, "carol", "password", "carol-pw", &res), 0);
+	CHECK_INT(res.code, 0);
+	snprintf(want, sizeof(want), "signed in to %s as carol (password)", idp.issuer);
+	CHECK_STR(res.message, want);
+	CHECK_INT(ask(sock, TS_MSG_REVALIDATE, "alice", NULL, NULL, &res), 0);
+	CHECK_INT(res.code, 0);
+	CHECK_INT(ask(sock, TS_MSG_GET_TOKEN, "carol", NULL, NULL, &res), 0);
+	CHECK_INT(res.code, 0);
+	stop_daemon(pid);
+	ts_leak_remember("carol-pw");
+	ts_leak_scan_file("daemon --debug log without capabilities", log);
+}
+
 /* systemd-socket-activate -l PATH: the daemon serves the passed socket
  * (not socket_path), and leaves it in place when it stops. */
 static void test_socket_activation(void)
@@ -801,6 +856,7 @@ int main(int argc, char **argv)
 	RUN(test_stale_notify_idle);
 	RUN(test_not_a_socket);
 	RUN(test_background);
+	RUN(test_no_capabilities);
 	RUN(test_socket_activation);
 	if (daemon_pid > 0)
 		kill(daemon_pid, SIGTERM);
