@@ -549,14 +549,41 @@ static void test_second_daemon_refused(void)
 	CHECK_INT(res.code, 0);
 }
 
+/* SIGTERM with a request in flight (a sign-in waiting at its password
+ * prompt): the socket goes at once (no new connection), the request gets
+ * its grace time, then its connection is cut and the daemon exits 0. */
 static void test_sigterm(void)
 {
+	struct ts_msg m = {0};
 	struct stat st;
+	long long t0;
+	int fd, status;
 
-	stop_daemon(daemon_pid);
+	fd = dial(sock);
+	CHECK(fd >= 0);
+	CHECK_INT(send_msg(fd, TS_MSG_LOGIN, "alice", "password", 0, NULL), 0);
+	CHECK_INT(ts_proto_read(fd, &m, 30000), 0);
+	CHECK_INT(m.type, TS_MSG_PROMPT);
+	ts_msg_clear(&m);
+	t0 = now_ms();
+	CHECK_INT(kill(daemon_pid, SIGTERM), 0);
+	while (lstat(sock, &st) == 0 && now_ms() - t0 < 2000)
+		usleep(10000);
+	CHECK_MSG(lstat(sock, &st) != 0 && errno == ENOENT, "SIGTERM removed %s at once", sock);
+	CHECK_INT(dial(sock), -ENOENT);
+	status = wait_exit(daemon_pid, 20000);
+	fprintf(stderr, "   exited %lld ms after SIGTERM\n", now_ms() - t0);
+	CHECK_MSG(status != -1, "the daemon exited");
+	CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0 (%d)", status);
+	CHECK_MSG(now_ms() - t0 >= 9000, "the request had its 10 s of grace");
 	daemon_pid = -1;
+	/* the unanswered prompt's connection was cut: no RESULT, end of stream */
+	CHECK_INT(ts_proto_read(fd, &m, 5000), -ECONNRESET);
+	close(fd);
 	CHECK_MSG(file_has(logfile, "info: Terminated: stopping\n"), "said it stops");
-	CHECK_MSG(lstat(sock, &st) != 0 && errno == ENOENT, "SIGTERM removed %s", sock);
+	CHECK_MSG(file_has(logfile, "warning: 1 request(s) still running after 10 s: cutting "
+	                            "them\n"),
+	          "said it cut the request");
 }
 
 static int notify_socket(const char *path)
