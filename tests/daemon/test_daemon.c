@@ -57,6 +57,33 @@ static struct ts_idp idp;
 static char broker_bin[512], cfg[700], ksdir[700], rundir[700], sock[760], logfile[700];
 static pid_t daemon_pid = -1;
 
+/* Every daemon a case starts (directly or found in the background), so a
+ * failing CHECK leaves none behind: killed at exit. */
+#define MAX_SPAWNED 64
+static pid_t spawned[MAX_SPAWNED];
+static size_t n_spawned;
+
+static void remember_pid(pid_t pid)
+{
+	if (pid > 0 && n_spawned < MAX_SPAWNED)
+		spawned[n_spawned++] = pid;
+}
+
+/* Gone (reaped, or seen to exit): never signal that pid again. */
+static void forget_pid(pid_t pid)
+{
+	for (size_t i = 0; i < n_spawned; i++)
+		if (spawned[i] == pid)
+			spawned[i] = spawned[--n_spawned];
+}
+
+static void kill_leftovers(void)
+{
+	for (size_t i = 0; i < n_spawned; i++)
+		if (kill(spawned[i], 0) == 0)
+			(void)kill(spawned[i], SIGKILL);
+}
+
 static uid_t uid_of(const char *user)
 {
 	struct passwd *pw = getpwnam(user);
@@ -207,6 +234,7 @@ static pid_t spawn(const char *const argv[], const char *log, const char *notify
 		}
 		_exit(127);
 	}
+	remember_pid(pid);
 	return pid;
 }
 
@@ -219,8 +247,10 @@ static int wait_exit(pid_t pid, long long ms)
 	for (;;) {
 		pid_t w = waitpid(pid, &st, WNOHANG);
 
-		if (w == pid)
+		if (w == pid) {
+			forget_pid(pid);
 			return st;
+		}
 		if (now_ms() > end)
 			return -1;
 		usleep(20000);
@@ -795,6 +825,7 @@ static void test_background(void)
 	close(fd);
 	pid = find_process(argv);
 	CHECK_MSG(pid > 0, "the background daemon is running");
+	remember_pid(pid);
 	/* a session of its own, not the session leader (it cannot regain a
 	 * terminal) */
 	CHECK_MSG(getsid(pid) != getsid(0) && getsid(pid) != pid, "detached (sid %ld)",
@@ -808,6 +839,7 @@ static void test_background(void)
 	for (end = now_ms() + 15000; kill(pid, 0) == 0 && now_ms() < end;)
 		usleep(20000);
 	CHECK_MSG(kill(pid, 0) != 0, "the background daemon exited");
+	forget_pid(pid);
 }
 
 /* As tokenseal-broker.service runs it: root with no capability at all
@@ -916,6 +948,7 @@ int main(int argc, char **argv)
 	if (!getpwnam("alice") || !getpwnam("bob") || !getpwnam("carol"))
 		TS_SKIP("local users alice/bob/carol missing: scripts/test creates them");
 	signal(SIGPIPE, SIG_IGN);
+	atexit(kill_leftovers);
 	CHECK(ts_strlcpy(broker_bin, argv[1], sizeof(broker_bin)) == 0);
 	CHECK(ts_idp_start(&idp, 3600) == 0);
 	/* other uids must reach the socket's folder */
