@@ -51,6 +51,7 @@
 
 #include "daemon.h"
 #include "discovery_cache.h"
+#include "nss_update.h"
 #include "oauth.h"
 #include "serve.h"
 #include "ts_config.h"
@@ -449,6 +450,23 @@ static int get_listener(const struct ts_daemon_opts *o, int *ret_fd, bool *ret_c
 	return 0;
 }
 
+/* The NSS cache carries nss_resolve_unknown and the other nss_* settings:
+ * a (re)started service brings a cache written under older settings up to
+ * date, so that names the new pattern admits resolve before any sign-in.
+ * Problems are the cache's own warnings; the daemon serves regardless. */
+static void nss_settings_up_to_date(const char *config_path)
+{
+	struct ts_config *cfg = malloc(sizeof(*cfg));
+
+	if (!cfg)
+		return;
+	ts_config_defaults(cfg);
+	if (ts_config_load(cfg, config_path, NULL, NULL) >= 0 &&
+	    ts_config_validate(cfg, config_path, NULL) >= 0)
+		(void)ts_nss_prepare_if_stale(cfg);
+	free(cfg);
+}
+
 int ts_daemon_run(const struct ts_daemon_opts *o)
 {
 	char path[TS_PATH_MAX];
@@ -503,6 +521,7 @@ int ts_daemon_run(const struct ts_daemon_opts *o)
 	(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	(void)pthread_attr_setstacksize(&attr, THREAD_STACK);
 
+	nss_settings_up_to_date(o->config_path);
 	ts_log(LOG_INFO, "serving on %s (config %s)", path, o->config_path);
 	(void)sd_notifyf(0, "READY=1\nSTATUS=serving on %s", path);
 

@@ -294,6 +294,33 @@ int ts_nss_describe(const struct ts_config *cfg, const char *user, struct ts_nss
 	return 0;
 }
 
+/* Whether the view was written with cfg's settings. */
+static bool settings_match(const struct ts_nsscache_view *v, const struct ts_config *cfg)
+{
+	return v->uid_min == cfg->nss_uid_min && v->uid_max == cfg->nss_uid_max &&
+	       v->gid == cfg->nss_gid && strcmp(v->issuer, cfg->issuer) == 0 &&
+	       strcmp(v->home_template, cfg->nss_home) == 0 &&
+	       strcmp(v->shell, cfg->nss_shell) == 0 &&
+	       strcmp(v->resolve_unknown, cfg->nss_resolve_unknown) == 0;
+}
+
+int ts_nss_prepare_if_stale(const struct ts_config *cfg)
+{
+	struct ts_file_policy pol = ts_file_policy_public(TS_NSSCACHE_MAX_SIZE);
+	struct ts_nsscache_view v;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	bool fresh;
+	int r;
+
+	if (!ts_config_nss_cache_on(cfg))
+		return 0;
+	r = ts_read_file(cfg->nss_cache, &pol, &buf, &len);
+	fresh = r >= 0 && ts_nsscache_view_open(&v, buf, len) >= 0 && settings_match(&v, cfg);
+	free(buf);
+	return fresh ? 0 : ts_nss_prepare(cfg);
+}
+
 int ts_nss_lookup_uid(const struct ts_config *cfg, const char *user, uint32_t *ret_uid)
 {
 	struct ts_file_policy pol = ts_file_policy_public(TS_NSSCACHE_MAX_SIZE);

@@ -103,4 +103,9 @@ const char *ts_nss_user_state_name(enum ts_nss_user_state s);
  */
 int ts_nss_prepare(const struct ts_config *cfg) TS_NONNULL(1);
 
+/* ts_nss_prepare only when the cache is absent, unreadable or was written
+ * with other settings than cfg's (an administrator changed nss_*): one
+ * read of the file otherwise. */
+int ts_nss_prepare_if_stale(const struct ts_config *cfg) TS_NONNULL(1);
+
 #endif

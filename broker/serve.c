@@ -164,8 +164,13 @@ static int authorize_cached(const struct ts_serve_opts *opts, const struct ts_re
 	struct ts_config cfg;
 	uint32_t uid;
 
-	if (load_config(opts, req, &cfg, &scratch) < 0 || !ts_config_nss_cache_on(&cfg) ||
-	    ts_nss_lookup_uid(&cfg, req->user, &uid) < 0)
+	if (load_config(opts, req, &cfg, &scratch) < 0 || !ts_config_nss_cache_on(&cfg))
+		return -ENOENT;
+	/* nss_resolve_unknown lives in the file: one the administrator has not
+	 * yet had rewritten since changing the nss_* keys is brought up to date
+	 * first (a rewrite only when it differs) */
+	(void)ts_nss_prepare_if_stale(&cfg);
+	if (ts_nss_lookup_uid(&cfg, req->user, &uid) < 0)
 		return -ENOENT;
 	if (peer_uid != 0 && uid != peer_uid)
 		return TS_E_PERM;

@@ -451,6 +451,27 @@ static void test_idp_only_name(void)
 	CHECK_STR(msg, "uid 0: no local user named nomatch");
 }
 
+/* A host whose cache predates its nss_resolve_unknown (the administrator
+ * set it after the package wrote the cache, or no cache exists yet): the
+ * broker brings the file's settings up to date before it looks the name
+ * up, so the first sign-in of an IdP-only name works. */
+static void test_idp_only_first_on_host(void)
+{
+	char c2[800], extra[1400], cache2[900], msg[600];
+	struct stat st;
+
+	snprintf(c2, sizeof(c2), "%s/fresh-host.conf", idp.dir);
+	snprintf(cache2, sizeof(cache2), "%s/nss-fresh/users.cache", idp.dir);
+	snprintf(extra, sizeof(extra),
+	         "login_methods = password\nnss_cache = %s\nnss_uid_min = %u\nnss_uid_max = %u\n"
+	         "nss_resolve_unknown = ext-z[a-z]+\n",
+	         cache2, UID_MIN, UID_MAX);
+	CHECK(ts_idp_write_config(&idp, c2, "conf", extra) == 0);
+	CHECK_MSG(stat(cache2, &st) != 0, "no cache on this host yet");
+	CHECK_INT(login(c2, "ext-zed", "ext-zed-pw", msg, sizeof(msg)), 0);
+	CHECK_MSG(stat(cache2, &st) == 0, "the sign-in wrote the cache");
+}
+
 int main(int argc, char **argv)
 {
 	char extra[1200];
@@ -506,6 +527,7 @@ int main(int argc, char **argv)
 	RUN(test_damaged_rebuilt);
 	RUN(test_local_uid_reserved);
 	RUN(test_idp_only_name);
+	RUN(test_idp_only_first_on_host);
 	ts_leak_scan_file("the broker's log", logfile);
 	return ts_test_done();
 }
