@@ -37,12 +37,15 @@ find_file(TS_PAM_DENY_SO pam_deny.so
 set(_pamdir ${CMAKE_CURRENT_BINARY_DIR}/pam)
 set(_mod $<TARGET_FILE:pam_tokenseal>)
 set(_peer $<TARGET_FILE:ts_proto_test_peer>)
+# socket_path names a socket no daemon listens on (never the host's
+# /run/tokenseal/broker.sock): every request falls to exec mode.
+set(_nosock "socket_path = ${_pamdir}/no-daemon.sock\n")
 file(GENERATE OUTPUT ${_pamdir}/conf/missing.conf
-	CONTENT "broker_path = /nonexistent/tokenseal-broker\n")
-file(GENERATE OUTPUT ${_pamdir}/conf/peer.conf CONTENT "broker_path = ${_peer}\n")
+	CONTENT "broker_path = /nonexistent/tokenseal-broker\n${_nosock}")
+file(GENERATE OUTPUT ${_pamdir}/conf/peer.conf CONTENT "broker_path = ${_peer}\n${_nosock}")
 file(GENERATE OUTPUT ${_pamdir}/conf/req.conf
-	CONTENT "broker_path = ${_peer}\nrequire_token = yes\n")
-file(GENERATE OUTPUT ${_pamdir}/conf/svc.conf CONTENT "broker_path = ${_peer}\n")
+	CONTENT "broker_path = ${_peer}\nrequire_token = yes\n${_nosock}")
+file(GENERATE OUTPUT ${_pamdir}/conf/svc.conf CONTENT "broker_path = ${_peer}\n${_nosock}")
 # Each tokenseal line passes every result through, except PAM_IGNORE, which
 # falls to pam_deny (PAM_AUTH_ERR in account, PAM_SESSION_ERR in session), so
 # the test can tell an ignore from a refusal.
