@@ -16,6 +16,13 @@
 #define TS_DISCOVERY_CACHE_NAME "discovery.json"
 #define TS_DISCOVERY_CACHE_TTL 3600 /* seconds */
 
+/* For the daemon, from main before any thread starts: keep the documents
+ * in memory too (per issuer, thread-safe), under the same rules as the file
+ * (TTL from when it was fetched, dropped after a suspect result), so a use
+ * reads no file. The file is still read when memory has nothing, and still
+ * written. */
+void ts_discovery_cache_memory_enable(void);
+
 /* Give oc the cached document if it is trustworthy and fresh at now (local
  * time). 0 when used; a negative error (-ENOENT, -ESTALE, a file-policy or
  * parse error) when not, and oc fetches as usual. */
@@ -27,7 +34,7 @@ int ts_discovery_cache_load(const struct ts_config *cfg, struct oauth_client *oc
  * server whose endpoints moved: unavailable, protocol or server-config. */
 bool ts_discovery_cache_suspect(int code, bool unavailable);
 
-/* After a request, as root only: store the document oc fetched, or remove
+/* After a request: remember in memory (when enabled) and, as root only, store the document oc fetched, or remove
  * the cached one it used when the result was suspect. */
 void ts_discovery_cache_update(const struct ts_config *cfg, const struct oauth_client *oc,
                                bool suspect) TS_NONNULL(1, 2);

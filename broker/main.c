@@ -8,10 +8,16 @@
  * for. What the caller's process state could carry into storage (rlimits,
  * signal dispositions and mask) is reset first, the environment is
  * cleared, core dumps are off and nothing is logged that could hold a token.
+ *
+ * With --daemon it is the root service instead (daemon.c): same process
+ * hygiene, its own configuration only (--config or the default, never
+ * TOKENSEAL_CONFIG: callers reach it through the socket and choose
+ * nothing), every caller identified by SO_PEERCRED.
  */
 #include <errno.h>
 #include <grp.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +29,7 @@
 
 #include <sodium.h>
 
+#include "daemon.h"
 #include "oauth.h"
 #include "serve.h"
 #include "ts_config.h"
@@ -35,25 +42,45 @@
 	"tokenseal-broker: exec mode serves root callers only (pam_tokenseal inside sshd, "    \
 	"sudo, su, login); other users reach tokenseal through the tokenseal-broker service\n"
 
+#define DAEMON_ROOT_ONLY_MESSAGE                                                               \
+	"tokenseal-broker: the daemon runs as root only (it holds every user's tokens); "      \
+	"start it with `systemctl start tokenseal-broker.socket`\n"
+
+#define IDLE_EXIT_MAX 604800 /* a week */
+
 static void usage(FILE *f)
 {
 	fputs("usage: tokenseal-broker [--config PATH] [--debug]\n"
-	      "Serves one tokenseal broker request on stdin/stdout (a pipe pair).\n"
-	      "It is started by pam_tokenseal.so as root, not by hand.\n",
+	      "       tokenseal-broker --daemon [--foreground] [--config PATH] [--debug]\n"
+	      "                        [--idle-exit SECONDS]\n"
+	      "Without --daemon: serves one tokenseal broker request on stdin/stdout (a pipe\n"
+	      "pair); it is started by pam_tokenseal.so as root, not by hand.\n"
+	      "With --daemon: the tokenseal-broker service on socket_path (or the socket\n"
+	      "systemd passes); see tokenseal-broker(8).\n",
 	      f);
 }
 
-/* Keep only what a test harness may need (libfaketime); everything else
- * goes. The PAM module starts the broker with an empty environment. */
-static void sanitize_environment(void)
+struct args {
+	const char *config;
+	bool debug, daemon, foreground;
+	unsigned idle_exit;
+};
+
+/* Keep only what a test harness may need (libfaketime) and, for the
+ * daemon, systemd's NOTIFY_SOCKET; everything else goes. The PAM module
+ * starts the broker with an empty environment. */
+static void sanitize_environment(bool daemon)
 {
-	static const char *const names[] = {"FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC"};
+	static const char *const names[] = {"FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC",
+	                                    "NOTIFY_SOCKET"};
 	char vals[TS_ARRAY_SIZE(names)][256];
 	bool have[TS_ARRAY_SIZE(names)] = {false};
 
 	for (size_t i = 0; i < TS_ARRAY_SIZE(names); i++) {
 		const char *v = getenv(names[i]);
 
+		if (!daemon && strcmp(names[i], "NOTIFY_SOCKET") == 0)
+			continue;
 		if (v && ts_strlcpy(vals[i], v, sizeof(vals[i])) == 0)
 			have[i] = true;
 	}
@@ -68,9 +95,9 @@ static void sanitize_environment(void)
  * RLIMIT_FSIZE (with SIGXFSZ ignored a write would just come up short), a
  * low RLIMIT_NOFILE, ignored or blocked signals. Then the broker's own
  * choices: no core dumps, umask 077, SIGPIPE ignored (EPIPE instead),
- * SIGXFSZ ignored (EFBIG instead).
+ * SIGXFSZ ignored (EFBIG instead). Every fd from keep_below on is closed.
  */
-static void reset_process_state(void)
+static void reset_process_state(int keep_below)
 {
 	struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
 	struct sigaction sa = {.sa_handler = SIG_DFL};
@@ -101,32 +128,61 @@ static void reset_process_state(void)
 	 * EFBIG (reported, the old record stays) instead of killing us */
 	signal(SIGXFSZ, SIG_IGN);
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-	closefrom(3);
+	closefrom(keep_below);
 #endif
 }
 
 /* Parse argv. -1: go on; else the exit status. */
-static int parse_args(int argc, char **argv, const char **ret_config, bool *ret_debug)
+static int parse_seconds(const char *s, unsigned *ret)
+{
+	char *end = NULL;
+	unsigned long v;
+
+	if (!s[0] || s[0] == '-' || s[0] == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || !end || *end || v < 1 || v > IDLE_EXIT_MAX)
+		return -ERANGE;
+	*ret = (unsigned)v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"debug", no_argument, NULL, 'd'},
-	    {"daemon", no_argument, NULL, 'D'},       {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},	 {"debug", no_argument, NULL, 'd'},
+	    {"daemon", no_argument, NULL, 'D'},		 {"foreground", no_argument, NULL, 'F'},
+	    {"idle-exit", required_argument, NULL, 'I'}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},	 {NULL, 0, NULL, 0},
 	};
+	bool daemon_only = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "c:dhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			*ret_config = optarg;
+			a->config = optarg;
 			break;
 		case 'd':
-			*ret_debug = true;
+			a->debug = true;
 			break;
 		case 'D':
-			fputs("tokenseal-broker: daemon mode is not available in this version\n",
-			      stderr);
-			return 2;
+			a->daemon = true;
+			break;
+		case 'F':
+			a->foreground = daemon_only = true;
+			break;
+		case 'I':
+			if (parse_seconds(optarg, &a->idle_exit) < 0) {
+				fprintf(stderr,
+				        "tokenseal-broker: --idle-exit takes a number of seconds "
+				        "from 1 to %d, not \"%s\"\n",
+				        IDLE_EXIT_MAX, optarg);
+				return 2;
+			}
+			daemon_only = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -140,6 +196,10 @@ static int parse_args(int argc, char **argv, const char **ret_config, bool *ret_
 	}
 	if (optind != argc) {
 		usage(stderr);
+		return 2;
+	}
+	if (daemon_only && !a->daemon) {
+		fputs("tokenseal-broker: --foreground and --idle-exit go with --daemon\n", stderr);
 		return 2;
 	}
 	return -1;
@@ -158,17 +218,77 @@ static const char *config_path(const char *config, char *buf, size_t len)
 	return TS_DEFAULT_CONFIG;
 }
 
+/* Become wholly root: nothing of the caller's identity (real ids, groups)
+ * reaches access checks or the owner of a file the broker creates. */
+static int become_root(void)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg, groups[64];
+	int n = getgroups((int)TS_ARRAY_SIZE(groups), groups);
+	bool only_root_group = n >= 0;
+
+	for (int i = 0; i < n; i++)
+		if (groups[i] != 0)
+			only_root_group = false;
+	/* nothing to change (the service under systemd: no capabilities, so
+	 * setgroups would fail, and its seccomp filter refuses id changes) */
+	if (only_root_group && getresuid(&ru, &eu, &su) == 0 && ru == 0 && eu == 0 && su == 0 &&
+	    getresgid(&rg, &eg, &sg) == 0 && rg == 0 && eg == 0 && sg == 0)
+		return 0;
+	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+		fprintf(stderr, "tokenseal-broker: cannot drop the caller's ids: %s\n",
+		        strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int daemon_main(const struct args *a)
+{
+	struct ts_daemon_opts o = {.debug = a->debug,
+	                           .foreground = a->foreground,
+	                           .idle_exit = a->idle_exit};
+	char abs[PATH_MAX];
+	int n;
+
+	if (geteuid() != 0) {
+		fputs(DAEMON_ROOT_ONLY_MESSAGE, stderr);
+		return 2;
+	}
+	if (become_root() < 0)
+		return 2;
+	n = ts_daemon_inherited_fds();
+	if (n < 0) {
+		fprintf(stderr, "tokenseal-broker: cannot read the sockets systemd passed: %s\n",
+		        strerror(-n));
+		return 1;
+	}
+	o.listen_fds = n;
+	/* the daemon's own config only; absolute, since it may chdir("/") */
+	o.config_path = a->config ? a->config : TS_DEFAULT_CONFIG;
+	if (o.config_path[0] != '/' && realpath(o.config_path, abs))
+		o.config_path = abs;
+	sanitize_environment(true);
+	reset_process_state(3 + n);
+	return ts_daemon_run(&o);
+}
+
 int main(int argc, char **argv)
 {
 	struct ts_serve_opts opts = {0};
-	const char *config = NULL;
+	struct args a = {0};
+	const char *config;
 	char config_buf[TS_PATH_MAX];
-	bool debug = false;
+	bool debug;
 	int r;
 
-	r = parse_args(argc, argv, &config, &debug);
+	r = parse_args(argc, argv, &a);
 	if (r >= 0)
 		return r;
+	if (a.daemon)
+		return daemon_main(&a);
+	config = a.config;
+	debug = a.debug;
 	if (geteuid() != 0) {
 		fputs(ROOT_ONLY_MESSAGE, stderr);
 		return 2;
@@ -179,17 +299,12 @@ int main(int argc, char **argv)
 		      stderr);
 		return 2;
 	}
-	/* sudo's shape (real uid the invoking user, euid 0): become wholly
-	 * root, so that nothing of the caller's identity (real ids, groups)
-	 * reaches access checks or the owner of a file the broker creates */
-	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
-		fprintf(stderr, "tokenseal-broker: cannot drop the caller's ids: %s\n",
-		        strerror(errno));
+	/* sudo's shape (real uid the invoking user, euid 0): become wholly root */
+	if (become_root() < 0)
 		return 2;
-	}
 	config = config_path(config, config_buf, sizeof(config_buf));
-	sanitize_environment();
-	reset_process_state();
+	sanitize_environment(false);
+	reset_process_state(3);
 
 	ts_log_setup(debug ? TS_LOG_STDERR : TS_LOG_SYSLOG, "tokenseal-broker", debug);
 	if (sodium_init() < 0) {

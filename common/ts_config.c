@@ -885,6 +885,8 @@ enum path_kind {
 	P_ELSEWHERE, /* used by another program (the module execs broker_path, the
 		      * service creates socket_path's folder): whatever part of
 		      * it exists already, its deepest existing folder, is checked */
+	P_SOCKET,    /* socket_path: as P_ELSEWHERE from its folder on; the socket
+		      * itself is 0666 by design (SO_PEERCRED decides) */
 };
 
 static const struct {
@@ -892,7 +894,7 @@ static const struct {
 	enum path_kind kind;
 } path_kinds[] = {
 	{"client_secret_file", P_FILE},   {"ca_file", P_FILE},	       {"broker_path", P_ELSEWHERE},
-	{"key_file", P_FILE_NEW},	  {"keystore_dir", P_DIR_NEW}, {"socket_path", P_ELSEWHERE},
+	{"key_file", P_FILE_NEW},	  {"keystore_dir", P_DIR_NEW}, {"socket_path", P_SOCKET},
 };
 
 static enum path_kind path_kind_of(const char *key)
@@ -910,8 +912,9 @@ static int check_one_path(const char *v, enum path_kind kind, char *why, size_t 
 	char *slash;
 	int r;
 
-	if (kind == P_ELSEWHERE) {
-		/* a socket is no regular file: start at its folder */
+	if (kind == P_SOCKET) {
+		kind = P_ELSEWHERE;
+	} else if (kind == P_ELSEWHERE) {
 		r = ts_path_check_safe(v, false, why, whylen);
 		if (r == 0 || (r != -ENOENT && r != TS_E_NOT_REGULAR))
 			return r;

@@ -75,7 +75,16 @@ const char *ts_strerror(int err)
 	default:
 		break;
 	}
-	if (err < 0 && err > TS_E_BASE)
+	if (err < 0 && err > TS_E_BASE) {
+		/* strerror() may use a static buffer (MT-Unsafe race:strerror);
+		 * the daemon calls this from many threads at once */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+		const char *d = strerrordesc_np(-err);
+
+		return d ? d : "unknown error";
+#else
 		return strerror(-err);
+#endif
+	}
 	return "unknown error";
 }

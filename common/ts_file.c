@@ -368,7 +368,7 @@ static int safe_follow(char *cur, size_t *curlen, char *rest, size_t restlen, ch
 
 	if (n < 0) {
 		int r = -errno;
-		why_fail(why, whylen, "%s: cannot read the link: %s", cur, strerror(-r));
+		why_fail(why, whylen, "%s: cannot read the link: %s", cur, ts_strerror(r));
 		return r;
 	}
 	target[n] = '\0';
@@ -470,7 +470,7 @@ int ts_path_check_safe(const char *path, bool want_dir, char *why, size_t whylen
 		if (lstat(cur, &st) < 0) {
 			r = -errno;
 			why_fail(why, whylen, "%s: %s", cur,
-			         r == -ENOENT ? "does not exist" : strerror(-r));
+			         r == -ENOENT ? "does not exist" : ts_strerror(r));
 			return r;
 		}
 		if (S_ISLNK(st.st_mode)) {

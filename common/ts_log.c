@@ -71,10 +71,13 @@ void ts_vlog(int priority, const char *fmt, va_list ap)
 		break;
 	case TS_LOG_STDERR:
 	default:
+		/* one line per message even from many threads (the daemon) */
+		flockfile(stderr);
 		fprintf(stderr, "%s: %s: ", log_ident, prio_name(priority));
 		errno = saved; /* for %m */
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
+		funlockfile(stderr);
 		break;
 	}
 	errno = saved;

@@ -6,6 +6,7 @@
  * oauth_internal.h.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,106 @@ int oauth_global_init(void)
 		return -EIO;
 	done = true;
 	return 0;
+}
+
+/*
+ * Warm connections for a long-lived process (the daemon). libcurl keeps a
+ * connection cache per easy handle, and a handle may be used by one thread
+ * at a time; sharing the connection cache itself between concurrent
+ * threads (CURL_LOCK_DATA_CONNECT) is documented as unsupported in the
+ * libcurl this project builds against (7.88). So: freed clients hand their
+ * easy handle, with its open keep-alive connections, back to a small pool,
+ * and the next client takes the most recently used one. TLS sessions and
+ * the DNS cache go into a CURLSH with a mutex per data kind, so a handle
+ * that has to connect afresh resumes a TLS session. Off (exec mode: one
+ * request per process) unless oauth_global_share_enable() was called.
+ */
+#define OAUTH_POOL_MAX 16
+
+static CURLSH *share;
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static CURL *pool[OAUTH_POOL_MAX];
+static size_t npool;
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
+{
+	(void)h;
+	(void)access;
+	(void)ud;
+	if ((unsigned)data < CURL_LOCK_DATA_LAST)
+		pthread_mutex_lock(&share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *ud)
+{
+	(void)h;
+	(void)ud;
+	if ((unsigned)data < CURL_LOCK_DATA_LAST)
+		pthread_mutex_unlock(&share_locks[data]);
+}
+
+int oauth_global_share_enable(void)
+{
+	CURLSH *sh;
+	int r;
+
+	if (share)
+		return 0;
+	r = oauth_global_init();
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < TS_ARRAY_SIZE(share_locks); i++)
+		if (pthread_mutex_init(&share_locks[i], NULL) != 0)
+			return -ENOMEM;
+	sh = curl_share_init();
+	if (!sh)
+		return -ENOMEM;
+	if (curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+	    curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+	    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+	    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK) {
+		curl_share_cleanup(sh);
+		return -EIO;
+	}
+	share = sh;
+	return 0;
+}
+
+CURLSH *oauth_share(void)
+{
+	return share;
+}
+
+/* A handle for a new client: a pooled (warm) one when sharing is on. */
+static CURL *handle_get(void)
+{
+	CURL *h = NULL;
+
+	if (share) {
+		pthread_mutex_lock(&pool_lock);
+		if (npool > 0)
+			h = pool[--npool];
+		pthread_mutex_unlock(&pool_lock);
+	}
+	return h ? h : curl_easy_init();
+}
+
+/* Back to the pool with its connections (options reset: no pointer into
+ * the freed client survives), or cleaned up. */
+static void handle_put(CURL *h)
+{
+	if (share) {
+		curl_easy_reset(h);
+		pthread_mutex_lock(&pool_lock);
+		if (npool < OAUTH_POOL_MAX) {
+			pool[npool++] = h;
+			h = NULL;
+		}
+		pthread_mutex_unlock(&pool_lock);
+	}
+	if (h)
+		curl_easy_cleanup(h);
 }
 
 int oauth_client_set_time_scale(struct oauth_client *c, double scale)
@@ -117,7 +218,7 @@ int oauth_client_new(struct oauth_client **ret, const struct ts_config *cfg,
 		if (r < 0)
 			goto fail;
 	}
-	c->curl = curl_easy_init();
+	c->curl = handle_get();
 	if (!c->curl) {
 		r = oauth_fail(err, -ENOMEM, "libcurl could not create a handle");
 		goto fail;
@@ -134,7 +235,7 @@ struct oauth_client *oauth_client_free(struct oauth_client *c)
 	if (!c)
 		return NULL;
 	if (c->curl)
-		curl_easy_cleanup(c->curl);
+		handle_put(c->curl);
 	c->secret = ts_erase_free_str(c->secret);
 	free(c->discovery_doc);
 	ts_wipe(c, sizeof(*c));

@@ -110,6 +110,15 @@ struct oauth_client;
  * curl_global_init is: call it from main). */
 int oauth_global_init(void) TS_WUR;
 
+/* For a long-lived, multi-threaded process (the daemon), from main before
+ * any thread starts, after oauth_global_init: from now on a freed client's
+ * libcurl handle, with its keep-alive connections to the server, goes back
+ * to a small process-wide pool for the next client, and every handle shares
+ * TLS sessions and the DNS cache (a CURLSH with a mutex per data kind).
+ * Exec mode never calls it: one request per process. Idempotent. 0, -ENOMEM
+ * or -EIO. */
+int oauth_global_share_enable(void) TS_WUR;
+
 /* The client reads its secret from cfg->client_secret_file (if set). The
  * config must outlive the client. */
 int oauth_client_new(struct oauth_client **ret, const struct ts_config *cfg,

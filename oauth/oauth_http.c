@@ -391,6 +391,8 @@ static void set_options(struct oauth_client *c, const struct http_req *q, bool h
 	long long timeout = q->timeout_ms > 0 ? q->timeout_ms : (long long)c->cfg.http_timeout * 1000;
 
 	curl_easy_reset(c->curl); /* keeps the connection cache: keep-alive */
+	if (oauth_share())
+		curl_easy_setopt(c->curl, CURLOPT_SHARE, oauth_share());
 	curl_easy_setopt(c->curl, CURLOPT_URL, q->url);
 	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, http ? "http" : "https");
 	curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS_STR, "https");
@@ -497,7 +499,7 @@ int oauth_http_do(struct oauth_client *c, const struct http_req *q, struct http_
 	if (c->cfg.ca_file[0] && faccessat(AT_FDCWD, c->cfg.ca_file, R_OK, AT_EACCESS) < 0)
 		return oauth_fail(err, TS_E_SERVER_CONFIG,
 		                  "cannot read the CA file %s (ca_file): %s", c->cfg.ca_file,
-		                  strerror(errno));
+		                  ts_strerror(-errno));
 
 	memset(resp, 0, sizeof(*resp));
 	resp->body.max = c->cfg.max_response_size;

@@ -86,6 +86,11 @@ struct http_req {
 	long long timeout_ms; /* 0: http_timeout */
 };
 
+/* ---- oauth.c ---- */
+/* The process-wide share (TLS sessions, DNS) set up by
+ * oauth_global_share_enable(), or NULL. */
+CURLSH *oauth_share(void);
+
 /* ---- oauth_http.c ---- */
 void oauth_buf_done(struct sbuf *b);
 int oauth_buf_add(struct sbuf *b, const char *s, size_t n) TS_WUR;

@@ -1,0 +1,55 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# packaging/systemd: both units pass `systemd-analyze verify` (with ExecStart
+# pointing at the build's broker, since nothing is installed here), the
+# service keeps the hardening tokenseal-broker(8) documents, and its
+# `systemd-analyze security` exposure stays at or below 1.6 (offline: systemd
+# is not PID 1 here). A unit whose ExecStart does not exist must fail verify,
+# so the check is not vacuous.
+set -u
+src=$1 broker=$2
+units=$src/packaging/systemd
+fail() { echo "FAIL: $*"; exit 1; }
+command -v systemd-analyze >/dev/null 2>&1 || { echo "SKIPPED: systemd-analyze is not installed"; exit 77; }
+[ -x "$broker" ] || fail "no broker at $broker"
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+mkdir "$tmp/ok" "$tmp/bad"
+
+grep -qx 'ExecStart=/usr/libexec/tokenseal/tokenseal-broker --daemon --idle-exit 600' \
+	"$units/tokenseal-broker.service" || fail "ExecStart is not the installed broker path"
+sed "s#/usr/libexec/tokenseal/tokenseal-broker#$broker#" "$units/tokenseal-broker.service" \
+	>"$tmp/ok/tokenseal-broker.service"
+cp "$units/tokenseal-broker.socket" "$tmp/ok/"
+
+out=$(cd "$tmp/ok" && systemd-analyze verify tokenseal-broker.socket tokenseal-broker.service 2>&1)
+rc=$?
+[ $rc -eq 0 ] || fail "systemd-analyze verify: status $rc: $out"
+[ -z "$out" ] || fail "systemd-analyze verify complained: $out"
+echo "verify: both units clean"
+
+sed 's#^ExecStart=.*#ExecStart=/nonexistent/tokenseal-broker --daemon#' \
+	"$tmp/ok/tokenseal-broker.service" >"$tmp/bad/tokenseal-broker.service"
+cp "$units/tokenseal-broker.socket" "$tmp/bad/"
+if (cd "$tmp/bad" && systemd-analyze verify tokenseal-broker.service >/dev/null 2>&1); then
+	fail "verify accepted a unit whose ExecStart does not exist"
+fi
+
+for want in 'Type=notify' 'ProtectSystem=strict' \
+	'ReadWritePaths=/var/lib/tokenseal -/var/lib/tokenseal-nss' 'NoNewPrivileges=yes' \
+	'PrivateTmp=yes' 'ProtectHome=yes' 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' \
+	'CapabilityBoundingSet=' 'SystemCallFilter=@system-service'; do
+	grep -qxF "$want" "$units/tokenseal-broker.service" || fail "the service lacks $want"
+done
+for want in 'ListenStream=/run/tokenseal/broker.sock' 'SocketMode=0666' 'DirectoryMode=0755'; do
+	grep -qxF "$want" "$units/tokenseal-broker.socket" || fail "the socket lacks $want"
+done
+grep -q '^PrivateUsers=yes' "$units/tokenseal-broker.service" &&
+	fail "PrivateUsers=yes would turn every caller's uid into nobody"
+
+sec=$(cd "$tmp/ok" && systemd-analyze security --offline=yes --threshold=16 \
+	tokenseal-broker.service 2>&1)
+rc=$?
+echo "$sec" | tail -n 1
+[ $rc -eq 0 ] || fail "exposure above 1.6: $(echo "$sec" | grep '✗')"
+echo "PASS"
