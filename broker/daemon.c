@@ -454,8 +454,8 @@ int ts_daemon_run(const struct ts_daemon_opts *o)
 	char path[TS_PATH_MAX];
 	struct stat ours = {0};
 	pthread_attr_t attr;
-	bool created = false, foreground, stop = false;
-	int lfd = -1, sfd = -1, r, status = 1;
+	bool created = false, foreground, stop = false, failed = false;
+	int lfd = -1, sfd = -1, r;
 	int64_t backoff_until = 0;
 
 	foreground = o->foreground || o->listen_fds > 0 || getenv("NOTIFY_SOCKET");
@@ -534,6 +534,7 @@ int ts_daemon_run(const struct ts_daemon_opts *o)
 		r = poll(p, np, (int)(timeout > INT_MAX ? INT_MAX : timeout));
 		if (r < 0 && errno != EINTR) {
 			ts_log(LOG_ERR, "poll: %s", ts_strerror(-errno));
+			failed = true;
 			break;
 		}
 		if (r > 0 && (p[0].revents & POLLIN)) {
@@ -556,8 +557,6 @@ int ts_daemon_run(const struct ts_daemon_opts *o)
 		}
 		cut_connections((int64_t)TS_DAEMON_REQUEST_MAX_S * 1000);
 	}
-	status = 0;
-
 	/* stop accepting; the socket systemd owns stays (it queues the next
 	 * connection and starts us again) */
 	(void)sd_notify(0, "STOPPING=1");
@@ -573,19 +572,21 @@ int ts_daemon_run(const struct ts_daemon_opts *o)
 		cut_connections(0);
 		wait_idle(1000);
 	}
-	if (inflight() > 0) {
-		/* a worker is still inside an HTTP call: its connection is gone
-		 * and nothing it may still write is half done (atomic stores) */
-		fflush(NULL);
-		_exit(0);
-	}
+	/* Leave with _exit: a detached worker may still be on its way out
+	 * (its thread-local destructors, OpenSSL's among them, run after it
+	 * said it was done), or, after the cut, inside an HTTP call; exit()
+	 * would run the libraries' atexit cleanups under its feet. Nothing is
+	 * half done: stores are atomic, locks are flock(2)s the kernel drops. */
 	pthread_attr_destroy(&attr);
-out:
-	if (created && status != 0 && lfd >= 0)
+	close(sfd);
+	fflush(NULL);
+	_exit(failed ? 1 : 0);
+out: /* could not start */
+	if (created && lfd >= 0) {
 		unlink_ours(path, &ours);
-	if (lfd >= 0 && created)
 		close(lfd);
+	}
 	if (sfd >= 0)
 		close(sfd);
-	return status;
+	return 1;
 }

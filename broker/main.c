@@ -132,7 +132,7 @@ static void reset_process_state(int keep_below)
 #endif
 }
 
-/* Parse argv. -1: go on; else the exit status. */
+/* A number of seconds, 1 .. IDLE_EXIT_MAX, digits only. */
 static int parse_seconds(const char *s, unsigned *ret)
 {
 	char *end = NULL;
@@ -148,6 +148,7 @@ static int parse_seconds(const char *s, unsigned *ret)
 	return 0;
 }
 
+/* Parse argv. -1: go on; else the exit status. */
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option longopts[] = {

@@ -10,7 +10,8 @@
  *     decides, never the USER field;
  *   - 200 concurrent clients (plus one that never sends and one that never
  *     reads) are all answered, and the silent one is closed after the
- *     first-frame timeout;
+ *     first-frame timeout; 256 silent ones fill every slot, the daemon
+ *     holds no more threads, and the next client waits, then is served;
  *   - warm connections: 10 revalidations open at most 2 TLS connections
  *     at the IdP, and discovery comes from memory (no fetch, no file);
  *   - the --debug log holds no token, password or client secret;
@@ -511,6 +512,66 @@ static void test_concurrency(void)
 	free(c);
 }
 
+static long threads_of(pid_t pid)
+{
+	char path[64], buf[8192], *t;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	CHECK(n > 0);
+	buf[n] = '\0';
+	t = strstr(buf, "\nThreads:\t");
+	CHECK(t);
+	return strtol(t + 10, NULL, 10);
+}
+
+/* 256 connections that never send fill every slot: the daemon holds no
+ * more threads than its cap, the next client waits in the listen queue
+ * (not answered while the slots are full), and is answered once the
+ * silent ones are closed after their first-frame timeout. */
+static void test_connection_cap(void)
+{
+	enum { CAP = 256 };
+	int *silent = calloc(CAP, sizeof(int)), extra;
+	struct pollfd p;
+	struct rres res;
+	long long t0, end;
+	long th = 0;
+
+	CHECK(silent);
+	for (int i = 0; i < CAP; i++) {
+		silent[i] = dial(sock);
+		CHECK(silent[i] >= 0);
+	}
+	t0 = now_ms();
+	for (end = now_ms() + 5000; now_ms() < end; usleep(50000)) {
+		th = threads_of(daemon_pid);
+		if (th >= CAP + 1)
+			break;
+	}
+	fprintf(stderr, "   %d silent connections: %ld daemon threads\n", CAP, th);
+	CHECK_MSG(th >= CAP + 1 && th <= CAP + 8, "one thread per slot, no more (%ld)", th);
+	extra = dial(sock);
+	CHECK(extra >= 0);
+	CHECK_INT(send_msg(extra, TS_MSG_STATUS, "alice", NULL, TS_FLAG_NONINTERACTIVE, NULL), 0);
+	p = (struct pollfd){.fd = extra, .events = POLLIN};
+	CHECK_MSG(poll(&p, 1, 2000) == 0, "not served while every slot is taken");
+	CHECK(threads_of(daemon_pid) <= CAP + 8);
+	CHECK_INT(read_result(extra, NULL, &res), 0);
+	CHECK_INT(res.code, 0);
+	fprintf(stderr, "   the waiting client was answered after %lld ms\n", now_ms() - t0);
+	CHECK_MSG(now_ms() - t0 >= 9000, "once the silent ones were closed (10 s)");
+	close(extra);
+	for (int i = 0; i < CAP; i++)
+		close(silent[i]);
+	free(silent);
+}
+
 /* The --debug log holds no token, password or client secret. */
 static void test_no_secret_in_log(void)
 {
@@ -877,6 +938,7 @@ int main(int argc, char **argv)
 	RUN(test_peer_uid);
 	RUN(test_warm_connections);
 	RUN(test_concurrency);
+	RUN(test_connection_cap);
 	RUN(test_no_secret_in_log);
 	RUN(test_second_daemon_refused);
 	RUN(test_sigterm);
