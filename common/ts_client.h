@@ -5,7 +5,9 @@
  * an empty environment, stdin/stdout as a pipe pair, every other fd closed,
  * SIGCHLD left to the host process as pam_unix does for unix_chkpwd; then one
  * request, a conversation relayed through the callbacks, and the final
- * RESULT. (Daemon mode, a socket, comes later behind the same call.)
+ * RESULT. Daemon mode: the same request and conversation over a connection
+ * to the broker daemon's socket (tokenseal-broker --daemon), which knows the
+ * caller by SO_PEERCRED; one request per connection.
  */
 #ifndef TS_CLIENT_H
 #define TS_CLIENT_H
@@ -38,10 +40,27 @@ struct ts_client_result {
 	char *token;	    /* GET_TOKEN only; wipe+free via ts_client_result_clear */
 	int64_t expires;    /* seconds left, -1 when unknown */
 	char *status_json;  /* STATUS only */
+	bool via_daemon;    /* the daemon answered (false: exec mode did) */
 };
 
+/* How ts_client_call reaches the broker. */
+enum ts_client_mode {
+	/* The daemon's socket first; exec mode when the socket is unusable
+	 * (absent, refusing, unsafe) or the daemon drops the connection
+	 * before its RESULT. The PAM module (a root caller). */
+	TS_CLIENT_AUTO = 0,
+	/* The socket only (an ordinary user's CLI: it cannot run exec mode):
+	 * unusable socket or a dropped connection = TS_E_NO_SERVICE. */
+	TS_CLIENT_SOCKET_ONLY,
+	/* Exec mode only: socket_path is ignored. */
+	TS_CLIENT_EXEC_ONLY,
+};
+
+/* How long connect(2) to the daemon's socket may take. */
+#define TS_CLIENT_CONNECT_TIMEOUT_MS 1500
+
 struct ts_client_opts {
-	const char *broker_path;
+	const char *broker_path; /* exec mode; may be NULL for SOCKET_ONLY */
 	const char *config_path; /* passed as --config; NULL = the broker's default */
 	/* Extra environment for the broker (NULL-terminated "K=V"), for tests
 	 * (e.g. faketime). NULL in production: the broker gets an empty env. */
@@ -50,11 +69,27 @@ struct ts_client_opts {
 	 * sends nothing while it waits for approval, so a caller that may run
 	 * one passes ts_client_frame_timeout_ms(device_timeout). */
 	int timeout_ms;
+	/* The daemon's socket (config socket_path); NULL or "" = none. */
+	const char *socket_path;
+	enum ts_client_mode mode;
+	/* Optional (NULL = not wanted): why the daemon did not serve the
+	 * request, for a debug log line ("" when it did or was not tried), e.g.
+	 * "/run/tokenseal/broker.sock: no such socket (No such file or
+	 * directory)" or "the daemon closed the connection before its result".
+	 * Written even when ts_client_call fails. Never holds a secret. */
+	char *why;
+	size_t whylen;
 };
 
 /* Run one request. Returns 0 when a RESULT arrived (its code is in
- * ret->code), or a negative error when the broker could not be run or spoke
- * nonsense (-ENOENT broker missing, TS_E_IPC, -ETIMEDOUT, ...). A
+ * ret->code, ret->via_daemon says who sent it), or a negative error when the
+ * broker could not be run or spoke nonsense (-ENOENT broker missing,
+ * TS_E_IPC, -ETIMEDOUT, ...; TS_E_NO_SERVICE in TS_CLIENT_SOCKET_ONLY when
+ * the socket is unusable or the daemon dropped the connection). In AUTO, a
+ * request the daemon did not answer (unusable socket; connection closed or
+ * reset before a RESULT, e.g. the daemon was killed) is run again in exec
+ * mode; a RESULT that arrived, a conversation callback that failed and a
+ * timeout are never retried. A
  * broker_path that fails ts_path_check_safe() (ts_file.h) is never executed:
  * its code is returned (TS_E_BAD_OWNER, TS_E_BAD_MODE, TS_E_NOT_REGULAR, ...);
  * a caller that wants to log the reason calls ts_path_check_safe() first. */
@@ -62,6 +97,15 @@ int ts_client_call(const struct ts_client_opts *opts, const struct ts_client_req
 		   const struct ts_conv *conv, struct ts_client_result *ret) TS_WUR
 	TS_NONNULL(1, 2, 4);
 void ts_client_result_clear(struct ts_client_result *r);
+
+/* May the daemon's socket be used? 0 when path is a socket owned by root
+ * (lstat: no symbolic link) in a folder that is no symbolic link, owned by
+ * root and not group- or world-writable, whose own folders pass
+ * ts_path_check_safe(); else -ENOENT (absent), TS_E_BAD_OWNER, TS_E_BAD_MODE,
+ * TS_E_NOT_REGULAR (not a socket, or a folder that is a link), -EINVAL (not
+ * absolute), -ENAMETOOLONG or another -errno; why (if not NULL) names the
+ * offending path and the problem. */
+int ts_client_check_socket(const char *path, char *why, size_t whylen) TS_WUR TS_NONNULL(1);
 
 /* The frame timeout for a request that may run a device login of
  * device_timeout seconds: device_timeout + TS_CLIENT_FRAME_MARGIN_S, and

@@ -158,6 +158,7 @@ struct pts_call {
 	struct ts_conv conv;
 	struct ts_client_request req;
 	struct ts_client_opts opts;
+	char why[TS_PATH_MAX + 128]; /* why the daemon did not serve */
 };
 
 static bool pts_env_set(const char *v)
@@ -277,21 +278,69 @@ static void pts_build_request(struct pts_call *c)
 	    .config_path = c->args.config,
 	    /* a device login sends nothing while it waits for approval */
 	    .timeout_ms = ts_client_frame_timeout_ms(c->cfg->device_timeout),
+	    /* the daemon's socket first, exec mode when it cannot serve */
+	    .socket_path = c->cfg->socket_path,
+	    .mode = TS_CLIENT_AUTO,
+	    .why = c->why,
+	    .whylen = sizeof(c->why),
 	};
 }
 
-/* Root is about to execute broker_path: it and every folder above it must
- * be root's alone (OpenSSH safe_path()). */
-static int pts_check_broker(struct pts_call *c)
+static bool pts_have_socket(const struct pts_call *c)
+{
+	return c->opts.socket_path && c->opts.socket_path[0];
+}
+
+/* Did the client fall to exec mode (no socket, or the daemon could not
+ * serve: the client then says why)? */
+static bool pts_exec_tried(const struct pts_call *c)
+{
+	return !pts_have_socket(c) || c->why[0];
+}
+
+/* The request got no RESULT (r < 0): log why and map it. The client never
+ * executes a broker_path that is not root's alone (ts_path_check_safe,
+ * OpenSSH safe_path()); that is a configuration error, logged with the
+ * offending component. */
+static int pts_call_failed(struct pts_call *c, int r)
 {
 	char why[TS_PATH_MAX + 128];
-	int r = ts_path_check_safe(c->opts.broker_path, false, why, sizeof(why));
+	const char *ph = pts_phase_name(c->phase);
 
-	if (r == 0)
-		return PAM_SUCCESS;
-	pam_syslog(c->pamh, LOG_ERR, "%s: refusing to run the broker %s: %s",
-	           pts_phase_name(c->phase), c->opts.broker_path, why);
-	return pts_result_to_pam(c->phase, TS_E_CONFIG, c->cfg->require_token);
+	if (!pts_exec_tried(c)) {
+		/* the daemon took the request and then failed (timeout, nonsense) */
+		pam_syslog(c->pamh, LOG_ERR, "%s: the broker daemon at %s failed: %s", ph,
+		           c->opts.socket_path, ts_strerror(r));
+		return pts_result_to_pam(c->phase, r, c->cfg->require_token);
+	}
+	if (c->debug && c->why[0])
+		pam_syslog(c->pamh, LOG_DEBUG, "%s: daemon not used: %s", ph, c->why);
+	if (ts_path_check_safe(c->opts.broker_path, false, why, sizeof(why)) < 0) {
+		pam_syslog(c->pamh, LOG_ERR, "%s: refusing to run the broker %s: %s", ph,
+		           c->opts.broker_path, why);
+		return pts_result_to_pam(c->phase, TS_E_CONFIG, c->cfg->require_token);
+	}
+	pam_syslog(c->pamh, LOG_ERR, "%s: cannot run the broker %s: %s", ph, c->opts.broker_path,
+	           ts_strerror(r));
+	return pts_result_to_pam(c->phase, r, c->cfg->require_token);
+}
+
+/* Debug: which way the request was served (never a secret). */
+static void pts_log_served(const struct pts_call *c, const struct ts_client_result *res)
+{
+	const char *ph = pts_phase_name(c->phase);
+
+	if (!c->debug)
+		return;
+	if (res->via_daemon)
+		pam_syslog(c->pamh, LOG_DEBUG, "%s: served by the broker daemon at %s", ph,
+		           c->opts.socket_path);
+	else if (c->why[0])
+		pam_syslog(c->pamh, LOG_DEBUG, "%s: served by exec mode (%s); daemon not used: %s",
+		           ph, c->opts.broker_path, c->why);
+	else
+		pam_syslog(c->pamh, LOG_DEBUG, "%s: served by exec mode (%s)", ph,
+		           c->opts.broker_path);
 }
 
 static void pts_log_result(const struct pts_call *c, const struct ts_client_result *res)
@@ -348,19 +397,17 @@ static int pts_run(pam_handle_t *pamh, int flags, int argc, const char **argv, e
 	pts_build_request(&c);
 	if (c.debug)
 		pam_syslog(pamh, LOG_DEBUG,
-		           "%s: user %s service %s: asking %s (flags %u, frame timeout %d s)",
+		           "%s: user %s service %s: asking %s%s%s (flags %u, frame timeout %d s)",
 		           pts_phase_name(phase), c.user, c.service ? c.service : "-",
-		           c.opts.broker_path, c.req.flags, c.opts.timeout_ms / 1000);
-	ret = pts_check_broker(&c);
-	if (ret != PAM_SUCCESS)
-		goto out;
+		           pts_have_socket(&c) ? c.opts.socket_path : "",
+		           pts_have_socket(&c) ? ", else " : "", c.opts.broker_path, c.req.flags,
+		           c.opts.timeout_ms / 1000);
 	r = ts_client_call(&c.opts, &c.req, &c.conv, &res);
 	if (r < 0) {
-		pam_syslog(pamh, LOG_ERR, "%s: cannot run the broker %s: %s", pts_phase_name(phase),
-		           c.opts.broker_path, ts_strerror(r));
-		ret = pts_result_to_pam(phase, r, c.cfg->require_token);
+		ret = pts_call_failed(&c, r);
 		goto out;
 	}
+	pts_log_served(&c, &res);
 	ret = pts_finish(&c, &res);
 out:
 	ts_client_result_clear(&res);

@@ -59,3 +59,23 @@ function(ts_pam_wrapper_env)
 	set_tests_properties(${W_TEST} PROPERTIES ENVIRONMENT "${_env}"
 		RESOURCE_LOCK ${TS_PAM_WRAPPER_LOCK})
 endfunction()
+
+# ts_pam_daemon_twin(TEST pam.name TARGET target TIMEOUT s [ARGS a...])
+# Registers pam.name_daemon (labels pam, idp, daemon): the same test binary
+# with the same environment (and RESOURCE_LOCK) as pam.name, plus
+# TS_TEST_DAEMON=1: the test starts a `tokenseal-broker --daemon
+# --foreground --debug` for each of its configs and points broker_path at a
+# program that fails, so every request must be served by the daemon.
+# Call it after the ENVIRONMENT of pam.name is set.
+function(ts_pam_daemon_twin)
+	cmake_parse_arguments(D "" "TEST;TARGET;TIMEOUT" "ARGS" ${ARGN})
+	add_test(NAME ${D_TEST}_daemon COMMAND $<TARGET_FILE:${D_TARGET}> ${D_ARGS})
+	get_test_property(${D_TEST} ENVIRONMENT _env)
+	if(NOT _env)
+		set(_env "")
+	endif()
+	list(APPEND _env TS_TEST_DAEMON=1)
+	set_tests_properties(${D_TEST}_daemon PROPERTIES LABELS "pam;idp;daemon"
+		TIMEOUT ${D_TIMEOUT} SKIP_RETURN_CODE 77 ENVIRONMENT "${_env}"
+		RESOURCE_LOCK ${TS_PAM_WRAPPER_LOCK})
+endfunction()

@@ -28,3 +28,6 @@ ts_pam_wrapper_env(TEST pam.test_pam_lifecycle DIR ${_tsl_dir}
 	TS_PAM_LIFE_GRACE_CONF=${_tsl_dir}/conf/grace.conf
 	TS_PAM_LIFE_SLOWDOWN_CONF=${_tsl_dir}/conf/slowdown.conf
 	TS_PAM_LIFE_EXPIRED_CONF=${_tsl_dir}/conf/expired.conf)
+# The same suite served by the broker daemon (test_pam_lifecycle_daemon).
+ts_pam_daemon_twin(TEST pam.test_pam_lifecycle TARGET test_pam_lifecycle TIMEOUT 400
+	ARGS $<TARGET_FILE:tokenseal-broker>)

@@ -37,12 +37,15 @@ find_file(TS_PAM_DENY_SO pam_deny.so
 set(_pamdir ${CMAKE_CURRENT_BINARY_DIR}/pam)
 set(_mod $<TARGET_FILE:pam_tokenseal>)
 set(_peer $<TARGET_FILE:ts_proto_test_peer>)
+# socket_path names a socket no daemon listens on (never the host's
+# /run/tokenseal/broker.sock): every request falls to exec mode.
+set(_nosock "socket_path = ${_pamdir}/no-daemon.sock\n")
 file(GENERATE OUTPUT ${_pamdir}/conf/missing.conf
-	CONTENT "broker_path = /nonexistent/tokenseal-broker\n")
-file(GENERATE OUTPUT ${_pamdir}/conf/peer.conf CONTENT "broker_path = ${_peer}\n")
+	CONTENT "broker_path = /nonexistent/tokenseal-broker\n${_nosock}")
+file(GENERATE OUTPUT ${_pamdir}/conf/peer.conf CONTENT "broker_path = ${_peer}\n${_nosock}")
 file(GENERATE OUTPUT ${_pamdir}/conf/req.conf
-	CONTENT "broker_path = ${_peer}\nrequire_token = yes\n")
-file(GENERATE OUTPUT ${_pamdir}/conf/svc.conf CONTENT "broker_path = ${_peer}\n")
+	CONTENT "broker_path = ${_peer}\nrequire_token = yes\n${_nosock}")
+file(GENERATE OUTPUT ${_pamdir}/conf/svc.conf CONTENT "broker_path = ${_peer}\n${_nosock}")
 # Each tokenseal line passes every result through, except PAM_IGNORE, which
 # falls to pam_deny (PAM_AUTH_ERR in account, PAM_SESSION_ERR in session), so
 # the test can tell an ignore from a refusal.
@@ -75,6 +78,10 @@ account  required ${_mod} config=${_pamdir}/conf/peer.conf
 session  required ${_mod} config=${_pamdir}/conf/peer.conf
 ")
 
+# Not run a second time in daemon mode (nor test_pam_result, the dlopen,
+# link and static-data checks): they test the module's own code and its exec
+# path against ts_proto_test_peer, a protocol peer that is no daemon; the
+# module's socket side is covered by test_client_socket.
 ts_add_unit_test(NAME test_module_pam LABELS pam
 	SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_module_pam.c LIBS ts_common PkgConfig::PAM)
 target_compile_definitions(test_module_pam PRIVATE TS_PEER_PATH="$<TARGET_FILE:ts_proto_test_peer>")
@@ -106,5 +113,8 @@ if(TARGET tokenseal-broker)
 		set_tests_properties(pam.test_pam_login PROPERTIES ENVIRONMENT
 			"${_env};TS_PAM_LOGIN_CONF=${_pamdir}/conf/login.conf"
 			RESOURCE_LOCK ${TS_PAM_WRAPPER_LOCK})
+		# the same test served by the broker daemon
+		ts_pam_daemon_twin(TEST pam.test_pam_login TARGET test_pam_login TIMEOUT 600
+			ARGS $<TARGET_FILE:tokenseal-broker>)
 	endif()
 endif()

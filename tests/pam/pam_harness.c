@@ -16,6 +16,7 @@
 
 #include <security/pam_appl.h>
 
+#include "ts_daemon.h"
 #include "ts_leak.h"
 #include "ts_mem.h"
 #include "ts_test.h"
@@ -23,7 +24,10 @@
 extern char **environ;
 
 struct ts_idp ph_idp;
-char ph_wrapper[700], ph_logfile[700], ph_ksdir[700];
+char ph_wrapper[700], ph_logfile[700], ph_ksdir[700], ph_marker[700];
+static char broker_path[700];
+static struct ts_daemon daemons[8];
+static size_t n_daemons;
 
 static struct ph_slot *slots; /* shared */
 static size_t n_slots;
@@ -326,6 +330,36 @@ void ph_finish(pid_t pid, struct ph_slot *slot, const char *service, const char 
 	          "the module ran clean under the sanitizers");
 	free(err);
 	CHECK_MSG(!strstr(slot->conv, "test:"), "%s", slot->conv);
+	if (ts_daemon_mode()) {
+		/* every request was the daemon's: exec mode would fail anyway,
+		 * but say so plainly */
+		CHECK_MSG(!ph_log_has(slot, "daemon not used") &&
+		              !ph_log_has(slot, "served by exec mode"),
+		          "daemon mode: the module fell back to exec mode (see the pam log)");
+		CHECK_MSG(access(ph_marker, F_OK) != 0, "daemon mode: exec mode ran (%s)",
+		          ph_marker);
+	}
+}
+
+void ph_socket(const char *conf, char *out, size_t len)
+{
+	ts_daemon_socket_for(conf, out, len);
+}
+
+void ph_serve(const char *conf)
+{
+	char sock[700];
+
+	if (!ts_daemon_mode())
+		return;
+	for (size_t i = 0; i < n_daemons; i++)
+		if (strcmp(daemons[i].config, conf) == 0 && daemons[i].pid > 0)
+			return; /* the daemon reads its config per request */
+	CHECK(n_daemons < sizeof(daemons) / sizeof(daemons[0]));
+	ph_socket(conf, sock, sizeof(sock));
+	CHECK_MSG(ts_daemon_start(&daemons[n_daemons], broker_path, conf, sock, ph_logfile) == 0,
+	          "daemon mode: a daemon serves %s on %s", conf, sock);
+	n_daemons++;
 }
 
 int ph_steps(const char *service, const char *user, const struct ph_step *steps, size_t n,
@@ -410,8 +444,16 @@ void ph_setup(const char *broker_bin, size_t nslots)
 	snprintf(ph_ksdir, sizeof(ph_ksdir), "%s/keystore", ph_idp.dir);
 
 	/* the broker (--debug) through a wrapper that keeps its stderr */
+	snprintf(broker_path, sizeof(broker_path), "%s", broker_bin);
 	snprintf(ph_logfile, sizeof(ph_logfile), "%s/broker.log", ts_test_tmpdir());
 	snprintf(ph_wrapper, sizeof(ph_wrapper), "%s/broker-wrapper", ts_test_tmpdir());
+	snprintf(ph_marker, sizeof(ph_marker), "%s/exec-mode-ran", ts_test_tmpdir());
+	if (ts_daemon_mode()) {
+		/* any fall back to exec mode fails and is recorded */
+		fprintf(stderr, "daemon mode: every request must be served by a daemon\n");
+		ts_daemon_write_no_exec(ph_wrapper, ph_marker);
+		return;
+	}
 	f = fopen(ph_wrapper, "w");
 	CHECK(f);
 	/* sh -p: dash drops a euid 0 that differs from the real uid otherwise.

@@ -58,9 +58,20 @@ struct ph_slot {
 	char errfile[700];
 };
 
-/* Set up by ph_setup(). */
+/* Set up by ph_setup(). ph_wrapper is the broker_path of the configs: the
+ * broker in exec mode; in daemon mode (TS_TEST_DAEMON=1) a program that
+ * records in ph_marker that it ran and fails. */
 extern struct ts_idp ph_idp;
-extern char ph_wrapper[700], ph_logfile[700], ph_ksdir[700];
+extern char ph_wrapper[700], ph_logfile[700], ph_ksdir[700], ph_marker[700];
+
+/* Daemon mode: every config gets its own socket_path (ph_socket: put
+ * "socket_path = <it>" in the config, before any [service] section) and,
+ * after it is written, ph_serve() starts a daemon for it (logging to
+ * ph_logfile; stopped at exit). ph_finish() then fails a transaction that
+ * was not served by a daemon. In exec mode ph_serve does nothing and the
+ * socket is absent, so the module falls back to exec mode. */
+void ph_socket(const char *conf, char *out, size_t len);
+void ph_serve(const char *conf);
 
 /* The checks both tests skip on after their own: root, the users alice, bob
  * and carol, /usr/bin/curl (why: what it is needed for). */

@@ -24,3 +24,6 @@ target_include_directories(test_pam_session PRIVATE ${PROJECT_SOURCE_DIR}/pam_mo
 add_dependencies(test_pam_session pam_tokenseal tokenseal-broker)
 ts_pam_wrapper_env(TEST pam.test_pam_session DIR ${_tss_dir}
 	ENV TS_PAM_SESSION_CONF=${_tss_dir}/conf/session.conf)
+# The same suite served by the broker daemon (test_pam_session_daemon).
+ts_pam_daemon_twin(TEST pam.test_pam_session TARGET test_pam_session TIMEOUT 300
+	ARGS $<TARGET_FILE:tokenseal-broker>)

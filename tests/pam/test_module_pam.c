@@ -172,7 +172,7 @@ static void test_broker_missing(void)
  * configuration-error code (auth: PAM_AUTHINFO_UNAVAIL, else PAM_SYSTEM_ERR). */
 static void test_broker_unsafe_path(void)
 {
-	char dir[600], broker[700], conf[1024], text[1200], err[8192], want[1400];
+	char dir[600], broker[700], conf[1024], text[2400], err[8192], want[1400];
 	struct conv_rec rec = {0};
 	char *peer;
 	size_t n;
@@ -185,7 +185,8 @@ static void test_broker_unsafe_path(void)
 	ts_test_write_file(broker, peer, n, 0755);
 	free(peer);
 	snprintf(conf, sizeof(conf), "%s/dyn.conf", conf_dir());
-	snprintf(text, sizeof(text), "broker_path = %s\n", broker);
+	snprintf(text, sizeof(text), "broker_path = %s\nsocket_path = %s/no-daemon.sock\n", broker,
+	         dir);
 	ts_test_write_file(conf, text, strlen(text), 0644);
 	snprintf(text, sizeof(text), "%s.peer", conf);
 	ts_test_write_file(text, "type", 4, 0644); /* the peer would answer with the request */
@@ -212,19 +213,30 @@ static void test_frame_timeout(void)
 {
 	char conf[1024], text[1200], err[8192];
 	struct conv_rec rec = {0};
+	char want[1400];
 
 	snprintf(conf, sizeof(conf), "%s/dyn.conf", conf_dir());
-	snprintf(text, sizeof(text), "broker_path = %s\ndevice_timeout = 900\ndebug = yes\n",
-	         TS_PEER_PATH);
+	snprintf(text, sizeof(text),
+	         "broker_path = %s\ndevice_timeout = 900\ndebug = yes\nsocket_path = %s/no.sock\n",
+	         TS_PEER_PATH, conf_dir());
 	ts_test_write_file(conf, text, strlen(text), 0644);
 	snprintf(text, sizeof(text), "%s.peer", conf);
 	ts_test_write_file(text, "slow:1500", 9, 0644);
 	CHECK_INT(run1("tokenseal-dyn", AUTH, 0, &rec, err, sizeof(err)), PAM_SUCCESS);
-	CHECK_MSG(strstr(err, "auth: user alice service tokenseal-dyn: asking " TS_PEER_PATH
-	                      " (flags 8, frame timeout 930 s)") != NULL,
-	          "the module waits device_timeout + 30 s for a frame");
+	snprintf(want, sizeof(want),
+	         "auth: user alice service tokenseal-dyn: asking %s/no.sock, else " TS_PEER_PATH
+	         " (flags 8, frame timeout 930 s)",
+	         conf_dir());
+	CHECK_MSG(strstr(err, want) != NULL, "the module waits device_timeout + 30 s for a frame");
+	/* debug says which way the request was served, and why not the daemon */
+	snprintf(want, sizeof(want),
+	         "auth: served by exec mode (" TS_PEER_PATH "); daemon not used: %s/no.sock: "
+	         "No such file or directory",
+	         conf_dir());
+	CHECK_MSG(strstr(err, want) != NULL, "no '%s' in the log", want);
 	/* the default device_timeout (110 s) keeps the protocol's 180 s */
-	snprintf(text, sizeof(text), "broker_path = %s\ndebug = yes\n", TS_PEER_PATH);
+	snprintf(text, sizeof(text), "broker_path = %s\ndebug = yes\nsocket_path = %s/no.sock\n",
+	         TS_PEER_PATH, conf_dir());
 	ts_test_write_file(conf, text, strlen(text), 0644);
 	CHECK_INT(run1("tokenseal-dyn", AUTH, 0, &rec, err, sizeof(err)), PAM_SUCCESS);
 	CHECK_MSG(strstr(err, "(flags 8, frame timeout 180 s)") != NULL, "180 s by default");

@@ -480,10 +480,11 @@ static void test_server_down(void)
  * is bound to its issuer, so it must not share the main keystore). */
 static void write_faults_config(const char *path, const char *fault_case)
 {
-	char issuer[400];
+	char issuer[400], sock[700];
 	FILE *f;
 
 	CHECK_INT(ts_faults_issuer(&faults, fault_case, issuer, sizeof(issuer)), 0);
+	ph_socket(path, sock, sizeof(sock));
 	f = fopen(path, "w");
 	CHECK_MSG(f, "write %s", path);
 	if (!f)
@@ -493,16 +494,20 @@ static void write_faults_config(const char *path, const char *fault_case)
 	        "issuer = %s\nclient_id = tokenseal-conf\nclient_secret_file = %s\n"
 	        "ca_file = %s\nkeystore_dir = %s/keystore-%s\nkey_file = %s/keystore-%s.key\n"
 	        "broker_path = %s\nlogin_methods = device\nhttp_timeout = 5\n"
-	        "offline_grace = 0\nnss_cache = none\n",
+	        "offline_grace = 0
+nss_cache = none
+socket_path = %s
+",
 	        fault_case, issuer, ph_idp.secret_file, faults.ca, faults.dir, fault_case,
-	        faults.dir, fault_case, ph_wrapper);
+	        faults.dir, fault_case, ph_wrapper, sock);
 	CHECK_INT(fclose(f), 0);
 	CHECK_INT(chmod(path, 0644), 0);
+	ph_serve(path);
 }
 
 int main(int argc, char **argv)
 {
-	char extra[2400];
+	char extra[3200], sock[700];
 
 	conf_main = getenv("TS_PAM_LIFE_CONF");
 	conf_grace = getenv("TS_PAM_LIFE_GRACE_CONF");
@@ -516,20 +521,25 @@ int main(int argc, char **argv)
 	ph_require("to obtain a token to paste");
 	ph_setup(argv[1], N_CONCURRENT + 1);
 
+	ph_socket(conf_main, sock, sizeof(sock));
 	snprintf(extra, sizeof(extra),
-	         "broker_path = %s\nlogin_methods = device\nhttp_timeout = 5\noffline_grace = 0\n"
+	         "broker_path = %s\nsocket_path = %s\nlogin_methods = device\nhttp_timeout = 5\n"
+	         "offline_grace = 0\n"
 	         "\n[service tsl-deadline]\ndevice_timeout = 10\n"
 	         "\n[service tsl-password]\nlogin_methods = password\n"
 	         "\n[service tsl-token]\nlogin_methods = token\n",
-	         ph_wrapper);
+	         ph_wrapper, sock);
 	CHECK_MSG(ts_idp_write_config(&ph_idp, conf_main, "conf", extra) == 0, "write %s",
 	          conf_main);
-	snprintf(
-	    extra, sizeof(extra),
-	    "broker_path = %s\nlogin_methods = device\nhttp_timeout = 5\noffline_grace = 3600\n",
-	    ph_wrapper);
+	ph_serve(conf_main);
+	ph_socket(conf_grace, sock, sizeof(sock));
+	snprintf(extra, sizeof(extra),
+	         "broker_path = %s\nsocket_path = %s\nlogin_methods = device\nhttp_timeout = 5\n"
+	         "offline_grace = 3600\n",
+	         ph_wrapper, sock);
 	CHECK_MSG(ts_idp_write_config(&ph_idp, conf_grace, "conf", extra) == 0, "write %s",
 	          conf_grace);
+	ph_serve(conf_grace);
 	CHECK_INT(ts_faults_start(&faults), 0);
 	write_faults_config(conf_slowdown, "device-slow-down");
 	write_faults_config(conf_expired, "device-expired");

@@ -22,6 +22,7 @@
 
 #include <security/pam_appl.h>
 
+#include "ts_daemon.h"
 #include "ts_idp.h"
 #include "ts_mem.h"
 #include "ts_leak.h"
@@ -181,7 +182,8 @@ static void test_revoked_grant(void)
 int main(int argc, char **argv)
 {
 	const char *conf = getenv("TS_PAM_LOGIN_CONF");
-	char extra[1600], wrapper[700];
+	char extra[2400], wrapper[700], sock[700], marker[700];
+	struct ts_daemon d = {.pid = -1};
 	FILE *f;
 
 	if (argc < 2)
@@ -197,18 +199,35 @@ int main(int argc, char **argv)
 	/* the broker through a wrapper that keeps its stderr for the log check */
 	snprintf(logfile, sizeof(logfile), "%s/broker.log", ts_test_tmpdir());
 	snprintf(wrapper, sizeof(wrapper), "%s/broker-wrapper", ts_test_tmpdir());
-	f = fopen(wrapper, "w");
-	CHECK(f);
-	fprintf(f, "#!/bin/sh\nexec '%s' \"$@\" 2>>'%s'\n", argv[1], logfile);
-	CHECK(fclose(f) == 0);
-	CHECK(chmod(wrapper, 0755) == 0);
+	snprintf(marker, sizeof(marker), "%s/exec-mode-ran", ts_test_tmpdir());
+	if (ts_daemon_mode()) {
+		/* daemon mode: broker_path fails and says so in marker */
+		ts_daemon_write_no_exec(wrapper, marker);
+	} else {
+		f = fopen(wrapper, "w");
+		CHECK(f);
+		fprintf(f, "#!/bin/sh\nexec '%s' \"$@\" 2>>'%s'\n", argv[1], logfile);
+		CHECK(fclose(f) == 0);
+		CHECK(chmod(wrapper, 0755) == 0);
+	}
 
-	snprintf(extra, sizeof(extra), "broker_path = %s\nlogin_methods = device\n", wrapper);
+	/* exec mode: no daemon listens on this socket, the module falls back */
+	ts_daemon_socket_for(conf, sock, sizeof(sock));
+	snprintf(extra, sizeof(extra), "broker_path = %s\nsocket_path = %s\nlogin_methods = device\n",
+	         wrapper, sock);
 	CHECK_MSG(ts_idp_write_config(&idp, conf, "conf", extra) == 0, "write %s", conf);
+	if (ts_daemon_mode())
+		CHECK_INT(ts_daemon_start(&d, argv[1], conf, sock, logfile), 0);
 
 	RUN(test_device_login);
 	RUN(test_no_record);
 	RUN(test_revoked_grant);
 	ts_leak_scan_file("the broker's log", logfile);
+	if (ts_daemon_mode()) {
+		CHECK_MSG(access(marker, F_OK) != 0, "daemon mode: exec mode never ran (%s)", marker);
+		CHECK_MSG(ts_daemon_file_has(logfile, "daemon: connection from uid 0"),
+		          "daemon mode: the daemon logged its requests in %s", logfile);
+		CHECK_INT(ts_daemon_stop(&d), 0);
+	}
 	return ts_test_done();
 }

@@ -43,6 +43,7 @@
 
 #include "pam_harness.h"
 #include "pam_result.h"
+#include "ts_daemon.h"
 #include "ts_client.h"
 #include "ts_error.h"
 #include "ts_idp.h"
@@ -87,12 +88,17 @@ static void reset_counters(void)
 static int broker_call(enum ts_msg_type type, const char *user, const char *service,
                        struct ts_client_result *res)
 {
-	const struct ts_client_opts opts = {.broker_path = ph_wrapper, .config_path = conf};
+	char sock[700];
+	struct ts_client_opts opts = {.broker_path = ph_wrapper, .config_path = conf};
 	const struct ts_client_request req = {
 	    .type = type, .user = user, .service = service, .flags = TS_FLAG_NONINTERACTIVE};
 
+	ph_socket(conf, sock, sizeof(sock));
+	opts.socket_path = sock; /* the daemon in daemon mode, else exec mode */
 	memset(res, 0, sizeof(*res));
 	CHECK_INT(ts_client_call(&opts, &req, NULL, res), 0);
+	CHECK_MSG(res->via_daemon == ts_daemon_mode(), "served by %s",
+	          res->via_daemon ? "the daemon" : "exec mode");
 	return res->code;
 }
 
@@ -363,7 +369,7 @@ static void test_close_never(void)
 
 int main(int argc, char **argv)
 {
-	char extra[2400];
+	char extra[3200], sock[700];
 
 	conf = getenv("TS_PAM_SESSION_CONF");
 	if (argc < 2)
@@ -374,8 +380,10 @@ int main(int argc, char **argv)
 	ph_setup(argv[1], 1);
 	slot = ph_slot(0);
 
+	ph_socket(conf, sock, sizeof(sock));
 	snprintf(extra, sizeof(extra),
-	         "broker_path = %s\nlogin_methods = device\nhttp_timeout = 5\noffline_grace = 0\n"
+	         "broker_path = %s\nsocket_path = %s\nlogin_methods = device\nhttp_timeout = 5\n"
+	         "offline_grace = 0\n"
 	         "\n[service tss-stored]\nauth_with_stored_token = yes\n"
 	         "\n[service tss-nostored]\nauth_with_stored_token = no\n"
 	         "\n[service tss-pw]\nlogin_methods = password\n"
@@ -384,8 +392,9 @@ int main(int argc, char **argv)
 	         "\n[service tss-logout]\nrevoke_on = logout\n"
 	         "\n[service tss-last]\nrevoke_on = last-session\n"
 	         "\n[service tss-never]\nrevoke_on = never\n",
-	         ph_wrapper);
+	         ph_wrapper, sock);
 	CHECK_MSG(ts_idp_write_config(&ph_idp, conf, "conf", extra) == 0, "write %s", conf);
+	ph_serve(conf);
 
 	RUN(test_auth_stored_token);
 	ts_leak_scan_file("the broker's log", ph_logfile);
