@@ -494,10 +494,7 @@ static void write_faults_config(const char *path, const char *fault_case)
 	        "issuer = %s\nclient_id = tokenseal-conf\nclient_secret_file = %s\n"
 	        "ca_file = %s\nkeystore_dir = %s/keystore-%s\nkey_file = %s/keystore-%s.key\n"
 	        "broker_path = %s\nlogin_methods = device\nhttp_timeout = 5\n"
-	        "offline_grace = 0
-nss_cache = none
-socket_path = %s
-",
+	        "offline_grace = 0\nnss_cache = none\nsocket_path = %s\n",
 	        fault_case, issuer, ph_idp.secret_file, faults.ca, faults.dir, fault_case,
 	        faults.dir, fault_case, ph_wrapper, sock);
 	CHECK_INT(fclose(f), 0);
