@@ -2,26 +2,16 @@
 /*
  * The transport choice, in one place (DESIGN.md §2): an ordinary user
  * reaches the broker only through the daemon's socket; root uses the
- * socket when a daemon answers there, else exec mode with --config.
- *
- * TS_CLI_HAVE_SOCKET_MODE is set by cli/CMakeLists.txt when ts_client_opts
- * has socket_path (the client's socket mode). Without it, root uses exec
- * mode and everyone else gets TS_E_NO_SERVICE.
+ * socket when a daemon answers there, else exec mode with --config
+ * (ts_client's TS_CLIENT_AUTO: a daemon that dies before its answer is
+ * replaced by exec mode); an ordinary user's call without a usable socket
+ * is TS_E_NO_SERVICE.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "cli.h"
 #include "ts_error.h"
-
-bool cli_have_socket_mode(void)
-{
-#if TS_CLI_HAVE_SOCKET_MODE
-	return true;
-#else
-	return false;
-#endif
-}
 
 int cli_broker_call(const struct cli *c, const struct ts_client_request *rq,
                     const struct ts_conv *conv, struct ts_client_result *res)
@@ -33,7 +23,6 @@ int cli_broker_call(const struct cli *c, const struct ts_client_request *rq,
 	o.timeout_ms = rq->type == TS_MSG_LOGIN
 	                   ? ts_client_frame_timeout_ms(c->cfg_ok ? c->cfg.device_timeout : 0)
 	                   : 0;
-#if TS_CLI_HAVE_SOCKET_MODE
 	o.socket_path = c->cfg.socket_path;
 	if (c->root) {
 		o.mode = TS_CLIENT_AUTO;
@@ -42,11 +31,5 @@ int cli_broker_call(const struct cli *c, const struct ts_client_request *rq,
 	} else {
 		o.mode = TS_CLIENT_SOCKET_ONLY;
 	}
-#else
-	if (!c->root)
-		return TS_E_NO_SERVICE;
-	o.broker_path = c->cfg.broker_path;
-	o.config_path = c->config_path;
-#endif
 	return ts_client_call(&o, rq, conv, res);
 }

@@ -63,8 +63,6 @@ struct cli {
 int cli_broker_call(const struct cli *c, const struct ts_client_request *rq,
                     const struct ts_conv *conv, struct ts_client_result *res) TS_WUR
     TS_NONNULL(1, 2, 4);
-/* True when this build's ts_client has a socket mode. */
-bool cli_have_socket_mode(void);
 
 /* The terminal conversation (cli/conv.c). */
 struct cli_conv_ctx {
