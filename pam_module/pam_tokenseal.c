@@ -105,8 +105,7 @@ static int pts_conv_prompt(void *ctx, const char *text, bool echo, char **ret_an
 /* Per-user flags for the rest of the transaction, under keys namespaced
  * with the module and user name ("pam_tokenseal:WHAT:USER"):
  *   no_record      negative cache: account + session do not run the broker
- *                  twice for a user tokenseal does not know (publickey login)
- *   authenticated  this module authenticated the user (for pam_sm_setcred) */
+ *                  twice for a user tokenseal does not know (publickey login) */
 static void pts_cleanup_flag(pam_handle_t *pamh, void *data, int error_status)
 {
 	(void)pamh;
@@ -370,10 +369,8 @@ static int pts_finish(struct pts_call *c, const struct ts_client_result *res)
 		(void)pam_prompt(c->pamh, PAM_TEXT_INFO, NULL, "%s", res->message);
 	if (c->phase != PTS_AUTH) {
 		pts_set_flag(c->pamh, "no_record", c->user, res->code == TS_E_NO_RECORD);
-	} else {
-		pts_set_flag(c->pamh, "authenticated", c->user, res->code == 0);
-		if (res->code == 0)
-			pts_set_flag(c->pamh, "no_record", c->user, false);
+	} else if (res->code == 0) {
+		pts_set_flag(c->pamh, "no_record", c->user, false);
 	}
 	return pts_result_to_pam(c->phase, res->code, req_tok);
 }
@@ -415,18 +412,35 @@ out:
 	return ret;
 }
 
-/* setcred: no credentials to set (tokens stay in the broker's keystore,
- * never in the environment), but a module that authenticated the user must
- * not make pam_setcred fail (sshd drops the login when it does): success
- * for a user this module authenticated in this transaction, PAM_IGNORE for
- * anyone else, as pam_unix and pam_sss do. */
-static int pts_setcred(pam_handle_t *pamh)
+/*
+ * setcred: no credentials to set (tokens stay in the broker's keystore,
+ * never in the environment), and it grants nothing: the application calls
+ * it only after authentication succeeded. It must not fail for a user
+ * tokenseal serves, or sshd drops the login after a good sign-in; nor may
+ * it depend on what pam_sm_authenticate remembered, because sshd runs
+ * keyboard-interactive authentication in a child process whose PAM data
+ * the parent's pam_setcred never sees. So, as pam_unix does: success for
+ * any local user at or above min_uid, PAM_IGNORE for root, system accounts
+ * and unknown names.
+ */
+static int pts_setcred(pam_handle_t *pamh, int argc, const char **argv)
 {
-	const char *user = pts_item(pamh, PAM_USER);
+	struct pts_call c = {.pamh = pamh, .phase = PTS_AUTH};
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	int ret = PAM_IGNORE;
 
-	if (user && user[0] && pts_flag_set(pamh, "authenticated", user))
-		return PAM_SUCCESS;
-	return PAM_IGNORE;
+	pts_parse_args(pamh, argc, argv, &c.args);
+	c.user = pts_item(pamh, PAM_USER);
+	if (!c.user || !c.user[0] || strlen(c.user) >= TS_NAME_MAX)
+		return PAM_IGNORE;
+	c.service = c.args.service ? c.args.service : pts_item(pamh, PAM_SERVICE);
+	if (pts_load_config(&c) == PAM_SUCCESS &&
+	    getpwnam_r(c.user, &pw, buf, sizeof(buf), &res) == 0 && res &&
+	    res->pw_uid >= c.cfg->min_uid)
+		ret = PAM_SUCCESS;
+	free(c.cfg);
+	return ret;
 }
 
 /* ---- entry points ----------------------------------------------------- */
@@ -439,8 +453,8 @@ TS_EXPORT PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int 
 
 TS_EXPORT PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	(void)flags, (void)argc, (void)argv;
-	return pts_setcred(pamh);
+	(void)flags;
+	return pts_setcred(pamh, argc, argv);
 }
 
 TS_EXPORT PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
