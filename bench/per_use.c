@@ -3,7 +3,7 @@
  * bench/per-use: what one use of a stored token costs (the sudo case:
  * `pamtester SERVICE alice acct_mgmt`, which revalidates alice's token at
  * the server), in exec mode and in daemon mode, and `tokenseal token` in
- * daemon mode, each beside the floor: one `curl --cacert CA` introspection
+ * daemon mode (`tokenseal token --user alice`, root's way), each beside the floor: one `curl --cacert CA` introspection
  * of the same kind of token from a fresh process, i.e. the least any
  * fresh-process revalidation can cost. All four are measured in the same
  * run, interleaved round by round, against the real test IdP; the medians
@@ -179,9 +179,9 @@ static double pam_once(const char *service)
 
 static double token_once(bool check)
 {
-	static char verb[] = "token";
+	static char verb[] = "token", user_opt[] = "--user", alice[] = "alice";
 	char prog[600], env0[800];
-	char *argv[] = {prog, verb, NULL};
+	char *argv[] = {prog, verb, user_opt, alice, NULL};
 	char *env[] = {env0, NULL};
 	char out[8192];
 	double t;

@@ -394,8 +394,11 @@ int ts_idp_write_config(struct ts_idp *idp, const char *path, const char *client
 	fprintf(f, "key_file = %s/keystore.key\n", idp->dir);
 	/* never the host's daemon at the default /run/tokenseal/broker.sock:
 	 * a test that wants one starts its own here (a later line wins) */
-	fprintf(f, "socket_path = %s/broker.sock\n", idp->dir);
-	fprintf(f, "nss_cache = %s/nss/users.cache\n", idp->dir); /* never /var/lib */
+	/* (only when extra does not set them: the parser warns of a repeat) */
+	if (!extra || !strstr(extra, "socket_path"))
+		fprintf(f, "socket_path = %s/broker.sock\n", idp->dir);
+	if (!extra || !strstr(extra, "nss_cache")) /* never /var/lib */
+		fprintf(f, "nss_cache = %s/nss/users.cache\n", idp->dir);
 	if (extra && *extra) {
 		fputs(extra, f);
 		if (extra[strlen(extra) - 1] != '\n')
