@@ -11,10 +11,21 @@ ts_add_unit_test(NAME test_cli_exit
 
 if(TARGET tokenseal-broker)
 	ts_add_unit_test(NAME test_cli
-		SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli.c
+		SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli.c ${CMAKE_CURRENT_LIST_DIR}/cli_run.c
 		LIBS ts_cli ts_broker ts_keystore ts_oauth ts_common PkgConfig::JANSSON
 		LABELS cli idp
 		TIMEOUT 600
 		ARGS $<TARGET_FILE:tokenseal> $<TARGET_FILE:tokenseal-broker>)
 	add_dependencies(test_cli tokenseal tokenseal-broker)
+endif()
+
+# Isolation between two real local users through the real daemon (root).
+if(TARGET tokenseal-broker)
+	ts_add_unit_test(NAME test_isolation
+		SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_isolation.c ${CMAKE_CURRENT_LIST_DIR}/cli_run.c
+		LIBS ts_broker ts_keystore ts_oauth ts_common PkgConfig::JANSSON
+		LABELS cli daemon idp
+		TIMEOUT 300
+		ARGS $<TARGET_FILE:tokenseal> $<TARGET_FILE:tokenseal-broker>)
+	add_dependencies(test_isolation tokenseal tokenseal-broker)
 endif()
