@@ -21,6 +21,15 @@ foreach(t sshd_device sshd_pubkey sshd_logout sudo su nss_user)
 		set_tests_properties(e2e.${t} PROPERTIES FIXTURES_REQUIRED ts_e2e)
 	endif()
 endforeach()
+# the same logins served by the broker daemon instead of exec mode
+foreach(t sshd_device sshd_pubkey sudo)
+	if(EXISTS ${TS_E2E_SRC}/test_${t}.sh)
+		ts_add_script_test(NAME ${t}_daemon LABELS e2e daemon TIMEOUT 400 ENV E2E_DAEMON=1
+			COMMAND ${TS_E2E_SRC}/test_${t}.sh ${PROJECT_SOURCE_DIR} ${TS_E2E_DIR})
+		set_tests_properties(e2e.${t}_daemon PROPERTIES FIXTURES_REQUIRED ts_e2e
+			RESOURCE_LOCK ts_e2e_host)
+	endif()
+endforeach()
 set_tests_properties(e2e.install e2e.purge PROPERTIES RESOURCE_LOCK ts_e2e_host)
 foreach(t sshd_device sshd_pubkey sshd_logout sudo su nss_user)
 	if(TEST e2e.${t})

@@ -9,9 +9,11 @@
 # sudo, su and the broker (syslog, caught on /dev/log) in $S/logs/, which
 # e2e_check_logs searches for tokens, passwords and the client secret.
 #
-# A daemon can be added later: e2e_start_daemon (a hook, unused in exec
-# mode) would run "tokenseal-broker --daemon --foreground --config ..." on
-# $S/broker.sock, the socket_path of the test config.
+# Daemon mode (E2E_DAEMON=1, the *_daemon twins of the tests): e2e_config
+# also starts the installed "tokenseal-broker --daemon --foreground" on
+# $S/broker.sock, the socket_path of the test config (systemd is not PID 1
+# in CI, so the socket unit cannot start it), and e2e_finish fails unless the
+# daemon served the test's requests.
 
 set -uo pipefail
 : "${E2E_SRC:?}" "${E2E_DIR:?}"
@@ -146,6 +148,22 @@ e2e_config() {
 	else
 		E2E_KEYSTORE=$S/keystore
 	fi
+	[ "${E2E_DAEMON:-0}" = 1 ] && e2e_start_daemon
+	return 0
+}
+
+# e2e_start_daemon: the installed broker in daemon mode on the test config's
+# socket, its --debug log in $S/logs/daemon.log (checked for secrets too).
+e2e_start_daemon() {
+	"$E2E_BROKER" --daemon --foreground --debug --config /etc/tokenseal/tokenseal.conf \
+		>>"$S/logs/daemon.log" 2>&1 &
+	E2E_PIDS+=($!)
+	for _ in $(seq 1 100); do
+		[ -S "$S/broker.sock" ] && return 0
+		sleep 0.1
+	done
+	e2e_fail "the broker daemon did not start (see daemon.log)"
+	exit 1
 }
 
 e2e_pam_service() { cat >"/etc/pam.d/$1"; chmod 0644 "/etc/pam.d/$1"; }
@@ -236,6 +254,9 @@ e2e_check_logs() {
 
 e2e_finish() {
 	e2e_check_logs
+	if [ "${E2E_DAEMON:-0}" = 1 ] && ! grep -q "connection from uid 0" "$S/logs/daemon.log"; then
+		e2e_fail "daemon mode, but the daemon served no request (see daemon.log)"
+	fi
 	if [ "$E2E_FAILED" = 0 ]; then
 		echo "ok: $*"
 		exit 0
