@@ -89,6 +89,20 @@ static void maybe_approve(struct conv_ctx *c, const char *text)
 	}
 }
 
+/* Wait for the approval (or denial) to be done at the IdP. */
+static void approve_done(struct conv_ctx *c)
+{
+	int st;
+
+	if (c->approver <= 0)
+		return;
+	if (waitpid(c->approver, &st, 0) != c->approver || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) != 0)
+		append(c->slot->conv, sizeof(c->slot->conv), "test",
+		       "the IdP did not take the approval");
+	c->approver = 0;
+}
+
 static int conv_fn(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
 {
 	struct conv_ctx *c = data;
@@ -108,6 +122,22 @@ static int conv_fn(int n, const struct pam_message **msg, struct pam_response **
 			maybe_approve(c, msg[i]->msg);
 			break;
 		default:
+			/* the device text as a question (PAM_SILENT, or a remote
+			 * login: sshd holds INFO back): approve, then press Enter;
+			 * not counted among the prompts, which are the questions */
+			if (strstr(msg[i]->msg, "enter the code ") &&
+			    strstr(msg[i]->msg, "Press Enter once you have approved it")) {
+				append(c->slot->conv, sizeof(c->slot->conv), "device-prompt",
+				       msg[i]->msg);
+				maybe_approve(c, msg[i]->msg);
+				approve_done(c);
+				out[i].resp = strdup("");
+				if (!out[i].resp) {
+					free(out);
+					return PAM_BUF_ERR;
+				}
+				break;
+			}
 			append(c->slot->conv, sizeof(c->slot->conv), "prompt", msg[i]->msg);
 			c->slot->prompts++;
 			if (!c->spec->answer) {
@@ -181,7 +211,7 @@ _Noreturn static void op_child(const char *service, const char *user, const stru
 	pam_handle_t *ph[2] = {NULL, NULL};
 	int last[2] = {PAM_SUCCESS, PAM_SUCCESS};
 	bool started = false;
-	int fd, st = 0;
+	int fd;
 
 	fd = open(s->errfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || dup2(fd, 2) < 0)
@@ -235,12 +265,7 @@ _Noreturn static void op_child(const char *service, const char *user, const stru
 	for (int h = 0; h < 2; h++)
 		if (ph[h])
 			pam_end(ph[h], last[h]);
-	if (c.approver > 0) {
-		if (waitpid(c.approver, &st, 0) != c.approver || !WIFEXITED(st) ||
-		    WEXITSTATUS(st) != 0)
-			append(s->conv, sizeof(s->conv), "test",
-			       "the IdP did not take the approval");
-	}
+	approve_done(&c);
 	s->done = 1;
 	/* exit, not _exit: pam_wrapper's destructor removes this process's
 	 * /tmp/pam.X copy of the services, and there are only 62 such names

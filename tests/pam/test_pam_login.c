@@ -70,6 +70,8 @@ static void maybe_approve(struct conv_rec *r, const char *text)
 	}
 }
 
+static void approver_wait(struct conv_rec *r);
+
 static int conv_fn(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
 {
 	struct conv_rec *r = data;
@@ -88,7 +90,21 @@ static int conv_fn(int n, const struct pam_message **msg, struct pam_response **
 			maybe_approve(r, msg[i]->msg);
 			break;
 		default:
-			/* no answers in a device login */
+			/* the device text as a question (a remote login: sshd's
+			 * keyboard-interactive holds INFO back): approve, then Enter */
+			if (strstr(msg[i]->msg, "enter the code ") &&
+			    strstr(msg[i]->msg, "Press Enter once you have approved it")) {
+				note(r, "device-prompt", msg[i]->msg);
+				maybe_approve(r, msg[i]->msg);
+				approver_wait(r);
+				out[i].resp = strdup("");
+				if (!out[i].resp) {
+					free(out);
+					return PAM_BUF_ERR;
+				}
+				break;
+			}
+			/* no other answers in a device login */
 			note(r, "prompt", msg[i]->msg);
 			r->prompts++;
 			free(out);
