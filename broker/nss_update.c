@@ -137,33 +137,54 @@ static int load_for_write(const struct ts_config *cfg, const char *user,
 	return ts_nsscache_new(ret, s);
 }
 
-int ts_nss_record_login(const struct ts_config *cfg, const char *user, const char *sub,
-                        const char *gecos)
+/*
+ * The cache of cfg, locked (its lock fd in *ret_lock) and loaded for a
+ * change; for_write: a damaged file is moved aside and rebuilt, and the
+ * local accounts' uids are reserved. 0, or -err after the warning.
+ */
+static int open_locked(const struct ts_config *cfg, const char *user, bool for_write,
+                       int *ret_lock, struct ts_nsscache **ret)
 {
 	_cleanup_(ts_nsscache_freep) struct ts_nsscache *c = NULL;
 	struct ts_nsscache_settings s;
 	char why[TS_PATH_MAX + 128];
+	int r;
+
+	settings_of(cfg, &s);
+	r = folder_safe(cfg->nss_cache, why, sizeof(why));
+	if (r < 0)
+		return warn(cfg, user, r, "refused: %s", why[0] ? why : ts_strerror(r));
+	r = ts_nsscache_lock(cfg->nss_cache, TS_NSS_LOCK_TIMEOUT_MS, ret_lock);
+	if (r < 0)
+		return warn(cfg, user, r, "cannot take its lock %s.lock: %s", cfg->nss_cache,
+		            ts_strerror(r));
+	/* forget does no rebuild: a damaged file is the next sign-in's to repair */
+	r = for_write ? load_for_write(cfg, user, &s, &c) : ts_nsscache_load(&c, cfg->nss_cache, &s);
+	if (r < 0)
+		return warn(cfg, user, r, "cannot read it: %s", ts_strerror(r));
+	if (for_write) {
+		r = reserve_local(c, cfg);
+		if (r < 0)
+			return warn(cfg, user, r, "cannot reserve the local accounts' uids: %s",
+			            ts_strerror(r));
+	}
+	*ret = TS_TAKE_PTR(c);
+	return 0;
+}
+
+int ts_nss_record_login(const struct ts_config *cfg, const char *user, const char *sub,
+                        const char *gecos)
+{
+	_cleanup_(ts_nsscache_freep) struct ts_nsscache *c = NULL;
 	_cleanup_close_ int lock = -1;
 	uint32_t uid = 0;
 	int r;
 
 	if (!ts_config_nss_cache_on(cfg))
 		return 0;
-	settings_of(cfg, &s);
-	r = folder_safe(cfg->nss_cache, why, sizeof(why));
+	r = open_locked(cfg, user, true, &lock, &c);
 	if (r < 0)
-		return warn(cfg, user, r, "refused: %s", why[0] ? why : ts_strerror(r));
-	r = ts_nsscache_lock(cfg->nss_cache, TS_NSS_LOCK_TIMEOUT_MS, &lock);
-	if (r < 0)
-		return warn(cfg, user, r, "cannot take its lock %s.lock: %s", cfg->nss_cache,
-		            ts_strerror(r));
-	r = load_for_write(cfg, user, &s, &c);
-	if (r < 0)
-		return warn(cfg, user, r, "cannot read it: %s", ts_strerror(r));
-	r = reserve_local(c, cfg);
-	if (r < 0)
-		return warn(cfg, user, r, "cannot reserve the local accounts' uids: %s",
-		            ts_strerror(r));
+		return r;
 	r = ts_nsscache_upsert(c, sub, user, gecos && gecos[0] ? gecos : NULL, &uid);
 	if (r == -EINVAL)
 		return warn(cfg, user, r,
@@ -187,28 +208,14 @@ int ts_nss_record_login(const struct ts_config *cfg, const char *user, const cha
 int ts_nss_prepare(const struct ts_config *cfg)
 {
 	_cleanup_(ts_nsscache_freep) struct ts_nsscache *c = NULL;
-	struct ts_nsscache_settings s;
-	char why[TS_PATH_MAX + 128];
 	_cleanup_close_ int lock = -1;
 	int r;
 
 	if (!ts_config_nss_cache_on(cfg))
 		return 0;
-	settings_of(cfg, &s);
-	r = folder_safe(cfg->nss_cache, why, sizeof(why));
+	r = open_locked(cfg, "-", true, &lock, &c);
 	if (r < 0)
-		return warn(cfg, "-", r, "refused: %s", why[0] ? why : ts_strerror(r));
-	r = ts_nsscache_lock(cfg->nss_cache, TS_NSS_LOCK_TIMEOUT_MS, &lock);
-	if (r < 0)
-		return warn(cfg, "-", r, "cannot take its lock %s.lock: %s", cfg->nss_cache,
-		            ts_strerror(r));
-	r = load_for_write(cfg, "-", &s, &c);
-	if (r < 0)
-		return warn(cfg, "-", r, "cannot read it: %s", ts_strerror(r));
-	r = reserve_local(c, cfg);
-	if (r < 0)
-		return warn(cfg, "-", r, "cannot reserve the local accounts' uids: %s",
-		            ts_strerror(r));
+		return r;
 	r = ts_nsscache_save(c, cfg->nss_cache);
 	if (r < 0)
 		return warn(cfg, "-", r, "cannot write it: %s", ts_strerror(r));
@@ -233,25 +240,14 @@ const char *ts_nss_user_state_name(enum ts_nss_user_state s)
 int ts_nss_forget(const struct ts_config *cfg, const char *user)
 {
 	_cleanup_(ts_nsscache_freep) struct ts_nsscache *c = NULL;
-	struct ts_nsscache_settings s;
-	char why[TS_PATH_MAX + 128];
 	_cleanup_close_ int lock = -1;
 	int r;
 
 	if (!ts_config_nss_cache_on(cfg))
 		return 0;
-	settings_of(cfg, &s);
-	r = folder_safe(cfg->nss_cache, why, sizeof(why));
+	r = open_locked(cfg, user, false, &lock, &c);
 	if (r < 0)
-		return warn(cfg, user, r, "refused: %s", why[0] ? why : ts_strerror(r));
-	r = ts_nsscache_lock(cfg->nss_cache, TS_NSS_LOCK_TIMEOUT_MS, &lock);
-	if (r < 0)
-		return warn(cfg, user, r, "cannot take its lock %s.lock: %s", cfg->nss_cache,
-		            ts_strerror(r));
-	/* no rebuild here: a damaged file is the next sign-in's to repair */
-	r = ts_nsscache_load(&c, cfg->nss_cache, &s);
-	if (r < 0)
-		return warn(cfg, user, r, "cannot read it: %s", ts_strerror(r));
+		return r;
 	r = ts_nsscache_tombstone(c, user);
 	if (r == -ENOENT)
 		return r;

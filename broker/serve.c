@@ -323,23 +323,9 @@ static int open_engine(const struct ts_serve_opts *opts, const struct ts_request
 	struct oauth_error oerr = {0};
 	int r;
 
-	ts_config_defaults(cfg);
-	r = ts_config_load(cfg, opts->config_path, req->service, &config_report);
-	if (r >= 0)
-		r = ts_config_validate(cfg, opts->config_path, &config_report);
-	/* root is about to trust every file the config names: each one, and
-	 * every folder above it, must be safe from other users (safe_path) */
-	if (r >= 0)
-		r = ts_config_check_paths(cfg, opts->config_path, &config_report);
-	if (r < 0) {
-		out->code = TS_E_CONFIG;
-		snprintf(out->message, sizeof(out->message),
-		         "configuration problem in %.300s (%s); ask the administrator",
-		         opts->config_path, ts_strerror(r));
-		return TS_E_CONFIG;
-	}
-	if (opts->debug)
-		cfg->debug = true;
+	r = load_config(opts, req, cfg, out);
+	if (r < 0)
+		return r;
 	if (req->uid < cfg->min_uid) {
 		out->code = TS_E_NOT_SERVED;
 		snprintf(out->message, sizeof(out->message),
@@ -409,7 +395,9 @@ static void run_engine(struct ts_config *cfg, struct ks *ks, struct oauth_client
 	    cfg, oc, ts_discovery_cache_suspect(out->code, out->state == TS_STATE_UNAVAILABLE));
 }
 
-/* Configuration alone (DOCTOR, KEYSTORE: no user record, no min_uid). */
+/* The configuration (alone for DOCTOR and KEYSTORE: no user record, no
+ * min_uid). Root is about to trust every file it names: each one, and
+ * every folder above it, must be safe from other users (safe_path). */
 static int load_config(const struct ts_serve_opts *opts, const struct ts_request *req,
                        struct ts_config *cfg, struct ts_outcome *out)
 {
