@@ -32,6 +32,7 @@
 #include "ts_idp.h"
 #include "ts_mem.h"
 #include "ts_test.h"
+#include "ts_test_conv.h"
 
 #define ROUNDS_MAX 1000
 #define CURL "/usr/bin/curl"
@@ -50,21 +51,6 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static int answer_pw(void *ctx, const char *text, bool echo, char **ret)
-{
-	(void)text;
-	(void)echo;
-	*ret = strdup(ctx);
-	return *ret ? 0 : -ENOMEM;
-}
-
-static int no_text(void *ctx, const char *text)
-{
-	(void)ctx;
-	(void)text;
-	return 0;
-}
-
 /* One broker request in exec mode (the benchmark's own set-up). */
 static void broker_call(enum ts_msg_type type, const char *password, struct ts_client_result *res)
 {
@@ -74,7 +60,7 @@ static void broker_call(enum ts_msg_type type, const char *password, struct ts_c
 	                               .service = "bench",
 	                               .flags = password ? 0 : TS_FLAG_NONINTERACTIVE,
 	                               .method = password ? "password" : NULL};
-	struct ts_conv cv = {no_text, no_text, answer_pw, (void *)(uintptr_t)password};
+	struct ts_conv cv = TS_TEST_PASSWORD_CONV(password);
 
 	memset(res, 0, sizeof(*res));
 	CHECK_INT(ts_client_call(&o, &rq, password ? &cv : NULL, res), 0);

@@ -43,6 +43,7 @@
 #include "ts_mem.h"
 #include "ts_proto.h"
 #include "ts_test.h"
+#include "ts_test_conv.h"
 
 static struct ts_idp idp;
 static struct ts_daemon daemon_;
@@ -59,21 +60,6 @@ static uid_t uid_of(const char *user)
 	return pw->pw_uid;
 }
 
-static int answer_pw(void *ctx, const char *text, bool echo, char **ret)
-{
-	(void)text;
-	(void)echo;
-	*ret = strdup(ctx);
-	return *ret ? 0 : -ENOMEM;
-}
-
-static int no_text(void *ctx, const char *text)
-{
-	(void)ctx;
-	(void)text;
-	return 0;
-}
-
 /* root signs user in with the password grant (exec mode) */
 static void sign_in(const char *user, const char *pw)
 {
@@ -81,7 +67,7 @@ static void sign_in(const char *user, const char *pw)
 	                           .mode = TS_CLIENT_EXEC_ONLY};
 	struct ts_client_request rq = {
 	    .type = TS_MSG_LOGIN, .user = user, .service = "test", .method = "password"};
-	struct ts_conv cv = {no_text, no_text, answer_pw, (void *)(uintptr_t)pw};
+	struct ts_conv cv = TS_TEST_PASSWORD_CONV(pw);
 	struct ts_client_result res = {0};
 
 	CHECK_INT(ts_client_call(&o, &rq, &cv, &res), 0);

@@ -36,6 +36,7 @@
 #include "ts_leak.h"
 #include "ts_mem.h"
 #include "ts_test.h"
+#include "ts_test_conv.h"
 
 #define ROOT_ONLY                                                                              \
 	"tokenseal-broker: exec mode serves root callers only (pam_tokenseal inside sshd, "    \
@@ -60,21 +61,6 @@ static gid_t gid_of(const char *user)
 	return pw->pw_gid;
 }
 
-static int answer_pw(void *ctx, const char *text, bool echo, char **ret)
-{
-	(void)text;
-	(void)echo;
-	*ret = strdup(ctx);
-	return *ret ? 0 : -ENOMEM;
-}
-
-static int no_text(void *ctx, const char *text)
-{
-	(void)ctx;
-	(void)text;
-	return 0;
-}
-
 static int call(const char *broker, const char *config, enum ts_msg_type type,
                 const char *user, const char *password, struct ts_client_result *res)
 {
@@ -84,7 +70,7 @@ static int call(const char *broker, const char *config, enum ts_msg_type type,
 	                               .service = "test",
 	                               .flags = password ? 0 : TS_FLAG_NONINTERACTIVE,
 	                               .method = password ? "password" : NULL};
-	struct ts_conv cv = {no_text, no_text, answer_pw, (void *)(uintptr_t)password};
+	struct ts_conv cv = TS_TEST_PASSWORD_CONV(password);
 	int r;
 
 	memset(res, 0, sizeof(*res));

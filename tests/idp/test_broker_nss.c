@@ -44,6 +44,7 @@
 #include "ts_mem.h"
 #include "ts_nsscache.h"
 #include "ts_test.h"
+#include "ts_test_conv.h"
 
 #define UID_MIN 3000000u
 #define UID_MAX 3099999u
@@ -53,21 +54,6 @@ static const char *module_so, *wrapper_so;
 static char broker_bin[512], cfg[700], cfg_off[700], nssdir[700], cache[800], logfile[700],
     dbg[800], wpasswd[700], wgroup[700];
 
-static int answer_pw(void *ctx, const char *text, bool echo, char **ret)
-{
-	(void)text;
-	(void)echo;
-	*ret = strdup(ctx);
-	return *ret ? 0 : -ENOMEM;
-}
-
-static int no_text(void *ctx, const char *text)
-{
-	(void)ctx;
-	(void)text;
-	return 0;
-}
-
 /* A password sign-in through the broker (the debug wrapper: its log goes
  * to logfile); returns the result code. */
 static int login(const char *config, const char *user, const char *password, char *msg,
@@ -76,7 +62,7 @@ static int login(const char *config, const char *user, const char *password, cha
 	struct ts_client_opts o = {.broker_path = dbg, .config_path = config};
 	struct ts_client_request rq = {
 	    .type = TS_MSG_LOGIN, .user = user, .service = "test", .method = "password"};
-	struct ts_conv cv = {no_text, no_text, answer_pw, (void *)(uintptr_t)password};
+	struct ts_conv cv = TS_TEST_PASSWORD_CONV(password);
 	struct ts_client_result res = {0};
 	int r, code;
 
