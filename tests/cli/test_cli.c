@@ -431,7 +431,7 @@ static void test_token_outputs(void)
 {
 	struct run r;
 	json_t *o, *st;
-	char tok[4096];
+	char tok[sizeof(((struct run *)0)->out)];
 	long intro;
 
 	run(&r, ARGS("token", "--user", "alice"));
