@@ -1155,7 +1155,12 @@ int main(int argc, char **argv)
 	         "offline_grace = 0\nrevalidate = introspection\n",
 	         wrapper);
 	CHECK_INT(ts_idp_write_config(&idp, cfg, "conf", extra), 0);
-	ts_leak_remember(ts_test_read_file(idp.secret_file, NULL));
+	{
+		char *secret = ts_test_read_file(idp.secret_file, NULL);
+
+		ts_leak_remember(secret); /* a copy */
+		free(secret);
+	}
 	cli_run_init(cli_bin, cfg);
 
 	RUN(test_cc_decision);

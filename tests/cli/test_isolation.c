@@ -342,7 +342,12 @@ int main(int argc, char **argv)
 	snprintf(dlog, sizeof(dlog), "%s/daemon.log", ts_test_tmpdir());
 	snprintf(extra, sizeof(extra), "broker_path = %s\nlogin_methods = password\n", broker_bin);
 	CHECK_INT(ts_idp_write_config(&idp, cfg, "conf", extra), 0);
-	ts_leak_remember(ts_test_read_file(idp.secret_file, NULL));
+	{
+		char *secret = ts_test_read_file(idp.secret_file, NULL);
+
+		ts_leak_remember(secret); /* a copy */
+		free(secret);
+	}
 	cli_run_init(cli_bin, cfg);
 
 	sign_in("alice", "alice-pw");
