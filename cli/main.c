@@ -419,48 +419,39 @@ static int simple_request(struct cli *c, enum ts_msg_type type, uint32_t flags)
 	return x;
 }
 
-static int run_refresh(struct cli *c, int argc, char **argv)
+/* A verb whose only own option is one flag: refresh --force, logout
+ * --no-revoke. */
+static int flag_verb(struct cli *c, int argc, char **argv, const char *verb,
+                     const char *flag_name, uint32_t flag, enum ts_msg_type type)
 {
-	static const struct option lo[] = {{"force", no_argument, NULL, 'f'},
-	                                   {"user", required_argument, NULL, OPT_USER},
-	                                   {"help", no_argument, NULL, OPT_HELP},
-	                                   {NULL, 0, NULL, 0}};
+	const struct option lo[] = {{flag_name, no_argument, NULL, 'f'},
+	                            {"user", required_argument, NULL, OPT_USER},
+	                            {"help", no_argument, NULL, OPT_HELP},
+	                            {NULL, 0, NULL, 0}};
 	uint32_t flags = 0;
 	int o, x = 0;
 
 	while ((o = getopt_long(argc, argv, "+:", lo, NULL)) != -1) {
 		if (o == 'f') {
-			flags |= TS_FLAG_FORCE;
+			flags |= flag;
 			continue;
 		}
-		if (parse_common(c, "refresh", o, argv, &x))
+		if (parse_common(c, verb, o, argv, &x))
 			return x;
 	}
-	if ((x = no_extra_args("refresh", argc, argv)))
+	if ((x = no_extra_args(verb, argc, argv)))
 		return x;
-	return simple_request(c, TS_MSG_REFRESH, flags);
+	return simple_request(c, type, flags);
+}
+
+static int run_refresh(struct cli *c, int argc, char **argv)
+{
+	return flag_verb(c, argc, argv, "refresh", "force", TS_FLAG_FORCE, TS_MSG_REFRESH);
 }
 
 static int run_logout(struct cli *c, int argc, char **argv)
 {
-	static const struct option lo[] = {{"no-revoke", no_argument, NULL, 'n'},
-	                                   {"user", required_argument, NULL, OPT_USER},
-	                                   {"help", no_argument, NULL, OPT_HELP},
-	                                   {NULL, 0, NULL, 0}};
-	uint32_t flags = 0;
-	int o, x = 0;
-
-	while ((o = getopt_long(argc, argv, "+:", lo, NULL)) != -1) {
-		if (o == 'n') {
-			flags |= TS_FLAG_NO_REVOKE;
-			continue;
-		}
-		if (parse_common(c, "logout", o, argv, &x))
-			return x;
-	}
-	if ((x = no_extra_args("logout", argc, argv)))
-		return x;
-	return simple_request(c, TS_MSG_LOGOUT, flags);
+	return flag_verb(c, argc, argv, "logout", "no-revoke", TS_FLAG_NO_REVOKE, TS_MSG_LOGOUT);
 }
 
 /* ---- doctor ---- */

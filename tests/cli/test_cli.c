@@ -875,21 +875,6 @@ static void test_cc_decision(void)
 	CHECK_INT(d.action, TS_ACT_REVALIDATE);
 }
 
-static long fault_requests(struct ts_faults *f, const char *name, const char *kind)
-{
-	char out[8192], key[64];
-	const char *argv[] = {TS_SOURCE_DIR "/tests/fixtures/faults/stats", "--state-dir", f->dir,
-	                      name, NULL};
-	const char *p;
-
-	if (ts_idp_run(argv, out, sizeof(out)) != 0)
-		return -1;
-	snprintf(key, sizeof(key), "\"%s\":", kind);
-	p = strstr(out, "\"requests\"");
-	p = p ? strstr(p, key) : NULL;
-	return p ? strtol(p + strlen(key), NULL, 10) : 0;
-}
-
 /* refresh holds back while the server rejects even fresh tokens (fault
  * case introspect-inactive: every refresh accepted, every token rejected);
  * --force refreshes all the same. */
@@ -953,7 +938,7 @@ static void test_refresh_force(void)
 	run_as(&r, NULL, NULL, ARGS(env), ARGS("token", "--user", "alice"));
 	CHECK_INT(r.exit, 2);
 	CHECK_STR(r.out, "");
-	t0 = fault_requests(&f, "introspect-inactive", "token");
+	t0 = ts_faults_requests(&f, "introspect-inactive", "token");
 	run_as(&r, NULL, NULL, ARGS(env), ARGS("refresh", "--user", "alice"));
 	CHECK_INT(r.exit, 2);
 	snprintf(want, sizeof(want),
@@ -962,13 +947,13 @@ static void test_refresh_force(void)
 	         issuer);
 	CHECK_MSG(strncmp(r.err, want, strlen(want)) == 0, "held back: %s", r.err);
 	CHECK(strstr(r.err, " s; `tokenseal refresh --force` tries now\n"));
-	CHECK_INT(fault_requests(&f, "introspect-inactive", "token"), t0);
+	CHECK_INT(ts_faults_requests(&f, "introspect-inactive", "token"), t0);
 	run_as(&r, NULL, NULL, ARGS(env), ARGS("refresh", "--force", "--user", "alice"));
 	CHECK_INT(r.exit, 0);
 	snprintf(want, sizeof(want), "tokenseal: refreshed the tokens at %s; the access token ",
 	         issuer);
 	CHECK_MSG(strncmp(r.err, want, strlen(want)) == 0, "forced: %s", r.err);
-	CHECK_INT(fault_requests(&f, "introspect-inactive", "token"), t0 + 1);
+	CHECK_INT(ts_faults_requests(&f, "introspect-inactive", "token"), t0 + 1);
 	ts_faults_stop(&f);
 }
 

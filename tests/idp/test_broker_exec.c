@@ -395,22 +395,6 @@ static void test_not_saved(void)
 	          WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
-/* Requests of one kind the fault injector saw for a case (its stats). */
-static long fault_requests(struct ts_faults *f, const char *name, const char *kind)
-{
-	char out[8192], key[64];
-	const char *argv[] = {TS_SOURCE_DIR "/tests/fixtures/faults/stats", "--state-dir", f->dir,
-	                      name, NULL};
-	const char *p;
-
-	if (ts_idp_run(argv, out, sizeof(out)) != 0)
-		return -1;
-	snprintf(key, sizeof(key), "\"%s\":", kind);
-	p = strstr(out, "\"requests\"");
-	p = p ? strstr(p, key) : NULL;
-	return p ? strtol(p + strlen(key), NULL, 10) : 0;
-}
-
 /* 4e: the server accepts every refresh but rejects every access token
  * (fault case introspect-inactive: the shape of a disabled account whose
  * grant lives on). The first use refreshes once, is rejected again, and
@@ -472,8 +456,8 @@ static void test_rejected_backoff(void)
 	ts_record_clear(&rec);
 	ks_close(ks);
 
-	t0 = fault_requests(&f, "introspect-inactive", "token");
-	i0 = fault_requests(&f, "introspect-inactive", "introspect");
+	t0 = ts_faults_requests(&f, "introspect-inactive", "token");
+	i0 = ts_faults_requests(&f, "introspect-inactive", "introspect");
 	CHECK_INT(call(broker_bin, fcfg, TS_MSG_REVALIDATE, "alice", NULL, &res), 0);
 	CHECK_INT(res.code, TS_E_REJECTED_TOKEN);
 	snprintf(want, sizeof(want),
@@ -483,7 +467,7 @@ static void test_rejected_backoff(void)
 	         issuer);
 	CHECK_STR(res.message, want);
 	ts_client_result_clear(&res);
-	CHECK_INT(fault_requests(&f, "introspect-inactive", "token"), t0 + 1);
+	CHECK_INT(ts_faults_requests(&f, "introspect-inactive", "token"), t0 + 1);
 	for (int i = 0; i < 3; i++) {
 		CHECK_INT(call(broker_bin, fcfg, TS_MSG_REVALIDATE, "alice", NULL, &res), 0);
 		CHECK_INT(res.code, TS_E_REJECTED_TOKEN);
@@ -495,8 +479,8 @@ static void test_rejected_backoff(void)
 		          res.message);
 		ts_client_result_clear(&res);
 	}
-	CHECK_INT(fault_requests(&f, "introspect-inactive", "token"), t0 + 1); /* no refresh */
-	CHECK_INT(fault_requests(&f, "introspect-inactive", "introspect"), i0 + 2 + 3);
+	CHECK_INT(ts_faults_requests(&f, "introspect-inactive", "token"), t0 + 1); /* no refresh */
+	CHECK_INT(ts_faults_requests(&f, "introspect-inactive", "introspect"), i0 + 2 + 3);
 	ts_faults_stop(&f);
 }
 

@@ -461,6 +461,20 @@ int ts_faults_issuer(const struct ts_faults *f, const char *name, char *buf, siz
 	return 0;
 }
 
+long ts_faults_requests(struct ts_faults *f, const char *name, const char *kind)
+{
+	char out[8192], key[64];
+	const char *argv[] = {FIXTURES "/faults/stats", "--state-dir", f->dir, name, NULL};
+	const char *p;
+
+	if (ts_idp_run(argv, out, sizeof(out)) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "\"%s\":", kind);
+	p = strstr(out, "\"requests\"");
+	p = p ? strstr(p, key) : NULL;
+	return p ? strtol(p + strlen(key), NULL, 10) : 0;
+}
+
 long ts_faults_polls(struct ts_faults *f, const char *name)
 {
 	char out[64];

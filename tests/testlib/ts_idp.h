@@ -89,4 +89,8 @@ int ts_faults_issuer(const struct ts_faults *f, const char *name, char *buf, siz
  * or -1 on error. */
 long ts_faults_polls(struct ts_faults *f, const char *name);
 
+/* Requests of one kind ("token", "introspect", ...) the fault injector saw
+ * for a case (its stats' "requests" object); 0 when none, -1 on error. */
+long ts_faults_requests(struct ts_faults *f, const char *name, const char *kind);
+
 #endif
