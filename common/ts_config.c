@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The configuration file parser (see ts_config.h and tokenseal.conf(5)).
+ * The configuration file parser (see ts_config.h and tokenseal.conf(5));
+ * reading the file is ts_config_file.c, validation and the whole-path
+ * checks ts_config_check.c.
  *
- * One table, keys[], names every key with its type, where it lives in
+ * One table, ts_config_keys[], names every key with its type, where it lives in
  * struct ts_config, its default and a one-line description. Parsing, the
  * defaults and the man-page check all walk that table.
  *
@@ -11,17 +13,14 @@
  * struct untouched unless the whole file was good.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "ts_config.h"
+#include "ts_config_internal.h"
 #include "ts_url.h"
 #include "ts_error.h"
 #include "ts_file.h"
@@ -29,37 +28,6 @@
 #include "ts_mem.h"
 #include "ts_nsscache.h"
 #include "ts_paths.h"
-
-enum key_type {
-	KT_STRING, /* free text, no control characters */
-	KT_PATH,   /* a file or folder; absolute (checked by validate) */
-	KT_URL,    /* https:// URL (checked by validate) */
-	KT_BOOL,
-	KT_UINT,
-	KT_ENUM,
-	KT_METHODS, /* login_methods */
-	KT_USERMAP, /* username_map */
-};
-
-/* Where a key may be set. */
-enum key_scope {
-	ANY, /* the top level, and overridden in [service NAME] */
-	TOP, /* the top level only */
-	SVC, /* [service NAME] sections only */
-};
-
-struct key_def {
-	const char *name;
-	enum key_type type;
-	enum key_scope scope;
-	size_t offset;
-	size_t size; /* of the field: strings must fit with their NUL */
-	unsigned min, max;
-	bool zero_ok;                  /* KT_UINT: 0 allowed besides min..max */
-	const char *const *enum_names; /* KT_ENUM: index = enum value */
-	const char *def;               /* default, parsed like a value; NULL = empty */
-	const char *desc;
-};
 
 static const char *const revalidate_names[] = {"auto", "introspection", "userinfo", NULL};
 static const char *const revoke_on_names[] = {"logout", "last-session", "never", NULL};
@@ -82,7 +50,7 @@ _Static_assert(sizeof(enum ts_revoke_on) == sizeof(int), "enum stored as int");
  * SVC: a per-service policy that must never become the default of every
  * service (auth_with_stored_token: see DESIGN §2).
  */
-static const struct key_def keys[] = {
+const struct key_def ts_config_keys[] = {
 	K_STR(TOP, issuer, KT_URL, NULL, "URL of the authorization server (its OIDC issuer)"),
 	K_STR(TOP, client_id, KT_STRING, NULL, "OAuth client id registered at the server"),
 	K_STR(TOP, client_secret_file, KT_PATH, NULL,
@@ -147,11 +115,12 @@ static const struct key_def keys[] = {
 };
 /* clang-format on */
 
-#define N_KEYS TS_ARRAY_SIZE(keys)
+const size_t ts_config_n_keys = TS_ARRAY_SIZE(ts_config_keys);
+#define N_KEYS TS_ARRAY_SIZE(ts_config_keys)
 
 const char *ts_config_key_name(size_t i)
 {
-	return i < N_KEYS ? keys[i].name : NULL;
+	return i < N_KEYS ? ts_config_keys[i].name : NULL;
 }
 
 int ts_login_method_parse(const char *s, size_t len, enum ts_login_method *ret)
@@ -188,8 +157,7 @@ static void vreport(const struct ts_config_report *rep, int prio, const char *fm
 	}
 }
 
-TS_PRINTF(3, 4)
-static void report(const struct ts_config_report *rep, int prio, const char *fmt, ...)
+void cfg_report(const struct ts_config_report *rep, int prio, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -220,12 +188,11 @@ static void perr(struct parser *p, int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	report(p->rep, prio, "%s:%u: %s", p->origin, p->line, msg);
+	cfg_report(p->rep, prio, "%s:%u: %s", p->origin, p->line, msg);
 }
 
 /* A value as it may appear in a message: printable, bounded. */
-#define SHOW_MAX 80
-static const char *show(char out[SHOW_MAX], const char *s, size_t len)
+const char *cfg_show(char out[SHOW_MAX], const char *s, size_t len)
 {
 	ts_sanitize_text(out, SHOW_MAX, s, len);
 	if (len >= SHOW_MAX) {
@@ -265,20 +232,20 @@ static int parse_uint(struct parser *p, const struct key_def *k, const char *val
 		(void)snprintf(range, sizeof(range), "%u..%u", k->min, k->max);
 	if (val[0] < '0' || val[0] > '9') {
 		perr(p, LOG_ERR, "key '%s': '%s' is not a number (allowed: %s)", k->name,
-		     show(sv, val, strlen(val)), range);
+		     cfg_show(sv, val, strlen(val)), range);
 		return TS_E_CONFIG;
 	}
 	errno = 0;
 	v = strtoull(val, &end, 10);
 	if (!end || *end != '\0') {
 		perr(p, LOG_ERR, "key '%s': '%s' is not a number (allowed: %s)", k->name,
-		     show(sv, val, strlen(val)), range);
+		     cfg_show(sv, val, strlen(val)), range);
 		return TS_E_CONFIG;
 	}
 	if (errno == ERANGE || v > UINT_MAX || (v < k->min && !(k->zero_ok && v == 0)) ||
 	    v > k->max) {
 		perr(p, LOG_ERR, "key '%s': %s is out of range (allowed: %s)", k->name,
-		     show(sv, val, strlen(val)), range);
+		     cfg_show(sv, val, strlen(val)), range);
 		return TS_E_CONFIG;
 	}
 	*ret = (unsigned)v;
@@ -302,7 +269,7 @@ static int parse_bool(struct parser *p, const struct key_def *k, const char *val
 		}
 	}
 	perr(p, LOG_ERR, "key '%s': '%s' is not a boolean (use yes/no, true/false, on/off, 1/0)",
-	     k->name, show(sv, val, strlen(val)));
+	     k->name, cfg_show(sv, val, strlen(val)));
 	return TS_E_CONFIG;
 }
 
@@ -330,7 +297,7 @@ static int parse_enum(struct parser *p, const struct key_def *k, const char *val
 		}
 	}
 	join_names(list, sizeof(list), k->enum_names);
-	perr(p, LOG_ERR, "key '%s': '%s' is not one of: %s", k->name, show(sv, val, strlen(val)),
+	perr(p, LOG_ERR, "key '%s': '%s' is not one of: %s", k->name, cfg_show(sv, val, strlen(val)),
 	     list);
 	return TS_E_CONFIG;
 }
@@ -355,7 +322,7 @@ static int parse_methods(struct parser *p, const struct key_def *k, const char *
 		len = strcspn(s, ", ");
 		if (ts_login_method_parse(s, len, &one) < 0) {
 			perr(p, LOG_ERR, "key '%s': unknown login method '%s' (allowed: %s)",
-			     k->name, show(sv, s, len), list);
+			     k->name, cfg_show(sv, s, len), list);
 			return TS_E_CONFIG;
 		}
 		for (size_t j = 0; j < n; j++) {
@@ -383,7 +350,6 @@ static int parse_methods(struct parser *p, const struct key_def *k, const char *
 	return 0;
 }
 
-#define STRIP_SUFFIX "strip-suffix:"
 
 static int check_usermap(struct parser *p, const struct key_def *k, const char *val,
                          const char **ret)
@@ -400,7 +366,7 @@ static int check_usermap(struct parser *p, const struct key_def *k, const char *
 		return 0;
 	}
 	perr(p, LOG_ERR, "key '%s': '%s' is not 'none' or 'strip-suffix:SUFFIX'", k->name,
-	     show(sv, val, strlen(val)));
+	     cfg_show(sv, val, strlen(val)));
 	return TS_E_CONFIG;
 }
 
@@ -479,8 +445,8 @@ void ts_config_defaults(struct ts_config *c)
 
 	memset(c, 0, sizeof(*c));
 	for (size_t i = 0; i < N_KEYS; i++)
-		if (keys[i].def)
-			(void)set_value(&p, c, &keys[i], keys[i].def);
+		if (ts_config_keys[i].def)
+			(void)set_value(&p, c, &ts_config_keys[i], ts_config_keys[i].def);
 }
 
 /* ---- lines -------------------------------------------------------------- */
@@ -488,8 +454,8 @@ void ts_config_defaults(struct ts_config *c)
 static const struct key_def *find_key(const char *name, size_t len)
 {
 	for (size_t i = 0; i < N_KEYS; i++)
-		if (strlen(keys[i].name) == len && memcmp(keys[i].name, name, len) == 0)
-			return &keys[i];
+		if (strlen(ts_config_keys[i].name) == len && memcmp(ts_config_keys[i].name, name, len) == 0)
+			return &ts_config_keys[i];
 	return NULL;
 }
 
@@ -533,7 +499,7 @@ static int parse_section(struct parser *p, const char *s, const char *e, const c
 	return 0;
 bad:
 	perr(p, LOG_ERR, "bad section header '%s' (expected '[service NAME]')",
-	     show(sv, s, (size_t)(e - s)));
+	     cfg_show(sv, s, (size_t)(e - s)));
 	return TS_E_CONFIG;
 }
 
@@ -629,7 +595,7 @@ static void key_line(struct parse_state *st, const char *s, const char *e)
 
 	if (!eq) {
 		perr(p, LOG_ERR, "'%s': expected 'key = value', '[service NAME]' or a comment",
-		     show(sv, s, (size_t)(e - s)));
+		     cfg_show(sv, s, (size_t)(e - s)));
 		return;
 	}
 	for (ke = eq; ke > s && is_blank(ke[-1]); ke--)
@@ -642,12 +608,12 @@ static void key_line(struct parse_state *st, const char *s, const char *e)
 	}
 	k = find_key(s, (size_t)(ke - s));
 	if (!k) {
-		perr(p, LOG_WARNING, "unknown key '%s', ignoring", show(sv, s, (size_t)(ke - s)));
+		perr(p, LOG_WARNING, "unknown key '%s', ignoring", cfg_show(sv, s, (size_t)(ke - s)));
 		return;
 	}
 	if (!scope_ok(st, k))
 		return;
-	i = (size_t)(k - keys);
+	i = (size_t)(k - ts_config_keys);
 	if (st->seen[i])
 		perr(p, LOG_WARNING,
 		     "key '%s' was already set on line %u in this section; the last value wins",
@@ -696,7 +662,7 @@ int ts_config_parse(struct ts_config *c, const char *buf, size_t len, const char
 	}
 
 	if (st->p.errors) {
-		report(rep, LOG_ERR, "%s: %u error%s, configuration not loaded", origin,
+		cfg_report(rep, LOG_ERR, "%s: %u error%s, configuration not loaded", origin,
 		       st->p.errors, st->p.errors == 1 ? "" : "s");
 		r = TS_E_CONFIG;
 	} else {
@@ -710,376 +676,9 @@ out:
 	return r;
 }
 
-/* ---- files -------------------------------------------------------------- */
-
-static void report_open_error(const char *path, int r, const struct ts_config_report *rep)
-{
-	struct stat st;
-	bool have = lstat(path, &st) == 0;
-
-	switch (r) {
-	case -ENOENT:
-		report(rep, LOG_ERR, "%s: not found", path);
-		break;
-	case TS_E_NOT_REGULAR:
-		report(rep, LOG_ERR,
-		       "%s: refused: not a regular file (a symlink or a special file); the "
-		       "configuration must be a regular file",
-		       path);
-		break;
-	case TS_E_BAD_OWNER:
-		if (have)
-			report(rep, LOG_ERR,
-			       "%s: refused: owned by uid %u, not by root; run chown root %s", path,
-			       (unsigned)st.st_uid, path);
-		else
-			report(rep, LOG_ERR, "%s: refused: not owned by root; run chown root %s",
-			       path, path);
-		break;
-	case TS_E_BAD_MODE:
-		if (have)
-			report(rep, LOG_ERR,
-			       "%s: refused: group- or world-writable (mode 0%03o); run chmod go-w "
-			       "%s",
-			       path, (unsigned)(st.st_mode & 07777), path);
-		else
-			report(rep, LOG_ERR,
-			       "%s: refused: group- or world-writable; run chmod go-w %s", path,
-			       path);
-		break;
-	case TS_E_TOO_BIG:
-		report(rep, LOG_ERR, "%s: refused: larger than %d bytes", path, TS_CONFIG_MAX_SIZE);
-		break;
-	default:
-		report(rep, LOG_ERR, "%s: cannot read: %s", path, ts_strerror(r));
-		break;
-	}
-}
-
-int ts_config_load(struct ts_config *c, const char *path, const char *service,
-                   const struct ts_config_report *rep)
-{
-	struct ts_file_policy pol = ts_file_policy_public(TS_CONFIG_MAX_SIZE);
-	_cleanup_close_ int fd = -1;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int r;
-
-
-	r = ts_open_checked(path, O_RDONLY, &pol, &fd, NULL);
-	if (r < 0) {
-		report_open_error(path, r, rep);
-		return r;
-	}
-	r = ts_read_all(fd, TS_CONFIG_MAX_SIZE, &buf, &len);
-	if (r < 0) {
-		report_open_error(path, r, rep);
-		return r;
-	}
-	r = ts_config_parse(c, (const char *)buf, len, service, path, rep);
-	ts_erase_free(buf, len);
-	return r;
-}
-
-/* ---- validation --------------------------------------------------------- */
-
-static bool has_prefix(const char *s, const char *prefix)
-{
-	return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-static bool is_nss_cache(const struct key_def *k)
-{
-	return strcmp(k->name, "nss_cache") == 0;
-}
-
-bool ts_config_nss_cache_on(const struct ts_config *c)
-{
-	return c->nss_cache[0] && strcmp(c->nss_cache, TS_CONFIG_NSS_CACHE_OFF) != 0;
-}
-
-/* The nss_* keys: each problem reported (naming the key), counted in *errors. */
-static void check_nss(const struct ts_config *c, const char *origin,
-                      const struct ts_config_report *rep, unsigned *errors)
-{
-	char sv[SHOW_MAX];
-	regex_t re;
-	int r;
-
-	if (c->nss_uid_min >= c->nss_uid_max) {
-		report(rep, LOG_ERR, "%s: nss_uid_min %u must be below nss_uid_max %u", origin,
-		       c->nss_uid_min, c->nss_uid_max);
-		(*errors)++;
-	} else if ((uint64_t)c->nss_uid_max - c->nss_uid_min + 1 < TS_CONFIG_NSS_UID_SPAN_MIN) {
-		report(rep, LOG_ERR,
-		       "%s: nss_uid_min %u .. nss_uid_max %u holds %u uids; at least %u are "
-		       "needed so that hashed uids rarely collide",
-		       origin, c->nss_uid_min, c->nss_uid_max, c->nss_uid_max - c->nss_uid_min + 1,
-		       TS_CONFIG_NSS_UID_SPAN_MIN);
-		(*errors)++;
-	}
-	if (c->nss_uid_min < c->min_uid) {
-		report(rep, LOG_ERR,
-		       "%s: nss_uid_min %u is below min_uid %u: the broker refuses uids below "
-		       "min_uid, so cache users there could never sign in",
-		       origin, c->nss_uid_min, c->min_uid);
-		(*errors)++;
-	}
-	if (!ts_nsscache_home_template_valid(c->nss_home)) {
-		report(rep, LOG_ERR,
-		       "%s: nss_home '%s' must be an absolute path without ':' whose only %% "
-		       "sequences are %%u (user name), %%U (uid) and %%%%",
-		       origin, show(sv, c->nss_home, strlen(c->nss_home)));
-		(*errors)++;
-	}
-	if (!ts_nsscache_shell_valid(c->nss_shell)) {
-		report(rep, LOG_ERR, "%s: nss_shell '%s' must be an absolute path without ':' or '%%'",
-		       origin, show(sv, c->nss_shell, strlen(c->nss_shell)));
-		(*errors)++;
-	}
-	if (c->nss_resolve_unknown[0]) {
-		r = ts_nsscache_regex_compile(&re, c->nss_resolve_unknown);
-		if (r == 0) {
-			regfree(&re);
-		} else {
-			report(rep, LOG_ERR,
-			       "%s: nss_resolve_unknown '%s' is not a POSIX extended regular "
-			       "expression that compiles (%s)",
-			       origin, show(sv, c->nss_resolve_unknown, strlen(c->nss_resolve_unknown)),
-			       r == -ENOMEM ? "out of memory" : "syntax error or too long");
-			(*errors)++;
-		}
-	}
-}
-
-/* URLs and paths of the key table: each problem reported, counted in *errors. */
-static void check_key_values(const struct ts_config *c, const char *origin,
-                             const struct ts_config_report *rep, unsigned *errors)
-{
-	char sv[SHOW_MAX];
-
-	for (size_t i = 0; i < N_KEYS; i++) {
-		const struct key_def *k = &keys[i];
-		const char *v = (const char *)c + k->offset;
-		char why[160];
-
-		if (is_nss_cache(k) && strcmp(v, TS_CONFIG_NSS_CACHE_OFF) == 0)
-			continue;
-		if (is_nss_cache(k) && !v[0]) {
-			report(rep, LOG_ERR,
-			       "%s: nss_cache must not be empty (set it to none to write no NSS "
-			       "user cache)",
-			       origin);
-			(*errors)++;
-			continue;
-		}
-
-		if (k->type == KT_URL && v[0] &&
-		    ts_url_check(v, c->allow_loopback_http, why, sizeof(why)) < 0) {
-			report(rep, LOG_ERR, "%s: %s '%s' is not a valid URL: %s", origin, k->name,
-			       show(sv, v, strlen(v)), why);
-			(*errors)++;
-		}
-		if (k->type == KT_PATH && v[0] && v[0] != '/') {
-			report(rep, LOG_ERR, "%s: %s '%s' must be an absolute path", origin,
-			       k->name, show(sv, v, strlen(v)));
-			(*errors)++;
-		}
-		if (k->type == KT_PATH && !v[0] && k->def) {
-			report(rep, LOG_ERR, "%s: %s must not be empty", origin, k->name);
-			(*errors)++;
-		}
-	}
-}
-
-/*
- * A pasted token must be shown to belong to this client (introspection's
- * client_id or aud); userinfo cannot tell, so login_methods = token needs
- * revalidation by introspection, and that needs client_secret_file.
- */
-static void check_token_method(const struct ts_config *c, const char *origin,
-                               const struct ts_config_report *rep, unsigned *errors)
-{
-	bool token = false;
-
-	for (size_t i = 0; i < c->n_login_methods && i < TS_LOGIN_METHODS_MAX; i++)
-		token = token || c->login_methods[i] == TS_LOGIN_TOKEN;
-	if (!token)
-		return;
-	if (c->revalidate == TS_REVALIDATE_USERINFO) {
-		report(rep, LOG_ERR,
-		       "%s: login_methods includes token, but revalidate = userinfo: pasted tokens "
-		       "can only be checked with introspection, which needs client_secret_file",
-		       origin);
-		(*errors)++;
-	} else if (c->revalidate == TS_REVALIDATE_AUTO && !c->client_secret_file[0]) {
-		report(rep, LOG_ERR,
-		       "%s: login_methods includes token, but revalidate = auto without "
-		       "client_secret_file uses userinfo: pasted tokens can only be checked with "
-		       "introspection, which needs client_secret_file",
-		       origin);
-		(*errors)++;
-	}
-}
-
-int ts_config_validate(const struct ts_config *c, const char *origin,
-                       const struct ts_config_report *rep)
-{
-	unsigned errors = 0;
-
-	if (c->issuer[0] == '\0') {
-		report(rep, LOG_ERR, "%s: issuer is not set", origin);
-		errors++;
-	}
-	if (c->client_id[0] == '\0') {
-		report(rep, LOG_ERR, "%s: client_id is not set", origin);
-		errors++;
-	}
-	if (c->n_login_methods < 1 || c->n_login_methods > TS_LOGIN_METHODS_MAX) {
-		report(rep, LOG_ERR, "%s: login_methods is empty", origin);
-		errors++;
-	}
-	check_key_values(c, origin, rep, &errors);
-	check_token_method(c, origin, rep, &errors);
-	if (ts_config_nss_cache_on(c))
-		check_nss(c, origin, rep, &errors);
-	return errors ? TS_E_CONFIG : 0;
-}
-
-/* ---- identity ----------------------------------------------------------- */
-
-int ts_config_map_username(const struct ts_config *c, const char *in, char *out, size_t outlen)
-{
-	size_t n = strlen(in);
-
-	if (has_prefix(c->username_map, STRIP_SUFFIX)) {
-		const char *suffix = c->username_map + strlen(STRIP_SUFFIX);
-		size_t sl = strlen(suffix);
-
-		/* The suffix is required: a name from another domain (or none)
-		 * is not some local user's name with the suffix left off. */
-		if (sl == 0 || n <= sl || memcmp(in + n - sl, suffix, sl) != 0)
-			return -EINVAL;
-		n -= sl;
-	}
-	if (n >= outlen)
-		return -ENAMETOOLONG;
-	memcpy(out, in, n);
-	out[n] = '\0';
-	return 0;
-}
-
-/* ---- whole-path checks -------------------------------------------------- */
-
-enum path_kind {
-	P_FILE,	    /* a file that must exist */
-	P_FILE_NEW, /* a file that may not exist yet: then its folder is checked */
-	P_DIR_NEW,  /* a folder that may not exist yet: then its parent is checked */
-	P_ELSEWHERE, /* used by another program (the module execs broker_path, the
-		      * service creates socket_path's folder): whatever part of
-		      * it exists already, its deepest existing folder, is checked */
-	P_SOCKET,    /* socket_path: as P_ELSEWHERE from its folder on; the socket
-		      * itself is 0666 by design (SO_PEERCRED decides) */
-};
-
-static const struct {
-	const char *key;
-	enum path_kind kind;
-} path_kinds[] = {
-	{"client_secret_file", P_FILE},   {"ca_file", P_FILE},	       {"broker_path", P_ELSEWHERE},
-	{"key_file", P_FILE_NEW},	  {"keystore_dir", P_DIR_NEW}, {"socket_path", P_SOCKET},
-	{"nss_cache", P_ELSEWHERE}, /* the broker creates its folder */
-};
-
-static enum path_kind path_kind_of(const char *key)
-{
-	for (size_t i = 0; i < TS_ARRAY_SIZE(path_kinds); i++)
-		if (strcmp(path_kinds[i].key, key) == 0)
-			return path_kinds[i].kind;
-	return P_FILE;
-}
-
-/* ts_path_check_safe on v as kind says; 0 or the error, why filled. */
-static int check_one_path(const char *v, enum path_kind kind, char *why, size_t whylen)
-{
-	char parent[TS_PATH_MAX];
-	char *slash;
-	int r;
-
-	if (kind == P_SOCKET) {
-		kind = P_ELSEWHERE;
-	} else if (kind == P_ELSEWHERE) {
-		r = ts_path_check_safe(v, false, why, whylen);
-		if (r == 0 || (r != -ENOENT && r != TS_E_NOT_REGULAR))
-			return r;
-	} else {
-		r = ts_path_check_safe(v, kind == P_DIR_NEW, why, whylen);
-		if (r != -ENOENT || kind == P_FILE)
-			return r;
-	}
-	if (ts_strlcpy(parent, v, sizeof(parent)) < 0)
-		return -ENAMETOOLONG;
-	for (;;) {
-		/* missing: only its folder may be missing no further, except
-		 * for P_ELSEWHERE, which climbs to the deepest existing folder */
-		slash = strrchr(parent, '/');
-		if (!slash)
-			return -EINVAL;
-		if (slash == parent)
-			slash[1] = '\0';
-		else
-			*slash = '\0';
-		r = ts_path_check_safe(parent, true, why, whylen);
-		if (r != -ENOENT || kind != P_ELSEWHERE || strcmp(parent, "/") == 0)
-			return r;
-	}
-}
-
-int ts_config_check_paths(const struct ts_config *c, const char *origin,
-                          const struct ts_config_report *rep)
-{
-	char why[TS_PATH_MAX + 128], sv[SHOW_MAX];
-	unsigned errors = 0;
-
-	if (origin[0] == '/' && ts_path_check_safe(origin, false, why, sizeof(why)) < 0) {
-		report(rep, LOG_ERR, "%s: the configuration file refused: %s", origin, why);
-		errors++;
-	}
-	for (size_t i = 0; i < N_KEYS; i++) {
-		const struct key_def *k = &keys[i];
-		const char *v = (const char *)c + k->offset;
-
-		if (k->type != KT_PATH || !v[0] || (is_nss_cache(k) && !ts_config_nss_cache_on(c)))
-			continue;
-		if (v[0] != '/') {
-			report(rep, LOG_ERR, "%s: %s '%s' must be an absolute path", origin,
-			       k->name, show(sv, v, strlen(v)));
-			errors++;
-			continue;
-		}
-		if (check_one_path(v, path_kind_of(k->name), why, sizeof(why)) < 0) {
-			if (is_nss_cache(k)) {
-				/* a cache problem never stops a sign-in: the
-				 * broker writes no cache then (nss_update.c) */
-				report(rep, LOG_WARNING,
-				       "%s: nss_cache %s refused: %s; the broker will not write the "
-				       "NSS user cache",
-				       origin, v, why);
-				continue;
-			}
-			report(rep, LOG_ERR, "%s: %s %s refused: %s", origin, k->name, v, why);
-			errors++;
-		}
-	}
-	return errors ? TS_E_CONFIG : 0;
-}
-
-/* Where key i may be set, for docs/tests: "any" (the top level, overridden in
- * [service NAME]), "top" (the top level only), "service" ([service NAME] only);
- * NULL past the end. */
 const char *ts_config_key_scope(size_t i)
 {
 	if (i >= N_KEYS)
 		return NULL;
-	return keys[i].scope == TOP ? "top" : keys[i].scope == SVC ? "service" : "any";
+	return ts_config_keys[i].scope == TOP ? "top" : ts_config_keys[i].scope == SVC ? "service" : "any";
 }
