@@ -6,14 +6,13 @@
  * unix_chkpwd). Daemon mode: a connection to the root-owned socket of
  * tokenseal-broker --daemon. Either way: send one request, relay the
  * conversation through the callbacks (one loop, converse(), for both), and
- * return the final RESULT. libc only, no global state.
+ * return the final RESULT. libc only, no global state. The daemon's socket
+ * checks and connect are ts_client_socket.c.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -21,12 +20,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ts_client.h"
+#include "ts_client_internal.h"
 #include "ts_error.h"
 #include "ts_file.h"
 #include "ts_mem.h"
@@ -512,182 +511,8 @@ out:
 	return 0;
 }
 
-/* ---- daemon mode ------------------------------------------------------ */
+/* ---- daemon mode (the socket itself: ts_client_socket.c) ---------------- */
 
-TS_PRINTF(3, 4)
-static void set_why(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || !whylen)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
-
-int ts_client_check_socket(const char *path, char *why, size_t whylen)
-{
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	size_t len = strlen(path);
-	struct stat st;
-	char *slash;
-	int r;
-
-	set_why(why, whylen, "%s", "");
-	if (path[0] != '/') {
-		set_why(why, whylen, "%s: not an absolute path", path);
-		return -EINVAL;
-	}
-	if (len >= sizeof(dir)) {
-		set_why(why, whylen, "%s: longer than a socket address can be", path);
-		return -ENAMETOOLONG;
-	}
-	memcpy(dir, path, len + 1);
-	slash = strrchr(dir, '/');
-	if (slash == dir)
-		slash[1] = '\0'; /* "/x.sock": the folder is / */
-	else
-		*slash = '\0';
-	/* the folder itself: no link, root's, writable by root alone */
-	if (lstat(dir, &st) < 0) {
-		r = -errno;
-		set_why(why, whylen, "%s: %s", dir, strerror(errno));
-		return r;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		set_why(why, whylen, "%s: %s", dir,
-		        S_ISLNK(st.st_mode) ? "a symbolic link, not a folder" : "not a folder");
-		return TS_E_NOT_REGULAR;
-	}
-	if (st.st_uid != 0) {
-		set_why(why, whylen, "%s: owned by uid %u, not by root", dir, (unsigned)st.st_uid);
-		return TS_E_BAD_OWNER;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		set_why(why, whylen, "%s: group- or world-writable (mode 0%03o)", dir,
-		        (unsigned)(st.st_mode & 07777));
-		return TS_E_BAD_MODE;
-	}
-	/* and every folder above it */
-	r = ts_path_check_safe(dir, true, why, whylen);
-	if (r < 0)
-		return r;
-	if (lstat(path, &st) < 0) {
-		r = -errno;
-		set_why(why, whylen, "%s: %s", path, strerror(errno));
-		return r;
-	}
-	if (!S_ISSOCK(st.st_mode)) {
-		set_why(why, whylen, "%s: not a socket", path);
-		return TS_E_NOT_REGULAR;
-	}
-	if (st.st_uid != 0) {
-		set_why(why, whylen, "%s: owned by uid %u, not by root", path, (unsigned)st.st_uid);
-		return TS_E_BAD_OWNER;
-	}
-	return 0;
-}
-
-/* Wait until fd is writable or the deadline passes: 0, -ETIMEDOUT, -errno. */
-static int wait_writable(int fd, int64_t deadline)
-{
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLOUT};
-		int64_t left = deadline - ts_monotonic_ms();
-		int n;
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
-/* A connection to the daemon within TS_CLIENT_CONNECT_TIMEOUT_MS, served by
- * a root process; the fd is blocking again (the frame I/O polls). */
-static int connect_daemon(const char *path, int *ret_fd, char *why, size_t whylen)
-{
-	int64_t deadline = ts_monotonic_ms() + TS_CLIENT_CONNECT_TIMEOUT_MS;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct ucred cred = {0};
-	socklen_t clen = sizeof(cred);
-	int fd, r, flags;
-
-	r = ts_client_check_socket(path, why, whylen);
-	if (r < 0)
-		return r;
-	memcpy(sa.sun_path, path, strlen(path) + 1); /* length checked above */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		r = -errno;
-		set_why(why, whylen, "socket: %s", strerror(errno));
-		return r;
-	}
-	for (;;) {
-		if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) == 0)
-			break;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN) {
-			/* the listen queue is full: a busy daemon, briefly */
-			const struct timespec tick = {0, 20 * 1000 * 1000};
-			if (ts_monotonic_ms() >= deadline) {
-				r = -ETIMEDOUT;
-				goto fail;
-			}
-			(void)nanosleep(&tick, NULL);
-			continue;
-		}
-		if (errno == EINPROGRESS) {
-			int soerr = 0;
-			socklen_t elen = sizeof(soerr);
-
-			r = wait_writable(fd, deadline);
-			if (r < 0)
-				goto fail;
-			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) < 0) {
-				r = -errno;
-				goto fail;
-			}
-			if (soerr) {
-				r = -soerr;
-				goto fail;
-			}
-			break;
-		}
-		r = -errno;
-		goto fail;
-	}
-	/* the listener must be root's too (its credentials at listen(2)) */
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (cred.uid != 0) {
-		set_why(why, whylen, "%s: served by uid %u, not by root", path, (unsigned)cred.uid);
-		(void)close(fd);
-		return TS_E_BAD_OWNER;
-	}
-	flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	*ret_fd = fd;
-	return 0;
-fail:
-	set_why(why, whylen, "%s: cannot connect: %s", path,
-	        r == -ETIMEDOUT ? "no answer within the connect timeout" : strerror(-r));
-	(void)close(fd);
-	return r;
-}
-
-/* Daemon mode. *dropped: the daemon could not be reached, or went away
- * before its RESULT (the request may be run again elsewhere). */
 static int call_daemon(const struct ts_client_opts *opts, const struct ts_client_request *req,
                        const struct ts_conv *conv, int timeout_ms, struct ts_client_result *ret,
                        bool *dropped)
@@ -696,14 +521,14 @@ static int call_daemon(const struct ts_client_opts *opts, const struct ts_client
 	int fd = -1, r;
 
 	*dropped = true;
-	r = connect_daemon(opts->socket_path, &fd, opts->why, opts->whylen);
+	r = ts_client_connect_daemon(opts->socket_path, &fd, opts->why, opts->whylen);
 	if (r < 0)
 		return r;
 	r = converse(fd, fd, req, conv, timeout_ms, &res, dropped);
 	(void)close(fd);
 	if (r < 0) {
 		if (*dropped)
-			set_why(opts->why, opts->whylen,
+			ts_client_set_why(opts->why, opts->whylen,
 			        "%s: the daemon closed the connection before its result (%s)",
 			        opts->socket_path, strerror(-r));
 		ts_client_result_clear(&res);
@@ -722,7 +547,7 @@ int ts_client_call(const struct ts_client_opts *opts, const struct ts_client_req
 	bool dropped = false;
 	int r;
 
-	set_why(opts->why, opts->whylen, "%s", "");
+	ts_client_set_why(opts->why, opts->whylen, "%s", "");
 	if (!req->user || !req->user[0])
 		return -EINVAL;
 	switch (opts->mode) {
@@ -730,7 +555,7 @@ int ts_client_call(const struct ts_client_opts *opts, const struct ts_client_req
 		return call_exec(opts, req, conv, timeout_ms, ret);
 	case TS_CLIENT_SOCKET_ONLY:
 		if (!have_socket) {
-			set_why(opts->why, opts->whylen, "no socket_path configured");
+			ts_client_set_why(opts->why, opts->whylen, "no socket_path configured");
 			return TS_E_NO_SERVICE;
 		}
 		r = call_daemon(opts, req, conv, timeout_ms, ret, &dropped);
