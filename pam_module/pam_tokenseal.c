@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <security/pam_ext.h>
@@ -328,7 +329,16 @@ static int pts_call_failed(struct pts_call *c, int r)
 static void pts_log_served(const struct pts_call *c, const struct ts_client_result *res)
 {
 	const char *ph = pts_phase_name(c->phase);
+	struct stat st;
 
+	/* a socket that is there but was not used (not root's, in an unsafe
+	 * folder, or its daemon gone) is the administrator's to look at; an
+	 * absent one is the normal exec-mode setup */
+	if (!res->via_daemon && c->why[0] && pts_have_socket(c) &&
+	    lstat(c->opts.socket_path, &st) == 0)
+		pam_syslog(c->pamh, LOG_WARNING,
+		           "%s: the broker daemon's socket %s was not used (%s); served by exec mode",
+		           ph, c->opts.socket_path, c->why);
 	if (!c->debug)
 		return;
 	if (res->via_daemon)

@@ -11,11 +11,14 @@
  * service "tokenseal-login" whose config is TS_PAM_LOGIN_CONF (written here).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -186,6 +189,60 @@ static void test_no_record(void)
 	CHECK(strstr(n.log, "enter the code") == NULL);
 }
 
+/* A socket at socket_path that is not root's (someone else's listener):
+ * the module never connects to it, exec mode serves the request, and the
+ * module warns that the socket was not used (an absent socket is the
+ * normal exec-mode setup and gives no warning). Exec mode only. */
+static char sock_path[700];
+
+static void test_foreign_socket(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct conv_rec r = {0}, q = {0};
+	char errlog[800], *text;
+	int fd, saved;
+
+	if (ts_daemon_mode())
+		return; /* the daemon owns the socket there */
+	snprintf(errlog, sizeof(errlog), "%s/module-stderr.log", ts_test_tmpdir());
+	fflush(stderr);
+	saved = dup(2);
+	CHECK(saved >= 0);
+	fd = open(errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0 && dup2(fd, 2) == 2);
+	close(fd);
+	/* absent: no warning */
+	CHECK_INT(run1("alice", ACCOUNT, &q), PAM_SUCCESS);
+	fflush(stderr);
+	text = ts_test_read_file(errlog, NULL);
+	CHECK_MSG(text && !strstr(text, "was not used"), "no warning for an absent socket");
+	free(text);
+	/* bob's listener at the path */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK(fd >= 0 && strlen(sock_path) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
+	CHECK(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, 4) == 0);
+	CHECK(chown(sock_path, getpwnam("bob")->pw_uid, (gid_t)-1) == 0);
+	CHECK_INT(run1("alice", ACCOUNT, &r), PAM_SUCCESS);
+	fflush(stderr);
+	CHECK(dup2(saved, 2) == 2);
+	close(saved);
+	text = ts_test_read_file(errlog, NULL);
+	CHECK_MSG(text && strstr(text, "account: the broker daemon's socket ") &&
+	              strstr(text, "was not used (") && strstr(text, "not by root"),
+	          "the module warns about the socket it refused: %s", text ? text : "");
+	free(text);
+	{
+		int nb = fcntl(fd, F_GETFL);
+
+		CHECK(fcntl(fd, F_SETFL, nb | O_NONBLOCK) == 0);
+		CHECK_MSG(accept(fd, NULL, NULL) < 0 && errno == EAGAIN,
+		          "the module never connected to bob's socket");
+	}
+	close(fd);
+	CHECK(unlink(sock_path) == 0);
+}
+
 static void test_revoked_grant(void)
 {
 	struct conv_rec r = {0};
@@ -229,6 +286,7 @@ int main(int argc, char **argv)
 
 	/* exec mode: no daemon listens on this socket, the module falls back */
 	ts_daemon_socket_for(conf, sock, sizeof(sock));
+	snprintf(sock_path, sizeof(sock_path), "%s", sock);
 	snprintf(extra, sizeof(extra), "broker_path = %s\nsocket_path = %s\nlogin_methods = device\n",
 	         wrapper, sock);
 	CHECK_MSG(ts_idp_write_config(&idp, conf, "conf", extra) == 0, "write %s", conf);
@@ -237,6 +295,7 @@ int main(int argc, char **argv)
 
 	RUN(test_device_login);
 	RUN(test_no_record);
+	RUN(test_foreign_socket);
 	RUN(test_revoked_grant);
 	ts_leak_scan_file("the broker's log", logfile);
 	if (ts_daemon_mode()) {
