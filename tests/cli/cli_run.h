@@ -22,7 +22,7 @@ void slurp(const char *path, char *buf, size_t len);
 
 /*
  * Run tokenseal with args (NULL-terminated, without the program), stdin
- * from `in` (NULL: /dev/null), environment TOKENSEAL_CONFIG=cfg plus env
+ * from `in` through a pipe (NULL: empty), environment TOKENSEAL_CONFIG=cfg plus env
  * ("K=V", NULL-terminated; may be NULL), as user `as` (NULL: root), in a
  * new session (no controlling terminal: /dev/tty cannot be opened).
  */
