@@ -326,12 +326,13 @@ static int open_engine(const struct ts_serve_opts *opts, const struct ts_request
 	r = load_config(opts, req, cfg, out);
 	if (r < 0)
 		return r;
-	if (req->uid < cfg->min_uid) {
+	if (!ts_config_uid_served(cfg, req->uid)) {
 		out->code = TS_E_NOT_SERVED;
 		snprintf(out->message, sizeof(out->message),
-		         "%.100s (uid %u) is below min_uid %u: tokenseal does not sign in root or "
-		         "system accounts unless min_uid allows them",
-		         req->user_log, (unsigned)req->uid, cfg->min_uid);
+		         "%.100s (uid %u) is outside min_uid %u .. max_uid %u: tokenseal does not "
+		         "sign in root, system accounts or nobody unless min_uid and max_uid allow "
+		         "them",
+		         req->user_log, (unsigned)req->uid, cfg->min_uid, cfg->max_uid);
 		return TS_E_NOT_SERVED;
 	}
 	kopts.lock_timeout_ms = lock_wait_ms(cfg);

@@ -16,6 +16,10 @@ static const struct cli_class C_SIGNIN = {CLI_EXIT_SIGN_IN, "sign-in", false};
 static const struct cli_class C_SERVER = {CLI_EXIT_UNAVAILABLE, "server", true};
 static const struct cli_class C_CONFIG = {CLI_EXIT_CONFIG, "configuration", false};
 static const struct cli_class C_KEYSTORE = {CLI_EXIT_KEYSTORE, "keystore", false};
+/* the access policy refuses: exit 2 like a sign-in problem (the token is
+ * not usable here), with a class of its own since only an administrator
+ * (or the identity provider's groups) can change it */
+static const struct cli_class C_POLICY = {CLI_EXIT_SIGN_IN, "access-policy", false};
 static const struct cli_class C_INTERACT = {CLI_EXIT_INTERACTION, "interaction", false};
 
 static const struct {
@@ -41,6 +45,7 @@ static const struct {
     {TS_E_CONFIG, &C_CONFIG},
     {TS_E_SERVER_CONFIG, &C_CONFIG},
     {TS_E_NOT_SERVED, &C_CONFIG},
+    {TS_E_NOT_CONFIGURED, &C_CONFIG},
     {TS_E_PERM, &C_CONFIG},
     /* the service and the server */
     {TS_E_IPC, &C_SERVER},
@@ -58,6 +63,7 @@ static const struct {
     {TS_E_SUBJECT_PINNED, &C_SIGNIN},
     {TS_E_FOREIGN_TOKEN, &C_SIGNIN},
     {TS_E_SIGNED_OUT, &C_SIGNIN},
+    {TS_E_POLICY, &C_POLICY},
     /* interaction */
     {TS_E_INTERACTION, &C_INTERACT},
     /* system errors with a meaning of their own */

@@ -97,6 +97,8 @@ const struct key_def ts_config_keys[] = {
 	       "when the refresh token is revoked: logout, last-session, never"),
 	K_UINT(ANY, min_uid, 0, 4294967294u, false, "1000",
 	       "lowest uid tokenseal serves (0: also root and system accounts)"),
+	K_UINT(ANY, max_uid, 0, 4294967294u, false, "60000",
+	       "highest uid tokenseal serves (nobody, 65534, stays out by default)"),
 	K_BOOL(ANY, debug, "no", "debug logging"),
 	/* the NSS user cache (docs/nss.md): one cache per host, so top level only */
 	K_STR(TOP, nss_cache, KT_PATH, TS_NSSCACHE_PATH,

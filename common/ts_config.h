@@ -88,6 +88,7 @@ struct ts_config {
 	unsigned refresh_window;   /* seconds; 0 = 25 % of lifetime, 60 s..15 min */
 	enum ts_revoke_on revoke_on;
 	unsigned min_uid; /* uids below it (root, system accounts) are refused */
+	unsigned max_uid; /* uids above it (nobody) are refused */
 	bool debug;
 
 	/* the NSS user cache the broker writes after each sign-in (docs/nss.md) */
@@ -156,6 +157,12 @@ int ts_config_validate(const struct ts_config *c, const char *origin,
  * For root processes (the broker); it does I/O, ts_config_validate does not. */
 int ts_config_check_paths(const struct ts_config *c, const char *origin,
 			  const struct ts_config_report *rep) TS_WUR TS_NONNULL(1, 2);
+
+/* Whether tokenseal serves uid: min_uid <= uid <= max_uid, or, with the NSS
+ * cache on, nss_uid_min <= uid <= nss_uid_max (the identity provider's own
+ * users, whose uids tokenseal hands out). Everyone else (root, system
+ * accounts, nobody) is decided by the PAM module alone: PAM_IGNORE. */
+bool ts_config_uid_served(const struct ts_config *c, unsigned long uid) TS_NONNULL(1);
 
 /* Whether the broker writes the NSS user cache (nss_cache is not "none"). */
 bool ts_config_nss_cache_on(const struct ts_config *c) TS_NONNULL(1);

@@ -39,6 +39,14 @@ bool ts_config_nss_cache_on(const struct ts_config *c)
 	return c->nss_cache[0] && strcmp(c->nss_cache, TS_CONFIG_NSS_CACHE_OFF) != 0;
 }
 
+bool ts_config_uid_served(const struct ts_config *c, unsigned long uid)
+{
+	if (uid >= c->min_uid && uid <= c->max_uid)
+		return true;
+	return ts_config_nss_cache_on(c) && uid >= c->nss_uid_min && uid <= c->nss_uid_max &&
+	       uid >= c->min_uid;
+}
+
 /* The nss_* keys: each problem reported (naming the key), counted in *errors. */
 static void check_nss(const struct ts_config *c, const char *origin,
                       const struct ts_config_report *rep, unsigned *errors)
@@ -178,6 +186,11 @@ int ts_config_validate(const struct ts_config *c, const char *origin,
 	}
 	if (c->n_login_methods < 1 || c->n_login_methods > TS_LOGIN_METHODS_MAX) {
 		cfg_report(rep, LOG_ERR, "%s: login_methods is empty", origin);
+		errors++;
+	}
+	if (c->min_uid > c->max_uid) {
+		cfg_report(rep, LOG_ERR, "%s: min_uid %u is above max_uid %u: no uid would be served",
+		           origin, c->min_uid, c->max_uid);
 		errors++;
 	}
 	check_key_values(c, origin, rep, &errors);

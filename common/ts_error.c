@@ -67,11 +67,16 @@ const char *ts_strerror(int err)
 	case TS_E_SIGNED_OUT:
 		return "signed out: sign in again";
 	case TS_E_NOT_SERVED:
-		return "tokenseal does not serve this account (below min_uid)";
+		return "tokenseal does not serve this account (outside min_uid..max_uid)";
 	case TS_E_NOT_SAVED:
 		return "the refresh succeeded but could not be saved";
 	case TS_E_NO_SERVICE:
 		return "the tokenseal service is not running";
+	case TS_E_NOT_CONFIGURED:
+		return "tokenseal is not configured (or its configuration is unusable) and "
+		       "this account has no tokenseal record";
+	case TS_E_POLICY:
+		return "the host's access policy does not allow this user";
 	default:
 		break;
 	}

@@ -50,6 +50,10 @@ enum ts_err {
 	TS_E_NOT_SAVED = -1055,		/* refresh accepted but the record could not be stored */
 	TS_E_NOT_SERVED = -1056,	/* uid below min_uid: not tokenseal's user */
 	TS_E_NO_SERVICE = -1057,	/* the broker daemon's socket is absent or refuses */
+	/* the configuration is unusable or not written yet, and this user has no
+	 * record: tokenseal steps aside (PAM_IGNORE) instead of refusing */
+	TS_E_NOT_CONFIGURED = -1058,
+	TS_E_POLICY = -1059,		/* the access policy (allow_*, deny_groups) refuses */
 };
 
 /* A message for any value returned by a tokenseal function. Never NULL. */

@@ -45,6 +45,8 @@ bool pts_result_is_admin_error(int code)
 	case TS_E_MISMATCH:
 	case TS_E_NOT_SAVED:
 	case TS_E_NOT_SERVED:
+	case TS_E_NOT_CONFIGURED:
+	case TS_E_POLICY:
 		return false;
 	default:
 		/* TS_E_CONFIG, TS_E_SERVER_CONFIG, TS_E_IPC, TS_E_PERM,
@@ -63,6 +65,12 @@ int pts_result_to_pam(enum pts_phase phase, int code, bool require_token)
 	/* root and system accounts (min_uid) are not tokenseal's: step aside
 	 * in every phase, so that pam_unix and the rest of the stack decide */
 	if (code == TS_E_NOT_SERVED)
+		return PAM_IGNORE;
+	/* the configuration is unusable (or not written yet) and this user
+	 * has no record: tokenseal never refuses someone it never signed in
+	 * because of its own configuration (a user with a record gets
+	 * TS_E_CONFIG: fail closed) */
+	if (code == TS_E_NOT_CONFIGURED)
 		return PAM_IGNORE;
 	if (is_keystore_error(code))
 		return PAM_AUTHINFO_UNAVAIL;
@@ -83,6 +91,7 @@ int pts_result_to_pam(enum pts_phase phase, int code, bool require_token)
 	case TS_E_SUBJECT_PINNED: /* another identity holds this account */
 	case TS_E_FOREIGN_TOKEN:  /* a pasted token of another application */
 	case TS_E_MISMATCH:	  /* sealed for another issuer/client: refused, kept */
+	case TS_E_POLICY:	  /* allow_users/allow_groups/deny_groups refuse */
 		return auth ? PAM_AUTH_ERR : PAM_PERM_DENIED;
 	case TS_E_NO_RECORD:
 		/* auth asks the broker for a login, so a missing record there

@@ -152,7 +152,18 @@ static void test_defaults(void)
 	CHECK_INT(c.refresh_window, 0);
 	CHECK_INT(c.revoke_on, TS_REVOKE_LAST_SESSION);
 	CHECK_INT((long)c.min_uid, 1000);
+	CHECK_INT((long)c.max_uid, 60000);
 	CHECK(!c.debug);
+	/* nobody (65534) is never served by default; the NSS cache's own
+	 * uids are */
+	CHECK(!ts_config_uid_served(&c, 0));
+	CHECK(!ts_config_uid_served(&c, 999));
+	CHECK(ts_config_uid_served(&c, 1000));
+	CHECK(ts_config_uid_served(&c, 60000));
+	CHECK(!ts_config_uid_served(&c, 60001));
+	CHECK(!ts_config_uid_served(&c, 65534));
+	CHECK(ts_config_uid_served(&c, c.nss_uid_min));
+	CHECK(!ts_config_uid_served(&c, (unsigned long)c.nss_uid_max + 1));
 }
 
 static const char good_conf[] = "# tokenseal test configuration\n"
@@ -965,6 +976,11 @@ static void test_nss_keys(void)
 	snprintf(text, sizeof(text), "%snss_uid_min = 500\nnss_uid_max = 100000\nmin_uid = 500\n",
 	         base);
 	CHECK_INT(validate_with(text), 0);
+	/* min_uid above max_uid: nothing would be served */
+	snprintf(text, sizeof(text), "%smin_uid = 5000\nmax_uid = 4000\n", base);
+	CHECK_INT(validate_with(text), TS_E_CONFIG);
+	CHECK_INT(cap.n, 1);
+	CHECK_STR(cap.msg[0], "v.conf: min_uid 5000 is above max_uid 4000: no uid would be served");
 
 	/* the parser's own ranges: 0 and past 4294967294 */
 	expect_bad("nss_uid_min = 0\n", "nss_uid_min", "out of range", "1..4294967294");
@@ -1143,6 +1159,7 @@ static void test_names(void)
 	    "http_timeout",
 	    "revoke_on",
 	    "min_uid",
+	    "max_uid",
 	    "token_endpoint",
 	    "device_authorization_endpoint",
 	    "userinfo_endpoint",
