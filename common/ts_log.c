@@ -13,6 +13,7 @@
 static enum ts_log_sink log_sink = TS_LOG_STDERR;
 static const char *log_ident = "tokenseal";
 static bool log_debug;
+static _Thread_local bool log_request_debug;
 static ts_log_fn log_fn;
 static void *log_ctx;
 
@@ -34,7 +35,12 @@ void ts_log_set_callback(ts_log_fn fn, void *ctx)
 
 bool ts_log_debug_enabled(void)
 {
-	return log_debug;
+	return log_debug || log_request_debug;
+}
+
+void ts_log_request_debug(bool on)
+{
+	log_request_debug = on;
 }
 
 static const char *prio_name(int priority)
@@ -59,7 +65,7 @@ void ts_vlog(int priority, const char *fmt, va_list ap)
 {
 	int saved = errno;
 
-	if (priority == LOG_DEBUG && !log_debug)
+	if (priority == LOG_DEBUG && !ts_log_debug_enabled())
 		return;
 	switch (log_sink) {
 	case TS_LOG_SYSLOG:

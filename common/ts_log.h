@@ -32,6 +32,10 @@ typedef void (*ts_log_fn)(void *ctx, int priority, const char *fmt, va_list ap);
 void ts_log_setup(enum ts_log_sink sink, const char *ident, bool debug);
 void ts_log_set_callback(ts_log_fn fn, void *ctx);
 bool ts_log_debug_enabled(void);
+/* Debug lines for the request this thread serves, on top of the process's
+ * setting: the broker turns it on for a request whose service has
+ * `debug = yes` (or a root caller's debug flag) and off again after it. */
+void ts_log_request_debug(bool on);
 
 void ts_log(int priority, const char *fmt, ...) TS_PRINTF(2, 3);
 void ts_vlog(int priority, const char *fmt, va_list ap) TS_PRINTF(2, 0);
