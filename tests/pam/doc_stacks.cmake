@@ -2,7 +2,9 @@
 # §4; tests/pam/doc_stacks.py, test_doc_stacks.c):
 #  pam.doc_stack_markers (labels pam, docs, attack): every stack carries a
 #    pam-stack marker saying what its text promises for root, carol and
-#    alice, and root=password is the only promise for root. No root needed.
+#    alice, root=password is the only promise for root, and no
+#    pam_tokenseal.so control anywhere in the docs sends PAM_IGNORE to
+#    default=die/bad without ignore=. No root needed.
 #  pam.doc_stacks (labels pam, attack, docs, idp): each stack, and the shipped
 #    pam-auth-update profile assembled by pam-auth-update itself, runs under
 #    pam_wrapper with the real libpam, the built pam_tokenseal.so, pam_matrix

@@ -19,9 +19,13 @@ test_doc_stacks.c for what each one asserts).
   doc_stacks.py check SRCDIR
       Extract every stack; fail on a stack line without a marker (in a code
       block, a .nf block, an indented block or a bare man-page line), on a
-      marker not followed by a stack, on an unknown promise or service, and
-      on a marker promising anything but root=password. A self-test first
-      shows that each of those is caught.
+      marker not followed by a stack, on an unknown promise or service, on
+      a marker promising anything but root=password, and on any
+      pam_tokenseal.so line (docs, README.md, packaging/README.md, the
+      pam-configs profile; prose too) whose [...] control has no ignore=
+      action and default=die or default=bad (unless marked as the
+      pam-stack-counterexample). A self-test first shows that each of those
+      is caught.
   doc_stacks.py run SRCDIR --work DIR --module SO --broker BIN --test TEST
                     --pam-wrapper LIB --pam-matrix SO
       Run each stack (and the shipped pam-auth-update profile, assembled by
@@ -163,8 +167,37 @@ def extract_man(path, text, errors):
     return stacks
 
 
+CONTROL = re.compile(r"\[([^]]*)\]\s+\S*pam_tokenseal\.so")
+LINT_FILES = ("docs/*.md", "docs/man/*.[1-8]", "README.md", "packaging/README.md",
+              "packaging/pam-configs/*")
+
+
+def lint_controls(path, text, errors):
+    """Any pam_tokenseal.so line with a [...] control, stack or prose: an
+    ignore that falls to default=die or default=bad fails the stack for
+    root. A line quoted as the counterexample (a pam-stack-counterexample
+    comment on it or on one of the two lines before) is exempt."""
+    lines = text.splitlines()
+    for n, line in enumerate(lines, 1):
+        for m in CONTROL.finditer(line.replace("\\-", "-")):
+            acts = dict(a.split("=", 1) for a in m.group(1).split() if "=" in a)
+            if "ignore" in acts:
+                continue
+            if acts.get("default") in ("die", "bad"):
+                if any("pam-stack-counterexample" in l for l in lines[max(0, n - 3):n]):
+                    continue
+                errors.append("%s:%d: [%s] pam_tokenseal.so has no ignore= action: its "
+                              "PAM_IGNORE (root, system accounts, nobody) falls to default=%s "
+                              "and fails the stack; add ignore=ignore"
+                              % (path, n, m.group(1), acts["default"]))
+
+
 def extract(srcdir):
     errors, stacks = [], []
+    for pattern in LINT_FILES:
+        for path in sorted(glob.glob(os.path.join(srcdir, pattern))):
+            with open(path, encoding="utf-8") as f:
+                lint_controls(os.path.relpath(path, srcdir), f.read(), errors)
     for path in sorted(glob.glob(os.path.join(srcdir, "docs", "*.md"))):
         with open(path, encoding="utf-8") as f:
             stacks += extract_md(os.path.relpath(path, srcdir), f.read(), errors)
@@ -194,10 +227,23 @@ def selftest():
         ("man", good_man + "auth sufficient pam_tokenseal.so\n", "outside a .nf block"),
         ("man", good_man.replace("root=password", "root=refused"), "lock root out"),
         ("man", good_man.replace("carol=refused ", ""), "carol=None"),
+        ("lint", "use `auth [success=done default=die] pam_tokenseal.so` here\n",
+         "no ignore= action"),
+        ("lint", "session [success=ok default=bad] pam_tokenseal.so\n", "no ignore= action"),
+        ("lint", "<!-- pam-stack-counterexample -->\n`auth [default=die] pam_tokenseal.so`\n",
+         None),
+        ("lint", "auth [success=done ignore=ignore default=die] pam_tokenseal.so\n", None),
     ]
     failures = []
     for kind, text, want in cases:
         errors = []
+        if kind == "lint":
+            lint_controls("sample", text, errors)
+            if want is None and errors:
+                failures.append("a good line is refused: %s" % errors)
+            elif want is not None and not any(want in e for e in errors):
+                failures.append("%r is not caught (errors: %s)" % (text, errors))
+            continue
         fn = extract_md if kind == "md" else extract_man
         stacks = fn("sample", text, errors)
         if want is None:
