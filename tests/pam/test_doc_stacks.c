@@ -28,6 +28,9 @@
  *          the stored tokens (seeded first by a device login through the
  *          service ts-seed) with no prompt and no device login.
  *
+ * Then, for every stack, with the IdP stopped: root and carol "password"
+ * again (local passwords keep working while the server is unreachable).
+ *
  * argv: tokenseal-broker SERVICE PROMISES REMOTE
  *   PROMISES: "root=password carol=password alice=device"
  *   REMOTE:   "remote" (PAM_RHOST set, as sshd does) or "local"
@@ -241,5 +244,13 @@ int main(int argc, char **argv)
 		alice_stored();
 	else
 		CHECK_MSG(false, "alice=%s: not a promise this test knows", p);
+
+	/* every documented stack: while the identity server is unreachable,
+	 * local passwords keep working (root's and carol's; on the console
+	 * stack through authinfo_unavail=ignore) */
+	fprintf(stderr, "stack %s: the identity server stopped\n", service);
+	ts_idp_stop(&ph_idp);
+	password_user("root", "root-mx-pw", false);
+	password_user("carol", "carol-mx-pw", true);
 	return ts_test_done();
 }
