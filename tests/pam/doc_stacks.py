@@ -354,8 +354,8 @@ def write_service_dir(d, a, service, lines, common):
     passdb = os.path.join(d, "passdb")
     with open(passdb, "w") as f:
         for svc in (service, "ts-seed"):
-            f.write("root:root-mx-pw:%s\ncarol:carol-mx-pw:%s\n"
-                    "alice:alice-mx-pw-she-does-not-know:%s\n" % (svc, svc, svc))
+            f.write("root:root-mx-pw:%s\nnobody:nobody-mx-pw:%s\ncarol:carol-mx-pw:%s\n"
+                    "alice:alice-mx-pw-she-does-not-know:%s\n" % (svc, svc, svc, svc))
     os.chmod(passdb, 0o600)
     svcdir = os.path.join(d, "services")
     for t, tl in common.items():

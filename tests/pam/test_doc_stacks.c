@@ -12,7 +12,8 @@
  *   root   (uid 0; pam_matrix password root-mx-pw):
  *          "password": in with the password (auth, account, open and close
  *          session), never shown a device login; a wrong password refused.
- *          The driver accepts no other promise for root.
+ *          The driver accepts no other promise for root. nobody (uid
+ *          65534, above max_uid; password nobody-mx-pw) is held to the same.
  *   carol  (a local user in min_uid..max_uid with no tokenseal record;
  *          pam_matrix password carol-mx-pw; a device login offered to her
  *          is declined at the IdP):
@@ -228,6 +229,10 @@ int main(int argc, char **argv)
 	p = promise_of(promises, "root");
 	CHECK_MSG(strcmp(p, "password") == 0, "root=password is the only promise for root (%s)", p);
 	password_user("root", "root-mx-pw", false);
+	/* the promise for root holds for every account tokenseal does not
+	 * serve: nobody (uid 65534, above max_uid) too */
+	CHECK_MSG(getpwnam("nobody") != NULL, "the system account nobody exists");
+	password_user("nobody", "nobody-mx-pw", false);
 
 	p = promise_of(promises, "carol");
 	if (strcmp(p, "password") == 0)
