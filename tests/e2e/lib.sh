@@ -194,7 +194,7 @@ e2e_sshd() {
 		echo "HostKey $S/host_key"
 		echo "PidFile $S/sshd.pid"
 		echo "UsePAM yes"
-		echo "PermitRootLogin no"
+		echo "PermitRootLogin ${E2E_SSHD_PERMIT_ROOT:-no}"
 		echo "PasswordAuthentication no"
 		echo "KbdInteractiveAuthentication yes"
 		echo "AuthorizedKeysFile $S/authorized_keys/%u"
@@ -240,7 +240,7 @@ e2e_check_logs() {
 		[ -f "$f" ] || continue
 		if grep -qF "$secret" "$f"; then e2e_fail "the client secret appears in $(basename "$f")"; fi
 		if grep -qF "$(cat "$TS_IDP_ADMIN_KEY_FILE")" "$f"; then e2e_fail "the IdP admin key appears in $(basename "$f")"; fi
-		for pw in alice-pw bob-pw carol-pw; do
+		for pw in alice-pw bob-pw carol-pw "$E2E_ROOT_PW" "$E2E_CAROL_PW"; do
 			if grep -qF "$pw" "$f"; then e2e_fail "a password ($pw) appears in $(basename "$f")"; fi
 		done
 		if grep -Eiq 'Bearer [A-Za-z0-9]|refresh_token=|access_token=|"access_token"|"refresh_token"|device_code=' "$f"; then
@@ -278,6 +278,26 @@ PAM
 	local rc=$?
 	[ $rc = 0 ] && [ -e "$(e2e_record "$u")" ] ||
 		{ e2e_fail "$u could not sign in through pamtester (exit $rc)"; return 1; }
+}
+
+# e2e_local_passwords: root and carol (a local user tokenseal never signed
+# in) get the passwords $E2E_ROOT_PW and $E2E_CAROL_PW in a private copy of
+# /etc/shadow bind-mounted in this test's mount namespace: the host's
+# /etc/shadow is never changed, and the copy is gone when the test ends.
+E2E_ROOT_PW=root-e2e-pw
+E2E_CAROL_PW=carol-e2e-pw
+e2e_local_passwords() {
+	getent passwd carol >/dev/null || e2e_skip "local user carol missing (scripts/test creates it)"
+	command -v openssl >/dev/null || e2e_skip "openssl is missing"
+	local rh ch
+	rh=$(openssl passwd -6 "$E2E_ROOT_PW") && ch=$(openssl passwd -6 "$E2E_CAROL_PW") ||
+		{ e2e_fail "openssl passwd failed"; exit 1; }
+	awk -F: -v OFS=: -v rh="$rh" -v ch="$ch" \
+		'$1 == "root" { $2 = rh } $1 == "carol" { $2 = ch } { print }' /etc/shadow >"$S/etc/shadow"
+	chown --reference=/etc/shadow "$S/etc/shadow"
+	chmod --reference=/etc/shadow "$S/etc/shadow"
+	grep -q '^carol:\$6\$' "$S/etc/shadow" || { e2e_fail "carol has no shadow entry"; exit 1; }
+	mount --bind "$S/etc/shadow" /etc/shadow
 }
 
 # e2e_as USER CMD...: run CMD with USER's real and effective ids (a setuid

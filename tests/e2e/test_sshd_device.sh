@@ -5,6 +5,11 @@
 # the code is read from the prompt and approved at the test IdP, the command
 # runs as alice, and the package's keystore (/var/lib/tokenseal) now holds
 # alice's sealed record (root:root 0600) and the broker made the master key.
+# The stack is the sshd stack docs/pam.md and pam_tokenseal(8) print (the
+# local password first, then tokenseal with ignore=ignore): root and carol
+# (a local user tokenseal never signed in) log in over the same sshd with
+# their passwords and are never shown a device login; alice, who has no
+# local password, answers the password prompt with an empty line first.
 E2E_SRC=$1 E2E_DIR=$2
 . "$E2E_SRC/tests/e2e/lib.sh"
 e2e_preflight
@@ -16,16 +21,33 @@ e2e_config default <<'CONF'
 device_timeout = 30
 CONF
 e2e_pam_service ts-e2e-sshd <<'PAM'
-auth     [success=done authinfo_unavail=ignore default=die] pam_tokenseal.so
+auth     [success=done default=ignore] pam_unix.so
+auth     [success=done ignore=ignore default=die] pam_tokenseal.so
 auth     requisite pam_deny.so
 account  required pam_tokenseal.so
-account  required pam_permit.so
+account  required pam_unix.so
 session  optional pam_tokenseal.so
 session  required pam_permit.so
 PAM
-e2e_sshd ts-e2e-sshd <<'CFG'
+e2e_local_passwords
+E2E_SSHD_PERMIT_ROOT=yes e2e_sshd ts-e2e-sshd <<'CFG'
 AuthenticationMethods keyboard-interactive
 CFG
+
+# root and carol: the local password decides, tokenseal steps aside
+for u in root carol; do
+	if [ $u = root ]; then pw=$E2E_ROOT_PW; else pw=$E2E_CAROL_PW; fi
+	E2E_ANSWER=$pw E2E_TIMEOUT=40 e2e_expect_device "$S/logs/ssh-$u.log" no \
+		ssh $(e2e_ssh_opts) -o PreferredAuthentications=keyboard-interactive -o PubkeyAuthentication=no \
+		$u@127.0.0.1 'echo E2E-LOGIN-OK user=$(id -un)'
+	rc=$?
+	[ $rc = 0 ] || e2e_fail "ssh as $u with $u's password exited $rc, want 0 (locked out?)"
+	grep -q "E2E-LOGIN-OK user=$u" "$S/logs/ssh-$u.log" || e2e_fail "the remote command did not run as $u"
+	grep -q 'E2E-CODE-SHOWN' "$S/logs/ssh-$u.log" &&
+		e2e_fail "$u was shown a device login (tokenseal did not step aside)"
+	grep -q "Accepted keyboard-interactive/pam for $u" "$S/logs/sshd.log" ||
+		e2e_fail "sshd did not log the keyboard-interactive/pam login of $u"
+done
 
 rec=$(e2e_record alice)
 [ ! -e "$rec" ] || e2e_fail "alice already has a record before the login: $rec"
