@@ -14,6 +14,7 @@ OUT=$T/out
 R=$OUT/results
 . "$T/params" # SSH_PORT, and the test IdP's ISSUER
 : >"$R"
+touch $OUT/started
 pass() { echo "PASS $1" >>"$R"; echo "PASS $1"; }
 fail() { echo "FAIL $1: $2" | tr '\n' ' ' | sed 's/ $/\n/' >>"$R"; echo "FAIL $1: $2"; }
 check() { # check NAME CMD...: PASS when CMD succeeds, else FAIL with its output
@@ -126,6 +127,8 @@ rc=$?
 [ "$(systemctl is-active $svc)" = active ] && pass c.socket-activated ||
 	fail c.socket-activated "$svc is $(systemctl is-active $svc) after the first use"
 journalctl --after-cursor="$cursor" -u $svc -q --no-pager >$OUT/journal-c.log 2>&1
+grep -q 'serving on the socket passed by systemd' $OUT/journal-c.log && pass c.daemon-socket-activation ||
+	fail c.daemon-socket-activation "the daemon did not log serving systemd's socket"
 grep -q 'Read-only file system' $OUT/journal-c.log &&
 	fail c.daemon-no-erofs "$(grep 'Read-only file system' $OUT/journal-c.log | head -n 2)" ||
 	pass c.daemon-no-erofs
