@@ -98,5 +98,6 @@ fi
 ct_journal -u tokenseal-broker.service -q >"$work/daemon-journal.log" 2>&1
 grep -F 'Overall exposure' "$CT_OUT/security.txt" 2>/dev/null
 echo "$passes passed, $fails failed (logs: $CT_OUT, $work)"
-[ "$fails" -eq 0 ] && [ "$passes" -ge 50 ] || exit 1
+# 58 checks in all: fewer means some were never reached
+[ "$fails" -eq 0 ] && [ "$passes" -ge 58 ] || exit 1
 echo PASS
