@@ -9,7 +9,9 @@
  *
  * Root's keystore requests (init, verify, rotate-key, forget) always run in
  * exec mode: the service sees /etc read-only (ProtectSystem=strict), so it
- * can neither create nor replace the master key in key_file, and the
+ * can neither create nor replace the master key in key_file; the
+ * service's own ExecStartPre runs `tokenseal keystore init`, which through
+ * the socket would wait on the very start it is part of; and the
  * administrator's own tool must not depend on the service anyway.
  */
 #include <errno.h>

@@ -45,6 +45,11 @@ for want in 'Type=notify' 'ProtectSystem=strict' \
 	'CapabilityBoundingSet=' 'SystemCallFilter=@system-service'; do
 	grep -qxF "$want" "$units/tokenseal-broker.service" || fail "the service lacks $want"
 done
+# the master key is made before each start, outside the sandbox ('+'), a
+# failure ignored ('-'); by root's CLI, whose keystore verbs use exec mode
+# (through this socket, the start would wait on itself)
+grep -qxF "ExecStartPre=+-/bin/sh -c 'exec /usr/bin/tokenseal keystore init >/dev/null'" \
+	"$units/tokenseal-broker.service" || fail "the service does not make a missing key before it starts"
 for want in 'ListenStream=/run/tokenseal/broker.sock' 'SocketMode=0666' 'DirectoryMode=0755'; do
 	grep -qxF "$want" "$units/tokenseal-broker.socket" || fail "the socket lacks $want"
 done

@@ -87,7 +87,7 @@ ct_run_at_boot() {
 		ExecStart=/bin/bash /ts-test/main.sh
 		StandardOutput=journal+console
 		StandardError=journal+console
-		TimeoutStartSec=600
+		TimeoutStartSec=540
 
 		[Install]
 		WantedBy=default.target
