@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # tests/systemd/lib.sh: boot a Debian 12 container with a real systemd as
 # PID 1 and run a test script inside it (sourced; bash). Reusable by every
 # test that needs the units under the init system they were written for.
