@@ -6,6 +6,13 @@
  * (ts_client's TS_CLIENT_AUTO: a daemon that dies before its answer is
  * replaced by exec mode); an ordinary user's call without a usable socket
  * is TS_E_NO_SERVICE.
+ *
+ * Root's keystore requests (init, verify, rotate-key, forget) always run in
+ * exec mode: the service sees /etc read-only (ProtectSystem=strict), so it
+ * can neither create nor replace the master key in key_file; the
+ * service's own ExecStartPre runs `tokenseal keystore init`, which through
+ * the socket would wait on the very start it is part of; and the
+ * administrator's own tool must not depend on the service anyway.
  */
 #include <errno.h>
 #include <string.h>
@@ -25,7 +32,7 @@ int cli_broker_call(const struct cli *c, const struct ts_client_request *rq,
 	                   : 0;
 	o.socket_path = c->cfg.socket_path;
 	if (c->root) {
-		o.mode = TS_CLIENT_AUTO;
+		o.mode = rq->type == TS_MSG_KEYSTORE ? TS_CLIENT_EXEC_ONLY : TS_CLIENT_AUTO;
 		o.broker_path = c->cfg.broker_path;
 		o.config_path = c->config_path;
 	} else {

@@ -37,16 +37,33 @@ if (cd "$tmp/bad" && systemd-analyze verify --man=no tokenseal-broker.service >/
 fi
 
 for want in 'Type=notify' 'ProtectSystem=strict' \
-	'ReadWritePaths=/var/lib/tokenseal -/var/lib/tokenseal-nss' 'NoNewPrivileges=yes' \
+	'StateDirectory=tokenseal' 'StateDirectoryMode=0700' 'ReadWritePaths=-/var/lib/tokenseal-nss' \
+	'InaccessiblePaths=-/etc/shadow -/etc/shadow- -/etc/gshadow -/etc/gshadow-' \
+	'InaccessiblePaths=-/etc/ssh -/etc/sudoers -/etc/sudoers.d' \
+	'InaccessiblePaths=-/run/dbus -/run/systemd/private' 'NoNewPrivileges=yes' \
 	'PrivateTmp=yes' 'ProtectHome=yes' 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' \
 	'CapabilityBoundingSet=' 'SystemCallFilter=@system-service'; do
 	grep -qxF "$want" "$units/tokenseal-broker.service" || fail "the service lacks $want"
 done
+# the master key is made before each start, outside the sandbox ('+'), a
+# failure ignored ('-'); by root's CLI, whose keystore verbs use exec mode
+# (through this socket, the start would wait on itself)
+grep -qxF "ExecStartPre=+-/bin/sh -c 'exec /usr/bin/tokenseal keystore init >/dev/null'" \
+	"$units/tokenseal-broker.service" || fail "the service does not make a missing key before it starts"
 for want in 'ListenStream=/run/tokenseal/broker.sock' 'SocketMode=0666' 'DirectoryMode=0755'; do
 	grep -qxF "$want" "$units/tokenseal-broker.socket" || fail "the socket lacks $want"
 done
 grep -q '^PrivateUsers=yes' "$units/tokenseal-broker.service" &&
 	fail "PrivateUsers=yes would turn every caller's uid into nobody"
+# exactly the state it needs: no other writable path (/etc/tokenseal, which
+# holds the configuration, above all), and nothing the daemon itself uses
+# (the notify socket, the journal, userdb lookups) hidden
+rw=$(grep -E '^(ReadWritePaths|StateDirectory|CacheDirectory|LogsDirectory|RuntimeDirectory|ConfigurationDirectory)=' \
+	"$units/tokenseal-broker.service" | sort | tr '\n' ' ')
+[ "$rw" = 'ReadWritePaths=-/var/lib/tokenseal-nss StateDirectory=tokenseal ' ] ||
+	fail "writable paths are not exactly the keystore and the NSS cache folder: $rw"
+grep -E '^InaccessiblePaths=.*(/run/systemd/notify|/run/systemd/journal|/run/systemd/userdb|/etc/tokenseal|/etc/passwd|/etc/group|/etc/nsswitch)' \
+	"$units/tokenseal-broker.service" && fail "InaccessiblePaths= hides what the daemon uses"
 
 sec=$(cd "$tmp/ok" && systemd-analyze security --offline=yes --threshold=16 \
 	tokenseal-broker.service 2>&1)

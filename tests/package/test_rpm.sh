@@ -35,7 +35,8 @@ expect_rpm tokenseal \
 	"-rwxr-xr-x root root /usr/libexec/tokenseal/tokenseal-broker" \
 	"-rw-r--r-- root root /usr/share/man/man5/tokenseal.conf.5.gz" \
 	"-rw-r--r-- root root /usr/share/man/man8/tokenseal-broker.8.gz" \
-	"drwx------ root root /var/lib/tokenseal"
+	"drwx------ root root /var/lib/tokenseal" \
+	"drwxr-xr-x root root /var/lib/tokenseal-nss"
 expect_rpm tokenseal-pam \
 	"-rwxr-xr-x root root /usr/lib64/security/pam_tokenseal.so" \
 	"-rw-r--r-- root root /usr/share/man/man8/pam_tokenseal.8.gz"
