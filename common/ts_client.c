@@ -13,10 +13,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/sockios.h>
+#include <poll.h>
 #include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -163,6 +166,21 @@ static _Noreturn void run_child(const struct ts_client_opts *opts, int in, int o
 	}
 	errfd = 3;
 	(void)ts_close_fds_from(4, TS_CLOSE_AUTO);
+
+	/* sudo's shape (real uid the user, euid 0): exec as wholly root, as
+	 * the broker would make itself anyway. To the kernel an exec whose
+	 * effective uid is not the real one raises privilege (AT_SECURE),
+	 * and glibc then hides the broker's own environment from
+	 * secure_getenv, the NSS module's loop guard included. Neither call
+	 * needs a capability: each id set is one the process already has. */
+	if (geteuid() == 0) {
+		gid_t eg = getegid();
+
+		if (setresgid(eg, eg, eg) < 0 || setresuid(0, 0, 0) < 0) {
+			report_errno(errfd, errno);
+			_exit(127);
+		}
+	}
 
 	/* The host may ignore or block signals (sshd ignores SIGPIPE); the
 	 * broker starts from the defaults. */
@@ -370,25 +388,89 @@ static bool is_dropped(int r)
 	return r == -ECONNRESET || r == -EPIPE || r == -ECONNABORTED || r == -ENOTCONN;
 }
 
-/* The conversation: frames until RESULT, on a pipe pair (exec mode) or one
- * socket (in == out). *dropped: the peer went away before its RESULT. */
-static int converse(int in, int out, const struct ts_client_request *req,
-                    const struct ts_conv *conv, int timeout_ms, struct ts_client_result *ret,
-                    bool *dropped)
-{
-	int r = send_request(out, req, timeout_ms);
+/* How one conversation runs: on a pipe pair (exec mode) or one socket
+ * (in == out). */
+struct conv_io {
+	int in, out;
+	int timeout_ms; /* per frame */
+	/* 0, or how long the peer may take for its first frame before the
+	 * request is abandoned (a root caller's daemon) */
+	int first_ms;
+	bool dropped;	 /* the peer went away (or never answered) before its RESULT */
+	bool unanswered; /* first_ms passed without a frame */
+};
 
-	*dropped = false;
+/* Has the peer read everything we sent? (SIOCOUTQ of a unix socket: bytes
+ * the receiver has not consumed yet.) */
+static bool request_consumed(int fd)
+{
+	int queued = 0;
+
+	return ioctl(fd, SIOCOUTQ, &queued) == 0 && queued == 0;
+}
+
+/*
+ * The first-reply deadline of a root caller: 0 when a frame (or EOF) is
+ * there within io->first_ms, -ETIMEDOUT to abandon the daemon. Running the
+ * request again in exec mode is harmless for what the broker does under
+ * the user's lock: a login, revalidation, refresh, status or token is
+ * single-flight (the record is re-read after taking the lock, a newer one
+ * is used as is) and an interactive login the daemon goes on with fails at
+ * its first frame to this closed connection. Session requests are not
+ * idempotent (each counts the user's sessions up or down: twice would
+ * revoke too early or never), so one the daemon has already read is
+ * waited for, with the ordinary frame timeout.
+ */
+static int await_first(struct conv_io *io, const struct ts_client_request *req)
+{
+	int64_t deadline = ts_monotonic_ms() + io->first_ms;
+
+	for (;;) {
+		struct pollfd p = {.fd = io->in, .events = POLLIN};
+		int64_t left = deadline - ts_monotonic_ms();
+		int n;
+
+		if (left <= 0)
+			break;
+		n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	}
+	if ((req->type == TS_MSG_OPEN_SESSION || req->type == TS_MSG_CLOSE_SESSION) &&
+	    request_consumed(io->out))
+		return 0;
+	io->unanswered = true;
+	io->dropped = true;
+	return -ETIMEDOUT;
+}
+
+/* The conversation: frames until RESULT. */
+static int converse(struct conv_io *io, const struct ts_client_request *req,
+                    const struct ts_conv *conv, struct ts_client_result *ret)
+{
+	int r = send_request(io->out, req, io->first_ms > 0 ? io->first_ms : io->timeout_ms);
+
+	io->dropped = false;
+	io->unanswered = false;
 	if (r < 0) {
-		*dropped = is_dropped(r);
+		/* a root caller's request the daemon does not even take */
+		io->unanswered = io->first_ms > 0 && r == -ETIMEDOUT;
+		io->dropped = is_dropped(r) || io->unanswered;
 		return r;
+	}
+	if (io->first_ms > 0) {
+		r = await_first(io, req);
+		if (r < 0)
+			return r;
 	}
 	for (;;) {
 		struct ts_msg m;
 
-		r = ts_proto_read(in, &m, timeout_ms);
+		r = ts_proto_read(io->in, &m, io->timeout_ms);
 		if (r < 0) {
-			*dropped = is_dropped(r);
+			io->dropped = is_dropped(r);
 			return r;
 		}
 		switch (m.type) {
@@ -397,8 +479,8 @@ static int converse(int in, int out, const struct ts_client_request *req,
 			r = handle_text(&m, conv);
 			break;
 		case TS_MSG_PROMPT:
-			r = handle_prompt(out, &m, conv, timeout_ms);
-			*dropped = is_dropped(r);
+			r = handle_prompt(io->out, &m, conv, io->timeout_ms);
+			io->dropped = is_dropped(r);
 			break;
 		case TS_MSG_RESULT:
 			r = parse_result(&m, ret);
@@ -446,7 +528,7 @@ static int call_exec(const struct ts_client_opts *opts, const struct ts_client_r
 	int to_child[2] = {-1, -1}, from_child[2] = {-1, -1}, errpipe[2] = {-1, -1};
 	struct sigaction dfl = {.sa_handler = SIG_DFL}, old_chld;
 	struct ts_client_result res = {.expires = -1};
-	bool restore_chld = false, dropped = false;
+	bool restore_chld = false;
 	pid_t pid = -1;
 	int r, err = 0;
 	ssize_t n;
@@ -489,7 +571,8 @@ static int call_exec(const struct ts_client_opts *opts, const struct ts_client_r
 		goto out;
 	}
 
-	r = converse(from_child[0], to_child[1], req, conv, timeout_ms, &res, &dropped);
+	struct conv_io io = {.in = from_child[0], .out = to_child[1], .timeout_ms = timeout_ms};
+	r = converse(&io, req, conv, &res);
 out:
 	for (size_t i = 0; i < 2; i++) {
 		if (to_child[i] >= 0)
@@ -518,16 +601,28 @@ static int call_daemon(const struct ts_client_opts *opts, const struct ts_client
                        bool *dropped)
 {
 	struct ts_client_result res = {.expires = -1};
+	struct conv_io io = {.in = -1, .timeout_ms = timeout_ms};
 	int fd = -1, r;
 
 	*dropped = true;
 	r = ts_client_connect_daemon(opts->socket_path, &fd, opts->why, opts->whylen);
 	if (r < 0)
 		return r;
-	r = converse(fd, fd, req, conv, timeout_ms, &res, dropped);
+	/* root has exec mode to fall back on: a daemon that is slow to
+	 * answer (overloaded, its slots taken) must not hold root's login */
+	if (opts->mode == TS_CLIENT_AUTO && geteuid() == 0)
+		io.first_ms = timeout_ms < TS_CLIENT_ROOT_FIRST_REPLY_MS ? timeout_ms
+		                                                       : TS_CLIENT_ROOT_FIRST_REPLY_MS;
+	io.in = io.out = fd;
+	r = converse(&io, req, conv, &res);
+	*dropped = io.dropped;
 	(void)close(fd);
 	if (r < 0) {
-		if (*dropped)
+		if (io.unanswered)
+			ts_client_set_why(opts->why, opts->whylen,
+			        "%s: the daemon sent nothing within %d ms", opts->socket_path,
+			        io.first_ms);
+		else if (*dropped)
 			ts_client_set_why(opts->why, opts->whylen,
 			        "%s: the daemon closed the connection before its result (%s)",
 			        opts->socket_path, strerror(-r));
