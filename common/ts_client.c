@@ -13,13 +13,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/sockios.h>
-#include <poll.h>
 #include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -400,52 +397,6 @@ struct conv_io {
 	bool unanswered; /* first_ms passed without a frame */
 };
 
-/* Has the peer read everything we sent? (SIOCOUTQ of a unix socket: bytes
- * the receiver has not consumed yet.) */
-static bool request_consumed(int fd)
-{
-	int queued = 0;
-
-	return ioctl(fd, SIOCOUTQ, &queued) == 0 && queued == 0;
-}
-
-/*
- * The first-reply deadline of a root caller: 0 when a frame (or EOF) is
- * there within io->first_ms, -ETIMEDOUT to abandon the daemon. Running the
- * request again in exec mode is harmless for what the broker does under
- * the user's lock: a login, revalidation, refresh, status or token is
- * single-flight (the record is re-read after taking the lock, a newer one
- * is used as is) and an interactive login the daemon goes on with fails at
- * its first frame to this closed connection. Session requests are not
- * idempotent (each counts the user's sessions up or down: twice would
- * revoke too early or never), so one the daemon has already read is
- * waited for, with the ordinary frame timeout.
- */
-static int await_first(struct conv_io *io, const struct ts_client_request *req)
-{
-	int64_t deadline = ts_monotonic_ms() + io->first_ms;
-
-	for (;;) {
-		struct pollfd p = {.fd = io->in, .events = POLLIN};
-		int64_t left = deadline - ts_monotonic_ms();
-		int n;
-
-		if (left <= 0)
-			break;
-		n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return -errno;
-	}
-	if ((req->type == TS_MSG_OPEN_SESSION || req->type == TS_MSG_CLOSE_SESSION) &&
-	    request_consumed(io->out))
-		return 0;
-	io->unanswered = true;
-	io->dropped = true;
-	return -ETIMEDOUT;
-}
-
 /* The conversation: frames until RESULT. */
 static int converse(struct conv_io *io, const struct ts_client_request *req,
                     const struct ts_conv *conv, struct ts_client_result *ret)
@@ -461,9 +412,12 @@ static int converse(struct conv_io *io, const struct ts_client_request *req,
 		return r;
 	}
 	if (io->first_ms > 0) {
-		r = await_first(io, req);
-		if (r < 0)
+		r = ts_client_await_first_reply(io->in, io->out, req->type, io->first_ms);
+		if (r < 0) {
+			io->unanswered = true;
+			io->dropped = true;
 			return r;
+		}
 	}
 	for (;;) {
 		struct ts_msg m;

@@ -65,10 +65,11 @@ enum ts_client_mode {
 /* A root caller (euid 0) in TS_CLIENT_AUTO waits this long after connecting
  * for the daemon's first frame (RESULT, INFO, PROMPT or ERROR); then it
  * abandons the socket and runs the request in exec mode: the daemon is an
- * accelerator for root, never a single point of failure (DESIGN §2). One
- * exception: an OPEN_SESSION or CLOSE_SESSION the daemon has already read
- * (it is working on it) is waited for, since running it twice would count
- * the session twice. Worst case before exec mode starts:
+ * accelerator for root, never a single point of failure (DESIGN §2). The
+ * exception: a request that must not run twice (OPEN_SESSION and
+ * CLOSE_SESSION count sessions; LOGOUT; KEYSTORE) which the daemon has
+ * already read (it is working on it) is waited for with the ordinary frame
+ * timeout. Worst case before exec mode starts:
  * TS_CLIENT_CONNECT_TIMEOUT_MS + TS_CLIENT_ROOT_FIRST_REPLY_MS. */
 #define TS_CLIENT_ROOT_FIRST_REPLY_MS 2000
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "ts_macros.h"
+#include "ts_proto.h"
 
 /* why (may be NULL) := the formatted reason, cut to whylen. */
 void ts_client_set_why(char *why, size_t whylen, const char *fmt, ...) TS_PRINTF(3, 4);
@@ -18,5 +19,12 @@ void ts_client_set_why(char *why, size_t whylen, const char *fmt, ...) TS_PRINTF
  * 0 with the connected fd in *ret_fd, or a negative errno with the reason
  * in why. */
 int ts_client_connect_daemon(const char *path, int *ret_fd, char *why, size_t whylen) TS_WUR;
+
+/* A root caller's wait for the daemon's first frame (in AUTO mode, after
+ * the request went out on out): 0 when a frame (or EOF) is readable on in
+ * within first_ms, or when the daemon has already read a request of a type
+ * that must not run twice (then the caller waits with its ordinary frame
+ * timeout); -ETIMEDOUT to abandon the daemon for exec mode; -errno. */
+int ts_client_await_first_reply(int in, int out, enum ts_msg_type type, int first_ms) TS_WUR;
 
 #endif

@@ -9,8 +9,9 @@
  *   - a root AUTO call completes in exec mode within the connect timeout or
  *     the first-reply deadline, not after the frame timeout (8 s here),
  *     and says why (result.via_daemon, opts.why);
- *   - a session request the daemon has read is waited for (running it
- *     twice would count the session twice); one it has not read is not;
+ *   - a request that must not run twice (a session, counted; a logout)
+ *     is waited for once the daemon has read it; one it has not read is
+ *     not;
  *   - SOCKET_ONLY (an ordinary user's CLI) keeps waiting on the daemon;
  *   - the exec-mode broker of sudo's shape (real uid a user, euid 0) runs
  *     with every uid and gid root and without AT_SECURE, so its own
@@ -209,9 +210,9 @@ static void test_backlog_full(void)
 	close(lfd);
 }
 
-/* Reads the request, answers after 3 s: a session request is the daemon's
- * (it is working on it; twice would count the session twice), anything
- * else goes to exec mode after the first-reply deadline. */
+/* Reads the request, answers after 3 s: a request that must not run twice
+ * (a session, counted; a logout) is the daemon's once it has read it, a
+ * revalidation goes to exec mode after the first-reply deadline. */
 static void test_daemon_reads_then_late(void)
 {
 	char sock[800], want[900];
@@ -220,13 +221,16 @@ static void test_daemon_reads_then_late(void)
 
 	snprintf(sock, sizeof(sock), "%s/late.sock", rundir);
 	d = fake_daemon(sock, READ_THEN_LATE);
-	call(sock, TS_CLIENT_AUTO, TS_MSG_CLOSE_SESSION, &o);
-	CHECK_INT(o.r, 0);
-	CHECK_MSG(o.res.via_daemon, "the session request stayed with the daemon");
-	CHECK_STR(o.res.message, "late");
-	CHECK_MSG(o.ms >= 2900, "it answered after 3 s (%lld ms)", (long long)o.ms);
-	CHECK_STR(o.why, "");
-	ts_client_result_clear(&o.res);
+	static const enum ts_msg_type once[] = {TS_MSG_CLOSE_SESSION, TS_MSG_LOGOUT};
+	for (size_t i = 0; i < TS_ARRAY_SIZE(once); i++) {
+		call(sock, TS_CLIENT_AUTO, once[i], &o);
+		CHECK_INT(o.r, 0);
+		CHECK_MSG(o.res.via_daemon, "type %d stayed with the daemon", (int)once[i]);
+		CHECK_STR(o.res.message, "late");
+		CHECK_MSG(o.ms >= 2900, "it answered after 3 s (%lld ms)", (long long)o.ms);
+		CHECK_STR(o.why, "");
+		ts_client_result_clear(&o.res);
+	}
 
 	snprintf(want, sizeof(want), "%s: the daemon sent nothing within %d ms", sock,
 	         TS_CLIENT_ROOT_FIRST_REPLY_MS);
