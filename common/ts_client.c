@@ -390,34 +390,39 @@ static bool is_dropped(int r)
 struct conv_io {
 	int in, out;
 	int timeout_ms; /* per frame */
-	/* 0, or how long the peer may take for its first frame before the
-	 * request is abandoned (a root caller's daemon) */
-	int first_ms;
+	/* a root caller's daemon: the first frame within
+	 * ts_client_await_first_reply()'s deadlines, or the request is
+	 * abandoned for exec mode */
+	bool first_deadline;
 	bool dropped;	 /* the peer went away (or never answered) before its RESULT */
-	bool unanswered; /* first_ms passed without a frame */
+	bool unanswered; /* the first-reply deadline passed */
+	bool taken;	 /* ... after the daemon had read the request */
 };
 
 /* The conversation: frames until RESULT. */
 static int converse(struct conv_io *io, const struct ts_client_request *req,
                     const struct ts_conv *conv, struct ts_client_result *ret)
 {
-	int r = send_request(io->out, req, io->first_ms > 0 ? io->first_ms : io->timeout_ms);
+	int r = send_request(io->out, req,
+	                     io->first_deadline ? TS_CLIENT_ROOT_FIRST_REPLY_MS : io->timeout_ms);
 
 	io->dropped = false;
 	io->unanswered = false;
+	io->taken = false;
 	if (r < 0) {
 		/* a root caller's request the daemon does not even take */
-		io->unanswered = io->first_ms > 0 && r == -ETIMEDOUT;
+		io->unanswered = io->first_deadline && r == -ETIMEDOUT;
 		io->dropped = is_dropped(r) || io->unanswered;
 		return r;
 	}
-	if (io->first_ms > 0) {
-		r = ts_client_await_first_reply(io->in, io->out, req->type, io->first_ms);
-		if (r < 0) {
+	if (io->first_deadline) {
+		r = ts_client_await_first_reply(io->in, io->out, req->type, &io->taken);
+		if (r == -ETIMEDOUT) {
 			io->unanswered = true;
 			io->dropped = true;
-			return r;
 		}
+		if (r < 0)
+			return r;
 	}
 	for (;;) {
 		struct ts_msg m;
@@ -562,20 +567,22 @@ static int call_daemon(const struct ts_client_opts *opts, const struct ts_client
 	r = ts_client_connect_daemon(opts->socket_path, &fd, opts->why, opts->whylen);
 	if (r < 0)
 		return r;
-	/* root has exec mode to fall back on: a daemon that is slow to
-	 * answer (overloaded, its slots taken) must not hold root's login */
-	if (opts->mode == TS_CLIENT_AUTO && geteuid() == 0)
-		io.first_ms = timeout_ms < TS_CLIENT_ROOT_FIRST_REPLY_MS ? timeout_ms
-		                                                       : TS_CLIENT_ROOT_FIRST_REPLY_MS;
+	/* root has exec mode to fall back on: a daemon that does not answer
+	 * (overloaded, its slots taken, hung) must not hold root's login */
+	io.first_deadline = opts->mode == TS_CLIENT_AUTO && geteuid() == 0;
 	io.in = io.out = fd;
 	r = converse(&io, req, conv, &res);
 	*dropped = io.dropped;
 	(void)close(fd);
 	if (r < 0) {
-		if (io.unanswered)
+		if (io.unanswered && io.taken)
 			ts_client_set_why(opts->why, opts->whylen,
-			        "%s: the daemon sent nothing within %d ms", opts->socket_path,
-			        io.first_ms);
+			        "%s: the daemon read the request but sent nothing within %d ms",
+			        opts->socket_path, TS_CLIENT_ROOT_BUSY_MS);
+		else if (io.unanswered)
+			ts_client_set_why(opts->why, opts->whylen,
+			        "%s: the daemon did not take the request within %d ms",
+			        opts->socket_path, TS_CLIENT_ROOT_FIRST_REPLY_MS);
 		else if (*dropped)
 			ts_client_set_why(opts->why, opts->whylen,
 			        "%s: the daemon closed the connection before its result (%s)",

@@ -62,16 +62,22 @@ enum ts_client_mode {
  * queue is retried until then, never waited on). */
 #define TS_CLIENT_CONNECT_TIMEOUT_MS 1500
 
-/* A root caller (euid 0) in TS_CLIENT_AUTO waits this long after connecting
- * for the daemon's first frame (RESULT, INFO, PROMPT or ERROR); then it
- * abandons the socket and runs the request in exec mode: the daemon is an
- * accelerator for root, never a single point of failure (DESIGN §2). The
- * exception: a request that must not run twice (OPEN_SESSION and
- * CLOSE_SESSION count sessions; LOGOUT; KEYSTORE) which the daemon has
- * already read (it is working on it) is waited for with the ordinary frame
- * timeout. Worst case before exec mode starts:
- * TS_CLIENT_CONNECT_TIMEOUT_MS + TS_CLIENT_ROOT_FIRST_REPLY_MS. */
+/* A root caller (euid 0) in TS_CLIENT_AUTO waits TS_CLIENT_ROOT_FIRST_REPLY_MS
+ * after sending its request for the daemon's first frame (RESULT, INFO,
+ * PROMPT or ERROR). When none came and the daemon has not even read the
+ * request (no slot for it: overloaded, flooded, hung), the socket is
+ * abandoned and the request runs in exec mode: the daemon is an
+ * accelerator for root, never a single point of failure (DESIGN §2). A
+ * daemon that has read it is working on it (a slow identity server): a
+ * request that may run twice gets until TS_CLIENT_ROOT_BUSY_MS, then exec
+ * mode; one that must not (OPEN_SESSION and CLOSE_SESSION count sessions;
+ * LOGOUT; KEYSTORE) stays with the daemon under the ordinary frame
+ * timeout. Before exec mode starts, root waits at most
+ * TS_CLIENT_CONNECT_TIMEOUT_MS + TS_CLIENT_ROOT_FIRST_REPLY_MS for a daemon
+ * that does not take its request, TS_CLIENT_ROOT_BUSY_MS for one that took
+ * it and stays silent. */
 #define TS_CLIENT_ROOT_FIRST_REPLY_MS 2000
+#define TS_CLIENT_ROOT_BUSY_MS 30000
 
 struct ts_client_opts {
 	const char *broker_path; /* exec mode; may be NULL for SOCKET_ONLY */

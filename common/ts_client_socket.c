@@ -197,9 +197,6 @@ fail:
 	return r;
 }
 
-/* Daemon mode. *dropped: the daemon could not be reached, or went away
- * before its RESULT (the request may be run again elsewhere). */
-
 /* ---- a root caller's first-reply deadline ------------------------------ */
 
 /* Has the peer read everything we sent? (SIOCOUTQ of a unix socket: bytes
@@ -239,31 +236,44 @@ static bool retry_safe(enum ts_msg_type type)
 	}
 }
 
-/*
- * The first-reply deadline of a root caller (ts_client_internal.h). A request it
- * has not read is the daemon's no more once the connection is closed (a
- * daemon that reads it later finds the client gone when it answers; see
- * retry_safe for what a late run costs); one that is not retry_safe and
- * that it has already read is waited for with the ordinary frame timeout.
- */
-int ts_client_await_first_reply(int in, int out, enum ts_msg_type type, int first_ms)
+/* Wait until fd is readable (a frame, or EOF) or the deadline passes:
+ * 0, -ETIMEDOUT, -errno. */
+static int wait_readable(int fd, int64_t deadline)
 {
-	int64_t deadline = ts_monotonic_ms() + first_ms;
-
 	for (;;) {
-		struct pollfd p = {.fd = in, .events = POLLIN};
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int64_t left = deadline - ts_monotonic_ms();
 		int n;
 
 		if (left <= 0)
-			break;
+			return -ETIMEDOUT;
 		n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
 		if (n > 0)
 			return 0;
 		if (n < 0 && errno != EINTR)
 			return -errno;
 	}
-	if (!retry_safe(type) && request_consumed(out))
+}
+
+/* The first-reply deadlines of a root caller (ts_client.h,
+ * TS_CLIENT_ROOT_FIRST_REPLY_MS). */
+int ts_client_await_first_reply(int in, int out, enum ts_msg_type type, bool *ret_taken)
+{
+	int64_t start = ts_monotonic_ms();
+	int r;
+
+	*ret_taken = false;
+	r = wait_readable(in, start + TS_CLIENT_ROOT_FIRST_REPLY_MS);
+	if (r != -ETIMEDOUT)
+		return r;
+	/* not even read: the daemon has no slot for us (or hangs in accept) */
+	if (!request_consumed(out))
+		return -ETIMEDOUT;
+	*ret_taken = true;
+	/* read, and working on it: a request that must not run twice stays
+	 * with the daemon (the ordinary frame timeout); another one gets
+	 * until TS_CLIENT_ROOT_BUSY_MS */
+	if (!retry_safe(type))
 		return 0;
-	return -ETIMEDOUT;
+	return wait_readable(in, start + TS_CLIENT_ROOT_BUSY_MS);
 }

@@ -3,15 +3,17 @@
  * A root caller never waits on a daemon that does not answer (issue 15 §1;
  * labels unit and attack). The daemons here are fake: root-owned sockets in
  * a root folder, played by this test (a listener that accepts and never
- * answers, one whose listen queue is full and never accepts, one that reads
- * the request and answers after 3 s). The exec-mode broker is the protocol
+ * reads, one whose listen queue is full and never accepts, one that reads
+ * the request and answers after 3 s, one that reads it and hangs). The exec-mode broker is the protocol
  * test peer (tests/unit/fake_peer.c), which answers at once:
  *   - a root AUTO call completes in exec mode within the connect timeout or
- *     the first-reply deadline, not after the frame timeout (8 s here),
- *     and says why (result.via_daemon, opts.why);
- *   - a request that must not run twice (a session, counted; a logout)
- *     is waited for once the daemon has read it; one it has not read is
- *     not;
+ *     the first-reply deadline (2 s), not after the frame timeout (60 s
+ *     here), and says why (result.via_daemon, opts.why);
+ *   - a daemon that has read the request is working on it: a late answer
+ *     is taken, nothing runs twice; one that read it and hangs loses a
+ *     request that may run twice to exec mode after 30 s, and keeps one
+ *     that must not (a session, counted; a logout) until the frame
+ *     timeout;
  *   - SOCKET_ONLY (an ordinary user's CLI) keeps waiting on the daemon;
  *   - the exec-mode broker of sudo's shape (real uid a user, euid 0) runs
  *     with every uid and gid root and without AT_SECURE, so its own
@@ -39,7 +41,7 @@
 #error "TS_PEER_PATH must name the protocol test peer"
 #endif
 
-#define FRAME_TIMEOUT_MS 8000
+#define FRAME_TIMEOUT_MS 60000
 
 static char rundir[700];
 
@@ -57,11 +59,11 @@ static int listen_at(const char *path, int backlog)
 	return fd;
 }
 
-enum fake { SILENT, READ_THEN_LATE };
+enum fake { SILENT, READ_THEN_LATE, READ_THEN_NOTHING };
 
 /* A fake daemon in a child: accept every connection; SILENT never reads
  * nor answers; READ_THEN_LATE reads the request, waits 3 s, answers
- * RESULT 0 "late". */
+ * RESULT 0 "late"; READ_THEN_NOTHING reads it and never answers. */
 static pid_t fake_daemon(const char *path, enum fake how)
 {
 	int lfd = listen_at(path, 16);
@@ -87,6 +89,8 @@ static pid_t fake_daemon(const char *path, enum fake how)
 			continue; /* held open, never read */
 		if (ts_proto_read(c, &m, 5000) == 0)
 			ts_msg_clear(&m);
+		if (how == READ_THEN_NOTHING)
+			continue; /* held open */
 		sleep(3);
 		ts_msg_begin(&b, TS_MSG_RESULT);
 		ts_msg_add_int(&b, TS_F_CODE, 0);
@@ -111,8 +115,8 @@ struct outcome {
 	int64_t ms;
 };
 
-static void call(const char *sock, enum ts_client_mode mode, enum ts_msg_type type,
-                 struct outcome *o)
+static void call_t(const char *sock, enum ts_client_mode mode, enum ts_msg_type type,
+                   int timeout_ms, struct outcome *o)
 {
 	char env0[] = "TS_PEER_SCRIPT=result:0";
 	char *env[] = {env0, NULL};
@@ -120,7 +124,7 @@ static void call(const char *sock, enum ts_client_mode mode, enum ts_msg_type ty
 	    .broker_path = TS_PEER_PATH,
 	    .config_path = "/nonexistent/tokenseal.conf",
 	    .env = env,
-	    .timeout_ms = FRAME_TIMEOUT_MS,
+	    .timeout_ms = timeout_ms,
 	    .socket_path = sock,
 	    .mode = mode,
 	    .why = o->why,
@@ -137,6 +141,12 @@ static void call(const char *sock, enum ts_client_mode mode, enum ts_msg_type ty
 	        o->why);
 }
 
+static void call(const char *sock, enum ts_client_mode mode, enum ts_msg_type type,
+                 struct outcome *o)
+{
+	call_t(sock, mode, type, FRAME_TIMEOUT_MS, o);
+}
+
 /* Served by exec mode, within [min_ms, max_ms], why naming want. */
 static void expect_exec(const struct outcome *o, int64_t min_ms, int64_t max_ms, const char *want)
 {
@@ -149,7 +159,8 @@ static void expect_exec(const struct outcome *o, int64_t min_ms, int64_t max_ms,
 	CHECK_MSG(strstr(o->why, want), "why \"%s\" has \"%s\"", o->why, want);
 }
 
-/* Accepts and never answers (its slots taken by a flood, or hung). */
+/* Accepts and never reads nor answers (no slot for us: a flood holds
+ * them, or it hangs). */
 static void test_daemon_never_answers(void)
 {
 	char sock[800], want[900];
@@ -158,21 +169,46 @@ static void test_daemon_never_answers(void)
 
 	snprintf(sock, sizeof(sock), "%s/silent.sock", rundir);
 	d = fake_daemon(sock, SILENT);
-	snprintf(want, sizeof(want), "%s: the daemon sent nothing within %d ms", sock,
+	snprintf(want, sizeof(want), "%s: the daemon did not take the request within %d ms", sock,
 	         TS_CLIENT_ROOT_FIRST_REPLY_MS);
 	call(sock, TS_CLIENT_AUTO, TS_MSG_REVALIDATE, &o);
 	expect_exec(&o, TS_CLIENT_ROOT_FIRST_REPLY_MS - 100, TS_CLIENT_ROOT_FIRST_REPLY_MS + 3000,
 	            want);
 	ts_client_result_clear(&o.res);
-	/* a session request the daemon never read: exec mode too */
+	/* a session request it never read: exec mode too */
 	call(sock, TS_CLIENT_AUTO, TS_MSG_OPEN_SESSION, &o);
 	expect_exec(&o, TS_CLIENT_ROOT_FIRST_REPLY_MS - 100, TS_CLIENT_ROOT_FIRST_REPLY_MS + 3000,
 	            want);
 	ts_client_result_clear(&o.res);
 	/* an ordinary user's CLI has no exec mode: it keeps waiting */
-	call(sock, TS_CLIENT_SOCKET_ONLY, TS_MSG_STATUS, &o);
+	call_t(sock, TS_CLIENT_SOCKET_ONLY, TS_MSG_STATUS, 4000, &o);
 	CHECK_INT(o.r, -ETIMEDOUT);
-	CHECK_MSG(o.ms >= FRAME_TIMEOUT_MS - 100, "SOCKET_ONLY waited the frame timeout");
+	CHECK_MSG(o.ms >= 3900, "SOCKET_ONLY waited its frame timeout");
+	stop(d);
+}
+
+/* Reads the request and never answers (hung while working on it): a
+ * request that may run twice goes to exec mode after
+ * TS_CLIENT_ROOT_BUSY_MS, not after the frame timeout; one that must not
+ * stays with the daemon until the frame timeout and is not retried. */
+static void test_daemon_reads_and_hangs(void)
+{
+	char sock[800], want[900];
+	struct outcome o;
+	pid_t d;
+
+	snprintf(sock, sizeof(sock), "%s/hung.sock", rundir);
+	d = fake_daemon(sock, READ_THEN_NOTHING);
+	snprintf(want, sizeof(want), "%s: the daemon read the request but sent nothing within %d ms",
+	         sock, TS_CLIENT_ROOT_BUSY_MS);
+	call(sock, TS_CLIENT_AUTO, TS_MSG_REVALIDATE, &o);
+	expect_exec(&o, TS_CLIENT_ROOT_BUSY_MS - 100, TS_CLIENT_ROOT_BUSY_MS + 3000, want);
+	CHECK_MSG(o.ms < FRAME_TIMEOUT_MS, "not the frame timeout");
+	ts_client_result_clear(&o.res);
+	call_t(sock, TS_CLIENT_AUTO, TS_MSG_CLOSE_SESSION, 4000, &o);
+	CHECK_INT(o.r, -ETIMEDOUT);
+	CHECK_MSG(o.ms >= 3900, "the session close waited its frame timeout");
+	CHECK_STR(o.why, "");
 	stop(d);
 }
 
@@ -210,34 +246,27 @@ static void test_backlog_full(void)
 	close(lfd);
 }
 
-/* Reads the request, answers after 3 s: a request that must not run twice
- * (a session, counted; a logout) is the daemon's once it has read it, a
- * revalidation goes to exec mode after the first-reply deadline. */
+/* Reads the request, answers after 3 s (a slow identity server): the
+ * daemon took it, so nothing is run twice, whatever the request. */
 static void test_daemon_reads_then_late(void)
 {
-	char sock[800], want[900];
+	static const enum ts_msg_type types[] = {TS_MSG_REVALIDATE, TS_MSG_CLOSE_SESSION,
+	                                         TS_MSG_LOGOUT};
+	char sock[800];
 	struct outcome o;
 	pid_t d;
 
 	snprintf(sock, sizeof(sock), "%s/late.sock", rundir);
 	d = fake_daemon(sock, READ_THEN_LATE);
-	static const enum ts_msg_type once[] = {TS_MSG_CLOSE_SESSION, TS_MSG_LOGOUT};
-	for (size_t i = 0; i < TS_ARRAY_SIZE(once); i++) {
-		call(sock, TS_CLIENT_AUTO, once[i], &o);
+	for (size_t i = 0; i < TS_ARRAY_SIZE(types); i++) {
+		call(sock, TS_CLIENT_AUTO, types[i], &o);
 		CHECK_INT(o.r, 0);
-		CHECK_MSG(o.res.via_daemon, "type %d stayed with the daemon", (int)once[i]);
+		CHECK_MSG(o.res.via_daemon, "type %d stayed with the daemon", (int)types[i]);
 		CHECK_STR(o.res.message, "late");
 		CHECK_MSG(o.ms >= 2900, "it answered after 3 s (%lld ms)", (long long)o.ms);
 		CHECK_STR(o.why, "");
 		ts_client_result_clear(&o.res);
 	}
-
-	snprintf(want, sizeof(want), "%s: the daemon sent nothing within %d ms", sock,
-	         TS_CLIENT_ROOT_FIRST_REPLY_MS);
-	call(sock, TS_CLIENT_AUTO, TS_MSG_REVALIDATE, &o);
-	expect_exec(&o, TS_CLIENT_ROOT_FIRST_REPLY_MS - 100, TS_CLIENT_ROOT_FIRST_REPLY_MS + 2500,
-	            want);
-	ts_client_result_clear(&o.res);
 	stop(d);
 }
 
@@ -291,6 +320,7 @@ int main(void)
 	RUN(test_daemon_never_answers);
 	RUN(test_backlog_full);
 	RUN(test_daemon_reads_then_late);
+	RUN(test_daemon_reads_and_hangs);
 	RUN(test_exec_broker_wholly_root);
 	return ts_test_done();
 }
