@@ -302,8 +302,9 @@ static void pts_report_config(struct pts_call *c)
 	if (scratch) {
 		ts_config_defaults(scratch);
 		/* the same error as the first time (or a newer one): logged by rep */
-		if (ts_config_load(scratch, c->args.config, c->service, &rep) == 0)
-			pam_syslog(c->pamh, LOG_DEBUG, "%s: loads now", c->args.config);
+		if (ts_config_load(scratch, c->args.config, c->service, &rep) == 0 && c->debug)
+			pam_syslog(c->pamh, LOG_DEBUG, "%s: loads now (changed meanwhile)",
+			           c->args.config);
 		free(scratch);
 	}
 	pam_syslog(c->pamh, LOG_ERR,
