@@ -193,8 +193,8 @@ static void setup(void)
 	snprintf(text, sizeof(text), "broker_path = %s\nsocket_path = %s/none.sock\n", TS_PEER_PATH,
 	         sockdir);
 	ts_test_write_file(path, text, strlen(text), 0644);
-	strncat(path, ".peer", sizeof(path) - strlen(path) - 1);
-	ts_test_write_file(path, "type", 4, 0644);
+	snprintf(text, sizeof(text), "%s.peer", path);
+	ts_test_write_file(text, "type", 4, 0644);
 }
 
 /* Every phase and setcred: PAM_IGNORE, and nothing of the broker's touched. */
