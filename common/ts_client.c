@@ -164,6 +164,21 @@ static _Noreturn void run_child(const struct ts_client_opts *opts, int in, int o
 	errfd = 3;
 	(void)ts_close_fds_from(4, TS_CLOSE_AUTO);
 
+	/* sudo's shape (real uid the user, euid 0): exec as wholly root, as
+	 * the broker would make itself anyway. To the kernel an exec whose
+	 * effective uid is not the real one raises privilege (AT_SECURE),
+	 * and glibc then hides the broker's own environment from
+	 * secure_getenv, the NSS module's loop guard included. Neither call
+	 * needs a capability: each id set is one the process already has. */
+	if (geteuid() == 0) {
+		gid_t eg = getegid();
+
+		if (setresgid(eg, eg, eg) < 0 || setresuid(0, 0, 0) < 0) {
+			report_errno(errfd, errno);
+			_exit(127);
+		}
+	}
+
 	/* The host may ignore or block signals (sshd ignores SIGPIPE); the
 	 * broker starts from the defaults. */
 	for (int sig = 1; sig < NSIG; sig++)
@@ -370,25 +385,51 @@ static bool is_dropped(int r)
 	return r == -ECONNRESET || r == -EPIPE || r == -ECONNABORTED || r == -ENOTCONN;
 }
 
-/* The conversation: frames until RESULT, on a pipe pair (exec mode) or one
- * socket (in == out). *dropped: the peer went away before its RESULT. */
-static int converse(int in, int out, const struct ts_client_request *req,
-                    const struct ts_conv *conv, int timeout_ms, struct ts_client_result *ret,
-                    bool *dropped)
-{
-	int r = send_request(out, req, timeout_ms);
+/* How one conversation runs: on a pipe pair (exec mode) or one socket
+ * (in == out). */
+struct conv_io {
+	int in, out;
+	int timeout_ms; /* per frame */
+	/* a root caller's daemon: the first frame within
+	 * ts_client_await_first_reply()'s deadlines, or the request is
+	 * abandoned for exec mode */
+	bool first_deadline;
+	bool dropped;	 /* the peer went away (or never answered) before its RESULT */
+	bool unanswered; /* the first-reply deadline passed */
+	bool taken;	 /* ... after the daemon had read the request */
+};
 
-	*dropped = false;
+/* The conversation: frames until RESULT. */
+static int converse(struct conv_io *io, const struct ts_client_request *req,
+                    const struct ts_conv *conv, struct ts_client_result *ret)
+{
+	int r = send_request(io->out, req,
+	                     io->first_deadline ? TS_CLIENT_ROOT_FIRST_REPLY_MS : io->timeout_ms);
+
+	io->dropped = false;
+	io->unanswered = false;
+	io->taken = false;
 	if (r < 0) {
-		*dropped = is_dropped(r);
+		/* a root caller's request the daemon does not even take */
+		io->unanswered = io->first_deadline && r == -ETIMEDOUT;
+		io->dropped = is_dropped(r) || io->unanswered;
 		return r;
+	}
+	if (io->first_deadline) {
+		r = ts_client_await_first_reply(io->in, io->out, req->type, &io->taken);
+		if (r == -ETIMEDOUT) {
+			io->unanswered = true;
+			io->dropped = true;
+		}
+		if (r < 0)
+			return r;
 	}
 	for (;;) {
 		struct ts_msg m;
 
-		r = ts_proto_read(in, &m, timeout_ms);
+		r = ts_proto_read(io->in, &m, io->timeout_ms);
 		if (r < 0) {
-			*dropped = is_dropped(r);
+			io->dropped = is_dropped(r);
 			return r;
 		}
 		switch (m.type) {
@@ -397,8 +438,8 @@ static int converse(int in, int out, const struct ts_client_request *req,
 			r = handle_text(&m, conv);
 			break;
 		case TS_MSG_PROMPT:
-			r = handle_prompt(out, &m, conv, timeout_ms);
-			*dropped = is_dropped(r);
+			r = handle_prompt(io->out, &m, conv, io->timeout_ms);
+			io->dropped = is_dropped(r);
 			break;
 		case TS_MSG_RESULT:
 			r = parse_result(&m, ret);
@@ -446,7 +487,7 @@ static int call_exec(const struct ts_client_opts *opts, const struct ts_client_r
 	int to_child[2] = {-1, -1}, from_child[2] = {-1, -1}, errpipe[2] = {-1, -1};
 	struct sigaction dfl = {.sa_handler = SIG_DFL}, old_chld;
 	struct ts_client_result res = {.expires = -1};
-	bool restore_chld = false, dropped = false;
+	bool restore_chld = false;
 	pid_t pid = -1;
 	int r, err = 0;
 	ssize_t n;
@@ -489,7 +530,8 @@ static int call_exec(const struct ts_client_opts *opts, const struct ts_client_r
 		goto out;
 	}
 
-	r = converse(from_child[0], to_child[1], req, conv, timeout_ms, &res, &dropped);
+	struct conv_io io = {.in = from_child[0], .out = to_child[1], .timeout_ms = timeout_ms};
+	r = converse(&io, req, conv, &res);
 out:
 	for (size_t i = 0; i < 2; i++) {
 		if (to_child[i] >= 0)
@@ -518,16 +560,30 @@ static int call_daemon(const struct ts_client_opts *opts, const struct ts_client
                        bool *dropped)
 {
 	struct ts_client_result res = {.expires = -1};
+	struct conv_io io = {.in = -1, .timeout_ms = timeout_ms};
 	int fd = -1, r;
 
 	*dropped = true;
 	r = ts_client_connect_daemon(opts->socket_path, &fd, opts->why, opts->whylen);
 	if (r < 0)
 		return r;
-	r = converse(fd, fd, req, conv, timeout_ms, &res, dropped);
+	/* root has exec mode to fall back on: a daemon that does not answer
+	 * (overloaded, its slots taken, hung) must not hold root's login */
+	io.first_deadline = opts->mode == TS_CLIENT_AUTO && geteuid() == 0;
+	io.in = io.out = fd;
+	r = converse(&io, req, conv, &res);
+	*dropped = io.dropped;
 	(void)close(fd);
 	if (r < 0) {
-		if (*dropped)
+		if (io.unanswered && io.taken)
+			ts_client_set_why(opts->why, opts->whylen,
+			        "%s: the daemon read the request but sent nothing within %d ms",
+			        opts->socket_path, TS_CLIENT_ROOT_BUSY_MS);
+		else if (io.unanswered)
+			ts_client_set_why(opts->why, opts->whylen,
+			        "%s: the daemon did not take the request within %d ms",
+			        opts->socket_path, TS_CLIENT_ROOT_FIRST_REPLY_MS);
+		else if (*dropped)
 			ts_client_set_why(opts->why, opts->whylen,
 			        "%s: the daemon closed the connection before its result (%s)",
 			        opts->socket_path, strerror(-r));

@@ -46,8 +46,10 @@ struct ts_client_result {
 /* How ts_client_call reaches the broker. */
 enum ts_client_mode {
 	/* The daemon's socket first; exec mode when the socket is unusable
-	 * (absent, refusing, unsafe) or the daemon drops the connection
-	 * before its RESULT. The PAM module (a root caller). */
+	 * (absent, refusing, unsafe, its listen queue full past the connect
+	 * timeout), the daemon drops the connection before its RESULT, or,
+	 * for a root caller, sends nothing within
+	 * TS_CLIENT_ROOT_FIRST_REPLY_MS. The PAM module (a root caller). */
 	TS_CLIENT_AUTO = 0,
 	/* The socket only (an ordinary user's CLI: it cannot run exec mode):
 	 * unusable socket or a dropped connection = TS_E_NO_SERVICE. */
@@ -56,8 +58,26 @@ enum ts_client_mode {
 	TS_CLIENT_EXEC_ONLY,
 };
 
-/* How long connect(2) to the daemon's socket may take. */
+/* How long connect(2) to the daemon's socket may take (a full listen
+ * queue is retried until then, never waited on). */
 #define TS_CLIENT_CONNECT_TIMEOUT_MS 1500
+
+/* A root caller (euid 0) in TS_CLIENT_AUTO waits TS_CLIENT_ROOT_FIRST_REPLY_MS
+ * after sending its request for the daemon's first frame (RESULT, INFO,
+ * PROMPT or ERROR). When none came and the daemon has not even read the
+ * request (no slot for it: overloaded, flooded, hung), the socket is
+ * abandoned and the request runs in exec mode: the daemon is an
+ * accelerator for root, never a single point of failure (DESIGN §2). A
+ * daemon that has read it is working on it (a slow identity server): a
+ * request that may run twice gets until TS_CLIENT_ROOT_BUSY_MS, then exec
+ * mode; one that must not (OPEN_SESSION and CLOSE_SESSION count sessions;
+ * LOGOUT; KEYSTORE) stays with the daemon under the ordinary frame
+ * timeout. Before exec mode starts, root waits at most
+ * TS_CLIENT_CONNECT_TIMEOUT_MS + TS_CLIENT_ROOT_FIRST_REPLY_MS for a daemon
+ * that does not take its request, TS_CLIENT_ROOT_BUSY_MS for one that took
+ * it and stays silent. */
+#define TS_CLIENT_ROOT_FIRST_REPLY_MS 2000
+#define TS_CLIENT_ROOT_BUSY_MS 30000
 
 struct ts_client_opts {
 	const char *broker_path; /* exec mode; may be NULL for SOCKET_ONLY */
@@ -87,9 +107,12 @@ struct ts_client_opts {
  * TS_E_IPC, -ETIMEDOUT, ...; TS_E_NO_SERVICE in TS_CLIENT_SOCKET_ONLY when
  * the socket is unusable or the daemon dropped the connection). In AUTO, a
  * request the daemon did not answer (unusable socket; connection closed or
- * reset before a RESULT, e.g. the daemon was killed) is run again in exec
+ * reset before a RESULT, e.g. the daemon was killed; for a root caller,
+ * no frame within TS_CLIENT_ROOT_FIRST_REPLY_MS) is run again in exec
  * mode; a RESULT that arrived, a conversation callback that failed and a
- * timeout are never retried. A
+ * later timeout are never retried. The exec-mode broker of a root caller
+ * runs with every uid and gid equal (sudo's real uid is not passed on, so
+ * its exec is no secure-execution one). A
  * broker_path that fails ts_path_check_safe() (ts_file.h) is never executed:
  * its code is returned (TS_E_BAD_OWNER, TS_E_BAD_MODE, TS_E_NOT_REGULAR, ...);
  * a caller that wants to log the reason calls ts_path_check_safe() first. */

@@ -6,11 +6,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/sockios.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -195,5 +197,83 @@ fail:
 	return r;
 }
 
-/* Daemon mode. *dropped: the daemon could not be reached, or went away
- * before its RESULT (the request may be run again elsewhere). */
+/* ---- a root caller's first-reply deadline ------------------------------ */
+
+/* Has the peer read everything we sent? (SIOCOUTQ of a unix socket: bytes
+ * the receiver has not consumed yet.) */
+static bool request_consumed(int fd)
+{
+	int queued = 0;
+
+	return ioctl(fd, SIOCOUTQ, &queued) == 0 && queued == 0;
+}
+
+/*
+ * May a request the daemon has already read be run again in exec mode?
+ * Yes for what the broker does under the user's lock as single flight (the
+ * record is re-read after the lock is taken, a newer one used as is): a
+ * login, revalidation, refresh, status, token or doctor check run twice
+ * costs one more server call; an interactive login the daemon goes on with
+ * fails at its first frame to the closed connection. No for what counts or
+ * changes state once per request: OPEN_SESSION and CLOSE_SESSION count the
+ * user's sessions (twice would revoke too early, or never), LOGOUT would
+ * report "not signed in" after the daemon's sign-out, KEYSTORE operations
+ * (rotate-key) would run twice.
+ */
+static bool retry_safe(enum ts_msg_type type)
+{
+	switch (type) {
+	case TS_MSG_LOGIN:
+	case TS_MSG_REVALIDATE:
+	case TS_MSG_GET_TOKEN:
+	case TS_MSG_STATUS:
+	case TS_MSG_AUTH_STORED:
+	case TS_MSG_REFRESH:
+	case TS_MSG_DOCTOR:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Wait until fd is readable (a frame, or EOF) or the deadline passes:
+ * 0, -ETIMEDOUT, -errno. */
+static int wait_readable(int fd, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int64_t left = deadline - ts_monotonic_ms();
+		int n;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+/* The first-reply deadlines of a root caller (ts_client.h,
+ * TS_CLIENT_ROOT_FIRST_REPLY_MS). */
+int ts_client_await_first_reply(int in, int out, enum ts_msg_type type, bool *ret_taken)
+{
+	int64_t start = ts_monotonic_ms();
+	int r;
+
+	*ret_taken = false;
+	r = wait_readable(in, start + TS_CLIENT_ROOT_FIRST_REPLY_MS);
+	if (r != -ETIMEDOUT)
+		return r;
+	/* not even read: the daemon has no slot for us (or hangs in accept) */
+	if (!request_consumed(out))
+		return -ETIMEDOUT;
+	*ret_taken = true;
+	/* read, and working on it: a request that must not run twice stays
+	 * with the daemon (the ordinary frame timeout); another one gets
+	 * until TS_CLIENT_ROOT_BUSY_MS */
+	if (!retry_safe(type))
+		return 0;
+	return wait_readable(in, start + TS_CLIENT_ROOT_BUSY_MS);
+}

@@ -6,8 +6,8 @@
  * glibc's contract: every string is copied into the caller's buffer; a buffer
  * too small is *errnop = ERANGE with NSS_STATUS_TRYAGAIN; errno is preserved
  * otherwise; safe under threads. An invalid name, a missing or damaged cache
- * and the recursion guard (_TOKENSEAL_NSS_LOOP set) are NOTFOUND; a damaged
- * cache is logged once per file version.
+ * and the recursion guard (_TOKENSEAL_NSS_LOOP set, read with secure_getenv)
+ * are NOTFOUND; a damaged cache is logged once per file version.
  *
  * The only static state is `nss_state`, under its mutex: the current mapping
  * of the cache (re-opened only when its dev, inode, mtime or size changed) and
@@ -219,9 +219,14 @@ static struct map *current(void)
 	return nss_state.cur && nss_state.cur->ok ? nss_state.cur : NULL;
 }
 
+/* The broker's recursion guard. secure_getenv: in a setuid or setgid
+ * program (AT_SECURE) the caller's environment cannot hide this module's
+ * users and groups from it (a sudoers rule naming a tokenseal group, a
+ * deny list). The broker itself never runs with AT_SECURE: the PAM module
+ * execs it with every id root (ts_client.c), the daemon runs as root. */
 static bool guard_set(void)
 {
-	return getenv(TS_NSS_LOOP_ENV) != NULL;
+	return secure_getenv(TS_NSS_LOOP_ENV) != NULL;
 }
 
 /* ---- copying into the caller's buffer ---- */

@@ -2,7 +2,9 @@
 /*
  * pam_tokenseal.so: thin pam_sm_* shims over the broker protocol client.
  * Each entry point parses its arguments, fetches the PAM items, loads the
- * config only to find the broker, and hands ONE request to tokenseal-broker
+ * config (the uid bounds, and where the broker is), decides locally for a
+ * user tokenseal does not serve (root, system accounts, nobody: PAM_IGNORE,
+ * no broker call), and otherwise hands ONE request to tokenseal-broker
  * (common/ts_client.c), relaying the broker's conversation through pam_conv.
  * The module never sees a token, holds no static data, and logs only through
  * pam_syslog.
@@ -29,6 +31,9 @@
 #include "ts_paths.h"
 
 #define PTS_KEY_MAX (TS_NAME_MAX + 64)
+/* getpwnam_r's buffer starts at sysconf(_SC_GETPW_R_SIZE_MAX) (or 1 KiB) and
+ * doubles on ERANGE up to this bound (a long gecos is not "no such user"). */
+#define PTS_PW_BUF_MAX (1024 * 1024)
 
 struct pts_args {
 	const char *config;  /* config=PATH */
@@ -152,7 +157,8 @@ struct pts_call {
 	enum pts_phase phase;
 	struct pts_args args;
 	const char *user, *service;
-	struct ts_config *cfg;
+	struct ts_config *cfg; /* the file's, or the compiled defaults (cfg_err) */
+	int cfg_err;	       /* 0, or why the file could not be loaded */
 	bool debug;
 	struct pts_conv_ctx cctx;
 	struct ts_conv conv;
@@ -191,6 +197,35 @@ static const char *pts_item(pam_handle_t *pamh, int type)
 }
 
 /*
+ * The uid NSS gives user: 0, -ENOENT (no such user) or another -errno (the
+ * lookup failed). ERANGE grows the buffer (doubling, up to PTS_PW_BUF_MAX),
+ * as glibc's own getpwnam does: an entry with a long gecos is a user.
+ */
+static int pts_lookup_uid(const char *user, uid_t *ret_uid)
+{
+	long max = sysconf(_SC_GETPW_R_SIZE_MAX);
+	size_t len = max > 0 && max <= PTS_PW_BUF_MAX ? (size_t)max : 1024;
+
+	for (;;) {
+		struct passwd pw, *found = NULL;
+		char *buf = malloc(len);
+		int r;
+
+		if (!buf)
+			return -ENOMEM;
+		r = getpwnam_r(user, &pw, buf, len, &found);
+		if (r == 0 && found)
+			*ret_uid = pw.pw_uid;
+		free(buf);
+		if (r == 0)
+			return found ? 0 : -ENOENT;
+		if (r != ERANGE || len >= PTS_PW_BUF_MAX)
+			return -r;
+		len = len * 2 > PTS_PW_BUF_MAX ? PTS_PW_BUF_MAX : len * 2;
+	}
+}
+
+/*
  * The proof a stored token needs (DESIGN §2): the person asking already is
  * the target user. The real uid of the host process is the user's uid (sudo
  * run by alice for alice: ruid alice, euid 0) and nobody is logging in from
@@ -200,20 +235,11 @@ static const char *pts_item(pam_handle_t *pamh, int type)
 static bool pts_same_user(pam_handle_t *pamh, const char *user)
 {
 	const char *rhost = pts_item(pamh, PAM_RHOST);
-	struct passwd pw, *found = NULL;
-	long max = sysconf(_SC_GETPW_R_SIZE_MAX);
-	size_t len = max > 0 && max < 1024 * 1024 ? (size_t)max : 16384;
-	char *buf;
-	bool same;
+	uid_t uid;
 
 	if (rhost && rhost[0])
 		return false;
-	buf = malloc(len);
-	if (!buf)
-		return false;
-	same = getpwnam_r(user, &pw, buf, len, &found) == 0 && found && pw.pw_uid == getuid();
-	free(buf);
-	return same;
+	return pts_lookup_uid(user, &uid) == 0 && uid == getuid();
 }
 
 /* Arguments, the user and the service: PAM_SUCCESS to go on, or the code. */
@@ -231,23 +257,88 @@ static int pts_begin(struct pts_call *c, int argc, const char **argv)
 	return PAM_SUCCESS;
 }
 
-/* The config, only to find the broker and the result policy. */
+/* A sink for the first, quiet load: a problem is logged only for a user
+ * the module then asks the broker for (pts_report_config). */
+TS_PRINTF(3, 0)
+static void pts_config_quiet(void *ctx, int priority, const char *fmt, va_list ap)
+{
+	(void)ctx;
+	(void)priority;
+	(void)fmt;
+	(void)ap;
+}
+
+/*
+ * The config: the uid bounds, where the broker is, the result policy. A
+ * file that cannot be read or parsed leaves the compiled-in defaults
+ * (ts_config_defaults: min_uid 1000, max_uid 60000, the NSS uid range, the
+ * broker and socket of ts_paths.h) and its error in c->cfg_err: the local
+ * decision never depends on the file, and a served user is still handed to
+ * the broker, which knows whether that user has a record (none:
+ * TS_E_NOT_CONFIGURED, PAM_IGNORE; one: TS_E_CONFIG, fail closed).
+ * PAM_SUCCESS, or PAM_BUF_ERR.
+ */
 static int pts_load_config(struct pts_call *c)
 {
-	struct ts_config_report rep = {pts_config_log, c->pamh};
-	int r;
+	struct ts_config_report quiet = {pts_config_quiet, NULL};
 
 	c->cfg = malloc(sizeof(*c->cfg));
 	if (!c->cfg)
 		return PAM_BUF_ERR;
 	ts_config_defaults(c->cfg);
-	r = ts_config_load(c->cfg, c->args.config, c->service, &rep);
-	if (r < 0) {
-		pam_syslog(c->pamh, LOG_ERR, "cannot load %s: %s", c->args.config, ts_strerror(r));
-		return pts_result_to_pam(c->phase, TS_E_CONFIG, false);
-	}
+	/* on error the struct is left as it was: the defaults */
+	c->cfg_err = ts_config_load(c->cfg, c->args.config, c->service, &quiet);
 	c->debug = c->args.debug || c->cfg->debug;
 	return PAM_SUCCESS;
+}
+
+/* The file's problem, for a user the broker is asked about: loaded again,
+ * now reporting to syslog (file, line, key, reason). */
+static void pts_report_config(struct pts_call *c)
+{
+	struct ts_config_report rep = {pts_config_log, c->pamh};
+	struct ts_config *scratch = malloc(sizeof(*scratch));
+
+	if (scratch) {
+		ts_config_defaults(scratch);
+		/* the same error as the first time (or a newer one): logged by rep */
+		if (ts_config_load(scratch, c->args.config, c->service, &rep) == 0 && c->debug)
+			pam_syslog(c->pamh, LOG_DEBUG, "%s: loads now (changed meanwhile)",
+			           c->args.config);
+		free(scratch);
+	}
+	pam_syslog(c->pamh, LOG_ERR,
+	           "%s: cannot load %s: %s; asking the broker %s with the compiled-in defaults",
+	           pts_phase_name(c->phase), c->args.config, ts_strerror(c->cfg_err),
+	           c->cfg->broker_path);
+}
+
+/*
+ * The local decision (DESIGN §2, issue 15 §0/§1): a user NSS knows whose uid
+ * tokenseal does not serve (below min_uid, above max_uid, outside the NSS
+ * cache's range) is not tokenseal's, in any phase, whatever the config
+ * file says or fails to say: no broker call, no socket connect. A name NSS
+ * does not know may be an identity-provider user: the broker decides.
+ */
+static bool pts_user_served(const struct pts_call *c)
+{
+	uid_t uid;
+	int r = pts_lookup_uid(c->user, &uid);
+
+	if (r < 0) {
+		if (c->debug)
+			pam_syslog(c->pamh, LOG_DEBUG, "%s: user %s: no local uid (%s); asking the broker",
+			           pts_phase_name(c->phase), c->user, strerror(-r));
+		return true;
+	}
+	if (ts_config_uid_served(c->cfg, uid))
+		return true;
+	if (c->debug)
+		pam_syslog(c->pamh, LOG_DEBUG,
+		           "%s: user %s: uid %lu is not served (min_uid %u, max_uid %u): ignored",
+		           pts_phase_name(c->phase), c->user, (unsigned long)uid, c->cfg->min_uid,
+		           c->cfg->max_uid);
+	return false;
 }
 
 static void pts_build_request(struct pts_call *c)
@@ -385,6 +476,28 @@ static int pts_finish(struct pts_call *c, const struct ts_client_result *res)
 	return pts_result_to_pam(c->phase, res->code, req_tok);
 }
 
+/* Everything before the broker call: the user, the config, the local
+ * decision, the no-record cache. PAM_SUCCESS to ask the broker, or the
+ * answer. */
+static int pts_prepare(struct pts_call *c, int argc, const char **argv)
+{
+	int ret = pts_begin(c, argc, argv);
+
+	if (ret == PAM_SUCCESS)
+		ret = pts_load_config(c);
+	if (ret != PAM_SUCCESS)
+		return ret;
+	if (!pts_user_served(c))
+		return PAM_IGNORE;
+	/* no record (publickey login): account and session do not ask twice,
+	 * and answer as the first time did (require_token) */
+	if (c->phase != PTS_AUTH && pts_flag_set(c->pamh, "no_record", c->user))
+		return pts_result_to_pam(c->phase, TS_E_NO_RECORD, c->cfg->require_token);
+	if (c->cfg_err < 0)
+		pts_report_config(c);
+	return PAM_SUCCESS;
+}
+
 static int pts_run(pam_handle_t *pamh, int flags, int argc, const char **argv, enum pts_phase phase)
 {
 	struct pts_call c = {.pamh = pamh, .phase = phase};
@@ -393,12 +506,7 @@ static int pts_run(pam_handle_t *pamh, int flags, int argc, const char **argv, e
 
 	c.cctx = (struct pts_conv_ctx){pamh, ((unsigned)flags & (unsigned)PAM_SILENT) != 0};
 	c.conv = (struct ts_conv){pts_conv_info, pts_conv_error, pts_conv_prompt, &c.cctx};
-	ret = pts_begin(&c, argc, argv);
-	if (ret != PAM_SUCCESS)
-		return ret;
-	if (phase != PTS_AUTH && pts_flag_set(pamh, "no_record", c.user))
-		return pts_result_to_pam(phase, TS_E_NO_RECORD, false);
-	ret = pts_load_config(&c);
+	ret = pts_prepare(&c, argc, argv);
 	if (ret != PAM_SUCCESS)
 		goto out;
 	pts_build_request(&c);
@@ -430,24 +538,23 @@ out:
  * it depend on what pam_sm_authenticate remembered, because sshd runs
  * keyboard-interactive authentication in a child process whose PAM data
  * the parent's pam_setcred never sees. So, as pam_unix does: success for
- * any local user at or above min_uid, PAM_IGNORE for root, system accounts
- * and unknown names.
+ * any local user whose uid tokenseal serves (the local decision of
+ * pts_user_served, compiled-in bounds when the file cannot be loaded),
+ * PAM_IGNORE for root, system accounts, nobody and unknown names.
  */
 static int pts_setcred(pam_handle_t *pamh, int argc, const char **argv)
 {
 	struct pts_call c = {.pamh = pamh, .phase = PTS_AUTH};
-	struct passwd pw, *res = NULL;
-	char buf[4096];
 	int ret = PAM_IGNORE;
+	uid_t uid;
 
 	pts_parse_args(pamh, argc, argv, &c.args);
 	c.user = pts_item(pamh, PAM_USER);
 	if (!c.user || !c.user[0] || strlen(c.user) >= TS_NAME_MAX)
 		return PAM_IGNORE;
 	c.service = c.args.service ? c.args.service : pts_item(pamh, PAM_SERVICE);
-	if (pts_load_config(&c) == PAM_SUCCESS &&
-	    getpwnam_r(c.user, &pw, buf, sizeof(buf), &res) == 0 && res &&
-	    res->pw_uid >= c.cfg->min_uid)
+	if (pts_load_config(&c) == PAM_SUCCESS && pts_lookup_uid(c.user, &uid) == 0 &&
+	    ts_config_uid_served(c.cfg, uid))
 		ret = PAM_SUCCESS;
 	free(c.cfg);
 	return ret;

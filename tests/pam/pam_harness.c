@@ -481,10 +481,11 @@ void ph_setup(const char *broker_bin, size_t nslots)
 	}
 	f = fopen(ph_wrapper, "w");
 	CHECK(f);
-	/* sh -p: dash drops a euid 0 that differs from the real uid otherwise.
-	 * A caller of sudo's shape (ruid_user) runs the broker with the user's
-	 * real uid and euid 0, exactly as sudo does; the broker honours the
-	 * module's --config for every euid-0 caller. */
+	/* sh -p: dash would drop a euid 0 that differs from the real uid. The
+	 * client now execs the broker of a caller of sudo's shape (ruid_user:
+	 * the user's real uid, euid 0) with every id root (ts_client.c), so
+	 * the wrapper and the broker run as root either way; the broker
+	 * honours the module's --config for every euid-0 caller. */
 	fprintf(f, "#!/bin/sh -p\nexec '%s' --debug \"$@\" 2>>'%s'\n", broker_bin, ph_logfile);
 	CHECK(fclose(f) == 0);
 	CHECK(chmod(ph_wrapper, 0755) == 0);

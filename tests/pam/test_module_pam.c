@@ -390,6 +390,25 @@ static void test_no_record_cache(void)
 	CHECK_INT(run1("tokenseal-peer", OPEN, 0, &rec, NULL, 0), PAM_PERM_DENIED);
 }
 
+/* The no-record cache answers as the broker's answer did: with
+ * require_token = yes a second pam_acct_mgmt in the transaction is
+ * PAM_PERM_DENIED like the first (issue 15 §5), without asking again. */
+static void test_no_record_cache_require_token(void)
+{
+	struct conv_rec rec = {0};
+	struct pam_conv conv = {conv_fn, &rec};
+	pam_handle_t *ph = NULL;
+
+	set_script("req.conf", "result:-1050");
+	CHECK_INT(pam_start("tokenseal-req", "alice", &conv, &ph), PAM_SUCCESS);
+	CHECK_INT(pam_acct_mgmt(ph, 0), PAM_PERM_DENIED);
+	set_script("req.conf", "result:0"); /* would be PAM_SUCCESS if asked */
+	CHECK_INT(pam_acct_mgmt(ph, 0), PAM_PERM_DENIED);
+	CHECK_INT(pam_open_session(ph, 0), PAM_PERM_DENIED);
+	pam_end(ph, PAM_SUCCESS);
+	CHECK_STR(rec.log, "error:peer says -1050\n"); /* asked once */
+}
+
 /* sshd's call order with tokenseal as the only auth module: setcred must
  * succeed for the user (PAM_IGNORE from the only module is PAM_PERM_DENIED
  * for the stack, and sshd drops the login). sshd runs keyboard-interactive
@@ -462,6 +481,7 @@ int main(void)
 	RUN(test_requests_per_phase);
 	RUN(test_result_mapping);
 	RUN(test_no_record_cache);
+	RUN(test_no_record_cache_require_token);
 	RUN(test_setcred_sshd_order);
 	RUN(test_setcred_chauthtok);
 	return ts_test_done();

@@ -24,12 +24,14 @@
  *   exit            read the request, exit without answering
  *   slow:<ms>       wait <ms> milliseconds (a device login waiting for its
  *                   approval sends nothing), then RESULT 0 "slow done"
+ *   ids             RESULT 0 "uids=R,E,S gids=R,E,S secure=N" (N: AT_SECURE)
  */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -220,6 +222,16 @@ int main(int argc, char **argv)
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
 		result(0, "slow done", NULL);
+	} else if (strcmp(script, "ids") == 0) {
+		uid_t ru, eu, su;
+		gid_t rg, eg, sg;
+
+		if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
+			return 3;
+		snprintf(line, sizeof(line), "uids=%u,%u,%u gids=%u,%u,%u secure=%lu", (unsigned)ru,
+		         (unsigned)eu, (unsigned)su, (unsigned)rg, (unsigned)eg, (unsigned)sg,
+		         getauxval(AT_SECURE));
+		result(0, line, NULL);
 	} else if (strcmp(script, "exit") == 0) {
 		/* nothing */
 	} else {
