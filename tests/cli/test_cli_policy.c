@@ -25,7 +25,7 @@
 #include "ts_test.h"
 
 static struct ts_idp idp;
-static char cfg[700], broker_log[800];
+static char cfg[700], broker_log[800], cli_bin[512];
 
 static void login_alice(void)
 {
@@ -104,6 +104,39 @@ static void test_token_policy(void)
 	ts_leak_remember(r.out);
 }
 
+/* doctor: empty allow lists on a host where unknown names resolve is
+ * worth a warning; a group policy without a usable groups_claim fails. */
+static void test_doctor_policy(void)
+{
+	char open_cfg[800], bad_cfg[800], extra[1600];
+	struct run r;
+
+	run_as(&r, NULL, NULL, NULL, ARGS("doctor"));
+	CHECK_MSG(strstr(r.out, "ok    access-policy "), "policy set: ok\n%s", r.out);
+
+	snprintf(open_cfg, sizeof(open_cfg), "%s/open.conf", idp.dir);
+	snprintf(extra, sizeof(extra),
+	         "broker_path = %s/broker-wrapper\nnss_resolve_unknown = [a-z]+\n",
+	         ts_test_tmpdir());
+	CHECK_INT(ts_idp_write_config(&idp, open_cfg, "conf", extra), 0);
+	cli_run_init(cli_bin, open_cfg);
+	run_as(&r, NULL, NULL, NULL, ARGS("doctor"));
+	CHECK_MSG(strstr(r.out, "warn  access-policy ") &&
+	              strstr(r.out, "allow_users and allow_groups are empty while "
+	                            "nss_resolve_unknown is set"),
+	          "warned\n%s", r.out);
+
+	snprintf(bad_cfg, sizeof(bad_cfg), "%s/bad.conf", idp.dir);
+	snprintf(extra, sizeof(extra),
+	         "broker_path = %s/broker-wrapper\nallow_groups = admins\ngroups_claim = a..b\n",
+	         ts_test_tmpdir());
+	CHECK_INT(ts_idp_write_config(&idp, bad_cfg, "conf", extra), 0);
+	cli_run_init(cli_bin, bad_cfg);
+	run_as(&r, NULL, NULL, NULL, ARGS("doctor"));
+	CHECK_MSG(strstr(r.out, "fail  access-policy "), "failed\n%s", r.out);
+	cli_run_init(cli_bin, cfg);
+}
+
 int main(int argc, char **argv)
 {
 	char extra[1600], wrapper[800];
@@ -130,9 +163,11 @@ int main(int argc, char **argv)
 	         "allow_groups = linux-admins\n",
 	         wrapper);
 	CHECK_INT(ts_idp_write_config(&idp, cfg, "conf", extra), 0);
-	cli_run_init(argv[1], cfg);
+	snprintf(cli_bin, sizeof(cli_bin), "%s", argv[1]);
+	cli_run_init(cli_bin, cfg);
 
 	RUN(test_token_policy);
+	RUN(test_doctor_policy);
 	ts_leak_scan_file("the broker's log", broker_log);
 	return ts_test_done();
 }
