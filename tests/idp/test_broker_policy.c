@@ -34,7 +34,8 @@
 
 static struct ts_idp idp;
 static char broker_bin[512], wrapper[700], logfile[700];
-static char cfg_main[700], cfg_cache[700], cfg_nested[700], cfg_big[700], ksdir[700];
+static char cfg_main[700], cfg_cache[700], cfg_nested[700], cfg_big[700], cfg_grace[700];
+static char ksdir[700];
 
 /* ---- calls ------------------------------------------------------------- */
 
@@ -386,6 +387,32 @@ static void test_id_token_at_signin(void)
 	CHECK_INT(use(cfg_main, "carol", "sudo"), 0);
 }
 
+/* offline_grace: while the server is unreachable, the groups kept with the
+ * last positive answer decide; none kept, a group policy refuses. Stops
+ * the IdP: the last case. */
+static void test_offline_grace(void)
+{
+	char msg[600];
+
+	claims("alice", "{\"groups\":[\"linux-users\"]}", NULL);
+	sleep(2); /* revalidate_cache = 1: this use asks and is noted */
+	CHECK_INT(use(cfg_grace, "alice", "sshd"), 0);
+	sleep(2);
+	ts_idp_stop(&idp);
+	CHECK_INT(use_msg(cfg_grace, "alice", "sshd", msg, sizeof(msg)), 0);
+	CHECK_MSG(strstr(msg, "the identity server is unreachable; using the check from"),
+	          "offline: %s", msg);
+	CHECK_INT(use_msg(cfg_grace, "alice", "sudo", msg, sizeof(msg)), TS_E_POLICY);
+	CHECK_STR(msg, "alice is not in any group allowed to log in to this host "
+	               "(allow_groups = linux-admins)");
+	edit_record("alice", reset_groups);
+	CHECK_INT(use_msg(cfg_grace, "alice", "sshd", msg, sizeof(msg)), TS_E_POLICY);
+	CHECK_STR(msg, "alice's groups are unknown: no server answer with groups is at hand "
+	               "(groups_claim = groups)");
+	/* no group policy: the grace alone decides */
+	CHECK_INT(use(cfg_grace, "alice", "other"), 0);
+}
+
 /* ---- fail closed (label attack) -------------------------------------- */
 
 struct unknown_case {
@@ -541,6 +568,10 @@ int main(int argc, char **argv)
 	snprintf(extra, sizeof(extra), "max_response_size = 1048576\n%s", policy);
 	CHECK_INT(ts_idp_write_config(&idp, cfg_big, "conf", extra), 0);
 
+	snprintf(cfg_grace, sizeof(cfg_grace), "%s/grace.conf", idp.dir);
+	snprintf(extra, sizeof(extra), "revalidate_cache = 1\noffline_grace = 3600\n%s", policy);
+	CHECK_INT(ts_idp_write_config(&idp, cfg_grace, "conf", extra), 0);
+
 	if (fail_closed) {
 		RUN(test_fail_closed);
 	} else {
@@ -552,6 +583,7 @@ int main(int argc, char **argv)
 		RUN(test_nested_path);
 		RUN(test_signin_refused);
 		RUN(test_id_token_at_signin);
+		RUN(test_offline_grace); /* stops the IdP */
 	}
 	ts_leak_scan_file("the broker's log", logfile);
 	return ts_test_done();
