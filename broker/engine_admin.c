@@ -20,6 +20,7 @@
 #include "ks.h"
 #include "lifecycle.h"
 #include "nss_update.h"
+#include "policy.h"
 #include "ts_error.h"
 #include "ts_log.h"
 #include "ts_mem.h"
@@ -406,6 +407,38 @@ static void doctor_nss(const struct ts_config *cfg, const struct ts_request *req
 	check(a, "nss-cache", "ok", NULL, "%s: %s", req->user, text);
 }
 
+/* The access policy (docs/access-control.md) of the top level. */
+static void doctor_policy(const struct ts_config *cfg, json_t *a)
+{
+	if (ts_policy_needs_groups(cfg) &&
+	    (!cfg->groups_claim[0] || oauth_claim_path_check(cfg->groups_claim) < 0)) {
+		check(a, "access-policy", "fail",
+		      "set groups_claim to a claim name or dotted path (realm_access.roles)",
+		      "allow_groups or deny_groups is set but groups_claim '%.200s' is not a claim "
+		      "name or dotted path: every user is refused",
+		      cfg->groups_claim);
+		return;
+	}
+	if (!ts_policy_set(cfg) && cfg->nss_resolve_unknown[0]) {
+		check(a, "access-policy", "warn",
+		      "set allow_groups (or allow_users) to who may log in; see "
+		      "docs/access-control.md",
+		      "allow_users and allow_groups are empty while nss_resolve_unknown is set: "
+		      "anyone the identity provider vouches for whose name matches it can log in");
+		return;
+	}
+	if (!ts_policy_set(cfg)) {
+		check(a, "access-policy", "ok", NULL,
+		      "no allow or deny lists at the top level: everyone the identity provider "
+		      "vouches for may log in ([service] sections may differ)");
+		return;
+	}
+	check(a, "access-policy", "ok", NULL,
+	      "allow_users, allow_groups or deny_groups set at the top level (groups from "
+	      "'%.200s'; [service] sections may differ)",
+	      cfg->groups_claim);
+}
+
 int ts_admin_doctor(const struct ts_config *cfg, const struct ts_request *req, bool root,
                     struct ts_outcome *out)
 {
@@ -421,6 +454,7 @@ int ts_admin_doctor(const struct ts_config *cfg, const struct ts_request *req, b
 	}
 	doctor_server(cfg, a);
 	doctor_disk(cfg, a);
+	doctor_policy(cfg, a);
 	ks_opts(cfg, &ko);
 	r = ks_open(&ks, cfg->keystore_dir, cfg->key_file, &ko);
 	if (r == 0) {

@@ -9,6 +9,7 @@
  *   engine_login.c    sign-in (device, password, pasted token)
  *   engine_session.c  sessions, logout, GET_TOKEN
  *   engine_status.c   STATUS
+ *   engine_policy.c   the access policy on every use (policy.h)
  */
 #ifndef TS_ENGINE_INTERNAL_H
 #define TS_ENGINE_INTERNAL_H
@@ -75,6 +76,27 @@ int eng_check_identity(struct ts_engine *e, const struct ts_request *req,
 /* Every use: on success rec holds the usable record. Fills out. */
 int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_record *rec,
                    struct ts_outcome *out) TS_NONNULL(1, 2, 3, 4);
+
+/* ---- engine_policy.c: the access policy on every use ---- */
+/* The groups stored in rec, when read at the configured groups_claim; else NULL. */
+const struct oauth_groups *eng_stored_groups(const struct ts_engine *e,
+                                             const struct ts_record *rec) TS_NONNULL(1, 2);
+/* May a use answer from the stored answer (revalidate_cache, offline_grace)
+ * as far as the policy goes: it needs no groups, or rec has them. */
+bool eng_policy_cache_usable(const struct ts_engine *e, const struct ts_record *rec)
+    TS_NONNULL(1, 2);
+/* Keep g (NULL: none) in rec with the groups_claim it was read at. */
+void eng_record_set_groups(const struct ts_engine *e, struct ts_record *rec,
+                           const struct oauth_groups *g) TS_NONNULL(1, 2);
+/* ts_nss_record_groups with g's values (none unless g is OK; g may be NULL). */
+void eng_publish_groups(struct ts_engine *e, const struct ts_request *req,
+                        const struct oauth_groups *g) TS_NONNULL(1, 2);
+/* Check the policy for req->user with g (NULL: unknown). 0, or TS_E_POLICY
+ * with out filled (state st), the refusal logged with the groups seen, and
+ * the user's NSS groups withdrawn. Changes no record. */
+int eng_policy_check(struct ts_engine *e, const struct ts_request *req,
+                     const struct oauth_groups *g, enum ts_state st, struct ts_outcome *out)
+    TS_WUR TS_NONNULL(1, 2, 5);
 
 /* ---- the operations ---- */
 int eng_login(struct ts_engine *e, const struct ts_request *req, struct ts_outcome *out)

@@ -176,7 +176,9 @@ static int login_try_stored(struct ts_engine *e, const struct ts_request *req,
 	out->refreshes += probe.refreshes;
 	/* TS_E_NOT_SAVED: confirmed with a refreshed token that could not be
 	 * stored; a new sign-in could not be stored either */
-	if (r == 0 || r == TS_E_NOT_SAVED || req->type == TS_MSG_AUTH_STORED) {
+	/* the access policy refusing is final: a new sign-in would not
+	 * change the groups the server gives (an administrator must) */
+	if (r == 0 || r == TS_E_NOT_SAVED || r == TS_E_POLICY || req->type == TS_MSG_AUTH_STORED) {
 		*out = probe;
 		if (r == 0)
 			eng_set_msg(out, 0, TS_STATE_VALID,
@@ -312,13 +314,33 @@ static void revoke_obtained(struct ts_engine *e, const struct oauth_tokens *tok)
 		ts_log_debug("broker: could not revoke a refused sign-in's access token");
 }
 
+/*
+ * The groups of a sign-in: the revalidation answer's; when that answer has
+ * no such claim, the id_token's of the same sign-in, once it is bound to
+ * this issuer, this client and the subject the server just vouched for.
+ */
+static void login_groups(struct ts_engine *e, const struct oauth_tokens *tok,
+                         const struct oauth_identity *ident, struct oauth_groups *ret)
+{
+	*ret = ident->groups;
+	if (ret->state != OAUTH_GROUPS_ABSENT || !tok->id_token || !tok->id.present ||
+	    strcmp(tok->id.iss, e->cfg->issuer) != 0 ||
+	    strcmp(tok->id.aud, e->cfg->client_id) != 0 || !ident->sub[0] ||
+	    strcmp(tok->id.sub, ident->sub) != 0)
+		return;
+	if (oauth_groups_from_id_token(ret, e->cfg->groups_claim, tok->id_token) < 0)
+		*ret = ident->groups;
+}
+
 /* The server vouched for tok: bind the identity (the user name, and the
- * subject pinned by an earlier record) and store the record. */
+ * subject pinned by an earlier record), check the access policy and store
+ * the record. */
 static int login_store(struct ts_engine *e, const struct ts_request *req, enum eng_method m,
                        struct oauth_tokens *tok, const struct oauth_identity *ident,
                        struct ts_outcome *out)
 {
 	struct ts_record rec = {0}, old = {0};
+	struct oauth_groups groups;
 	uint64_t oldgen = 0;
 	bool have_old;
 	int r;
@@ -363,6 +385,13 @@ static int login_store(struct ts_engine *e, const struct ts_request *req, enum e
 		            req->user, e->cfg->issuer, req->user);
 		goto refused;
 	}
+	/* the access policy: refused, nothing is stored and the record stays
+	 * as it was; the new tokens are not revoked either (at some servers
+	 * that would end the user's other sessions): they expire there */
+	login_groups(e, tok, ident, &groups);
+	r = eng_policy_check(e, req, &groups, TS_STATE_NONE, out);
+	if (r < 0)
+		goto out;
 	if (m == EM_TOKEN && ident->exp > 0) {
 		/* a pasted token: its expiry as the server states it */
 		tok->server_date = (time_t)(eng_local_now(e) + eng_current_skew(e, 0));
@@ -379,6 +408,7 @@ static int login_store(struct ts_engine *e, const struct ts_request *req, enum e
 	eng_record_fill_tokens(e, &rec, tok, out);
 	rec.last_refresh_at = rec.obtained_at;
 	rec.last_positive_check = eng_server_now(e, rec.skew);
+	eng_record_set_groups(e, &rec, &groups);
 	r = eng_store_login(e, req, &rec);
 	if (r < 0) {
 		eng_set_msg(out, r, TS_STATE_NONE, "could not store the sign-in: %s",
@@ -387,6 +417,7 @@ static int login_store(struct ts_engine *e, const struct ts_request *req, enum e
 	}
 	/* the NSS user cache; a failure there is logged, never the sign-in's */
 	(void)ts_nss_record_login(e->cfg, req->user, ident->sub, ident->name);
+	eng_publish_groups(e, req, &groups);
 	out->expires = rec.expires_in;
 	eng_set_msg(out, 0, TS_STATE_VALID, "signed in to %s as %s (%s)", e->cfg->issuer,
 	            req->user, em_name(m));

@@ -95,6 +95,7 @@ static int sign_out(struct ts_engine *e, const struct ts_request *req, bool revo
 	cur.state = TS_REC_SIGNED_OUT;
 	cur.sessions = 0;
 	cur.last_positive_check = 0;
+	eng_record_set_groups(e, &cur, NULL);
 	cur.needs_login_rt_hash[0] = '\0';
 	snprintf(cur.reason, sizeof(cur.reason), "signed out");
 	r = eng_store(e, req, l, &cur, gen, NULL);
@@ -103,6 +104,8 @@ static int sign_out(struct ts_engine *e, const struct ts_request *req, bool revo
 		            "could not store the signed-out record: %s", ts_strerror(r));
 		goto out;
 	}
+	/* a signed-out record publishes no groups */
+	eng_publish_groups(e, req, NULL);
 	if (!revoke)
 		eng_set_msg(out, 0, TS_STATE_SIGNED_OUT,
 		            "signed out locally; the grant was not revoked and may live on at %s",

@@ -90,12 +90,17 @@ int eng_store(struct ts_engine *e, const struct ts_request *req, struct ks_lock 
 int eng_mark_needs_login(struct ts_engine *e, const struct ts_request *req, struct ks_lock *l,
                             struct ts_record *cur, uint64_t gen, const char *reason)
 {
+	int r;
+
 	cur->state = TS_REC_NEEDS_LOGIN;
 	snprintf(cur->reason, sizeof(cur->reason), "%s", reason);
 	cur->last_error = TS_E_NEEDS_LOGIN;
 	cur->last_error_at = eng_server_now(e, cur->skew);
 	ts_secret_hash_hex(cur->needs_login_rt_hash, cur->refresh_token ? cur->refresh_token : "");
-	return eng_store(e, req, l, cur, gen, NULL);
+	r = eng_store(e, req, l, cur, gen, NULL);
+	/* a needs-login record publishes no groups */
+	eng_publish_groups(e, req, NULL);
+	return r;
 }
 
 void eng_record_fill_tokens(struct ts_engine *e, struct ts_record *rec, struct oauth_tokens *t,

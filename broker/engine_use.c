@@ -137,10 +137,12 @@ out:
 	return r;
 }
 
-/* Note a positive server answer (best effort: a lost race is harmless);
- * it also lifts a rejection mark. */
+/* Note a positive server answer (best effort: a lost race is harmless)
+ * with the groups it carried (what revalidate_cache reuses); it also lifts
+ * a rejection mark. */
 static void note_positive(struct ts_engine *e, const struct ts_request *req,
-                          const struct ts_record *seen, int64_t now)
+                          const struct ts_record *seen, const struct oauth_groups *groups,
+                          int64_t now)
 {
 	struct ks_lock *l = NULL;
 	struct ts_record cur = {0};
@@ -151,6 +153,7 @@ static void note_positive(struct ts_engine *e, const struct ts_request *req,
 	if (eng_load(e, req, l, &cur, &gen) >= 0 &&
 	    ts_single_flight_verdict(&cur, seen->access_token) == TS_GRANT_REFRESH) {
 		cur.last_positive_check = now;
+		eng_record_set_groups(e, &cur, groups);
 		cur.skew = seen->skew;
 		cur.rejected_at = 0;
 		cur.rejections = 0;
@@ -310,7 +313,10 @@ static int use_load(struct ts_engine *e, const struct ts_request *req, struct ts
 		            eng_state_hint());
 		return TS_E_SIGNED_OUT;
 	}
-	if (d->action == TS_ACT_USE_CACHED) {
+	/* the cached answer's groups must be at hand for a policy that reads
+	 * groups (a record noted before groups were kept, or at another
+	 * groups_claim): else the server is asked */
+	if (d->action == TS_ACT_USE_CACHED && eng_policy_cache_usable(e, rec)) {
 		eng_set_msg(out, 0, d->state, "signed in at %s (checked %lld s ago)",
 		            e->cfg->issuer,
 		            (long long)(eng_server_now(e, rec->skew) - rec->last_positive_check));
@@ -330,13 +336,13 @@ struct use_state {
 
 /* The server confirmed rec: note it when due, say what happened. */
 static void use_confirmed(struct ts_engine *e, const struct ts_request *req,
-                         struct ts_record *rec, bool note, const struct use_state *u,
-                         struct ts_outcome *out)
+                         struct ts_record *rec, bool note, const struct oauth_groups *groups,
+                         const struct use_state *u, struct ts_outcome *out)
 {
 	struct ts_decision d;
 
 	if (note || rec->rejected_at)
-		note_positive(e, req, rec, eng_server_now(e, rec->skew));
+		note_positive(e, req, rec, groups, eng_server_now(e, rec->skew));
 	ts_lifecycle_decide(rec, eng_server_now(e, rec->skew), e->cfg, &d);
 	out->expires = d.expires_left;
 	if (u->early_err)
@@ -423,7 +429,12 @@ static int use_positive(struct ts_engine *e, const struct ts_request *req, struc
 				return 1;
 		}
 	}
-	use_confirmed(e, req, rec, note, u, out);
+	/* the policy, from the same answer; a refusal notes nothing */
+	r = eng_policy_check(e, req, &ident->groups, TS_STATE_VALID, out);
+	if (r < 0)
+		return r;
+	use_confirmed(e, req, rec, note, &ident->groups, u, out);
+	eng_publish_groups(e, req, &ident->groups);
 	return out->code;
 }
 
@@ -461,8 +472,10 @@ int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_
 	int r;
 
 	r = use_load(e, req, rec, &d, out);
-	if (r != 0)
-		return r < 0 ? r : 0;
+	if (r > 0) /* the cached answer: its groups decide */
+		return eng_policy_check(e, req, eng_stored_groups(e, rec), d.state, out);
+	if (r < 0)
+		return r;
 	/* Inside the window with the token still valid: refresh first. A token
 	 * that looks expired may only look so through a stale clock-skew
 	 * estimate (the host clock was set): the server decides first, and
@@ -527,6 +540,11 @@ int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_
 		}
 		if (r == TS_E_UNAVAILABLE &&
 		    ts_offline_allowed(rec, eng_server_now(e, rec->skew), e->cfg, &age)) {
+			/* the last positive answer's groups decide */
+			r = eng_policy_check(e, req, eng_stored_groups(e, rec),
+			                     TS_STATE_UNAVAILABLE, out);
+			if (r < 0)
+				return r;
 			eng_set_msg(out, 0, TS_STATE_UNAVAILABLE,
 			            "the identity server is unreachable; using the check from "
 			            "%lld minutes ago (offline_grace)",

@@ -68,6 +68,12 @@ struct ts_record {
 	int64_t last_refresh_at;
 	int64_t last_error_at;
 	int last_error;
+	/* the groups of the positive answer noted at last_positive_check, read
+	 * at groups_claim (docs/access-control.md): what revalidate_cache and
+	 * offline_grace reuse with that answer. NOT_READ: none noted (an older
+	 * record), or read at another groups_claim. Not a secret. */
+	char groups_claim[TS_NAME_MAX];
+	struct oauth_groups groups;
 };
 
 /* The method name of a record whose tokens come from the client

@@ -108,4 +108,16 @@ int ts_nss_prepare(const struct ts_config *cfg) TS_NONNULL(1);
  * read of the file otherwise. */
 int ts_nss_prepare_if_stale(const struct ts_config *cfg) TS_NONNULL(1);
 
+/*
+ * The groups the identity provider's latest answer gives user (the access
+ * policy's groups_claim values, docs/access-control.md), for the NSS group
+ * entries (group_map, nss_groups): called after every server answer that
+ * vouched for the user, and with n = 0 when the record goes needs-login or
+ * signed-out, or the access policy refuses the user. groups may be NULL
+ * when n is 0. Implemented in nss_groups.c; like ts_nss_record_login it logs
+ * its own warning and callers ignore the result.
+ */
+int ts_nss_record_groups(const struct ts_config *cfg, const char *user,
+                         const char *const *groups, size_t n) TS_NONNULL(1, 2);
+
 #endif

@@ -39,6 +39,83 @@ static enum ts_rec_state state_parse(const char *s)
 	return TS_REC_NEEDS_LOGIN;
 }
 
+static int get_str(json_t *o, const char *key, char *out, size_t outlen);
+
+/* The groups noted with the last positive answer: only when read. */
+static int groups_to_json(json_t *o, const struct ts_record *r)
+{
+	const struct oauth_groups *g = &r->groups;
+	json_t *a;
+
+	if (g->state == OAUTH_GROUPS_NOT_READ)
+		return 0;
+	if (json_object_set_new(o, "groups_claim", json_string(r->groups_claim)) < 0 ||
+	    json_object_set_new(o, "groups_state", json_string(oauth_groups_state_name(g->state))) <
+	        0 ||
+	    json_object_set_new(o, "groups_what", json_string(g->what)) < 0 ||
+	    json_object_set_new(o, "groups_found", json_integer(g->found)) < 0)
+		return -ENOMEM;
+	if (g->state != OAUTH_GROUPS_OK)
+		return 0;
+	a = json_array();
+	if (!a || json_object_set_new(o, "groups", a) < 0)
+		return -ENOMEM;
+	for (const char *v = oauth_groups_next(g, NULL); v; v = oauth_groups_next(g, v))
+		if (json_array_append_new(a, json_string(v)) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+static enum oauth_groups_state groups_state_parse(const char *s)
+{
+	static const enum oauth_groups_state all[] = {
+	    OAUTH_GROUPS_OK,	     OAUTH_GROUPS_ABSENT,    OAUTH_GROUPS_OVERAGE,
+	    OAUTH_GROUPS_WRONG_TYPE, OAUTH_GROUPS_TOO_MANY,  OAUTH_GROUPS_BAD_VALUE,
+	    OAUTH_GROUPS_BAD_PATH,
+	};
+
+	for (size_t i = 0; i < TS_ARRAY_SIZE(all); i++)
+		if (strcmp(s, oauth_groups_state_name(all[i])) == 0)
+			return all[i];
+	return OAUTH_GROUPS_NOT_READ;
+}
+
+/* Lenient: stored groups that fail any check are dropped (NOT_READ: the
+ * next use asks the server), never a reason to call the record corrupt. */
+static void groups_from_json(json_t *o, struct ts_record *r)
+{
+	struct oauth_groups *g = &r->groups;
+	json_t *v = json_object_get(o, "groups_state"), *a, *e;
+	size_t i;
+
+	oauth_groups_reset(g);
+	r->groups_claim[0] = '\0';
+	if (!json_is_string(v))
+		return;
+	g->state = groups_state_parse(json_string_value(v));
+	if (g->state == OAUTH_GROUPS_NOT_READ ||
+	    get_str(o, "groups_claim", r->groups_claim, sizeof(r->groups_claim)) < 0 ||
+	    get_str(o, "groups_what", g->what, sizeof(g->what)) < 0)
+		goto drop;
+	v = json_object_get(o, "groups_found");
+	if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 0xffffffffLL)
+		g->found = (unsigned)json_integer_value(v);
+	if (g->state != OAUTH_GROUPS_OK)
+		return;
+	a = json_object_get(o, "groups");
+	if (!json_is_array(a) || json_array_size(a) > OAUTH_GROUPS_MAX)
+		goto drop;
+	json_array_foreach(a, i, e) {
+		if (!json_is_string(e) ||
+		    oauth_groups_add(g, json_string_value(e), json_string_length(e)) < 0)
+			goto drop;
+	}
+	return;
+drop:
+	oauth_groups_reset(g);
+	r->groups_claim[0] = '\0';
+}
+
 int ts_record_to_json(const struct ts_record *r, char **ret_json, size_t *ret_len)
 {
 	json_t *o = json_object();
@@ -75,7 +152,8 @@ int ts_record_to_json(const struct ts_record *r, char **ret_json, size_t *ret_le
 	    json_object_set_new(o, "rejections", json_integer(r->rejections)) < 0 ||
 	    json_object_set_new(o, "last_refresh_at", json_integer(r->last_refresh_at)) < 0 ||
 	    json_object_set_new(o, "last_error_at", json_integer(r->last_error_at)) < 0 ||
-	    json_object_set_new(o, "last_error", json_integer(r->last_error)) < 0)
+	    json_object_set_new(o, "last_error", json_integer(r->last_error)) < 0 ||
+	    groups_to_json(o, r) < 0)
 		goto out;
 	s = json_dumps(o, JSON_COMPACT);
 	if (!s)
@@ -181,6 +259,7 @@ int ts_record_from_json(struct ts_record *ret, const uint8_t *buf, size_t len)
 		r.last_error = le < 0 && le > -100000 ? (int)le : 0;
 	}
 	r.state = state_parse(state);
+	groups_from_json(o, &r);
 	*ret = r;
 	memset(&r, 0, sizeof(r));
 	rc = 0;

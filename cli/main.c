@@ -147,6 +147,10 @@ static int finish(const struct cli *c, int r, const struct ts_client_result *res
 	}
 	if (res->code != 0) {
 		cli_err("%s", res->message[0] ? res->message : ts_strerror(res->code));
+		if (res->code == TS_E_POLICY)
+			cli_err("signing in again does not help: the identity provider's groups "
+			        "or this host's access policy (allow_users, allow_groups, "
+			        "deny_groups) must change; ask the administrator");
 		return (int)cli_exit_for(res->code, res->state);
 	}
 	if (show_ok && res->message[0])

@@ -99,6 +99,17 @@ const struct key_def ts_config_keys[] = {
 	       "lowest uid tokenseal serves (0: also root and system accounts)"),
 	K_UINT(ANY, max_uid, 0, 4294967294u, false, "60000",
 	       "highest uid tokenseal serves (nobody, 65534, stays out by default)"),
+	/* the access policy (docs/access-control.md); a [service NAME] list
+	 * replaces the top level's for that service */
+	K_STR(ANY, allow_users, KT_STRING, NULL,
+	      "comma list of local users allowed (empty: see allow_groups)"),
+	K_STR(ANY, allow_groups, KT_STRING, NULL,
+	      "comma list of groups claim values allowed (both empty: everyone the server "
+	      "vouches for)"),
+	K_STR(ANY, deny_groups, KT_STRING, NULL,
+	      "comma list of groups claim values refused, whatever the allow lists say"),
+	K_STR(TOP, groups_claim, KT_STRING, "groups",
+	      "claim name or dotted path holding the groups (realm_access.roles)"),
 	K_BOOL(ANY, debug, "no", "debug logging"),
 	/* the NSS user cache (docs/nss.md): one cache per host, so top level only */
 	K_STR(TOP, nss_cache, KT_PATH, TS_NSSCACHE_PATH,

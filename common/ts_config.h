@@ -89,6 +89,13 @@ struct ts_config {
 	enum ts_revoke_on revoke_on;
 	unsigned min_uid; /* uids below it (root, system accounts) are refused */
 	unsigned max_uid; /* uids above it (nobody) are refused */
+	/* the access policy (docs/access-control.md), checked on every use:
+	 * comma lists, values matched exactly; empty allow lists let in
+	 * everyone the server vouches for; deny_groups wins */
+	char allow_users[TS_CONFIG_LINE_MAX];
+	char allow_groups[TS_CONFIG_LINE_MAX];
+	char deny_groups[TS_CONFIG_LINE_MAX];
+	char groups_claim[TS_NAME_MAX]; /* claim name or dotted path; "" reads no groups */
 	bool debug;
 
 	/* the NSS user cache the broker writes after each sign-in (docs/nss.md) */

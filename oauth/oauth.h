@@ -76,6 +76,65 @@ struct oauth_tokens {
 	char warnings[OAUTH_MSG_MAX];
 };
 
+/* ---- the groups claim (docs/access-control.md) ----
+ * Read from the answer that revalidates a token (introspection, userinfo)
+ * and, at sign-in, from the id_token, at cfg->groups_claim: a claim name or
+ * a dotted path ("realm_access.roles"; "\." is a literal dot in a name).
+ * Bounded: at most OAUTH_GROUPS_MAX values of 1..OAUTH_GROUP_MAX bytes, all
+ * of them together at most OAUTH_GROUPS_BYTES; anything beyond is
+ * OAUTH_GROUPS_TOO_MANY, never a cut list (a cut list could hide a denied
+ * group). Every state but OK means "groups unknown", which is not "no
+ * groups": a group policy refuses. */
+#define OAUTH_GROUPS_MAX 256
+#define OAUTH_GROUPS_BYTES 8192
+#define OAUTH_GROUP_MAX 255
+#define OAUTH_CLAIM_PATH_SEGMENTS 8
+
+enum oauth_groups_state {
+	OAUTH_GROUPS_NOT_READ = 0, /* groups_claim empty, or not looked at */
+	OAUTH_GROUPS_OK,	   /* n values (0: the server says no groups) */
+	OAUTH_GROUPS_ABSENT,	   /* no such claim (or null) */
+	OAUTH_GROUPS_OVERAGE,	   /* Entra: _claim_names names it, or hasgroups: true */
+	OAUTH_GROUPS_WRONG_TYPE,   /* not an array of strings (what says what it is) */
+	OAUTH_GROUPS_TOO_MANY,	   /* over the bounds (found: values in the claim) */
+	OAUTH_GROUPS_BAD_VALUE,	   /* a value empty, over OAUTH_GROUP_MAX, control bytes */
+	OAUTH_GROUPS_BAD_PATH,	   /* groups_claim is not a claim name or dotted path */
+};
+
+struct oauth_groups {
+	enum oauth_groups_state state;
+	unsigned n;	  /* values in buf */
+	unsigned found;	  /* TOO_MANY: values the claim had (0: the bytes were too many) */
+	char what[64];	  /* WRONG_TYPE: "a string", "an array with a number in it", ... */
+	size_t len;	  /* bytes of buf in use */
+	char buf[OAUTH_GROUPS_BYTES]; /* n NUL-terminated values back to back */
+};
+
+/* 0 when path is a claim name or dotted path tokenseal can read, -EINVAL
+ * otherwise (empty, an empty segment, more than OAUTH_CLAIM_PATH_SEGMENTS
+ * segments, a bad escape, control characters). */
+int oauth_claim_path_check(const char *path) TS_WUR TS_NONNULL(1);
+/* NOT_READ, no values. */
+void oauth_groups_reset(struct oauth_groups *g) TS_NONNULL(1);
+/* Append one value (n bytes, not NUL-terminated): 0 (a duplicate is
+ * skipped), -EINVAL (empty, too long, control bytes), -E2BIG (full). */
+int oauth_groups_add(struct oauth_groups *g, const char *v, size_t n) TS_WUR TS_NONNULL(1, 2);
+/* Iterate: prev NULL gives the first value; NULL after the last. */
+const char *oauth_groups_next(const struct oauth_groups *g, const char *prev) TS_NONNULL(1);
+bool oauth_groups_has(const struct oauth_groups *g, const char *v) TS_NONNULL(1, 2);
+/* "ok", "absent", "overage", "wrong-type", "too-many", "bad-value",
+ * "bad-path", "not-read" */
+const char *oauth_groups_state_name(enum oauth_groups_state s);
+/* Read path from a JSON object of len bytes (untrusted; for the fuzz
+ * target and tests, and introspection): 0 with *ret set (any state), or
+ * TS_E_BAD_ANSWER when body is not a JSON object. */
+int oauth_groups_parse(struct oauth_groups *ret, const char *path, const char *body, size_t len)
+	TS_WUR TS_NONNULL(1, 2, 3);
+/* Read path from an id_token's payload (no signature check: the caller
+ * binds iss/sub/aud first). 0 with *ret set, -EINVAL (not a JWT), -ENOMEM. */
+int oauth_groups_from_id_token(struct oauth_groups *ret, const char *path, const char *id_token)
+	TS_WUR TS_NONNULL(1, 2, 3);
+
 /* Result of revalidation (introspection or userinfo). */
 struct oauth_identity {
 	bool active;
@@ -86,6 +145,7 @@ struct oauth_identity {
 	char client_id[OAUTH_CLAIM_MAX]; /* introspection "client_id"; "" when absent */
 	bool aud_has_client;		 /* introspection "aud" names the configured client */
 	time_t server_date;
+	struct oauth_groups groups;	 /* cfg->groups_claim of the same answer */
 };
 
 /* What a device login must show the user. */

@@ -12,6 +12,7 @@
  *   oauth_validate.c   introspection, userinfo, revalidate
  *   oauth_revoke.c     revocation (RFC 7009)
  *   oauth_parse.c      parsers of server answers (no I/O)
+ *   oauth_groups.c     the groups claim: dotted paths, overage, bounds
  */
 #ifndef TS_OAUTH_INTERNAL_H
 #define TS_OAUTH_INTERNAL_H
@@ -179,6 +180,10 @@ int oauth_token_request(struct oauth_client *c, struct sbuf *form, const char *r
 json_t *oauth_json_load(const char *body, size_t len, struct oauth_error *err);
 /* The same with extra json_loadb flags (JSON_DECODE_INT_AS_REAL). */
 json_t *oauth_json_load_flags(const char *body, size_t len, size_t flags, struct oauth_error *err);
+
+/* ---- oauth_groups.c ---- */
+/* Read path (cfg->groups_claim) from a parsed answer into *ret. */
+void oauth_groups_read(struct oauth_groups *ret, json_t *root, const char *path);
 
 /* Copy a string member (optional: 0 when absent, 1 when copied) into out,
  * refusing one that does not fit or has control bytes (TS_E_BAD_ANSWER). */

@@ -555,34 +555,55 @@ static ssize_t b64url_decode(unsigned char *out, size_t outlen, const char *in, 
 	return (ssize_t)o;
 }
 
-int oauth_id_claims_parse(struct oauth_id_claims *ret, const char *id_token)
+/* The decoded payload of a JWT (header.payload.signature), as a JSON
+ * object: 0, -EINVAL, -ENOMEM. */
+static int jwt_payload(const char *jwt, json_t **ret)
 {
-	struct oauth_id_claims c = {0};
 	const char *p1, *p2;
 	unsigned char *buf = NULL;
-	size_t n = strnlen(id_token, OAUTH_ID_TOKEN_MAX + 1);
+	size_t n = strnlen(jwt, OAUTH_ID_TOKEN_MAX + 1), blen_max;
 	ssize_t blen;
-	json_t *j = NULL, *aud;
+	json_t *j = NULL;
 	int r = -EINVAL;
 
 	if (n > OAUTH_ID_TOKEN_MAX)
 		return -EINVAL;
-	p1 = memchr(id_token, '.', n);
+	p1 = memchr(jwt, '.', n);
 	if (!p1)
 		return -EINVAL;
 	p1++;
-	p2 = memchr(p1, '.', n - (size_t)(p1 - id_token));
+	p2 = memchr(p1, '.', n - (size_t)(p1 - jwt));
 	if (!p2 || p2 == p1)
 		return -EINVAL;
-	buf = malloc((size_t)(p2 - p1));
+	blen_max = (size_t)(p2 - p1);
+	buf = malloc(blen_max);
 	if (!buf)
 		return -ENOMEM;
-	blen = b64url_decode(buf, (size_t)(p2 - p1), p1, (size_t)(p2 - p1));
+	blen = b64url_decode(buf, blen_max, p1, blen_max);
 	if (blen <= 0)
 		goto out;
 	j = json_loadb((const char *)buf, (size_t)blen, JSON_REJECT_DUPLICATES, NULL);
-	if (!json_is_object(j))
+	if (!json_is_object(j)) {
+		json_decref(j);
 		goto out;
+	}
+	*ret = j;
+	r = 0;
+out:
+	ts_erase_free(buf, blen_max);
+	return r;
+}
+
+int oauth_id_claims_parse(struct oauth_id_claims *ret, const char *id_token)
+{
+	struct oauth_id_claims c = {0};
+	json_t *j = NULL, *aud;
+	int r;
+
+	r = jwt_payload(id_token, &j);
+	if (r < 0)
+		return r;
+	r = -EINVAL;
 	if (oauth_json_str(j, "iss", c.iss, sizeof(c.iss), NULL) != 1 ||
 	    oauth_json_str(j, "sub", c.sub, sizeof(c.sub), NULL) != 1)
 		goto out;
@@ -598,7 +619,17 @@ int oauth_id_claims_parse(struct oauth_id_claims *ret, const char *id_token)
 	r = 0;
 out:
 	json_decref(j);
-	if (buf)
-		ts_erase_free(buf, (size_t)(p2 - p1));
 	return r;
+}
+
+int oauth_groups_from_id_token(struct oauth_groups *ret, const char *path, const char *id_token)
+{
+	json_t *j = NULL;
+	int r = jwt_payload(id_token, &j);
+
+	if (r < 0)
+		return r;
+	oauth_groups_read(ret, j, path);
+	json_decref(j);
+	return 0;
 }

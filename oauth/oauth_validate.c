@@ -52,6 +52,12 @@ int oauth_introspect(struct oauth_client *c, const char *token, struct oauth_ide
 		                              resp.body.len, err);
 		if (r >= 0 || r == TS_E_REJECTED_TOKEN)
 			ret->server_date = resp.date;
+		/* the groups of the same answer (parsed once more: bounded) */
+		if (r >= 0 && oauth_groups_parse(&ret->groups, c->cfg.groups_claim, resp.body.p,
+		                                 resp.body.len) < 0)
+			oauth_groups_reset(&ret->groups);
+		else if (r < 0)
+			oauth_groups_reset(&ret->groups);
 		/* an OAuth error here is about our client, never the user's grant */
 		if (r == TS_E_NEEDS_LOGIN || (r == TS_E_REJECTED_TOKEN && err && err->error[0])) {
 			r = TS_E_SERVER_CONFIG;
@@ -159,6 +165,7 @@ int oauth_userinfo(struct oauth_client *c, const char *token, struct oauth_ident
 	/* only the NSS cache's GECOS: a bad one is dropped, never fatal */
 	if (oauth_json_str(j, "name", id.name, sizeof(id.name), NULL) < 0)
 		id.name[0] = '\0';
+	oauth_groups_read(&id.groups, j, c->cfg.groups_claim);
 	id.active = true;
 	id.server_date = resp.date;
 	*ret = id;

@@ -319,6 +319,25 @@ int ts_idp_ctl(struct ts_idp *idp, const char *cmd, const char *arg)
 	return ts_idp_run(argv, NULL, 0);
 }
 
+/* ---- access policy (issue 16) ---- */
+int ts_idp_set_claims(struct ts_idp *idp, const char *user, const char *json, const char *where)
+{
+	const char *argv[] = { FIXTURES "/idp/ctl", "--state-dir", idp->dir, "set-claims",
+			 user, json, where, NULL };
+
+	return ts_idp_run(argv, NULL, 0);
+}
+
+int ts_idp_set_many_groups(struct ts_idp *idp, const char *user, unsigned many, const char *where)
+{
+	char n[16];
+	const char *argv[] = { FIXTURES "/idp/ctl", "--state-dir", idp->dir, "set-many-groups",
+			 user, n, where, NULL };
+
+	(void)snprintf(n, sizeof(n), "%u", many);
+	return ts_idp_run(argv, NULL, 0);
+}
+
 static long parse_count(const char *out)
 {
 	char *end;

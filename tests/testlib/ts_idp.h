@@ -44,6 +44,16 @@ void ts_idp_stop(struct ts_idp *idp);
  * set-ttl SECONDS, set-device-ttl SECONDS, counters, reset-counters. */
 int ts_idp_ctl(struct ts_idp *idp, const char *cmd, const char *arg);
 
+/* Access policy (issue 16): set the extra claims of account user at the
+ * IdP, in effect from its next answer: json is a JSON object (groups,
+ * roles, realm_access, resource_access, hasgroups, _claim_names /
+ * _claim_sources; "{}" removes them); where is a comma list of
+ * introspection, userinfo, id_token (NULL: all three). many > 0 adds a
+ * "groups" array of many values g0 .. g(many-1) instead. Returns ctl's
+ * exit status (0 = done). */
+int ts_idp_set_claims(struct ts_idp *idp, const char *user, const char *json, const char *where);
+int ts_idp_set_many_groups(struct ts_idp *idp, const char *user, unsigned many, const char *where);
+
 /* One request counter ("token:refresh_token", "introspection", "userinfo",
  * "token", "device_authorization", ...); 0 when absent, -1 on error. */
 long ts_idp_count(struct ts_idp *idp, const char *key);
