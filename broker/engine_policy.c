@@ -4,8 +4,10 @@
  * the server answer that revalidated the token, from the groups stored with
  * the answer revalidate_cache reuses, and at sign-in from the id_token.
  * A refusal destroys nothing: membership is not a credential problem, so
- * the record stays as it was; it is logged with the groups seen and the
- * user's groups are withdrawn from the NSS cache.
+ * the record stays as it was; it is logged with the groups seen. The NSS
+ * cache still gets the groups the answer carried (a policy of one service
+ * must not take the groups of the person's other sessions), none when they
+ * are unknown.
  */
 #include <stdio.h>
 #include <string.h>
@@ -70,7 +72,7 @@ int eng_policy_check(struct ts_engine *e, const struct ts_request *req,
 	ts_policy_groups_text(g, seen, sizeof(seen));
 	ts_log(LOG_NOTICE, "broker: access policy refuses %s (service %s): %s; groups seen: %s",
 	       eng_log_user(req), req->service ? req->service : "-", logmsg, seen);
-	eng_publish_groups(e, req, NULL);
+	eng_publish_groups(e, req, g);
 	eng_set_msg(out, TS_E_POLICY, st, "%s", msg);
 	return TS_E_POLICY;
 }
