@@ -52,6 +52,7 @@
 #include "ts_time.h"
 
 #define REFUSAL_LOG_MS 10000
+#define QUIET_UIDS_MAX 8 /* uids named in the count of unlogged refusals */
 #define TAG_SLOT (TS_DCONN_TAG_MIN)
 #define TAG_LINGER (TS_DCONN_TAG_MIN << 1)
 #define TAG_INDEX(t) ((size_t)((t)&0xffffffffu))
@@ -85,6 +86,9 @@ static struct {
 	struct refused linger[TS_DAEMON_LINGER_MAX];
 	int64_t log_next_ms;
 	unsigned log_quiet;
+	uid_t quiet_uids[QUIET_UIDS_MAX];
+	size_t n_quiet_uids;
+	bool quiet_uids_more;
 } C = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 void ts_dconn_init(const struct ts_serve_opts *serve, const pthread_attr_t *attr,
@@ -124,16 +128,24 @@ int64_t ts_dconn_last_activity(void)
 
 /* ---- refusals ------------------------------------------------------------ */
 
-/* One warning, then only a count per REFUSAL_LOG_MS: a flood of refused
- * connections does not flood the journal. */
-TS_PRINTF(1, 2)
-static void log_refusal(const char *fmt, ...)
+/* One warning, then only a count per REFUSAL_LOG_MS, with the uids it
+ * concerns: a flood of refused connections does not flood the journal. */
+TS_PRINTF(2, 3)
+static void log_refusal(uid_t uid, const char *fmt, ...)
 {
 	int64_t now = ts_monotonic_ms();
 	va_list ap;
 
 	if (now < C.log_next_ms) {
+		size_t i;
+
 		C.log_quiet++;
+		for (i = 0; i < C.n_quiet_uids && C.quiet_uids[i] != uid; i++)
+			;
+		if (i == C.n_quiet_uids && i < QUIET_UIDS_MAX)
+			C.quiet_uids[C.n_quiet_uids++] = uid;
+		else if (i == C.n_quiet_uids)
+			C.quiet_uids_more = true;
 		return;
 	}
 	va_start(ap, fmt);
@@ -144,14 +156,25 @@ static void log_refusal(const char *fmt, ...)
 
 static void log_refusal_count(int64_t now)
 {
-	if (C.log_quiet && now >= C.log_next_ms) {
-		ts_log(LOG_WARNING,
-		       "%u more connection(s) refused or closed for the same reasons in the last "
-		       "%d s",
-		       C.log_quiet, REFUSAL_LOG_MS / 1000);
-		C.log_quiet = 0;
-		C.log_next_ms = now + REFUSAL_LOG_MS;
+	char uids[QUIET_UIDS_MAX * 12 + 8] = "";
+	size_t len = 0;
+
+	if (!C.log_quiet || now < C.log_next_ms)
+		return;
+	for (size_t i = 0; i < C.n_quiet_uids; i++) {
+		int n = snprintf(uids + len, sizeof(uids) - len, "%s%u", i ? " " : "",
+		                 (unsigned)C.quiet_uids[i]);
+
+		if (n > 0 && (size_t)n < sizeof(uids) - len)
+			len += (size_t)n;
 	}
+	ts_log(LOG_WARNING,
+	       "%u more connection(s) refused or closed early in the last %d s, of uid %s%s",
+	       C.log_quiet, REFUSAL_LOG_MS / 1000, uids, C.quiet_uids_more ? " and others" : "");
+	C.log_quiet = 0;
+	C.n_quiet_uids = 0;
+	C.quiet_uids_more = false;
+	C.log_next_ms = now + REFUSAL_LOG_MS;
 }
 
 /* A RESULT with code and message, sent without waiting (the socket's send
@@ -316,7 +339,8 @@ static void drop_waiting(size_t i, bool late)
 		         TS_DAEMON_REQUEST_FRAME_MS / 1000);
 		(void)discard_input(s->fd);
 		send_refusal(s->fd, TS_E_IPC, msg);
-		log_refusal("uid %u (pid %ld) did not send its whole request within %d s of "
+		log_refusal(s->uid,
+		            "uid %u (pid %ld) did not send its whole request within %d s of "
 		            "connecting; closed",
 		            (unsigned)s->uid, (long)s->pid, TS_DAEMON_REQUEST_FRAME_MS / 1000);
 	} else {
@@ -412,8 +436,8 @@ int ts_dconn_accept(int lfd)
 	}
 	pthread_mutex_unlock(&C.lock);
 	if (why) {
-		log_refusal("refused a connection from uid %u (pid %ld): %s", (unsigned)cred.uid,
-		            (long)cred.pid, msg);
+		log_refusal(cred.uid, "refused a connection from uid %u (pid %ld): %s",
+		            (unsigned)cred.uid, (long)cred.pid, msg);
 		refuse(fd, TS_E_UNAVAILABLE, msg);
 		return 0;
 	}

@@ -478,6 +478,9 @@ static void test_flood(void)
 	          smp.max_fds, FD_BOUND);
 	CHECK_MSG(ts_daemon_file_has(logfile, "warning: refused a connection from uid 65534"),
 	          "the journal names the refused uid");
+	CHECK_MSG(ts_daemon_file_has(logfile, "more connection(s) refused or closed early in the "
+	                                      "last 10 s, of uid 65534\n"),
+	          "and counts the rest, once per 10 s");
 	/* after the flood: served as before */
 	one_round(4);
 }
