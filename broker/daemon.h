@@ -12,10 +12,23 @@
 
 #include "ts_macros.h"
 
-/* Connections served at once; beyond it accept() waits for a free slot. */
+/* Connections held at once (waiting for their request or being served). */
 #define TS_DAEMON_MAX_CONNS 256
-/* A connection that sends no byte of its request in this time is closed. */
-#define TS_DAEMON_FIRST_FRAME_MS 10000
+/* Of those, the last ones only uid 0 may take: root's logins (sshd, su,
+ * sudo, login and cron connect as root) always find a slot. */
+#define TS_DAEMON_ROOT_RESERVE 32
+/* Connections any one uid but root may hold at once (--max-per-uid). A
+ * connection over a limit is answered at once (TS_E_UNAVAILABLE) and
+ * closed; none waits in the listen queue. */
+#define TS_DAEMON_MAX_PER_UID 8
+/* The whole request frame must have arrived this long after accept,
+ * however slowly it trickles in; else it is answered (TS_E_IPC), closed. */
+#define TS_DAEMON_REQUEST_FRAME_MS 5000
+/* A refused client that has not written its request yet keeps its
+ * answered connection this long (so its write does not fail before it
+ * reads the answer); at most this many such connections. */
+#define TS_DAEMON_LINGER_MS 1000
+#define TS_DAEMON_LINGER_MAX 64
 /* Hard bound on one request (a device login waits at most device_timeout,
  * 900 s, plus prompts): after it the connection is shut down. */
 #define TS_DAEMON_REQUEST_MAX_S 1200
@@ -29,6 +42,7 @@ struct ts_daemon_opts {
 	bool foreground;	 /* do not fork into the background */
 	unsigned idle_exit;	 /* seconds without a connection before exiting; 0: never */
 	int listen_fds;		 /* sockets passed by systemd (ts_daemon_inherited_fds) */
+	unsigned max_per_uid;	 /* connections per uid but root; 0: TS_DAEMON_MAX_PER_UID */
 };
 
 /* How many sockets systemd passed (LISTEN_FDS for this pid; sd_listen_fds,

@@ -48,12 +48,14 @@
 	"start it with `systemctl start tokenseal-broker.socket`\n"
 
 #define IDLE_EXIT_MAX 604800 /* a week */
+/* --max-per-uid: at most every slot that is not root's */
+#define MAX_PER_UID_MAX (TS_DAEMON_MAX_CONNS - TS_DAEMON_ROOT_RESERVE)
 
 static void usage(FILE *f)
 {
 	fputs("usage: tokenseal-broker [--config PATH] [--debug]\n"
 	      "       tokenseal-broker --daemon [--foreground] [--config PATH] [--debug]\n"
-	      "                        [--idle-exit SECONDS]\n"
+	      "                        [--idle-exit SECONDS] [--max-per-uid N]\n"
 	      "Without --daemon: serves one tokenseal broker request on stdin/stdout (a pipe\n"
 	      "pair); it is started by pam_tokenseal.so as root, not by hand.\n"
 	      "With --daemon: the tokenseal-broker service on socket_path (or the socket\n"
@@ -64,7 +66,7 @@ static void usage(FILE *f)
 struct args {
 	const char *config;
 	bool debug, daemon, foreground;
-	unsigned idle_exit;
+	unsigned idle_exit, max_per_uid;
 };
 
 /* Keep only what a test harness may need (libfaketime) and, for the
@@ -133,8 +135,8 @@ static void reset_process_state(int keep_below)
 #endif
 }
 
-/* A number of seconds, 1 .. IDLE_EXIT_MAX, digits only. */
-static int parse_seconds(const char *s, unsigned *ret)
+/* A number 1 .. max, digits only. */
+static int parse_count(const char *s, unsigned long max, unsigned *ret)
 {
 	char *end = NULL;
 	unsigned long v;
@@ -143,7 +145,7 @@ static int parse_seconds(const char *s, unsigned *ret)
 		return -EINVAL;
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || !end || *end || v < 1 || v > IDLE_EXIT_MAX)
+	if (errno || !end || *end || v < 1 || v > max)
 		return -ERANGE;
 	*ret = (unsigned)v;
 	return 0;
@@ -156,7 +158,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 	    {"config", required_argument, NULL, 'c'},	 {"debug", no_argument, NULL, 'd'},
 	    {"daemon", no_argument, NULL, 'D'},		 {"foreground", no_argument, NULL, 'F'},
 	    {"idle-exit", required_argument, NULL, 'I'}, {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},	 {NULL, 0, NULL, 0},
+	    {"version", no_argument, NULL, 'V'},	 {"max-per-uid", required_argument, NULL, 'M'},
+	    {NULL, 0, NULL, 0},
 	};
 	bool daemon_only = false;
 	int c;
@@ -176,11 +179,21 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->foreground = daemon_only = true;
 			break;
 		case 'I':
-			if (parse_seconds(optarg, &a->idle_exit) < 0) {
+			if (parse_count(optarg, IDLE_EXIT_MAX, &a->idle_exit) < 0) {
 				fprintf(stderr,
 				        "tokenseal-broker: --idle-exit takes a number of seconds "
 				        "from 1 to %d, not \"%s\"\n",
 				        IDLE_EXIT_MAX, optarg);
+				return 2;
+			}
+			daemon_only = true;
+			break;
+		case 'M':
+			if (parse_count(optarg, MAX_PER_UID_MAX, &a->max_per_uid) < 0) {
+				fprintf(stderr,
+				        "tokenseal-broker: --max-per-uid takes a number of "
+				        "connections from 1 to %d, not \"%s\"\n",
+				        MAX_PER_UID_MAX, optarg);
 				return 2;
 			}
 			daemon_only = true;
@@ -201,7 +214,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return 2;
 	}
 	if (daemon_only && !a->daemon) {
-		fputs("tokenseal-broker: --foreground and --idle-exit go with --daemon\n", stderr);
+		fputs("tokenseal-broker: --foreground, --idle-exit and --max-per-uid go with "
+		      "--daemon\n",
+		      stderr);
 		return 2;
 	}
 	return -1;
@@ -249,7 +264,8 @@ static int daemon_main(const struct args *a)
 {
 	struct ts_daemon_opts o = {.debug = a->debug,
 	                           .foreground = a->foreground,
-	                           .idle_exit = a->idle_exit};
+	                           .idle_exit = a->idle_exit,
+	                           .max_per_uid = a->max_per_uid};
 	char abs[PATH_MAX];
 	int n;
 
