@@ -11,7 +11,7 @@
  *     Root has no per-uid limit: its connections are the host's own logins
  *     (sshd, su, sudo, login and cron all connect as euid 0).
  *   - Over a limit, the connection is answered at once with a RESULT
- *     (TS_E_UNAVAILABLE: "too many requests from uid N at once (at most M);
+ *     (TS_E_BUSY: "too many requests from uid N at once (at most M);
  *     try again", or "the tokenseal service is busy ...") and closed. The
  *     daemon keeps accepting at the cap, so the listen queue drains and
  *     nobody waits there unanswered. A refused client that has not written
@@ -318,7 +318,7 @@ static void start_serving(size_t i)
 	if (r != 0) {
 		ts_log(LOG_WARNING, "cannot start a thread for uid %u (pid %ld): %s; closed",
 		       (unsigned)s->uid, (long)s->pid, ts_strerror(-r));
-		send_refusal(s->fd, TS_E_UNAVAILABLE, "the tokenseal service is busy; try again");
+		send_refusal(s->fd, TS_E_BUSY, "the tokenseal service is busy; try again");
 		pthread_mutex_lock(&C.lock);
 		release(s);
 		pthread_mutex_unlock(&C.lock);
@@ -438,7 +438,7 @@ int ts_dconn_accept(int lfd)
 	if (why) {
 		log_refusal(cred.uid, "refused a connection from uid %u (pid %ld): %s",
 		            (unsigned)cred.uid, (long)cred.pid, msg);
-		refuse(fd, TS_E_UNAVAILABLE, msg);
+		refuse(fd, TS_E_BUSY, msg);
 		return 0;
 	}
 	ts_log_debug("daemon: connection from uid %u (pid %ld)", (unsigned)cred.uid,
@@ -469,6 +469,11 @@ void ts_dconn_event(uint64_t tag, uint32_t events)
 		return;
 	switch (frame_queued(C.slots[i].fd)) {
 	case 1:
+		/* a client that left before we read its request (a root caller
+		 * that went to exec mode: ts_client never half-closes) must not
+		 * have it run a second time: a session count, a logout */
+		if (events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))
+			break;
 		start_serving(i);
 		return;
 	case 0:

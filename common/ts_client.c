@@ -590,6 +590,15 @@ static int call_daemon(const struct ts_client_opts *opts, const struct ts_client
 		ts_client_result_clear(&res);
 		return r;
 	}
+	/* refused before it was read (the daemon's slots were taken): nothing
+	 * ran, so root goes to exec mode; everyone else hears "busy" */
+	if (res.code == TS_E_BUSY && io.first_deadline) {
+		ts_client_set_why(opts->why, opts->whylen, "%s: the daemon refused: %s",
+		                  opts->socket_path, res.message[0] ? res.message : "busy");
+		ts_client_result_clear(&res);
+		*dropped = true;
+		return TS_E_BUSY;
+	}
 	res.via_daemon = true;
 	*ret = res;
 	return 0;

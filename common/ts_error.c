@@ -75,6 +75,8 @@ const char *ts_strerror(int err)
 	case TS_E_NOT_CONFIGURED:
 		return "tokenseal is not configured (or its configuration is unusable) and "
 		       "this account has no tokenseal record";
+	case TS_E_BUSY:
+		return "the tokenseal service is busy; try again";
 	case TS_E_POLICY:
 		return "the host's access policy does not allow this user";
 	default:

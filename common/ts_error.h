@@ -54,6 +54,9 @@ enum ts_err {
 	 * record: tokenseal steps aside (PAM_IGNORE) instead of refusing */
 	TS_E_NOT_CONFIGURED = -1058,
 	TS_E_POLICY = -1059,		/* the access policy (allow_*, deny_groups) refuses */
+	/* the daemon refused the connection before reading it (its slots for
+	 * this uid, or all it may use, are taken): a root caller uses exec mode */
+	TS_E_BUSY = -1060,
 };
 
 /* A message for any value returned by a tokenseal function. Never NULL. */

@@ -15,7 +15,7 @@
  * counts (/proc/PID/status Threads, /proc/PID/fd) stay under fixed bounds
  * throughout, and the flooder is answered at once: every connection over
  * its 8 gets "too many requests from uid 65534 at once (at most 8); try
- * again" (TS_E_UNAVAILABLE) within a moment of connecting, its 8 dribbling
+ * again" (TS_E_BUSY) within a moment of connecting, its 8 dribbling
  * ones get "the request did not arrive in full within 5 s of connecting;
  * closed" (TS_E_IPC) at 5 s however they dribble, and none is left
  * unanswered.
@@ -190,7 +190,7 @@ static void flood_classify(struct fconn *c, struct flood_stats *st, long long no
 			code = 0;
 		if (ts_msg_get_str(&m, TS_F_MESSAGE, msg, sizeof(msg)) < 0)
 			msg[0] = '\0';
-		if (m.type == TS_MSG_RESULT && code == TS_E_UNAVAILABLE &&
+		if (m.type == TS_MSG_RESULT && code == TS_E_BUSY &&
 		    strcmp(msg, REFUSED) == 0) {
 			st->refused++;
 			if (age > st->refused_max_ms)
@@ -389,7 +389,7 @@ static void one_round(int round)
 		fprintf(stderr, "   round %d: %s: %lld ms, code %d \"%s\"\n", round, uses[i].what,
 		        ms, res.code, res.message);
 		CHECK_MSG(res.via_daemon, "%s: answered by the daemon", uses[i].what);
-		CHECK_MSG(res.code != TS_E_UNAVAILABLE && res.code != TS_E_IPC &&
+		CHECK_MSG(res.code != TS_E_UNAVAILABLE && res.code != TS_E_BUSY && res.code != TS_E_IPC &&
 		              res.code != TS_E_NO_SERVICE && res.code > -1000 - 1000,
 		          "%s: served, not refused (%d)", uses[i].what, res.code);
 		if (strcmp(uses[i].user, "alice") == 0)

@@ -181,7 +181,7 @@ static void test_root_reserve(void)
 		         "too many requests from uid %u at once (at most %d); try again",
 		         (unsigned)getuid(), OTHERS);
 		if (answer_unasked(sock2, &code, msg, sizeof(msg)) < 0 ||
-		    code != TS_E_UNAVAILABLE || strcmp(msg, want) != 0) {
+		    code != TS_E_BUSY || strcmp(msg, want) != 0) {
 			fprintf(stderr, "   bob's %dth: %lld \"%s\"\n", OTHERS + 1, (long long)code,
 			        msg);
 			_exit(102);
@@ -200,7 +200,7 @@ static void test_root_reserve(void)
 		snprintf(want, sizeof(want),
 		         "the tokenseal service is busy (%d requests at once); try again", OTHERS);
 		if (answer_unasked(sock2, &code, msg, sizeof(msg)) < 0 ||
-		    code != TS_E_UNAVAILABLE || strcmp(msg, want) != 0) {
+		    code != TS_E_BUSY || strcmp(msg, want) != 0) {
 			fprintf(stderr, "   carol: %lld \"%s\"\n", (long long)code, msg);
 			_exit(104);
 		}
@@ -226,7 +226,7 @@ static void test_root_reserve(void)
 	}
 	usleep(300000);
 	CHECK_INT(answer_unasked(sock2, &code, msg, sizeof(msg)), 0);
-	CHECK_INT(code, TS_E_UNAVAILABLE);
+	CHECK_INT(code, TS_E_BUSY);
 	CHECK_STR(msg, "the tokenseal service is busy (256 requests at once); try again");
 	/* bob's silent connections are let go at their 5 s deadline: all of
 	 * the above happened before it */

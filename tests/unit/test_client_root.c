@@ -59,7 +59,7 @@ static int listen_at(const char *path, int backlog)
 	return fd;
 }
 
-enum fake { SILENT, READ_THEN_LATE, READ_THEN_NOTHING };
+enum fake { SILENT, READ_THEN_LATE, READ_THEN_NOTHING, BUSY };
 
 /* A fake daemon in a child: accept every connection; SILENT never reads
  * nor answers; READ_THEN_LATE reads the request, waits 3 s, answers
@@ -87,6 +87,18 @@ static pid_t fake_daemon(const char *path, enum fake how)
 			continue;
 		if (how == SILENT)
 			continue; /* held open, never read */
+		if (how == BUSY) {
+			/* the daemon's refusal: answered at once, never read */
+			ts_msg_begin(&b, TS_MSG_RESULT);
+			ts_msg_add_int(&b, TS_F_CODE, TS_E_BUSY);
+			ts_msg_add_str(&b, TS_F_MESSAGE, "too many requests from uid 0 at once");
+			if (ts_msg_finish(&b, &frame, &len) == 0 &&
+			    ts_proto_write(c, frame, len, 5000) < 0)
+				fprintf(stderr, "fake daemon: the client was gone\n");
+			ts_msg_builder_clear(&b);
+			shutdown(c, SHUT_WR);
+			continue;
+		}
 		if (ts_proto_read(c, &m, 5000) == 0)
 			ts_msg_clear(&m);
 		if (how == READ_THEN_NOTHING)
@@ -184,6 +196,28 @@ static void test_daemon_never_answers(void)
 	call_t(sock, TS_CLIENT_SOCKET_ONLY, TS_MSG_STATUS, 4000, &o);
 	CHECK_INT(o.r, -ETIMEDOUT);
 	CHECK_MSG(o.ms >= 3900, "SOCKET_ONLY waited its frame timeout");
+	stop(d);
+}
+
+/* Refuses at once ("busy", TS_E_BUSY) without reading: nothing ran, so
+ * root goes to exec mode at once; a SOCKET_ONLY caller hears "busy". */
+static void test_daemon_busy(void)
+{
+	char sock[800], want[900];
+	struct outcome o;
+	pid_t d;
+
+	snprintf(sock, sizeof(sock), "%s/busy.sock", rundir);
+	d = fake_daemon(sock, BUSY);
+	snprintf(want, sizeof(want), "%s: the daemon refused: too many requests", sock);
+	call(sock, TS_CLIENT_AUTO, TS_MSG_OPEN_SESSION, &o);
+	expect_exec(&o, 0, 1500, want);
+	ts_client_result_clear(&o.res);
+	call(sock, TS_CLIENT_SOCKET_ONLY, TS_MSG_STATUS, &o);
+	CHECK_INT(o.r, 0);
+	CHECK_INT(o.res.code, TS_E_BUSY);
+	CHECK_MSG(o.res.via_daemon, "the refusal came from the daemon");
+	ts_client_result_clear(&o.res);
 	stop(d);
 }
 
@@ -319,6 +353,7 @@ int main(void)
 	CHECK_INT(mkdir(rundir, 0755), 0);
 	RUN(test_daemon_never_answers);
 	RUN(test_backlog_full);
+	RUN(test_daemon_busy);
 	RUN(test_daemon_reads_then_late);
 	RUN(test_daemon_reads_and_hangs);
 	RUN(test_exec_broker_wholly_root);
