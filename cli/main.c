@@ -506,6 +506,8 @@ static int run_keystore(struct cli *c, int argc, char **argv)
 
 #include <jansson.h>
 
+static const struct ts_config_report doctor_quiet = {quiet_report, NULL};
+
 static int run_doctor(struct cli *c, int argc, char **argv)
 {
 	static const struct option lo[] = {{"help", no_argument, NULL, OPT_HELP},
@@ -520,8 +522,14 @@ static int run_doctor(struct cli *c, int argc, char **argv)
 			return x;
 	if ((x = no_extra_args("doctor", argc, argv)))
 		return x;
-	if ((x = cli_load_config(c)))
-		return x;
+	/* a file that does not load is what doctor is for: go on with the
+	 * defaults (the default socket and broker); the broker names each
+	 * problem and its fix */
+	ts_config_defaults(&c->cfg);
+	if (ts_config_load(&c->cfg, c->config_path, NULL, &doctor_quiet) < 0)
+		ts_config_defaults(&c->cfg);
+	else
+		c->cfg_ok = true;
 	cli_doctor_local(c, &n);
 	rq.user = c->user;
 	rq.flags = TS_FLAG_NONINTERACTIVE;
@@ -529,10 +537,14 @@ static int run_doctor(struct cli *c, int argc, char **argv)
 	if (r == TS_E_NO_SERVICE) {
 		cli_doctor_line(c, &n, "fail", "broker", "systemctl start tokenseal-broker.socket",
 		                "%s", CLI_NO_SERVICE_MSG);
-	} else if (r < 0 || res.code != 0) {
+	} else if (r < 0 || (res.code != 0 && !res.status_json)) {
 		cli_doctor_line(c, &n, "fail", "broker", "see the message; ask the administrator",
 		                "%s", r < 0 ? ts_strerror(r) : res.message);
 	} else {
+		/* with a configuration that cannot be used, root's broker sends
+		 * one failed check per problem, each with what to change */
+		if (res.code != 0)
+			cli_doctor_line(c, &n, "fail", "broker", NULL, "%s", res.message);
 		json_t *doc = json_loads(res.status_json ? res.status_json : "", 0, NULL);
 		json_t *checks = json_object_get(doc, "checks"), *v;
 		size_t i;
