@@ -36,9 +36,14 @@ if(TARGET tokenseal-broker)
 		TIMEOUT 300
 		ARGS $<TARGET_FILE:tokenseal-broker> attack)
 	add_dependencies(test_broker_attack tokenseal-broker)
+	find_library(TS_NSS_WRAPPER_LIB NAMES nss_wrapper)
+	set(_ts_nssw "${TS_NSS_WRAPPER_LIB}")
+	if(NOT TS_NSS_WRAPPER_LIB)
+		set(_ts_nssw "")
+	endif()
 	add_test(NAME idp.test_broker_config_regress
 		COMMAND test_broker_attack $<TARGET_FILE:tokenseal-broker> regress
-			${PROJECT_SOURCE_DIR}/docs/tokenseal.conf.example)
+			${PROJECT_SOURCE_DIR}/docs/tokenseal.conf.example "${_ts_nssw}")
 	set_tests_properties(idp.test_broker_config_regress PROPERTIES
 		LABELS idp TIMEOUT 300 SKIP_RETURN_CODE 77)
 endif()

@@ -23,6 +23,8 @@
  *     configured yet", TS_E_NOT_CONFIGURED, doctor names exactly issuer and
  *     client_id; with those two set it is a working configuration;
  *   - a password ending in a blank reaches the server intact;
+ *   - a passwd entry larger than getpwnam_r's first buffer (ERANGE) is
+ *     found, not "no local user" (nss_wrapper, in process);
  *   - a certificate that is "not yet valid" / "expired" on this host's
  *     clock (faketime on the broker) is reported as a clock problem.
  */
@@ -37,6 +39,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
+#include "oauth.h"
 #include "serve.h"
 #include "ts_client.h"
 #include "ts_error.h"
@@ -50,6 +55,7 @@
 
 static struct ts_idp idp;
 static char broker_bin[512], example[1024], cfg[700], ksdir[700], logfile[700], dbg[800];
+static char self_bin[4096], nss_wrapper[1024], missing[200];
 
 struct call_req {
 	enum ts_msg_type type;
@@ -135,7 +141,8 @@ static int no_record_code(const char *user)
 
 /* What a non-root peer of the daemon gets (in process: ts_broker_serve_one
  * with that peer uid over a socket pair, as daemon.c calls it). */
-static int peer_ask(const char *config, uid_t peer, const char *user, char *msg, size_t msglen)
+static int peer_ask_type(const char *config, uid_t peer, enum ts_msg_type type,
+                         const char *user, char *msg, size_t msglen)
 {
 	struct ts_serve_opts so = {.config_path = config};
 	struct ts_msg_builder b = {0};
@@ -154,7 +161,7 @@ static int peer_ask(const char *config, uid_t peer, const char *user, char *msg,
 		_exit(ts_broker_serve_one(&so, sv[1], sv[1], peer) < 0 ? 1 : 0);
 	}
 	close(sv[1]);
-	ts_msg_begin(&b, TS_MSG_REVALIDATE);
+	ts_msg_begin(&b, type);
 	ts_msg_add_str(&b, TS_F_USER, user);
 	ts_msg_add_str(&b, TS_F_SERVICE, "test");
 	ts_msg_add_int(&b, TS_F_FLAGS, TS_FLAG_NONINTERACTIVE);
@@ -172,6 +179,11 @@ static int peer_ask(const char *config, uid_t peer, const char *user, char *msg,
 	fprintf(stderr, "   [peer %u, %s] code %lld: %s\n", (unsigned)peer, user, (long long)code,
 	        msg);
 	return (int)code;
+}
+
+static int peer_ask(const char *config, uid_t peer, const char *user, char *msg, size_t msglen)
+{
+	return peer_ask_type(config, peer, TS_MSG_REVALIDATE, user, msg, msglen);
 }
 
 /* One unusable configuration: who is refused and who is left alone. */
@@ -519,6 +531,75 @@ static void test_password_trailing_blank(void)
 	ts_client_result_clear(&res);
 }
 
+/* The child of test_pwbuf_erange, under nss_wrapper: one STATUS request
+ * for the user served in process (ts_broker_serve_one, as the daemon and
+ * exec mode do); prints "CODE MESSAGE". */
+static int erange_child(const char *config)
+{
+	char msg[600];
+	int code;
+
+	CHECK(sodium_init() >= 0 && oauth_global_init() >= 0); /* as the broker's main does */
+	code = peer_ask_type(config, 0, TS_MSG_STATUS, "longgecos", msg, sizeof(msg));
+
+	printf("%d %s\n", code, msg);
+	return 0;
+}
+
+/* A passwd entry larger than the broker's first getpwnam_r buffer (a long
+ * gecos): ERANGE grows the buffer; it is never "no local user". */
+static void test_pwbuf_erange(void)
+{
+	char pw[800], gr[800], line[8300], out[800], want[800];
+	char envs[3][1100], *envp[4];
+	char gecos[7001];
+	int p[2], st = 0;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	if (!nss_wrapper[0]) {
+		snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s",
+		         " nss_wrapper");
+		fprintf(stderr, "   SKIPPED: nss_wrapper is not installed\n");
+		return;
+	}
+	memset(gecos, 'G', sizeof(gecos) - 1);
+	gecos[sizeof(gecos) - 1] = '\0';
+	snprintf(pw, sizeof(pw), "%s/erange.passwd", idp.dir);
+	snprintf(gr, sizeof(gr), "%s/erange.group", idp.dir);
+	snprintf(line, sizeof(line),
+	         "root:x:0:0:root:/root:/bin/sh\nlonggecos:x:1004:1004:%s:/home/longgecos:/bin/sh\n",
+	         gecos);
+	ts_test_write_file(pw, line, strlen(line), 0644);
+	snprintf(line, sizeof(line), "root:x:0:\nlonggecos:x:1004:\n");
+	ts_test_write_file(gr, line, strlen(line), 0644);
+	snprintf(envs[0], sizeof(envs[0]), "LD_PRELOAD=%s", nss_wrapper);
+	snprintf(envs[1], sizeof(envs[1]), "NSS_WRAPPER_PASSWD=%s", pw);
+	snprintf(envs[2], sizeof(envs[2]), "NSS_WRAPPER_GROUP=%s", gr);
+	for (int i = 0; i < 3; i++)
+		envp[i] = envs[i];
+	envp[3] = NULL;
+	CHECK(pipe(p) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		dup2(p[1], STDOUT_FILENO);
+		close(p[0]);
+		execle(self_bin, self_bin, broker_bin, "--erange-child", cfg, (char *)NULL, envp);
+		_exit(127);
+	}
+	close(p[1]);
+	while (got < (ssize_t)sizeof(out) - 1 &&
+	       (n = read(p[0], out + got, sizeof(out) - 1 - (size_t)got)) > 0)
+		got += n;
+	out[got] = '\0';
+	close(p[0]);
+	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child ran");
+	snprintf(want, sizeof(want), "0 longgecos is not signed in at %s\n", idp.issuer);
+	CHECK_STR(out, want);
+}
+
 /* This host's clock outside the server certificate's validity (3 days
  * from now): the answer says the clock may be wrong, with the server's
  * time, instead of "check the issuer URL and ca_file". */
@@ -549,8 +630,10 @@ static void clock_case(const char *offset, const char *tls_text)
 static void test_tls_clock(void)
 {
 	if (access("/usr/bin/faketime", X_OK) != 0) {
-		fprintf(stderr, "   SKIPPED: faketime is not installed (apt-get install faketime)\n");
-		TS_SKIP("faketime is not installed");
+		snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s",
+		         " faketime");
+		fprintf(stderr, "   SKIPPED: faketime is not installed\n");
+		return;
 	}
 	clock_case("+30d", "expired");
 	clock_case("-30d", "not yet valid");
@@ -561,6 +644,8 @@ int main(int argc, char **argv)
 	char extra[1200];
 	bool attack;
 
+	if (argc == 4 && strcmp(argv[2], "--erange-child") == 0)
+		return erange_child(argv[3]);
 	if (argc < 3)
 		TS_SKIP("usage: test_broker_attack PATH-TO-tokenseal-broker attack|regress "
 		        "[tokenseal.conf.example]");
@@ -572,6 +657,9 @@ int main(int argc, char **argv)
 	CHECK(ts_strlcpy(broker_bin, argv[1], sizeof(broker_bin)) == 0);
 	if (argc > 3)
 		CHECK(ts_strlcpy(example, argv[3], sizeof(example)) == 0);
+	if (argc > 4)
+		CHECK(ts_strlcpy(nss_wrapper, argv[4], sizeof(nss_wrapper)) == 0);
+	CHECK(realpath("/proc/self/exe", self_bin));
 	CHECK(ts_idp_start(&idp, 3600) == 0);
 	snprintf(logfile, sizeof(logfile), "%s/broker.log", ts_test_tmpdir());
 	snprintf(cfg, sizeof(cfg), "%s/attack.conf", idp.dir);
@@ -605,8 +693,11 @@ int main(int argc, char **argv)
 		CHECK_MSG(example[0], "the path of docs/tokenseal.conf.example");
 		RUN(test_shipped_config);
 		RUN(test_password_trailing_blank);
+		RUN(test_pwbuf_erange);
 		RUN(test_tls_clock);
 	}
 	ts_leak_scan_file("the broker's log", logfile);
+	if (missing[0])
+		TS_SKIP("not installed:%s (the other cases passed)", missing);
 	return ts_test_done();
 }
