@@ -65,7 +65,7 @@ static void check_config(const struct cli *c, struct cli_doctor_count *n)
 		                (unsigned)(st.st_mode & 07777));
 	else if (!c->cfg_ok)
 		cli_doctor_line(c, n, "fail", "config",
-		                c->root ? "the broker's checks below name each problem and its fix"
+		                c->root ? "the lines below name each problem and its fix"
 		                        : "ask the administrator (root's `tokenseal doctor` names "
 		                          "each problem and its fix)",
 		                "%s does not parse", c->config_path);

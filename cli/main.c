@@ -515,6 +515,8 @@ static int run_doctor(struct cli *c, int argc, char **argv)
 	struct ts_client_request rq = {.type = TS_MSG_DOCTOR};
 	struct ts_client_result res;
 	struct cli_doctor_count n = {0};
+	struct ts_config_problems probs;
+	char fix[600];
 	int o, x = 0, r;
 
 	while ((o = getopt_long(argc, argv, "+:", lo, NULL)) != -1)
@@ -522,15 +524,23 @@ static int run_doctor(struct cli *c, int argc, char **argv)
 			return x;
 	if ((x = no_extra_args("doctor", argc, argv)))
 		return x;
-	/* a file that does not load is what doctor is for: go on with the
-	 * defaults (the default socket and broker); the broker names each
-	 * problem and its fix */
+	/* a file that does not load is what doctor is for: root sees each
+	 * problem with its fix here (the broker it names is not known then);
+	 * others go on with the defaults (the default socket) */
 	ts_config_defaults(&c->cfg);
-	if (ts_config_load(&c->cfg, c->config_path, NULL, &doctor_quiet) < 0)
+	ts_config_problems_init(&probs, &doctor_quiet);
+	if (ts_config_load(&c->cfg, c->config_path, NULL, &probs.rep) < 0)
 		ts_config_defaults(&c->cfg);
 	else
 		c->cfg_ok = true;
 	cli_doctor_local(c, &n);
+	if (!c->cfg_ok && c->root) {
+		for (unsigned i = 0; i < ts_config_problems_kept(&probs); i++) {
+			ts_config_problem_fix(probs.text[i], c->config_path, fix, sizeof(fix));
+			cli_doctor_line(c, &n, "fail", "config", fix, "%s", probs.text[i]);
+		}
+		return CLI_EXIT_CONFIG;
+	}
 	rq.user = c->user;
 	rq.flags = TS_FLAG_NONINTERACTIVE;
 	r = cli_broker_call(c, &rq, NULL, &res);
