@@ -537,6 +537,13 @@ int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd,
 		r = authorize_cached(opts, &req, peer_uid, &req.uid);
 	if (r == -ENOENT && unknown_user_unconfigured(opts, &req, peer_uid, &out))
 		goto send;
+	if (r < 0 && r != TS_E_PERM && r != -ENOENT) {
+		/* the lookup failed (no memory, an NSS source down): not "no such user" */
+		out.code = r;
+		snprintf(out.message, sizeof(out.message), "cannot look up the local user %s: %s",
+		         req.user_log, ts_strerror(r));
+		goto send;
+	}
 	if (r < 0) {
 		out.code = r;
 		snprintf(out.message, sizeof(out.message),
