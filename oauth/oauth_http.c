@@ -16,6 +16,7 @@
 
 #include <sys/stat.h>
 
+#include "oauth_clock.h"
 #include "oauth_internal.h"
 #include "oauth_testing.h"
 #include "ts_error.h"
@@ -430,88 +431,18 @@ static void set_options(struct oauth_client *c, const struct http_req *q, bool h
 	}
 }
 
-/* The certificate's validity period does not contain this host's "now":
- * the host clock is the usual cause (issue 15 §5), not the issuer URL or
- * ca_file. OpenSSL's verify result, else the text libcurl's TLS backend
- * wrote (OpenSSL, GnuTLS). */
-static bool cert_time_problem(struct oauth_client *c, CURLcode cc, const char *why)
-{
-	long vr = 0;
-
-	if (cc != CURLE_PEER_FAILED_VERIFICATION && cc != CURLE_SSL_CERTPROBLEM)
-		return false;
-	/* X509_V_ERR_CERT_NOT_YET_VALID (9), X509_V_ERR_CERT_HAS_EXPIRED (10) */
-	if (curl_easy_getinfo(c->curl, CURLINFO_SSL_VERIFYRESULT, &vr) == CURLE_OK &&
-	    (vr == 9 || vr == 10))
-		return true;
-	return strstr(why, "not yet valid") || strstr(why, "has expired") ||
-	       strstr(why, "not yet activated");
-}
-
-/* The server's clock, for the message only: a HEAD of the issuer's origin
- * whose certificate is not verified (its time is what failed), with no
- * credential, no body and no redirect; only its Date header is read.
- * 0 when there is none. */
-static time_t unverified_server_date(const struct oauth_client *c, const char *url)
-{
-	struct http_resp r;
-	char origin[TS_URL_MAX];
-	CURL *h = curl_easy_init();
-
-	if (!h)
-		return 0;
-	memset(&r, 0, sizeof(r));
-	url_origin(origin, sizeof(origin), url);
-	curl_easy_setopt(h, CURLOPT_URL, origin);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->cfg.http_timeout * 1000L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->cfg.http_timeout * 1000L);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, &r);
-	(void)curl_easy_perform(h);
-	curl_easy_cleanup(h);
-	return r.date > 0 ? r.date : 0;
-}
-
-static void utc_text(char *out, size_t outlen, time_t t)
-{
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) || strftime(out, outlen, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-		snprintf(out, outlen, "%lld", (long long)t);
-}
-
 /* A transfer that did not complete: the taxonomy class and its message. */
 static int transport_failure(struct oauth_client *c, CURLcode cc, const char *errbuf,
                              const char *url, const char *shown, struct oauth_error *err)
 {
 	const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
-	char detail[CURL_ERROR_SIZE], here[64], there[64];
+	char detail[CURL_ERROR_SIZE], origin[TS_URL_MAX];
 	int r = curl_class(cc);
 
 	ts_sanitize_text(detail, sizeof(detail), why, strlen(why));
-	if (cert_time_problem(c, cc, why)) {
-		time_t server = unverified_server_date(c, url);
-
-		utc_text(here, sizeof(here), time(NULL));
-		if (server > 0) {
-			utc_text(there, sizeof(there), server);
-			oauth_fail(err, r,
-			           "connection to %s: %s: this host's clock may be wrong: it says %s, "
-			           "the server says %s (unverified); set the time (timedatectl, NTP)",
-			           shown, detail, here, there);
-		} else {
-			oauth_fail(err, r,
-			           "connection to %s: %s: this host's clock may be wrong (it says %s); "
-			           "check the time (timedatectl, NTP), else the server's certificate "
-			           "is out of date",
-			           shown, detail, here);
-		}
+	if (r == TS_E_SERVER_CONFIG && oauth_cert_time_problem(c->curl, cc, why)) {
+		url_origin(origin, sizeof(origin), url);
+		oauth_clock_fail(err, r, origin, shown, detail, c->cfg.http_timeout);
 	} else if (cc == CURLE_OPERATION_TIMEDOUT)
 		oauth_fail(err, r, "connection to %s: timed out after %u s", shown,
 		           c->cfg.http_timeout);

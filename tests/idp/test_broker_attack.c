@@ -139,8 +139,8 @@ static int no_record_code(const char *user)
 
 /* ---- the attack group ---------------------------------------------------- */
 
-/* What a non-root peer of the daemon gets (in process: ts_broker_serve_one
- * with that peer uid over a socket pair, as daemon.c calls it). */
+/* The answer to a non-root peer of the daemon: ts_broker_serve_one in
+ * process with that peer uid over a socket pair, as daemon.c calls it. */
 static int peer_ask_type(const char *config, uid_t peer, enum ts_msg_type type,
                          const char *user, char *msg, size_t msglen)
 {
@@ -235,13 +235,6 @@ static void broken_case(const char *config, const char *problem, const char *fix
 	CHECK_STR(msg, want);
 }
 
-/* A file that exists with content, then the same with a change. */
-static void variant(char *path, size_t len, const char *name, const char *content_extra,
-                    const char *client)
-{
-	config_with(path, len, name, client, content_extra);
-}
-
 static void test_config_lockout(void)
 {
 	struct call_req lo = {.type = TS_MSG_LOGOUT, .user = "alice"};
@@ -263,7 +256,7 @@ static void test_config_lockout(void)
 
 	/* a typo: the file does not parse (line 8: after the 7 lines
 	 * ts_idp_write_config writes and the two keystore/login lines) */
-	variant(c, sizeof(c), "typo", "http_timeout = 1O\n", "conf");
+	config_with(c, sizeof(c), "typo", "conf", "http_timeout = 1O\n");
 	{
 		char *text = ts_test_read_file(c, NULL);
 		unsigned line = 1;
@@ -284,7 +277,7 @@ static void test_config_lockout(void)
 		char more[900];
 
 		snprintf(more, sizeof(more), "client_secret_file = %s\n", secret);
-		variant(c, sizeof(c), "nosecret", more, "public");
+		config_with(c, sizeof(c), "nosecret", "public", more);
 	}
 	snprintf(problem, sizeof(problem), "%s: client_secret_file %s refused: ", c, secret);
 	snprintf(fix, sizeof(fix), "create %s (owner root, mode 0600) holding the client secret",
@@ -292,14 +285,14 @@ static void test_config_lockout(void)
 	broken_case(c, problem, fix, "a file it names is missing or not safe");
 
 	/* a group-writable file: refused before a byte is parsed */
-	variant(c, sizeof(c), "writable", NULL, "conf");
+	config_with(c, sizeof(c), "writable", "conf", NULL);
 	CHECK(chmod(c, 0664) == 0);
 	snprintf(problem, sizeof(problem), "%s: refused: group- or world-writable (mode 0664)", c);
 	snprintf(fix, sizeof(fix), "run chmod go-w %s", c);
 	broken_case(c, problem, fix, "the file is missing, unreadable or not safe");
 
 	/* a value validation refuses */
-	variant(c, sizeof(c), "minuid", "min_uid = 60001\n", "conf");
+	config_with(c, sizeof(c), "minuid", "conf", "min_uid = 60001\n");
 	snprintf(problem, sizeof(problem), "%s: min_uid 60001 is above max_uid 60000", c);
 	snprintf(fix, sizeof(fix), "lower min_uid or raise max_uid in %s", c);
 	broken_case(c, problem, fix, "a setting is missing or not valid");
