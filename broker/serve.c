@@ -499,18 +499,35 @@ static int serve_special(const struct ts_serve_opts *opts, const struct ts_reque
 	return 0;
 }
 
-/* A name no source knows while the configuration cannot be used (so the
- * NSS cache, which it names, was not asked): no record can be found for it,
- * and tokenseal stays out of the way (TS_E_NOT_CONFIGURED). 1 when out
- * was filled so. */
+/* A name no local source knows while the configuration cannot be used:
+ * the uid the NSS cache gave it, if any, decides like a local user's
+ * (record: TS_E_CONFIG); with none, no record can be found and tokenseal
+ * stays out of the way (TS_E_NOT_CONFIGURED). 1 when out was filled. */
 static int unknown_user_unconfigured(const struct ts_serve_opts *opts, const struct ts_request *req,
                                      uid_t peer_uid, struct ts_outcome *out)
 {
-	struct cfg_for who = {.peer_uid = peer_uid};
+	struct ts_request known = *req;
+	struct ts_cfg_status st;
 	struct ts_config cfg;
+	uint32_t uid = 0;
+	bool found;
 
-	if (load_config_for(opts, req, &who, &cfg, out) >= 0)
+	if (ts_serve_config_load(opts->config_path, req->service, &cfg, &st) >= 0)
 		return 0;
+	/* an identity-provider-only user with a record must fail closed too:
+	 * the NSS cache (its path as far as the file parsed, else the default,
+	 * then the file's nss_cache line read leniently) is read, never
+	 * written, for the uid it was given */
+	found = ts_nss_lookup_uid(&cfg, req->user, &uid) == 0;
+	if (!found && st.file_nss_cache[0] &&
+	    ts_strlcpy(cfg.nss_cache, st.file_nss_cache, sizeof(cfg.nss_cache)) == 0)
+		found = ts_nss_lookup_uid(&cfg, req->user, &uid) == 0;
+	if (found && (peer_uid == 0 || uid == peer_uid)) {
+		known.uid = (uid_t)uid;
+		ts_serve_config_refuse(&st, &cfg, &known, true, false, peer_uid, out);
+	} else {
+		ts_serve_config_refuse(&st, &cfg, req, false, false, peer_uid, out);
+	}
 	return 1;
 }
 

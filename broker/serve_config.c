@@ -25,11 +25,12 @@ static void config_log(void *ctx, int priority, const char *fmt, va_list ap)
 
 static const struct ts_config_report config_report = {config_log, NULL};
 
-/* The value of a top-level "keystore_dir = PATH" line of path, read
- * leniently (the file did not load): into out, else out stays empty. */
-static void scan_keystore_dir(const char *path, char *out, size_t outlen)
+/* The value of a top-level "KEY = /PATH" line of path (the last one),
+ * read leniently (the file did not load): into out, else out stays empty. */
+static void scan_path_key(const char *path, const char *key, char *out, size_t outlen)
 {
 	char line[TS_CONFIG_LINE_MAX + 2];
+	size_t kl = strlen(key);
 	FILE *f = fopen(path, "re");
 
 	out[0] = '\0';
@@ -40,10 +41,10 @@ static void scan_keystore_dir(const char *path, char *out, size_t outlen)
 
 		s += strspn(s, " \t");
 		if (*s == '[')
-			break; /* sections cannot set it */
-		if (strncmp(s, "keystore_dir", 12) != 0)
+			break; /* sections cannot set them */
+		if (strncmp(s, key, kl) != 0)
 			continue;
-		s += 12;
+		s += kl;
 		s += strspn(s, " \t");
 		if (*s != '=')
 			continue;
@@ -67,13 +68,15 @@ int ts_serve_config_load(const char *path, const char *service, struct ts_config
 	st->path = path;
 	st->stage = TS_CFG_OK;
 	st->unconfigured = false;
-	st->file_keystore_dir[0] = '\0';
+	st->file_keystore_dir[0] = st->file_nss_cache[0] = '\0';
 	ts_config_defaults(cfg);
 	ts_config_problems_init(&st->problems, &config_report);
 	r = ts_config_load(cfg, path, service, &st->problems.rep);
 	if (r < 0) {
 		st->stage = r == TS_E_CONFIG ? TS_CFG_PARSE : TS_CFG_READ;
-		scan_keystore_dir(path, st->file_keystore_dir, sizeof(st->file_keystore_dir));
+		scan_path_key(path, "keystore_dir", st->file_keystore_dir,
+		              sizeof(st->file_keystore_dir));
+		scan_path_key(path, "nss_cache", st->file_nss_cache, sizeof(st->file_nss_cache));
 		return TS_E_CONFIG;
 	}
 	/* validation is kept, not logged yet: the shipped file (issuer and

@@ -32,6 +32,7 @@ struct ts_cfg_status {
 	 * keystore_dir line, read leniently, only as one more place to look
 	 * for a record (never fewer places: fail closed) */
 	char file_keystore_dir[TS_PATH_MAX];
+	char file_nss_cache[TS_PATH_MAX]; /* the same for nss_cache (read only) */
 	struct ts_config_problems problems;
 };
 

@@ -31,6 +31,7 @@ endif()
 if(TARGET tokenseal-broker)
 	ts_add_unit_test(NAME test_broker_attack
 		SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_broker_attack.c
+			${CMAKE_CURRENT_LIST_DIR}/broker_attack_regress.c
 		LIBS ts_broker ts_common
 		LABELS idp attack
 		TIMEOUT 300

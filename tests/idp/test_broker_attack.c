@@ -11,7 +11,8 @@
  *     module's PAM_IGNORE), and never opens the account check of a user
  *     with a record, signed in or signed out (TS_E_CONFIG, the problem
  *     named): root's answer names file, line, key and reason, a non-root
- *     peer's the kind of problem;
+ *     peer's the kind of problem; an identity-provider-only user with a
+ *     record (its uid from the NSS cache) fails closed too;
  *   - a whole syslog-looking line forged through the service name (and the
  *     method) lands in the broker's log escaped, on the request's line;
  *   - AUTH_STORED without auth_with_stored_token for the service, a
@@ -52,18 +53,14 @@
 #include "ts_proto.h"
 #include "ts_test.h"
 #include "ts_test_conv.h"
+#include "broker_attack.h"
 
-static struct ts_idp idp;
-static char broker_bin[512], example[1024], cfg[700], ksdir[700], logfile[700], dbg[800];
-static char self_bin[4096], nss_wrapper[1024], missing[200];
+struct ts_idp idp;
+char broker_bin[512], example[1024], cfg[700], ksdir[700], logfile[700], dbg[800];
+char self_bin[4096], nss_wrapper[1024], missing[200];
 
-struct call_req {
-	enum ts_msg_type type;
-	const char *user, *service, *method, *rhost, *password;
-	uint32_t flags;
-};
 
-static uid_t uid_of(const char *user)
+uid_t uid_of(const char *user)
 {
 	struct passwd *pw = getpwnam(user);
 
@@ -71,7 +68,7 @@ static uid_t uid_of(const char *user)
 	return pw->pw_uid;
 }
 
-static int call_as(const char *broker, const char *config, const struct call_req *q,
+int call_as(const char *broker, const char *config, const struct call_req *q,
                    struct ts_client_result *res)
 {
 	struct ts_client_opts o = {.broker_path = broker, .config_path = config};
@@ -96,7 +93,7 @@ static int call_as(const char *broker, const char *config, const struct call_req
 }
 
 /* One request, its code and message (into msg). */
-static int ask(const char *config, enum ts_msg_type type, const char *user, char *msg,
+int ask(const char *config, enum ts_msg_type type, const char *user, char *msg,
                size_t msglen)
 {
 	struct call_req q = {.type = type, .user = user};
@@ -111,7 +108,7 @@ static int ask(const char *config, enum ts_msg_type type, const char *user, char
 	return code;
 }
 
-static void config_with(char *path, size_t len, const char *name, const char *client,
+void config_with(char *path, size_t len, const char *name, const char *client,
                         const char *more)
 {
 	char extra[1500];
@@ -124,7 +121,7 @@ static void config_with(char *path, size_t len, const char *name, const char *cl
 
 /* A record for uid in the compiled-in keystore (another test or an
  * installed package may have made one): the broker looks there too. */
-static bool default_record(const char *user)
+bool default_record(const char *user)
 {
 	char p[600];
 
@@ -132,7 +129,7 @@ static bool default_record(const char *user)
 	return access(p, F_OK) == 0;
 }
 
-static int no_record_code(const char *user)
+int no_record_code(const char *user)
 {
 	return default_record(user) ? TS_E_CONFIG : TS_E_NOT_CONFIGURED;
 }
@@ -141,7 +138,7 @@ static int no_record_code(const char *user)
 
 /* The answer to a non-root peer of the daemon: ts_broker_serve_one in
  * process with that peer uid over a socket pair, as daemon.c calls it. */
-static int peer_ask_type(const char *config, uid_t peer, enum ts_msg_type type,
+int peer_ask_type(const char *config, uid_t peer, enum ts_msg_type type,
                          const char *user, char *msg, size_t msglen)
 {
 	struct ts_serve_opts so = {.config_path = config};
@@ -301,6 +298,37 @@ static void test_config_lockout(void)
 	CHECK_INT(ask(cfg, TS_MSG_REVALIDATE, "bob", NULL, 0), 0);
 }
 
+/* An identity-provider-only user (no local account: its uid comes from
+ * the NSS cache) with a record fails closed too; one without a record is
+ * left alone. */
+static void test_idp_only_record(void)
+{
+	struct call_req q = {.type = TS_MSG_LOGIN, .user = "ext-zed", .password = "ext-zed-pw"};
+	struct ts_client_result res;
+	char nss[600], more[900], c[800], msg[600];
+
+	CHECK_MSG(getpwnam("ext-zed") == NULL, "ext-zed is no local account");
+	snprintf(nss, sizeof(nss),
+	         "nss_cache = %s/nss-attack/users.cache\nnss_resolve_unknown = ext-[a-z]+\n",
+	         idp.dir);
+	config_with(c, sizeof(c), "nss", "conf", nss);
+	CHECK_INT(call_as(broker_bin, c, &q, &res), 0);
+	CHECK_INT(res.code, 0);
+	ts_client_result_clear(&res);
+	/* a typo (the cache's path is read from the file leniently), then a
+	 * value validation refuses (the file parsed) */
+	snprintf(more, sizeof(more), "%shttp_timeout = 1O\n", nss);
+	config_with(c, sizeof(c), "nss-typo", "conf", more);
+	CHECK_INT(ask(c, TS_MSG_REVALIDATE, "ext-zed", msg, sizeof(msg)), TS_E_CONFIG);
+	CHECK_MSG(strstr(msg, "ext-zed has a tokenseal sign-in and is refused"), "%s", msg);
+	CHECK_INT(ask(c, TS_MSG_REVALIDATE, "ext-blank", NULL, 0), TS_E_NOT_CONFIGURED);
+	snprintf(more, sizeof(more), "%smin_uid = 60001\n", nss);
+	config_with(c, sizeof(c), "nss-minuid", "conf", more);
+	CHECK_INT(ask(c, TS_MSG_REVALIDATE, "ext-zed", msg, sizeof(msg)), TS_E_CONFIG);
+	CHECK_INT(ask(c, TS_MSG_OPEN_SESSION, "ext-zed", NULL, 0), TS_E_CONFIG);
+	CHECK_INT(ask(c, TS_MSG_REVALIDATE, "ext-blank", NULL, 0), TS_E_NOT_CONFIGURED);
+}
+
 /* Forged log lines through the service name and the method. */
 static void test_log_forgery(void)
 {
@@ -423,215 +451,6 @@ static void test_auth_stored(void)
 	}
 }
 
-/* ---- the regress group --------------------------------------------------- */
-
-static void copy_file(const char *from, const char *to, const char *prefix)
-{
-	size_t n = 0, pl = prefix ? strlen(prefix) : 0;
-	char *text = ts_test_read_file(from, &n);
-	char *all = malloc(n + pl + 1);
-
-	CHECK(all);
-	memcpy(all, prefix ? prefix : "", pl);
-	memcpy(all + pl, text, n);
-	ts_test_write_file(to, all, n + pl, 0644);
-	free(all);
-	free(text);
-}
-
-static void test_shipped_config(void)
-{
-	static const enum ts_msg_type types[] = {TS_MSG_REVALIDATE, TS_MSG_LOGIN,
-	                                         TS_MSG_OPEN_SESSION, TS_MSG_CLOSE_SESSION,
-	                                         TS_MSG_STATUS};
-	struct call_req dq = {.type = TS_MSG_DOCTOR, .user = "root"};
-	struct ts_client_result res;
-	char shipped[800], want[900], msg[600], prefix[6000], ks2[800];
-	bool had_default = access(TS_DEFAULT_KEYSTORE_DIR, F_OK) == 0;
-
-	snprintf(shipped, sizeof(shipped), "%s/shipped.conf", idp.dir);
-	copy_file(example, shipped, NULL);
-	snprintf(want, sizeof(want),
-	         "tokenseal is not configured yet: set issuer and client_id in %s", shipped);
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		CHECK_INT(ask(shipped, types[i], "carol", msg, sizeof(msg)), no_record_code("carol"));
-		if (!default_record("carol"))
-			CHECK_STR(msg, want);
-	}
-	CHECK_INT(ask(shipped, TS_MSG_KEYSTORE, "root", msg, sizeof(msg)), TS_E_NOT_CONFIGURED);
-	CHECK_STR(msg, want);
-	/* doctor: exactly the two keys to set, each with its fix (nothing
-	 * else of the shipped file is a problem) */
-	CHECK_INT(call_as(broker_bin, shipped, &dq, &res), 0);
-	CHECK_INT(res.code, TS_E_NOT_CONFIGURED);
-	CHECK_STR(res.message, want);
-	snprintf(prefix, sizeof(prefix),
-	         "{\"checks\":[{\"name\":\"config\",\"level\":\"fail\",\"detail\":\"%s: issuer is "
-	         "not set\",\"fix\":\"set issuer = the https:// URL of your identity provider in "
-	         "%s\"},{\"name\":\"config\",\"level\":\"fail\",\"detail\":\"%s: client_id is not "
-	         "set\",\"fix\":\"set client_id = the client id registered at the identity "
-	         "provider in %s\"}]}",
-	         shipped, shipped, shipped, shipped);
-	CHECK_STR(res.status_json, prefix);
-	ts_client_result_clear(&res);
-	CHECK_MSG(had_default || access(TS_DEFAULT_KEYSTORE_DIR, F_OK) != 0,
-	          "the record checks created no keystore at %s", TS_DEFAULT_KEYSTORE_DIR);
-
-	/* the shipped file with issuer and client_id set (and this test's
-	 * private paths) is a working configuration: a public client */
-	snprintf(ks2, sizeof(ks2), "%s/ks-shipped", idp.dir);
-	snprintf(prefix, sizeof(prefix),
-	         "issuer = %s\nclient_id = public_client\nca_file = %s/ca.pem\nkeystore_dir = %s\n"
-	         "key_file = %s/shipped.key\nsocket_path = %s/none.sock\n"
-	         "login_methods = password\n",
-	         idp.issuer, idp.dir, ks2, idp.dir, idp.dir);
-	copy_file(example, shipped, prefix);
-	CHECK_INT(ask(shipped, TS_MSG_STATUS, "carol", msg, sizeof(msg)), 0);
-	snprintf(want, sizeof(want), "carol is not signed in at %s", idp.issuer);
-	CHECK_STR(msg, want);
-}
-
-/* A password that ends in a blank is the password: the conversation
- * answer reaches the server with every byte. ext-blank is an IdP-only
- * account (no local user), authorised through nss_resolve_unknown. */
-static void test_password_trailing_blank(void)
-{
-	struct ts_client_result res;
-	char c[800], more[900], want[600];
-	struct call_req q = {.type = TS_MSG_LOGIN, .user = "ext-blank"};
-
-	snprintf(more, sizeof(more),
-	         "nss_cache = %s/nss-blank/users.cache\nnss_resolve_unknown = ext-[a-z]+\n",
-	         idp.dir);
-	config_with(c, sizeof(c), "blank", "conf", more);
-	/* a sign-in writes the cache that carries nss_resolve_unknown */
-	q.user = "bob";
-	q.password = "bob-pw";
-	CHECK_INT(call_as(broker_bin, c, &q, &res), 0);
-	CHECK_INT(res.code, 0);
-	ts_client_result_clear(&res);
-	/* without the blank: the server refuses (so the blank matters) */
-	q.user = "ext-blank";
-	q.password = "ext blank pw";
-	CHECK_INT(call_as(broker_bin, c, &q, &res), 0);
-	CHECK_INT(res.code, TS_E_NEEDS_LOGIN);
-	ts_client_result_clear(&res);
-	q.password = "ext blank pw ";
-	CHECK_INT(call_as(broker_bin, c, &q, &res), 0);
-	CHECK_INT(res.code, 0);
-	snprintf(want, sizeof(want), "signed in to %s as ext-blank (password)", idp.issuer);
-	CHECK_STR(res.message, want);
-	ts_client_result_clear(&res);
-}
-
-/* The child of test_pwbuf_erange, under nss_wrapper: one STATUS request
- * for the user served in process (ts_broker_serve_one, as the daemon and
- * exec mode do); prints "CODE MESSAGE". */
-static int erange_child(const char *config)
-{
-	char msg[600];
-	int code;
-
-	CHECK(sodium_init() >= 0 && oauth_global_init() >= 0); /* as the broker's main does */
-	code = peer_ask_type(config, 0, TS_MSG_STATUS, "longgecos", msg, sizeof(msg));
-
-	printf("%d %s\n", code, msg);
-	return 0;
-}
-
-/* A passwd entry larger than the broker's first getpwnam_r buffer (a long
- * gecos): ERANGE grows the buffer; it is never "no local user". */
-static void test_pwbuf_erange(void)
-{
-	char pw[800], gr[800], line[8300], out[800], want[800];
-	char envs[3][1100], *envp[4];
-	char gecos[7001];
-	int p[2], st = 0;
-	ssize_t n, got = 0;
-	pid_t pid;
-
-	if (!nss_wrapper[0]) {
-		snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s",
-		         " nss_wrapper");
-		fprintf(stderr, "   SKIPPED: nss_wrapper is not installed\n");
-		return;
-	}
-	memset(gecos, 'G', sizeof(gecos) - 1);
-	gecos[sizeof(gecos) - 1] = '\0';
-	snprintf(pw, sizeof(pw), "%s/erange.passwd", idp.dir);
-	snprintf(gr, sizeof(gr), "%s/erange.group", idp.dir);
-	snprintf(line, sizeof(line),
-	         "root:x:0:0:root:/root:/bin/sh\nlonggecos:x:1004:1004:%s:/home/longgecos:/bin/sh\n",
-	         gecos);
-	ts_test_write_file(pw, line, strlen(line), 0644);
-	snprintf(line, sizeof(line), "root:x:0:\nlonggecos:x:1004:\n");
-	ts_test_write_file(gr, line, strlen(line), 0644);
-	snprintf(envs[0], sizeof(envs[0]), "LD_PRELOAD=%s", nss_wrapper);
-	snprintf(envs[1], sizeof(envs[1]), "NSS_WRAPPER_PASSWD=%s", pw);
-	snprintf(envs[2], sizeof(envs[2]), "NSS_WRAPPER_GROUP=%s", gr);
-	for (int i = 0; i < 3; i++)
-		envp[i] = envs[i];
-	envp[3] = NULL;
-	CHECK(pipe(p) == 0);
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		dup2(p[1], STDOUT_FILENO);
-		close(p[0]);
-		execle(self_bin, self_bin, broker_bin, "--erange-child", cfg, (char *)NULL, envp);
-		_exit(127);
-	}
-	close(p[1]);
-	while (got < (ssize_t)sizeof(out) - 1 &&
-	       (n = read(p[0], out + got, sizeof(out) - 1 - (size_t)got)) > 0)
-		got += n;
-	out[got] = '\0';
-	close(p[0]);
-	CHECK(waitpid(pid, &st, 0) == pid);
-	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child ran");
-	snprintf(want, sizeof(want), "0 longgecos is not signed in at %s\n", idp.issuer);
-	CHECK_STR(out, want);
-}
-
-/* This host's clock outside the server certificate's validity (3 days
- * from now): the answer says the clock may be wrong, with the server's
- * time, instead of "check the issuer URL and ca_file". */
-static void clock_case(const char *offset, const char *tls_text)
-{
-	struct ts_client_result res;
-	struct call_req q = {.type = TS_MSG_LOGIN, .user = "carol", .password = "carol-pw"};
-	char wrap[800];
-	FILE *f;
-
-	snprintf(wrap, sizeof(wrap), "%s/faketime-broker", ts_test_tmpdir());
-	f = fopen(wrap, "w");
-	CHECK(f);
-	fprintf(f, "#!/bin/sh\nexec /usr/bin/faketime -f '%s' '%s' \"$@\"\n", offset, broker_bin);
-	CHECK(fclose(f) == 0);
-	CHECK(chmod(wrap, 0755) == 0);
-	CHECK_INT(call_as(wrap, cfg, &q, &res), 0);
-	CHECK_INT(res.code, TS_E_SERVER_CONFIG);
-	CHECK_MSG(strstr(res.message, tls_text), "the TLS reason: %s", res.message);
-	CHECK_MSG(strstr(res.message, "this host's clock may be wrong: it says "),
-	          "names the clock: %s", res.message);
-	CHECK_MSG(strstr(res.message, ", the server says "), "with the server's time: %s",
-	          res.message);
-	CHECK_MSG(!strstr(res.message, "check the issuer URL and ca_file"), "%s", res.message);
-	ts_client_result_clear(&res);
-}
-
-static void test_tls_clock(void)
-{
-	if (access("/usr/bin/faketime", X_OK) != 0) {
-		snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s",
-		         " faketime");
-		fprintf(stderr, "   SKIPPED: faketime is not installed\n");
-		return;
-	}
-	clock_case("+30d", "expired");
-	clock_case("-30d", "not yet valid");
-}
-
 int main(int argc, char **argv)
 {
 	char extra[1200];
@@ -680,14 +499,12 @@ int main(int argc, char **argv)
 	}
 	if (attack) {
 		RUN(test_config_lockout);
+		RUN(test_idp_only_record);
 		RUN(test_log_forgery);
 		RUN(test_auth_stored);
 	} else {
 		CHECK_MSG(example[0], "the path of docs/tokenseal.conf.example");
-		RUN(test_shipped_config);
-		RUN(test_password_trailing_blank);
-		RUN(test_pwbuf_erange);
-		RUN(test_tls_clock);
+		broker_regress_run();
 	}
 	ts_leak_scan_file("the broker's log", logfile);
 	if (missing[0])
