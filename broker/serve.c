@@ -423,7 +423,7 @@ static void run_engine(struct ts_config *cfg, struct ks *ks, struct oauth_client
 		ts_log(LOG_WARNING,
 		       "%s signed in with the resource-owner password grant, a legacy "
 		       "grant (RFC 9700 §2.4); prefer login_methods = device",
-		       req->user);
+		       req->user_log ? req->user_log : "?");
 	if (oauth_clock_skew(oc) > TS_SKEW_WARN_SECONDS ||
 	    oauth_clock_skew(oc) < -TS_SKEW_WARN_SECONDS)
 		ts_log(LOG_WARNING,
