@@ -76,6 +76,17 @@ static int ask(struct ts_engine *e, const char *text, bool echo, char **ret)
 	return 0;
 }
 
+/* A pasted token (access or refresh) often carries a trailing newline or
+ * blanks from the copy; a token never ends in one. Only tokens are
+ * trimmed: a password keeps every byte (a trailing space is part of it). */
+static void trim_pasted(char *s)
+{
+	for (size_t n = strlen(s);
+	     n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t');
+	     n--)
+		s[n - 1] = '\0';
+}
+
 #define TS_DEVICE_PROMPT_TAIL "Press Enter once you have approved it: "
 
 /* The sign-in text of a device login: URL, code, optional QR code. */
@@ -254,6 +265,8 @@ static int login_obtain(struct ts_engine *e, const struct ts_request *req, enum 
 		 * another client is refused by the server (RFC 6749 §6) */
 		r = ask(e, "Refresh token: ", false, &answer);
 		if (r == 0)
+			trim_pasted(answer);
+		if (r == 0)
 			r = oauth_refresh(e->oauth, answer, NULL, tok, err);
 		break;
 	case EM_CLIENT_CREDENTIALS:
@@ -263,6 +276,7 @@ static int login_obtain(struct ts_engine *e, const struct ts_request *req, enum 
 	default:
 		r = ask(e, "Access token: ", false, &answer);
 		if (r == 0) {
+			trim_pasted(answer);
 			tok->access_token = TS_TAKE_PTR(answer);
 			tok->expires_in = OAUTH_DEFAULT_EXPIRES_IN;
 			tok->obtained_local = (time_t)eng_local_now(e);
@@ -434,6 +448,45 @@ out:
 	return r;
 }
 
+/*
+ * The stored tokens stand in for a sign-in only where the module would let
+ * them (defence in depth: a caller that is not pam_tokenseal, or one that
+ * got it wrong, is refused here too): the service's auth_with_stored_token,
+ * and the same-user proof -- never with a remote host (the caller's real
+ * uid is checked by serve.c, a daemon peer's uid by authorize()). 0, or
+ * TS_E_PERM with out filled.
+ */
+static int stored_use_allowed(struct ts_engine *e, const struct ts_request *req,
+                              struct ts_outcome *out)
+{
+	if ((req->flags & TS_FLAG_SAME_USER) && req->rhost) {
+		eng_set_msg(out, TS_E_PERM, TS_STATE_NONE,
+		            "a request for %s claims the caller is the user but comes from the "
+		            "remote host %s: refused (a stored sign-in never stands in for a "
+		            "remote login)",
+		            req->user_log ? req->user_log : "?", req->rhost);
+		return TS_E_PERM;
+	}
+	if (req->type != TS_MSG_AUTH_STORED)
+		return 0;
+	if (!e->cfg->auth_with_stored_token) {
+		eng_set_msg(out, TS_E_PERM, TS_STATE_NONE,
+		            "auth_with_stored_token is not enabled for the service %s: the stored "
+		            "sign-in of %s does not authenticate here",
+		            req->service ? req->service : "(none)",
+		            req->user_log ? req->user_log : "?");
+		return TS_E_PERM;
+	}
+	if (!(req->flags & TS_FLAG_SAME_USER)) {
+		eng_set_msg(out, TS_E_PERM, TS_STATE_NONE,
+		            "the stored sign-in of %s authenticates only a caller who is that "
+		            "user (same real uid, no remote host): refused",
+		            req->user_log ? req->user_log : "?");
+		return TS_E_PERM;
+	}
+	return 0;
+}
+
 int eng_login(struct ts_engine *e, const struct ts_request *req, struct ts_outcome *out)
 {
 	struct oauth_tokens tok = {0};
@@ -442,6 +495,9 @@ int eng_login(struct ts_engine *e, const struct ts_request *req, struct ts_outco
 	enum eng_method m;
 	int r;
 
+	r = stored_use_allowed(e, req, out);
+	if (r < 0)
+		return r;
 	if (req->type == TS_MSG_AUTH_STORED ||
 	    (e->cfg->auth_with_stored_token && (req->flags & TS_FLAG_SAME_USER) &&
 	     req->type == TS_MSG_LOGIN)) {

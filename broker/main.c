@@ -318,7 +318,10 @@ int main(int argc, char **argv)
 		      stderr);
 		return 2;
 	}
-	/* sudo's shape (real uid the invoking user, euid 0): become wholly root */
+	/* sudo's shape (real uid the invoking user, euid 0): become wholly root,
+	 * remembering who called (a same-user request must be that user) */
+	opts.caller_known = true;
+	opts.caller_ruid = getuid();
 	if (become_root() < 0)
 		return 2;
 	config = config_path(config, config_buf, sizeof(config_buf));

@@ -14,10 +14,14 @@
 #include "lifecycle.h"
 #include "nss_update.h"
 #include "serve.h"
+#include "serve_config.h"
 #include "ts_error.h"
 #include "ts_log.h"
 #include "ts_mem.h"
 #include "ts_proto.h"
+
+/* The largest getpwnam_r buffer tried (it doubles from 4 KiB on ERANGE). */
+#define TS_PWBUF_MAX (1024 * 1024)
 
 struct conv_ctx {
 	int in_fd, out_fd, timeout_ms;
@@ -91,10 +95,8 @@ static int conv_prompt(void *ctx, const char *text, bool echo, char **ret_answer
 		ts_erase_free(ans, (size_t)f->len + 1);
 		goto out;
 	}
-	/* a pasted token often carries a trailing newline or blanks */
-	for (size_t n = strlen(ans);
-	     n > 0 && (ans[n - 1] == '\n' || ans[n - 1] == '\r' || ans[n - 1] == ' '); n--)
-		ans[n - 1] = '\0';
+	/* every byte as typed: a password may end in a blank (a pasted token
+	 * is trimmed where it is used, engine_login.c) */
 	*ret_answer = ans;
 	r = 0;
 out:
@@ -132,22 +134,60 @@ static bool is_request(uint8_t t)
 	return t >= TS_MSG_LOGIN && t <= TS_MSG_LAST_REQUEST;
 }
 
-/* Anyone but root acts only for the user whose name maps to their uid. */
+/* Anyone but root acts only for the user whose name maps to their uid.
+ * ERANGE (an entry larger than the buffer: long gecos, a big directory
+ * entry) grows the buffer; it never reads as "no such user". Other lookup
+ * errors are errors (-EIO class), not -ENOENT. */
 static int authorize(const char *user, uid_t peer_uid, uid_t *ret_uid)
 {
 	struct passwd pw, *res = NULL;
-	char buf[4096];
+	size_t len = 4096;
+	char *buf = NULL;
+	int e;
 
-	if (getpwnam_r(user, &pw, buf, sizeof(buf), &res) != 0 || !res)
+	for (;;) {
+		char *nb = realloc(buf, len);
+
+		if (!nb) {
+			free(buf);
+			return -ENOMEM;
+		}
+		buf = nb;
+		e = getpwnam_r(user, &pw, buf, len, &res);
+		if (e != ERANGE || len >= TS_PWBUF_MAX)
+			break;
+		len *= 2;
+	}
+	if (e == 0 && !res) {
+		free(buf);
 		return -ENOENT;
-	if (peer_uid != 0 && res->pw_uid != peer_uid)
+	}
+	if (e != 0) {
+		free(buf);
+		return e == ENOENT || e == ESRCH || e == EBADF || e == EPERM ? -ENOENT : -e;
+	}
+	if (peer_uid != 0 && res->pw_uid != peer_uid) {
+		free(buf);
 		return TS_E_PERM;
+	}
 	*ret_uid = res->pw_uid;
+	free(buf);
 	return 0;
 }
 
+/* Who the configuration is loaded for: decides what an unusable one
+ * answers (serve_config.h). */
+struct cfg_for {
+	uid_t peer_uid;
+	bool uid_known;    /* req->uid is the user's */
+	bool root_request; /* DOCTOR, KEYSTORE: about the host, not a user */
+};
+
 static int load_config(const struct ts_serve_opts *opts, const struct ts_request *req,
                        struct ts_config *cfg, struct ts_outcome *out);
+static int load_config_for(const struct ts_serve_opts *opts, const struct ts_request *req,
+                           const struct cfg_for *who, struct ts_config *cfg,
+                           struct ts_outcome *out);
 
 /*
  * A name no local source knows (the broker's own lookups skip the NSS
@@ -208,31 +248,28 @@ static const char *type_name(enum ts_msg_type t)
 	}
 }
 
-/* Config problems go where the broker's log goes (syslog, or stderr with
- * --debug): in exec mode the broker's own stderr is /dev/null. */
-TS_PRINTF(3, 0)
-static void config_log(void *ctx, int priority, const char *fmt, va_list ap)
-{
-	(void)ctx;
-	ts_vlog(priority, fmt, ap);
-}
-
-static const struct ts_config_report config_report = {config_log, NULL};
-
+/* One log line per request. Every field a caller chose (the user and
+ * service names, the method and the remote host, which reach the message)
+ * is sanitised: no caller can start a line of its own in the log. */
 static void log_outcome(const struct ts_request *req, const struct ts_outcome *o)
 {
 	int prio = o->code == 0 ? LOG_INFO : LOG_NOTICE;
+	char service[TS_NAME_MAX], msg[TS_MESSAGE_MAX], warn[OAUTH_MSG_MAX];
+	const char *user = req->user_log ? req->user_log : "?";
 
 	if (o->code == TS_E_SERVER_CONFIG || o->code == TS_E_CONFIG)
 		prio = LOG_ERR;
-	ts_log(prio, "%s for %s (service %s): %s [%s, %s]", type_name(req->type),
-	       req->user_log ? req->user_log : "?",
-	       req->service ? req->service : "-", o->message, ts_strerror(o->code),
-	       ts_state_name(o->state));
-	if (o->answer_warnings[0])
+	ts_sanitize_text(service, sizeof(service), req->service ? req->service : "-",
+	                 req->service ? strlen(req->service) : 1);
+	ts_sanitize_text(msg, sizeof(msg), o->message, strlen(o->message));
+	ts_log(prio, "%s for %s (service %s): %s [%s, %s]", type_name(req->type), user, service,
+	       msg, ts_strerror(o->code), ts_state_name(o->state));
+	if (o->answer_warnings[0]) {
+		ts_sanitize_text(warn, sizeof(warn), o->answer_warnings,
+		                 strlen(o->answer_warnings));
 		ts_log(LOG_WARNING, "%s for %s: the server's token answer was used, but: %s",
-		       type_name(req->type), req->user_log ? req->user_log : "?",
-		       o->answer_warnings);
+		       type_name(req->type), user, warn);
+	}
 }
 
 struct req_bufs {
@@ -316,14 +353,15 @@ static unsigned lock_wait_ms(const struct ts_config *cfg)
 /* Configuration, keystore and OAuth client for req. 0, or negative with out
  * filled. */
 static int open_engine(const struct ts_serve_opts *opts, const struct ts_request *req,
-                       struct ts_config *cfg, struct ks **ret_ks, struct oauth_client **ret_oc,
-                       struct ts_outcome *out)
+                       uid_t peer_uid, struct ts_config *cfg, struct ks **ret_ks,
+                       struct oauth_client **ret_oc, struct ts_outcome *out)
 {
+	struct cfg_for user = {.peer_uid = peer_uid, .uid_known = true};
 	struct ks_open_opts kopts = {0};
 	struct oauth_error oerr = {0};
 	int r;
 
-	r = load_config(opts, req, cfg, out);
+	r = load_config_for(opts, req, &user, cfg, out);
 	if (r < 0)
 		return r;
 	if (!ts_config_uid_served(cfg, req->uid)) {
@@ -385,7 +423,7 @@ static void run_engine(struct ts_config *cfg, struct ks *ks, struct oauth_client
 		ts_log(LOG_WARNING,
 		       "%s signed in with the resource-owner password grant, a legacy "
 		       "grant (RFC 9700 §2.4); prefer login_methods = device",
-		       req->user);
+		       req->user_log ? req->user_log : "?");
 	if (oauth_clock_skew(oc) > TS_SKEW_WARN_SECONDS ||
 	    oauth_clock_skew(oc) < -TS_SKEW_WARN_SECONDS)
 		ts_log(LOG_WARNING,
@@ -398,28 +436,32 @@ static void run_engine(struct ts_config *cfg, struct ks *ks, struct oauth_client
 
 /* The configuration (alone for DOCTOR and KEYSTORE: no user record, no
  * min_uid). Root is about to trust every file it names: each one, and
- * every folder above it, must be safe from other users (safe_path). */
-static int load_config(const struct ts_serve_opts *opts, const struct ts_request *req,
-                       struct ts_config *cfg, struct ts_outcome *out)
+ * every folder above it, must be safe from other users (safe_path). When
+ * it cannot be used, out says what that means for this request: a user
+ * tokenseal never signed in is not refused (TS_E_NOT_CONFIGURED), one with
+ * a record is (TS_E_CONFIG), each with the problem named. */
+static int load_config_for(const struct ts_serve_opts *opts, const struct ts_request *req,
+                           const struct cfg_for *who, struct ts_config *cfg,
+                           struct ts_outcome *out)
 {
-	int r;
+	struct ts_cfg_status st;
 
-	ts_config_defaults(cfg);
-	r = ts_config_load(cfg, opts->config_path, req->service, &config_report);
-	if (r >= 0)
-		r = ts_config_validate(cfg, opts->config_path, &config_report);
-	if (r >= 0)
-		r = ts_config_check_paths(cfg, opts->config_path, &config_report);
-	if (r < 0) {
-		out->code = TS_E_CONFIG;
-		snprintf(out->message, sizeof(out->message),
-		         "configuration problem in %.300s (%s); ask the administrator",
-		         opts->config_path, ts_strerror(r));
-		return TS_E_CONFIG;
+	if (ts_serve_config_load(opts->config_path, req->service, cfg, &st) < 0) {
+		ts_serve_config_refuse(&st, cfg, req, who->uid_known, who->root_request,
+		                       who->peer_uid, out);
+		return out->code;
 	}
 	if (opts->debug)
 		cfg->debug = true;
 	return 0;
+}
+
+static int load_config(const struct ts_serve_opts *opts, const struct ts_request *req,
+                       struct ts_config *cfg, struct ts_outcome *out)
+{
+	struct cfg_for who = {.peer_uid = 0};
+
+	return load_config_for(opts, req, &who, cfg, out);
 }
 
 /* The requests that are not about one user's tokens, and the root-only
@@ -427,6 +469,7 @@ static int load_config(const struct ts_serve_opts *opts, const struct ts_request
 static int serve_special(const struct ts_serve_opts *opts, const struct ts_request *req,
                          uid_t peer_uid, struct ts_outcome *out)
 {
+	struct cfg_for host = {.peer_uid = peer_uid, .root_request = true};
 	struct ts_config cfg;
 
 	if (req->type == TS_MSG_LOGIN && req->method &&
@@ -444,16 +487,48 @@ static int serve_special(const struct ts_serve_opts *opts, const struct ts_reque
 			         "only root may manage the keystore");
 			return 1;
 		}
-		if (load_config(opts, req, &cfg, out) >= 0)
+		if (load_config_for(opts, req, &host, &cfg, out) >= 0)
 			(void)ts_admin_keystore(&cfg, req, out);
 		return 1;
 	}
 	if (req->type == TS_MSG_DOCTOR) {
-		if (load_config(opts, req, &cfg, out) >= 0)
+		if (load_config_for(opts, req, &host, &cfg, out) >= 0)
 			(void)ts_admin_doctor(&cfg, req, peer_uid == 0, out);
 		return 1;
 	}
 	return 0;
+}
+
+/* A name no local source knows while the configuration cannot be used:
+ * the uid the NSS cache gave it, if any, decides like a local user's
+ * (record: TS_E_CONFIG); with none, no record can be found and tokenseal
+ * stays out of the way (TS_E_NOT_CONFIGURED). 1 when out was filled. */
+static int unknown_user_unconfigured(const struct ts_serve_opts *opts, const struct ts_request *req,
+                                     uid_t peer_uid, struct ts_outcome *out)
+{
+	struct ts_request known = *req;
+	struct ts_cfg_status st;
+	struct ts_config cfg;
+	uint32_t uid = 0;
+	bool found;
+
+	if (ts_serve_config_load(opts->config_path, req->service, &cfg, &st) >= 0)
+		return 0;
+	/* an identity-provider-only user with a record must fail closed too:
+	 * the NSS cache (its path as far as the file parsed, else the default,
+	 * then the file's nss_cache line read leniently) is read, never
+	 * written, for the uid it was given */
+	found = ts_nss_lookup_uid(&cfg, req->user, &uid) == 0;
+	if (!found && st.file_nss_cache[0] &&
+	    ts_strlcpy(cfg.nss_cache, st.file_nss_cache, sizeof(cfg.nss_cache)) == 0)
+		found = ts_nss_lookup_uid(&cfg, req->user, &uid) == 0;
+	if (found && (peer_uid == 0 || uid == peer_uid)) {
+		known.uid = (uid_t)uid;
+		ts_serve_config_refuse(&st, &cfg, &known, true, false, peer_uid, out);
+	} else {
+		ts_serve_config_refuse(&st, &cfg, req, false, false, peer_uid, out);
+	}
+	return 1;
 }
 
 int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd, uid_t peer_uid)
@@ -477,6 +552,15 @@ int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd,
 	r = authorize(req.user, peer_uid, &req.uid);
 	if (r == -ENOENT)
 		r = authorize_cached(opts, &req, peer_uid, &req.uid);
+	if (r == -ENOENT && unknown_user_unconfigured(opts, &req, peer_uid, &out))
+		goto send;
+	if (r < 0 && r != TS_E_PERM && r != -ENOENT) {
+		/* the lookup failed (no memory, an NSS source down): not "no such user" */
+		out.code = r;
+		snprintf(out.message, sizeof(out.message), "cannot look up the local user %s: %s",
+		         req.user_log, ts_strerror(r));
+		goto send;
+	}
 	if (r < 0) {
 		out.code = r;
 		snprintf(out.message, sizeof(out.message),
@@ -485,9 +569,18 @@ int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd,
 		         (unsigned)peer_uid, req.user_log);
 		goto send;
 	}
+	if ((req.flags & TS_FLAG_SAME_USER) && opts->caller_known && opts->caller_ruid != req.uid) {
+		/* the module sets it only when its host's real uid is the user's */
+		out.code = TS_E_PERM;
+		snprintf(out.message, sizeof(out.message),
+		         "a request for %s claims the caller is the user, but the caller is uid %u: "
+		         "refused",
+		         req.user_log, (unsigned)opts->caller_ruid);
+		goto send;
+	}
 	if (serve_special(opts, &req, peer_uid, &out))
 		goto send;
-	if (open_engine(opts, &req, &cfg, &ks, &oc, &out) >= 0)
+	if (open_engine(opts, &req, peer_uid, &cfg, &ks, &oc, &out) >= 0)
 		run_engine(&cfg, ks, oc, &conv, &req, &out);
 send:
 	log_outcome(&req, &out);

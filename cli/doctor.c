@@ -64,8 +64,11 @@ static void check_config(const struct cli *c, struct cli_doctor_count *n)
 		                c->config_path, (unsigned)st.st_uid,
 		                (unsigned)(st.st_mode & 07777));
 	else if (!c->cfg_ok)
-		cli_doctor_line(c, n, "fail", "config", "see the broker's log or run as root",
-		                "%s could not be read", c->config_path);
+		cli_doctor_line(c, n, "fail", "config",
+		                c->root ? "the lines below name each problem and its fix"
+		                        : "ask the administrator (root's `tokenseal doctor` names "
+		                          "each problem and its fix)",
+		                "%s does not parse", c->config_path);
 	else
 		cli_doctor_line(c, n, "ok", "config", NULL, "%s is root's, mode %04o",
 		                c->config_path, (unsigned)(st.st_mode & 07777));

@@ -675,8 +675,8 @@ int ts_config_parse(struct ts_config *c, const char *buf, size_t len, const char
 	}
 
 	if (st->p.errors) {
-		cfg_report(rep, LOG_ERR, "%s: %u error%s, configuration not loaded", origin,
-		       st->p.errors, st->p.errors == 1 ? "" : "s");
+		cfg_report(rep, LOG_ERR, TS_CONFIG_SUMMARY_FMT, origin, st->p.errors,
+		           st->p.errors == 1 ? "" : "s");
 		r = TS_E_CONFIG;
 	} else {
 		*c = *st->mine;

@@ -121,6 +121,35 @@ struct ts_config_report {
 	void *ctx;
 };
 
+/*
+ * The problems (LOG_ERR and worse) that ts_config_load, ts_config_validate
+ * and ts_config_check_paths report, kept in order for the caller to show
+ * ("FILE:LINE: key 'KEY': REASON", "FILE: KEY PATH refused: WHY", ...),
+ * each report also passed on to next (NULL: kept only). Pass &p->rep to
+ * the loaders. The closing "N errors, configuration not loaded" line is
+ * passed on, not kept.
+ */
+#define TS_CONFIG_PROBLEMS_MAX 8
+#define TS_CONFIG_PROBLEM_LEN 400
+struct ts_config_problems {
+	char text[TS_CONFIG_PROBLEMS_MAX][TS_CONFIG_PROBLEM_LEN];
+	unsigned count; /* problems reported: may exceed TS_CONFIG_PROBLEMS_MAX */
+	const struct ts_config_report *next;
+	struct ts_config_report rep;
+};
+
+void ts_config_problems_init(struct ts_config_problems *p, const struct ts_config_report *next)
+	TS_NONNULL(1);
+
+/* How many of p's problems are kept (at most TS_CONFIG_PROBLEMS_MAX). */
+unsigned ts_config_problems_kept(const struct ts_config_problems *p) TS_NONNULL(1);
+
+/* What to change for one kept problem of the file origin, as one line for
+ * `tokenseal doctor` ("set issuer = https://... in FILE", "create PATH ...").
+ * out is always NUL-terminated. */
+void ts_config_problem_fix(const char *problem, const char *origin, char *out, size_t outlen)
+	TS_NONNULL(1, 2, 3);
+
 /* Fill in every default. */
 void ts_config_defaults(struct ts_config *c) TS_NONNULL(1);
 

@@ -54,6 +54,10 @@ extern const size_t ts_config_n_keys;
 void cfg_report(const struct ts_config_report *rep, int prio, const char *fmt, ...)
     TS_PRINTF(3, 4);
 
+/* The closing line of a parse that failed (ts_config.c): a count, not a
+ * problem of its own, so ts_config_problems leaves it out. */
+#define TS_CONFIG_SUMMARY_FMT "%s: %u error%s, configuration not loaded"
+
 /* s (len bytes) sanitised and cut for a message. */
 #define SHOW_MAX 80
 const char *cfg_show(char out[SHOW_MAX], const char *s, size_t len);

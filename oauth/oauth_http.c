@@ -16,6 +16,7 @@
 
 #include <sys/stat.h>
 
+#include "oauth_clock.h"
 #include "oauth_internal.h"
 #include "oauth_testing.h"
 #include "ts_error.h"
@@ -432,14 +433,17 @@ static void set_options(struct oauth_client *c, const struct http_req *q, bool h
 
 /* A transfer that did not complete: the taxonomy class and its message. */
 static int transport_failure(struct oauth_client *c, CURLcode cc, const char *errbuf,
-                             const char *shown, struct oauth_error *err)
+                             const char *url, const char *shown, struct oauth_error *err)
 {
 	const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
-	char detail[CURL_ERROR_SIZE];
+	char detail[CURL_ERROR_SIZE], origin[TS_URL_MAX];
 	int r = curl_class(cc);
 
 	ts_sanitize_text(detail, sizeof(detail), why, strlen(why));
-	if (cc == CURLE_OPERATION_TIMEDOUT)
+	if (r == TS_E_SERVER_CONFIG && oauth_cert_time_problem(c->curl, cc, why)) {
+		url_origin(origin, sizeof(origin), url);
+		oauth_clock_fail(err, r, origin, shown, detail, c->cfg.http_timeout);
+	} else if (cc == CURLE_OPERATION_TIMEDOUT)
 		oauth_fail(err, r, "connection to %s: timed out after %u s", shown,
 		           c->cfg.http_timeout);
 	else if (r == TS_E_SERVER_CONFIG)
@@ -532,7 +536,7 @@ int oauth_http_do(struct oauth_client *c, const struct http_req *q, struct http_
 		goto fail;
 	}
 	if (cc != CURLE_OK) {
-		r = transport_failure(c, cc, errbuf, shown, err);
+		r = transport_failure(c, cc, errbuf, q->url, shown, err);
 		resp->status = 0;
 		goto fail;
 	}

@@ -29,3 +29,17 @@ if(TARGET tokenseal-broker)
 		ARGS $<TARGET_FILE:tokenseal> $<TARGET_FILE:tokenseal-broker>)
 	add_dependencies(test_isolation tokenseal tokenseal-broker)
 endif()
+
+# Root's CLI with a configuration the broker cannot use: the problem itself
+# in status and keystore, one fix per problem in doctor, the shipped
+# example "not configured yet".
+if(TARGET tokenseal-broker)
+	ts_add_unit_test(NAME test_cli_config
+		SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli_config.c ${CMAKE_CURRENT_LIST_DIR}/cli_run.c
+		LIBS ts_broker ts_keystore ts_oauth ts_common
+		LABELS cli idp
+		TIMEOUT 300
+		ARGS $<TARGET_FILE:tokenseal> $<TARGET_FILE:tokenseal-broker>
+			${PROJECT_SOURCE_DIR}/docs/tokenseal.conf.example)
+	add_dependencies(test_cli_config tokenseal tokenseal-broker)
+endif()

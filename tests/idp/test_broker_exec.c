@@ -224,14 +224,16 @@ static void test_min_uid(void)
 
 	CHECK_INT(call(broker_bin, cfg, TS_MSG_STATUS, "root", NULL, &res), 0);
 	CHECK_INT(res.code, TS_E_NOT_SERVED);
-	CHECK_STR(res.message, "root (uid 0) is below min_uid 1000: tokenseal does not sign in "
-	                       "root or system accounts unless min_uid allows them");
+	CHECK_STR(res.message, "root (uid 0) is outside min_uid 1000 .. max_uid 60000: tokenseal "
+	                       "does not sign in root, system accounts or nobody unless min_uid "
+	                       "and max_uid allow them");
 	ts_client_result_clear(&res);
 	config_with(c2, sizeof(c2), "minuid-high", "min_uid = 1002\n");
 	CHECK_INT(call(broker_bin, c2, TS_MSG_STATUS, "alice", NULL, &res), 0);
 	CHECK_INT(res.code, TS_E_NOT_SERVED);
-	CHECK_STR(res.message, "alice (uid 1001) is below min_uid 1002: tokenseal does not sign "
-	                       "in root or system accounts unless min_uid allows them");
+	CHECK_STR(res.message, "alice (uid 1001) is outside min_uid 1002 .. max_uid 60000: "
+	                       "tokenseal does not sign in root, system accounts or nobody unless "
+	                       "min_uid and max_uid allow them");
 	ts_client_result_clear(&res);
 	config_with(c0, sizeof(c0), "minuid-zero", "min_uid = 0\n");
 	CHECK_INT(call(broker_bin, c0, TS_MSG_STATUS, "root", NULL, &res), 0);

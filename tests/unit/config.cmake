@@ -9,3 +9,7 @@ ts_add_unit_test(NAME test_config_doc
 	LIBS ts_common LABELS unit
 	ARGS ${PROJECT_SOURCE_DIR}/docs/man/tokenseal.conf.5
 	     ${PROJECT_SOURCE_DIR}/docs/tokenseal.conf.example)
+# The configuration's problems kept for the caller, and doctor's fix for each.
+ts_add_unit_test(NAME test_config_problems
+	SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_config_problems.c
+	LIBS ts_common LABELS unit)

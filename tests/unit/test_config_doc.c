@@ -8,9 +8,11 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ts_config.h"
+#include "ts_error.h"
 #include "ts_test.h"
 
 static unsigned reports;
@@ -64,17 +66,42 @@ int main(int argc, char **argv)
 		CHECK_MSG(in_example, "key '%s' is not in %s", k, argv[2]);
 	}
 
-	ts_config_defaults(&c);
-	CHECK_INT(ts_config_parse(&c, example, len, NULL, argv[2], &rep), 0);
-	CHECK_INT(reports, 0);
-	CHECK_INT(ts_config_validate(&c, argv[2], &rep), 0);
-	/* and every service section of it is valid too */
-	static const char *const services[] = {"sudo", "sshd"};
-	for (size_t i = 0; i < TS_ARRAY_SIZE(services); i++) {
+	/* as shipped: it parses without a word, and validation names exactly
+	 * the two keys an administrator sets first (the broker's "not
+	 * configured yet" state: issuer and client_id both unset) */
+	{
+		struct ts_config_problems probs;
+
 		ts_config_defaults(&c);
-		CHECK_INT(ts_config_parse(&c, example, len, services[i], argv[2], &rep), 0);
-		CHECK_MSG(ts_config_validate(&c, argv[2], &rep) == 0, "[service %s] of %s is valid",
-		          services[i], argv[2]);
+		CHECK_INT(ts_config_parse(&c, example, len, NULL, argv[2], &rep), 0);
+		CHECK_INT(reports, 0);
+		CHECK_MSG(!c.issuer[0] && !c.client_id[0], "issuer and client_id are commented out");
+		ts_config_problems_init(&probs, NULL);
+		CHECK_INT(ts_config_validate(&c, argv[2], &probs.rep), TS_E_CONFIG);
+		CHECK_INT(probs.count, 2);
+		CHECK_MSG(strstr(probs.text[0], ": issuer is not set"), "%s", probs.text[0]);
+		CHECK_MSG(strstr(probs.text[1], ": client_id is not set"), "%s", probs.text[1]);
+	}
+	/* with those two set (a public client, as the file suggests), the top
+	 * level and every service section of it are valid */
+	{
+		static const char head[] = "issuer = https://idp.example.org/realms/main\n"
+		                           "client_id = tokenseal-host\n";
+		static const char *const services[] = {NULL, "sudo", "sshd"};
+		char *full = malloc(sizeof(head) + len);
+
+		CHECK(full);
+		memcpy(full, head, sizeof(head) - 1);
+		memcpy(full + sizeof(head) - 1, example, len);
+		for (size_t i = 0; i < TS_ARRAY_SIZE(services); i++) {
+			ts_config_defaults(&c);
+			CHECK_INT(ts_config_parse(&c, full, sizeof(head) - 1 + len, services[i], argv[2],
+			                          &rep),
+			          0);
+			CHECK_MSG(ts_config_validate(&c, argv[2], &rep) == 0, "[service %s] of %s is valid",
+			          services[i] ? services[i] : "(top)", argv[2]);
+		}
+		free(full);
 	}
 	CHECK_INT(reports, 0);
 
