@@ -67,6 +67,12 @@ void eng_server_error_msg(struct ts_outcome *o, const struct ts_engine *e, int r
 		        e->cfg->issuer, err->message[0] ? err->message : "no answer");
 		break;
 	case TS_E_SERVER_CONFIG:
+		if (err->clock_suspect) {
+			/* not the administrator's configuration: this host's time */
+			eng_set_msg(o, r, TS_STATE_UNAVAILABLE, "cannot talk to %s: %s", e->cfg->issuer,
+			            err->message);
+			break;
+		}
 		eng_set_msg(o, r, TS_STATE_UNAVAILABLE,
 		        "configuration error talking to %s (%s); ask the administrator",
 		        e->cfg->issuer, err->message[0] ? err->message : ts_strerror(r));

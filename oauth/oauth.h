@@ -47,6 +47,7 @@ struct oauth_error {
 	char description[OAUTH_DESC_MAX];      /* server's "error_description", sanitised */
 	char message[OAUTH_MSG_MAX];	       /* full sentence for a log or an admin */
 	long retry_after;		       /* seconds, from 429/503 Retry-After; 0 = none */
+	bool clock_suspect; /* TLS refused a certificate outside its validity here */
 };
 
 /* Identity claims taken from an id_token (decoded, not signature-checked:

@@ -83,6 +83,8 @@ int oauth_clock_fail(struct oauth_error *err, int code, const char *origin, cons
 	char here[64], there[64];
 
 	utc_text(here, sizeof(here), time(NULL));
+	if (err)
+		err->clock_suspect = true;
 	if (server > 0) {
 		utc_text(there, sizeof(there), server);
 		return oauth_fail(err, code,
