@@ -98,6 +98,7 @@ struct ts_config {
 	char nss_home[TS_PATH_MAX];	/* template: %u name, %U uid, %% */
 	char nss_shell[TS_PATH_MAX];
 	char nss_resolve_unknown[TS_CONFIG_LINE_MAX]; /* POSIX ERE; "" = off */
+	char nss_reserved_names[TS_CONFIG_LINE_MAX]; /* names, "prefix*"; "" = the built-in list only */
 };
 
 /* nss_cache = none: the broker writes no NSS user cache. */

@@ -99,6 +99,13 @@ static void check_nss(const struct ts_config *c, const char *origin,
 			(*errors)++;
 		}
 	}
+	if (!ts_nsscache_reserved_list_valid(c->nss_reserved_names)) {
+		cfg_report(rep, LOG_ERR,
+		       "%s: nss_reserved_names '%s' must list user or group names (a trailing * "
+		       "makes a prefix) separated by commas or blanks",
+		       origin, cfg_show(sv, c->nss_reserved_names, strlen(c->nss_reserved_names)));
+		(*errors)++;
+	}
 }
 
 /* URLs and paths of the key table: each problem reported, counted in *errors. */

@@ -40,6 +40,112 @@ bool ts_nsscache_name_valid(const char *name)
 	return !digits_only;
 }
 
+/*
+ * The built-in names never published (docs/nss.md keeps the same list):
+ * root and the privileged groups; Debian's base-passwd users and groups and
+ * Fedora's setup package; the accounts common packages create with
+ * `adduser --system` / `useradd -r` (a name taken by an IdP user before the
+ * package is installed would make the package adopt that user).
+ */
+static const char *const builtin_reserved[] = {
+    /* privileged: membership or the name gives root or the hardware */
+    "root", "toor", "admin", "admins", "administrator", "sudo", "sudoers", "wheel", "adm",
+    "staff", "shadow", "disk", "kmem", "mem", "docker", "lxd", "incus", "incus-admin", "libvirt",
+    "libvirt-qemu", "kvm", "podman", "systemd-journal", "lpadmin", "sambashare", "ssl-cert",
+    "ssh_keys", "tty", "utmp", "input", "render", "video", "audio", "netdev", "plugdev",
+    "dialout", "tape", "cdrom", "floppy", "operator", "wireshark", "tcpdump", "pcap",
+    "bluetooth", "scanner", "printadmin", "sgx", "tss", "ftp", "halt", "shutdown", "lock",
+    /* Debian base-passwd and Fedora setup */
+    "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy",
+    "www-data", "backup", "list", "irc", "gnats", "nobody", "nogroup", "nfsnobody", "users",
+    "fax", "voice", "dip", "src", "sasl", "sshd", "ssh", "messagebus", "dbus", "polkitd",
+    "syslog", "uuidd", "nscd", "nslcd", "sssd", "chrony", "ntp", "avahi", "colord", "cups",
+    "saned", "pulse", "rtkit", "geoclue", "gdm", "lightdm", "sddm", "usbmux", "dnsmasq",
+    "landscape", "pollinate", "statd", "rpc", "rpcuser", "unbound", "clevis", "utempter",
+    /* accounts common server packages create */
+    "postgres", "mysql", "mariadb", "redis", "nginx", "apache", "httpd", "memcache",
+    "memcached", "mongodb", "git", "gitlab", "jenkins", "elasticsearch", "rabbitmq", "named",
+    "bind", "postfix", "dovecot", "exim", "smmsp", "squid", "haproxy", "varnish", "zabbix",
+    "nagios", "prometheus", "grafana", "influxdb", "containerd", "qemu", "vboxusers",
+    "openldap", "ldap", "kerberos", "tomcat", "nextcloud", "ollama", "tokenseal",
+};
+
+static char lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* name equals item[0..n) (or starts with it when prefix), ASCII letters
+ * without case */
+static bool name_matches(const char *name, const char *item, size_t n, bool prefix)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (name[i] == '\0' || lower(name[i]) != lower(item[i]))
+			return false;
+	return prefix || name[i] == '\0';
+}
+
+static bool is_sep(char c)
+{
+	return c == ',' || c == ' ' || c == '\t' || c == '\n';
+}
+
+bool ts_nsscache_name_reserved(const char *name, const char *extra)
+{
+	for (size_t i = 0; i < sizeof(builtin_reserved) / sizeof(builtin_reserved[0]); i++)
+		if (name_matches(name, builtin_reserved[i], strlen(builtin_reserved[i]), false))
+			return true;
+	if (name[0] == '_' || name_matches(name, "systemd-", 8, true))
+		return true;
+	for (const char *p = extra; p && *p;) {
+		size_t n = 0;
+		bool prefix;
+
+		while (is_sep(*p))
+			p++;
+		while (p[n] && !is_sep(p[n]))
+			n++;
+		if (n == 0)
+			break;
+		prefix = p[n - 1] == '*';
+		if (name_matches(name, p, prefix ? n - 1 : n, prefix))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+bool ts_nsscache_reserved_list_valid(const char *list)
+{
+	char item[TS_NSSCACHE_NAME_MAX + 2];
+
+	if (strnlen(list, TS_NSSCACHE_RESERVED_NAMES_MAX + 1) > TS_NSSCACHE_RESERVED_NAMES_MAX)
+		return false;
+	for (const char *p = list; *p;) {
+		size_t n = 0;
+
+		while (is_sep(*p))
+			p++;
+		while (p[n] && !is_sep(p[n]))
+			n++;
+		if (n == 0)
+			break;
+		if (n > TS_NSSCACHE_NAME_MAX + 1)
+			return false;
+		memcpy(item, p, n);
+		item[n] = '\0';
+		if (item[n - 1] == '*')
+			item[n - 1] = '\0';
+		/* a bare "*" (every name) is refused: nss_cache = none says that */
+		if (!ts_nsscache_name_valid(item))
+			return false;
+		p += n;
+	}
+	return true;
+}
+
 uint32_t ts_nsscache_hash_uid(const char *issuer, const char *key, uint32_t uid_min,
                               uint32_t uid_max)
 {
@@ -211,9 +317,11 @@ int ts_nsscache_view_open(struct ts_nsscache_view *ret, const void *data, size_t
 		return TS_E_TOO_BIG;
 	if (!data || size < TS_NSSCACHE_HEADER_SIZE ||
 	    memcmp(h + H_MAGIC, ts_nsscache_magic, sizeof(ts_nsscache_magic)) ||
-	    get32(h + H_VERSION) != TS_NSSCACHE_VERSION ||
+	    get32(h + H_VERSION) < TS_NSSCACHE_VERSION_MIN ||
+	    get32(h + H_VERSION) > TS_NSSCACHE_VERSION ||
 	    get32(h + H_HEADER_SIZE) != TS_NSSCACHE_HEADER_SIZE || get64(h + H_TOTAL_SIZE) != size)
 		return TS_E_CORRUPT;
+	v.version = get32(h + H_VERSION);
 	v.generation = get64(h + H_GENERATION);
 	v.uid_min = get32(h + H_UID_MIN);
 	v.uid_max = get32(h + H_UID_MAX);
@@ -240,6 +348,9 @@ int ts_nsscache_view_open(struct ts_nsscache_view *ret, const void *data, size_t
 	    (r = get_string(&v, h + H_SHELL, &v.shell, NULL)) < 0 ||
 	    (r = get_string(&v, h + H_RESOLVE, &v.resolve_unknown, NULL)) < 0)
 		return r;
+	v.reserved_names = "";
+	if (v.version >= 2 && (r = get_string(&v, h + H_RESERVED_NAMES, &v.reserved_names, NULL)) < 0)
+		return r;
 	*ret = v;
 	return 0;
 }
@@ -261,6 +372,9 @@ int ts_nsscache_entry_at(const struct ts_nsscache_view *v, uint32_t k,
 	e.uid = get32(p + E_UID);
 	e.gid = get32(p + E_GID);
 	e.state = (enum ts_nsscache_state)state;
+	e.flags = get32(p + E_FLAGS);
+	if (v->version < 2) /* v1 published every per-user group */
+		e.flags = (e.flags & TS_NSSCACHE_F_BY_NAME) | (v->gid ? 0 : TS_NSSCACHE_F_GROUP);
 	e.subject_hash = p + E_SUBJECT;
 	if ((r = get_string(v, p + E_NAME, &e.name, &e.name_len)) < 0 ||
 	    (r = get_string(v, p + E_GECOS, &e.gecos, &e.gecos_len)) < 0 ||
@@ -365,23 +479,22 @@ bool ts_nsscache_view_uid_taken(const struct ts_nsscache_view *v, uint32_t uid)
 	return r != -ENOENT;
 }
 
-static bool view_taken(const void *ctx, uint32_t uid)
-{
-	return ts_nsscache_view_uid_taken(ctx, uid);
-}
-
 int ts_nsscache_view_unknown_uid(const struct ts_nsscache_view *v, const char *name,
                                  uint32_t *ret_uid)
 {
 	char key[TS_NSSCACHE_NAME_MAX + 8];
+	uint32_t uid;
 	int r;
 
 	if (!ts_nsscache_name_valid(name))
 		return -EINVAL;
+
 	r = snprintf(key, sizeof(key), "name:%s", name);
 	if (r < 0 || (size_t)r >= sizeof(key))
 		return -EINVAL;
-	return ts_nsscache_probe(ts_nsscache_hash_uid(v->issuer, key, v->uid_min, v->uid_max),
-	                         v->uid_min, v->uid_max, (size_t)v->n_entries + v->n_reserved,
-	                         view_taken, v, ret_uid);
+	uid = ts_nsscache_hash_uid(v->issuer, key, v->uid_min, v->uid_max);
+	if (ts_nsscache_view_uid_taken(v, uid))
+		return -EEXIST;
+	*ret_uid = uid;
+	return 0;
 }

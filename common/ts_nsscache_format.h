@@ -38,6 +38,7 @@ enum {
 	H_HOME_TEMPLATE = 88,
 	H_SHELL = 96,
 	H_RESOLVE = 104,
+	H_RESERVED_NAMES = 112, /* v2 */
 };
 
 /* entry field offsets */
@@ -45,7 +46,7 @@ enum {
 	E_UID = 0,
 	E_GID = 4,
 	E_STATE = 8,
-	E_FLAGS = 12, /* bit 0: the uid came from the name hash */
+	E_FLAGS = 12, /* TS_NSSCACHE_F_* */
 	E_SUBJECT = 16,
 	E_NAME = 48,
 	E_GECOS = 56,

@@ -6,8 +6,18 @@
  * glibc's contract: every string is copied into the caller's buffer; a buffer
  * too small is *errnop = ERANGE with NSS_STATUS_TRYAGAIN; errno is preserved
  * otherwise; safe under threads. An invalid name, a missing or damaged cache
- * and the recursion guard (_TOKENSEAL_NSS_LOOP set) are NOTFOUND; a damaged
- * cache is logged once per file version.
+ * and the recursion guard (_TOKENSEAL_NSS_LOOP set, or this thread inside
+ * its own check) are NOTFOUND; a damaged cache is logged once per file
+ * version.
+ *
+ * Names are hostile input (docs/nss.md): a name on the reserved lists is
+ * never answered, and every lookup by name or id checks the name it would
+ * answer against the other NSS sources (the process's own getpwnam_r and
+ * getgrnam_r, this module kept out by a thread-local guard): a name another
+ * source knows as a user or a group is NOTFOUND here. A name
+ * nss_resolve_unknown matches is checked that way at every lookup, and its
+ * uid too (getpwuid_r, getgrgid_r, /etc/subuid, /etc/subgid). Enumeration
+ * checks the reserved lists only.
  *
  * The only static state is `nss_state`, under its mutex: the current mapping
  * of the cache (re-opened only when its dev, inode, mtime or size changed) and
@@ -31,6 +41,7 @@
 
 #include "ts_error.h"
 #include "ts_file.h"
+#include "nss_check.h"
 #include "ts_nsscache.h"
 
 #define NSS_FN(f) TS_EXPORT enum nss_status _nss_tokenseal_##f
@@ -221,7 +232,26 @@ static struct map *current(void)
 
 static bool guard_set(void)
 {
-	return getenv(TS_NSS_LOOP_ENV) != NULL;
+	return nss_in_check > 0 || secure_getenv(TS_NSS_LOOP_ENV) != NULL;
+}
+
+/* The checks made after the lock is released (the other sources may be
+ * slow or call back into libc): an answer in the caller's buffer is kept
+ * only when its name (and, for nss_resolve_unknown, its uid) is nobody
+ * else's. */
+static enum nss_status vet(enum nss_status st, const char *name, bool check_uid, uint32_t uid)
+{
+	if (st != NSS_STATUS_SUCCESS)
+		return st;
+	if (nss_name_elsewhere(name) || (check_uid && nss_uid_elsewhere(uid)))
+		return NSS_STATUS_NOTFOUND;
+	return st;
+}
+
+/* The reserved lists (built-in and the file's nss_reserved_names). */
+static bool reserved(const struct map *m, const char *name)
+{
+	return ts_nsscache_name_reserved(name, m->view.reserved_names);
 }
 
 /* ---- copying into the caller's buffer ---- */
@@ -343,6 +373,7 @@ NSS_FN(getpwnam_r)(const char *name, struct passwd *pw, char *buf, size_t buflen
 	int saved = errno;
 	enum nss_status st = NSS_STATUS_NOTFOUND;
 	struct ts_nsscache_entry e;
+	bool unknown = false;
 	struct map *m;
 	int r;
 
@@ -350,16 +381,19 @@ NSS_FN(getpwnam_r)(const char *name, struct passwd *pw, char *buf, size_t buflen
 		return finish(st, saved, errnop);
 	pthread_mutex_lock(&nss_state.lock);
 	m = current();
-	if (m) {
+	if (m && !reserved(m, name)) {
 		r = ts_nsscache_view_by_name(&m->view, name, &e);
-		if (r == 0)
+		if (r == 0) {
 			st = fill_pw_entry(pw, buf, buflen, errnop, &e);
-		else if (r == -ENOENT)
+		} else if (r == -ENOENT) {
 			st = resolve_unknown(m, name, pw, buf, buflen, errnop);
-		else
+			unknown = true;
+		} else {
 			log_entry_damage(m, r);
+		}
 	}
 	pthread_mutex_unlock(&nss_state.lock);
+	st = vet(st, name, unknown, st == NSS_STATUS_SUCCESS ? (uint32_t)pw->pw_uid : 0);
 	return finish(st, saved, errnop);
 }
 
@@ -378,12 +412,13 @@ NSS_FN(getpwuid_r)(uid_t uid, struct passwd *pw, char *buf, size_t buflen, int *
 	m = current();
 	if (m) {
 		r = ts_nsscache_view_by_uid(&m->view, (uint32_t)uid, &e);
-		if (r == 0 && e.state == TS_NSSCACHE_ACTIVE)
+		if (r == 0 && e.state == TS_NSSCACHE_ACTIVE && !reserved(m, e.name))
 			st = fill_pw_entry(pw, buf, buflen, errnop, &e);
 		else if (r < 0)
 			log_entry_damage(m, r);
 	}
 	pthread_mutex_unlock(&nss_state.lock);
+	st = vet(st, st == NSS_STATUS_SUCCESS ? pw->pw_name : "", false, 0);
 	return finish(st, saved, errnop);
 }
 
@@ -424,7 +459,8 @@ static int cursor_peek(struct cursor *c, bool groups, struct ts_nsscache_entry *
 			log_entry_damage(c->map, r);
 			return -ENOENT;
 		}
-		if (ret->state == TS_NSSCACHE_ACTIVE)
+		if (ret->state == TS_NSSCACHE_ACTIVE && !reserved(c->map, ret->name) &&
+		    (!groups || (ret->flags & TS_NSSCACHE_F_GROUP)))
 			return 0;
 	}
 	return -ENOENT;
@@ -480,7 +516,8 @@ NSS_FN(getpwent_r)(struct passwd *pw, char *buf, size_t buflen, int *errnop)
 	return finish(st, saved, errnop);
 }
 
-/* ---- group: the per-user groups (gid = uid) ---- */
+/* ---- group: the per-user groups (gid = uid), where the broker published
+ * them (TS_NSSCACHE_F_GROUP: the name was nobody else's) ---- */
 
 NSS_FN(getgrnam_r)(const char *name, struct group *gr, char *buf, size_t buflen, int *errnop);
 NSS_FN(getgrnam_r)(const char *name, struct group *gr, char *buf, size_t buflen, int *errnop)
@@ -495,14 +532,15 @@ NSS_FN(getgrnam_r)(const char *name, struct group *gr, char *buf, size_t buflen,
 		return finish(st, saved, errnop);
 	pthread_mutex_lock(&nss_state.lock);
 	m = current();
-	if (m && m->view.gid == 0) {
+	if (m && m->view.gid == 0 && !reserved(m, name)) {
 		r = ts_nsscache_view_by_name(&m->view, name, &e);
-		if (r == 0)
+		if (r == 0 && (e.flags & TS_NSSCACHE_F_GROUP))
 			st = fill_gr(gr, buf, buflen, errnop, &e);
-		else if (r != -ENOENT)
+		else if (r < 0 && r != -ENOENT)
 			log_entry_damage(m, r);
 	}
 	pthread_mutex_unlock(&nss_state.lock);
+	st = vet(st, name, false, 0);
 	return finish(st, saved, errnop);
 }
 
@@ -521,12 +559,14 @@ NSS_FN(getgrgid_r)(gid_t gid, struct group *gr, char *buf, size_t buflen, int *e
 	m = current();
 	if (m && m->view.gid == 0) {
 		r = ts_nsscache_view_by_uid(&m->view, (uint32_t)gid, &e);
-		if (r == 0 && e.state == TS_NSSCACHE_ACTIVE && e.gid == (uint32_t)gid)
+		if (r == 0 && e.state == TS_NSSCACHE_ACTIVE && e.gid == (uint32_t)gid &&
+		    (e.flags & TS_NSSCACHE_F_GROUP) && !reserved(m, e.name))
 			st = fill_gr(gr, buf, buflen, errnop, &e);
 		else if (r < 0 && r != -ENOENT)
 			log_entry_damage(m, r);
 	}
 	pthread_mutex_unlock(&nss_state.lock);
+	st = vet(st, st == NSS_STATUS_SUCCESS ? gr->gr_name : "", false, 0);
 	return finish(st, saved, errnop);
 }
 
@@ -581,7 +621,7 @@ NSS_FN(initgroups_dyn)
 		return finish(st, saved, errnop);
 	pthread_mutex_lock(&nss_state.lock);
 	m = current();
-	if (m && ts_nsscache_view_by_name(&m->view, user, &e) == 0)
+	if (m && !reserved(m, user) && ts_nsscache_view_by_name(&m->view, user, &e) == 0)
 		st = NSS_STATUS_SUCCESS;
 	pthread_mutex_unlock(&nss_state.lock);
 	return finish(st, saved, errnop);

@@ -12,6 +12,11 @@ target_link_libraries(nsscache_tool PRIVATE ts_common ts_warnings)
 ts_add_unit_test(NAME test_nsscache LABELS nss unit
 	SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_nsscache.c LIBS ts_common)
 
+# Attacks on names and uids (issue 15): the reserved lists, uid pinning
+# against a colliding name, the writer's taken hook, v1 files still read.
+ts_add_unit_test(NAME test_nsscache_names LABELS nss unit attack
+	SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_nsscache_names.c LIBS ts_common)
+
 # nss_wrapper loads a custom module only when its own passwd and group files
 # are set too: one local account each, generated in the build tree.
 find_library(TS_NSS_WRAPPER_LIB NAMES nss_wrapper)

@@ -1176,6 +1176,7 @@ static void test_names(void)
 	    "nss_home",
 	    "nss_shell",
 	    "nss_resolve_unknown",
+	    "nss_reserved_names",
 	};
 	size_t n = 0;
 
