@@ -24,13 +24,17 @@ typedef int (*pwuid_fn)(uid_t, struct passwd *, char *, size_t, struct passwd **
 typedef int (*grnam_fn)(const char *, struct group *, char *, size_t, struct group **);
 typedef int (*grgid_fn)(gid_t, struct group *, char *, size_t, struct group **);
 
-/* The process's own lookup functions, from its global scope: an interposer
- * (nss_wrapper in the tests, loading this module with RTLD_DEEPBIND) is
- * honoured, as in every other lookup the process makes. */
+/* The process's own lookup functions, searched from its main program (the
+ * program, then what it loaded at start-up): an interposer such as
+ * nss_wrapper in the tests is honoured even when it loaded this module
+ * with RTLD_DEEPBIND, where RTLD_DEFAULT would find libc's first. */
 static void *global_fn(const char *name, void *fallback)
 {
-	void *f = dlsym(RTLD_DEFAULT, name);
+	void *main_prog = dlopen(NULL, RTLD_NOW | RTLD_NOLOAD);
+	void *f = main_prog ? dlsym(main_prog, name) : NULL;
 
+	if (main_prog)
+		dlclose(main_prog);
 	return f ? f : fallback;
 }
 
@@ -54,11 +58,18 @@ bool nss_name_elsewhere(const char *name)
 	char buf[4096];
 	struct passwd pw, *pres = NULL;
 	struct group gr, *gres = NULL;
+	int e;
 	bool known;
 
+	/* (each call before its result is looked at: argument order is
+	 * unspecified) */
 	nss_in_check++;
-	known = found(pwnam(name, &pw, buf, sizeof(buf), &pres), pres != NULL) != 0 ||
-	        found(grnam(name, &gr, buf, sizeof(buf), &gres), gres != NULL) != 0;
+	e = pwnam(name, &pw, buf, sizeof(buf), &pres);
+	known = found(e, pres != NULL) != 0;
+	if (!known) {
+		e = grnam(name, &gr, buf, sizeof(buf), &gres);
+		known = found(e, gres != NULL) != 0;
+	}
 	nss_in_check--;
 	return known;
 }
@@ -102,11 +113,16 @@ bool nss_uid_elsewhere(uint32_t uid)
 	char buf[4096], path[1100];
 	struct passwd pw, *pres = NULL;
 	struct group gr, *gres = NULL;
+	int e;
 	bool known;
 
 	nss_in_check++;
-	known = found(pwuid((uid_t)uid, &pw, buf, sizeof(buf), &pres), pres != NULL) != 0 ||
-	        found(grgid((gid_t)uid, &gr, buf, sizeof(buf), &gres), gres != NULL) != 0;
+	e = pwuid((uid_t)uid, &pw, buf, sizeof(buf), &pres);
+	known = found(e, pres != NULL) != 0;
+	if (!known) {
+		e = grgid((gid_t)uid, &gr, buf, sizeof(buf), &gres);
+		known = found(e, gres != NULL) != 0;
+	}
 	nss_in_check--;
 	if (known)
 		return true;
