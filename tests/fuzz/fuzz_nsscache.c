@@ -3,8 +3,9 @@
  * libFuzzer target for the NSS user cache reader (common/ts_nsscache.c), the
  * code libnss_tokenseal.so.2 runs over a world-readable file inside every
  * process of the host: the header check, every lookup (binary searches over
- * both indexes, string refs), enumeration, the nss_resolve_unknown probe and
- * the writer's parse. An accepted parse must serialize to an image the reader
+ * both indexes, string refs), enumeration, the nss_resolve_unknown uid, the
+ * reserved-name lists (v2: nss_reserved_names from the file) and the
+ * writer's parse (v1 and v2 files). An accepted parse must serialize to an image the reader
  * accepts again, with the same entries.
  */
 #include <stdint.h>
@@ -55,6 +56,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 		(void)ts_nsscache_view_uid_taken(&v, 1000000);
+		if (!v.reserved_names)
+			abort();
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			(void)ts_nsscache_name_reserved(names[i], v.reserved_names);
+		(void)ts_nsscache_reserved_list_valid(v.reserved_names);
 		if (v.resolve_unknown[0] && ts_nsscache_regex_compile(&re, v.resolve_unknown) == 0)
 			regfree(&re);
 	}

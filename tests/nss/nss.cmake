@@ -52,7 +52,7 @@ if(_ts_nss_env)
 endif()
 
 # getent and id through the real module under nss_wrapper.
-ts_add_script_test(NAME nss_getent LABELS nss TIMEOUT 300
+ts_add_script_test(NAME nss_getent LABELS nss attack TIMEOUT 300
 	COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/test_nss_getent.sh $<TARGET_FILE:nsscache_tool>
 	ENV ${_ts_nss_env})
 

@@ -10,6 +10,7 @@
  *     --home TEMPLATE        default /home/%u
  *     --shell PATH           default /bin/bash
  *     --regex ERE            nss_resolve_unknown
+ *     --reserved-names LIST  nss_reserved_names
  *     --reserve UID
  *     --add SUB:NAME[:GECOS] prints "NAME UID"
  *     --users N              adds sub-<i> as user<i> (i = 0..N-1), gecos "User <i>"
@@ -85,6 +86,8 @@ int main(int argc, char **argv)
 			s.shell = v, k++;
 		else if (!strcmp(a, "--regex") && v)
 			s.resolve_unknown = v, k++;
+		else if (!strcmp(a, "--reserved-names") && v)
+			s.reserved_names = v, k++;
 	}
 	if (argc > 2 && !strcmp(argv[2], "--load")) {
 		r = ts_nsscache_load(&c, path, &s);
@@ -136,7 +139,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--loop")) {
 			loops = num(v);
 		} else if (strcmp(a, "--issuer") && strcmp(a, "--range") && strcmp(a, "--gid") &&
-		           strcmp(a, "--home") && strcmp(a, "--shell") && strcmp(a, "--regex")) {
+		           strcmp(a, "--home") && strcmp(a, "--shell") && strcmp(a, "--regex") &&
+		           strcmp(a, "--reserved-names")) {
 			fprintf(stderr, "unknown option %s\n", a);
 			return 2;
 		}
