@@ -31,6 +31,7 @@
 
 static const char *const revalidate_names[] = {"auto", "introspection", "userinfo", NULL};
 static const char *const revoke_on_names[] = {"logout", "last-session", "never", NULL};
+static const char *const nss_groups_names[] = {"mapped", "all", "none", NULL};
 static const char *const login_method_names[] = {"device", "password", "token", NULL};
 
 _Static_assert(sizeof(enum ts_revalidate) == sizeof(int), "enum stored as int");
@@ -116,6 +117,10 @@ const struct key_def ts_config_keys[] = {
 	      "POSIX ERE: matching names resolve before their first login (empty: off)"),
 	K_STR(TOP, nss_reserved_names, KT_STRING, NULL,
 	      "names never published besides the built-in system list (name or prefix*)"),
+	K_STR(TOP, group_map, KT_STRING, NULL,
+	      "identity provider group = local group name, ... (their members get it)"),
+	K_ENUM(TOP, nss_groups, nss_groups_names, "mapped",
+	       "which identity provider groups reach Linux: mapped, all, none"),
 };
 /* clang-format on */
 

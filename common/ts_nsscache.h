@@ -12,11 +12,18 @@
  *     uid_min, uid_max, gid (0 = a per-user group with gid = uid), counts,
  *     table offsets, and string refs for the issuer, home template, shell,
  *     the nss_resolve_unknown regex ("" = off) and (v2) nss_reserved_names
- *   entries:    n_entries fixed 80-byte records (uid, gid, state, flags,
- *               subject hash, string refs for name, gecos, home, shell)
- *   name index: n_active u32 entry numbers, active entries sorted by name
+ *   entries:    n_entries fixed records (80 bytes in v1, 96 in v2: uid, gid,
+ *               state, flags, subject hash, string refs for name, gecos, home,
+ *               shell; v2: the slice of user links holding its groups)
+ *   name index: n_active u32 entry numbers, active and member entries sorted
+ *               by name
  *   uid index:  n_entries u32 entry numbers, all entries sorted by uid
  *   reserved:   n_reserved sorted u32 uids never to hand out (local accounts)
+ *   (v2) groups: n_groups 24-byte records (gid, flags, name ref, the slice of
+ *               group links holding its members), a name index and a gid
+ *               index (n_groups u32 group numbers each), user links (u32
+ *               group numbers) and group links (u32 entry numbers), n_links
+ *               each
  *   strings:    NUL-terminated strings; a ref is (offset into strings, length)
  * The reader checks the header once and every offset, index and string at
  * each step, so a damaged file gives TS_E_CORRUPT, never an out-of-bounds read.
@@ -58,8 +65,14 @@
 
 #define TS_NSSCACHE_VERSION 2
 #define TS_NSSCACHE_VERSION_MIN 1 /* the oldest the reader takes */
-#define TS_NSSCACHE_HEADER_SIZE 128
-#define TS_NSSCACHE_ENTRY_SIZE 80
+#define TS_NSSCACHE_HEADER_SIZE 160    /* v2; v1: 128 */
+#define TS_NSSCACHE_HEADER_SIZE_V1 128
+#define TS_NSSCACHE_ENTRY_SIZE 96      /* v2; v1: 80 */
+#define TS_NSSCACHE_ENTRY_SIZE_V1 80
+#define TS_NSSCACHE_GROUP_SIZE 24
+#define TS_NSSCACHE_MAX_GROUPS 100000u      /* group records in a file */
+#define TS_NSSCACHE_MAX_USER_GROUPS 1024u   /* groups of one user */
+#define TS_NSSCACHE_MAX_LINKS 4000000u      /* user-group memberships in a file */
 #define TS_NSSCACHE_MAX_SIZE (64u * 1024u * 1024u)
 #define TS_NSSCACHE_MAX_ENTRIES 500000u
 #define TS_NSSCACHE_MAX_RESERVED 100000u
@@ -83,7 +96,14 @@
 enum ts_nsscache_state {
 	TS_NSSCACHE_ACTIVE = 1,
 	TS_NSSCACHE_TOMBSTONE = 2, /* removed: the name is gone, the uid stays taken */
+	TS_NSSCACHE_MEMBER = 3,    /* (v2) a local account: never published as a user, only
+	                            * its groups (initgroups, group members); uid = the local one */
 };
+
+/* group flags */
+#define TS_NSSCACHE_G_LOCAL 1u /* the name of a group another source has (group_map to a local
+                                * group): its gid reaches members through initgroups only; the
+                                * module never answers the group itself */
 
 /* entry flags */
 #define TS_NSSCACHE_F_BY_NAME 1u /* the uid came from the nss_resolve_unknown name hash */
@@ -122,6 +142,16 @@ bool ts_nsscache_name_reserved(const char *name, const char *extra) TS_NONNULL(1
  * TS_NSSCACHE_RESERVED_NAMES_MAX bytes). */
 bool ts_nsscache_reserved_list_valid(const char *list) TS_NONNULL(1);
 
+/* group_map: "IDP-GROUP = LOCAL-NAME, ..." (commas between items, blanks
+ * around each side dropped, the identity provider value matched exactly,
+ * each listed once, the local name valid). */
+bool ts_nsscache_group_map_valid(const char *map) TS_NONNULL(1);
+
+/* The local name value maps to (copied into out): true, or false when the
+ * map has no such value (or the name does not fit). */
+bool ts_nsscache_group_map_lookup(const char *map, const char *value, char *out, size_t outlen)
+    TS_NONNULL(1, 2, 3);
+
 /* The first uid of the probe sequence for (issuer, key) in [uid_min, uid_max]. */
 uint32_t ts_nsscache_hash_uid(const char *issuer, const char *key, uint32_t uid_min,
                               uint32_t uid_max) TS_NONNULL(1, 2);
@@ -151,6 +181,9 @@ struct ts_nsscache_view {
 	uint32_t uid_min, uid_max, gid;
 	uint32_t n_entries, n_active, n_reserved;
 	uint32_t entries_off, name_index_off, uid_index_off, reserved_off;
+	uint32_t header_size, entry_size;
+	uint32_t n_groups, groups_off, group_name_index_off, group_gid_index_off; /* v2 */
+	uint32_t n_links, user_links_off, group_links_off;                         /* v2 */
 	uint32_t strings_off, strings_size;
 	uint32_t version;
 	const char *issuer, *home_template, *shell, *resolve_unknown; /* point into base */
@@ -165,6 +198,15 @@ struct ts_nsscache_entry {
 	/* NUL-terminated, pointing into the view's memory */
 	const char *name, *gecos, *home, *shell;
 	size_t name_len, gecos_len, home_len, shell_len;
+	uint32_t groups_first, n_groups; /* its slice of the user links (v2) */
+};
+
+struct ts_nsscache_group {
+	uint32_t number; /* in the file's group table */
+	uint32_t gid, flags;
+	const char *name;
+	size_t name_len;
+	uint32_t members_first, n_members; /* its slice of the group links */
 };
 
 /* Check the header and the bounds of every table. data must stay mapped for
@@ -172,7 +214,8 @@ struct ts_nsscache_entry {
 int ts_nsscache_view_open(struct ts_nsscache_view *ret, const void *data, size_t size) TS_WUR
     TS_NONNULL(1);
 
-/* The active entry called name: 0, -ENOENT or TS_E_CORRUPT. */
+/* The active (or member: a local account's groups) entry called name; the
+ * caller checks the state. 0, -ENOENT or TS_E_CORRUPT. */
 int ts_nsscache_view_by_name(const struct ts_nsscache_view *v, const char *name,
                              struct ts_nsscache_entry *ret) TS_WUR TS_NONNULL(1, 2, 3);
 
@@ -183,6 +226,25 @@ int ts_nsscache_view_by_uid(const struct ts_nsscache_view *v, uint32_t uid,
 /* Entry number i in uid order (0 <= i < n_entries), any state. */
 int ts_nsscache_view_at(const struct ts_nsscache_view *v, uint32_t i,
                         struct ts_nsscache_entry *ret) TS_WUR TS_NONNULL(1, 3);
+
+/* Group number k of the file: 0 or TS_E_CORRUPT (-ENOENT past the end). */
+int ts_nsscache_view_group_at(const struct ts_nsscache_view *v, uint32_t k,
+                              struct ts_nsscache_group *ret) TS_WUR TS_NONNULL(1, 3);
+
+/* The group called name / holding gid: 0, -ENOENT or TS_E_CORRUPT. */
+int ts_nsscache_view_group_by_name(const struct ts_nsscache_view *v, const char *name,
+                                   struct ts_nsscache_group *ret) TS_WUR TS_NONNULL(1, 2, 3);
+int ts_nsscache_view_group_by_gid(const struct ts_nsscache_view *v, uint32_t gid,
+                                  struct ts_nsscache_group *ret) TS_WUR TS_NONNULL(1, 3);
+
+/* Group i (0 <= i < e->n_groups) of entry e, and member i of group g: 0,
+ * -ENOENT past the end, TS_E_CORRUPT. */
+int ts_nsscache_view_user_group(const struct ts_nsscache_view *v,
+                                const struct ts_nsscache_entry *e, uint32_t i,
+                                struct ts_nsscache_group *ret) TS_WUR TS_NONNULL(1, 2, 4);
+int ts_nsscache_view_group_member(const struct ts_nsscache_view *v,
+                                  const struct ts_nsscache_group *g, uint32_t i,
+                                  struct ts_nsscache_entry *ret) TS_WUR TS_NONNULL(1, 2, 4);
 
 /* Whether uid may not be handed out: held by an entry, reserved, or special.
  * A damaged table counts as taken. */
@@ -263,6 +325,35 @@ int ts_nsscache_set_user_group(struct ts_nsscache *c, const char *name, bool on)
  * NULL past the end. The string lives as long as the entry. */
 const char *ts_nsscache_name_at(const struct ts_nsscache *c, size_t i,
                                 struct ts_nsscache_info *ret) TS_NONNULL(1, 3);
+
+/* ---- groups (v2) ---- */
+
+/* One group of a user, as the broker decided it: a local group (gid from
+ * the other sources, TS_NSSCACHE_G_LOCAL) or one the cache publishes under
+ * name (gid 0: the cache's stored gid, or a new one hashed from
+ * "group:" + name over the free uids and gids, never rehashed). */
+struct ts_nsscache_group_ref {
+	const char *name;
+	bool local;
+	uint32_t gid; /* local only */
+};
+
+/* A local account (another source knows it) whose groups the cache carries:
+ * create or refresh its member entry (uid = its local uid). Fails with
+ * -EEXIST when an active entry has that name (the caller tombstones it
+ * first) or another entry holds that uid. */
+int ts_nsscache_set_member(struct ts_nsscache *c, const char *name, uint32_t uid) TS_WUR
+    TS_NONNULL(1, 2);
+
+/* Replace the groups of the active or member entry called name (n may be
+ * 0). 1 when that changed something, 0 when the stored set was the same,
+ * -ENOENT (no such entry), -E2BIG (over TS_NSSCACHE_MAX_USER_GROUPS, or the
+ * file's group or link bounds), -ENOSPC (no gid free), -EINVAL (a name the
+ * cache does not accept), -EEXIST (a published group name whose stored gid
+ * another source took: its caller's hook says so). */
+int ts_nsscache_set_groups(struct ts_nsscache *c, const char *name,
+                           const struct ts_nsscache_group_ref *groups, size_t n) TS_WUR
+    TS_NONNULL(1, 2);
 
 /* Turn the active entry called name into a tombstone: 0 or -ENOENT. */
 int ts_nsscache_tombstone(struct ts_nsscache *c, const char *name) TS_WUR TS_NONNULL(1, 2);

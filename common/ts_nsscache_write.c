@@ -130,8 +130,12 @@ struct ts_nsscache *ts_nsscache_free(struct ts_nsscache *c)
 	for (size_t i = 0; i < c->n; i++) {
 		free(c->recs[i].name);
 		free(c->recs[i].gecos);
+		free(c->recs[i].groups);
 	}
 	free(c->recs);
+	for (size_t i = 0; i < c->n_groups; i++)
+		free(c->groups[i].name);
+	free(c->groups);
 	free(c->reserved);
 	settings_drop(c);
 	free(c);
@@ -178,7 +182,7 @@ static bool writer_taken(const void *ctx, uint32_t uid)
 	size_t i = rec_lower(c, uid), j = reserved_lower(c, uid);
 
 	return (i < c->n && c->recs[i].uid == uid) || (j < c->n_reserved && c->reserved[j] == uid) ||
-	       (c->taken_hook && c->taken_hook(c->taken_ctx, uid));
+	       ts_nsscache_gid_taken(c, uid) || (c->taken_hook && c->taken_hook(c->taken_ctx, uid));
 }
 
 void ts_nsscache_set_taken_hook(struct ts_nsscache *c, bool (*taken)(void *ctx, uint32_t uid),
@@ -349,6 +353,10 @@ int ts_nsscache_tombstone(struct ts_nsscache *c, const char *name)
 	if (!e)
 		return -ENOENT;
 	e->state = TS_NSSCACHE_TOMBSTONE;
+	c->n_links -= e->n_groups; /* a removed user is in no group */
+	free(e->groups);
+	e->groups = NULL;
+	e->n_groups = 0;
 	return 0;
 }
 

@@ -20,6 +20,15 @@ struct rec {
 	uint32_t flags; /* TS_NSSCACHE_F_* */
 	uint8_t subject[TS_NSSCACHE_HASH_BYTES];
 	char *name, *gecos;
+	uint32_t *groups; /* indexes into ts_nsscache.groups */
+	size_t n_groups;
+};
+
+/* A group the cache knows; never removed, so indexes stay valid and a gid
+ * once given stays with its name. */
+struct grp {
+	char *name;
+	uint32_t gid, flags; /* TS_NSSCACHE_G_* */
 };
 
 struct ts_nsscache {
@@ -34,7 +43,15 @@ struct ts_nsscache {
 	size_t n_reserved, cap_reserved;
 	bool (*taken_hook)(void *ctx, uint32_t uid);
 	void *taken_ctx;
+	struct grp *groups;
+	size_t n_groups, cap_groups, n_links;
 };
+
+/* Whether a published (not local) group holds gid. */
+bool ts_nsscache_gid_taken(const struct ts_nsscache *c, uint32_t gid);
+
+/* Add a group (taking name): its index, or -errno. */
+long ts_nsscache_group_add(struct ts_nsscache *c, char *name, uint32_t gid, uint32_t flags);
 
 /* Insert rec (taking its strings) keeping uid order; the uid must be free. */
 int ts_nsscache_rec_insert(struct ts_nsscache *c, struct rec *r);

@@ -16,6 +16,8 @@ ts_add_unit_test(NAME test_nsscache LABELS nss unit
 # against a colliding name, the writer's taken hook, v1 files still read.
 ts_add_unit_test(NAME test_nsscache_names LABELS nss unit attack
 	SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_nsscache_names.c LIBS ts_common)
+target_compile_definitions(test_nsscache_names PRIVATE
+	TS_NSSCACHE_V1_SAMPLE="${CMAKE_CURRENT_LIST_DIR}/../fuzz/corpus/nsscache/small.cache")
 
 # nss_wrapper loads a custom module only when its own passwd and group files
 # are set too: one local account each, generated in the build tree.

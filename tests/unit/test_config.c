@@ -1177,6 +1177,8 @@ static void test_names(void)
 	    "nss_shell",
 	    "nss_resolve_unknown",
 	    "nss_reserved_names",
+	    "group_map",
+	    "nss_groups",
 	};
 	size_t n = 0;
 
