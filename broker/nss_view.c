@@ -137,6 +137,8 @@ static int cache_uid(const char *user, bool own_tombstone, uint32_t *ret_uid, bo
 
 	*ret_pinned = false;
 	r = ts_nsscache_view_by_name(&vc.view, user, &e);
+	if (r == 0 && e.state == TS_NSSCACHE_MEMBER)
+		r = -ENOENT; /* a local account's groups: not the cache's user */
 	if (r == 0) {
 		*ret_uid = e.uid;
 		return 0;
