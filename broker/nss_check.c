@@ -170,3 +170,13 @@ bool ts_nss_uid_taken_elsewhere(void *ctx, uint32_t uid)
 	(void)ctx;
 	return ts_nss_uid_clash(uid, why, sizeof(why)) < 0;
 }
+
+int ts_nss_other_gid(const char *name, uint32_t *ret_gid)
+{
+	return lookup(name, 0, false, true, ret_gid);
+}
+
+int ts_nss_other_uid(const char *name, uint32_t *ret_uid)
+{
+	return lookup(name, 0, false, false, ret_uid);
+}

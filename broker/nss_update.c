@@ -172,6 +172,12 @@ static int open_locked(const struct ts_config *cfg, const char *user, bool for_w
 	return 0;
 }
 
+int ts_nss_open_locked(const struct ts_config *cfg, const char *user, int *ret_lock,
+                       struct ts_nsscache **ret)
+{
+	return open_locked(cfg, user, true, ret_lock, ret);
+}
+
 /* A name the cache holds that must no longer be published (another source
  * learned it, or it became reserved): its entry becomes a tombstone, so
  * the name stops resolving through the cache and its uid stays taken. */
@@ -348,6 +354,10 @@ int ts_nss_describe(const struct ts_config *cfg, const char *user, struct ts_nss
 	}
 	if (r < 0)
 		return r;
+	if (info.state == TS_NSSCACHE_MEMBER) { /* a local account's groups only */
+		*ret = (struct ts_nss_user){.state = TS_NSS_USER_ABSENT};
+		return 0;
+	}
 	*ret = (struct ts_nss_user){
 	    .state = info.state == TS_NSSCACHE_ACTIVE ? TS_NSS_USER_ACTIVE : TS_NSS_USER_TOMBSTONE,
 	    .uid = info.uid,

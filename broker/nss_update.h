@@ -148,8 +148,47 @@ int ts_nss_uid_clash(uint32_t uid, char *why, size_t len) TS_NONNULL(2);
 /* ts_nss_uid_clash as the writer's taken hook (ctx unused). */
 bool ts_nss_uid_taken_elsewhere(void *ctx, uint32_t uid);
 
+/* Another source's group / user called name: 1 with its id, 0 when none
+ * has it, -errno when a source failed. */
+int ts_nss_other_gid(const char *name, uint32_t *ret_gid) TS_NONNULL(1, 2);
+int ts_nss_other_uid(const char *name, uint32_t *ret_uid) TS_NONNULL(1, 2);
+
 /* Whether uid lies in a range of a subuid/subgid file ("name:start:count"
  * lines; an unreadable file has none). */
 bool ts_nss_subid_has(const char *path, uint32_t uid) TS_NONNULL(1);
+
+/* ---- groups (nss_groups.c) ---- */
+
+/*
+ * The identity provider groups of user, from a server answer that vouched
+ * for user (the engine calls it after every such answer; groups are the raw
+ * values of groups_claim, already checked to be strings; n = 0 / groups =
+ * NULL publishes none: needs-login, signed-out, refused). Each value that
+ * group_map maps to a local group (another NSS source has it) gives the user
+ * that group's gid through initgroups; one it maps to a name nobody has, or
+ * (nss_groups = all) any other value, is published by the cache under that
+ * name with a stored gid, unless the name is reserved or another source
+ * knows it. nss_groups = none publishes none. Works for local accounts too
+ * (a member entry). Writes only when the stored set differs (compared on
+ * the kept view, without the lock). Never fails the use: 0, or -err after
+ * one LOG_WARNING ("broker: NSS user cache PATH: groups of USER not updated:
+ * WHY").
+ */
+int ts_nss_record_groups(const struct ts_config *cfg, const char *user, const char *const *groups,
+                         size_t n);
+
+/* nss_update.c: the cache locked and loaded for a change (a damaged file
+ * rebuilt, the local uids reserved), like the other writes; 0 or -err after
+ * the warning. Release: close *ret_lock, free *ret. */
+struct ts_nsscache;
+int ts_nss_open_locked(const struct ts_config *cfg, const char *user, int *ret_lock,
+                       struct ts_nsscache **ret) TS_NONNULL(1, 2, 3, 4);
+
+/* nss_view.c: whether the kept view already holds exactly this set of
+ * groups for user (an absent user holds none). 1 same, 0 differs or
+ * unknown. */
+struct ts_nsscache_group_ref;
+int ts_nss_view_groups_same(const struct ts_config *cfg, const char *user,
+                            const struct ts_nsscache_group_ref *refs, size_t n) TS_NONNULL(1, 2);
 
 #endif

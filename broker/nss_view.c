@@ -228,3 +228,40 @@ int ts_nss_authorize_uid(const struct ts_config *cfg, const char *user, uint32_t
 	*ret_uid = uid;
 	return 0;
 }
+
+int ts_nss_view_groups_same(const struct ts_config *cfg, const char *user,
+                            const struct ts_nsscache_group_ref *refs, size_t n)
+{
+	struct ts_nsscache_entry e;
+	struct ts_nsscache_group g;
+	int r, same = 0;
+
+	pthread_mutex_lock(&vc.lock);
+	if (refresh(cfg->nss_cache) < 0)
+		goto out;
+	r = ts_nsscache_view_by_name(&vc.view, user, &e);
+	if (r == -ENOENT) {
+		same = n == 0;
+		goto out;
+	}
+	if (r < 0 || e.n_groups != n)
+		goto out;
+	/* refs hold no duplicates (the caller's set), so equal sizes and each
+	 * stored group found among them means the same set */
+	for (uint32_t i = 0; i < e.n_groups; i++) {
+		bool found = false;
+
+		if (ts_nsscache_view_user_group(&vc.view, &e, i, &g) < 0)
+			goto out;
+		for (size_t j = 0; j < n && !found; j++)
+			found = strcmp(refs[j].name, g.name) == 0 &&
+			        refs[j].local == ((g.flags & TS_NSSCACHE_G_LOCAL) != 0) &&
+			        (!refs[j].local || refs[j].gid == g.gid);
+		if (!found)
+			goto out;
+	}
+	same = 1;
+out:
+	pthread_mutex_unlock(&vc.lock);
+	return same;
+}
