@@ -236,8 +236,10 @@ int ts_nss_record_login(const struct ts_config *cfg, const char *user, const cha
 			return warn(cfg, user, r, "nss_uid_min..nss_uid_max is full; widen the range");
 		if (r < 0)
 			return warn(cfg, user, r, "%s", ts_strerror(r));
-		/* the name is nobody else's, as a group too (name_clash) */
-		r = ts_nsscache_set_user_group(c, user, cfg->nss_gid == 0);
+		/* the name is nobody else's, as a group too (name_clash), and
+		 * no group the cache publishes has it */
+		r = ts_nsscache_set_user_group(c, user,
+		                               cfg->nss_gid == 0 && !ts_nsscache_group_known(c, user));
 		if (r < 0)
 			return warn(cfg, user, r, "%s", ts_strerror(r));
 	}
@@ -268,7 +270,8 @@ static int revet(struct ts_nsscache *c, const struct ts_config *cfg)
 			(void)unpublish(c, cfg, copy, why);
 			continue;
 		}
-		r = ts_nsscache_set_user_group(c, copy, cfg->nss_gid == 0);
+		r = ts_nsscache_set_user_group(c, copy,
+		                               cfg->nss_gid == 0 && !ts_nsscache_group_known(c, copy));
 		if (r < 0)
 			return r;
 	}

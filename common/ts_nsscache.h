@@ -355,6 +355,9 @@ int ts_nsscache_set_groups(struct ts_nsscache *c, const char *name,
                            const struct ts_nsscache_group_ref *groups, size_t n) TS_WUR
     TS_NONNULL(1, 2);
 
+/* Whether the cache publishes a group called name (not a local one). */
+bool ts_nsscache_group_known(const struct ts_nsscache *c, const char *name) TS_NONNULL(1, 2);
+
 /* Turn the active entry called name into a tombstone: 0 or -ENOENT. */
 int ts_nsscache_tombstone(struct ts_nsscache *c, const char *name) TS_WUR TS_NONNULL(1, 2);
 

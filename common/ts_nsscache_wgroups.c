@@ -217,3 +217,8 @@ int ts_nsscache_set_groups(struct ts_nsscache *c, const char *name,
 		free(set);
 	return 1;
 }
+
+bool ts_nsscache_group_known(const struct ts_nsscache *c, const char *name)
+{
+	return find_group(c, name, false) >= 0;
+}

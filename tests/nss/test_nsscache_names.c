@@ -239,11 +239,86 @@ static void test_group_flag_and_v1(void)
 	ts_nsscache_free(c);
 }
 
+/* Groups at scale (issue 16 bounds): 10 000 users with 100 of 300 groups
+ * each (a million memberships), a local member, round trip, lookups. */
+static void test_groups_scale(void)
+{
+	struct ts_nsscache_settings s = base;
+	struct ts_nsscache *c, *d = NULL;
+	struct ts_nsscache_group_ref refs[101];
+	static char names[300][16];
+	struct ts_nsscache_view v;
+	struct ts_nsscache_entry e;
+	struct ts_nsscache_group g;
+	size_t len;
+	uint8_t *img;
+
+	s.uid_max = s.uid_min + 999999;
+	s.resolve_unknown = "";
+	c = mk(&s);
+	for (int i = 0; i < 300; i++)
+		snprintf(names[i], sizeof(names[i]), "grp%d", i);
+	for (int u = 0; u < 10000; u++) {
+		char sub[32], name[32];
+		snprintf(sub, sizeof(sub), "s%d", u);
+		snprintf(name, sizeof(name), "user%d", u);
+		CHECK_INT(ts_nsscache_upsert(c, sub, name, NULL, NULL), 0);
+		for (int j = 0; j < 100; j++)
+			refs[j] = (struct ts_nsscache_group_ref){.name = names[(u + j * 3) % 300]};
+		CHECK_INT(ts_nsscache_set_groups(c, name, refs, 100), 1);
+	}
+	/* a local account (uid 1001) in a local group (gid 27) and grp0 */
+	CHECK_INT(ts_nsscache_set_member(c, "alice", 1001), 0);
+	refs[0] = (struct ts_nsscache_group_ref){.name = "sudo", .local = true, .gid = 27};
+	refs[1] = (struct ts_nsscache_group_ref){.name = "grp0"};
+	CHECK_INT(ts_nsscache_set_groups(c, "alice", refs, 2), 1);
+	CHECK_INT(ts_nsscache_set_groups(c, "alice", refs, 2), 0); /* same set */
+	CHECK_INT(ts_nsscache_set_groups(c, "nobody-here", refs, 2), -ENOENT);
+	{ /* over the per-user bound */
+		struct ts_nsscache_group_ref *many = calloc(1025, sizeof(*many));
+		CHECK(many != NULL);
+		for (int j = 0; many && j < 1025; j++)
+			many[j].name = names[j % 300];
+		if (many)
+			CHECK_INT(ts_nsscache_set_groups(c, "user1", many, 1025), -E2BIG);
+		free(many);
+	}
+	img = image(c, &len, &v);
+	fprintf(stderr, "   10000 users x 100 groups: %zu bytes, %u links\n", len, v.n_links);
+	CHECK(len < TS_NSSCACHE_MAX_SIZE);
+	CHECK_INT(v.n_groups, 301);
+	CHECK_INT(v.n_links, 1000002);
+	CHECK_INT(ts_nsscache_view_by_name(&v, "user42", &e), 0);
+	CHECK_INT(e.n_groups, 100);
+	CHECK_INT(ts_nsscache_view_by_name(&v, "alice", &e), 0);
+	CHECK_INT(e.state, TS_NSSCACHE_MEMBER);
+	CHECK_INT(e.n_groups, 2);
+	CHECK_INT(ts_nsscache_view_group_by_name(&v, "sudo", &g), 0);
+	CHECK(g.flags & TS_NSSCACHE_G_LOCAL);
+	CHECK_INT(g.gid, 27);
+	CHECK_INT(ts_nsscache_view_group_by_name(&v, "grp0", &g), 0);
+	CHECK(g.n_members > 3000);
+	{ /* stored gids: a reload keeps them */
+		struct ts_nsscache_group h;
+		CHECK_INT(ts_nsscache_parse(&d, img, len, NULL), 0);
+		free(img);
+		img = image(d, &len, &v);
+		CHECK_INT(ts_nsscache_view_group_by_name(&v, "grp0", &h), 0);
+		CHECK_INT(h.gid, g.gid);
+		CHECK_INT(ts_nsscache_view_group_by_gid(&v, g.gid, &h), 0);
+		CHECK_STR(h.name, "grp0");
+		ts_nsscache_free(d);
+	}
+	free(img);
+	ts_nsscache_free(c);
+}
+
 int main(void)
 {
 	RUN(test_reserved);
 	RUN(test_pinned_uid);
 	RUN(test_taken_hook);
 	RUN(test_group_flag_and_v1);
+	RUN(test_groups_scale);
 	return ts_test_done();
 }
