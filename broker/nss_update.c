@@ -219,6 +219,10 @@ int ts_nss_record_login(const struct ts_config *cfg, const char *user, const cha
 		}
 	} else {
 		ts_nsscache_set_taken_hook(c, ts_nss_uid_taken_elsewhere, NULL);
+		/* a local account of that name is gone: its member entry goes
+		 * (the name is the cache's user now; its groups come with the
+		 * next answer) */
+		(void)ts_nsscache_drop_member(c, user);
 		r = ts_nsscache_upsert(c, sub, user, gecos && gecos[0] ? gecos : NULL, &uid);
 		if (r == -EINVAL)
 			return warn(cfg, user, r,

@@ -355,6 +355,10 @@ int ts_nsscache_set_groups(struct ts_nsscache *c, const char *name,
                            const struct ts_nsscache_group_ref *groups, size_t n) TS_WUR
     TS_NONNULL(1, 2);
 
+/* Drop the member entry called name (the name became the cache's own user,
+ * or its local account is gone): 0 or -ENOENT. */
+int ts_nsscache_drop_member(struct ts_nsscache *c, const char *name) TS_NONNULL(1, 2);
+
 /* Whether the cache publishes a group called name (not a local one). */
 bool ts_nsscache_group_known(const struct ts_nsscache *c, const char *name) TS_NONNULL(1, 2);
 

@@ -222,3 +222,13 @@ bool ts_nsscache_group_known(const struct ts_nsscache *c, const char *name)
 {
 	return find_group(c, name, false) >= 0;
 }
+
+int ts_nsscache_drop_member(struct ts_nsscache *c, const char *name)
+{
+	struct rec *e = find_member(c, name);
+
+	if (!e)
+		return -ENOENT;
+	drop_rec(c, e);
+	return 0;
+}

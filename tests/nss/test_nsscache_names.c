@@ -274,6 +274,10 @@ static void test_groups_scale(void)
 	CHECK_INT(ts_nsscache_set_groups(c, "alice", refs, 2), 1);
 	CHECK_INT(ts_nsscache_set_groups(c, "alice", refs, 2), 0); /* same set */
 	CHECK_INT(ts_nsscache_set_groups(c, "nobody-here", refs, 2), -ENOENT);
+	/* a member entry makes way for a cache user of that name */
+	CHECK_INT(ts_nsscache_set_member(c, "gone", 1002), 0);
+	CHECK_INT(ts_nsscache_drop_member(c, "gone"), 0);
+	CHECK_INT(ts_nsscache_drop_member(c, "gone"), -ENOENT);
 	{ /* over the per-user bound */
 		struct ts_nsscache_group_ref *many = calloc(1025, sizeof(*many));
 		CHECK(many != NULL);
