@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nss_check.h"
 #include "nss_internal.h"
 #include "ts_error.h"
 #include "ts_nsscache.h"
@@ -260,8 +261,10 @@ NSS_FN(initgroups_dyn)
 	enum nss_status st = NSS_STATUS_NOTFOUND;
 	struct ts_nsscache_entry e;
 	struct ts_nsscache_group g;
-	bool nomem = false;
+	gid_t gids[TS_NSSCACHE_MAX_USER_GROUPS];
+	bool nomem = false, active = false;
 	struct map *m;
+	size_t n = 0;
 
 	if (nss_guard_set() || !user || !ts_nsscache_name_valid(user))
 		return nss_finish(st, saved, errnop);
@@ -269,7 +272,8 @@ NSS_FN(initgroups_dyn)
 	m = nss_current();
 	if (m && !nss_reserved(m, user) && ts_nsscache_view_by_name(&m->view, user, &e) == 0) {
 		st = NSS_STATUS_SUCCESS;
-		for (uint32_t i = 0; i < e.n_groups; i++) {
+		active = e.state == TS_NSSCACHE_ACTIVE;
+		for (uint32_t i = 0; i < e.n_groups && n < TS_NSSCACHE_MAX_USER_GROUPS; i++) {
 			int r = ts_nsscache_view_user_group(&m->view, &e, i, &g);
 
 			if (r < 0) {
@@ -278,11 +282,18 @@ NSS_FN(initgroups_dyn)
 			}
 			if (!(g.flags & TS_NSSCACHE_G_LOCAL) && nss_reserved(m, g.name))
 				continue;
-			if (!add_gid((gid_t)g.gid, group, start, size, groupsp, limit, errnop, &nomem))
-				break;
+			gids[n++] = (gid_t)g.gid;
 		}
 	}
 	pthread_mutex_unlock(&nss_state.lock);
+	/* a cache user whose name another source knows now (a local account
+	 * created since) gets nothing from the cache; a member entry is a
+	 * local account by definition */
+	if (st == NSS_STATUS_SUCCESS && active && nss_name_elsewhere(user))
+		return nss_finish(NSS_STATUS_NOTFOUND, saved, errnop);
+	for (size_t i = 0; i < n; i++)
+		if (!add_gid(gids[i], group, start, size, groupsp, limit, errnop, &nomem))
+			break;
 	if (nomem) {
 		errno = saved;
 		return NSS_STATUS_TRYAGAIN;

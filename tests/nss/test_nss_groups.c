@@ -20,7 +20,9 @@
  *     or a local group (devops) is never published under that name;
  *   - the same set again writes nothing (the file is not replaced);
  *   - size: 300 groups reach `id`; over 1024 are refused with a warning and
- *     change nothing.
+ *     change nothing;
+ *   - a local account created later with a cache user's name gets none of
+ *     the cache's groups.
  * Needs nss_wrapper (SKIPPED otherwise). Label attack: the privileged-name
  * cases are attacks.
  */
@@ -30,7 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -282,6 +286,33 @@ static void test_size_bounds(void)
 	cfg.nss_groups = TS_NSS_GROUPS_MAPPED;
 }
 
+/* A local account created with a cache user's name: the cache's groups
+ * never reach it through initgroups. */
+static void test_local_created_later(void)
+{
+	static const char *const dev[] = {"dev"};
+	char out[4096];
+	uint32_t uid = 0;
+	FILE *f;
+
+	CHECK_INT(record("ext-amy", dev, 1), 0);
+	CHECK_INT(ts_nss_lookup_uid(&cfg, "ext-amy", &uid), 0);
+	initgroups_of("ext-amy", (gid_t)uid, out, sizeof(out));
+	CHECK_MSG(strcmp(out, "NOTFOUND") != 0 && out[0], "before: %s", out);
+	f = fopen(wpasswd, "a");
+	CHECK(f != NULL);
+	if (f) {
+		fputs("ext-amy:x:1002:1002::/home/ext-amy:/bin/sh\n", f);
+		CHECK(fclose(f) == 0);
+	}
+	{ /* nss_wrapper reloads a file whose mtime (seconds) changed */
+		struct timespec ts[2] = {{time(NULL) + 5, 0}, {time(NULL) + 5, 0}};
+		CHECK_INT(utimensat(AT_FDCWD, wpasswd, ts, 0), 0);
+	}
+	initgroups_of("ext-amy", 1002, out, sizeof(out));
+	CHECK_STR(out, "NOTFOUND");
+}
+
 int main(int argc, char **argv)
 {
 	char p[400];
@@ -327,5 +358,6 @@ int main(int argc, char **argv)
 	RUN(test_all_never_privileged);
 	RUN(test_no_write_when_same);
 	RUN(test_size_bounds);
+	RUN(test_local_created_later);
 	return ts_test_done();
 }
