@@ -69,12 +69,14 @@ struct args {
 	unsigned idle_exit, max_per_uid;
 };
 
-/* Keep only what a test harness may need (libfaketime) and, for the
+/* Keep only what a test harness may need (libfaketime; nss_wrapper's
+ * files, which mean nothing unless the harness preloaded it) and, for the
  * daemon, systemd's NOTIFY_SOCKET; everything else goes. The PAM module
  * starts the broker with an empty environment. */
 static void sanitize_environment(bool daemon)
 {
 	static const char *const names[] = {"FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC",
+	                                    "NSS_WRAPPER_PASSWD", "NSS_WRAPPER_GROUP",
 	                                    "NOTIFY_SOCKET"};
 	char vals[TS_ARRAY_SIZE(names)][256];
 	bool have[TS_ARRAY_SIZE(names)] = {false};

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +33,7 @@ static void settings_of(const struct ts_config *cfg, struct ts_nsscache_settings
 	    .home_template = cfg->nss_home,
 	    .shell = cfg->nss_shell,
 	    .resolve_unknown = cfg->nss_resolve_unknown,
+	    .reserved_names = cfg->nss_reserved_names,
 	};
 }
 
@@ -172,36 +172,113 @@ static int open_locked(const struct ts_config *cfg, const char *user, bool for_w
 	return 0;
 }
 
+int ts_nss_open_locked(const struct ts_config *cfg, const char *user, int *ret_lock,
+                       struct ts_nsscache **ret)
+{
+	return open_locked(cfg, user, true, ret_lock, ret);
+}
+
+/* A name the cache holds that must no longer be published (another source
+ * learned it, or it became reserved): its entry becomes a tombstone, so
+ * the name stops resolving through the cache and its uid stays taken. */
+static bool unpublish(struct ts_nsscache *c, const struct ts_config *cfg, const char *name,
+                      const char *why)
+{
+	char who[TS_NAME_MAX];
+
+	if (ts_nsscache_tombstone(c, name) < 0)
+		return false;
+	ts_sanitize_text(who, sizeof(who), name, strlen(name));
+	ts_log(LOG_WARNING, "broker: NSS user cache %s no longer publishes %s: %s", cfg->nss_cache,
+	       who, why);
+	return true;
+}
+
 int ts_nss_record_login(const struct ts_config *cfg, const char *user, const char *sub,
                         const char *gecos)
 {
 	_cleanup_(ts_nsscache_freep) struct ts_nsscache *c = NULL;
 	_cleanup_close_ int lock = -1;
+	char why[600];
 	uint32_t uid = 0;
-	int r;
+	int clash, r;
 
 	if (!ts_config_nss_cache_on(cfg))
 		return 0;
+	/* a local account (or any name another source knows, or a reserved
+	 * one) signs in as itself: the cache publishes nothing for it */
+	clash = ts_nss_name_clash(cfg, user, why, sizeof(why));
 	r = open_locked(cfg, user, true, &lock, &c);
 	if (r < 0)
 		return r;
-	r = ts_nsscache_upsert(c, sub, user, gecos && gecos[0] ? gecos : NULL, &uid);
-	if (r == -EINVAL)
-		return warn(cfg, user, r,
-		            "the name or the subject is not one the cache accepts (names: 1 to 255 "
-		            "of A-Z a-z 0-9 . _ - @, not all digits)");
-	if (r == TS_E_SUBJECT_PINNED)
-		return warn(cfg, user, r,
-		            "another subject holds that name in the cache; `tokenseal keystore "
-		            "forget` the name first");
-	if (r == -ENOSPC)
-		return warn(cfg, user, r, "nss_uid_min..nss_uid_max is full; widen the range");
-	if (r < 0)
-		return warn(cfg, user, r, "%s", ts_strerror(r));
+	if (clash < 0) {
+		if (!unpublish(c, cfg, user, why)) {
+			ts_log_debug("broker: NSS user cache %s: nothing to publish for this user: %s",
+			             cfg->nss_cache, why);
+			return 0;
+		}
+	} else {
+		ts_nsscache_set_taken_hook(c, ts_nss_uid_taken_elsewhere, NULL);
+		/* a local account of that name is gone: its member entry goes
+		 * (the name is the cache's user now; its groups come with the
+		 * next answer) */
+		(void)ts_nsscache_drop_member(c, user);
+		r = ts_nsscache_upsert(c, sub, user, gecos && gecos[0] ? gecos : NULL, &uid);
+		if (r == -EINVAL)
+			return warn(cfg, user, r,
+			            "the name or the subject is not one the cache accepts (names: 1 "
+			            "to 255 of A-Z a-z 0-9 . _ - @, not all digits)");
+		if (r == TS_E_SUBJECT_PINNED)
+			return warn(cfg, user, r,
+			            "another subject holds that name in the cache; `tokenseal "
+			            "keystore forget` the name first");
+		if (r == -EEXIST)
+			return warn(cfg, user, r,
+			            "the uid nss_resolve_unknown gives the name is taken meanwhile; "
+			            "the name resolves to nothing");
+		if (r == -ENOSPC)
+			return warn(cfg, user, r, "nss_uid_min..nss_uid_max is full; widen the range");
+		if (r < 0)
+			return warn(cfg, user, r, "%s", ts_strerror(r));
+		/* the name is nobody else's, as a group too (name_clash), and
+		 * no group the cache publishes has it */
+		r = ts_nsscache_set_user_group(c, user,
+		                               cfg->nss_gid == 0 && !ts_nsscache_group_known(c, user));
+		if (r < 0)
+			return warn(cfg, user, r, "%s", ts_strerror(r));
+	}
 	r = ts_nsscache_save(c, cfg->nss_cache);
 	if (r < 0)
 		return warn(cfg, user, r, "cannot write it: %s", ts_strerror(r));
 	ts_log_debug("broker: NSS user cache %s: uid %u", cfg->nss_cache, (unsigned)uid);
+	return 0;
+}
+
+/* Every active entry checked again (keystore init, changed settings, a
+ * service start): a name another source learned, or that became reserved,
+ * is unpublished; the per-user group follows nss_gid. */
+static int revet(struct ts_nsscache *c, const struct ts_config *cfg)
+{
+	struct ts_nsscache_info info;
+	const char *name;
+	char why[600];
+	int r;
+
+	for (size_t i = 0; (name = ts_nsscache_name_at(c, i, &info)) != NULL; i++) {
+		char copy[TS_NSSCACHE_NAME_MAX + 1];
+
+		if (info.state != TS_NSSCACHE_ACTIVE)
+			continue;
+		(void)snprintf(copy, sizeof(copy), "%s", name);
+		if (ts_nss_name_clash(cfg, copy, why, sizeof(why)) < 0) {
+			(void)unpublish(c, cfg, copy, why);
+			continue;
+		}
+		r = ts_nsscache_set_user_group(c, copy,
+		                               cfg->nss_gid == 0 && !ts_nsscache_group_known(c, copy));
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -216,6 +293,9 @@ int ts_nss_prepare(const struct ts_config *cfg)
 	r = open_locked(cfg, "-", true, &lock, &c);
 	if (r < 0)
 		return r;
+	r = revet(c, cfg);
+	if (r < 0)
+		return warn(cfg, "-", r, "%s", ts_strerror(r));
 	r = ts_nsscache_save(c, cfg->nss_cache);
 	if (r < 0)
 		return warn(cfg, "-", r, "cannot write it: %s", ts_strerror(r));
@@ -281,6 +361,10 @@ int ts_nss_describe(const struct ts_config *cfg, const char *user, struct ts_nss
 	}
 	if (r < 0)
 		return r;
+	if (info.state == TS_NSSCACHE_MEMBER) { /* a local account's groups only */
+		*ret = (struct ts_nss_user){.state = TS_NSS_USER_ABSENT};
+		return 0;
+	}
 	*ret = (struct ts_nss_user){
 	    .state = info.state == TS_NSSCACHE_ACTIVE ? TS_NSS_USER_ACTIVE : TS_NSS_USER_TOMBSTONE,
 	    .uid = info.uid,
@@ -288,71 +372,6 @@ int ts_nss_describe(const struct ts_config *cfg, const char *user, struct ts_nss
 	    .pinned_by_name = info.pinned_by_name,
 	};
 	return 0;
-}
-
-/* Whether the view was written with cfg's settings. */
-static bool settings_match(const struct ts_nsscache_view *v, const struct ts_config *cfg)
-{
-	return v->uid_min == cfg->nss_uid_min && v->uid_max == cfg->nss_uid_max &&
-	       v->gid == cfg->nss_gid && strcmp(v->issuer, cfg->issuer) == 0 &&
-	       strcmp(v->home_template, cfg->nss_home) == 0 &&
-	       strcmp(v->shell, cfg->nss_shell) == 0 &&
-	       strcmp(v->resolve_unknown, cfg->nss_resolve_unknown) == 0;
-}
-
-int ts_nss_prepare_if_stale(const struct ts_config *cfg)
-{
-	struct ts_file_policy pol = ts_file_policy_public(TS_NSSCACHE_MAX_SIZE);
-	struct ts_nsscache_view v;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	bool fresh;
-	int r;
-
-	if (!ts_config_nss_cache_on(cfg))
-		return 0;
-	r = ts_read_file(cfg->nss_cache, &pol, &buf, &len);
-	fresh = r >= 0 && ts_nsscache_view_open(&v, buf, len) >= 0 && settings_match(&v, cfg);
-	free(buf);
-	return fresh ? 0 : ts_nss_prepare(cfg);
-}
-
-int ts_nss_lookup_uid(const struct ts_config *cfg, const char *user, uint32_t *ret_uid)
-{
-	struct ts_file_policy pol = ts_file_policy_public(TS_NSSCACHE_MAX_SIZE);
-	struct ts_nsscache_entry e;
-	struct ts_nsscache_view v;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	regex_t re;
-	int r;
-
-	if (!ts_config_nss_cache_on(cfg) || !ts_nsscache_name_valid(user))
-		return -ENOENT;
-	r = ts_read_file(cfg->nss_cache, &pol, &buf, &len);
-	if (r < 0)
-		return r;
-	r = ts_nsscache_view_open(&v, buf, len);
-	if (r < 0)
-		goto out;
-	r = ts_nsscache_view_by_name(&v, user, &e);
-	if (r == 0) {
-		*ret_uid = e.uid;
-		goto out;
-	}
-	if (r != -ENOENT || !v.resolve_unknown[0])
-		goto out;
-	r = ts_nsscache_regex_compile(&re, v.resolve_unknown);
-	if (r < 0) {
-		r = TS_E_CORRUPT; /* the writer only stores patterns that compile */
-		goto out;
-	}
-	r = regexec(&re, user, 0, NULL, 0) == 0 ? ts_nsscache_view_unknown_uid(&v, user, ret_uid)
-	                                        : -ENOENT;
-	regfree(&re);
-out:
-	free(buf);
-	return r;
 }
 
 void ts_nss_user_text(const struct ts_nss_user *u, char *buf, size_t len)

@@ -195,22 +195,30 @@ static int load_config_for(const struct ts_serve_opts *opts, const struct ts_req
  * provider (DESIGN §6): it has the uid the NSS cache gives it (its entry,
  * or the uid nss_resolve_unknown pre-resolves it to), exactly what sshd
  * and the rest of the host see through libnss_tokenseal. -ENOENT when the
- * cache knows nothing of it either.
+ * cache knows nothing of it either; TS_E_NOT_SERVED with why filled when
+ * the cache may not publish it (a reserved name, one another NSS source
+ * knows as a user or group, a uid taken: nss_update.h). The cache file is
+ * read only when it changed since the last request (nss_view.c).
  */
 static int authorize_cached(const struct ts_serve_opts *opts, const struct ts_request *req,
-                            uid_t peer_uid, uid_t *ret_uid)
+                            uid_t peer_uid, uid_t *ret_uid, char *why, size_t whylen)
 {
 	struct ts_outcome scratch = {.expires = -1};
 	struct ts_config cfg;
 	uint32_t uid;
+	int r;
 
+	why[0] = '\0';
 	if (load_config(opts, req, &cfg, &scratch) < 0 || !ts_config_nss_cache_on(&cfg))
 		return -ENOENT;
 	/* nss_resolve_unknown lives in the file: one the administrator has not
 	 * yet had rewritten since changing the nss_* keys is brought up to date
 	 * first (a rewrite only when it differs) */
 	(void)ts_nss_prepare_if_stale(&cfg);
-	if (ts_nss_lookup_uid(&cfg, req->user, &uid) < 0)
+	r = ts_nss_authorize_uid(&cfg, req->user, &uid, why, whylen);
+	if (r == TS_E_NOT_SERVED)
+		return r;
+	if (r < 0)
 		return -ENOENT;
 	if (peer_uid != 0 && uid != peer_uid)
 		return TS_E_PERM;
@@ -551,10 +559,11 @@ int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd,
 		return send_result(out_fd, cc.timeout_ms, &out);
 	r = authorize(req.user, peer_uid, &req.uid);
 	if (r == -ENOENT)
-		r = authorize_cached(opts, &req, peer_uid, &req.uid);
+		r = authorize_cached(opts, &req, peer_uid, &req.uid, out.message,
+		                     sizeof(out.message));
 	if (r == -ENOENT && unknown_user_unconfigured(opts, &req, peer_uid, &out))
 		goto send;
-	if (r < 0 && r != TS_E_PERM && r != -ENOENT) {
+	if (r < 0 && r != TS_E_PERM && r != -ENOENT && r != TS_E_NOT_SERVED) {
 		/* the lookup failed (no memory, an NSS source down): not "no such user" */
 		out.code = r;
 		snprintf(out.message, sizeof(out.message), "cannot look up the local user %s: %s",
@@ -563,10 +572,11 @@ int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd,
 	}
 	if (r < 0) {
 		out.code = r;
-		snprintf(out.message, sizeof(out.message),
-		         r == TS_E_PERM ? "uid %u may not act for user %s"
-		                        : "uid %u: no local user named %s",
-		         (unsigned)peer_uid, req.user_log);
+		if (r != TS_E_NOT_SERVED || !out.message[0])
+			snprintf(out.message, sizeof(out.message),
+			         r == TS_E_PERM ? "uid %u may not act for user %s"
+			                        : "uid %u: no local user named %s",
+			         (unsigned)peer_uid, req.user_log);
 		goto send;
 	}
 	if ((req.flags & TS_FLAG_SAME_USER) && opts->caller_known && opts->caller_ruid != req.uid) {

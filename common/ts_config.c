@@ -31,6 +31,7 @@
 
 static const char *const revalidate_names[] = {"auto", "introspection", "userinfo", NULL};
 static const char *const revoke_on_names[] = {"logout", "last-session", "never", NULL};
+static const char *const nss_groups_names[] = {"mapped", "all", "none", NULL};
 static const char *const login_method_names[] = {"device", "password", "token", NULL};
 
 _Static_assert(sizeof(enum ts_revalidate) == sizeof(int), "enum stored as int");
@@ -114,9 +115,9 @@ const struct key_def ts_config_keys[] = {
 	/* the NSS user cache (docs/nss.md): one cache per host, so top level only */
 	K_STR(TOP, nss_cache, KT_PATH, TS_NSSCACHE_PATH,
 	      "the user cache libnss_tokenseal reads (none: the broker writes none)"),
-	K_UINT(TOP, nss_uid_min, 1, 4294967294u, false, "1000000",
+	K_UINT(TOP, nss_uid_min, 1, 4294967294u, false, "2001000000",
 	       "lowest uid handed to identity provider users"),
-	K_UINT(TOP, nss_uid_max, 1, 4294967294u, false, "1999999",
+	K_UINT(TOP, nss_uid_max, 1, 4294967294u, false, "2146999999",
 	       "highest uid handed to identity provider users"),
 	K_UINT(TOP, nss_gid, 1, 4294967294u, true, "0",
 	       "primary gid of every cache user (0: a group per user, gid = uid)"),
@@ -125,6 +126,12 @@ const struct key_def ts_config_keys[] = {
 	K_STR(TOP, nss_shell, KT_STRING, TS_NSSCACHE_SHELL_DEFAULT, "login shell of cache users"),
 	K_STR(TOP, nss_resolve_unknown, KT_STRING, NULL,
 	      "POSIX ERE: matching names resolve before their first login (empty: off)"),
+	K_STR(TOP, nss_reserved_names, KT_STRING, NULL,
+	      "names never published besides the built-in system list (name or prefix*)"),
+	K_STR(TOP, group_map, KT_STRING, NULL,
+	      "identity provider group = local group name, ... (their members get it)"),
+	K_ENUM(TOP, nss_groups, nss_groups_names, "mapped",
+	       "which identity provider groups reach Linux: mapped, all, none"),
 };
 /* clang-format on */
 

@@ -43,6 +43,13 @@ enum ts_revalidate {
 	TS_REVALIDATE_USERINFO,
 };
 
+/* nss_groups: which identity provider groups the NSS cache publishes */
+enum ts_nss_groups {
+	TS_NSS_GROUPS_MAPPED, /* those group_map names */
+	TS_NSS_GROUPS_ALL,    /* also the others, under their own names */
+	TS_NSS_GROUPS_NONE,
+};
+
 enum ts_revoke_on {
 	TS_REVOKE_LOGOUT,
 	TS_REVOKE_LAST_SESSION,
@@ -105,6 +112,9 @@ struct ts_config {
 	char nss_home[TS_PATH_MAX];	/* template: %u name, %U uid, %% */
 	char nss_shell[TS_PATH_MAX];
 	char nss_resolve_unknown[TS_CONFIG_LINE_MAX]; /* POSIX ERE; "" = off */
+	char nss_reserved_names[TS_CONFIG_LINE_MAX]; /* names, "prefix*"; "" = the built-in list only */
+	char group_map[TS_CONFIG_LINE_MAX]; /* "idp-group = local-name, ..." (ts_nss_group_map_*) */
+	enum ts_nss_groups nss_groups;
 };
 
 /* nss_cache = none: the broker writes no NSS user cache. */

@@ -99,6 +99,21 @@ static void check_nss(const struct ts_config *c, const char *origin,
 			(*errors)++;
 		}
 	}
+	if (!ts_nsscache_reserved_list_valid(c->nss_reserved_names)) {
+		cfg_report(rep, LOG_ERR,
+		       "%s: nss_reserved_names '%s' must list user or group names (a trailing * "
+		       "makes a prefix) separated by commas or blanks",
+		       origin, cfg_show(sv, c->nss_reserved_names, strlen(c->nss_reserved_names)));
+		(*errors)++;
+	}
+	if (!ts_nsscache_group_map_valid(c->group_map)) {
+		cfg_report(rep, LOG_ERR,
+		       "%s: group_map '%s' must be 'identity provider group = local group name' "
+		       "items separated by commas, each local name a valid group name and each "
+		       "identity provider group listed once",
+		       origin, cfg_show(sv, c->group_map, strlen(c->group_map)));
+		(*errors)++;
+	}
 }
 
 /* URLs and paths of the key table: each problem reported, counted in *errors. */

@@ -40,6 +40,112 @@ bool ts_nsscache_name_valid(const char *name)
 	return !digits_only;
 }
 
+/*
+ * The built-in names never published (docs/nss.md keeps the same list):
+ * root and the privileged groups; Debian's base-passwd users and groups and
+ * Fedora's setup package; the accounts common packages create with
+ * `adduser --system` / `useradd -r` (a name taken by an IdP user before the
+ * package is installed would make the package adopt that user).
+ */
+static const char *const builtin_reserved[] = {
+    /* privileged: membership or the name gives root or the hardware */
+    "root", "toor", "admin", "admins", "administrator", "sudo", "sudoers", "wheel", "adm",
+    "staff", "shadow", "disk", "kmem", "mem", "docker", "lxd", "incus", "incus-admin", "libvirt",
+    "libvirt-qemu", "kvm", "podman", "systemd-journal", "lpadmin", "sambashare", "ssl-cert",
+    "ssh_keys", "tty", "utmp", "input", "render", "video", "audio", "netdev", "plugdev",
+    "dialout", "tape", "cdrom", "floppy", "operator", "wireshark", "tcpdump", "pcap",
+    "bluetooth", "scanner", "printadmin", "sgx", "tss", "ftp", "halt", "shutdown", "lock",
+    /* Debian base-passwd and Fedora setup */
+    "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy",
+    "www-data", "backup", "list", "irc", "gnats", "nobody", "nogroup", "nfsnobody", "users",
+    "fax", "voice", "dip", "src", "sasl", "sshd", "ssh", "messagebus", "dbus", "polkitd",
+    "syslog", "uuidd", "nscd", "nslcd", "sssd", "chrony", "ntp", "avahi", "colord", "cups",
+    "saned", "pulse", "rtkit", "geoclue", "gdm", "lightdm", "sddm", "usbmux", "dnsmasq",
+    "landscape", "pollinate", "statd", "rpc", "rpcuser", "unbound", "clevis", "utempter",
+    /* accounts common server packages create */
+    "postgres", "mysql", "mariadb", "redis", "nginx", "apache", "httpd", "memcache",
+    "memcached", "mongodb", "git", "gitlab", "jenkins", "elasticsearch", "rabbitmq", "named",
+    "bind", "postfix", "dovecot", "exim", "smmsp", "squid", "haproxy", "varnish", "zabbix",
+    "nagios", "prometheus", "grafana", "influxdb", "containerd", "qemu", "vboxusers",
+    "openldap", "ldap", "kerberos", "tomcat", "nextcloud", "ollama", "tokenseal",
+};
+
+static char lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* name equals item[0..n) (or starts with it when prefix), ASCII letters
+ * without case */
+static bool name_matches(const char *name, const char *item, size_t n, bool prefix)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (name[i] == '\0' || lower(name[i]) != lower(item[i]))
+			return false;
+	return prefix || name[i] == '\0';
+}
+
+static bool is_sep(char c)
+{
+	return c == ',' || c == ' ' || c == '\t' || c == '\n';
+}
+
+bool ts_nsscache_name_reserved(const char *name, const char *extra)
+{
+	for (size_t i = 0; i < sizeof(builtin_reserved) / sizeof(builtin_reserved[0]); i++)
+		if (name_matches(name, builtin_reserved[i], strlen(builtin_reserved[i]), false))
+			return true;
+	if (name[0] == '_' || name_matches(name, "systemd-", 8, true))
+		return true;
+	for (const char *p = extra; p && *p;) {
+		size_t n = 0;
+		bool prefix;
+
+		while (is_sep(*p))
+			p++;
+		while (p[n] && !is_sep(p[n]))
+			n++;
+		if (n == 0)
+			break;
+		prefix = p[n - 1] == '*';
+		if (name_matches(name, p, prefix ? n - 1 : n, prefix))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+bool ts_nsscache_reserved_list_valid(const char *list)
+{
+	char item[TS_NSSCACHE_NAME_MAX + 2];
+
+	if (strnlen(list, TS_NSSCACHE_RESERVED_NAMES_MAX + 1) > TS_NSSCACHE_RESERVED_NAMES_MAX)
+		return false;
+	for (const char *p = list; *p;) {
+		size_t n = 0;
+
+		while (is_sep(*p))
+			p++;
+		while (p[n] && !is_sep(p[n]))
+			n++;
+		if (n == 0)
+			break;
+		if (n > TS_NSSCACHE_NAME_MAX + 1)
+			return false;
+		memcpy(item, p, n);
+		item[n] = '\0';
+		if (item[n - 1] == '*')
+			item[n - 1] = '\0';
+		/* a bare "*" (every name) is refused: nss_cache = none says that */
+		if (!ts_nsscache_name_valid(item))
+			return false;
+		p += n;
+	}
+	return true;
+}
+
 uint32_t ts_nsscache_hash_uid(const char *issuer, const char *key, uint32_t uid_min,
                               uint32_t uid_max)
 {
@@ -194,12 +300,13 @@ static int get_string(const struct ts_nsscache_view *v, const uint8_t *p, const 
 }
 
 /* [off, off + count * width) inside [header, size) */
-static bool table_ok(size_t size, uint32_t off, uint32_t count, uint32_t width)
+static bool table_ok_h(size_t size, uint32_t header, uint32_t off, uint32_t count, uint32_t width)
 {
 	uint64_t end = (uint64_t)off + (uint64_t)count * width;
 
-	return off >= TS_NSSCACHE_HEADER_SIZE && end <= size;
+	return off >= header && end <= size;
 }
+#define table_ok(size, off, count, width) table_ok_h(size, v.header_size, off, count, width)
 
 int ts_nsscache_view_open(struct ts_nsscache_view *ret, const void *data, size_t size)
 {
@@ -211,8 +318,13 @@ int ts_nsscache_view_open(struct ts_nsscache_view *ret, const void *data, size_t
 		return TS_E_TOO_BIG;
 	if (!data || size < TS_NSSCACHE_HEADER_SIZE ||
 	    memcmp(h + H_MAGIC, ts_nsscache_magic, sizeof(ts_nsscache_magic)) ||
-	    get32(h + H_VERSION) != TS_NSSCACHE_VERSION ||
-	    get32(h + H_HEADER_SIZE) != TS_NSSCACHE_HEADER_SIZE || get64(h + H_TOTAL_SIZE) != size)
+	    get32(h + H_VERSION) < TS_NSSCACHE_VERSION_MIN ||
+	    get32(h + H_VERSION) > TS_NSSCACHE_VERSION || get64(h + H_TOTAL_SIZE) != size)
+		return TS_E_CORRUPT;
+	v.version = get32(h + H_VERSION);
+	v.header_size = v.version >= 2 ? TS_NSSCACHE_HEADER_SIZE : TS_NSSCACHE_HEADER_SIZE_V1;
+	v.entry_size = v.version >= 2 ? TS_NSSCACHE_ENTRY_SIZE : TS_NSSCACHE_ENTRY_SIZE_V1;
+	if (get32(h + H_HEADER_SIZE) != v.header_size || size < v.header_size)
 		return TS_E_CORRUPT;
 	v.generation = get64(h + H_GENERATION);
 	v.uid_min = get32(h + H_UID_MIN);
@@ -229,7 +341,7 @@ int ts_nsscache_view_open(struct ts_nsscache_view *ret, const void *data, size_t
 	v.strings_size = get32(h + H_STRINGS_SIZE);
 	if (v.uid_min == 0 || v.uid_max < v.uid_min || v.n_active > v.n_entries ||
 	    v.n_entries > TS_NSSCACHE_MAX_ENTRIES || v.n_reserved > TS_NSSCACHE_MAX_RESERVED ||
-	    !table_ok(size, v.entries_off, v.n_entries, TS_NSSCACHE_ENTRY_SIZE) ||
+	    !table_ok(size, v.entries_off, v.n_entries, v.entry_size) ||
 	    !table_ok(size, v.name_index_off, v.n_active, 4) ||
 	    !table_ok(size, v.uid_index_off, v.n_entries, 4) ||
 	    !table_ok(size, v.reserved_off, v.n_reserved, 4) ||
@@ -240,6 +352,25 @@ int ts_nsscache_view_open(struct ts_nsscache_view *ret, const void *data, size_t
 	    (r = get_string(&v, h + H_SHELL, &v.shell, NULL)) < 0 ||
 	    (r = get_string(&v, h + H_RESOLVE, &v.resolve_unknown, NULL)) < 0)
 		return r;
+	v.reserved_names = "";
+	if (v.version >= 2) {
+		if ((r = get_string(&v, h + H_RESERVED_NAMES, &v.reserved_names, NULL)) < 0)
+			return r;
+		v.n_groups = get32(h + H_N_GROUPS);
+		v.groups_off = get32(h + H_GROUPS_OFF);
+		v.group_name_index_off = get32(h + H_GROUP_NAME_INDEX_OFF);
+		v.group_gid_index_off = get32(h + H_GROUP_GID_INDEX_OFF);
+		v.n_links = get32(h + H_N_LINKS);
+		v.user_links_off = get32(h + H_USER_LINKS_OFF);
+		v.group_links_off = get32(h + H_GROUP_LINKS_OFF);
+		if (v.n_groups > TS_NSSCACHE_MAX_GROUPS || v.n_links > TS_NSSCACHE_MAX_LINKS ||
+		    !table_ok(size, v.groups_off, v.n_groups, TS_NSSCACHE_GROUP_SIZE) ||
+		    !table_ok(size, v.group_name_index_off, v.n_groups, 4) ||
+		    !table_ok(size, v.group_gid_index_off, v.n_groups, 4) ||
+		    !table_ok(size, v.user_links_off, v.n_links, 4) ||
+		    !table_ok(size, v.group_links_off, v.n_links, 4))
+			return TS_E_CORRUPT;
+	}
 	*ret = v;
 	return 0;
 }
@@ -254,14 +385,25 @@ int ts_nsscache_entry_at(const struct ts_nsscache_view *v, uint32_t k,
 
 	if (k >= v->n_entries)
 		return TS_E_CORRUPT;
-	p = v->base + v->entries_off + (size_t)k * TS_NSSCACHE_ENTRY_SIZE;
+	p = v->base + v->entries_off + (size_t)k * v->entry_size;
 	state = get32(p + E_STATE);
-	if (state != TS_NSSCACHE_ACTIVE && state != TS_NSSCACHE_TOMBSTONE)
+	if (state != TS_NSSCACHE_ACTIVE && state != TS_NSSCACHE_TOMBSTONE &&
+	    (state != TS_NSSCACHE_MEMBER || v->version < 2))
 		return TS_E_CORRUPT;
 	e.uid = get32(p + E_UID);
 	e.gid = get32(p + E_GID);
 	e.state = (enum ts_nsscache_state)state;
+	e.flags = get32(p + E_FLAGS);
+	if (v->version < 2) /* v1 published every per-user group */
+		e.flags = (e.flags & TS_NSSCACHE_F_BY_NAME) | (v->gid ? 0 : TS_NSSCACHE_F_GROUP);
 	e.subject_hash = p + E_SUBJECT;
+	e.groups_first = e.n_groups = 0;
+	if (v->version >= 2) {
+		e.groups_first = get32(p + E_GROUPS_FIRST);
+		e.n_groups = get32(p + E_N_GROUPS);
+		if (e.groups_first > v->n_links || e.n_groups > v->n_links - e.groups_first)
+			return TS_E_CORRUPT;
+	}
 	if ((r = get_string(v, p + E_NAME, &e.name, &e.name_len)) < 0 ||
 	    (r = get_string(v, p + E_GECOS, &e.gecos, &e.gecos_len)) < 0 ||
 	    (r = get_string(v, p + E_HOME, &e.home, &e.home_len)) < 0 ||
@@ -292,7 +434,7 @@ int ts_nsscache_view_by_name(const struct ts_nsscache_view *v, const char *name,
 			return r;
 		c = strcmp(name, e.name);
 		if (c == 0) {
-			if (e.state != TS_NSSCACHE_ACTIVE)
+			if (e.state != TS_NSSCACHE_ACTIVE && e.state != TS_NSSCACHE_MEMBER)
 				return TS_E_CORRUPT;
 			*ret = e;
 			return 0;
@@ -365,23 +507,124 @@ bool ts_nsscache_view_uid_taken(const struct ts_nsscache_view *v, uint32_t uid)
 	return r != -ENOENT;
 }
 
-static bool view_taken(const void *ctx, uint32_t uid)
-{
-	return ts_nsscache_view_uid_taken(ctx, uid);
-}
-
 int ts_nsscache_view_unknown_uid(const struct ts_nsscache_view *v, const char *name,
                                  uint32_t *ret_uid)
 {
 	char key[TS_NSSCACHE_NAME_MAX + 8];
+	uint32_t uid;
 	int r;
 
 	if (!ts_nsscache_name_valid(name))
 		return -EINVAL;
+
 	r = snprintf(key, sizeof(key), "name:%s", name);
 	if (r < 0 || (size_t)r >= sizeof(key))
 		return -EINVAL;
-	return ts_nsscache_probe(ts_nsscache_hash_uid(v->issuer, key, v->uid_min, v->uid_max),
-	                         v->uid_min, v->uid_max, (size_t)v->n_entries + v->n_reserved,
-	                         view_taken, v, ret_uid);
+	uid = ts_nsscache_hash_uid(v->issuer, key, v->uid_min, v->uid_max);
+	if (ts_nsscache_view_uid_taken(v, uid))
+		return -EEXIST;
+	*ret_uid = uid;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- groups */
+
+int ts_nsscache_view_group_at(const struct ts_nsscache_view *v, uint32_t k,
+                              struct ts_nsscache_group *ret)
+{
+	struct ts_nsscache_group g;
+	const uint8_t *p;
+	int r;
+
+	if (k >= v->n_groups)
+		return -ENOENT;
+	p = v->base + v->groups_off + (size_t)k * TS_NSSCACHE_GROUP_SIZE;
+	g.number = k;
+	g.gid = get32(p + G_GID);
+	g.flags = get32(p + G_FLAGS);
+	g.members_first = get32(p + G_FIRST);
+	g.n_members = get32(p + G_COUNT);
+	if (g.members_first > v->n_links || g.n_members > v->n_links - g.members_first)
+		return TS_E_CORRUPT;
+	r = get_string(v, p + G_NAME, &g.name, &g.name_len);
+	if (r < 0)
+		return r;
+	*ret = g;
+	return 0;
+}
+
+int ts_nsscache_view_group_by_name(const struct ts_nsscache_view *v, const char *name,
+                                   struct ts_nsscache_group *ret)
+{
+	uint32_t lo = 0, hi = v->n_groups;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		struct ts_nsscache_group g;
+		int c, r = ts_nsscache_view_group_at(
+		           v, ts_nsscache_index_get(v, v->group_name_index_off, mid), &g);
+
+		if (r < 0)
+			return r == -ENOENT ? TS_E_CORRUPT : r;
+		c = strcmp(name, g.name);
+		if (c == 0) {
+			*ret = g;
+			return 0;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -ENOENT;
+}
+
+int ts_nsscache_view_group_by_gid(const struct ts_nsscache_view *v, uint32_t gid,
+                                  struct ts_nsscache_group *ret)
+{
+	uint32_t lo = 0, hi = v->n_groups;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		struct ts_nsscache_group g;
+		int r = ts_nsscache_view_group_at(
+		    v, ts_nsscache_index_get(v, v->group_gid_index_off, mid), &g);
+
+		if (r < 0)
+			return r == -ENOENT ? TS_E_CORRUPT : r;
+		if (g.gid == gid) {
+			*ret = g;
+			return 0;
+		}
+		if (gid < g.gid)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -ENOENT;
+}
+
+int ts_nsscache_view_user_group(const struct ts_nsscache_view *v,
+                                const struct ts_nsscache_entry *e, uint32_t i,
+                                struct ts_nsscache_group *ret)
+{
+	int r;
+
+	if (i >= e->n_groups)
+		return -ENOENT;
+	r = ts_nsscache_view_group_at(
+	    v, ts_nsscache_index_get(v, v->user_links_off, e->groups_first + i), ret);
+	return r == -ENOENT ? TS_E_CORRUPT : r;
+}
+
+int ts_nsscache_view_group_member(const struct ts_nsscache_view *v,
+                                  const struct ts_nsscache_group *g, uint32_t i,
+                                  struct ts_nsscache_entry *ret)
+{
+	uint32_t k;
+
+	if (i >= g->n_members)
+		return -ENOENT;
+	k = ts_nsscache_index_get(v, v->group_links_off, g->members_first + i);
+	return ts_nsscache_entry_at(v, k, ret);
 }

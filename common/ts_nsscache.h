@@ -6,27 +6,43 @@
  *
  * The file holds nothing /etc/passwd would not (world-readable, no secrets)
  * and everything the module needs, so the module never reads tokenseal.conf.
- * Format v1, every integer little-endian, every offset from the file start
- * (see docs/nss.md for the table):
+ * Format v2 (the reader also takes v1), every integer little-endian, every
+ * offset from the file start (see docs/nss.md for the table):
  *   header (128 bytes): magic, version, header size, total size, generation,
  *     uid_min, uid_max, gid (0 = a per-user group with gid = uid), counts,
- *     table offsets, and string refs for the issuer, home template, shell and
- *     the nss_resolve_unknown regex ("" = off)
- *   entries:    n_entries fixed 80-byte records (uid, gid, state, subject
- *               hash, string refs for name, gecos, home, shell)
- *   name index: n_active u32 entry numbers, active entries sorted by name
+ *     table offsets, and string refs for the issuer, home template, shell,
+ *     the nss_resolve_unknown regex ("" = off) and (v2) nss_reserved_names
+ *   entries:    n_entries fixed records (80 bytes in v1, 96 in v2: uid, gid,
+ *               state, flags, subject hash, string refs for name, gecos, home,
+ *               shell; v2: the slice of user links holding its groups)
+ *   name index: n_active u32 entry numbers, active and member entries sorted
+ *               by name
  *   uid index:  n_entries u32 entry numbers, all entries sorted by uid
  *   reserved:   n_reserved sorted u32 uids never to hand out (local accounts)
+ *   (v2) groups: n_groups 24-byte records (gid, flags, name ref, the slice of
+ *               group links holding its members), a name index and a gid
+ *               index (n_groups u32 group numbers each), user links (u32
+ *               group numbers) and group links (u32 entry numbers), n_links
+ *               each
  *   strings:    NUL-terminated strings; a ref is (offset into strings, length)
  * The reader checks the header once and every offset, index and string at
  * each step, so a damaged file gives TS_E_CORRUPT, never an out-of-bounds read.
  *
  * UIDs: SHA-256("tokenseal-nss-uid" NUL issuer NUL key), its first 8 bytes as
  * a big-endian integer modulo the range size, plus uid_min; key is the
- * subject, or "name:" + name for a name resolved by nss_resolve_unknown
- * before its first login. A taken uid (any entry, active or tombstone, a
- * reserved uid, 65534, 65535, 4294967295) moves to the next one, wrapping
- * from uid_max to uid_min. The assignment is remembered in the file.
+ * subject, or "name:" + name for a name nss_resolve_unknown matches. A name
+ * nss_resolve_unknown matches has exactly that uid or none (v2: no probing,
+ * so the uid shown before a sign-in cannot move to someone else meanwhile;
+ * a taken slot makes the name unresolvable and its sign-in refused). For
+ * other names a taken uid (any entry, active or tombstone, a reserved uid,
+ * 65534, 65535, 4294967295, or what the writer's taken hook says) moves to
+ * the next one, wrapping from uid_max to uid_min. The assignment is
+ * remembered in the file.
+ *
+ * Names: a name on the built-in list of system and privileged names or in
+ * the file's nss_reserved_names is never published (ts_nsscache_name_reserved);
+ * whether another NSS source knows a name is the broker's check at each
+ * write and the module's at each lookup (docs/nss.md).
  */
 #ifndef TS_NSSCACHE_H
 #define TS_NSSCACHE_H
@@ -47,9 +63,16 @@
 /* Set by the broker: the module then answers NOTFOUND at once. */
 #define TS_NSS_LOOP_ENV "_TOKENSEAL_NSS_LOOP"
 
-#define TS_NSSCACHE_VERSION 1
-#define TS_NSSCACHE_HEADER_SIZE 128
-#define TS_NSSCACHE_ENTRY_SIZE 80
+#define TS_NSSCACHE_VERSION 2
+#define TS_NSSCACHE_VERSION_MIN 1 /* the oldest the reader takes */
+#define TS_NSSCACHE_HEADER_SIZE 160    /* v2; v1: 128 */
+#define TS_NSSCACHE_HEADER_SIZE_V1 128
+#define TS_NSSCACHE_ENTRY_SIZE 96      /* v2; v1: 80 */
+#define TS_NSSCACHE_ENTRY_SIZE_V1 80
+#define TS_NSSCACHE_GROUP_SIZE 24
+#define TS_NSSCACHE_MAX_GROUPS 100000u      /* group records in a file */
+#define TS_NSSCACHE_MAX_USER_GROUPS 1024u   /* groups of one user */
+#define TS_NSSCACHE_MAX_LINKS 4000000u      /* user-group memberships in a file */
 #define TS_NSSCACHE_MAX_SIZE (64u * 1024u * 1024u)
 #define TS_NSSCACHE_MAX_ENTRIES 500000u
 #define TS_NSSCACHE_MAX_RESERVED 100000u
@@ -58,18 +81,33 @@
 #define TS_NSSCACHE_PATH_MAX 1024 /* home, shell, home template */
 #define TS_NSSCACHE_ISSUER_MAX 2048
 #define TS_NSSCACHE_REGEX_MAX 1024
+#define TS_NSSCACHE_RESERVED_NAMES_MAX 4096 /* nss_reserved_names, as stored */
 #define TS_NSSCACHE_SUBJECT_MAX 1024
 #define TS_NSSCACHE_HASH_BYTES 32
 
-#define TS_NSSCACHE_UID_MIN_DEFAULT 1000000u
-#define TS_NSSCACHE_UID_MAX_DEFAULT 1999999u
+/* Above SSSD's and himmelblau's idmap default (200000..2000200000) and
+ * systemd's container range (524288..1879048191), below the foreign range
+ * (2147352576..) and 2^31 (docs/nss.md, "Choosing the uid range"). */
+#define TS_NSSCACHE_UID_MIN_DEFAULT 2001000000u
+#define TS_NSSCACHE_UID_MAX_DEFAULT 2146999999u
 #define TS_NSSCACHE_HOME_DEFAULT "/home/%u"
 #define TS_NSSCACHE_SHELL_DEFAULT "/bin/bash"
 
 enum ts_nsscache_state {
 	TS_NSSCACHE_ACTIVE = 1,
 	TS_NSSCACHE_TOMBSTONE = 2, /* removed: the name is gone, the uid stays taken */
+	TS_NSSCACHE_MEMBER = 3,    /* (v2) a local account: never published as a user, only
+	                            * its groups (initgroups, group members); uid = the local one */
 };
+
+/* group flags */
+#define TS_NSSCACHE_G_LOCAL 1u /* the name of a group another source has (group_map to a local
+                                * group): its gid reaches members through initgroups only; the
+                                * module never answers the group itself */
+
+/* entry flags */
+#define TS_NSSCACHE_F_BY_NAME 1u /* the uid came from the nss_resolve_unknown name hash */
+#define TS_NSSCACHE_F_GROUP 2u   /* its per-user group (gid = uid) is published under its name */
 
 /* What the broker takes from tokenseal.conf. Strings are copied. */
 struct ts_nsscache_settings {
@@ -79,6 +117,8 @@ struct ts_nsscache_settings {
 	const char *home_template;   /* absolute; %u = user name, %U = uid, %% = % */
 	const char *shell;           /* absolute */
 	const char *resolve_unknown; /* POSIX ERE matched against the whole name; NULL/"" = off */
+	const char *reserved_names;  /* nss_reserved_names: names (a trailing '*' = a prefix)
+	                              * separated by ',' or blanks; NULL/"" = none */
 };
 
 /* ---- names, hashing, regex (shared by reader and writer) ---- */
@@ -86,6 +126,31 @@ struct ts_nsscache_settings {
 /* A user name the cache accepts: 1..TS_NSSCACHE_NAME_MAX bytes of
  * [A-Za-z0-9._@-], not starting with '-' or '.', not all digits. */
 bool ts_nsscache_name_valid(const char *name) TS_NONNULL(1);
+
+/*
+ * Whether name may never be published: the built-in list of system and
+ * privileged names (root, sudo, wheel, admin, adm, staff, shadow, disk,
+ * docker, lxd, Debian's and Fedora's base users and groups, ...; see
+ * docs/nss.md), any name starting with "systemd-" or "_", or a name in
+ * extra (the nss_reserved_names syntax above; NULL = none). Exact match;
+ * ASCII letters compare case-insensitively.
+ */
+bool ts_nsscache_name_reserved(const char *name, const char *extra) TS_NONNULL(1);
+
+/* Whether list is a valid nss_reserved_names value (every item a name
+ * ts_nsscache_name_valid accepts, optionally ending in '*'; at most
+ * TS_NSSCACHE_RESERVED_NAMES_MAX bytes). */
+bool ts_nsscache_reserved_list_valid(const char *list) TS_NONNULL(1);
+
+/* group_map: "IDP-GROUP = LOCAL-NAME, ..." (commas between items, blanks
+ * around each side dropped, the identity provider value matched exactly,
+ * each listed once, the local name valid). */
+bool ts_nsscache_group_map_valid(const char *map) TS_NONNULL(1);
+
+/* The local name value maps to (copied into out): true, or false when the
+ * map has no such value (or the name does not fit). */
+bool ts_nsscache_group_map_lookup(const char *map, const char *value, char *out, size_t outlen)
+    TS_NONNULL(1, 2, 3);
 
 /* The first uid of the probe sequence for (issuer, key) in [uid_min, uid_max]. */
 uint32_t ts_nsscache_hash_uid(const char *issuer, const char *key, uint32_t uid_min,
@@ -116,17 +181,32 @@ struct ts_nsscache_view {
 	uint32_t uid_min, uid_max, gid;
 	uint32_t n_entries, n_active, n_reserved;
 	uint32_t entries_off, name_index_off, uid_index_off, reserved_off;
+	uint32_t header_size, entry_size;
+	uint32_t n_groups, groups_off, group_name_index_off, group_gid_index_off; /* v2 */
+	uint32_t n_links, user_links_off, group_links_off;                         /* v2 */
 	uint32_t strings_off, strings_size;
+	uint32_t version;
 	const char *issuer, *home_template, *shell, *resolve_unknown; /* point into base */
+	const char *reserved_names; /* "" in a v1 file */
 };
 
 struct ts_nsscache_entry {
 	uint32_t uid, gid;
 	enum ts_nsscache_state state;
+	uint32_t flags; /* TS_NSSCACHE_F_*; a v1 entry: F_GROUP unless nss_gid is set */
 	const uint8_t *subject_hash; /* TS_NSSCACHE_HASH_BYTES */
 	/* NUL-terminated, pointing into the view's memory */
 	const char *name, *gecos, *home, *shell;
 	size_t name_len, gecos_len, home_len, shell_len;
+	uint32_t groups_first, n_groups; /* its slice of the user links (v2) */
+};
+
+struct ts_nsscache_group {
+	uint32_t number; /* in the file's group table */
+	uint32_t gid, flags;
+	const char *name;
+	size_t name_len;
+	uint32_t members_first, n_members; /* its slice of the group links */
 };
 
 /* Check the header and the bounds of every table. data must stay mapped for
@@ -134,7 +214,8 @@ struct ts_nsscache_entry {
 int ts_nsscache_view_open(struct ts_nsscache_view *ret, const void *data, size_t size) TS_WUR
     TS_NONNULL(1);
 
-/* The active entry called name: 0, -ENOENT or TS_E_CORRUPT. */
+/* The active (or member: a local account's groups) entry called name; the
+ * caller checks the state. 0, -ENOENT or TS_E_CORRUPT. */
 int ts_nsscache_view_by_name(const struct ts_nsscache_view *v, const char *name,
                              struct ts_nsscache_entry *ret) TS_WUR TS_NONNULL(1, 2, 3);
 
@@ -146,13 +227,33 @@ int ts_nsscache_view_by_uid(const struct ts_nsscache_view *v, uint32_t uid,
 int ts_nsscache_view_at(const struct ts_nsscache_view *v, uint32_t i,
                         struct ts_nsscache_entry *ret) TS_WUR TS_NONNULL(1, 3);
 
+/* Group number k of the file: 0 or TS_E_CORRUPT (-ENOENT past the end). */
+int ts_nsscache_view_group_at(const struct ts_nsscache_view *v, uint32_t k,
+                              struct ts_nsscache_group *ret) TS_WUR TS_NONNULL(1, 3);
+
+/* The group called name / holding gid: 0, -ENOENT or TS_E_CORRUPT. */
+int ts_nsscache_view_group_by_name(const struct ts_nsscache_view *v, const char *name,
+                                   struct ts_nsscache_group *ret) TS_WUR TS_NONNULL(1, 2, 3);
+int ts_nsscache_view_group_by_gid(const struct ts_nsscache_view *v, uint32_t gid,
+                                  struct ts_nsscache_group *ret) TS_WUR TS_NONNULL(1, 3);
+
+/* Group i (0 <= i < e->n_groups) of entry e, and member i of group g: 0,
+ * -ENOENT past the end, TS_E_CORRUPT. */
+int ts_nsscache_view_user_group(const struct ts_nsscache_view *v,
+                                const struct ts_nsscache_entry *e, uint32_t i,
+                                struct ts_nsscache_group *ret) TS_WUR TS_NONNULL(1, 2, 4);
+int ts_nsscache_view_group_member(const struct ts_nsscache_view *v,
+                                  const struct ts_nsscache_group *g, uint32_t i,
+                                  struct ts_nsscache_entry *ret) TS_WUR TS_NONNULL(1, 2, 4);
+
 /* Whether uid may not be handed out: held by an entry, reserved, or special.
  * A damaged table counts as taken. */
 bool ts_nsscache_view_uid_taken(const struct ts_nsscache_view *v, uint32_t uid) TS_NONNULL(1);
 
-/* The uid nss_resolve_unknown shows for a name without an entry: the probe of
- * hash(issuer, "name:" + name) over the view's taken uids. Does not check the
- * regex (the caller does). 0, -EINVAL (invalid name), -ENOSPC. */
+/* The uid nss_resolve_unknown shows for a name without an entry:
+ * hash(issuer, "name:" + name), no probing. Does not check the regex nor
+ * other NSS sources (the caller does). 0, -EINVAL (invalid name), -EEXIST
+ * (that uid is taken in the view: the name resolves to nothing). */
 int ts_nsscache_view_unknown_uid(const struct ts_nsscache_view *v, const char *name,
                                  uint32_t *ret_uid) TS_WUR TS_NONNULL(1, 2, 3);
 
@@ -164,6 +265,7 @@ struct ts_nsscache_info {
 	uint32_t uid, gid;
 	enum ts_nsscache_state state;
 	bool pinned_by_name; /* the uid came from the nss_resolve_unknown name hash */
+	bool user_group;     /* its per-user group is published */
 };
 
 /* An empty cache with these settings (validated: -EINVAL). */
@@ -194,18 +296,71 @@ int ts_nsscache_set_settings(struct ts_nsscache *c, const struct ts_nsscache_set
 int ts_nsscache_reserve_uid(struct ts_nsscache *c, uint32_t uid) TS_WUR TS_NONNULL(1);
 void ts_nsscache_clear_reserved(struct ts_nsscache *c) TS_NONNULL(1);
 
+/* What else makes a uid taken for the writer (the broker: other NSS
+ * sources, /etc/subuid and /etc/subgid ranges). NULL = nothing else. */
+void ts_nsscache_set_taken_hook(struct ts_nsscache *c, bool (*taken)(void *ctx, uint32_t uid),
+                                void *ctx) TS_NONNULL(1);
+
 /* Record (issuer, sub) as name after a login and return its uid.
  *  - sub seen before (active or tombstone): same uid; the name and gecos are
  *    updated, a tombstone comes back to life;
- *  - new sub: if nss_resolve_unknown matches name, the uid the module already
- *    showed for the name (probe of hash(issuer, "name:" + name)), else the
- *    probe of hash(issuer, sub);
+ *  - new sub: if nss_resolve_unknown matches name, exactly the uid the
+ *    module shows for the name (hash(issuer, "name:" + name)), -EEXIST when
+ *    that uid is taken (by the cache or the taken hook); else the probe of
+ *    hash(issuer, sub);
  * gecos NULL keeps the stored one (control characters and ':' become ' ',
- * over TS_NSSCACHE_GECOS_MAX bytes is cut). Errors: -EINVAL (invalid name or
- * subject), TS_E_SUBJECT_PINNED (another subject holds that name), -ENOSPC
- * (range full), -ENOMEM. *ret_uid may be NULL. */
+ * over TS_NSSCACHE_GECOS_MAX bytes is cut). The entry's per-user group flag
+ * is left as it was (a new entry: on when the settings' gid is 0). Errors: -EINVAL (invalid name or
+ * subject), TS_E_SUBJECT_PINNED (another subject holds that name), -EEXIST,
+ * -ENOSPC (range full), -ENOMEM. *ret_uid may be NULL. */
 int ts_nsscache_upsert(struct ts_nsscache *c, const char *sub, const char *name, const char *gecos,
                        uint32_t *ret_uid) TS_WUR TS_NONNULL(1, 2, 3);
+
+/* Publish (or not) the per-user group of the active entry called name: 0
+ * or -ENOENT. */
+int ts_nsscache_set_user_group(struct ts_nsscache *c, const char *name, bool on) TS_WUR
+    TS_NONNULL(1, 2);
+
+/* The name of the i-th entry in uid order (any state) and what it holds;
+ * NULL past the end. The string lives as long as the entry. */
+const char *ts_nsscache_name_at(const struct ts_nsscache *c, size_t i,
+                                struct ts_nsscache_info *ret) TS_NONNULL(1, 3);
+
+/* ---- groups (v2) ---- */
+
+/* One group of a user, as the broker decided it: a local group (gid from
+ * the other sources, TS_NSSCACHE_G_LOCAL) or one the cache publishes under
+ * name (gid 0: the cache's stored gid, or a new one hashed from
+ * "group:" + name over the free uids and gids, never rehashed). */
+struct ts_nsscache_group_ref {
+	const char *name;
+	bool local;
+	uint32_t gid; /* local only */
+};
+
+/* A local account (another source knows it) whose groups the cache carries:
+ * create or refresh its member entry (uid = its local uid). Fails with
+ * -EEXIST when an active entry has that name (the caller tombstones it
+ * first) or another entry holds that uid. */
+int ts_nsscache_set_member(struct ts_nsscache *c, const char *name, uint32_t uid) TS_WUR
+    TS_NONNULL(1, 2);
+
+/* Replace the groups of the active or member entry called name (n may be
+ * 0). 1 when that changed something, 0 when the stored set was the same,
+ * -ENOENT (no such entry), -E2BIG (over TS_NSSCACHE_MAX_USER_GROUPS, or the
+ * file's group or link bounds), -ENOSPC (no gid free), -EINVAL (a name the
+ * cache does not accept), -EEXIST (a published group name whose stored gid
+ * another source took: its caller's hook says so). */
+int ts_nsscache_set_groups(struct ts_nsscache *c, const char *name,
+                           const struct ts_nsscache_group_ref *groups, size_t n) TS_WUR
+    TS_NONNULL(1, 2);
+
+/* Drop the member entry called name (the name became the cache's own user,
+ * or its local account is gone): 0 or -ENOENT. */
+int ts_nsscache_drop_member(struct ts_nsscache *c, const char *name) TS_NONNULL(1, 2);
+
+/* Whether the cache publishes a group called name (not a local one). */
+bool ts_nsscache_group_known(const struct ts_nsscache *c, const char *name) TS_NONNULL(1, 2);
 
 /* Turn the active entry called name into a tombstone: 0 or -ENOENT. */
 int ts_nsscache_tombstone(struct ts_nsscache *c, const char *name) TS_WUR TS_NONNULL(1, 2);

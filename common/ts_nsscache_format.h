@@ -38,6 +38,23 @@ enum {
 	H_HOME_TEMPLATE = 88,
 	H_SHELL = 96,
 	H_RESOLVE = 104,
+	H_RESERVED_NAMES = 112, /* v2 from here */
+	H_N_GROUPS = 120,
+	H_GROUPS_OFF = 124,
+	H_GROUP_NAME_INDEX_OFF = 128,
+	H_GROUP_GID_INDEX_OFF = 132,
+	H_N_LINKS = 136,
+	H_USER_LINKS_OFF = 140,
+	H_GROUP_LINKS_OFF = 144,
+};
+
+/* group record field offsets (v2) */
+enum {
+	G_GID = 0,
+	G_FLAGS = 4,
+	G_NAME = 8,
+	G_FIRST = 16,
+	G_COUNT = 20,
 };
 
 /* entry field offsets */
@@ -45,12 +62,14 @@ enum {
 	E_UID = 0,
 	E_GID = 4,
 	E_STATE = 8,
-	E_FLAGS = 12, /* bit 0: the uid came from the name hash */
+	E_FLAGS = 12, /* TS_NSSCACHE_F_* */
 	E_SUBJECT = 16,
 	E_NAME = 48,
 	E_GECOS = 56,
 	E_HOME = 64,
 	E_SHELL = 72,
+	E_GROUPS_FIRST = 80, /* v2 */
+	E_N_GROUPS = 84,
 };
 
 static inline uint32_t get32(const uint8_t *p)

@@ -18,6 +18,7 @@
 #include "ts_file.h"
 #include "ts_nsscache.h"
 #include "ts_nsscache_format.h"
+#include "ts_nsscache_writer.h"
 #include "ts_sha256.h"
 #include "ts_time.h"
 
@@ -37,26 +38,6 @@ static void subject_hash(uint8_t out[TS_NSSCACHE_HASH_BYTES], const char *issuer
 	ts_sha256(out, buf, sizeof(domain) + li + 1 + ls);
 }
 
-struct rec {
-	uint32_t uid;
-	enum ts_nsscache_state state;
-	bool by_name;
-	uint8_t subject[TS_NSSCACHE_HASH_BYTES];
-	char *name, *gecos;
-};
-
-struct ts_nsscache {
-	char *issuer, *home_template, *shell, *resolve_unknown;
-	uint32_t uid_min, uid_max, gid;
-	bool have_regex;
-	regex_t regex;
-	uint64_t generation;
-	struct rec *recs; /* sorted by uid, uids unique */
-	size_t n, cap;
-	uint32_t *reserved; /* sorted, unique */
-	size_t n_reserved, cap_reserved;
-};
-
 static int settings_check(const struct ts_nsscache_settings *s)
 {
 	size_t li;
@@ -69,6 +50,8 @@ static int settings_check(const struct ts_nsscache_settings *s)
 	if (!ts_nsscache_home_template_valid(s->home_template) ||
 	    !ts_nsscache_shell_valid(s->shell))
 		return -EINVAL;
+	if (s->reserved_names && !ts_nsscache_reserved_list_valid(s->reserved_names))
+		return -EINVAL;
 	return 0;
 }
 
@@ -78,7 +61,8 @@ static void settings_drop(struct ts_nsscache *c)
 	free(c->home_template);
 	free(c->shell);
 	free(c->resolve_unknown);
-	c->issuer = c->home_template = c->shell = c->resolve_unknown = NULL;
+	free(c->reserved_names);
+	c->issuer = c->home_template = c->shell = c->resolve_unknown = c->reserved_names = NULL;
 	if (c->have_regex)
 		regfree(&c->regex);
 	c->have_regex = false;
@@ -103,7 +87,9 @@ int ts_nsscache_set_settings(struct ts_nsscache *c, const struct ts_nsscache_set
 	t.home_template = strdup(s->home_template);
 	t.shell = strdup(s->shell);
 	t.resolve_unknown = strdup(re);
-	if (!t.issuer || !t.home_template || !t.shell || !t.resolve_unknown) {
+	t.reserved_names = strdup(s->reserved_names ? s->reserved_names : "");
+	if (!t.issuer || !t.home_template || !t.shell || !t.resolve_unknown ||
+	    !t.reserved_names) {
 		settings_drop(&t);
 		return -ENOMEM;
 	}
@@ -112,6 +98,7 @@ int ts_nsscache_set_settings(struct ts_nsscache *c, const struct ts_nsscache_set
 	c->home_template = t.home_template;
 	c->shell = t.shell;
 	c->resolve_unknown = t.resolve_unknown;
+	c->reserved_names = t.reserved_names;
 	c->have_regex = t.have_regex;
 	c->regex = t.regex;
 	c->uid_min = s->uid_min;
@@ -143,8 +130,12 @@ struct ts_nsscache *ts_nsscache_free(struct ts_nsscache *c)
 	for (size_t i = 0; i < c->n; i++) {
 		free(c->recs[i].name);
 		free(c->recs[i].gecos);
+		free(c->recs[i].groups);
 	}
 	free(c->recs);
+	for (size_t i = 0; i < c->n_groups; i++)
+		free(c->groups[i].name);
+	free(c->groups);
 	free(c->reserved);
 	settings_drop(c);
 	free(c);
@@ -190,7 +181,15 @@ static bool writer_taken(const void *ctx, uint32_t uid)
 	const struct ts_nsscache *c = ctx;
 	size_t i = rec_lower(c, uid), j = reserved_lower(c, uid);
 
-	return (i < c->n && c->recs[i].uid == uid) || (j < c->n_reserved && c->reserved[j] == uid);
+	return (i < c->n && c->recs[i].uid == uid) || (j < c->n_reserved && c->reserved[j] == uid) ||
+	       ts_nsscache_gid_taken(c, uid) || (c->taken_hook && c->taken_hook(c->taken_ctx, uid));
+}
+
+void ts_nsscache_set_taken_hook(struct ts_nsscache *c, bool (*taken)(void *ctx, uint32_t uid),
+                                void *ctx)
+{
+	c->taken_hook = taken;
+	c->taken_ctx = ctx;
 }
 
 int ts_nsscache_reserve_uid(struct ts_nsscache *c, uint32_t uid)
@@ -220,8 +219,7 @@ void ts_nsscache_clear_reserved(struct ts_nsscache *c)
 	c->n_reserved = 0;
 }
 
-/* Insert rec (taking its strings) keeping uid order; the uid must be free. */
-static int rec_insert(struct ts_nsscache *c, struct rec *r)
+int ts_nsscache_rec_insert(struct ts_nsscache *c, struct rec *r)
 {
 	size_t i = rec_lower(c, r->uid);
 
@@ -243,7 +241,7 @@ static int rec_insert(struct ts_nsscache *c, struct rec *r)
 	return 0;
 }
 
-static struct rec *find_active_name(const struct ts_nsscache *c, const char *name)
+struct rec *ts_nsscache_find_active(const struct ts_nsscache *c, const char *name)
 {
 	for (size_t i = 0; i < c->n; i++)
 		if (c->recs[i].state == TS_NSSCACHE_ACTIVE && strcmp(c->recs[i].name, name) == 0)
@@ -251,9 +249,7 @@ static struct rec *find_active_name(const struct ts_nsscache *c, const char *nam
 	return NULL;
 }
 
-/* gecos from the IdP's "name": control characters and ':' become ' ', cut
- * at TS_NSSCACHE_GECOS_MAX bytes on a UTF-8 boundary. */
-static char *gecos_clean(const char *in)
+char *ts_nsscache_gecos_clean(const char *in)
 {
 	size_t n = strnlen(in, TS_NSSCACHE_GECOS_MAX + 1);
 	char *out;
@@ -292,11 +288,11 @@ int ts_nsscache_upsert(struct ts_nsscache *c, const char *sub, const char *name,
 		if (memcmp(c->recs[i].subject, sh, sizeof(sh)) == 0 &&
 		    (!by_sub || c->recs[i].state == TS_NSSCACHE_ACTIVE))
 			by_sub = &c->recs[i];
-	holder = find_active_name(c, name);
+	holder = ts_nsscache_find_active(c, name);
 	if (holder && holder != by_sub)
 		return TS_E_SUBJECT_PINNED;
 	nname = strdup(name);
-	ngecos = gecos ? gecos_clean(gecos) : NULL;
+	ngecos = gecos ? ts_nsscache_gecos_clean(gecos) : NULL;
 	if (!nname || (gecos && !ngecos)) {
 		r = -ENOMEM;
 		goto fail;
@@ -318,12 +314,12 @@ int ts_nsscache_upsert(struct ts_nsscache *c, const char *sub, const char *name,
 		goto fail;
 	}
 	if (c->have_regex && regexec(&c->regex, name, 0, NULL, 0) == 0) {
+		/* exactly the uid the module shows for the name, or none */
 		char key[TS_NSSCACHE_NAME_MAX + 8];
 		(void)snprintf(key, sizeof(key), "name:%s", name);
-		r = ts_nsscache_probe(ts_nsscache_hash_uid(c->issuer, key, c->uid_min, c->uid_max),
-		                      c->uid_min, c->uid_max, c->n + c->n_reserved, writer_taken, c,
-		                      &uid);
-		nr.by_name = true;
+		uid = ts_nsscache_hash_uid(c->issuer, key, c->uid_min, c->uid_max);
+		r = uid_special(uid) || writer_taken(c, uid) ? -EEXIST : 0;
+		nr.flags = TS_NSSCACHE_F_BY_NAME;
 	} else {
 		r = ts_nsscache_probe(ts_nsscache_hash_uid(c->issuer, sub, c->uid_min, c->uid_max),
 		                      c->uid_min, c->uid_max, c->n + c->n_reserved, writer_taken, c,
@@ -333,10 +329,12 @@ int ts_nsscache_upsert(struct ts_nsscache *c, const char *sub, const char *name,
 		goto fail;
 	nr.uid = uid;
 	nr.state = TS_NSSCACHE_ACTIVE;
+	if (c->gid == 0) /* the broker turns it off where the name is not free */
+		nr.flags |= TS_NSSCACHE_F_GROUP;
 	memcpy(nr.subject, sh, sizeof(sh));
 	nr.name = nname;
 	nr.gecos = ngecos;
-	r = rec_insert(c, &nr);
+	r = ts_nsscache_rec_insert(c, &nr);
 	if (r < 0)
 		goto fail;
 	if (ret_uid)
@@ -350,17 +348,21 @@ fail:
 
 int ts_nsscache_tombstone(struct ts_nsscache *c, const char *name)
 {
-	struct rec *e = find_active_name(c, name);
+	struct rec *e = ts_nsscache_find_active(c, name);
 
 	if (!e)
 		return -ENOENT;
 	e->state = TS_NSSCACHE_TOMBSTONE;
+	c->n_links -= e->n_groups; /* a removed user is in no group */
+	free(e->groups);
+	e->groups = NULL;
+	e->n_groups = 0;
 	return 0;
 }
 
 int ts_nsscache_find(const struct ts_nsscache *c, const char *name, struct ts_nsscache_info *ret)
 {
-	const struct rec *e = find_active_name(c, name);
+	const struct rec *e = ts_nsscache_find_active(c, name);
 
 	/* else the last tombstone of that name in uid order */
 	if (!e)
@@ -374,8 +376,35 @@ int ts_nsscache_find(const struct ts_nsscache *c, const char *name, struct ts_ns
 	ret->uid = e->uid;
 	ret->gid = c->gid ? c->gid : e->uid;
 	ret->state = e->state;
-	ret->pinned_by_name = e->by_name;
+	ret->pinned_by_name = (e->flags & TS_NSSCACHE_F_BY_NAME) != 0;
+	ret->user_group = (e->flags & TS_NSSCACHE_F_GROUP) != 0;
 	return 0;
+}
+
+int ts_nsscache_set_user_group(struct ts_nsscache *c, const char *name, bool on)
+{
+	struct rec *e = ts_nsscache_find_active(c, name);
+
+	if (!e)
+		return -ENOENT;
+	e->flags = on ? e->flags | TS_NSSCACHE_F_GROUP : e->flags & ~TS_NSSCACHE_F_GROUP;
+	return 0;
+}
+
+const char *ts_nsscache_name_at(const struct ts_nsscache *c, size_t i,
+                                struct ts_nsscache_info *ret)
+{
+	const struct rec *e;
+
+	if (i >= c->n)
+		return NULL;
+	e = &c->recs[i];
+	ret->uid = e->uid;
+	ret->gid = c->gid ? c->gid : e->uid;
+	ret->state = e->state;
+	ret->pinned_by_name = (e->flags & TS_NSSCACHE_F_BY_NAME) != 0;
+	ret->user_group = (e->flags & TS_NSSCACHE_F_GROUP) != 0;
+	return e->name;
 }
 
 size_t ts_nsscache_count(const struct ts_nsscache *c, enum ts_nsscache_state state)
@@ -390,214 +419,6 @@ size_t ts_nsscache_count(const struct ts_nsscache *c, enum ts_nsscache_state sta
 uint64_t ts_nsscache_generation(const struct ts_nsscache *c)
 {
 	return c->generation;
-}
-
-/* ---- serialization ---- */
-
-struct strbuf {
-	uint8_t *p;
-	size_t len, cap;
-	bool failed;
-};
-
-/* Append s (n bytes) plus a NUL, write the ref at out. */
-static void sb_add(struct strbuf *b, uint8_t out[8], const char *s, size_t n)
-{
-	if (b->failed)
-		return;
-	if (n > TS_NSSCACHE_MAX_SIZE || b->len + n + 1 > TS_NSSCACHE_MAX_SIZE) {
-		b->failed = true;
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t ncap = b->cap ? b->cap : 4096;
-		uint8_t *np;
-		while (ncap < b->len + n + 1)
-			ncap *= 2;
-		np = realloc(b->p, ncap);
-		if (!np) {
-			b->failed = true;
-			return;
-		}
-		b->p = np;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->p[b->len + n] = 0;
-	put32(out, (uint32_t)b->len);
-	put32(out + 4, (uint32_t)n);
-	b->len += n + 1;
-}
-
-static int cmp_name(const void *a, const void *b, void *ctx)
-{
-	const struct rec *recs = ctx;
-	return strcmp(recs[*(const uint32_t *)a].name, recs[*(const uint32_t *)b].name);
-}
-
-int ts_nsscache_serialize(const struct ts_nsscache *c, uint8_t **ret_buf, size_t *ret_len)
-{
-	size_t n_active = ts_nsscache_count(c, TS_NSSCACHE_ACTIVE);
-	size_t entries_off = TS_NSSCACHE_HEADER_SIZE;
-	size_t name_off = entries_off + c->n * TS_NSSCACHE_ENTRY_SIZE;
-	size_t uid_off = name_off + n_active * 4;
-	size_t res_off = uid_off + c->n * 4;
-	size_t str_off = res_off + c->n_reserved * 4;
-	uint8_t hdr[TS_NSSCACHE_HEADER_SIZE] = {0};
-	uint8_t *ents = NULL, *out = NULL;
-	uint32_t *order = NULL;
-	struct strbuf sb = {0};
-	size_t total, k = 0;
-	uint8_t shell_ref[8];
-	int r = -ENOMEM;
-
-	if (str_off > TS_NSSCACHE_MAX_SIZE)
-		return TS_E_TOO_BIG;
-	ents = calloc(c->n ? c->n : 1, TS_NSSCACHE_ENTRY_SIZE);
-	order = malloc((n_active ? n_active : 1) * sizeof(uint32_t));
-	if (!ents || !order)
-		goto out;
-	sb_add(&sb, hdr + H_ISSUER, c->issuer, strlen(c->issuer));
-	sb_add(&sb, hdr + H_HOME_TEMPLATE, c->home_template, strlen(c->home_template));
-	sb_add(&sb, hdr + H_SHELL, c->shell, strlen(c->shell));
-	sb_add(&sb, hdr + H_RESOLVE, c->resolve_unknown, strlen(c->resolve_unknown));
-	memcpy(shell_ref, hdr + H_SHELL, 8);
-	for (size_t i = 0; i < c->n; i++) {
-		const struct rec *e = &c->recs[i];
-		uint8_t *p = ents + i * TS_NSSCACHE_ENTRY_SIZE;
-		char home[TS_NSSCACHE_PATH_MAX + 1];
-
-		put32(p + E_UID, e->uid);
-		put32(p + E_GID, c->gid ? c->gid : e->uid);
-		put32(p + E_STATE, (uint32_t)e->state);
-		put32(p + E_FLAGS, e->by_name ? 1u : 0u);
-		memcpy(p + E_SUBJECT, e->subject, TS_NSSCACHE_HASH_BYTES);
-		sb_add(&sb, p + E_NAME, e->name, strlen(e->name));
-		sb_add(&sb, p + E_GECOS, e->gecos, strlen(e->gecos));
-		if (ts_nsscache_expand_home(home, sizeof(home), c->home_template, e->name, e->uid) <
-		    0) {
-			r = -ENAMETOOLONG;
-			goto out;
-		}
-		sb_add(&sb, p + E_HOME, home, strlen(home));
-		memcpy(p + E_SHELL, shell_ref, 8);
-		if (e->state == TS_NSSCACHE_ACTIVE)
-			order[k++] = (uint32_t)i;
-	}
-	if (sb.failed) {
-		r = sb.len + 4096 > TS_NSSCACHE_MAX_SIZE ? TS_E_TOO_BIG : -ENOMEM;
-		goto out;
-	}
-	total = str_off + sb.len;
-	if (total > TS_NSSCACHE_MAX_SIZE) {
-		r = TS_E_TOO_BIG;
-		goto out;
-	}
-	qsort_r(order, k, sizeof(uint32_t), cmp_name, c->recs);
-	out = malloc(total);
-	if (!out)
-		goto out;
-	memcpy(hdr + H_MAGIC, ts_nsscache_magic, sizeof(ts_nsscache_magic));
-	put32(hdr + H_VERSION, TS_NSSCACHE_VERSION);
-	put32(hdr + H_HEADER_SIZE, TS_NSSCACHE_HEADER_SIZE);
-	put64(hdr + H_TOTAL_SIZE, total);
-	put64(hdr + H_GENERATION, c->generation);
-	put32(hdr + H_UID_MIN, c->uid_min);
-	put32(hdr + H_UID_MAX, c->uid_max);
-	put32(hdr + H_GID, c->gid);
-	put32(hdr + H_N_ENTRIES, (uint32_t)c->n);
-	put32(hdr + H_N_ACTIVE, (uint32_t)k);
-	put32(hdr + H_N_RESERVED, (uint32_t)c->n_reserved);
-	put32(hdr + H_ENTRIES_OFF, (uint32_t)entries_off);
-	put32(hdr + H_NAME_INDEX_OFF, (uint32_t)name_off);
-	put32(hdr + H_UID_INDEX_OFF, (uint32_t)uid_off);
-	put32(hdr + H_RESERVED_OFF, (uint32_t)res_off);
-	put32(hdr + H_STRINGS_OFF, (uint32_t)str_off);
-	put32(hdr + H_STRINGS_SIZE, (uint32_t)sb.len);
-	memcpy(out, hdr, sizeof(hdr));
-	memcpy(out + entries_off, ents, c->n * TS_NSSCACHE_ENTRY_SIZE);
-	for (size_t i = 0; i < k; i++)
-		put32(out + name_off + i * 4, order[i]);
-	for (size_t i = 0; i < c->n; i++) /* recs are in uid order already */
-		put32(out + uid_off + i * 4, (uint32_t)i);
-	for (size_t i = 0; i < c->n_reserved; i++)
-		put32(out + res_off + i * 4, c->reserved[i]);
-	memcpy(out + str_off, sb.p, sb.len);
-	*ret_buf = TS_TAKE_PTR(out);
-	*ret_len = total;
-	r = 0;
-out:
-	free(ents);
-	free(order);
-	free(sb.p);
-	free(out);
-	return r;
-}
-
-int ts_nsscache_parse(struct ts_nsscache **ret, const void *data, size_t size,
-                      const struct ts_nsscache_settings *s)
-{
-	struct ts_nsscache_view v;
-	struct ts_nsscache_settings fs;
-	struct ts_nsscache *c = NULL;
-	int r;
-
-	r = ts_nsscache_view_open(&v, data, size);
-	if (r < 0)
-		return r;
-	fs = (struct ts_nsscache_settings){.issuer = v.issuer,
-	                                   .uid_min = v.uid_min,
-	                                   .uid_max = v.uid_max,
-	                                   .gid = v.gid,
-	                                   .home_template = v.home_template,
-	                                   .shell = v.shell,
-	                                   .resolve_unknown = v.resolve_unknown};
-	r = ts_nsscache_new(&c, s ? s : &fs);
-	if (r < 0)
-		return s ? r : TS_E_CORRUPT;
-	c->generation = v.generation;
-	for (uint32_t i = 0; i < v.n_entries; i++) {
-		const uint8_t *p = v.base + v.entries_off + (size_t)i * TS_NSSCACHE_ENTRY_SIZE;
-		struct ts_nsscache_entry e;
-		struct rec nr = {0};
-
-		r = ts_nsscache_entry_at(&v, i, &e);
-		if (r < 0)
-			goto fail;
-		if (!ts_nsscache_name_valid(e.name) || e.gecos_len > TS_NSSCACHE_GECOS_MAX ||
-		    (e.state == TS_NSSCACHE_ACTIVE && find_active_name(c, e.name))) {
-			r = TS_E_CORRUPT;
-			goto fail;
-		}
-		nr.uid = e.uid;
-		nr.state = e.state;
-		nr.by_name = (get32(p + E_FLAGS) & 1u) != 0;
-		memcpy(nr.subject, e.subject_hash, TS_NSSCACHE_HASH_BYTES);
-		nr.name = strdup(e.name);
-		nr.gecos = gecos_clean(e.gecos);
-		if (!nr.name || !nr.gecos) {
-			free(nr.name);
-			free(nr.gecos);
-			r = -ENOMEM;
-			goto fail;
-		}
-		r = rec_insert(c, &nr); /* a duplicate uid: TS_E_CORRUPT */
-		if (r < 0) {
-			free(nr.name);
-			free(nr.gecos);
-			goto fail;
-		}
-	}
-	for (uint32_t i = 0; i < v.n_reserved; i++) {
-		r = ts_nsscache_reserve_uid(c, ts_nsscache_index_get(&v, v.reserved_off, i));
-		if (r < 0)
-			goto fail;
-	}
-	*ret = c;
-	return 0;
-fail:
-	ts_nsscache_free(c);
-	return r;
 }
 
 int ts_nsscache_load(struct ts_nsscache **ret, const char *path,

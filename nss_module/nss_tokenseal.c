@@ -6,8 +6,18 @@
  * glibc's contract: every string is copied into the caller's buffer; a buffer
  * too small is *errnop = ERANGE with NSS_STATUS_TRYAGAIN; errno is preserved
  * otherwise; safe under threads. An invalid name, a missing or damaged cache
- * and the recursion guard (_TOKENSEAL_NSS_LOOP set, read with secure_getenv)
- * are NOTFOUND; a damaged cache is logged once per file version.
+ * and the recursion guard (_TOKENSEAL_NSS_LOOP set, or this thread inside
+ * its own check) are NOTFOUND; a damaged cache is logged once per file
+ * version.
+ *
+ * Names are hostile input (docs/nss.md): a name on the reserved lists is
+ * never answered, and every lookup by name or id checks the name it would
+ * answer against the other NSS sources (the process's own getpwnam_r and
+ * getgrnam_r, this module kept out by a thread-local guard): a name another
+ * source knows as a user or a group is NOTFOUND here. A name
+ * nss_resolve_unknown matches is checked that way at every lookup, and its
+ * uid too (getpwuid_r, getgrgid_r, /etc/subuid, /etc/subgid). Enumeration
+ * checks the reserved lists only.
  *
  * The only static state is `nss_state`, under its mutex: the current mapping
  * of the cache (re-opened only when its dev, inode, mtime or size changed) and
@@ -31,35 +41,12 @@
 
 #include "ts_error.h"
 #include "ts_file.h"
+#include "nss_check.h"
+#include "nss_internal.h"
 #include "ts_nsscache.h"
 
-#define NSS_FN(f) TS_EXPORT enum nss_status _nss_tokenseal_##f
 
-struct map {
-	unsigned refs;
-	dev_t dev;
-	ino_t ino;
-	struct timespec mtime;
-	off_t size;
-	void *mem;
-	size_t len;
-	bool ok; /* view is valid */
-	bool have_regex;
-	bool logged;
-	struct ts_nsscache_view view;
-	regex_t regex;
-};
-
-struct cursor {
-	struct map *map;
-	uint32_t pos;
-};
-
-static struct {
-	pthread_mutex_t lock;
-	struct map *cur;
-	struct cursor pw, gr;
-} nss_state = {.lock = PTHREAD_MUTEX_INITIALIZER};
+struct nss_state_s nss_state = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* A fork while another thread holds the lock must not leave the child with a
  * lock nobody will release. */
@@ -200,7 +187,7 @@ out:
 }
 
 /* The current mapping (no new reference), or NULL. Under the lock. */
-static struct map *current(void)
+struct map *nss_current(void)
 {
 	bool override;
 	const char *path = cache_path(&override);
@@ -219,24 +206,39 @@ static struct map *current(void)
 	return nss_state.cur && nss_state.cur->ok ? nss_state.cur : NULL;
 }
 
-/* The broker's recursion guard. secure_getenv: in a setuid or setgid
- * program (AT_SECURE) the caller's environment cannot hide this module's
- * users and groups from it (a sudoers rule naming a tokenseal group, a
- * deny list). The broker itself never runs with AT_SECURE: the PAM module
- * execs it with every id root (ts_client.c), the daemon runs as root. */
-static bool guard_set(void)
+/* The broker's recursion guard, or this thread inside its own check.
+ * secure_getenv: in a setuid or setgid program (AT_SECURE) the caller's
+ * environment cannot hide this module's users and groups from it (a
+ * sudoers rule naming a tokenseal group, a deny list). The broker itself
+ * never runs with AT_SECURE: the PAM module execs it with every id root
+ * (ts_client.c), the daemon runs as root. */
+bool nss_guard_set(void)
 {
-	return secure_getenv(TS_NSS_LOOP_ENV) != NULL;
+	return nss_in_check > 0 || secure_getenv(TS_NSS_LOOP_ENV) != NULL;
+}
+
+/* The checks made after the lock is released (the other sources may be
+ * slow or call back into libc): an answer in the caller's buffer is kept
+ * only when its name (and, for nss_resolve_unknown, its uid) is nobody
+ * else's. */
+enum nss_status nss_vet(enum nss_status st, const char *name, bool check_uid, uint32_t uid)
+{
+	if (st != NSS_STATUS_SUCCESS)
+		return st;
+	if (nss_name_elsewhere(name) || (check_uid && nss_uid_elsewhere(uid)))
+		return NSS_STATUS_NOTFOUND;
+	return st;
+}
+
+/* The reserved lists (built-in and the file's nss_reserved_names). */
+bool nss_reserved(const struct map *m, const char *name)
+{
+	return ts_nsscache_name_reserved(name, m->view.reserved_names);
 }
 
 /* ---- copying into the caller's buffer ---- */
 
-struct out {
-	char *buf;
-	size_t left;
-};
-
-static char *put(struct out *o, const char *s, size_t n)
+char *nss_put(struct out *o, const char *s, size_t n)
 {
 	char *p = o->buf;
 
@@ -263,13 +265,13 @@ static enum nss_status fill_pw(struct passwd *pw, char *buf, size_t buflen, int 
 		*errnop = ERANGE;
 		return NSS_STATUS_TRYAGAIN;
 	}
-	pw->pw_name = put(&o, v->name, v->name_len);
-	pw->pw_passwd = put(&o, "*", 1);
+	pw->pw_name = nss_put(&o, v->name, v->name_len);
+	pw->pw_passwd = nss_put(&o, "*", 1);
 	pw->pw_uid = (uid_t)v->uid;
 	pw->pw_gid = (gid_t)v->gid;
-	pw->pw_gecos = put(&o, v->gecos, v->gecos_len);
-	pw->pw_dir = put(&o, v->home, v->home_len);
-	pw->pw_shell = put(&o, v->shell, v->shell_len);
+	pw->pw_gecos = nss_put(&o, v->gecos, v->gecos_len);
+	pw->pw_dir = nss_put(&o, v->home, v->home_len);
+	pw->pw_shell = nss_put(&o, v->shell, v->shell_len);
 	return NSS_STATUS_SUCCESS;
 }
 
@@ -280,26 +282,6 @@ static enum nss_status fill_pw_entry(struct passwd *pw, char *buf, size_t buflen
 	                   e->gecos_len, e->home_len, e->shell_len, e->uid,   e->gid};
 
 	return fill_pw(pw, buf, buflen, errnop, &v);
-}
-
-static enum nss_status fill_gr(struct group *gr, char *buf, size_t buflen, int *errnop,
-                               const struct ts_nsscache_entry *e)
-{
-	size_t align = (sizeof(char *) - ((uintptr_t)buf % sizeof(char *))) % sizeof(char *);
-	size_t need = align + sizeof(char *) + e->name_len + 1 + 2;
-	struct out o;
-
-	if (buflen < need) {
-		*errnop = ERANGE;
-		return NSS_STATUS_TRYAGAIN;
-	}
-	gr->gr_mem = (char **)(void *)(buf + align);
-	gr->gr_mem[0] = NULL; /* a per-user group has no supplementary members */
-	o = (struct out){buf + align + sizeof(char *), buflen - align - sizeof(char *)};
-	gr->gr_name = put(&o, e->name, e->name_len);
-	gr->gr_passwd = put(&o, "*", 1);
-	gr->gr_gid = (gid_t)e->gid;
-	return NSS_STATUS_SUCCESS;
 }
 
 /* A name the cache does not hold but nss_resolve_unknown matches: the uid
@@ -326,7 +308,7 @@ static enum nss_status resolve_unknown(const struct map *m, const char *name, st
 }
 
 /* errno back to what it was, unless the result says ERANGE */
-static enum nss_status finish(enum nss_status st, int saved, int *errnop)
+enum nss_status nss_finish(enum nss_status st, int saved, int *errnop)
 {
 	errno = saved;
 	if (st == NSS_STATUS_TRYAGAIN)
@@ -334,7 +316,7 @@ static enum nss_status finish(enum nss_status st, int saved, int *errnop)
 	return st;
 }
 
-static void log_entry_damage(struct map *m, int r)
+void nss_log_entry_damage(struct map *m, int r)
 {
 	if (r == TS_E_CORRUPT)
 		log_damaged(m, cache_path(NULL), r);
@@ -348,24 +330,30 @@ NSS_FN(getpwnam_r)(const char *name, struct passwd *pw, char *buf, size_t buflen
 	int saved = errno;
 	enum nss_status st = NSS_STATUS_NOTFOUND;
 	struct ts_nsscache_entry e;
+	bool unknown = false;
 	struct map *m;
 	int r;
 
-	if (guard_set() || !name || !ts_nsscache_name_valid(name))
-		return finish(st, saved, errnop);
+	if (nss_guard_set() || !name || !ts_nsscache_name_valid(name))
+		return nss_finish(st, saved, errnop);
 	pthread_mutex_lock(&nss_state.lock);
-	m = current();
-	if (m) {
+	m = nss_current();
+	if (m && !nss_reserved(m, name)) {
 		r = ts_nsscache_view_by_name(&m->view, name, &e);
-		if (r == 0)
+		if (r == 0 && e.state == TS_NSSCACHE_MEMBER) {
+			/* a local account's groups only: never a passwd answer */
+		} else if (r == 0) {
 			st = fill_pw_entry(pw, buf, buflen, errnop, &e);
-		else if (r == -ENOENT)
+		} else if (r == -ENOENT) {
 			st = resolve_unknown(m, name, pw, buf, buflen, errnop);
-		else
-			log_entry_damage(m, r);
+			unknown = true;
+		} else {
+			nss_log_entry_damage(m, r);
+		}
 	}
 	pthread_mutex_unlock(&nss_state.lock);
-	return finish(st, saved, errnop);
+	st = nss_vet(st, name, unknown, st == NSS_STATUS_SUCCESS ? (uint32_t)pw->pw_uid : 0);
+	return nss_finish(st, saved, errnop);
 }
 
 NSS_FN(getpwuid_r)(uid_t uid, struct passwd *pw, char *buf, size_t buflen, int *errnop);
@@ -377,38 +365,39 @@ NSS_FN(getpwuid_r)(uid_t uid, struct passwd *pw, char *buf, size_t buflen, int *
 	struct map *m;
 	int r;
 
-	if (guard_set())
-		return finish(st, saved, errnop);
+	if (nss_guard_set())
+		return nss_finish(st, saved, errnop);
 	pthread_mutex_lock(&nss_state.lock);
-	m = current();
+	m = nss_current();
 	if (m) {
 		r = ts_nsscache_view_by_uid(&m->view, (uint32_t)uid, &e);
-		if (r == 0 && e.state == TS_NSSCACHE_ACTIVE)
+		if (r == 0 && e.state == TS_NSSCACHE_ACTIVE && !nss_reserved(m, e.name))
 			st = fill_pw_entry(pw, buf, buflen, errnop, &e);
 		else if (r < 0)
-			log_entry_damage(m, r);
+			nss_log_entry_damage(m, r);
 	}
 	pthread_mutex_unlock(&nss_state.lock);
-	return finish(st, saved, errnop);
+	st = nss_vet(st, st == NSS_STATUS_SUCCESS ? pw->pw_name : "", false, 0);
+	return nss_finish(st, saved, errnop);
 }
 
 /* ---- enumeration ---- */
 
-static void cursor_start(struct cursor *c)
+void nss_cursor_start(struct cursor *c)
 {
 	struct map *m;
 
 	map_unref(c->map);
 	c->map = NULL;
 	c->pos = 0;
-	m = current();
+	m = nss_current();
 	if (m) {
 		m->refs++;
 		c->map = m;
 	}
 }
 
-static void cursor_end(struct cursor *c)
+void nss_cursor_end(struct cursor *c)
 {
 	map_unref(c->map);
 	c->map = NULL;
@@ -417,19 +406,20 @@ static void cursor_end(struct cursor *c)
 
 /* The next active entry, not advancing past it (the caller does once it
  * has been copied): 0, -ENOENT at the end. */
-static int cursor_peek(struct cursor *c, bool groups, struct ts_nsscache_entry *ret)
+int nss_cursor_peek(struct cursor *c, bool groups, struct ts_nsscache_entry *ret)
 {
 	if (!c->map && c->pos == 0) /* getent without setent: start here */
-		cursor_start(c);
+		nss_cursor_start(c);
 	if (!c->map || (groups && c->map->view.gid != 0))
 		return -ENOENT;
 	for (; c->pos < c->map->view.n_entries; c->pos++) {
 		int r = ts_nsscache_view_at(&c->map->view, c->pos, ret);
 		if (r < 0) {
-			log_entry_damage(c->map, r);
+			nss_log_entry_damage(c->map, r);
 			return -ENOENT;
 		}
-		if (ret->state == TS_NSSCACHE_ACTIVE)
+		if (ret->state == TS_NSSCACHE_ACTIVE && !nss_reserved(c->map, ret->name) &&
+		    (!groups || (ret->flags & TS_NSSCACHE_F_GROUP)))
 			return 0;
 	}
 	return -ENOENT;
@@ -437,17 +427,17 @@ static int cursor_peek(struct cursor *c, bool groups, struct ts_nsscache_entry *
 
 /* set*ent (start again; refused under the recursion guard) and end*ent
  * (drop the snapshot), for either cursor; errno preserved. */
-static enum nss_status ent_reset(struct cursor *c, bool start)
+enum nss_status nss_ent_reset(struct cursor *c, bool start)
 {
 	int saved = errno;
 
-	if (start && guard_set())
+	if (start && nss_guard_set())
 		return NSS_STATUS_SUCCESS;
 	pthread_mutex_lock(&nss_state.lock);
 	if (start)
-		cursor_start(c);
+		nss_cursor_start(c);
 	else
-		cursor_end(c);
+		nss_cursor_end(c);
 	pthread_mutex_unlock(&nss_state.lock);
 	errno = saved;
 	return NSS_STATUS_SUCCESS;
@@ -457,13 +447,13 @@ NSS_FN(setpwent)(int stayopen);
 NSS_FN(setpwent)(int stayopen)
 {
 	(void)stayopen;
-	return ent_reset(&nss_state.pw, true);
+	return nss_ent_reset(&nss_state.pw, true);
 }
 
 NSS_FN(endpwent)(void);
 NSS_FN(endpwent)(void)
 {
-	return ent_reset(&nss_state.pw, false);
+	return nss_ent_reset(&nss_state.pw, false);
 }
 
 NSS_FN(getpwent_r)(struct passwd *pw, char *buf, size_t buflen, int *errnop);
@@ -473,121 +463,15 @@ NSS_FN(getpwent_r)(struct passwd *pw, char *buf, size_t buflen, int *errnop)
 	enum nss_status st = NSS_STATUS_NOTFOUND;
 	struct ts_nsscache_entry e;
 
-	if (guard_set())
-		return finish(st, saved, errnop);
+	if (nss_guard_set())
+		return nss_finish(st, saved, errnop);
 	pthread_mutex_lock(&nss_state.lock);
-	if (cursor_peek(&nss_state.pw, false, &e) == 0) {
+	if (nss_cursor_peek(&nss_state.pw, false, &e) == 0) {
 		st = fill_pw_entry(pw, buf, buflen, errnop, &e);
 		if (st == NSS_STATUS_SUCCESS)
 			nss_state.pw.pos++;
 	}
 	pthread_mutex_unlock(&nss_state.lock);
-	return finish(st, saved, errnop);
+	return nss_finish(st, saved, errnop);
 }
 
-/* ---- group: the per-user groups (gid = uid) ---- */
-
-NSS_FN(getgrnam_r)(const char *name, struct group *gr, char *buf, size_t buflen, int *errnop);
-NSS_FN(getgrnam_r)(const char *name, struct group *gr, char *buf, size_t buflen, int *errnop)
-{
-	int saved = errno;
-	enum nss_status st = NSS_STATUS_NOTFOUND;
-	struct ts_nsscache_entry e;
-	struct map *m;
-	int r;
-
-	if (guard_set() || !name || !ts_nsscache_name_valid(name))
-		return finish(st, saved, errnop);
-	pthread_mutex_lock(&nss_state.lock);
-	m = current();
-	if (m && m->view.gid == 0) {
-		r = ts_nsscache_view_by_name(&m->view, name, &e);
-		if (r == 0)
-			st = fill_gr(gr, buf, buflen, errnop, &e);
-		else if (r != -ENOENT)
-			log_entry_damage(m, r);
-	}
-	pthread_mutex_unlock(&nss_state.lock);
-	return finish(st, saved, errnop);
-}
-
-NSS_FN(getgrgid_r)(gid_t gid, struct group *gr, char *buf, size_t buflen, int *errnop);
-NSS_FN(getgrgid_r)(gid_t gid, struct group *gr, char *buf, size_t buflen, int *errnop)
-{
-	int saved = errno;
-	enum nss_status st = NSS_STATUS_NOTFOUND;
-	struct ts_nsscache_entry e;
-	struct map *m;
-	int r;
-
-	if (guard_set())
-		return finish(st, saved, errnop);
-	pthread_mutex_lock(&nss_state.lock);
-	m = current();
-	if (m && m->view.gid == 0) {
-		r = ts_nsscache_view_by_uid(&m->view, (uint32_t)gid, &e);
-		if (r == 0 && e.state == TS_NSSCACHE_ACTIVE && e.gid == (uint32_t)gid)
-			st = fill_gr(gr, buf, buflen, errnop, &e);
-		else if (r < 0 && r != -ENOENT)
-			log_entry_damage(m, r);
-	}
-	pthread_mutex_unlock(&nss_state.lock);
-	return finish(st, saved, errnop);
-}
-
-NSS_FN(setgrent)(int stayopen);
-NSS_FN(setgrent)(int stayopen)
-{
-	(void)stayopen;
-	return ent_reset(&nss_state.gr, true);
-}
-
-NSS_FN(endgrent)(void);
-NSS_FN(endgrent)(void)
-{
-	return ent_reset(&nss_state.gr, false);
-}
-
-NSS_FN(getgrent_r)(struct group *gr, char *buf, size_t buflen, int *errnop);
-NSS_FN(getgrent_r)(struct group *gr, char *buf, size_t buflen, int *errnop)
-{
-	int saved = errno;
-	enum nss_status st = NSS_STATUS_NOTFOUND;
-	struct ts_nsscache_entry e;
-
-	if (guard_set())
-		return finish(st, saved, errnop);
-	pthread_mutex_lock(&nss_state.lock);
-	if (cursor_peek(&nss_state.gr, true, &e) == 0) {
-		st = fill_gr(gr, buf, buflen, errnop, &e);
-		if (st == NSS_STATUS_SUCCESS)
-			nss_state.gr.pos++;
-	}
-	pthread_mutex_unlock(&nss_state.lock);
-	return finish(st, saved, errnop);
-}
-
-/* Supplementary groups: a per-user group has no members, so nobody is in any
- * of ours beyond their primary group, which initgroups adds by itself. Having
- * this entry point spares glibc an enumeration of every group at each login.
- * SUCCESS (nothing added) for a user of the cache, NOTFOUND otherwise. */
-NSS_FN(initgroups_dyn)
-(const char *user, gid_t group, long *start, long *size, gid_t **groupsp, long limit, int *errnop);
-NSS_FN(initgroups_dyn)
-(const char *user, gid_t group, long *start, long *size, gid_t **groupsp, long limit, int *errnop)
-{
-	int saved = errno;
-	enum nss_status st = NSS_STATUS_NOTFOUND;
-	struct ts_nsscache_entry e;
-	struct map *m;
-
-	(void)group, (void)start, (void)size, (void)groupsp, (void)limit;
-	if (guard_set() || !user || !ts_nsscache_name_valid(user))
-		return finish(st, saved, errnop);
-	pthread_mutex_lock(&nss_state.lock);
-	m = current();
-	if (m && ts_nsscache_view_by_name(&m->view, user, &e) == 0)
-		st = NSS_STATUS_SUCCESS;
-	pthread_mutex_unlock(&nss_state.lock);
-	return finish(st, saved, errnop);
-}

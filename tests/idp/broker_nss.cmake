@@ -15,3 +15,17 @@ if(TARGET tokenseal-broker AND TARGET nss_tokenseal)
 		ARGS $<TARGET_FILE:tokenseal-broker> $<TARGET_FILE:nss_tokenseal> "${_ts_wrapper}")
 	add_dependencies(test_broker_nss tokenseal-broker nss_tokenseal)
 endif()
+
+# Attacks on the NSS namespace (issue 15 §2, §3): identity-provider users
+# named like system, privileged or local names, a name a package creates
+# later, uid pinning, uids other sources hold; the broker and getent/id see
+# nss_wrapper's passwd and group as the host's other sources.
+if(TARGET tokenseal-broker AND TARGET nss_tokenseal)
+	ts_add_unit_test(NAME test_broker_nss_attack
+		SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_broker_nss_attack.c
+		LIBS ts_broker ts_common
+		LABELS idp nss attack
+		TIMEOUT 300
+		ARGS $<TARGET_FILE:tokenseal-broker> $<TARGET_FILE:nss_tokenseal> "${_ts_wrapper}")
+	add_dependencies(test_broker_nss_attack tokenseal-broker nss_tokenseal)
+endif()

@@ -12,6 +12,13 @@ target_link_libraries(nsscache_tool PRIVATE ts_common ts_warnings)
 ts_add_unit_test(NAME test_nsscache LABELS nss unit
 	SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_nsscache.c LIBS ts_common)
 
+# Attacks on names and uids (issue 15): the reserved lists, uid pinning
+# against a colliding name, the writer's taken hook, v1 files still read.
+ts_add_unit_test(NAME test_nsscache_names LABELS nss unit attack
+	SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_nsscache_names.c LIBS ts_common)
+target_compile_definitions(test_nsscache_names PRIVATE
+	TS_NSSCACHE_V1_SAMPLE="${CMAKE_CURRENT_LIST_DIR}/../fuzz/corpus/nsscache/small.cache")
+
 # nss_wrapper loads a custom module only when its own passwd and group files
 # are set too: one local account each, generated in the build tree.
 find_library(TS_NSS_WRAPPER_LIB NAMES nss_wrapper)
@@ -47,7 +54,7 @@ if(_ts_nss_env)
 endif()
 
 # getent and id through the real module under nss_wrapper.
-ts_add_script_test(NAME nss_getent LABELS nss TIMEOUT 300
+ts_add_script_test(NAME nss_getent LABELS nss attack TIMEOUT 300
 	COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/test_nss_getent.sh $<TARGET_FILE:nsscache_tool>
 	ENV ${_ts_nss_env})
 
@@ -59,3 +66,20 @@ endif()
 ts_add_script_test(NAME nss_link LABELS nss
 	COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/test_nss_link.sh $<TARGET_FILE:nss_tokenseal>
 	ENV ${_ts_nss_link_env})
+
+# Identity provider groups as Linux groups (issue 16): ts_nss_record_groups
+# writes the cache, `id` and `getent group` read it through the real module.
+# This process's own lookups (the broker code) see nss_wrapper's files only
+# (no module), which the test writes at its start.
+if(TARGET ts_broker)
+	set(_grpdir ${CMAKE_CURRENT_BINARY_DIR}/nss-groups)
+	file(MAKE_DIRECTORY ${_grpdir})
+	ts_add_unit_test(NAME test_nss_groups LABELS nss attack TIMEOUT 120
+		SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_nss_groups.c LIBS ts_broker ts_common ${CMAKE_DL_LIBS}
+		ARGS "${TS_NSS_WRAPPER_LIB}" $<TARGET_FILE:nss_tokenseal>)
+	add_dependencies(test_nss_groups nss_tokenseal)
+	if(TS_NSS_WRAPPER_LIB)
+		set_tests_properties(nss.test_nss_groups PROPERTIES ENVIRONMENT
+			"LD_PRELOAD=${TS_NSS_WRAPPER_LIB};NSS_WRAPPER_PASSWD=${_grpdir}/passwd;NSS_WRAPPER_GROUP=${_grpdir}/group")
+	endif()
+endif()

@@ -10,10 +10,13 @@
  *     --home TEMPLATE        default /home/%u
  *     --shell PATH           default /bin/bash
  *     --regex ERE            nss_resolve_unknown
+ *     --reserved-names LIST  nss_reserved_names
  *     --reserve UID
  *     --add SUB:NAME[:GECOS] prints "NAME UID"
  *     --users N              adds sub-<i> as user<i> (i = 0..N-1), gecos "User <i>"
  *     --tombstone NAME
+ *     --member NAME:UID      a local account's member entry
+ *     --groups NAME:G1,G2    its groups (published; "=GID" after a name: a local group)
  *     --passwd FILE          also write the active users as passwd lines
  *     --loop N               save N times (a writer rewriting in a loop)
  */
@@ -85,6 +88,8 @@ int main(int argc, char **argv)
 			s.shell = v, k++;
 		else if (!strcmp(a, "--regex") && v)
 			s.resolve_unknown = v, k++;
+		else if (!strcmp(a, "--reserved-names") && v)
+			s.reserved_names = v, k++;
 	}
 	if (argc > 2 && !strcmp(argv[2], "--load")) {
 		r = ts_nsscache_load(&c, path, &s);
@@ -128,6 +133,37 @@ int main(int argc, char **argv)
 				if ((r = ts_nsscache_upsert(c, sub, name, gecos, NULL)) < 0)
 					die("users", r);
 			}
+		} else if (!strcmp(a, "--member")) {
+			char buf[300], *colon;
+			snprintf(buf, sizeof(buf), "%s", v);
+			colon = strchr(buf, ':');
+			if (!colon)
+				return 2;
+			*colon = 0;
+			if ((r = ts_nsscache_set_member(c, buf, num(colon + 1))) < 0)
+				die("member", r);
+		} else if (!strcmp(a, "--groups")) {
+			struct ts_nsscache_group_ref refs[64];
+			char buf[2048], *colon, *p, *save = NULL;
+			size_t n = 0;
+			snprintf(buf, sizeof(buf), "%s", v);
+			colon = strchr(buf, ':');
+			if (!colon)
+				return 2;
+			*colon = 0;
+			for (p = strtok_r(colon + 1, ",", &save); p && n < 64;
+			     p = strtok_r(NULL, ",", &save)) {
+				char *eq = strchr(p, '=');
+				refs[n] = (struct ts_nsscache_group_ref){.name = p};
+				if (eq) {
+					*eq = 0;
+					refs[n].local = true;
+					refs[n].gid = num(eq + 1);
+				}
+				n++;
+			}
+			if ((r = ts_nsscache_set_groups(c, buf, refs, n)) < 0)
+				die("groups", r);
 		} else if (!strcmp(a, "--tombstone")) {
 			if ((r = ts_nsscache_tombstone(c, v)) < 0)
 				die("tombstone", r);
@@ -136,7 +172,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--loop")) {
 			loops = num(v);
 		} else if (strcmp(a, "--issuer") && strcmp(a, "--range") && strcmp(a, "--gid") &&
-		           strcmp(a, "--home") && strcmp(a, "--shell") && strcmp(a, "--regex")) {
+		           strcmp(a, "--home") && strcmp(a, "--shell") && strcmp(a, "--regex") &&
+		           strcmp(a, "--reserved-names")) {
 			fprintf(stderr, "unknown option %s\n", a);
 			return 2;
 		}

@@ -121,6 +121,26 @@ printf 'garbage' >"$tmp/garbage.cache"
 TOKENSEAL_NSS_CACHE=$tmp/garbage.cache getent passwd user1 >/dev/null
 [ $? -eq 2 ] || fail "garbage cache answered"
 
+# issue 15 (attack): names the broker never writes (a cache from an older
+# version, or a tampered writer) are never answered. The other sources here
+# are nss_wrapper's files, with a local group devops.
+bad="$tmp/bad/users.cache"
+printf 'root:x:0:\ndevops:x:1500:\n' >"$tmp/group"
+out=$("$tool" "$bad" --add s1:sudo --add s2:wheel --add s3:systemd-x --add s4:devops \
+	--add s5:okuser) || exit 1
+ok=$(echo "$out" | awk '$1 == "okuser" { print $2 }')
+nb() { env NSS_WRAPPER_GROUP="$tmp/group" TOKENSEAL_NSS_CACHE="$bad" "$@"; }
+for n in sudo wheel systemd-x devops; do
+	u=$(echo "$out" | awk -v n=$n '$1 == n { print $2 }')
+	nb getent passwd $n >/dev/null; [ $? -eq 2 ] || fail "cache user $n answered by name"
+	nb getent passwd "$u" >/dev/null; [ $? -eq 2 ] || fail "cache user $n answered by uid"
+	nb getent group "$u" >/dev/null; [ $? -eq 2 ] || fail "cache group $n answered by gid"
+done
+expect "a local group keeps its name" "devops:x:1500:" nb getent group devops
+expect "id of a cache user: no privileged group" "uid=$ok(okuser) gid=$ok(okuser) groups=$ok(okuser)" \
+	nb id okuser
+nb getent group | grep -E '^(sudo|wheel|systemd-x):' && fail "enumeration shows a reserved group"
+
 # the recursion guard
 _TOKENSEAL_NSS_LOOP=1 getent passwd alice >/dev/null
 [ $? -eq 2 ] || fail "the recursion guard did not stop the lookup"

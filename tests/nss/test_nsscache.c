@@ -408,7 +408,7 @@ static void lookups_survive(const uint8_t *img, size_t len)
 			CHECK(r == 0 || r == TS_E_CORRUPT);
 		}
 		r = ts_nsscache_view_unknown_uid(&v, "nobody-here", &uid);
-		CHECK(r == 0 || r == -ENOSPC);
+		CHECK(r == 0 || r == -EEXIST);
 	}
 	free(copy);
 }
@@ -439,7 +439,7 @@ static void test_damaged(void)
 	bad[1] ^= 1;
 	expect_bad(bad, len, "magic");
 	memcpy(bad, img, len);
-	bad[8] = 2;
+	bad[8] = 3; /* a version this reader does not know */
 	expect_bad(bad, len, "version");
 	memcpy(bad, img, len);
 	bad[12] = 64;

@@ -1180,6 +1180,9 @@ static void test_names(void)
 	    "nss_home",
 	    "nss_shell",
 	    "nss_resolve_unknown",
+	    "nss_reserved_names",
+	    "group_map",
+	    "nss_groups",
 	};
 	size_t n = 0;
 
