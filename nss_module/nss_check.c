@@ -15,8 +15,6 @@
 
 /* Set while this thread asks the other sources: our own entry points,
  * entered again through libc, answer NOTFOUND at once. */
-/* Set while this thread asks the other sources: our own entry points,
- * entered again through libc, answer NOTFOUND at once. */
 __thread unsigned nss_in_check __attribute__((tls_model("initial-exec")));
 
 typedef int (*pwnam_fn)(const char *, struct passwd *, char *, size_t, struct passwd **);
