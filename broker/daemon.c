@@ -190,13 +190,17 @@ int ts_daemon_run(const struct ts_daemon_opts *o)
 	struct stat ours = {0};
 	struct ts_serve_opts serve = {0};
 	pthread_attr_t attr;
-	bool created = false, foreground, stop = false, failed = false, attr_ok = false;
+	bool created = false, foreground, tty_foreground, stop = false, failed = false;
+	bool attr_ok = false;
 	int lfd = -1, sfd = -1, ep = -1, r;
 	int64_t backoff_until = 0;
 
 	foreground = o->foreground || o->listen_fds > 0 || getenv("NOTIFY_SOCKET");
-	ts_log_setup(o->debug && foreground ? TS_LOG_STDERR : TS_LOG_SYSLOG, "tokenseal-broker",
-	             o->debug);
+	/* a terminal's --foreground (or --debug) logs to standard error; under
+	 * systemd (implied foreground) and in the background, to syslog */
+	tty_foreground = o->foreground && o->listen_fds <= 0 && !getenv("NOTIFY_SOCKET");
+	ts_log_setup((o->debug && foreground) || tty_foreground ? TS_LOG_STDERR : TS_LOG_SYSLOG,
+	             "tokenseal-broker", o->debug);
 
 	r = ts_daemon_get_listener(o, &lfd, &created, path, sizeof(path), &ours);
 	if (r < 0)

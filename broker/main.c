@@ -320,10 +320,11 @@ int main(int argc, char **argv)
 		      stderr);
 		return 2;
 	}
-	/* sudo's shape (real uid the invoking user, euid 0): become wholly root,
-	 * remembering who called (a same-user request must be that user) */
-	opts.caller_known = true;
-	opts.caller_ruid = getuid();
+	/* sudo's shape (real uid the invoking user, euid 0): become wholly root.
+	 * (The caller's real uid is not a proof here: ts_client execs the
+	 * broker with every id root, so that it never runs with AT_SECURE; the
+	 * same-user proof is the module's, TS_FLAG_SAME_USER, and the broker
+	 * re-checks the service's policy and the remote host itself.) */
 	if (become_root() < 0)
 		return 2;
 	config = config_path(config, config_buf, sizeof(config_buf));

@@ -372,6 +372,20 @@ static int open_engine(const struct ts_serve_opts *opts, const struct ts_request
 	r = load_config_for(opts, req, &user, cfg, out);
 	if (r < 0)
 		return r;
+	/* debug = yes for this request's service (or the whole file), or a
+	 * root caller's debug flag (the module's `debug` argument): debug
+	 * lines for this request only (ts_broker_serve_one turns it off) */
+	if (cfg->debug || ((req->flags & TS_FLAG_DEBUG) && peer_uid == 0))
+		ts_log_request_debug(true);
+	if (ts_log_debug_enabled()) {
+		char svc[TS_NAME_MAX];
+
+		/* the service comes from the caller: one sanitised line */
+		ts_sanitize_text(svc, sizeof(svc), req->service ? req->service : "-",
+		                 req->service ? strlen(req->service) : 1);
+		ts_log(LOG_DEBUG, "broker: %s for %s (service %s) from uid %u", type_name(req->type),
+		       req->user_log ? req->user_log : "?", svc, (unsigned)peer_uid);
+	}
 	if (!ts_config_uid_served(cfg, req->uid)) {
 		out->code = TS_E_NOT_SERVED;
 		snprintf(out->message, sizeof(out->message),
@@ -579,21 +593,13 @@ int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd,
 			         (unsigned)peer_uid, req.user_log);
 		goto send;
 	}
-	if ((req.flags & TS_FLAG_SAME_USER) && opts->caller_known && opts->caller_ruid != req.uid) {
-		/* the module sets it only when its host's real uid is the user's */
-		out.code = TS_E_PERM;
-		snprintf(out.message, sizeof(out.message),
-		         "a request for %s claims the caller is the user, but the caller is uid %u: "
-		         "refused",
-		         req.user_log, (unsigned)opts->caller_ruid);
-		goto send;
-	}
 	if (serve_special(opts, &req, peer_uid, &out))
 		goto send;
 	if (open_engine(opts, &req, peer_uid, &cfg, &ks, &oc, &out) >= 0)
 		run_engine(&cfg, ks, oc, &conv, &req, &out);
 send:
 	log_outcome(&req, &out);
+	ts_log_request_debug(false);
 	r = send_result(out_fd, cc.timeout_ms, &out);
 	ts_outcome_clear(&out);
 	oauth_client_free(oc);

@@ -16,11 +16,6 @@ struct ts_serve_opts {
 	const char *config_path;
 	bool debug;
 	int timeout_ms;
-	/* exec mode: the caller's real uid before the broker became wholly
-	 * root (sudo: the invoking user), which a same-user request
-	 * (TS_FLAG_SAME_USER) must match. Daemon mode: not known (false). */
-	bool caller_known;
-	uid_t caller_ruid;
 };
 
 /* Serve one request from a caller whose uid is peer_uid (exec mode: the

@@ -431,24 +431,9 @@ static void test_auth_stored(void)
 	CHECK_INT(ask_as_ruid(bob, c_on, &q, msg, sizeof(msg)), TS_E_PERM);
 	CHECK_STR(msg, "the stored sign-in of bob authenticates only a caller who is that user "
 	               "(same real uid, no remote host): refused");
-	/* a same-user claim from another real uid (alice's sudo asking for bob) */
-	q.flags = TS_FLAG_SAME_USER;
-	CHECK_INT(ask_as_ruid(uid_of("alice"), c_on, &q, msg, sizeof(msg)), TS_E_PERM);
-	snprintf(want, sizeof(want),
-	         "a request for bob claims the caller is the user, but the caller is uid %u: "
-	         "refused",
-	         (unsigned)uid_of("alice"));
-	CHECK_STR(msg, want);
-	/* and from root's real uid (sshd, su) */
-	{
-		struct ts_client_result res;
-
-		CHECK_INT(call_as(broker_bin, c_on, &q, &res), 0);
-		CHECK_INT(res.code, TS_E_PERM);
-		CHECK_STR(res.message, "a request for bob claims the caller is the user, but the "
-		                       "caller is uid 0: refused");
-		ts_client_result_clear(&res);
-	}
+	/* (the real uid of the caller is the module's proof: pam tests drive the
+	 * real module in sudo's shape for alice, bob and root; the broker runs
+	 * with every id root and cannot see it) */
 }
 
 int main(int argc, char **argv)

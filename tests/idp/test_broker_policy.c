@@ -72,7 +72,12 @@ static int call_full(const char *config, enum ts_msg_type type, const char *user
 	struct ts_client_request rq = {.type = type,
 	                               .user = user,
 	                               .service = service,
-	                               .flags = cs ? 0 : TS_FLAG_NONINTERACTIVE,
+	                               /* AUTH_STORED: sudo's shape, the module's
+	                                * same-user proof */
+	                               .flags = (cs ? 0u : (uint32_t)TS_FLAG_NONINTERACTIVE) |
+	                                        (type == TS_MSG_AUTH_STORED
+	                                             ? (uint32_t)TS_FLAG_SAME_USER
+	                                             : 0u),
 	                               .method = method};
 	struct ts_conv cv = {c_info, c_info, c_prompt, cs};
 	int r;
@@ -526,6 +531,7 @@ int main(int argc, char **argv)
 	    "allow_groups = linux-users, linux-admins\n"
 	    "[service sudo]\n"
 	    "allow_groups = linux-admins\n"
+	    "auth_with_stored_token = yes\n"
 	    "[service deny]\n"
 	    "allow_users = alice\n"
 	    "deny_groups = contractors, temps\n"

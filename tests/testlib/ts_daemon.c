@@ -126,8 +126,8 @@ static bool log_has_after(const char *path, long offset, const char *needle)
 	return has;
 }
 
-int ts_daemon_start(struct ts_daemon *d, const char *broker_bin, const char *config,
-                    const char *socket, const char *log)
+static int start(struct ts_daemon *d, const char *broker_bin, const char *config,
+                 const char *socket, const char *log, bool debug)
 {
 	char want[1600];
 	long offset = file_size(log);
@@ -144,8 +144,8 @@ int ts_daemon_start(struct ts_daemon *d, const char *broker_bin, const char *con
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		const char *argv[] = {broker_bin, "--daemon", "--foreground", "--debug",
-		                      "--config", config,     NULL};
+		const char *argv[] = {broker_bin, "--daemon",    "--foreground", "--config",
+		                      config,     debug ? "--debug" : NULL, NULL};
 		char *const *av;
 		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -196,6 +196,18 @@ int ts_daemon_start(struct ts_daemon *d, const char *broker_bin, const char *con
 	}
 	fprintf(stderr, "ts_daemon: no \"%s\" in %s within 15 s\n", want, log);
 	return -ETIMEDOUT;
+}
+
+int ts_daemon_start(struct ts_daemon *d, const char *broker_bin, const char *config,
+                    const char *socket, const char *log)
+{
+	return start(d, broker_bin, config, socket, log, true);
+}
+
+int ts_daemon_start_nodebug(struct ts_daemon *d, const char *broker_bin, const char *config,
+                            const char *socket, const char *log)
+{
+	return start(d, broker_bin, config, socket, log, false);
 }
 
 int ts_daemon_stop(struct ts_daemon *d)

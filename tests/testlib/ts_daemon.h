@@ -36,6 +36,9 @@ void ts_daemon_socket_for(const char *config, char *out, size_t len);
  * errno / -ETIMEDOUT (the log then says why). */
 int ts_daemon_start(struct ts_daemon *d, const char *broker_bin, const char *config,
                     const char *socket, const char *log);
+/* ts_daemon_start without --debug (debug lines only where the config asks). */
+int ts_daemon_start_nodebug(struct ts_daemon *d, const char *broker_bin, const char *config,
+                            const char *socket, const char *log);
 /* SIGTERM and wait (SIGKILL after 10 s); returns the wait status, or -1. */
 int ts_daemon_stop(struct ts_daemon *d);
 /* SIGKILL and reap: a daemon that dies. */
