@@ -30,11 +30,13 @@
 #include "ts_paths.h"
 
 static const char *const revalidate_names[] = {"auto", "introspection", "userinfo", NULL};
+static const char *const client_auth_names[] = {"auto", "basic", "post", "none", NULL};
 static const char *const revoke_on_names[] = {"logout", "last-session", "never", NULL};
 static const char *const nss_groups_names[] = {"mapped", "all", "none", NULL};
 static const char *const login_method_names[] = {"device", "password", "token", NULL};
 
 _Static_assert(sizeof(enum ts_revalidate) == sizeof(int), "enum stored as int");
+_Static_assert(sizeof(enum ts_client_auth) == sizeof(int), "enum stored as int");
 _Static_assert(sizeof(enum ts_revoke_on) == sizeof(int), "enum stored as int");
 
 #define FIELD(f) offsetof(struct ts_config, f), sizeof(((struct ts_config *)0)->f)
@@ -56,6 +58,8 @@ const struct key_def ts_config_keys[] = {
 	K_STR(TOP, client_id, KT_STRING, NULL, "OAuth client id registered at the server"),
 	K_STR(TOP, client_secret_file, KT_PATH, NULL,
 	      "file holding the client secret (empty: public client)"),
+	K_ENUM(TOP, client_auth, client_auth_names, "auto",
+	       "client authentication: auto (from the server's discovery), basic, post, none"),
 	K_STR(ANY, scopes, KT_STRING, "openid profile offline_access", "scopes requested at login"),
 	K_STR(TOP, ca_file, KT_PATH, NULL, "CA bundle for the server (empty: system trust store)"),
 	K_STR(TOP, token_endpoint, KT_URL, NULL, "token endpoint override (empty: discovery)"),

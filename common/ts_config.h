@@ -37,6 +37,14 @@ enum ts_login_method {
 	TS_LOGIN_TOKEN,
 };
 
+/* How the client authenticates at the server's endpoints (RFC 6749 §2.3.1). */
+enum ts_client_auth {
+	TS_CLIENT_AUTH_AUTO,  /* from token_endpoint_auth_methods_supported */
+	TS_CLIENT_AUTH_BASIC, /* client_secret_basic */
+	TS_CLIENT_AUTH_POST,  /* client_secret_post */
+	TS_CLIENT_AUTH_NONE,  /* public client: client_id in the form */
+};
+
 enum ts_revalidate {
 	TS_REVALIDATE_AUTO,	     /* introspection when the client has a secret, else userinfo */
 	TS_REVALIDATE_INTROSPECTION,
@@ -61,6 +69,7 @@ struct ts_config {
 	char issuer[TS_URL_MAX];
 	char client_id[TS_NAME_MAX];
 	char client_secret_file[TS_PATH_MAX]; /* empty: public client */
+	enum ts_client_auth client_auth;
 	char scopes[TS_NAME_MAX];
 	char ca_file[TS_PATH_MAX]; /* empty: system trust store (/etc/ssl/certs) */
 	/* endpoint overrides for servers without discovery (empty: discover) */

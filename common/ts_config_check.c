@@ -186,6 +186,29 @@ static void check_token_method(const struct ts_config *c, const char *origin,
 	}
 }
 
+/* basic and post send a secret; none sends none, so a secret file beside it
+ * is a contradiction (introspection would silently stop working). */
+static void check_client_auth(const struct ts_config *c, const char *origin,
+                              const struct ts_config_report *rep, unsigned *errors)
+{
+	bool secret = c->client_secret_file[0] != '\0';
+
+	if ((c->client_auth == TS_CLIENT_AUTH_BASIC || c->client_auth == TS_CLIENT_AUTH_POST) &&
+	    !secret) {
+		cfg_report(rep, LOG_ERR,
+		           "%s: client_auth = %s needs client_secret_file (a public client uses "
+		           "client_auth = none or auto)",
+		           origin, c->client_auth == TS_CLIENT_AUTH_BASIC ? "basic" : "post");
+		(*errors)++;
+	} else if (c->client_auth == TS_CLIENT_AUTH_NONE && secret) {
+		cfg_report(rep, LOG_ERR,
+		           "%s: client_auth = none sends no client secret, but client_secret_file "
+		           "is set: remove one of them",
+		           origin);
+		(*errors)++;
+	}
+}
+
 int ts_config_validate(const struct ts_config *c, const char *origin,
                        const struct ts_config_report *rep)
 {
@@ -210,6 +233,7 @@ int ts_config_validate(const struct ts_config *c, const char *origin,
 	}
 	check_key_values(c, origin, rep, &errors);
 	check_token_method(c, origin, rep, &errors);
+	check_client_auth(c, origin, rep, &errors);
 	if (ts_config_nss_cache_on(c))
 		check_nss(c, origin, rep, &errors);
 	return errors ? TS_E_CONFIG : 0;

@@ -32,7 +32,7 @@ int oauth_device_start(struct oauth_client *c, struct oauth_device *dev, struct 
 	if (r < 0)
 		goto out;
 	if ((c->cfg.scopes[0] && (r = oauth_form_add(c->curl, &form, "scope", c->cfg.scopes)) < 0) ||
-	    (r = oauth_add_client_id(c, &form)) < 0)
+	    (r = oauth_add_client_auth(c, &form, err)) < 0)
 		goto out;
 	r = oauth_post_json(c, "device authorization endpoint", c->cfg.device_authorization_endpoint,
 	                    &form, OAUTH_RETRY_NONE, &resp, err);
@@ -43,6 +43,7 @@ int oauth_device_start(struct oauth_client *c, struct oauth_device *dev, struct 
 	else
 		r = oauth_parse_device_response(&d, resp.body.p, resp.body.len, err);
 	oauth_resp_done(&resp);
+	oauth_auth_note(c, r, err);
 	if (r < 0)
 		goto out;
 	d.started = time(NULL);
@@ -106,7 +107,7 @@ int oauth_device_poll(struct oauth_client *c, struct oauth_device *dev, time_t d
 	}
 	if ((r = oauth_form_add(c->curl, &form, "grant_type", DEVICE_GRANT)) < 0 ||
 	    (r = oauth_form_add(c->curl, &form, "device_code", dev->device_code)) < 0 ||
-	    (r = oauth_add_client_id(c, &form)) < 0)
+	    (r = oauth_add_client_auth(c, &form, err)) < 0)
 		goto out;
 
 	for (;;) {

@@ -72,6 +72,7 @@ int oauth_discover_once(struct oauth_client *c, struct oauth_error *err)
 		goto out;
 	c->cfg = tmp;
 	c->discovered = true;
+	oauth_read_auth_methods(c, resp.body.p, resp.body.len);
 	/* kept for oauth_fetched_discovery(): metadata, no secret in it */
 	c->discovery_doc = malloc(resp.body.len + 1);
 	if (c->discovery_doc) {
@@ -112,6 +113,7 @@ int oauth_set_discovery(struct oauth_client *c, const char *doc, size_t len,
 	c->cfg = tmp;
 	c->discovered = true;
 	c->discovery_supplied = true;
+	oauth_read_auth_methods(c, doc, len);
 	return 0;
 }
 

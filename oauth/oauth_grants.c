@@ -17,8 +17,8 @@
 
 /* ---- requests at the token endpoint --------------------------------------- */
 
-int oauth_token_request(struct oauth_client *c, struct sbuf *form, const char *refused,
-                        enum oauth_retry mode, struct oauth_tokens *ret, struct oauth_error *err)
+static int token_request(struct oauth_client *c, struct sbuf *form, const char *refused,
+                         enum oauth_retry mode, struct oauth_tokens *ret, struct oauth_error *err)
 {
 	struct http_resp resp;
 	struct oauth_tokens t = {0};
@@ -70,6 +70,15 @@ int oauth_token_request(struct oauth_client *c, struct sbuf *form, const char *r
 	return r;
 }
 
+int oauth_token_request(struct oauth_client *c, struct sbuf *form, const char *refused,
+                        enum oauth_retry mode, struct oauth_tokens *ret, struct oauth_error *err)
+{
+	int r = token_request(c, form, refused, mode, ret, err);
+
+	oauth_auth_note(c, r, err);
+	return r;
+}
+
 int oauth_password_grant(struct oauth_client *c, const char *user, const char *password,
                          struct oauth_tokens *ret, struct oauth_error *err)
 {
@@ -82,7 +91,7 @@ int oauth_password_grant(struct oauth_client *c, const char *user, const char *p
 	    (r = oauth_form_add(c->curl, &form, "username", user)) < 0 ||
 	    (r = oauth_form_add(c->curl, &form, "password", password)) < 0 ||
 	    (c->cfg.scopes[0] && (r = oauth_form_add(c->curl, &form, "scope", c->cfg.scopes)) < 0) ||
-	    (r = oauth_add_client_id(c, &form)) < 0)
+	    (r = oauth_add_client_auth(c, &form, err)) < 0)
 		goto out;
 	r = oauth_token_request(c, &form, "the user name or password", OAUTH_RETRY_NONE, ret, err);
 out:
@@ -108,7 +117,7 @@ int oauth_refresh(struct oauth_client *c, const char *refresh_token,
 	oauth_error_reset(err);
 	if ((r = oauth_form_add(c->curl, &form, "grant_type", "refresh_token")) < 0 ||
 	    (r = oauth_form_add(c->curl, &form, "refresh_token", refresh_token)) < 0 ||
-	    (r = oauth_add_client_id(c, &form)) < 0)
+	    (r = oauth_add_client_auth(c, &form, err)) < 0)
 		goto out;
 	r = oauth_token_request(c, &form, "the refresh token", OAUTH_RETRY_UNSENT, &t, err);
 	if (r < 0)
@@ -182,7 +191,8 @@ int oauth_client_credentials(struct oauth_client *c, struct oauth_tokens *ret,
 	}
 	if ((r = cc_scopes(c->cfg.scopes, &sc)) < 0 ||
 	    (r = oauth_form_add(c->curl, &form, "grant_type", "client_credentials")) < 0 ||
-	    (sc.len && (r = oauth_form_add(c->curl, &form, "scope", sc.p)) < 0))
+	    (sc.len && (r = oauth_form_add(c->curl, &form, "scope", sc.p)) < 0) ||
+	    (r = oauth_add_client_auth(c, &form, err)) < 0)
 		goto out;
 	r = oauth_token_request(c, &form, NULL, OAUTH_RETRY_NONE, ret, err);
 out:

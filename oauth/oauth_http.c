@@ -66,22 +66,11 @@ int oauth_buf_str(struct sbuf *b, const char *s)
 /* Append key=value (form-urlencoded; RFC 6749 App. B) with '&' as needed. */
 int oauth_form_add(CURL *curl, struct sbuf *b, const char *key, const char *value)
 {
-	char *esc;
-	int r;
-
-	esc = curl_easy_escape(curl, value, 0);
-	if (!esc)
+	(void)curl;
+	if (oauth_buf_str(b, b->len ? "&" : "") < 0 || oauth_form_encode(b, key) < 0 ||
+	    oauth_buf_str(b, "=") < 0 || oauth_form_encode(b, value) < 0)
 		return -ENOMEM;
-	r = oauth_buf_str(b, b->len ? "&" : "");
-	if (r >= 0)
-		r = oauth_buf_str(b, key);
-	if (r >= 0)
-		r = oauth_buf_str(b, "=");
-	if (r >= 0)
-		r = oauth_buf_str(b, esc);
-	ts_wipe_str(esc);
-	curl_free(esc);
-	return r;
+	return 0;
 }
 
 void oauth_resp_done(struct http_resp *r)
@@ -230,62 +219,6 @@ bool oauth_is_json_type(const char *ct)
 	       strcasecmp(t + n - 5, "+json") == 0;
 }
 
-/* base64 (standard, padded) of in into a new string. */
-static char *b64(const char *in, size_t n)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)(unsigned char)in[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned)(unsigned char)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= (unsigned char)in[i + 2];
-		*o++ = tab[(v >> 18) & 63];
-		*o++ = tab[(v >> 12) & 63];
-		*o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-		*o++ = i + 2 < n ? tab[v & 63] : '=';
-	}
-	*o = '\0';
-	return out;
-}
-
-/* "Authorization: Basic base64(urlenc(id):urlenc(secret))" (RFC 6749 §2.3.1). */
-static int basic_header(struct oauth_client *c, char **ret)
-{
-	struct sbuf b = {0}, h = {0};
-	char *id = NULL, *sec = NULL, *enc = NULL;
-	int r = -ENOMEM;
-
-	id = curl_easy_escape(c->curl, c->cfg.client_id, 0);
-	sec = curl_easy_escape(c->curl, c->secret, 0);
-	if (!id || !sec)
-		goto out;
-	if (oauth_buf_str(&b, id) < 0 || oauth_buf_str(&b, ":") < 0 || oauth_buf_str(&b, sec) < 0)
-		goto out;
-	enc = b64(b.p, b.len);
-	if (!enc)
-		goto out;
-	if (oauth_buf_str(&h, "Authorization: Basic ") < 0 || oauth_buf_str(&h, enc) < 0)
-		goto out;
-	*ret = TS_TAKE_PTR(h.p);
-	r = 0;
-out:
-	if (sec) {
-		ts_wipe_str(sec);
-		curl_free(sec);
-	}
-	curl_free(id);
-	ts_erase_free_str(enc);
-	oauth_buf_done(&b);
-	oauth_buf_done(&h);
-	return r;
-}
-
 static void slist_wipe_free(struct curl_slist *l)
 {
 	for (struct curl_slist *i = l; i; i = i->next)
@@ -336,8 +269,8 @@ static struct curl_slist *request_headers(struct oauth_client *c, const struct h
 			goto nomem;
 		}
 		auth = TS_TAKE_PTR(b.p);
-	} else if (q->client_auth && c->secret) {
-		if (basic_header(c, &auth) < 0)
+	} else if (q->client_auth && oauth_sends_basic(c)) {
+		if (oauth_basic_header(c, &auth) < 0)
 			goto nomem;
 	}
 	if (auth) {
@@ -634,11 +567,4 @@ int oauth_post_json(struct oauth_client *c, const char *what, const char *url, s
 	int r = oauth_post(c, what, url, form, mode, resp, err);
 
 	return r < 0 ? r : oauth_check_json(what, url, resp, err);
-}
-
-int oauth_add_client_id(struct oauth_client *c, struct sbuf *form)
-{
-	if (c->secret)
-		return 0; /* client_secret_basic */
-	return oauth_form_add(c->curl, form, "client_id", c->cfg.client_id);
 }

@@ -4,6 +4,8 @@
  * includes this). Where things live:
  *   oauth.c            the client object (new/free, secret, skew, test seams)
  *   oauth_http.c       HTTP transport: buffers, forms, headers, one request
+ *   oauth_clientauth.c client authentication: the method, form encoding,
+ *                      the Basic header, the method named in a refusal
  *   oauth_errors.c     the error taxonomy: OAuth error codes, error answers,
  *                      the final touch on every message (oauth_finish)
  *   oauth_discovery.c  discovery document and endpoint lookup
@@ -33,6 +35,14 @@
 #define OAUTH_MAX_POLL_INTERVAL 300
 #define OAUTH_SKEW_MAX (24 * 3600) /* a Date further off is not believed */
 
+/* The client authentication in use (chosen once per client). */
+enum oauth_auth_method {
+	OAUTH_AUTH_UNSET,
+	OAUTH_AUTH_BASIC, /* client_secret_basic */
+	OAUTH_AUTH_POST,  /* client_secret_post */
+	OAUTH_AUTH_NONE,  /* public: client_id in the form */
+};
+
 struct oauth_client {
 	struct ts_config cfg; /* copy with discovered endpoints filled in */
 	bool discovered;
@@ -40,6 +50,11 @@ struct oauth_client {
 	char *discovery_doc;     /* the document this client fetched (public) */
 	size_t discovery_len;
 	char *secret; /* NULL: public client */
+	enum oauth_auth_method auth;
+	/* the discovery document's token_endpoint_auth_methods_supported */
+	bool auth_listed; /* a non-empty list */
+	bool auth_basic, auth_post;
+	char auth_methods[256]; /* the list, sanitised, for messages */
 	CURL *curl;
 	long skew;      /* server - local, seconds; meaningful when have_skew */
 	bool have_skew; /* a Date header was measured (0 s is a measurement) */
@@ -83,7 +98,7 @@ struct http_req {
 	const char *form; /* NULL: GET */
 	size_t form_len;
 	const char *bearer; /* access token for an Authorization header */
-	bool client_auth;   /* client_secret_basic when the client has a secret */
+	bool client_auth;   /* the Basic header when the client uses client_secret_basic */
 	long long timeout_ms; /* 0: http_timeout */
 };
 
@@ -98,8 +113,6 @@ int oauth_buf_add(struct sbuf *b, const char *s, size_t n) TS_WUR;
 int oauth_buf_str(struct sbuf *b, const char *s) TS_WUR;
 /* Append key=value (form-urlencoded; RFC 6749 App. B) with '&' as needed. */
 int oauth_form_add(CURL *curl, struct sbuf *b, const char *key, const char *value) TS_WUR;
-/* client_id in the form for a public client (a confidential one uses Basic). */
-int oauth_add_client_id(struct oauth_client *c, struct sbuf *form) TS_WUR;
 void oauth_resp_done(struct http_resp *r);
 void oauth_sleep_ms(long long ms);
 /* endpoint url without query, for messages (userinfo never shown) */
@@ -127,6 +140,27 @@ int oauth_check_json(const char *what, const char *url, struct http_resp *resp,
 /* POST form to an endpoint expecting a JSON body; JSON checked. */
 int oauth_post_json(struct oauth_client *c, const char *what, const char *url, struct sbuf *form,
                     enum oauth_retry mode, struct http_resp *resp, struct oauth_error *err) TS_WUR;
+
+/* ---- oauth_clientauth.c ---- */
+/* Append s form-encoded (RFC 6749 App. B: space '+', others but ALPHA,
+ * DIGIT and "*-._" as %XX). */
+int oauth_form_encode(struct sbuf *b, const char *s) TS_WUR;
+/* Remember token_endpoint_auth_methods_supported of a discovery document. */
+void oauth_read_auth_methods(struct oauth_client *c, const char *doc, size_t len);
+/* The method of this client (chosen on first use; may discover). */
+int oauth_auth_method(struct oauth_client *c, enum oauth_auth_method *ret,
+                      struct oauth_error *err) TS_WUR;
+/* The method's form fields: client_id and client_secret (post), client_id
+ * (none), nothing (basic: the header). */
+int oauth_add_client_auth(struct oauth_client *c, struct sbuf *form,
+                          struct oauth_error *err) TS_WUR;
+/* Whether requests with client_auth carry the Basic header. */
+bool oauth_sends_basic(const struct oauth_client *c);
+/* "Authorization: Basic ..." of this client (§2.3.1). */
+int oauth_basic_header(struct oauth_client *c, char **ret) TS_WUR;
+/* After a failed request: when the server refused the client
+ * (invalid_client or HTTP 401), name the method in err->message. */
+void oauth_auth_note(struct oauth_client *c, int r, struct oauth_error *err);
 
 /* ---- oauth_errors.c ---- */
 /* Set err (if not NULL): code, and a message built from fmt. Returns code. */

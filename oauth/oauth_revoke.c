@@ -31,7 +31,7 @@ int oauth_revoke(struct oauth_client *c, const char *token, const char *hint,
 		goto out;
 	if ((r = oauth_form_add(c->curl, &form, "token", token)) < 0 ||
 	    (hint && (r = oauth_form_add(c->curl, &form, "token_type_hint", hint)) < 0) ||
-	    (r = oauth_add_client_id(c, &form)) < 0)
+	    (r = oauth_add_client_auth(c, &form, err)) < 0)
 		goto out;
 	q.url = c->cfg.revocation_endpoint;
 	q.form = form.p;
@@ -52,6 +52,9 @@ int oauth_revoke(struct oauth_client *c, const char *token, const char *hint,
 		               resp.status);
 	}
 	oauth_resp_done(&resp);
+	if (err && resp.status)
+		err->http_status = err->http_status ? err->http_status : resp.status;
+	oauth_auth_note(c, r, err);
 out:
 	oauth_buf_done(&form);
 	return oauth_finish(c, err, r, secrets, 1);

@@ -23,4 +23,13 @@ void oauth_note_date(struct oauth_client *c, time_t date, time_t now) TS_NONNULL
  * the system CA folder when ca_file is empty). */
 const char *oauth_capath_pick(const char *const *dirs, size_t n);
 
+/* base64 of formenc(id) ":" formenc(secret), the credentials of
+ * client_secret_basic (RFC 6749 §2.3.1); *ret is freed with free(). */
+int oauth_basic_credentials(const char *id, const char *secret, char **ret) TS_WUR;
+/* s form-encoded (RFC 6749 App. B) into a new string (free()). */
+int oauth_form_encoded(const char *s, char **ret) TS_WUR;
+/* The method in use: "client_secret_basic", "client_secret_post", "none",
+ * or "(not chosen)" before the first request that authenticates. */
+const char *oauth_client_auth_method_name(const struct oauth_client *c);
+
 #endif

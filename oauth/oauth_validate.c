@@ -36,7 +36,8 @@ int oauth_introspect(struct oauth_client *c, const char *token, struct oauth_ide
 	if (r < 0)
 		goto out;
 	if ((r = oauth_form_add(c->curl, &form, "token", token)) < 0 ||
-	    (r = oauth_form_add(c->curl, &form, "token_type_hint", "access_token")) < 0)
+	    (r = oauth_form_add(c->curl, &form, "token_type_hint", "access_token")) < 0 ||
+	    (r = oauth_add_client_auth(c, &form, err)) < 0)
 		goto out;
 	r = oauth_post_json(c, "introspection endpoint", c->cfg.introspection_endpoint, &form,
 	                    OAUTH_RETRY_ANY, &resp, err);
@@ -70,6 +71,7 @@ int oauth_introspect(struct oauth_client *c, const char *token, struct oauth_ide
 		}
 	}
 	oauth_resp_done(&resp);
+	oauth_auth_note(c, r, err);
 out:
 	oauth_buf_done(&form);
 	return oauth_finish(c, err, r, secrets, 1);

@@ -836,6 +836,34 @@ static void test_validate_token_method(void)
 	CHECK_INT(cap.n, 0);
 }
 
+/* client_auth: basic and post send a secret, none sends none. */
+static void test_validate_client_auth(void)
+{
+	static const char base[] = "client_id = a\nissuer = https://i\n";
+	static const char secret[] = "client_secret_file = /etc/tokenseal/client.secret\n";
+	char text[300];
+
+	snprintf(text, sizeof(text), "%sclient_auth = post\n", base);
+	CHECK_INT(validate_with(text), TS_E_CONFIG);
+	CHECK_INT(cap.n, 1);
+	CHECK_STR(cap.msg[0], "v.conf: client_auth = post needs client_secret_file (a public "
+	                      "client uses client_auth = none or auto)");
+	snprintf(text, sizeof(text), "%sclient_auth = basic\n", base);
+	CHECK_INT(validate_with(text), TS_E_CONFIG);
+	snprintf(text, sizeof(text), "%sclient_auth = none\n%s", base, secret);
+	CHECK_INT(validate_with(text), TS_E_CONFIG);
+	CHECK_INT(cap.n, 1);
+	CHECK_STR(cap.msg[0], "v.conf: client_auth = none sends no client secret, but "
+	                      "client_secret_file is set: remove one of them");
+	snprintf(text, sizeof(text), "%sclient_auth = none\n", base);
+	CHECK_INT(validate_with(text), 0);
+	snprintf(text, sizeof(text), "%sclient_auth = post\n%s", base, secret);
+	CHECK_INT(validate_with(text), 0);
+	snprintf(text, sizeof(text), "%sclient_auth = auto\n", base);
+	CHECK_INT(validate_with(text), 0);
+	CHECK_INT(cap.n, 0);
+}
+
 /* Every path the configuration names gets the whole-path check. */
 static void test_check_paths(void)
 {
@@ -1183,6 +1211,7 @@ static void test_names(void)
 	    "nss_reserved_names",
 	    "group_map",
 	    "nss_groups",
+	    "client_auth",
 	};
 	size_t n = 0;
 
@@ -1222,6 +1251,7 @@ int main(void)
 	RUN(test_report_to_stderr);
 	RUN(test_validate);
 	RUN(test_validate_token_method);
+	RUN(test_validate_client_auth);
 	RUN(test_check_paths);
 	RUN(test_nss_keys);
 	RUN(test_check_paths_nss);
