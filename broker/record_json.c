@@ -41,13 +41,20 @@ static enum ts_rec_state state_parse(const char *s)
 
 static int get_str(json_t *o, const char *key, char *out, size_t outlen);
 
+/* The most bytes of group values a record keeps (the record holds the
+ * tokens too, and has its own bound): a larger set is not kept, so an
+ * answer revalidate_cache would reuse is not reused for a group policy and
+ * the server is asked again (eng_policy_cache_usable). */
+#define RECORD_GROUPS_BYTES 8192
+
 /* The groups noted with the last positive answer: only when read. */
 static int groups_to_json(json_t *o, const struct ts_record *r)
 {
 	const struct oauth_groups *g = &r->groups;
 	json_t *a;
 
-	if (g->state == OAUTH_GROUPS_NOT_READ)
+	if (g->state == OAUTH_GROUPS_NOT_READ ||
+	    (g->state == OAUTH_GROUPS_OK && g->len > RECORD_GROUPS_BYTES))
 		return 0;
 	if (json_object_set_new(o, "groups_claim", json_string(r->groups_claim)) < 0 ||
 	    json_object_set_new(o, "groups_state", json_string(oauth_groups_state_name(g->state))) <

@@ -86,8 +86,8 @@ struct oauth_tokens {
  * OAUTH_GROUPS_TOO_MANY, never a cut list (a cut list could hide a denied
  * group). Every state but OK means "groups unknown", which is not "no
  * groups": a group policy refuses. */
-#define OAUTH_GROUPS_MAX 256
-#define OAUTH_GROUPS_BYTES 8192
+#define OAUTH_GROUPS_MAX 1024   /* as many as the NSS cache keeps per user */
+#define OAUTH_GROUPS_BYTES 32768
 #define OAUTH_GROUP_MAX 255
 #define OAUTH_CLAIM_PATH_SEGMENTS 8
 

@@ -17,7 +17,7 @@
 #include "ts_error.h"
 #include "ts_test.h"
 
-static struct oauth_groups G; /* 8 KiB: not on every stack frame */
+static struct oauth_groups G; /* 32 KiB: not on every stack frame */
 
 static enum oauth_groups_state read_groups(const char *path, const char *json)
 {
