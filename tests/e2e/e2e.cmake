@@ -30,7 +30,7 @@ foreach(t nss_groups policy)
 	set_tests_properties(e2e.${t} PROPERTIES FIXTURES_REQUIRED ts_e2e)
 endforeach()
 # the same logins served by the broker daemon instead of exec mode
-foreach(t sshd_device sshd_pubkey sudo)
+foreach(t sshd_device sshd_pubkey sudo nss_groups policy)
 	if(EXISTS ${TS_E2E_SRC}/test_${t}.sh)
 		ts_add_script_test(NAME ${t}_daemon LABELS e2e daemon TIMEOUT 400 ENV E2E_DAEMON=1
 			COMMAND ${TS_E2E_SRC}/test_${t}.sh ${PROJECT_SOURCE_DIR} ${TS_E2E_DIR})
