@@ -21,8 +21,16 @@ foreach(t sshd_device sshd_pubkey sshd_logout sudo su nss_user)
 		set_tests_properties(e2e.${t} PROPERTIES FIXTURES_REQUIRED ts_e2e)
 	endif()
 endforeach()
+# the access policy and the IdP's groups as Linux groups (issue 16); a
+# member removed from a group at the server trying sudo or ssh again is an
+# attack, so these carry the attack label too
+foreach(t nss_groups policy)
+	ts_add_script_test(NAME ${t} LABELS e2e attack TIMEOUT 300
+		COMMAND ${TS_E2E_SRC}/test_${t}.sh ${PROJECT_SOURCE_DIR} ${TS_E2E_DIR})
+	set_tests_properties(e2e.${t} PROPERTIES FIXTURES_REQUIRED ts_e2e)
+endforeach()
 # the same logins served by the broker daemon instead of exec mode
-foreach(t sshd_device sshd_pubkey sudo)
+foreach(t sshd_device sshd_pubkey sudo nss_groups policy)
 	if(EXISTS ${TS_E2E_SRC}/test_${t}.sh)
 		ts_add_script_test(NAME ${t}_daemon LABELS e2e daemon TIMEOUT 400 ENV E2E_DAEMON=1
 			COMMAND ${TS_E2E_SRC}/test_${t}.sh ${PROJECT_SOURCE_DIR} ${TS_E2E_DIR})
@@ -31,7 +39,7 @@ foreach(t sshd_device sshd_pubkey sudo)
 	endif()
 endforeach()
 set_tests_properties(e2e.install e2e.purge PROPERTIES RESOURCE_LOCK ts_e2e_host)
-foreach(t sshd_device sshd_pubkey sshd_logout sudo su nss_user)
+foreach(t sshd_device sshd_pubkey sshd_logout sudo su nss_user nss_groups policy)
 	if(TEST e2e.${t})
 		set_tests_properties(e2e.${t} PROPERTIES RESOURCE_LOCK ts_e2e_host)
 	endif()

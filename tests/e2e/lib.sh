@@ -306,3 +306,51 @@ e2e_as() {
 	local u=$1; shift
 	setpriv --reuid="$u" --regid="$u" --init-groups --reset-env -- "$@"
 }
+
+# ---- groups and the access policy (issue 16) ------------------------------------
+# e2e_set_claims USER JSON: the test IdP puts these claims (e.g.
+# {"groups":["linux-users"]}) into USER's introspection, userinfo and
+# id_token answers from the next answer on; fails the test when it refuses.
+e2e_set_claims() {
+	e2e_ctl set-claims "$1" "$2" || { e2e_fail "the test IdP refused set-claims $1 $2"; exit 1; }
+}
+
+# e2e_nss_groups: the installed NSS module answers groups in this namespace:
+# a private nsswitch.conf ("group: files tokenseal"), a private /etc/group
+# (lines on stdin appended, e.g. a local group the test maps to) and a
+# private, empty NSS cache folder over /var/lib/tokenseal-nss (root 0755, the
+# broker's and the module's fixed path), so neither the host's groups nor
+# what other tests left in the package's cache are touched or seen.
+e2e_nss_groups() {
+	[ -d /var/lib/tokenseal-nss ] || { e2e_fail "/var/lib/tokenseal-nss is missing after the install"; exit 1; }
+	{ cat /etc/group; cat; } >"$S/etc/group"
+	chmod 0644 "$S/etc/group"
+	sed -E 's/^group:.*/group: files tokenseal/' /etc/nsswitch.conf >"$S/etc/nsswitch.conf"
+	chmod 0644 "$S/etc/nsswitch.conf"
+	mkdir -m 0755 "$S/nss-cache"
+	chmod 0755 "$S"
+	mount --bind "$S/etc/group" /etc/group
+	mount --bind "$S/etc/nsswitch.conf" /etc/nsswitch.conf
+	mount --bind "$S/nss-cache" /var/lib/tokenseal-nss
+}
+
+# e2e_sudoers SERVICE: a private sudoers (root:root 0440) over /etc/sudoers,
+# PAM service SERVICE, no timestamp, its log in $S/logs/sudo.log; the rules
+# on stdin.
+e2e_sudoers() {
+	{
+		echo "Defaults env_reset"
+		echo "Defaults timestamp_timeout=0"
+		echo "Defaults pam_service=$1"
+		echo "Defaults !lecture"
+		echo "Defaults passwd_tries=1"
+		echo "Defaults logfile=$S/logs/sudo.log"
+		echo "Defaults !syslog"
+		echo "Defaults loglinelen=0"
+		echo "root  ALL=(ALL:ALL) ALL"
+		cat
+	} >"$S/etc/sudoers"
+	chmod 0440 "$S/etc/sudoers"
+	mount --bind "$S/etc/sudoers" /etc/sudoers
+	visudo -c -f /etc/sudoers >/dev/null || { e2e_fail "visudo refused the test sudoers"; exit 1; }
+}
