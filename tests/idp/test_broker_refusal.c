@@ -190,7 +190,12 @@ static void test_broken_client_invalid_request(void)
 	ts_client_result_clear(&res);
 	CHECK_INT(refreshes(), rf + 1);
 	CHECK_INT(ts_idp_count(&idp, "introspection"), in + 1); /* the probe, refused */
-	CHECK_INT(status_state(cfg_pw, "bob"), TS_STATE_VALID);
+	CHECK_INT(call(cfg_pw, TS_MSG_STATUS, "bob", 0, &res), 0);
+	CHECK_INT(res.state, TS_STATE_VALID);
+	CHECK_MSG(res.status_json && strstr(res.status_json, "\"refresh_held_for\":") &&
+	              strstr(res.status_json, "\"has_refresh_token\":true"),
+	          "status: %s", res.status_json ? res.status_json : "(none)");
+	ts_client_result_clear(&res);
 
 	/* held back: neither `tokenseal refresh` nor any use resends it */
 	CHECK_INT(call(cfg_bad, TS_MSG_REFRESH, "bob", 0, &res), TS_E_SERVER_CONFIG);
