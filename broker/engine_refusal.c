@@ -42,6 +42,11 @@ static int probe_client(struct ts_engine *e, const struct ts_record *cur,
 	struct oauth_identity ident = {0};
 	int r;
 
+	if (!e->cfg->client_secret_file[0]) {
+		snprintf(perr->message, sizeof(perr->message),
+		         "a public client cannot introspect, so there is nothing to check it with");
+		return TS_E_SERVER_CONFIG;
+	}
 	if (!cur->access_token || !cur->access_token[0]) {
 		snprintf(perr->message, sizeof(perr->message), "no access token to introspect");
 		return TS_E_SERVER_CONFIG;

@@ -8,7 +8,8 @@
  *    refresh with 400 invalid_request (several OAuth server libraries do
  *    for a refresh token they no longer know). A dead refresh token is then
  *    needs-login, because the same client's introspection is answered; a
- *    genuinely broken client (a wrong secret) stays a configuration error
+ *    public client, which cannot introspect, and a genuinely broken client
+ *    (a wrong secret) stay a configuration error
  *    with the record's tokens kept, and the refresh is held back: the
  *    server's request counters prove that uses do not resend it.
  *  - no-revocation-endpoint (Entra ID, Google): logout and revoke_on say that
@@ -36,7 +37,7 @@
 
 static struct ts_idp idp;
 static char wrapper[700], logfile[700], ks[700];
-static char cfg_pw[800], cfg_win[800], cfg_bad[800], cfg_bad_win[800];
+static char cfg_pw[800], cfg_win[800], cfg_bad[800], cfg_bad_win[800], cfg_pub[800];
 
 /* ---- conversation: answers every prompt with the password ---------------- */
 
@@ -230,6 +231,46 @@ static void test_broken_client_invalid_request(void)
 	imitate("refresh-refusal-invalid-request", "off");
 }
 
+/* A public client cannot introspect, so it cannot show its configuration
+ * good: a dead refresh token answered invalid_request stays a configuration
+ * error (the documented limit), but the refresh is held back all the same,
+ * the message tells the user that signing in again is the way out if the
+ * configuration is right, and a new sign-in heals it. */
+static void test_public_client_invalid_request(void)
+{
+	struct ts_client_result res;
+	long rf;
+
+	CHECK_INT(call_pw(cfg_pub, TS_MSG_LOGIN, "alice", 0, "password", "alice-pw", &res), 0);
+	ts_client_result_clear(&res);
+	imitate("refresh-refusal-invalid-request", "on");
+	CHECK_INT(ts_idp_ctl(&idp, "revoke-grant", "alice"), 0);
+	rf = refreshes();
+	CHECK_INT(call(cfg_pub, TS_MSG_REVALIDATE, "alice", 0, &res), TS_E_SERVER_CONFIG);
+	CHECK_MSG(strstr(res.message, "the server answered the refresh with invalid_request") &&
+	              strstr(res.message, "a public client cannot introspect, so there is nothing "
+	                                  "to check it with") &&
+	              strstr(res.message, "if the configuration is right, the refresh token is "
+	                                  "dead: sign in again"),
+	          "message: %s", res.message);
+	ts_client_result_clear(&res);
+	CHECK_INT(refreshes(), rf + 1);
+	for (int i = 0; i < 4; i++) {
+		CHECK_INT(call(cfg_pub, TS_MSG_REVALIDATE, "alice", 0, &res), TS_E_SERVER_CONFIG);
+		CHECK_MSG(strstr(res.message, "sign in again (`tokenseal login`) if the "
+		                              "configuration is right"),
+		          "message: %s", res.message);
+		ts_client_result_clear(&res);
+	}
+	CHECK_MSG(refreshes() == rf + 1, "no retry storm: %ld refreshes sent while held",
+	          refreshes() - rf - 1);
+	CHECK_INT(status_state(cfg_pub, "alice"), TS_STATE_VALID);
+	imitate("refresh-refusal-invalid-request", "off");
+	CHECK_INT(call_pw(cfg_pub, TS_MSG_LOGIN, "alice", 0, "password", "alice-pw", &res), 0);
+	ts_client_result_clear(&res);
+	CHECK_INT(simple(cfg_pub, TS_MSG_REVALIDATE, "alice", 0), 0);
+}
+
 /* A server without a revocation endpoint (Entra ID, Google): logout and the
  * close of the last session (revoke_on) say so, keep a signed-out record,
  * and send no revocation request. */
@@ -320,8 +361,15 @@ int main(int argc, char **argv)
 	         bad_secret);
 	CHECK(ts_idp_write_config(&idp, cfg_bad_win, "conf", extra) == 0);
 
+	/* the public client keeps its records apart (a record pins its client) */
+	snprintf(cfg_pub, sizeof(cfg_pub), "%s/pub.conf", idp.dir);
+	snprintf(extra, sizeof(extra), "login_methods = password\nkeystore_dir = %s/ks-pub\n",
+	         idp.dir);
+	CHECK(ts_idp_write_config(&idp, cfg_pub, "public", extra) == 0);
+
 	RUN(test_dead_refresh_invalid_request);
 	RUN(test_broken_client_invalid_request);
+	RUN(test_public_client_invalid_request);
 	RUN(test_no_revocation_endpoint);
 	ts_leak_scan_file("the broker's log", logfile);
 	return ts_test_done();
