@@ -10,6 +10,7 @@
  *   engine_session.c  sessions, logout, GET_TOKEN
  *   engine_status.c   STATUS
  *   engine_policy.c   the access policy on every use (policy.h)
+ *   engine_refusal.c  a refresh answered invalid_request: probe, decide, hold
  */
 #ifndef TS_ENGINE_INTERNAL_H
 #define TS_ENGINE_INTERNAL_H
@@ -76,6 +77,21 @@ int eng_check_identity(struct ts_engine *e, const struct ts_request *req,
 /* Every use: on success rec holds the usable record. Fills out. */
 int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_record *rec,
                    struct ts_outcome *out) TS_NONNULL(1, 2, 3, 4);
+
+/* ---- engine_refusal.c: a refresh answered invalid_request (issue 17) ---- */
+/* The refresh was answered 400 invalid_request. */
+bool eng_refusal_is_invalid_request(const struct oauth_error *err) TS_NONNULL(1);
+/* Under the held lock, cur just re-read (its refresh token is the refused
+ * one): probe the client; answered -> mark needs-login, TS_E_NEEDS_LOGIN;
+ * else hold refreshes back (cur->held_at, holds; stored), err->message
+ * says why, TS_E_SERVER_CONFIG. A negative store error is returned as is. */
+int eng_refresh_refused_request(struct ts_engine *e, const struct ts_request *req,
+                                struct ks_lock *l, struct ts_record *cur, uint64_t gen,
+                                struct oauth_error *err) TS_WUR TS_NONNULL(1, 2, 3, 4, 6);
+/* out: TS_E_SERVER_CONFIG, refreshes held back for left s; what: the way out
+ * ("sign in again (`tokenseal login`) if the configuration is right"). */
+void eng_held_msg(struct ts_outcome *out, const struct ts_engine *e, const struct ts_request *req,
+                  int64_t left, const char *what) TS_NONNULL(1, 2, 3, 5);
 
 /* ---- engine_policy.c: the access policy on every use ---- */
 /* The groups stored in rec, when read at the configured groups_claim; else NULL. */

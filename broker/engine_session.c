@@ -15,7 +15,8 @@
 #include "ts_time.h"
 
 /* RFC 7009: the refresh token and the access token (servers that do not
- * cascade keep the access token alive). The first failure, or 0. */
+ * cascade keep the access token alive). The first failure, or 0;
+ * -EOPNOTSUPP: the server offers no revocation. */
 static int revoke_both(struct ts_engine *e, const struct ts_record *rec)
 {
 	struct oauth_error err = {0};
@@ -24,6 +25,8 @@ static int revoke_both(struct ts_engine *e, const struct ts_record *rec)
 	if (rec->refresh_token && rec->refresh_token[0]) {
 		rv = oauth_revoke(e->oauth, rec->refresh_token, "refresh_token", &err);
 		memset(&err, 0, sizeof(err));
+		if (rv == -EOPNOTSUPP) /* no revocation endpoint: nothing to try */
+			return rv;
 	}
 	if (rec->access_token && rec->access_token[0]) {
 		r = oauth_revoke(e->oauth, rec->access_token, "access_token", &err);
@@ -109,6 +112,11 @@ static int sign_out(struct ts_engine *e, const struct ts_request *req, bool revo
 	if (!revoke)
 		eng_set_msg(out, 0, TS_STATE_SIGNED_OUT,
 		            "signed out locally; the grant was not revoked and may live on at %s",
+		            e->cfg->issuer);
+	else if (rv == -EOPNOTSUPP)
+		eng_set_msg(out, 0, TS_STATE_SIGNED_OUT,
+		            "signed out locally; this server offers no revocation; the grant lives "
+		            "on until it expires or an administrator ends it (%s)",
 		            e->cfg->issuer);
 	else if (rv < 0)
 		eng_set_msg(out, 0, TS_STATE_SIGNED_OUT,

@@ -121,6 +121,14 @@ int eng_status(struct ts_engine *e, const struct ts_request *req, struct ts_outc
 		}
 		if (rec.rejected_at > 0)
 			json_object_set_new(o, "rejected_at", json_integer(rec.rejected_at));
+		{
+			/* a refresh answered invalid_request was a configuration
+			 * error: refreshes held back for this many seconds */
+			int64_t left = 0;
+
+			if (ts_refresh_held(&rec, eng_server_now(e, rec.skew), &left))
+				json_object_set_new(o, "refresh_held_for", json_integer(left));
+		}
 		if (rec.reason[0])
 			json_object_set_new(o, "reason", json_string(rec.reason));
 		out->expires = d.expires_left;

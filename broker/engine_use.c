@@ -112,6 +112,13 @@ int eng_refresh_single_flight(struct ts_engine *e, const struct ts_request *req,
 		snprintf(rec->reason, sizeof(rec->reason), "%s", cur.reason);
 		goto out;
 	}
+	if (r == TS_E_SERVER_CONFIG && eng_refusal_is_invalid_request(err)) {
+		/* the refresh token's or the client's: decided with evidence */
+		r = eng_refresh_refused_request(e, req, l, &cur, gen, err);
+		if (r == TS_E_NEEDS_LOGIN)
+			snprintf(rec->reason, sizeof(rec->reason), "%s", cur.reason);
+		goto out;
+	}
 	if (r == TS_E_IDENTITY_CHANGED) {
 		int w = eng_mark_needs_login(e, req, l, &cur, gen,
 		                         "the refreshed id_token names another identity");
@@ -123,6 +130,8 @@ int eng_refresh_single_flight(struct ts_engine *e, const struct ts_request *req,
 refreshed:
 	eng_record_fill_tokens(e, &cur, &tok, out);
 	cur.last_refresh_at = cur.obtained_at;
+	cur.held_at = 0;
+	cur.holds = 0;
 	cur.last_error = 0;
 	cur.last_error_at = 0;
 	r = store_refreshed(e, req, l, &cur, gen, out);
@@ -331,6 +340,7 @@ struct use_state {
 	int early_err; /* the refresh inside the window failed with this (0: none) */
 	bool looked_expired; /* past the expiry by the stored skew: revalidate first */
 	bool backed_off;     /* the server rejected even a fresh token lately: no refresh */
+	bool held;           /* a refresh answered invalid_request was a config error */
 	struct oauth_error err;
 };
 
@@ -482,7 +492,8 @@ int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_
 	 * use_positive decides again with the skew its answer measured. */
 	/* backed off: revalidate only, the server decides whether the
 	 * account is back */
-	u.backed_off = ts_refresh_backed_off(rec, eng_server_now(e, rec->skew));
+	u.held = ts_refresh_held(rec, eng_server_now(e, rec->skew), NULL);
+	u.backed_off = u.held || ts_refresh_backed_off(rec, eng_server_now(e, rec->skew));
 	if (!u.backed_off && d.action == TS_ACT_REFRESH && d.expires_left > 0)
 		use_refresh_early(e, req, rec, &u, out);
 	else if (!u.backed_off && d.action == TS_ACT_REFRESH)
@@ -506,6 +517,14 @@ int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_
 			/* refused, and the refresh was tried already: its error
 			 * is the answer (invalid_grant: sign-in required) */
 			return use_failed(e, req, rec, u.early_err, &early, out);
+		}
+		if (r == TS_E_REJECTED_TOKEN && u.held) {
+			int64_t left = 0;
+
+			(void)ts_refresh_held(rec, eng_server_now(e, rec->skew), &left);
+			eng_held_msg(out, e, req, left,
+			             "sign in again (`tokenseal login`) if the configuration is right");
+			return TS_E_SERVER_CONFIG;
 		}
 		if (r == TS_E_REJECTED_TOKEN && u.backed_off) {
 			int64_t left = ts_reject_backoff(rec->rejections) -
@@ -573,6 +592,15 @@ int eng_refresh(struct ts_engine *e, const struct ts_request *req, struct ts_out
 	r = use_load(e, req, &rec, &d, out);
 	if (r < 0)
 		goto out;
+	if (!(req->flags & TS_FLAG_FORCE)) {
+		int64_t left = 0;
+
+		if (ts_refresh_held(&rec, eng_server_now(e, rec.skew), &left)) {
+			eng_held_msg(out, e, req, left, "`tokenseal refresh --force` tries now");
+			r = TS_E_SERVER_CONFIG;
+			goto out;
+		}
+	}
 	if (!(req->flags & TS_FLAG_FORCE) &&
 	    ts_refresh_backed_off(&rec, eng_server_now(e, rec.skew))) {
 		int64_t left = ts_reject_backoff(rec.rejections) -

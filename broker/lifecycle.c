@@ -144,6 +144,19 @@ bool ts_refresh_backed_off(const struct ts_record *r, int64_t now)
 	return now < r->rejected_at || now - r->rejected_at < ts_reject_backoff(r->rejections);
 }
 
+bool ts_refresh_held(const struct ts_record *r, int64_t now, int64_t *ret_left)
+{
+	int64_t b = ts_reject_backoff(r->holds), left;
+
+	if (r->held_at <= 0)
+		return false;
+	/* a clock set back (now before the mark) still holds */
+	left = now < r->held_at ? b : b - (now - r->held_at);
+	if (ret_left)
+		*ret_left = left > 0 ? left : 0;
+	return left > 0;
+}
+
 static bool str_eq(const char *a, const char *b)
 {
 	size_t la, lb;

@@ -61,6 +61,13 @@ struct ts_record {
 	 * refreshes back off (ts_refresh_backed_off). 0 = not rejected. */
 	int64_t rejected_at;
 	int rejections;
+	/* the server refused a refresh with invalid_request and this client
+	 * could not prove its own configuration good (a configuration error,
+	 * tokens kept): server time of the last time, and how often in a
+	 * row; refreshes are held back (ts_refresh_held) so that the same
+	 * refresh token is not resent on every use. 0 = not held. */
+	int64_t held_at;
+	int holds;
 	/* for STATUS (server time, 0 = never): the last refresh or new grant
 	 * stored, and the last failure that changed the record (needs-login,
 	 * rejected) with its ts_err code. A transient failure changes no
@@ -141,6 +148,11 @@ int64_t ts_reject_backoff(int rejections);
 /* Is a refresh of r held back at server time now (the server rejected even
  * the last freshly refreshed token, within the back-off)? */
 bool ts_refresh_backed_off(const struct ts_record *r, int64_t now) TS_NONNULL(1);
+
+/* Is a refresh of r held back at server time now (a refresh answered
+ * invalid_request was a configuration error, within the back-off,
+ * ts_reject_backoff(holds))? *ret_left (may be NULL) gets the seconds left. */
+bool ts_refresh_held(const struct ts_record *r, int64_t now, int64_t *ret_left) TS_NONNULL(1);
 
 enum ts_grant_verdict {
 	TS_GRANT_ADOPT,       /* the stored token changed: use it, no server call */

@@ -157,6 +157,8 @@ int ts_record_to_json(const struct ts_record *r, char **ret_json, size_t *ret_le
 	    json_object_set_new(o, "method", json_string(r->method)) < 0 ||
 	    json_object_set_new(o, "rejected_at", json_integer(r->rejected_at)) < 0 ||
 	    json_object_set_new(o, "rejections", json_integer(r->rejections)) < 0 ||
+	    json_object_set_new(o, "held_at", json_integer(r->held_at)) < 0 ||
+	    json_object_set_new(o, "holds", json_integer(r->holds)) < 0 ||
 	    json_object_set_new(o, "last_refresh_at", json_integer(r->last_refresh_at)) < 0 ||
 	    json_object_set_new(o, "last_error_at", json_integer(r->last_error_at)) < 0 ||
 	    json_object_set_new(o, "last_error", json_integer(r->last_error)) < 0 ||
@@ -257,6 +259,10 @@ int ts_record_from_json(struct ts_record *ret, const uint8_t *buf, size_t len)
 	r.rejections = (int)get_int(o, "rejections");
 	if (r.rejections < 0 || r.rejections > 1000)
 		r.rejections = 1000;
+	r.held_at = get_int(o, "held_at");
+	r.holds = (int)get_int(o, "holds");
+	if (r.holds < 0 || r.holds > 1000)
+		r.holds = 1000;
 	r.last_refresh_at = get_int(o, "last_refresh_at");
 	r.last_error_at = get_int(o, "last_error_at");
 	{

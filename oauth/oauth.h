@@ -261,7 +261,9 @@ int oauth_revalidate(struct oauth_client *c, const char *token, struct oauth_ide
 		     struct oauth_error *err) TS_WUR TS_NONNULL(1, 2, 3);
 
 /* RFC 7009. hint: "refresh_token" or "access_token". 200 = success whatever
- * the body; 503 = TS_E_UNAVAILABLE (still exists, retry later). */
+ * the body; 503 = TS_E_UNAVAILABLE (still exists, retry later); a server
+ * with no revocation endpoint (not in discovery, not configured: Entra ID,
+ * Google) = -EOPNOTSUPP, no request sent. */
 int oauth_revoke(struct oauth_client *c, const char *token, const char *hint,
 		 struct oauth_error *err) TS_WUR TS_NONNULL(1, 2);
 

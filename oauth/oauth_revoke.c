@@ -26,9 +26,19 @@ int oauth_revoke(struct oauth_client *c, const char *token, const char *hint,
 	int r;
 
 	oauth_error_reset(err);
-	r = oauth_endpoint(c, "revocation endpoint", c->cfg.revocation_endpoint, err);
-	if (r < 0)
+	if (!c->cfg.revocation_endpoint[0]) {
+		r = oauth_discover_once(c, err);
+		if (r < 0)
+			goto out;
+	}
+	if (!c->cfg.revocation_endpoint[0]) {
+		/* Entra ID, Google: no RFC 7009 endpoint (neither discovered nor
+		 * configured); not a configuration error, nothing to reach */
+		r = oauth_fail(err, -EOPNOTSUPP,
+		               "this server offers no revocation; the grant lives on until it "
+		               "expires or an administrator ends it");
 		goto out;
+	}
 	if ((r = oauth_form_add(c->curl, &form, "token", token)) < 0 ||
 	    (hint && (r = oauth_form_add(c->curl, &form, "token_type_hint", hint)) < 0) ||
 	    (r = oauth_add_client_auth(c, &form, err)) < 0)
