@@ -112,35 +112,6 @@ int ts_nss_name_clash(const struct ts_config *cfg, const char *name, char *why, 
 	return 0;
 }
 
-/* Whether uid lies in a range of path ("name:start:count" lines); files
- * that cannot be read hold no range. */
-bool ts_nss_subid_has(const char *path, uint32_t uid)
-{
-	char line[1024];
-	bool hit = false;
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return false;
-	while (!hit && fgets(line, sizeof(line), f)) {
-		char *p = strchr(line, ':'), *end;
-		unsigned long long start, count;
-
-		if (!p)
-			continue;
-		errno = 0;
-		start = strtoull(p + 1, &end, 10);
-		if (errno || end == p + 1 || *end != ':')
-			continue;
-		count = strtoull(end + 1, &p, 10);
-		if (errno || p == end + 1)
-			continue;
-		hit = uid >= start && uid - start < count;
-	}
-	fclose(f);
-	return hit;
-}
-
 int ts_nss_uid_clash(uint32_t uid, char *why, size_t len)
 {
 	uint32_t id;
@@ -155,7 +126,8 @@ int ts_nss_uid_clash(uint32_t uid, char *why, size_t len)
 			return TS_E_NOT_SERVED;
 		}
 	}
-	if (ts_nss_subid_has(TS_NSS_SUBUID_FILE, uid) || ts_nss_subid_has(TS_NSS_SUBGID_FILE, uid)) {
+	if (ts_nsscache_subid_has(TS_NSS_SUBUID_FILE, uid) ||
+	    ts_nsscache_subid_has(TS_NSS_SUBGID_FILE, uid)) {
 		snprintf(why, len, "uid %u lies in a subordinate id range of %s or %s", (unsigned)uid,
 		         TS_NSS_SUBUID_FILE, TS_NSS_SUBGID_FILE);
 		return TS_E_NOT_SERVED;

@@ -153,9 +153,6 @@ bool ts_nss_uid_taken_elsewhere(void *ctx, uint32_t uid);
 int ts_nss_other_gid(const char *name, uint32_t *ret_gid) TS_NONNULL(1, 2);
 int ts_nss_other_uid(const char *name, uint32_t *ret_uid) TS_NONNULL(1, 2);
 
-/* Whether uid lies in a range of a subuid/subgid file ("name:start:count"
- * lines; an unreadable file has none). */
-bool ts_nss_subid_has(const char *path, uint32_t uid) TS_NONNULL(1);
 
 /* ---- groups (nss_groups.c) ---- */
 

@@ -100,11 +100,12 @@ int ts_client_check_socket(const char *path, char *why, size_t whylen)
 	return 0;
 }
 
-/* Wait until fd is writable or the deadline passes: 0, -ETIMEDOUT, -errno. */
-static int wait_writable(int fd, int64_t deadline)
+/* Wait until fd has one of events (POLLOUT: writable; POLLIN: a frame or
+ * EOF) or the deadline passes: 0, -ETIMEDOUT, -errno. */
+static int wait_for(int fd, short events, int64_t deadline)
 {
 	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		struct pollfd p = {.fd = fd, .events = events};
 		int64_t left = deadline - ts_monotonic_ms();
 		int n;
 
@@ -157,7 +158,7 @@ int ts_client_connect_daemon(const char *path, int *ret_fd, char *why, size_t wh
 			int soerr = 0;
 			socklen_t elen = sizeof(soerr);
 
-			r = wait_writable(fd, deadline);
+			r = wait_for(fd, POLLOUT, deadline);
 			if (r < 0)
 				goto fail;
 			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) < 0) {
@@ -236,25 +237,6 @@ static bool retry_safe(enum ts_msg_type type)
 	}
 }
 
-/* Wait until fd is readable (a frame, or EOF) or the deadline passes:
- * 0, -ETIMEDOUT, -errno. */
-static int wait_readable(int fd, int64_t deadline)
-{
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int64_t left = deadline - ts_monotonic_ms();
-		int n;
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
 /* The first-reply deadlines of a root caller (ts_client.h,
  * TS_CLIENT_ROOT_FIRST_REPLY_MS). */
 int ts_client_await_first_reply(int in, int out, enum ts_msg_type type, bool *ret_taken)
@@ -263,7 +245,7 @@ int ts_client_await_first_reply(int in, int out, enum ts_msg_type type, bool *re
 	int r;
 
 	*ret_taken = false;
-	r = wait_readable(in, start + TS_CLIENT_ROOT_FIRST_REPLY_MS);
+	r = wait_for(in, POLLIN, start + TS_CLIENT_ROOT_FIRST_REPLY_MS);
 	if (r != -ETIMEDOUT)
 		return r;
 	/* not even read: the daemon has no slot for us (or hangs in accept) */
@@ -275,5 +257,5 @@ int ts_client_await_first_reply(int in, int out, enum ts_msg_type type, bool *re
 	 * until TS_CLIENT_ROOT_BUSY_MS */
 	if (!retry_safe(type))
 		return 0;
-	return wait_readable(in, start + TS_CLIENT_ROOT_BUSY_MS);
+	return wait_for(in, POLLIN, start + TS_CLIENT_ROOT_BUSY_MS);
 }

@@ -628,3 +628,30 @@ int ts_nsscache_view_group_member(const struct ts_nsscache_view *v,
 	k = ts_nsscache_index_get(v, v->group_links_off, g->members_first + i);
 	return ts_nsscache_entry_at(v, k, ret);
 }
+
+bool ts_nsscache_subid_has(const char *path, uint32_t uid)
+{
+	char line[1024];
+	bool hit = false;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return false;
+	while (!hit && fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, ':'), *end;
+		unsigned long long start, count;
+
+		if (!p)
+			continue;
+		errno = 0;
+		start = strtoull(p + 1, &end, 10);
+		if (errno || end == p + 1 || *end != ':')
+			continue;
+		count = strtoull(end + 1, &p, 10);
+		if (errno || p == end + 1)
+			continue;
+		hit = uid >= start && uid - start < count;
+	}
+	fclose(f);
+	return hit;
+}

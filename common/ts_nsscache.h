@@ -390,4 +390,9 @@ int ts_nsscache_save(struct ts_nsscache *c, const char *path) TS_WUR TS_NONNULL(
  * TS_E_LOCK_TIMEOUT, or -errno. */
 int ts_nsscache_lock(const char *path, int timeout_ms, int *ret_fd) TS_WUR TS_NONNULL(1, 3);
 
+/* Whether uid lies in a range of a subordinate id file (/etc/subuid,
+ * /etc/subgid: "name:start:count" lines); a file that cannot be read holds
+ * no range. For the broker's and the module's uid checks. */
+bool ts_nsscache_subid_has(const char *path, uint32_t uid) TS_NONNULL(1);
+
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "nss_check.h"
+#include "ts_nsscache.h"
 
 /* Set while this thread asks the other sources: our own entry points,
  * entered again through libc, answer NOTFOUND at once. */
@@ -72,34 +73,6 @@ bool nss_name_elsewhere(const char *name)
 	return known;
 }
 
-/* Whether uid lies in a range of a subuid/subgid file. */
-static bool subid_has(const char *path, uint32_t uid)
-{
-	char line[512];
-	bool hit = false;
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return false;
-	while (!hit && fgets(line, sizeof(line), f)) {
-		char *p = strchr(line, ':'), *end;
-		unsigned long long start, count;
-
-		if (!p)
-			continue;
-		errno = 0;
-		start = strtoull(p + 1, &end, 10);
-		if (errno || end == p + 1 || *end != ':')
-			continue;
-		count = strtoull(end + 1, &p, 10);
-		if (errno || p == end + 1)
-			continue;
-		hit = uid >= start && uid - start < count;
-	}
-	fclose(f);
-	return hit;
-}
-
 /* Whether another source has uid as a uid or gid, or a subordinate id
  * range holds it (TOKENSEAL_NSS_SUBID_DIR replaces /etc for the tests,
  * never in AT_SECURE processes). */
@@ -129,7 +102,7 @@ bool nss_uid_elsewhere(uint32_t uid)
 	for (int i = 0; i < 2; i++) {
 		int n = snprintf(path, sizeof(path), "%s/%s", dir, i ? "subgid" : "subuid");
 
-		if (n < 0 || (size_t)n >= sizeof(path) || subid_has(path, uid))
+		if (n < 0 || (size_t)n >= sizeof(path) || ts_nsscache_subid_has(path, uid))
 			return true;
 	}
 	return false;

@@ -147,11 +147,10 @@ int erange_child(const char *config)
 static void test_pwbuf_erange(void)
 {
 	char pw[800], gr[800], line[8300], out[800], want[800];
-	char envs[4][1100], *envp[5];
+	char envs[4][1100];
+	const char *envp[5];
+	const char *argv[] = {self_bin, broker_bin, "--erange-child", cfg, NULL};
 	char gecos[7001];
-	int p[2], st = 0;
-	ssize_t n, got = 0;
-	pid_t pid;
 
 	if (!nss_wrapper[0]) {
 		snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s",
@@ -176,24 +175,8 @@ static void test_pwbuf_erange(void)
 	for (int i = 0; i < 4; i++)
 		envp[i] = envs[i];
 	envp[4] = NULL;
-	CHECK(pipe(p) == 0);
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		dup2(p[1], STDOUT_FILENO);
-		close(p[0]);
-		execle(self_bin, self_bin, broker_bin, "--erange-child", cfg, (char *)NULL, envp);
-		_exit(127);
-	}
-	close(p[1]);
-	while (got < (ssize_t)sizeof(out) - 1 &&
-	       (n = read(p[0], out + got, sizeof(out) - 1 - (size_t)got)) > 0)
-		got += n;
-	out[got] = '\0';
-	close(p[0]);
-	CHECK(waitpid(pid, &st, 0) == pid);
-	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child ran");
-	snprintf(want, sizeof(want), "0 longgecos is not signed in at %s\n", idp.issuer);
+	CHECK_MSG(ts_test_run_capture(argv, envp, out, sizeof(out)) == 0, "the child ran");
+	snprintf(want, sizeof(want), "0 longgecos is not signed in at %s", idp.issuer);
 	CHECK_STR(out, want);
 }
 

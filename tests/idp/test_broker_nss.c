@@ -87,10 +87,8 @@ static int login(const char *config, const char *user, const char *password, cha
 static int getent(const char *key, char *out, size_t outlen)
 {
 	char envs[6][900];
-	char *envp[7];
-	int p[2], st = 0;
-	ssize_t n, got = 0;
-	pid_t pid;
+	const char *envp[7];
+	const char *argv[] = {"/usr/bin/getent", "passwd", key, NULL};
 
 	snprintf(envs[0], sizeof(envs[0]), "LD_PRELOAD=%s", wrapper_so);
 	snprintf(envs[1], sizeof(envs[1]), "NSS_WRAPPER_PASSWD=%s", wpasswd);
@@ -101,25 +99,7 @@ static int getent(const char *key, char *out, size_t outlen)
 	for (int i = 0; i < 6; i++)
 		envp[i] = envs[i];
 	envp[6] = NULL;
-	CHECK(pipe(p) == 0);
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		dup2(p[1], STDOUT_FILENO);
-		close(p[0]);
-		execle("/usr/bin/getent", "getent", "passwd", key, (char *)NULL, envp);
-		_exit(127);
-	}
-	close(p[1]);
-	while (got < (ssize_t)outlen - 1 &&
-	       (n = read(p[0], out + got, outlen - 1 - (size_t)got)) > 0)
-		got += n;
-	out[got] = '\0';
-	if (got > 0 && out[got - 1] == '\n')
-		out[got - 1] = '\0';
-	close(p[0]);
-	CHECK(waitpid(pid, &st, 0) == pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return ts_test_run_capture(argv, envp, out, outlen);
 }
 
 /* the uid nss_resolve_unknown gives name (no probing: issue 15 §3) */

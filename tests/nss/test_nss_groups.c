@@ -51,10 +51,9 @@ static struct ts_config cfg;
 static int run(const char *what, const char *key, char *out, size_t outlen)
 {
 	char envs[6][900];
-	char *envp[7];
-	int p[2], st = 0;
-	ssize_t n, got = 0;
-	pid_t pid;
+	const char *envp[7];
+	const char *id_argv[] = {"/usr/bin/id", key, NULL};
+	const char *getent_argv[] = {"/usr/bin/getent", "group", key, NULL};
 
 	snprintf(envs[0], sizeof(envs[0]), "LD_PRELOAD=%s", wrapper);
 	snprintf(envs[1], sizeof(envs[1]), "NSS_WRAPPER_PASSWD=%s", wpasswd);
@@ -65,28 +64,7 @@ static int run(const char *what, const char *key, char *out, size_t outlen)
 	for (int i = 0; i < 6; i++)
 		envp[i] = envs[i];
 	envp[6] = NULL;
-	CHECK(pipe(p) == 0);
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		dup2(p[1], STDOUT_FILENO);
-		close(p[0]);
-		if (!strcmp(what, "id"))
-			execle("/usr/bin/id", "id", key, (char *)NULL, envp);
-		else
-			execle("/usr/bin/getent", "getent", "group", key, (char *)NULL, envp);
-		_exit(127);
-	}
-	close(p[1]);
-	while (got < (ssize_t)outlen - 1 &&
-	       (n = read(p[0], out + got, outlen - 1 - (size_t)got)) > 0)
-		got += n;
-	out[got] = '\0';
-	if (got > 0 && out[got - 1] == '\n')
-		out[got - 1] = '\0';
-	close(p[0]);
-	CHECK(waitpid(pid, &st, 0) == pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return ts_test_run_capture(!strcmp(what, "id") ? id_argv : getent_argv, envp, out, outlen);
 }
 
 typedef enum nss_status (*initgroups_fn)(const char *, gid_t, long *, long *, gid_t **, long,

@@ -4,6 +4,7 @@
 #include <ftw.h>
 #include <stdarg.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ts_test.h"
@@ -110,4 +111,38 @@ int ts_test_done(void)
 	}
 	fprintf(stderr, "ok: %u checks\n", ts_test_checks);
 	return 0;
+}
+
+int ts_test_run_capture(const char *const argv[], const char *const envp[], char *out,
+                        size_t outlen)
+{
+	char *const *av, *const *ev;
+	int p[2], st = 0;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	CHECK(outlen > 0);
+	CHECK(pipe(p) == 0);
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		dup2(p[1], STDOUT_FILENO);
+		close(p[0]);
+		/* execve's historical prototype */
+		memcpy(&av, &argv, sizeof(av));
+		memcpy(&ev, &envp, sizeof(ev));
+		execve(argv[0], av, ev);
+		_exit(127);
+	}
+	close(p[1]);
+	while (got < (ssize_t)outlen - 1 &&
+	       (n = read(p[0], out + got, outlen - 1 - (size_t)got)) > 0)
+		got += n;
+	out[got] = '\0';
+	if (got > 0 && out[got - 1] == '\n')
+		out[got - 1] = '\0';
+	close(p[0]);
+	CHECK(waitpid(pid, &st, 0) == pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

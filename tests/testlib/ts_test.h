@@ -74,6 +74,12 @@ void ts_test_write_file(const char *path, const void *data, size_t len, unsigned
 /* Read a whole file into a malloc'd buffer (NUL-terminated); aborts on error. */
 char *ts_test_read_file(const char *path, size_t *ret_len);
 
+/* Run argv[0] (a path) with argv and exactly envp, its standard output into
+ * out (at most outlen-1 bytes, NUL-terminated, one trailing newline
+ * dropped): its exit status, or -1 when it did not exit. */
+int ts_test_run_capture(const char *const argv[], const char *const envp[], char *out,
+                        size_t outlen);
+
 /* Print the summary line and return 0. */
 int ts_test_done(void);
 
