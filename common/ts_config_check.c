@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ts_claim_path.h"
 #include "ts_config.h"
 #include "ts_config_internal.h"
 #include "ts_error.h"
@@ -224,6 +225,17 @@ int ts_config_validate(const struct ts_config *c, const char *origin,
 	}
 	if (c->n_login_methods < 1 || c->n_login_methods > TS_LOGIN_METHODS_MAX) {
 		cfg_report(rep, LOG_ERR, "%s: login_methods is empty", origin);
+		errors++;
+	}
+	if (c->groups_claim[0] && ts_claim_path_check(c->groups_claim) < 0) {
+		char sv[SHOW_MAX];
+
+		cfg_report(rep, LOG_ERR,
+		           "%s: groups_claim '%s' is not a claim name or a dotted path (a name, or "
+		           "names joined by '.', at most %d, '\\.' for a dot inside a name, no "
+		           "control characters)",
+		           origin, cfg_show(sv, c->groups_claim, strlen(c->groups_claim)),
+		           TS_CLAIM_PATH_SEGMENTS);
 		errors++;
 	}
 	if (c->min_uid > c->max_uid) {

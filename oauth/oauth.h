@@ -89,7 +89,7 @@ struct oauth_tokens {
 #define OAUTH_GROUPS_MAX 1024   /* as many as the NSS cache keeps per user */
 #define OAUTH_GROUPS_BYTES 32768
 #define OAUTH_GROUP_MAX 255
-#define OAUTH_CLAIM_PATH_SEGMENTS 8
+#define OAUTH_CLAIM_PATH_SEGMENTS 8 /* TS_CLAIM_PATH_SEGMENTS */
 
 enum oauth_groups_state {
 	OAUTH_GROUPS_NOT_READ = 0, /* groups_claim empty, or not looked at */

@@ -15,53 +15,13 @@
 #include <string.h>
 
 #include "oauth_internal.h"
+#include "ts_claim_path.h"
 #include "ts_error.h"
 #include "ts_mem.h"
 
-/* One segment of a path, unescaped ("\." is a dot, "\\" a backslash).
- * *pos moves past the segment and its separating dot. 0, or -EINVAL. */
-static int next_segment(const char **pos, char out[OAUTH_GROUP_MAX + 1])
-{
-	const char *p = *pos;
-	size_t n = 0;
-
-	while (*p && *p != '.') {
-		char ch = *p++;
-
-		if (ch == '\\') {
-			if (*p != '.' && *p != '\\')
-				return -EINVAL;
-			ch = *p++;
-		}
-		if ((unsigned char)ch < 0x20 || ch == 0x7f || n >= OAUTH_GROUP_MAX)
-			return -EINVAL;
-		out[n++] = ch;
-	}
-	if (n == 0)
-		return -EINVAL; /* "", ".a", "a..b", "a." */
-	out[n] = '\0';
-	if (*p == '.') {
-		p++;
-		if (!*p)
-			return -EINVAL;
-	}
-	*pos = p;
-	return 0;
-}
-
 int oauth_claim_path_check(const char *path)
 {
-	char seg[OAUTH_GROUP_MAX + 1];
-	const char *p = path;
-	unsigned n = 0;
-
-	if (strlen(path) >= TS_NAME_MAX)
-		return -EINVAL;
-	while (*p) {
-		if (++n > OAUTH_CLAIM_PATH_SEGMENTS || next_segment(&p, seg) < 0)
-			return -EINVAL;
-	}
-	return n ? 0 : -EINVAL;
+	return ts_claim_path_check(path);
 }
 
 static const char *json_what(const json_t *v)
@@ -169,7 +129,7 @@ static bool overage(json_t *root, const char *top)
 
 void oauth_groups_read(struct oauth_groups *ret, json_t *root, const char *path)
 {
-	char seg[OAUTH_GROUP_MAX + 1];
+	char seg[TS_CLAIM_SEGMENT_MAX + 1];
 	const char *p = path;
 	json_t *v = root, *e;
 	size_t i;
@@ -183,7 +143,11 @@ void oauth_groups_read(struct oauth_groups *ret, json_t *root, const char *path)
 		return;
 	}
 	while (*p) {
-		(void)next_segment(&p, seg);
+		/* checked above: every segment reads */
+		if (ts_claim_path_next(&p, seg) < 0) {
+			set_state(ret, OAUTH_GROUPS_BAD_PATH, NULL);
+			return;
+		}
 		if (first && overage(root, seg)) {
 			set_state(ret, OAUTH_GROUPS_OVERAGE, NULL);
 			return;

@@ -1009,6 +1009,17 @@ static void test_nss_keys(void)
 	CHECK_INT(validate_with(text), TS_E_CONFIG);
 	CHECK_INT(cap.n, 1);
 	CHECK_STR(cap.msg[0], "v.conf: min_uid 5000 is above max_uid 4000: no uid would be served");
+	/* groups_claim: checked when the file loads, not only at the first use */
+	snprintf(text, sizeof(text), "%sgroups_claim = realm_access..roles\n", base);
+	CHECK_INT(validate_with(text), TS_E_CONFIG);
+	CHECK_INT(cap.n, 1);
+	CHECK_STR(cap.msg[0], "v.conf: groups_claim 'realm_access..roles' is not a claim name or a "
+	                      "dotted path (a name, or names joined by '.', at most 8, '\\.' for a "
+	                      "dot inside a name, no control characters)");
+	snprintf(text, sizeof(text), "%sgroups_claim = a.b.c.d.e.f.g.h.i\n", base);
+	CHECK_INT(validate_with(text), TS_E_CONFIG);
+	snprintf(text, sizeof(text), "%sgroups_claim = resource_access.my\\.client.roles\n", base);
+	CHECK_INT(validate_with(text), 0);
 
 	/* the parser's own ranges: 0 and past 4294967294 */
 	expect_bad("nss_uid_min = 0\n", "nss_uid_min", "out of range", "1..4294967294");
