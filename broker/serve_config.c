@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -173,6 +174,17 @@ static void doctor_checks(const struct ts_cfg_status *st, struct ts_outcome *out
 	json_decref(o);
 }
 
+/* out->message, cut to fit (the parts are bounded, the sum may not be). */
+TS_PRINTF(2, 3)
+static void out_msg(struct ts_outcome *out, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(out->message, sizeof(out->message), fmt, ap);
+	va_end(ap);
+}
+
 void ts_serve_config_refuse(const struct ts_cfg_status *st, const struct ts_config *cfg,
                             const struct ts_request *req, bool uid_known, bool root_request,
                             uid_t peer_uid, struct ts_outcome *out)
@@ -195,32 +207,26 @@ void ts_serve_config_refuse(const struct ts_cfg_status *st, const struct ts_conf
 	if (st->problems.count > 1)
 		snprintf(more, sizeof(more), " (and %u more)", st->problems.count - 1);
 	if (st->unconfigured && record)
-		snprintf(out->message, sizeof(out->message),
-		         "tokenseal is not configured yet: set issuer and client_id in %.300s; %.100s "
-		         "has a stored sign-in and is refused until then",
-		         st->path, who);
+		out_msg(out, "tokenseal is not configured yet: set issuer and client_id in %.300s; %.100s "
+		        "has a stored sign-in and is refused until then",
+		        st->path, who);
 	else if (st->unconfigured)
-		snprintf(out->message, sizeof(out->message),
-		         "tokenseal is not configured yet: set issuer and client_id in %.300s",
-		         st->path);
+		out_msg(out, "tokenseal is not configured yet: set issuer and client_id in %.300s",
+		        st->path);
 	else if (peer_uid != 0)
-		snprintf(out->message, sizeof(out->message),
-		         "configuration problem in %.300s (%s); ask the administrator", st->path,
-		         stage_kind(st->stage));
+		out_msg(out, "configuration problem in %.300s (%s); ask the administrator", st->path,
+		        stage_kind(st->stage));
 	else if (root_request)
-		snprintf(out->message, sizeof(out->message),
-		         "configuration problem: %.300s%s; `tokenseal doctor` shows how to fix it",
-		         first, more);
+		out_msg(out, "configuration problem: %.300s%s; `tokenseal doctor` shows how to fix it",
+		        first, more);
 	else if (record)
-		snprintf(out->message, sizeof(out->message),
-		         "configuration problem: %.300s%s; %.100s has a tokenseal sign-in and is "
-		         "refused until it is fixed",
-		         first, more, who);
+		out_msg(out, "configuration problem: %.300s%s; %.100s has a tokenseal sign-in and is "
+		        "refused until it is fixed",
+		        first, more, who);
 	else
-		snprintf(out->message, sizeof(out->message),
-		         "configuration problem: %.300s%s; %.100s has no tokenseal sign-in, so "
-		         "tokenseal stays out of the way",
-		         first, more, who);
+		out_msg(out, "configuration problem: %.300s%s; %.100s has no tokenseal sign-in, so "
+		        "tokenseal stays out of the way",
+		        first, more, who);
 	if (req->type == TS_MSG_DOCTOR && peer_uid == 0)
 		doctor_checks(st, out);
 }
