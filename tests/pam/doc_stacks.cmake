@@ -48,3 +48,10 @@ ts_add_script_test(NAME doc_stacks LABELS pam attack docs idp TIMEOUT 900
 		--test $<TARGET_FILE:test_doc_stacks>
 		--pam-wrapper ${TS_PAM_WRAPPER_LIB} --pam-matrix ${TS_PAM_MATRIX_SO})
 set_tests_properties(pam.doc_stacks PROPERTIES RESOURCE_LOCK ${TS_PAM_WRAPPER_LOCK})
+if(TOKENSEAL_SANITIZE)
+	# the driver passes its environment on to each pam_wrapper run: the
+	# ASan/LSan settings pam_wrapper needs (as ts_pam_wrapper_env sets them)
+	file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/docstacks-lsan.supp "leak:libpam_wrapper.so\n")
+	set_tests_properties(pam.doc_stacks PROPERTIES ENVIRONMENT
+		"PAM_WRAPPER_DISABLE_DEEPBIND=1;UID_WRAPPER_DISABLE_DEEPBIND=1;ASAN_OPTIONS=verify_asan_link_order=0;LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_BINARY_DIR}/docstacks-lsan.supp:print_suppressions=0")
+endif()
