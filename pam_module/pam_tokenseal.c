@@ -191,7 +191,7 @@ static const char *pts_item(pam_handle_t *pamh, int type)
 {
 	const void *v = NULL;
 
-	if (pam_get_item(pamh, type, &v) != PAM_SUCCESS)
+	if (!pamh || pam_get_item(pamh, type, &v) != PAM_SUCCESS)
 		return NULL;
 	return v;
 }

@@ -79,7 +79,11 @@ if(TARGET ts_broker)
 		ARGS "${TS_NSS_WRAPPER_LIB}" $<TARGET_FILE:nss_tokenseal>)
 	add_dependencies(test_nss_groups nss_tokenseal)
 	if(TS_NSS_WRAPPER_LIB)
-		set_tests_properties(nss.test_nss_groups PROPERTIES ENVIRONMENT
-			"LD_PRELOAD=${TS_NSS_WRAPPER_LIB};NSS_WRAPPER_PASSWD=${_grpdir}/passwd;NSS_WRAPPER_GROUP=${_grpdir}/group")
+		set(_grp_env "LD_PRELOAD=${TS_NSS_WRAPPER_LIB}" "NSS_WRAPPER_PASSWD=${_grpdir}/passwd"
+			"NSS_WRAPPER_GROUP=${_grpdir}/group")
+		if(TOKENSEAL_SANITIZE)
+			list(APPEND _grp_env NSS_WRAPPER_DISABLE_DEEPBIND=1 ASAN_OPTIONS=verify_asan_link_order=0)
+		endif()
+		set_tests_properties(nss.test_nss_groups PROPERTIES ENVIRONMENT "${_grp_env}")
 	endif()
 endif()

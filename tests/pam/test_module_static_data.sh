@@ -1,7 +1,8 @@
 #!/bin/sh
 # pam_tokenseal.so holds no writable static data of its own: every object
 # symbol in a writable section (.data, .bss, .tdata, .tbss) must be one of the
-# C runtime's (crtstuff: completed.0, __dso_handle, __TMC_END__). Const
+# C runtime's (crtstuff: completed.0, __dso_handle, __TMC_END__), and in a sanitizer build the
+# instrumentation's own (__odr_asan.*, __asan_*). Const
 # tables with relocations live in .data.rel.ro, which is read-only after
 # relocation: proved by a GNU_RELRO segment and BIND_NOW.
 so=$1
@@ -16,7 +17,7 @@ bad=$(objdump -t "$so" | awk '
 		if (sec == ".data" || sec == ".bss" || sec == ".tdata" || sec == ".tbss" ||
 		    sec ~ /^\.data\.[^r]/ || sec ~ /^\.bss\./)
 			print sec, name
-	}' | grep -Ev ' (completed\.[0-9]+|__dso_handle|__TMC_END__)$')
+	}' | grep -Ev ' (completed\.[0-9]+|__dso_handle|__TMC_END__|__odr_asan\..*|__asan_.*|___asan_.*)$')
 if [ -n "$bad" ]; then
 	echo "FAIL: writable static data in the module:"
 	echo "$bad"
@@ -25,7 +26,7 @@ fi
 # nm agrees: no D/B/d/b symbols except the crt ones (and linker-defined
 # section bounds, which are not objects)
 nmbad=$(nm --defined-only "$so" | awk '$2 ~ /^[dDbB]$/ { print $3 }' |
-	grep -Ev '^(completed\.[0-9]+|__dso_handle|__TMC_END__|_edata|_end|__bss_start)$')
+	grep -Ev '^(completed\.[0-9]+|__dso_handle|__TMC_END__|_edata|_end|__bss_start|__odr_asan\..*|__asan_.*|___asan_.*)$')
 # .data.rel.ro symbols (const tables with relocations) and the linker's
 # .dynamic/.got/.init_array/.fini_array entries are 'd' in nm: accept them only
 # in those sections, which GNU_RELRO + BIND_NOW make read-only at run time
