@@ -394,6 +394,7 @@ struct conv_io {
 	 * ts_client_await_first_reply()'s deadlines, or the request is
 	 * abandoned for exec mode */
 	bool first_deadline;
+	int busy_ms; /* TS_CLIENT_ROOT_BUSY_MS, or the test's */
 	bool dropped;	 /* the peer went away (or never answered) before its RESULT */
 	bool unanswered; /* the first-reply deadline passed */
 	bool taken;	 /* ... after the daemon had read the request */
@@ -416,7 +417,7 @@ static int converse(struct conv_io *io, const struct ts_client_request *req,
 		return r;
 	}
 	if (io->first_deadline) {
-		r = ts_client_await_first_reply(io->in, io->out, req->type, &io->taken);
+		r = ts_client_await_first_reply(io->in, io->out, req->type, io->busy_ms, &io->taken);
 		if (r == -ETIMEDOUT) {
 			io->unanswered = true;
 			io->dropped = true;
@@ -570,6 +571,7 @@ static int call_daemon(const struct ts_client_opts *opts, const struct ts_client
 	/* root has exec mode to fall back on: a daemon that does not answer
 	 * (overloaded, its slots taken, hung) must not hold root's login */
 	io.first_deadline = opts->mode == TS_CLIENT_AUTO && geteuid() == 0;
+	io.busy_ms = opts->root_busy_ms > 0 ? opts->root_busy_ms : TS_CLIENT_ROOT_BUSY_MS;
 	io.in = io.out = fd;
 	r = converse(&io, req, conv, &res);
 	*dropped = io.dropped;
@@ -578,7 +580,7 @@ static int call_daemon(const struct ts_client_opts *opts, const struct ts_client
 		if (io.unanswered && io.taken)
 			ts_client_set_why(opts->why, opts->whylen,
 			        "%s: the daemon read the request but sent nothing within %d ms",
-			        opts->socket_path, TS_CLIENT_ROOT_BUSY_MS);
+			        opts->socket_path, io.busy_ms);
 		else if (io.unanswered)
 			ts_client_set_why(opts->why, opts->whylen,
 			        "%s: the daemon did not take the request within %d ms",

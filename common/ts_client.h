@@ -92,6 +92,10 @@ struct ts_client_opts {
 	/* The daemon's socket (config socket_path); NULL or "" = none. */
 	const char *socket_path;
 	enum ts_client_mode mode;
+	/* A root caller's wait for a daemon that read a retry-safe request
+	 * and sent nothing; 0 = TS_CLIENT_ROOT_BUSY_MS. Production callers
+	 * leave it 0; tests shorten it. */
+	int root_busy_ms;
 	/* Optional (NULL = not wanted): why the daemon did not serve the
 	 * request, for a debug log line ("" when it did or was not tried), e.g.
 	 * "/run/tokenseal/broker.sock: no such socket (No such file or

@@ -25,8 +25,10 @@ int ts_client_connect_daemon(const char *path, int *ret_fd, char *why, size_t wh
  * request went out on out; TS_CLIENT_ROOT_FIRST_REPLY_MS in ts_client.h):
  * 0 when a frame (or EOF) is readable on in in time, or when the daemon has
  * read a request that must not run twice (the caller then waits with its
- * ordinary frame timeout); -ETIMEDOUT to abandon the daemon for exec mode,
+ * ordinary frame timeout), until busy_ms after it went out for a request
+ * that may run twice; -ETIMEDOUT to abandon the daemon for exec mode,
  * *ret_taken saying whether it had read the request; or -errno. */
-int ts_client_await_first_reply(int in, int out, enum ts_msg_type type, bool *ret_taken) TS_WUR;
+int ts_client_await_first_reply(int in, int out, enum ts_msg_type type, int busy_ms,
+                                bool *ret_taken) TS_WUR;
 
 #endif

@@ -239,7 +239,8 @@ static bool retry_safe(enum ts_msg_type type)
 
 /* The first-reply deadlines of a root caller (ts_client.h,
  * TS_CLIENT_ROOT_FIRST_REPLY_MS). */
-int ts_client_await_first_reply(int in, int out, enum ts_msg_type type, bool *ret_taken)
+int ts_client_await_first_reply(int in, int out, enum ts_msg_type type, int busy_ms,
+                                bool *ret_taken)
 {
 	int64_t start = ts_monotonic_ms();
 	int r;
@@ -254,8 +255,8 @@ int ts_client_await_first_reply(int in, int out, enum ts_msg_type type, bool *re
 	*ret_taken = true;
 	/* read, and working on it: a request that must not run twice stays
 	 * with the daemon (the ordinary frame timeout); another one gets
-	 * until TS_CLIENT_ROOT_BUSY_MS */
+	 * until busy_ms (TS_CLIENT_ROOT_BUSY_MS) */
 	if (!retry_safe(type))
 		return 0;
-	return wait_for(in, POLLIN, start + TS_CLIENT_ROOT_BUSY_MS);
+	return wait_for(in, POLLIN, start + busy_ms);
 }
