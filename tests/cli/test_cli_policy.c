@@ -3,8 +3,9 @@
  * `tokenseal token` and the access policy (issue 16), the real command in
  * exec mode against the real test IdP: a user the policy lets in gets the
  * token; once the server drops the group, the very next `tokenseal token`
- * exits 2 with the policy's message and the hint that a new sign-in does
- * not help, prints no token, and the stored sign-in is unchanged.
+ * exits 7 (not permitted) with the policy's message and the hint that a
+ * new sign-in does not help, prints no token, and the stored sign-in is
+ * unchanged.
  *
  * argv[1]: the tokenseal binary, argv[2]: tokenseal-broker.
  */
