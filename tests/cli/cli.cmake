@@ -56,3 +56,8 @@ if(TARGET tokenseal-broker)
 		ARGS $<TARGET_FILE:tokenseal> $<TARGET_FILE:tokenseal-broker>)
 	add_dependencies(test_cli_output tokenseal tokenseal-broker)
 endif()
+
+# The bash completion the packages install.
+ts_add_script_test(NAME test_completion LABELS cli TIMEOUT 60
+	COMMAND ${CMAKE_CURRENT_LIST_DIR}/test_completion.sh $<TARGET_FILE:tokenseal>
+		${PROJECT_SOURCE_DIR}/cli/completion/tokenseal.bash)
