@@ -57,10 +57,9 @@ static const struct {
     {TS_E_UNAVAILABLE, &C_SERVER},
     {TS_E_BAD_ANSWER, &C_SERVER},
     /* sign-in */
-    /* the broker answers TS_E_REJECTED_TOKEN only when even a token
-     * refreshed (or obtained) just now is rejected: a plain rejection is
-     * refreshed at once; see engine_use.c */
-    {TS_E_REJECTED_TOKEN, &C_POLICY},
+    /* at a sign-in: the pasted token is not active (cli_classify: with
+     * state needs-login it is a disabled account) */
+    {TS_E_REJECTED_TOKEN, &C_SIGNIN},
     {TS_E_NEEDS_LOGIN, &C_SIGNIN},
     {TS_E_IDENTITY_CHANGED, &C_SIGNIN},
     {TS_E_DENIED, &C_SIGNIN},
@@ -115,6 +114,15 @@ void cli_classify(int code, int state, struct cli_class *ret)
 	 * records exist) as corrupted whatever the code */
 	if (code < 0 && state == TS_STATE_CORRUPTED) {
 		*ret = C_KEYSTORE;
+		return;
+	}
+	/* a use or refresh answers TS_E_REJECTED_TOKEN (state needs-login)
+	 * only when the server rejected even a token refreshed just now: a
+	 * plain rejection is refreshed at once (broker/engine_use.c). The
+	 * account is disabled or locked at the identity provider; a new
+	 * sign-in would get tokens rejected the same way. */
+	if (code == TS_E_REJECTED_TOKEN && state == TS_STATE_NEEDS_LOGIN) {
+		*ret = C_POLICY;
 		return;
 	}
 	for (size_t i = 0; i < TS_ARRAY_SIZE(table); i++)

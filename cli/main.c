@@ -158,7 +158,7 @@ int cli_finish(const struct cli *c, int r, const struct ts_client_result *res, b
 			cli_err("signing in again does not help: the identity provider's groups "
 			        "or this host's access policy (allow_users, allow_groups, "
 			        "deny_groups) must change; ask the administrator");
-		if (res->code == TS_E_REJECTED_TOKEN)
+		if (res->code == TS_E_REJECTED_TOKEN && res->state == TS_STATE_NEEDS_LOGIN)
 			cli_err("signing in again does not help while %s rejects even new tokens "
 			        "of %s (a disabled or locked account): ask the identity provider's "
 			        "administrator",

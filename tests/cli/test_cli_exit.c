@@ -32,8 +32,8 @@ static const struct {
     {TS_E_MISMATCH, 4, "configuration", false},
     {TS_E_CONFIG, 4, "configuration", false},
     {TS_E_IPC, 3, "server", true},
-    /* only when even a fresh token is rejected: a disabled account */
-    {TS_E_REJECTED_TOKEN, 7, "access-policy", false},
+    /* a pasted token at a sign-in (with needs-login: test_states) */
+    {TS_E_REJECTED_TOKEN, 2, "sign-in", false},
     {TS_E_NEEDS_LOGIN, 2, "sign-in", false},
     {TS_E_SERVER_CONFIG, 4, "configuration", false},
     {TS_E_UNAVAILABLE, 3, "server", true},
@@ -106,6 +106,15 @@ static void test_states(void)
 	 * records unreadable) is a keystore error */
 	CHECK_INT(cli_exit_for(TS_E_CONFIG, TS_STATE_CORRUPTED), 5);
 	CHECK_INT(cli_exit_for(TS_E_CONFIG, TS_STATE_NONE), 4);
+	/* the server rejects even a freshly refreshed token (a disabled
+	 * account): not "sign-in required", since a sign-in cannot help */
+	{
+		struct cli_class k;
+
+		cli_classify(TS_E_REJECTED_TOKEN, TS_STATE_NEEDS_LOGIN, &k);
+		CHECK_INT(k.exit, 7);
+		CHECK_STR(k.name, "access-policy");
+	}
 }
 
 /* The class of an exit code alone (the command's own errors, --json). */
