@@ -60,7 +60,7 @@ struct cli {
 	char config_path[TS_PATH_MAX]; /* TOKENSEAL_CONFIG or the default */
 	struct ts_config cfg;          /* root: the whole file; others: socket_path */
 	bool cfg_ok;
-	bool noninteractive; /* TOKENSEAL_NONINTERACTIVE=1 */
+	bool noninteractive; /* TOKENSEAL_NONINTERACTIVE non-empty and not "0" */
 	bool tty;            /* stderr is a terminal */
 	bool color;          /* colour on stdout: a terminal, no NO_COLOR, TERM not dumb */
 	bool json;           /* --json: one JSON value on stdout, errors included */

@@ -96,7 +96,8 @@ static int cli_setup(struct cli *c)
 		cli_err("TOKENSEAL_CONFIG is too long");
 		return CLI_EXIT_CONFIG;
 	}
-	c->noninteractive = ni && strcmp(ni, "1") == 0;
+	/* as the PAM module reads it: any non-empty value but "0" */
+	c->noninteractive = ni && ni[0] && strcmp(ni, "0") != 0;
 	c->tty = isatty(STDERR_FILENO) == 1;
 	/* what is coloured (status, doctor) is written to stdout */
 	c->color = cli_color_for(STDOUT_FILENO);

@@ -353,6 +353,18 @@ static void test_classes(void)
 	run_as(&r, NULL, NULL, ARGS("TOKENSEAL_NONINTERACTIVE=1"),
 	       ARGS("login", "--json", "--user", "carol"));
 	want_error(&r, 6, "interaction");
+	/* TOKENSEAL_NONINTERACTIVE as the PAM module reads it: any non-empty
+	 * value but "0" (with "0" the sign-in is tried, and fails here only
+	 * for want of a terminal) */
+	run_as(&r, NULL, NULL, ARGS("TOKENSEAL_NONINTERACTIVE=yes"),
+	       ARGS("login", "--user", "carol"));
+	CHECK_INT(r.exit, 6);
+	CHECK_STR(r.err, "tokenseal: sign-in for carol needs interaction, but this request is "
+	                 "non-interactive; run `tokenseal login` in a terminal\n");
+	run_as(&r, NULL, NULL, ARGS("TOKENSEAL_NONINTERACTIVE=0"),
+	       ARGS("login", "--password", "--user", "carol"));
+	CHECK_INT(r.exit, 6);
+	CHECK_STR(r.err, "tokenseal: no answer from the conversation; sign-in aborted\n");
 	/* 7: another user's token, asked for by alice */
 	run_as(&r, "alice", NULL, NULL, ARGS("token", "--json", "--user", "bob"));
 	want_error(&r, 7, "permission");
