@@ -163,7 +163,8 @@ int cli_finish(const struct cli *c, int r, const struct ts_client_result *res, b
 			cli_err("signing in again does not help while %s rejects even new tokens "
 			        "of %s (a disabled or locked account): ask the identity provider's "
 			        "administrator",
-			        c->cfg_ok && c->cfg.issuer[0] ? c->cfg.issuer : "the identity provider",
+			        c->cfg_ok && c->cfg.issuer[0] ? c->cfg.issuer
+			                                      : "the identity provider",
 			        c->user);
 		return (int)cli_exit_for(res->code, res->state);
 	}

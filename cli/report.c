@@ -107,11 +107,11 @@ void cli_json_error(FILE *f, int exit)
 			cls = k.name;
 	}
 	json_object_set_new(e, "class", json_string(cls));
-	json_object_set_new(e, "code", err_has_code && err_code < 0 ? json_integer(err_code)
-	                                                            : json_null());
+	json_object_set_new(e, "code",
+	                    err_has_code && err_code < 0 ? json_integer(err_code) : json_null());
 	json_object_set_new(e, "exit_code", json_integer(exit));
 	json_object_set_new(e, "message",
-	                    json_string(err_text[0]  ? err_text
+	                    json_string(err_text[0]    ? err_text
 	                                : err_has_code ? ts_strerror(err_code)
 	                                               : cls));
 	json_object_set_new(o, "error", e);

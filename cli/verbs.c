@@ -79,7 +79,8 @@ int run_status(struct cli *c, int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	if (all && !c->root) {
-		cli_err("status: --all is for root only; `tokenseal status` shows your own sign-in");
+		cli_err(
+		    "status: --all is for root only; `tokenseal status` shows your own sign-in");
 		return CLI_EXIT_PERMISSION;
 	}
 	if (all)
@@ -295,8 +296,8 @@ static int simple_request(struct cli *c, enum ts_msg_type type, uint32_t flags)
 
 /* A verb whose only own option is one flag: refresh --force, logout
  * --no-revoke. */
-static int flag_verb(struct cli *c, int argc, char **argv, const char *verb,
-                     const char *flag_name, uint32_t flag, enum ts_msg_type type)
+static int flag_verb(struct cli *c, int argc, char **argv, const char *verb, const char *flag_name,
+                     uint32_t flag, enum ts_msg_type type)
 {
 	const struct option lo[] = {{flag_name, no_argument, NULL, 'f'},
 	                            {"json", no_argument, NULL, OPT_JSON},

@@ -295,9 +295,10 @@ static void test_status_all(void)
 	CHECK_MSG(strlen(r.out) > strlen(want) &&
 	              !strcmp(r.out + strlen(r.out) - strlen(want), want),
 	          "two lines, each ending with the server: %s", r.out);
-	CHECK_INT((long)(strchr(r.out, '\n') - r.out), 16 + 2 + 11 + 2 + 20 + 2 +
-	                                                   (long)strlen(idp.issuer));
-	CHECK_INT((long)strlen(r.out), 2 * (16 + 2 + 11 + 2 + 20 + 2 + (long)strlen(idp.issuer) + 1));
+	CHECK_INT((long)(strchr(r.out, '\n') - r.out),
+	          16 + 2 + 11 + 2 + 20 + 2 + (long)strlen(idp.issuer));
+	CHECK_INT((long)strlen(r.out),
+	          2 * (16 + 2 + 11 + 2 + 20 + 2 + (long)strlen(idp.issuer) + 1));
 	ts_leak_scan("status --all", r.out, strlen(r.out));
 
 	run(&r, ARGS("status", "--all", "--json"));
@@ -445,8 +446,7 @@ static void test_color(void)
 	CHECK_MSG(!strchr(pipe_out, '\033'), "no colour into a pipe: %s", pipe_out);
 	/* TERM=dumb, NO_COLOR: none on the terminal either */
 	CHECK_INT(run_color("dumb", NULL, false, tty, pipe_out, sizeof(tty)), 2);
-	CHECK_MSG(strstr(tty, "state:         none") && !strchr(tty, '\033'), "TERM=dumb: %s",
-	          tty);
+	CHECK_MSG(strstr(tty, "state:         none") && !strchr(tty, '\033'), "TERM=dumb: %s", tty);
 	CHECK_INT(run_color("xterm", "NO_COLOR=1", false, tty, pipe_out, sizeof(tty)), 2);
 	CHECK_MSG(strstr(tty, "state:         none") && !strchr(tty, '\033'), "NO_COLOR: %s", tty);
 }
