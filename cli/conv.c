@@ -27,28 +27,6 @@
 #define DEVICE_HEAD "To sign in to "
 #define QR_MARK "or scan this code:"
 
-void cli_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("tokenseal: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void cli_warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("tokenseal: warning: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 /* ---- countdown (SIGALRM, async-signal-safe writes only) ---- */
 
 static volatile sig_atomic_t cd_left = -1;

@@ -16,10 +16,13 @@ static const struct cli_class C_SIGNIN = {CLI_EXIT_SIGN_IN, "sign-in", false};
 static const struct cli_class C_SERVER = {CLI_EXIT_UNAVAILABLE, "server", true};
 static const struct cli_class C_CONFIG = {CLI_EXIT_CONFIG, "configuration", false};
 static const struct cli_class C_KEYSTORE = {CLI_EXIT_KEYSTORE, "keystore", false};
-/* the access policy refuses: exit 2 like a sign-in problem (the token is
- * not usable here), with a class of its own since only an administrator
- * (or the identity provider's groups) can change it */
-static const struct cli_class C_POLICY = {CLI_EXIT_SIGN_IN, "access-policy", false};
+/* the access policy refuses, or the identity provider rejects even a
+ * freshly refreshed or freshly obtained token (a disabled account): a new
+ * sign-in cannot help, only an administrator (of this host or of the
+ * identity provider) can: not "sign-in required" but "not permitted" */
+static const struct cli_class C_POLICY = {CLI_EXIT_PERMISSION, "access-policy", false};
+/* the caller may not do this (--user for others, keystore for others) */
+static const struct cli_class C_PERM = {CLI_EXIT_PERMISSION, "permission", false};
 static const struct cli_class C_INTERACT = {CLI_EXIT_INTERACTION, "interaction", false};
 
 static const struct {
@@ -46,7 +49,7 @@ static const struct {
     {TS_E_SERVER_CONFIG, &C_CONFIG},
     {TS_E_NOT_SERVED, &C_CONFIG},
     {TS_E_NOT_CONFIGURED, &C_CONFIG},
-    {TS_E_PERM, &C_CONFIG},
+    {TS_E_PERM, &C_PERM},
     /* the service and the server */
     {TS_E_IPC, &C_SERVER},
     {TS_E_NO_SERVICE, &C_SERVER},
@@ -54,6 +57,8 @@ static const struct {
     {TS_E_UNAVAILABLE, &C_SERVER},
     {TS_E_BAD_ANSWER, &C_SERVER},
     /* sign-in */
+    /* at a sign-in: the pasted token is not active (cli_classify: with
+     * state needs-login it is a disabled account) */
     {TS_E_REJECTED_TOKEN, &C_SIGNIN},
     {TS_E_NEEDS_LOGIN, &C_SIGNIN},
     {TS_E_IDENTITY_CHANGED, &C_SIGNIN},
@@ -111,6 +116,15 @@ void cli_classify(int code, int state, struct cli_class *ret)
 		*ret = C_KEYSTORE;
 		return;
 	}
+	/* a use or refresh answers TS_E_REJECTED_TOKEN (state needs-login)
+	 * only when the server rejected even a token refreshed just now: a
+	 * plain rejection is refreshed at once (broker/engine_use.c). The
+	 * account is disabled or locked at the identity provider; a new
+	 * sign-in would get tokens rejected the same way. */
+	if (code == TS_E_REJECTED_TOKEN && state == TS_STATE_NEEDS_LOGIN) {
+		*ret = C_POLICY;
+		return;
+	}
 	for (size_t i = 0; i < TS_ARRAY_SIZE(table); i++)
 		if (table[i].code == code) {
 			*ret = *table[i].c;
@@ -131,4 +145,26 @@ enum cli_exit cli_exit_for(int code, int state)
 enum cli_exit cli_exit_for_state(int state)
 {
 	return state_class(state)->exit;
+}
+
+const char *cli_class_of_exit(int exit)
+{
+	switch (exit) {
+	case CLI_EXIT_OK:
+		return C_OK.name;
+	case CLI_EXIT_SIGN_IN:
+		return C_SIGNIN.name;
+	case CLI_EXIT_CONFIG:
+		return C_CONFIG.name;
+	case CLI_EXIT_KEYSTORE:
+		return C_KEYSTORE.name;
+	case CLI_EXIT_INTERACTION:
+		return C_INTERACT.name;
+	case CLI_EXIT_PERMISSION:
+		return C_PERM.name;
+	case CLI_EXIT_USAGE:
+		return "usage";
+	default:
+		return C_SERVER.name;
+	}
 }

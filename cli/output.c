@@ -40,14 +40,14 @@ static int64_t int_of(json_t *src, const char *key, int64_t dflt)
 	return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
 }
 
-static json_t *error_object(int code, int64_t at, const char *reason)
+static json_t *error_object(int code, int state, int64_t at, const char *reason)
 {
 	struct cli_class k;
 	json_t *e = json_object();
 
 	if (!e)
 		return json_null();
-	cli_classify(code, TS_STATE_NONE, &k);
+	cli_classify(code, state, &k);
 	json_object_set_new(e, "code", json_integer(code));
 	json_object_set_new(e, "text", json_string(ts_strerror(code)));
 	json_object_set_new(e, "class", json_string(k.name));
@@ -136,7 +136,7 @@ char *cli_status_json(const char *user, const char *status_json, int state, cons
 		if (code < 0)
 			json_object_set_new(
 			    o, "last_error",
-			    error_object((int)code, int_of(in, "last_error_at", 0), rs));
+			    error_object((int)code, state, int_of(in, "last_error_at", 0), rs));
 		else
 			json_object_set_new(o, "last_error", json_null());
 	}

@@ -43,3 +43,21 @@ if(TARGET tokenseal-broker)
 			${PROJECT_SOURCE_DIR}/docs/tokenseal.conf.example)
 	add_dependencies(test_cli_config tokenseal tokenseal-broker)
 endif()
+
+# What the command prints and how it exits: an exit code per class (usage
+# and permission included), --json on every verb, status --all, colour on
+# a terminal and not into a pipe.
+if(TARGET tokenseal-broker)
+	ts_add_unit_test(NAME test_cli_output
+		SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli_output.c ${CMAKE_CURRENT_LIST_DIR}/cli_run.c
+		LIBS ts_broker ts_keystore ts_oauth ts_common PkgConfig::JANSSON
+		LABELS cli idp
+		TIMEOUT 120
+		ARGS $<TARGET_FILE:tokenseal> $<TARGET_FILE:tokenseal-broker>)
+	add_dependencies(test_cli_output tokenseal tokenseal-broker)
+endif()
+
+# The bash completion the packages install.
+ts_add_script_test(NAME test_completion LABELS cli TIMEOUT 60
+	COMMAND ${CMAKE_CURRENT_LIST_DIR}/test_completion.sh $<TARGET_FILE:tokenseal>
+		${PROJECT_SOURCE_DIR}/cli/completion/tokenseal.bash)

@@ -44,7 +44,7 @@
 #include "ts_test.h"
 
 static struct ts_idp idp;
-static char path_env[] = "PATH=/usr/bin:/bin", term_env[] = "TERM=dumb";
+static char path_env[] = "PATH=/usr/bin:/bin", term_env[32] = "TERM=dumb";
 static char cli_bin[512], broker_bin[512], cfg[700], ksdir[700], keyfile[700], broker_log[800];
 
 static uid_t uid_of(const char *user)
@@ -300,10 +300,10 @@ static void test_help_version(void)
 		CHECK_STR(r.err, "");
 	}
 	run(&r, ARGS("frobnicate"));
-	CHECK_INT(r.exit, 4);
+	CHECK_INT(r.exit, 64);
 	want_err(&r, "tokenseal: unknown verb \"frobnicate\"; see `tokenseal --help`\n");
 	run(&r, ARGS("token", "--json", "--exec-credential"));
-	CHECK_INT(r.exit, 4);
+	CHECK_INT(r.exit, 64);
 	want_err(&r, "tokenseal: token: --json and --exec-credential exclude each other\n");
 }
 
@@ -581,22 +581,24 @@ static void test_other_user(void)
 	struct run r;
 
 	run_as(&r, "bob", NULL, NULL, ARGS("token", "--user", "alice"));
-	CHECK_INT(r.exit, 4);
+	CHECK_INT(r.exit, 7);
 	want_err(&r, "tokenseal: --user is for root only; you can act only for yourself (bob)\n");
 	CHECK_STR(r.out, "");
+	/* --json: no status of alice, the refusal as an error object */
 	run_as(&r, "bob", NULL, NULL, ARGS("status", "--user", "alice", "--json"));
-	CHECK_INT(r.exit, 4);
-	CHECK_STR(r.out, "");
+	CHECK_INT(r.exit, 7);
+	CHECK_MSG(!strstr(r.out, "\"state\"") && strstr(r.out, "\"class\": \"permission\""),
+	          "%s", r.out);
 	/* no daemon (the config names its own socket_path): the one line */
 	run_as(&r, "bob", NULL, NULL, ARGS("token"));
 	CHECK_INT(r.exit, 3);
 	want_err(&r, "tokenseal: the tokenseal service is not running: `systemctl start "
 	             "tokenseal-broker.socket`\n");
 	run_as(&r, "bob", NULL, NULL, ARGS("keystore", "verify"));
-	CHECK_INT(r.exit, 4);
+	CHECK_INT(r.exit, 7);
 	want_err(&r, "tokenseal: keystore: only root may manage the keystore\n");
 	run_as(&r, "bob", NULL, NULL, ARGS("login", "--client-credentials", "--user", "bob"));
-	CHECK_INT(r.exit, 4);
+	CHECK_INT(r.exit, 7);
 }
 
 static struct oauth_client *test_client(struct ts_config *c)
@@ -796,9 +798,10 @@ static void test_keystore_verbs(void)
 		json_decref(o);
 	}
 	run(&r, ARGS("keystore", "forget"));
-	CHECK_INT(r.exit, 4);
-	CHECK(
-	    strstr(r.err, "usage: tokenseal keystore init | verify | rotate-key | forget USER\n"));
+	CHECK_INT(r.exit, 64);
+	want_err(&r, "tokenseal: keystore: forget needs the USER whose identity to release\n"
+	             "usage: tokenseal keystore [--json] init | verify | rotate-key | forget "
+	             "USER\n");
 }
 
 static void test_doctor(void)
@@ -829,7 +832,7 @@ static void test_client_credentials(void)
 	char want[600];
 
 	run(&r, ARGS("login", "--client-credentials"));
-	CHECK_INT(r.exit, 4);
+	CHECK_INT(r.exit, 64);
 	want_err(&r, "tokenseal: login: --client-credentials is for root, with --user NAME (the "
 	             "local account of the service)\n");
 	run(&r, ARGS("login", "--client-credentials", "--user", "carol"));
@@ -931,12 +934,20 @@ static void test_refresh_force(void)
 	ks_close(ks);
 
 	snprintf(env, sizeof(env), "TOKENSEAL_CONFIG=%s", fcfg);
+	/* a disabled account: a new sign-in cannot help, so not exit 2
+	 * (sign-in required) but 7 (access-policy), and the command says so */
 	run_as(&r, NULL, NULL, ARGS(env), ARGS("token", "--user", "alice"));
-	CHECK_INT(r.exit, 2);
+	CHECK_INT(r.exit, 7);
 	CHECK_STR(r.out, "");
+	snprintf(want, sizeof(want),
+	         "tokenseal: signing in again does not help while %s rejects even new tokens of "
+	         "alice (a disabled or locked account): ask the identity provider's "
+	         "administrator\n",
+	         issuer);
+	CHECK_MSG(strstr(r.err, want), "%s", r.err);
 	t0 = ts_faults_requests(&f, "introspect-inactive", "token");
 	run_as(&r, NULL, NULL, ARGS(env), ARGS("refresh", "--user", "alice"));
-	CHECK_INT(r.exit, 2);
+	CHECK_INT(r.exit, 7);
 	snprintf(want, sizeof(want),
 	         "tokenseal: %s rejected even a freshly refreshed token of alice (the account may "
 	         "be disabled); not refreshing again for ",
@@ -1017,17 +1028,20 @@ static void test_broker_root_only(void)
 	CHECK_INT(code, 0);
 }
 
-/* On a terminal the state is coloured, unless NO_COLOR is set. */
+/* On a terminal the state is coloured, unless NO_COLOR is set (TERM=dumb,
+ * a pipe: tests/cli/test_cli_output.c). */
 static void test_color(void)
 {
 	char out[8192];
 
 	pty_extra_env = NULL;
+	snprintf(term_env, sizeof(term_env), "TERM=xterm");
 	CHECK_INT(run_pty(ARGS("status", "--user", "carol"), NULL, NULL, out, sizeof(out)), 0);
 	CHECK_MSG(strstr(out, "\033[32mvalid\033[0m"), "coloured on a terminal");
 	pty_extra_env = "NO_COLOR=1";
 	CHECK_INT(run_pty(ARGS("status", "--user", "carol"), NULL, NULL, out, sizeof(out)), 0);
 	pty_extra_env = NULL;
+	snprintf(term_env, sizeof(term_env), "TERM=dumb");
 	CHECK_MSG(!strchr(out, '\033') && strstr(out, "state:         valid"), "NO_COLOR honoured");
 }
 

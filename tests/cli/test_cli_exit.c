@@ -32,6 +32,7 @@ static const struct {
     {TS_E_MISMATCH, 4, "configuration", false},
     {TS_E_CONFIG, 4, "configuration", false},
     {TS_E_IPC, 3, "server", true},
+    /* a pasted token at a sign-in (with needs-login: test_states) */
     {TS_E_REJECTED_TOKEN, 2, "sign-in", false},
     {TS_E_NEEDS_LOGIN, 2, "sign-in", false},
     {TS_E_SERVER_CONFIG, 4, "configuration", false},
@@ -43,13 +44,16 @@ static const struct {
     {TS_E_IDENTITY_MISMATCH, 2, "sign-in", false},
     {TS_E_INTERACTION, 6, "interaction", false},
     {TS_E_NO_RECORD, 2, "sign-in", false},
-    {TS_E_PERM, 4, "configuration", false},
+    {TS_E_PERM, 7, "permission", false},
     {TS_E_SUBJECT_PINNED, 2, "sign-in", false},
     {TS_E_FOREIGN_TOKEN, 2, "sign-in", false},
     {TS_E_SIGNED_OUT, 2, "sign-in", false},
     {TS_E_NOT_SAVED, 5, "keystore", false},
     {TS_E_NOT_SERVED, 4, "configuration", false},
     {TS_E_NO_SERVICE, 3, "server", true},
+    {TS_E_NOT_CONFIGURED, 4, "configuration", false},
+    {TS_E_POLICY, 7, "access-policy", false},
+    {TS_E_BUSY, 3, "server", true},
     {-ENOENT, 4, "configuration", false},
     {-EACCES, 4, "configuration", false},
     {-EBUSY, 4, "configuration", false},
@@ -75,7 +79,7 @@ static void test_codes(void)
  * code must be given its exit code deliberately. */
 static void test_every_ts_err_listed(void)
 {
-	for (int code = TS_E_BASE - 1; code >= TS_E_NO_SERVICE; code--) {
+	for (int code = TS_E_BASE - 1; code >= TS_E_BUSY; code--) {
 		bool listed = false;
 
 		if (strcmp(ts_strerror(code), ts_strerror(TS_E_BASE - 999)) == 0)
@@ -102,6 +106,30 @@ static void test_states(void)
 	 * records unreadable) is a keystore error */
 	CHECK_INT(cli_exit_for(TS_E_CONFIG, TS_STATE_CORRUPTED), 5);
 	CHECK_INT(cli_exit_for(TS_E_CONFIG, TS_STATE_NONE), 4);
+	/* the server rejects even a freshly refreshed token (a disabled
+	 * account): not "sign-in required", since a sign-in cannot help */
+	{
+		struct cli_class k;
+
+		cli_classify(TS_E_REJECTED_TOKEN, TS_STATE_NEEDS_LOGIN, &k);
+		CHECK_INT(k.exit, 7);
+		CHECK_STR(k.name, "access-policy");
+	}
+}
+
+/* The class of an exit code alone (the command's own errors, --json). */
+static void test_exit_classes(void)
+{
+	CHECK_STR(cli_class_of_exit(2), "sign-in");
+	CHECK_STR(cli_class_of_exit(3), "server");
+	CHECK_STR(cli_class_of_exit(4), "configuration");
+	CHECK_STR(cli_class_of_exit(5), "keystore");
+	CHECK_STR(cli_class_of_exit(6), "interaction");
+	CHECK_STR(cli_class_of_exit(7), "permission");
+	CHECK_STR(cli_class_of_exit(64), "usage");
+	/* 77 is the skip code of CTest and automake: never an exit code here */
+	CHECK_INT(CLI_EXIT_PERMISSION, 7);
+	CHECK_INT(CLI_EXIT_USAGE, 64);
 }
 
 int main(void)
@@ -109,5 +137,6 @@ int main(void)
 	RUN(test_codes);
 	RUN(test_every_ts_err_listed);
 	RUN(test_states);
+	RUN(test_exit_classes);
 	return ts_test_done();
 }

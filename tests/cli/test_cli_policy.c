@@ -3,8 +3,9 @@
  * `tokenseal token` and the access policy (issue 16), the real command in
  * exec mode against the real test IdP: a user the policy lets in gets the
  * token; once the server drops the group, the very next `tokenseal token`
- * exits 2 with the policy's message and the hint that a new sign-in does
- * not help, prints no token, and the stored sign-in is unchanged.
+ * exits 7 (not permitted) with the policy's message and the hint that a
+ * new sign-in does not help, prints no token, and the stored sign-in is
+ * unchanged.
  *
  * argv[1]: the tokenseal binary, argv[2]: tokenseal-broker.
  */
@@ -79,7 +80,7 @@ static void test_token_policy(void)
 	CHECK_INT(ts_idp_set_claims(&idp, "alice", "{\"groups\":[\"linux-users\"]}", NULL), 0);
 	before = record(&lb);
 	run_as(&r, NULL, NULL, NULL, ARGS("token", "--user", "alice"));
-	CHECK_INT(r.exit, 2);
+	CHECK_INT(r.exit, 7);
 	CHECK_STR(r.out, "");
 	CHECK_STR(r.err, "tokenseal: alice is not in any group allowed to log in to this host "
 	                 "(allow_groups = linux-admins)\n"
@@ -91,10 +92,13 @@ static void test_token_policy(void)
 	free(before);
 	free(after);
 
-	/* --json: nothing on stdout either, the same message */
+	/* --json: no token on stdout, the refusal as an error object of class
+	 * access-policy, the same message on stderr */
 	run_as(&r, NULL, NULL, NULL, ARGS("token", "--json", "--user", "alice"));
-	CHECK_INT(r.exit, 2);
-	CHECK_STR(r.out, "");
+	CHECK_INT(r.exit, 7);
+	CHECK_MSG(strstr(r.out, "\"class\": \"access-policy\"") &&
+	              strstr(r.out, "\"exit_code\": 7") && !strstr(r.out, "access_token"),
+	          "%s", r.out);
 	CHECK(strstr(r.err, "alice is not in any group allowed to log in to this host"));
 
 	/* back in the group: the token again, no new sign-in needed */

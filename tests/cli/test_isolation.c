@@ -124,7 +124,7 @@ static void test_user_option(void)
 
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 		run_as(&r, "alice", NULL, NULL, verbs[i]);
-		CHECK_INT(r.exit, 4);
+		CHECK_INT(r.exit, 7);
 		CHECK_STR(r.out, "");
 		CHECK_STR(r.err,
 		          "tokenseal: --user is for root only; you can act only for yourself "
@@ -158,7 +158,7 @@ static void test_own_config(void)
 	CHECK_INT(r.exit, 0);
 	CHECK_MSG(strstr(r.out, "\"subject\": \"sub-alice\""), "the daemon's config: %s", r.out);
 	run_as(&r, "alice", NULL, envv, ARGS("token", "--user", "bob"));
-	CHECK_INT(r.exit, 4);
+	CHECK_INT(r.exit, 7);
 	CHECK_STR(r.out, "");
 
 	/* her own listening socket: the client refuses it before connecting */

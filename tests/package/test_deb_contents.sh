@@ -28,7 +28,7 @@ expect_pkg() {
 	got=$(entries "$p")
 	extra=$(comm -13 <(echo "$want") <(echo "$got") |
 		grep -Ev ' \./usr/share/doc/'"$p"'/(changelog\.Debian\.gz|copyright)$' |
-		grep -Ev '^-rwxr-xr-x root/root \./usr/bin/tokenseal$|^-rw-r--r-- root/root \./usr/share/man/man[1-8]/[^/]+\.[1-8]\.gz$|^-rw-r--r-- root/root \./lib/systemd/system/tokenseal-broker\.(socket|service)$' |
+		grep -Ev '^-rwxr-xr-x root/root \./usr/bin/tokenseal$|^-rw-r--r-- root/root \./usr/share/man/man[1-8]/[^/]+\.[1-8]\.gz$|^-rw-r--r-- root/root \./lib/systemd/system/tokenseal-broker\.(socket|service)$|^-rw-r--r-- root/root \./usr/share/bash-completion/completions/tokenseal$' |
 		grep -Ev '^lrwxrwxrwx root/root \./etc/systemd/' || true)
 	[ "$p" = tokenseal ] || extra=$(grep -Ev 'usr/bin/tokenseal|man1/|systemd' <<<"$extra" || true)
 	local missing
@@ -70,6 +70,7 @@ done
 if [ -x "$(dirname "$dir")/cli/tokenseal" ] || [ -d "$src/cli" ]; then
 	entries tokenseal | grep -q ' \./usr/bin/tokenseal$' ||
 		bad "the tokenseal CLI exists in this tree but is not in the tokenseal package"
+	entries tokenseal | grep -q '^-rw-r--r-- root/root \./usr/share/bash-completion/completions/tokenseal$' || bad "the CLI's bash completion is not in the tokenseal package"
 fi
 
 # the conffile: only the config, byte-identical to the example (no secrets)

@@ -22,7 +22,7 @@ expect_rpm() {
 	local p=$1; shift
 	local want got
 	want=$(printf '%s\n' "$@" | sort)
-	got=$(list "$p" | grep -Ev ' /usr/bin/tokenseal$| /usr/share/man/man1/| /usr/lib/systemd/system/tokenseal-broker\.(socket|service)$')
+	got=$(list "$p" | grep -Ev ' /usr/bin/tokenseal$| /usr/share/man/man1/| /usr/lib/systemd/system/tokenseal-broker\.(socket|service)$| /usr/share/bash-completion/completions/tokenseal$')
 	[ "$want" = "$got" ] || bad "$p: want
 $want
 got
