@@ -190,7 +190,8 @@ def message_rules(path):
         (lambda n: n == 'fprintf', 1, 'stderr0'),         # programs: stderr
         (lambda n: n == 'fputs', 0, 'stderr1'),
     ]
-    if '/cli/' in '/' + rel:
+    # the folder the file is in, not any folder of the checkout's path
+    if os.path.basename(os.path.dirname(os.path.abspath(path))) == 'cli':
         rules.append((lambda n: bool(CLI_FUNC_RE.search(n)), -1, None))  # every literal argument
     return rules
 
