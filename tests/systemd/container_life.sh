@@ -154,7 +154,7 @@ alice_login() {
 wait_code() { for _ in $(seq 1 80); do [ -s "$1.code" ] && return 0; sleep 0.25; done; return 1; }
 
 l_inflight() {
-	local lp sp rc t0 d=/tmp/ts-life
+	local lp sp rc t0 d=/tmp/ts-life p n0 n bad
 	rm -rf $d
 	mkdir -m 0777 $d
 	# 1. restart while it waits: the daemon gives it its grace, then cuts
@@ -199,6 +199,54 @@ l_inflight() {
 		kill $lp 2>/dev/null
 		fail l.stop-in-flight "alice's login showed no code: $(tail -n 3 $d/l2.log)"
 	fi
+	# 3. SIGKILL while it waits: no grace at all; the record is byte for
+	#    byte what it was (the stop above stored a new one), systemd
+	#    restarts the service
+	cp -a "$rec" $OUT/rec-before
+	alice_login $d/l3.log &
+	lp=$!
+	if wait_code $d/l3.log; then
+		p=$(systemctl show -p MainPID --value $svc)
+		n0=$(systemctl show -p NRestarts --value $svc)
+		kill -KILL "$p"
+		wait $lp
+		rc=$?
+		[ $rc -ne 0 ] && pass l.kill-client-told || fail l.kill-client-told "alice's login exited 0"
+		cmp -s "$rec" $OUT/rec-before && pass l.kill-record-intact ||
+			fail l.kill-record-intact "alice's record changed"
+		check l.kill-keystore-verify tokenseal keystore verify
+		check l.kill-su-alice su alice -c true
+		[ "$(systemctl show -p NRestarts --value $svc)" -gt "$n0" ] && pass l.kill-restarted ||
+			fail l.kill-restarted "NRestarts stayed $n0"
+	else
+		kill $lp 2>/dev/null
+		fail l.kill-in-flight "alice's login showed no code: $(tail -n 3 $d/l3.log)"
+	fi
+	# 4. restarts under load: root's callers (su, alice's account and
+	#    session phases) never fail while the service restarts twice
+	(
+		end=$((SECONDS + 5)) n=0 bad=0
+		while [ $SECONDS -lt $end ]; do
+			su alice -c true >/dev/null 2>&1 || bad=$((bad + 1))
+			n=$((n + 1))
+		done
+		echo "$n $bad" >$d/load
+	) &
+	lp=$!
+	sleep 1
+	systemctl restart $svc
+	sleep 1.5
+	systemctl restart $svc
+	wait $lp
+	read -r n bad <$d/load
+	echo "restarts under load: $n su alice, $bad failed" >>$OUT/timings.txt
+	[ "$bad" = 0 ] && [ "$n" -gt 3 ] && pass l.restart-under-load ||
+		fail l.restart-under-load "$bad of $n su alice failed during two restarts"
+	check l.load-keystore-verify tokenseal keystore verify
+	for u in $svc tokenseal-broker.socket; do
+		systemctl is-failed -q $u && fail "l.not-failed-$u" "$(systemctl status $u --no-pager 2>&1 | tail -n 3)" ||
+			pass "l.not-failed-$u"
+	done
 	cp $d/*.log $OUT/ 2>/dev/null
 }
 

@@ -126,6 +126,7 @@ else
 	fails=$((fails + 1))
 fi
 echo "$passes passed, $fails failed (logs: $CT_OUT, $work)"
-# 112 checks in all: fewer means some were never reached
-[ "$fails" -eq 0 ] && [ "$passes" -ge 112 ] || exit 1
+# 121 checks in all: fewer means some were never reached
+[ "$passes" -ge 121 ] || echo "FAIL: $passes checks passed, want 121 (some were never reached)"
+[ "$fails" -eq 0 ] && [ "$passes" -ge 121 ] || exit 1
 echo PASS
