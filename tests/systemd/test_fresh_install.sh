@@ -36,6 +36,39 @@ for p in tokenseal libpam-tokenseal libnss-tokenseal; do
 	debs+=("$f")
 done
 
+# The steps fresh_main.sh runs are the guide's: each command must still be
+# in docs/quick-start.md as written (a changed guide needs a changed test)
+qs=$src/docs/quick-start.md
+# (each step as a whole: not followed by more of a name or an option)
+python3 -c '
+import re, sys
+doc = open(sys.argv[1]).read()
+bad = [s for s in sys.stdin.read().splitlines()
+       if not re.search(re.escape(s) + r"(?![-\w./])", doc)]
+for s in bad:
+    print("FAIL: docs/quick-start.md no longer says: " + s)
+sys.exit(1 if bad else 0)' "$qs" <<'STEPS' || exit 1
+apt install ./tokenseal_*.deb ./libpam-tokenseal_*.deb ./libnss-tokenseal_*.deb
+issuer = https://idp.example.org/realms/main
+client_id = tokenseal-host
+client_secret_file = /etc/tokenseal/client.secret
+username_claim = preferred_username
+install -m 0600 -o root -g root /dev/null /etc/tokenseal/client.secret
+printf '%s' 'THE-SECRET' > /etc/tokenseal/client.secret
+tokenseal keystore init
+tokenseal doctor
+pam-auth-update --enable tokenseal
+`/etc/ssh/sshd_config.d/tokenseal.conf`
+UsePAM yes
+KbdInteractiveAuthentication yes
+LoginGraceTime 180
+ssh alice@host
+pam-auth-update --disable tokenseal
+rm /etc/ssh/sshd_config.d/tokenseal.conf && systemctl reload ssh
+apt remove tokenseal libpam-tokenseal libnss-tokenseal
+apt purge tokenseal
+STEPS
+
 SECONDS=0
 cache=$build/systemd-ct
 ct_base "$cache"
