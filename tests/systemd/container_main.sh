@@ -5,6 +5,9 @@
 # four states of /etc/tokenseal/tokenseal.conf (test_container.sh):
 #   a  the shipped file          b  the shipped file with a typo
 #   c  configured against the test IdP on the host (alice signs in)
+#   e  c, then sshd (systemd's ssh.service) and sudo end to end
+#   l  c, the service's life: sandbox probe, idle exit, SIGSTOP/SIGKILL,
+#      restart and stop with a request in flight (container_life.sh)
 #   d  c with a typo
 # Every finding is one line in /ts-test/out/results: "PASS name" or
 # "FAIL name: why"; /ts-test/out/DONE marks a run that got to its end.
@@ -104,6 +107,9 @@ client_secret_file = /etc/tokenseal/client.secret
 ca_file = /etc/tokenseal/idp-ca.pem
 login_methods = device, password
 revoke_on = never
+
+[service sudo]
+auth_with_stored_token = yes
 EOF
 cp -a "$conf" $OUT/configured.conf
 systemctl stop $svc # a daemon the phases above started, if any: a fresh one
@@ -187,9 +193,14 @@ score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' $OUT/s
 	fail c.security-score "systemd-analyze security: ${score:-no score} (at most 1.6)"
 echo "keystore before rotate: $kid0" >>$OUT/keystore.txt
 
+# ---- e: sshd and sudo end to end; l: the service's life (container_life.sh) ----
+. $T/container_life.sh
+phase_e
+phase_l
+
 # ---- d: the configured file with a typo ---------------------------------------------
 cp -a $OUT/configured.conf "$conf"
-printf 'revalidate = sometimes\n' >>"$conf"
+sed -i '1i revalidate = sometimes' "$conf"
 cursor=$(journalctl -n 0 --show-cursor -q | sed -n 's/^-- cursor: //p')
 out=$(su alice -c true 2>&1)
 rc=$?

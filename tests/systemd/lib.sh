@@ -8,12 +8,21 @@
 #                                (rebuilt only when CT_INCLUDE changes; SKIPPED
 #                                when it must be built and the archive is
 #                                unreachable); sets CT_BASE
-#   ct_tree DIR                  a fresh copy of the base in DIR; sets CT_ROOT
+#   ct_tree DIR                  a fresh tree on the base in DIR (an overlay
+#                                mounted on DIR/root, else a copy); sets CT_ROOT
+#   ct_untree DIR                unmount it (its files stay in DIR/upper)
 #   ct_run_at_boot SCRIPT        install SCRIPT as /ts-test/main.sh, run by a
 #                                unit at boot that powers the container off
 #                                when it ends (either way)
 #   ct_boot TIMEOUT LOG          boot CT_ROOT, wait until it powers off
 #   ct_journal ARGS...           journalctl on the container's journal
+#   ct_approver_start SRC IDPDIR approve device codes the container asks for
+#   ct_approver_stop             (node and the test IdP run on the host only)
+#
+# A script inside asks for an approval with ct-approve (installed by
+# ct_run_at_boot as /ts-test/ct-approve CODE LOGIN PASSWORD): it writes
+# /ts-test/out/approve/N.req, the host's approver runs the IdP's
+# approve-device and answers N.ok or N.fail.
 #
 # Inside, the script writes its findings to /ts-test/out/ (CT_OUT on the
 # host, after the boot). The container shares the host's network (no
@@ -61,9 +70,20 @@ ct_base() {
 }
 
 ct_tree() {
-	CT_ROOT=$1
-	rm -rf "$CT_ROOT"
-	cp -a --reflink=auto "$CT_BASE" "$CT_ROOT" || { echo "FAIL: cannot copy the base tree"; exit 1; }
+	local dir=$1
+	ct_untree "$dir"
+	rm -rf "$dir"
+	mkdir -p "$dir/upper" "$dir/work" "$dir/root"
+	# an overlay on the base (instant; a copy of its 300 MB takes a minute
+	# on a busy disk), else a copy
+	if mount -t overlay overlay -o "lowerdir=$CT_BASE,upperdir=$dir/upper,workdir=$dir/work" \
+		"$dir/root" 2>/dev/null; then
+		CT_ROOT=$dir/root
+	else
+		rm -rf "$dir/root"
+		cp -a --reflink=auto "$CT_BASE" "$dir/root" || { echo "FAIL: cannot copy the base tree"; exit 1; }
+		CT_ROOT=$dir/root
+	fi
 	rm -rf "$CT_ROOT/ts-test"
 	mkdir -p "$CT_ROOT/ts-test/out"
 	CT_OUT=$CT_ROOT/ts-test/out
@@ -74,8 +94,33 @@ ct_tree() {
 	echo ts-ct >"$CT_ROOT/etc/hostname"
 }
 
+# ct_untree DIR: unmount the overlay of DIR (the tree's files stay in
+# DIR/upper: the test's findings are DIR/upper/ts-test/out)
+ct_untree() {
+	if mountpoint -q "$1/root" 2>/dev/null; then
+		umount "$1/root" 2>/dev/null || umount -l "$1/root"
+	fi
+}
+
 ct_run_at_boot() {
 	install -m 0755 "$1" "$CT_ROOT/ts-test/main.sh"
+	mkdir -p "$CT_OUT/approve"
+	cat >"$CT_ROOT/ts-test/ct-approve" <<-'EOF'
+		#!/bin/sh
+		# ct-approve CODE LOGIN PASSWORD: the host's approver approves CODE
+		d=/ts-test/out/approve n=$$.$(date +%s%N)
+		printf '%s %s %s\n' "$1" "$2" "$3" >"$d/$n.tmp" && mv "$d/$n.tmp" "$d/$n.req"
+		i=0
+		while [ $i -lt 300 ]; do
+			[ -e "$d/$n.ok" ] && exit 0
+			[ -e "$d/$n.fail" ] && { cat "$d/$n.fail" >&2; exit 1; }
+			sleep 0.1; i=$((i + 1))
+		done
+		echo "ct-approve: no answer from the host's approver in 30 s" >&2
+		exit 1
+	EOF
+	chmod 0755 "$CT_ROOT/ts-test/ct-approve"
+	install -m 0644 "$(dirname "${BASH_SOURCE[0]}")/ct_device.exp" "$CT_ROOT/ts-test/ct_device.exp"
 	cat >"$CT_ROOT/etc/systemd/system/ts-test.service" <<-'EOF'
 		[Unit]
 		Description=tokenseal container test
@@ -108,3 +153,29 @@ ct_boot() {
 }
 
 ct_journal() { journalctl -D "$CT_ROOT/var/log/journal" --no-pager "$@"; }
+
+ct_approver_start() {
+	local src=$1 idp=$2
+	(
+		while :; do
+			for r in "$CT_OUT"/approve/*.req; do
+				[ -e "$r" ] || continue
+				read -r code login pw <"$r"
+				if "$src/tests/fixtures/idp/approve-device" --state-dir "$idp" \
+					--user-code "$code" --login "$login" --password "$pw" >"${r%.req}.log" 2>&1; then
+					mv "${r%.req}.log" "${r%.req}.ok"
+				else
+					mv "${r%.req}.log" "${r%.req}.fail"
+				fi
+				rm -f "$r"
+			done
+			sleep 0.2
+		done
+	) &
+	CT_APPROVER=$!
+}
+
+ct_approver_stop() {
+	[ -n "${CT_APPROVER:-}" ] && kill "$CT_APPROVER" 2>/dev/null
+	CT_APPROVER=
+}

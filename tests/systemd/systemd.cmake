@@ -13,3 +13,9 @@ ts_add_script_test(NAME container LABELS systemd attack TIMEOUT 1500
 	COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_container.sh ${PROJECT_SOURCE_DIR}
 		${PROJECT_BINARY_DIR} ${PROJECT_BINARY_DIR}/packages)
 set_tests_properties(systemd.container PROPERTIES FIXTURES_REQUIRED ts_deb RUN_SERIAL TRUE)
+# fresh_install: docs/quick-start.md from the package to the first login and
+# back (issue 17), in a container of its own.
+ts_add_script_test(NAME fresh_install LABELS systemd TIMEOUT 600
+	COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_fresh_install.sh ${PROJECT_SOURCE_DIR}
+		${PROJECT_BINARY_DIR} ${PROJECT_BINARY_DIR}/packages)
+set_tests_properties(systemd.fresh_install PROPERTIES FIXTURES_REQUIRED ts_deb RUN_SERIAL TRUE)
