@@ -40,7 +40,7 @@ for want in 'Type=notify' 'ProtectSystem=strict' \
 	'StateDirectory=tokenseal' 'StateDirectoryMode=0700' 'ReadWritePaths=-/var/lib/tokenseal-nss' \
 	'InaccessiblePaths=-/etc/shadow -/etc/shadow- -/etc/gshadow -/etc/gshadow-' \
 	'InaccessiblePaths=-/etc/ssh -/etc/sudoers -/etc/sudoers.d' \
-	'InaccessiblePaths=-/run/dbus -/run/systemd/private' 'NoNewPrivileges=yes' \
+	'InaccessiblePaths=-/run/dbus -/run/systemd/private' 'ReadOnlyPaths=/run' 'NoNewPrivileges=yes' \
 	'PrivateTmp=yes' 'ProtectHome=yes' 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' \
 	'CapabilityBoundingSet=' 'SystemCallFilter=@system-service'; do
 	grep -qxF "$want" "$units/tokenseal-broker.service" || fail "the service lacks $want"
