@@ -54,6 +54,7 @@ static const struct {
     {TS_E_IPC, &C_SERVER},
     {TS_E_NO_SERVICE, &C_SERVER},
     {TS_E_BUSY, &C_SERVER},
+    {TS_E_SERVICE_LOST, &C_SERVER},
     {TS_E_UNAVAILABLE, &C_SERVER},
     {TS_E_BAD_ANSWER, &C_SERVER},
     /* sign-in */

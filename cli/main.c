@@ -146,6 +146,10 @@ int cli_finish(const struct cli *c, int r, const struct ts_client_result *res, b
 		cli_err("%s", CLI_NO_SERVICE_MSG);
 		return CLI_EXIT_UNAVAILABLE;
 	}
+	if (r == TS_E_SERVICE_LOST) {
+		cli_err("%s", ts_strerror(r));
+		return CLI_EXIT_UNAVAILABLE;
+	}
 	if (r < 0) {
 		if (c->root)
 			cli_err("cannot run the broker %s: %s", c->cfg.broker_path, ts_strerror(r));

@@ -590,7 +590,10 @@ static int call_daemon(const struct ts_client_opts *opts, const struct ts_client
 			        "%s: the daemon closed the connection before its result (%s)",
 			        opts->socket_path, strerror(-r));
 		ts_client_result_clear(&res);
-		return r;
+		/* taken and dropped: the daemon stopped, restarted or was killed
+		 * while it served the request (a root caller in AUTO mode goes to
+		 * exec mode on *dropped alone) */
+		return *dropped && !io.unanswered ? TS_E_SERVICE_LOST : r;
 	}
 	/* refused before it was read (the daemon's slots were taken): nothing
 	 * ran, so root goes to exec mode; everyone else hears "busy" */
@@ -626,7 +629,9 @@ int ts_client_call(const struct ts_client_opts *opts, const struct ts_client_req
 			return TS_E_NO_SERVICE;
 		}
 		r = call_daemon(opts, req, conv, timeout_ms, ret, &dropped);
-		return r < 0 && dropped ? TS_E_NO_SERVICE : r;
+		/* no daemon (TS_E_NO_SERVICE), or one that went away with the
+		 * request (TS_E_SERVICE_LOST, from call_daemon) */
+		return r < 0 && dropped && r != TS_E_SERVICE_LOST ? TS_E_NO_SERVICE : r;
 	case TS_CLIENT_AUTO:
 		break;
 	default:

@@ -108,8 +108,9 @@ struct ts_client_opts {
 /* Run one request. Returns 0 when a RESULT arrived (its code is in
  * ret->code, ret->via_daemon says who sent it), or a negative error when the
  * broker could not be run or spoke nonsense (-ENOENT broker missing,
- * TS_E_IPC, -ETIMEDOUT, ...; TS_E_NO_SERVICE in TS_CLIENT_SOCKET_ONLY when
- * the socket is unusable or the daemon dropped the connection). In AUTO, a
+ * TS_E_IPC, -ETIMEDOUT, ...; in TS_CLIENT_SOCKET_ONLY TS_E_NO_SERVICE when
+ * the socket is unusable or the daemon dropped the connection before it
+ * took the request, TS_E_SERVICE_LOST when it dropped it after). In AUTO, a
  * request the daemon did not answer (unusable socket; connection closed or
  * reset before a RESULT, e.g. the daemon was killed; for a root caller,
  * no frame within TS_CLIENT_ROOT_FIRST_REPLY_MS) is run again in exec

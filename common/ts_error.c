@@ -77,6 +77,9 @@ const char *ts_strerror(int err)
 		       "this account has no tokenseal record";
 	case TS_E_BUSY:
 		return "the tokenseal service is busy; try again";
+	case TS_E_SERVICE_LOST:
+		return "the tokenseal service stopped while serving the request (restarted or "
+		       "killed); try again";
 	case TS_E_POLICY:
 		return "the host's access policy does not allow this user";
 	default:

@@ -57,6 +57,9 @@ enum ts_err {
 	/* the daemon refused the connection before reading it (its slots for
 	 * this uid, or all it may use, are taken): a root caller uses exec mode */
 	TS_E_BUSY = -1060,
+	/* the daemon took the request and closed the connection before its
+	 * result (stopped, restarted or killed meanwhile): try again */
+	TS_E_SERVICE_LOST = -1061,
 };
 
 /* A message for any value returned by a tokenseal function. Never NULL. */

@@ -33,6 +33,7 @@ bool pts_result_is_admin_error(int code)
 	case TS_E_NEEDS_LOGIN:
 	case TS_E_UNAVAILABLE:
 	case TS_E_BUSY:
+	case TS_E_SERVICE_LOST:
 	case TS_E_BAD_ANSWER:
 	case TS_E_IDENTITY_CHANGED:
 	case TS_E_DENIED:
@@ -78,6 +79,7 @@ int pts_result_to_pam(enum pts_phase phase, int code, bool require_token)
 	switch (code) {
 	case TS_E_UNAVAILABLE:
 	case TS_E_BUSY:	      /* the daemon's slots were taken (non-root callers) */
+	case TS_E_SERVICE_LOST: /* the daemon went away mid-request */
 	case TS_E_BAD_ANSWER: /* the server sent something malformed: transient */
 		return PAM_AUTHINFO_UNAVAIL;
 	case TS_E_DENIED:

@@ -282,8 +282,11 @@ static void test_dropped_connection(void)
 
 		remove_marker();
 		pid = fake_listener(sock, (enum fake)how);
+		/* an ordinary user's CLI: told the service went away with the
+		 * request (closed after it was sent: the daemon stopped or died
+		 * meanwhile), not that it is not running */
 		CHECK_INT(call(sock, TS_CLIENT_SOCKET_ONLY, wrapper, &res, why, sizeof(why)),
-		          TS_E_NO_SERVICE);
+		          TS_E_SERVICE_LOST);
 		reap_ok(pid);
 		CHECK_MSG(access(marker, F_OK) != 0, "SOCKET_ONLY never runs exec mode");
 	}

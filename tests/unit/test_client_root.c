@@ -62,11 +62,13 @@ static int listen_at(const char *path, int backlog)
 	return fd;
 }
 
-enum fake { SILENT, READ_THEN_LATE, READ_THEN_NOTHING, BUSY };
+enum fake { SILENT, READ_THEN_LATE, READ_THEN_NOTHING, READ_THEN_CLOSE, BUSY };
 
 /* A fake daemon in a child: accept every connection; SILENT never reads
  * nor answers; READ_THEN_LATE reads the request, waits 3 s, answers
- * RESULT 0 "late"; READ_THEN_NOTHING reads it and never answers. */
+ * RESULT 0 "late"; READ_THEN_NOTHING reads it and never answers;
+ * READ_THEN_CLOSE reads it and closes the connection (a daemon stopped or
+ * killed while it served the request). */
 static pid_t fake_daemon(const char *path, enum fake how)
 {
 	int lfd = listen_at(path, 16);
@@ -106,6 +108,10 @@ static pid_t fake_daemon(const char *path, enum fake how)
 			ts_msg_clear(&m);
 		if (how == READ_THEN_NOTHING)
 			continue; /* held open */
+		if (how == READ_THEN_CLOSE) {
+			close(c);
+			continue;
+		}
 		sleep(3);
 		ts_msg_begin(&b, TS_MSG_RESULT);
 		ts_msg_add_int(&b, TS_F_CODE, 0);
@@ -250,6 +256,34 @@ static void test_daemon_reads_and_hangs(void)
 	stop(d);
 }
 
+/* Reads the request and closes the connection (stopped, restarted or killed
+ * while serving it): an ordinary user's CLI (SOCKET_ONLY) hears that the
+ * service went away with the request, not that it is not running; root
+ * (AUTO) runs the request again in exec mode. */
+static void test_daemon_gone_mid_request(void)
+{
+	char sock[800];
+	struct outcome o;
+	pid_t d;
+
+	snprintf(sock, sizeof(sock), "%s/gone.sock", rundir);
+	d = fake_daemon(sock, READ_THEN_CLOSE);
+	call(sock, TS_CLIENT_SOCKET_ONLY, TS_MSG_STATUS, &o);
+	CHECK_INT(o.r, TS_E_SERVICE_LOST);
+	CHECK_MSG(strstr(o.why, "closed the connection before its result"), "why: %s", o.why);
+	ts_client_result_clear(&o.res);
+	call(sock, TS_CLIENT_AUTO, TS_MSG_STATUS, &o);
+	CHECK_INT(o.r, 0);
+	CHECK_MSG(!o.res.via_daemon, "root's request ran again in exec mode");
+	ts_client_result_clear(&o.res);
+	/* no daemon at all is still "not running" */
+	stop(d);
+	CHECK_INT(unlink(sock), 0);
+	call(sock, TS_CLIENT_SOCKET_ONLY, TS_MSG_STATUS, &o);
+	CHECK_INT(o.r, TS_E_NO_SERVICE);
+	ts_client_result_clear(&o.res);
+}
+
 /* Never accepts, its listen queue full: connect cannot even queue. */
 static void test_backlog_full(void)
 {
@@ -360,6 +394,7 @@ int main(void)
 	RUN(test_daemon_busy);
 	RUN(test_daemon_reads_then_late);
 	RUN(test_daemon_reads_and_hangs);
+	RUN(test_daemon_gone_mid_request);
 	RUN(test_exec_broker_wholly_root);
 	return ts_test_done();
 }
