@@ -248,6 +248,31 @@ static void check(json_t *a, const char *name, const char *level, const char *fi
 #define TS_FS_9P 0x01021997
 #define TS_FS_CEPH 0x00c36400
 
+/* The discovery document itself, as a check named "discovery-document"
+ * whose "document" member `tokenseal doctor` reads the capabilities from
+ * (it prints no line for it). */
+static void doctor_discovery(const struct oauth_client *oc, json_t *a)
+{
+	size_t len = 0;
+	const char *doc = oauth_fetched_discovery(oc, &len);
+	json_t *d = doc ? json_loadb(doc, len, 0, NULL) : NULL;
+	json_t *o;
+
+	if (!json_is_object(d)) {
+		json_decref(d);
+		return;
+	}
+	o = json_object();
+	if (!o) {
+		json_decref(d);
+		return;
+	}
+	json_object_set_new(o, "name", json_string("discovery-document"));
+	json_object_set_new(o, "level", json_string("data"));
+	json_object_set_new(o, "document", d);
+	json_array_append_new(a, o);
+}
+
 static void doctor_server(const struct ts_config *cfg, json_t *a)
 {
 	struct oauth_client *oc = NULL;
@@ -264,6 +289,9 @@ static void doctor_server(const struct ts_config *cfg, json_t *a)
 		      err.message[0] ? err.message : ts_strerror(r));
 		check(a, "tls", "warn", "run doctor again once the server answers",
 		      "not checked: no answer from the server");
+		/* `tokenseal doctor` exits 3 for this one */
+		json_object_set_new(json_array_get(a, json_array_size(a) - 2), "unreachable",
+		                    json_true());
 	} else if (r < 0) {
 		check(a, "discovery", "fail",
 		      "check issuer (exact, with or without the trailing slash the server uses) "
@@ -273,8 +301,17 @@ static void doctor_server(const struct ts_config *cfg, json_t *a)
 	} else {
 		check(a, "discovery", "ok", NULL, "%s answers discovery with the same issuer",
 		      cfg->issuer);
-		check(a, "tls", "ok", NULL, "the server's certificate is trusted (%s)",
-		      cfg->ca_file[0] ? cfg->ca_file : "system trust store");
+		if (strncmp(cfg->issuer, "https://", 8) != 0)
+			check(a, "tls", "warn",
+			      "use the server's https:// issuer; plain http is for a server on "
+			      "this host only",
+			      "%s is plain http, not TLS: allowed only because "
+			      "allow_loopback_http = yes and the server is on this host",
+			      cfg->issuer);
+		else
+			check(a, "tls", "ok", NULL, "the server's certificate is trusted (%s)",
+			      cfg->ca_file[0] ? cfg->ca_file : "system trust store");
+		doctor_discovery(oc, a);
 	}
 	if (oc && oauth_clock_skew_known(oc, &skew)) {
 		if (skew > TS_SKEW_WARN_SECONDS || skew < -TS_SKEW_WARN_SECONDS)
