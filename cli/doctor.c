@@ -48,13 +48,13 @@ static void broker_checks(struct doctor *d)
 	rq.flags = TS_FLAG_NONINTERACTIVE;
 	r = cli_broker_call(c, &rq, NULL, &res);
 	if (r == TS_E_NO_SERVICE) {
-		doc_add(d, "fail", "broker", "systemctl start tokenseal-broker.socket", "%s",
+		cli_doctor_line(d, "fail", "broker", "systemctl start tokenseal-broker.socket", "%s",
 		        CLI_NO_SERVICE_MSG);
 		doc_set_exit(d, CLI_EXIT_UNAVAILABLE);
 		return;
 	}
 	if (r < 0 || (res.code != 0 && !res.status_json)) {
-		doc_add(d, "fail", "broker", "see the message; ask the administrator", "%s",
+		cli_doctor_line(d, "fail", "broker", "see the message; ask the administrator", "%s",
 		        r < 0 ? ts_strerror(r) : res.message);
 		doc_set_exit(d, cli_exit_for(r < 0 ? r : res.code, TS_STATE_NONE));
 		if (r >= 0)
@@ -64,7 +64,7 @@ static void broker_checks(struct doctor *d)
 	/* with a configuration that cannot be used, root's broker sends one
 	 * failed check per problem, each with what to change */
 	if (res.code != 0)
-		doc_add(d, "fail", "broker", NULL, "%s", res.message);
+		cli_doctor_line(d, "fail", "broker", NULL, "%s", res.message);
 	doc = json_loads(res.status_json ? res.status_json : "", 0, NULL);
 	checks = json_object_get(doc, "checks");
 	json_array_foreach(checks, i, v)
@@ -83,7 +83,7 @@ static void broker_checks(struct doctor *d)
 		}
 		if (!lv || !nm || !dt)
 			continue;
-		doc_add(d, lv, nm, fx, "%s", dt);
+		cli_doctor_line(d, lv, nm, fx, "%s", dt);
 		if (json_is_true(json_object_get(v, "unreachable")))
 			doc_set_exit(d, CLI_EXIT_UNAVAILABLE);
 		if (!strcmp(nm, "discovery") && !strcmp(lv, "ok"))
@@ -136,9 +136,9 @@ int cli_doctor_main(struct cli *c, int argc, char **argv)
 	if (!c->cfg_ok && c->root) {
 		for (unsigned i = 0; i < ts_config_problems_kept(&probs); i++) {
 			ts_config_problem_fix(probs.text[i], c->config_path, fix, sizeof(fix));
-			doc_add(&d, "fail", "config", fix, "%s", probs.text[i]);
+			cli_doctor_line(&d, "fail", "config", fix, "%s", probs.text[i]);
 		}
-		doc_add(&d, "skip", "server", NULL, "not asked: the configuration does not load");
+		cli_doctor_line(&d, "skip", "server", NULL, "not asked: the configuration does not load");
 	} else {
 		broker_checks(&d);
 	}

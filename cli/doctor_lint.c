@@ -195,7 +195,7 @@ static void lint_stack(struct doctor *d, const char *file, const struct doc_pam_
 			action(t->control, "ignore", act, sizeof(act));
 			if (!strcmp(act, "die") || !strcmp(act, "bad")) {
 				(*problems)++;
-				doc_add(d, "fail", name,
+				cli_doctor_line(d, "fail", name,
 				        "add ignore=ignore to the control, e.g. [success=done "
 				        "ignore=ignore default=die] (docs/pam.md)",
 				        "%s/%s line %u: `auth %s pam_tokenseal.so` turns PAM_IGNORE "
@@ -215,7 +215,7 @@ static void lint_stack(struct doctor *d, const char *file, const struct doc_pam_
 			if (!before &&
 			    (!strcmp(t->control, "required") || !strcmp(t->control, "requisite"))) {
 				(*problems)++;
-				doc_add(d, "warn", name,
+				cli_doctor_line(d, "warn", name,
 				        "let the local password decide first, or use a stack of "
 				        "docs/pam.md",
 				        "%s/%s line %u: `auth %s pam_tokenseal.so` with no line "
@@ -229,7 +229,7 @@ static void lint_stack(struct doctor *d, const char *file, const struct doc_pam_
 			action(t->control, "perm_denied", act, sizeof(act));
 			if (!strcmp(act, "ignore")) {
 				(*problems)++;
-				doc_add(d, "fail", name,
+				cli_doctor_line(d, "fail", name,
 				        "make it `account required pam_tokenseal.so` (docs/pam.md)",
 				        "%s/%s line %u: `account %s pam_tokenseal.so` ignores "
 				        "tokenseal's refusals (PAM_PERM_DENIED: revoked, signed out, "
@@ -237,7 +237,7 @@ static void lint_stack(struct doctor *d, const char *file, const struct doc_pam_
 				        DOC_PAM_DIR, file, t->lineno, t->control);
 			} else if (is_jump(act)) {
 				(*problems)++;
-				doc_add(d, "warn", name,
+				cli_doctor_line(d, "warn", name,
 				        "make it `account required pam_tokenseal.so` (docs/pam.md)",
 				        "%s/%s line %u: `account %s pam_tokenseal.so` jumps over %s "
 				        "lines when tokenseal refuses: unless they end in pam_deny, "
@@ -248,7 +248,7 @@ static void lint_stack(struct doctor *d, const char *file, const struct doc_pam_
 	}
 	if (ts_auth >= 0 && !other_auth) {
 		(*problems)++;
-		doc_add(d, "fail", name,
+		cli_doctor_line(d, "fail", name,
 		        "add the local password (pam_unix.so, or include common-auth) as in "
 		        "docs/pam.md",
 		        "%s/%s: pam_tokenseal.so is its only auth module, and it steps aside for "
@@ -257,7 +257,7 @@ static void lint_stack(struct doctor *d, const char *file, const struct doc_pam_
 	}
 	if (ts_account >= 0 && !other_account) {
 		(*problems)++;
-		doc_add(d, "fail", name,
+		cli_doctor_line(d, "fail", name,
 		        "add `account include common-account` (or pam_unix.so) as in docs/pam.md",
 		        "%s/%s: pam_tokenseal.so is its only account module, and it steps aside "
 		        "for root and system accounts: their account phase fails",
@@ -293,7 +293,7 @@ void doc_lint_pam(struct doctor *d)
 		closedir(dir);
 	free(l);
 	if (stacks && !problems)
-		doc_add(d, "ok", "pam-stacks", NULL,
+		cli_doctor_line(d, "ok", "pam-stacks", NULL,
 		        "%u stacks use pam_tokenseal.so; none locks root out or ignores its "
 		        "refusals",
 		        stacks);
@@ -308,7 +308,7 @@ static void lint_db(struct doctor *d, const char *db, const char *srcs, bool on,
 
 	snprintf(name, sizeof(name), "nsswitch-%s", db);
 	if (!srcs) {
-		doc_add(d, on ? "warn" : "skip", name,
+		cli_doctor_line(d, on ? "warn" : "skip", name,
 		        on ? "add the line `passwd: files tokenseal` / `group: files tokenseal`"
 		           : NULL,
 		        "%s has no %s: line%s", DOC_NSSWITCH, db,
@@ -326,19 +326,19 @@ static void lint_db(struct doctor *d, const char *db, const char *srcs, bool on,
 		i++;
 	}
 	if (on && ts < 0)
-		doc_add(d, "warn", name, "add tokenseal after files on that line (docs/nss.md)",
+		cli_doctor_line(d, "warn", name, "add tokenseal after files on that line (docs/nss.md)",
 		        "%s: `%s: %s` does not list tokenseal while the NSS cache is on: %s",
 		        DOC_NSSWITCH, db, srcs, why);
 	else if (ts >= 0 && files >= 0 && ts < files)
-		doc_add(d, "warn", name, "put tokenseal after files on that line (docs/nss.md)",
+		cli_doctor_line(d, "warn", name, "put tokenseal after files on that line (docs/nss.md)",
 		        "%s: `%s: %s` asks tokenseal before files: local accounts must be "
 		        "found first",
 		        DOC_NSSWITCH, db, srcs);
 	else if (ts >= 0)
-		doc_add(d, "ok", name, NULL, "%s: `%s: %s`%s", DOC_NSSWITCH, db, srcs,
+		cli_doctor_line(d, "ok", name, NULL, "%s: `%s: %s`%s", DOC_NSSWITCH, db, srcs,
 		        on ? "" : " (the NSS cache is off: tokenseal answers nothing)");
 	else
-		doc_add(d, "skip", name, NULL,
+		cli_doctor_line(d, "skip", name, NULL,
 		        "%s: `%s: %s` (the NSS cache is off: nothing to list)", DOC_NSSWITCH, db,
 		        srcs);
 }
@@ -350,7 +350,7 @@ void doc_lint_nsswitch(struct doctor *d)
 	FILE *f = fopen(DOC_NSSWITCH, "re");
 
 	if (!f) {
-		doc_add(d, on ? "warn" : "skip", "nsswitch", on ? "create it (nsswitch.conf(5))" : NULL,
+		cli_doctor_line(d, on ? "warn" : "skip", "nsswitch", on ? "create it (nsswitch.conf(5))" : NULL,
 		        "%s: %s", DOC_NSSWITCH, strerror(errno));
 		return;
 	}

@@ -25,24 +25,24 @@ static void check_config(struct doctor *d)
 	struct stat st;
 
 	if (stat(c->config_path, &st) < 0) {
-		doc_add(d, "fail", "config", "create it (see tokenseal.conf(5))",
+		cli_doctor_line(d, "fail", "config", "create it (see tokenseal.conf(5))",
 		                "%s: %s", c->config_path, strerror(errno));
 		return;
 	}
 	if (st.st_uid != 0 || (st.st_mode & 022) || !S_ISREG(st.st_mode))
-		doc_add(d, "fail", "config", "chown root:root and chmod 0644 the file",
+		cli_doctor_line(d, "fail", "config", "chown root:root and chmod 0644 the file",
 		                "%s is owned by uid %u with mode %04o (must be root's and "
 		                "writable by root only)",
 		                c->config_path, (unsigned)st.st_uid,
 		                (unsigned)(st.st_mode & 07777));
 	else if (!c->cfg_ok)
-		doc_add(d, "fail", "config",
+		cli_doctor_line(d, "fail", "config",
 		                c->root ? "the lines below name each problem and its fix"
 		                        : "ask the administrator (root's `tokenseal doctor` names "
 		                          "each problem and its fix)",
 		                "%s does not parse", c->config_path);
 	else
-		doc_add(d, "ok", "config", NULL, "%s is root's, mode %04o",
+		cli_doctor_line(d, "ok", "config", NULL, "%s is root's, mode %04o",
 		                c->config_path, (unsigned)(st.st_mode & 07777));
 }
 
@@ -81,7 +81,7 @@ static void check_pam(struct doctor *d)
 	DIR *dir = opendir(DOC_PAM_DIR);
 
 	if (!dir) {
-		doc_add(d, "warn", "pam", "install Linux-PAM", "%s: %s", DOC_PAM_DIR,
+		cli_doctor_line(d, "warn", "pam", "install Linux-PAM", "%s: %s", DOC_PAM_DIR,
 		                strerror(errno));
 		return;
 	}
@@ -97,9 +97,9 @@ static void check_pam(struct doctor *d)
 	}
 	closedir(dir);
 	if (count)
-		doc_add(d, "ok", "pam", NULL, "pam_tokenseal.so is used by %s", list);
+		cli_doctor_line(d, "ok", "pam", NULL, "pam_tokenseal.so is used by %s", list);
 	else
-		doc_add(d, "warn", "pam",
+		cli_doctor_line(d, "warn", "pam",
 		                "`pam-auth-update --enable tokenseal`, or add it to a service "
 		                "(pam_tokenseal(8))",
 		                "no PAM stack in %s uses pam_tokenseal.so", DOC_PAM_DIR);
@@ -112,20 +112,20 @@ static void check_socket(struct doctor *d)
 	struct stat st;
 
 	if (lstat(p, &st) < 0) {
-		doc_add(d, "warn", "socket", "systemctl start tokenseal-broker.socket",
+		cli_doctor_line(d, "warn", "socket", "systemctl start tokenseal-broker.socket",
 		                "%s is absent: the tokenseal service is not running (root still "
 		                "works through exec mode)",
 		                p);
 		return;
 	}
 	if (!S_ISSOCK(st.st_mode) || st.st_uid != 0)
-		doc_add(d, "fail", "socket",
+		cli_doctor_line(d, "fail", "socket",
 		                "remove it and restart tokenseal-broker.socket",
 		                "%s is not a socket owned by root (uid %u, mode %04o): clients "
 		                "refuse it",
 		                p, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 	else
-		doc_add(d, "ok", "socket", NULL, "%s is root's socket", p);
+		cli_doctor_line(d, "ok", "socket", NULL, "%s is root's socket", p);
 }
 
 static bool systemd_is_pid1(void)
@@ -144,7 +144,7 @@ static void check_unit(struct doctor *d)
 	pid_t pid;
 
 	if (!systemd_is_pid1()) {
-		doc_add(d, "warn", "unit",
+		cli_doctor_line(d, "warn", "unit",
 		                "start `tokenseal-broker --daemon` by other means, or rely on exec "
 		                "mode (root only)",
 		                "systemd is not running");
@@ -167,9 +167,9 @@ static void check_unit(struct doctor *d)
 	out[k > 0 ? k : 0] = '\0';
 	out[strcspn(out, "\n")] = '\0';
 	if (pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		doc_add(d, "ok", "unit", NULL, "tokenseal-broker.socket is %s", out);
+		cli_doctor_line(d, "ok", "unit", NULL, "tokenseal-broker.socket is %s", out);
 	else
-		doc_add(d, "warn", "unit",
+		cli_doctor_line(d, "warn", "unit",
 		                "systemctl enable --now tokenseal-broker.socket",
 		                "tokenseal-broker.socket is %s", out[0] ? out : "not known");
 }

@@ -15,7 +15,7 @@
 
 #include "doctor.h"
 
-void doc_add(struct doctor *d, const char *status, const char *name, const char *fix,
+void cli_doctor_line(struct doctor *d, const char *status, const char *name, const char *fix,
              const char *fmt, ...)
 {
 	char msg[1024];

@@ -93,25 +93,25 @@ static void probe_device(struct probe *p)
 	int g = listed(p, "grant_types_supported", DEVICE_GRANT);
 
 	if (!p->uses[TS_LOGIN_DEVICE]) {
-		doc_add(p->d, "skip", "device-login", NULL,
+		cli_doctor_line(p->d, "skip", "device-login", NULL,
 		        "no login_methods include device%s", ep ? "" : " (the server offers none)");
 		return;
 	}
 	if (!ep)
-		doc_add(p->d, "fail", "device-login",
+		cli_doctor_line(p->d, "fail", "device-login",
 		        "enable the device authorization grant at the server (or set "
 		        "device_authorization_endpoint), or take device out of login_methods",
 		        "login_methods includes device (%s) but the server publishes no "
 		        "device_authorization_endpoint: device logins fail",
 		        p->who[TS_LOGIN_DEVICE]);
 	else if (g == 0)
-		doc_add(p->d, "warn", "device-login",
+		cli_doctor_line(p->d, "warn", "device-login",
 		        "enable the device authorization grant for this client at the server",
 		        "the server has %s but its grant_types_supported does not name %s: it "
 		        "may refuse device logins (%s)",
 		        ep, DEVICE_GRANT, p->who[TS_LOGIN_DEVICE]);
 	else
-		doc_add(p->d, "ok", "device-login", NULL, "device login (%s) at %s",
+		cli_doctor_line(p->d, "ok", "device-login", NULL, "device login (%s) at %s",
 		        p->who[TS_LOGIN_DEVICE], ep);
 }
 
@@ -122,26 +122,26 @@ static void probe_grants(struct probe *p)
 	int pw = listed(p, "grant_types_supported", "password");
 
 	if (r < 0) {
-		doc_add(p->d, "skip", "grant-types", NULL,
+		cli_doctor_line(p->d, "skip", "grant-types", NULL,
 		        "the server publishes no grant_types_supported");
 		return;
 	}
 	list_text(p, "grant_types_supported", list, sizeof(list));
 	if (p->uses[TS_LOGIN_PASSWORD] && pw == 0)
-		doc_add(p->d, "fail", "grant-types",
+		cli_doctor_line(p->d, "fail", "grant-types",
 		        "enable the password grant for this client at the server, or take "
 		        "password out of login_methods",
 		        "login_methods includes password (%s) but the server's "
 		        "grant_types_supported (%s) has no password grant",
 		        p->who[TS_LOGIN_PASSWORD], list);
 	else if (r == 0)
-		doc_add(p->d, "warn", "grant-types",
+		cli_doctor_line(p->d, "warn", "grant-types",
 		        "enable refresh tokens for this client at the server",
 		        "the server's grant_types_supported (%s) has no refresh_token: every "
 		        "sign-in ends when its access token expires",
 		        list);
 	else
-		doc_add(p->d, "ok", "grant-types", NULL, "the server supports %s", list);
+		cli_doctor_line(p->d, "ok", "grant-types", NULL, "the server supports %s", list);
 }
 
 static void probe_client_auth(struct probe *p)
@@ -158,7 +158,7 @@ static void probe_client_auth(struct probe *p)
 
 	list_text(p, "token_endpoint_auth_methods_supported", list, sizeof(list));
 	if (basic < 0) {
-		doc_add(p->d, "ok", "client-auth", NULL,
+		cli_doctor_line(p->d, "ok", "client-auth", NULL,
 		        "the server publishes no token_endpoint_auth_methods_supported; "
 		        "client_auth = %s, %s",
 		        k, p->secret ? "client_secret_basic (RFC 8414's default)" : "public client");
@@ -166,31 +166,25 @@ static void probe_client_auth(struct probe *p)
 	}
 	if (!p->secret && (a == TS_CLIENT_AUTH_AUTO || a == TS_CLIENT_AUTH_NONE)) {
 		if (none == 0)
-			doc_add(p->d, "warn", "client-auth",
+			cli_doctor_line(p->d, "warn", "client-auth",
 			        "register the client as public at the server, or give it a secret "
 			        "(client_secret_file)",
 			        "a public client (no client_secret_file) but the server's "
 			        "token_endpoint_auth_methods_supported (%s) has no none",
 			        list);
 		else
-			doc_add(p->d, "ok", "client-auth", NULL,
+			cli_doctor_line(p->d, "ok", "client-auth", NULL,
 			        "public client; the server accepts none (%s)", list);
 		return;
 	}
-	if (a == TS_CLIENT_AUTH_NONE) {
-		doc_add(p->d, "warn", "client-auth",
-		        "remove client_secret_file, or set client_auth = auto",
-		        "client_auth = none: the secret in %s is never sent",
-		        p->cfg->client_secret_file);
-		return;
-	}
+	/* client_auth = none with a secret: the configuration refuses it */
 	if (a == TS_CLIENT_AUTH_AUTO) {
 		if (basic || post)
-			doc_add(p->d, "ok", "client-auth", NULL,
+			cli_doctor_line(p->d, "ok", "client-auth", NULL,
 			        "client_auth = auto uses %s (the server lists %s)",
 			        basic ? method[1] : method[2], list);
 		else
-			doc_add(p->d, "fail", "client-auth",
+			cli_doctor_line(p->d, "fail", "client-auth",
 			        "allow client_secret_basic or client_secret_post for this client at "
 			        "the server",
 			        "the server's token_endpoint_auth_methods_supported (%s) has neither "
@@ -200,12 +194,12 @@ static void probe_client_auth(struct probe *p)
 		return;
 	}
 	if ((a == TS_CLIENT_AUTH_BASIC && !basic) || (a == TS_CLIENT_AUTH_POST && !post))
-		doc_add(p->d, "fail", "client-auth", "set client_auth = auto",
+		cli_doctor_line(p->d, "fail", "client-auth", "set client_auth = auto",
 		        "client_auth = %s but the server's token_endpoint_auth_methods_supported "
 		        "(%s) has no %s",
 		        k, list, method[a]);
 	else
-		doc_add(p->d, "ok", "client-auth", NULL, "client_auth = %s; the server lists %s", k,
+		cli_doctor_line(p->d, "ok", "client-auth", NULL, "client_auth = %s; the server lists %s", k,
 		        list);
 }
 
@@ -218,14 +212,14 @@ static void probe_revalidation(struct probe *p)
 	             (rv == TS_REVALIDATE_AUTO && p->secret && in);
 
 	if (rv == TS_REVALIDATE_INTROSPECTION && !in) {
-		doc_add(p->d, "fail", "revalidation",
+		cli_doctor_line(p->d, "fail", "revalidation",
 		        "set revalidate = auto (userinfo), or introspection_endpoint",
 		        "revalidate = introspection but the server publishes no "
 		        "introspection_endpoint: every check of a stored sign-in fails");
 		return;
 	}
 	if (p->uses[TS_LOGIN_TOKEN] && !intro) {
-		doc_add(p->d, "fail", "revalidation",
+		cli_doctor_line(p->d, "fail", "revalidation",
 		        "take token out of login_methods, or use a confidential client at a "
 		        "server with introspection",
 		        "login_methods includes token (%s) but revalidation uses userinfo (%s): "
@@ -235,11 +229,11 @@ static void probe_revalidation(struct probe *p)
 		return;
 	}
 	if (intro) {
-		doc_add(p->d, "ok", "revalidation", NULL, "introspection at %s", in);
+		cli_doctor_line(p->d, "ok", "revalidation", NULL, "introspection at %s", in);
 		return;
 	}
 	if (!ui) {
-		doc_add(p->d, "fail", "revalidation",
+		cli_doctor_line(p->d, "fail", "revalidation",
 		        "set userinfo_endpoint, or use a confidential client at a server with "
 		        "introspection",
 		        "revalidation would use userinfo, but the server publishes no "
@@ -248,13 +242,13 @@ static void probe_revalidation(struct probe *p)
 		return;
 	}
 	if (rv == TS_REVALIDATE_AUTO && p->secret && !in)
-		doc_add(p->d, "ok", "revalidation", NULL,
+		cli_doctor_line(p->d, "ok", "revalidation", NULL,
 		        "no introspection endpoint: revalidate = auto will use userinfo at %s", ui);
 	else if (rv == TS_REVALIDATE_AUTO && !p->secret)
-		doc_add(p->d, "ok", "revalidation", NULL,
+		cli_doctor_line(p->d, "ok", "revalidation", NULL,
 		        "public client: revalidate = auto uses userinfo at %s", ui);
 	else
-		doc_add(p->d, "ok", "revalidation", NULL, "userinfo at %s", ui);
+		cli_doctor_line(p->d, "ok", "revalidation", NULL, "userinfo at %s", ui);
 }
 
 static void probe_revocation(struct probe *p)
@@ -262,12 +256,12 @@ static void probe_revocation(struct probe *p)
 	const char *ep = endpoint(p, "revocation_endpoint", p->cfg->revocation_endpoint);
 
 	if (ep)
-		doc_add(p->d, "ok", "revocation", NULL, "logout revokes the grant at %s", ep);
+		cli_doctor_line(p->d, "ok", "revocation", NULL, "logout revokes the grant at %s", ep);
 	else if (p->cfg->revoke_on == TS_REVOKE_NEVER)
-		doc_add(p->d, "skip", "revocation", NULL,
+		cli_doctor_line(p->d, "skip", "revocation", NULL,
 		        "the server offers no revocation; revoke_on = never does not use it");
 	else
-		doc_add(p->d, "warn", "revocation",
+		cli_doctor_line(p->d, "warn", "revocation",
 		        "end grants in the server's administration when someone leaves; expect "
 		        "logout to say so",
 		        "no revocation endpoint: logout cannot end the grant at the server; it "
@@ -291,20 +285,20 @@ static void probe_scopes(struct probe *p)
 	bool asked = has_word(p->cfg->scopes, "offline_access");
 
 	if (asked && off == 0)
-		doc_add(p->d, "warn", "offline-access", "remove offline_access from scopes",
+		cli_doctor_line(p->d, "warn", "offline-access", "remove offline_access from scopes",
 		        "offline_access is in scopes but not in the server's scopes_supported: a "
 		        "server like Google answers invalid_scope, and every sign-in fails");
 	else if (!asked && off == 1)
-		doc_add(p->d, "warn", "offline-access", "add offline_access to scopes",
+		cli_doctor_line(p->d, "warn", "offline-access", "add offline_access to scopes",
 		        "the server lists offline_access in scopes_supported but scopes "
 		        "(%s) does not ask for it: many such servers (Keycloak, Entra ID, "
 		        "Okta, Authentik) then issue no refresh token",
 		        p->cfg->scopes);
 	else if (asked)
-		doc_add(p->d, "ok", "offline-access", NULL,
+		cli_doctor_line(p->d, "ok", "offline-access", NULL,
 		        "offline_access is asked for%s", off < 0 ? " (the server lists no scopes)" : " and supported");
 	else
-		doc_add(p->d, "ok", "offline-access", NULL,
+		cli_doctor_line(p->d, "ok", "offline-access", NULL,
 		        "offline_access is not asked for%s",
 		        off < 0 ? " (the server lists no scopes)" : " nor offered");
 }
@@ -314,12 +308,12 @@ void doc_probes(struct doctor *d)
 	struct probe p = {.d = d, .cfg = &d->c->cfg};
 
 	if (!d->c->cfg_ok) {
-		doc_add(d, "skip", "capabilities", NULL,
+		cli_doctor_line(d, "skip", "capabilities", NULL,
 		        "not checked: the configuration does not load");
 		return;
 	}
 	if (!d->server_answered) {
-		doc_add(d, "skip", "capabilities", NULL,
+		cli_doctor_line(d, "skip", "capabilities", NULL,
 		        "not checked: the server's discovery document was not read");
 		return;
 	}
@@ -328,8 +322,15 @@ void doc_probes(struct doctor *d)
 		return;
 	p.secret = p.cfg->client_secret_file[0] != '\0';
 	note_methods(&p, p.cfg, "the top level");
-	for (size_t i = 0; i < d->nsvc; i++)
-		note_methods(&p, &d->svc[i].cfg, d->svc[i].name);
+	/* a service is named where its login_methods differ from the top level's */
+	for (size_t i = 0; i < d->nsvc; i++) {
+		const struct ts_config *s = &d->svc[i].cfg;
+
+		if (s->n_login_methods != p.cfg->n_login_methods ||
+		    memcmp(s->login_methods, p.cfg->login_methods,
+		           s->n_login_methods * sizeof(s->login_methods[0])) != 0)
+			note_methods(&p, s, d->svc[i].name);
+	}
 	probe_device(&p);
 	probe_grants(&p);
 	probe_client_auth(&p);

@@ -182,14 +182,14 @@ void doc_lint_sshd(struct doctor *d)
 	long grace;
 
 	if (!svc || !svc->pam) {
-		doc_add(d, "skip", "sshd", NULL, "%s/sshd does not use pam_tokenseal.so",
+		cli_doctor_line(d, "skip", "sshd", NULL, "%s/sshd does not use pam_tokenseal.so",
 		        DOC_PAM_DIR);
 		return;
 	}
 	if (!d->c->root || sshd_t(&s) < 0) {
 		memset(&s, 0, sizeof(s));
 		if (access(DOC_SSHD_CONFIG, R_OK) < 0) {
-			doc_add(d, "skip", "sshd", NULL, "%s: %s", DOC_SSHD_CONFIG, strerror(errno));
+			cli_doctor_line(d, "skip", "sshd", NULL, "%s: %s", DOC_SSHD_CONFIG, strerror(errno));
 			return;
 		}
 		(void)read_file(&s, DOC_SSHD_CONFIG, 0);
@@ -199,40 +199,40 @@ void doc_lint_sshd(struct doctor *d)
 		device = device || svc->cfg.login_methods[i] == TS_LOGIN_DEVICE;
 
 	if (!strcasecmp(s.usepam, "yes"))
-		doc_add(d, "ok", "sshd-usepam", NULL, "UsePAM yes (%s)", s.from);
+		cli_doctor_line(d, "ok", "sshd-usepam", NULL, "UsePAM yes (%s)", s.from);
 	else
-		doc_add(d, "fail", "sshd-usepam", "set `UsePAM yes` in " DOC_SSHD_CONFIG,
+		cli_doctor_line(d, "fail", "sshd-usepam", "set `UsePAM yes` in " DOC_SSHD_CONFIG,
 		        "UsePAM is %s (%s): sshd never asks PAM, so tokenseal neither signs "
 		        "anyone in nor checks them",
 		        s.usepam[0] ? s.usepam : "not set (sshd's default is no)", s.from);
 	if (!device) {
-		doc_add(d, "skip", "sshd-device-login", NULL,
+		cli_doctor_line(d, "skip", "sshd-device-login", NULL,
 		        "login_methods for sshd does not include device");
 		return;
 	}
 	if (!s.kbdint[0] || !strcasecmp(s.kbdint, "yes"))
-		doc_add(d, "ok", "sshd-kbdinteractive", NULL,
+		cli_doctor_line(d, "ok", "sshd-kbdinteractive", NULL,
 		        "KbdInteractiveAuthentication yes (%s): the device login can be shown",
 		        s.from);
 	else
-		doc_add(d, "fail", "sshd-kbdinteractive",
+		cli_doctor_line(d, "fail", "sshd-kbdinteractive",
 		        "set `KbdInteractiveAuthentication yes` in " DOC_SSHD_CONFIG,
 		        "KbdInteractiveAuthentication %s (%s): the device login runs in the PAM "
 		        "conversation, which sshd then never shows; ssh users cannot sign in",
 		        s.kbdint, s.from);
 	grace = grace_seconds(s.grace);
 	if (grace < 0)
-		doc_add(d, "warn", "sshd-logingracetime", "see sshd_config(5) for the time format",
+		cli_doctor_line(d, "warn", "sshd-logingracetime", "see sshd_config(5) for the time format",
 		        "LoginGraceTime '%s' (%s) cannot be read", s.grace, s.from);
 	else if (grace != 0 && (unsigned long)grace < svc->cfg.device_timeout)
-		doc_add(d, "warn", "sshd-logingracetime",
+		cli_doctor_line(d, "warn", "sshd-logingracetime",
 		        "set LoginGraceTime to at least device_timeout (or 0), or lower "
 		        "device_timeout in [service sshd]",
 		        "LoginGraceTime is %ld s (%s) but device_timeout is %u s: sshd drops the "
 		        "connection while a device login still waits for approval",
 		        grace, s.from, svc->cfg.device_timeout);
 	else
-		doc_add(d, "ok", "sshd-logingracetime", NULL,
+		cli_doctor_line(d, "ok", "sshd-logingracetime", NULL,
 		        "LoginGraceTime %ld s (%s) covers device_timeout %u s", grace, s.from,
 		        svc->cfg.device_timeout);
 }

@@ -311,6 +311,16 @@ static void test_pam_root_lockout(void)
 	WANT("pam:login", "fail", "root cannot log in through this stack");
 	NONE("pam:sshd", "fail");
 	NONE("pam-stacks", "ok");
+	/* default=bad the same; ignore=ignore lets it through */
+	put("pam.d/login", "auth [success=ok default=bad] pam_tokenseal.so\n"
+	                   "auth include common-auth\n");
+	doctor(cfg);
+	EXIT(4);
+	WANT("pam:login", "fail", "into a failure (bad): root cannot log in");
+	put("pam.d/login", "auth [success=ok ignore=ignore default=bad] pam_tokenseal.so\n"
+	                   "auth include common-auth\n");
+	doctor(cfg);
+	NONE("pam:login", "fail");
 }
 
 /* tokenseal the only auth and account module: nothing lets root in. */
@@ -408,6 +418,12 @@ static void test_sshd_config(void)
 	WANT("sshd-logingracetime", "warn", "LoginGraceTime is 90 s (/etc/ssh/sshd_config) but "
 	                                    "device_timeout is 300 s");
 	WANT("sshd-usepam", "ok", NULL);
+	/* a Match block is not the global section */
+	put("ssh/sshd_config", "UsePAM yes\nLoginGraceTime 0\n"
+	                       "Match User backup\n  KbdInteractiveAuthentication no\n");
+	doctor(cfg);
+	EXIT(0);
+	WANT("sshd-kbdinteractive", "ok", NULL);
 	/* no device login for sshd: those two do not apply */
 	write_cfg("conf", "[service sshd]\nlogin_methods = password\n");
 	doctor(cfg);
@@ -487,11 +503,17 @@ static void test_public_client(void)
 
 /* ---- an http:// issuer: a plain HTTP server with a Google-shaped document ---- */
 
+/* /google: the shape of Google's document (no introspection, no
+ * revocation, no offline_access in scopes_supported); /bare: a server that
+ * publishes only the token endpoint, and client_secret_post. */
 static const char http_server[] =
     "const http=require('http'),fs=require('fs');"
-    "const s=http.createServer((q,r)=>{const b='http://127.0.0.1:'+s.address().port;"
-    "if(q.url!=='/.well-known/openid-configuration'){r.writeHead(404);return r.end();}"
-    "r.writeHead(200,{'content-type':'application/json'});r.end(JSON.stringify({"
+    "const s=http.createServer((q,r)=>{const m=/^\\/(google|bare)\\/\\.well-known\\/"
+    "openid-configuration$/.exec(q.url);"
+    "if(!m){r.writeHead(404);return r.end();}"
+    "const b='http://127.0.0.1:'+s.address().port+'/'+m[1];"
+    "const d=m[1]==='bare'?{issuer:b,token_endpoint:b+'/token',jwks_uri:b+'/jwks',"
+    "token_endpoint_auth_methods_supported:['client_secret_post']}:{"
     "issuer:b,authorization_endpoint:b+'/auth',device_authorization_endpoint:b+'/device',"
     "token_endpoint:b+'/token',userinfo_endpoint:b+'/userinfo',jwks_uri:b+'/jwks',"
     "response_types_supported:['code'],subject_types_supported:['public'],"
@@ -500,15 +522,36 @@ static const char http_server[] =
     "token_endpoint_auth_methods_supported:['client_secret_post','client_secret_basic'],"
     "grant_types_supported:['authorization_code','refresh_token',"
     "'urn:ietf:params:oauth:grant-type:device_code',"
-    "'urn:ietf:params:oauth:grant-type:jwt-bearer']}));});"
+    "'urn:ietf:params:oauth:grant-type:jwt-bearer']};"
+    "r.writeHead(200,{'content-type':'application/json'});r.end(JSON.stringify(d));});"
     "s.listen(0,'127.0.0.1',()=>{fs.writeFileSync(process.argv[1]+'.tmp',"
     "String(s.address().port));fs.renameSync(process.argv[1]+'.tmp',process.argv[1]);});"
     "setInterval(()=>{try{process.kill(+process.argv[2],0)}catch(e){process.exit(0)}},500);";
 
+static char http_port[16], http_cfg[800];
+
+/* A configuration for the plain-http server's document doc, the
+ * confidential client's secret, then extra. */
+static void http_config(const char *doc, const char *extra)
+{
+	char text[8192];
+
+	snprintf(http_cfg, sizeof(http_cfg), "%s/http.conf", ts_test_tmpdir());
+	snprintf(text, sizeof(text),
+	         "issuer = http://127.0.0.1:%s/%s\nclient_id = google-like\n"
+	         "client_secret_file = %s\nallow_loopback_http = yes\n"
+	         "keystore_dir = %s/keystore\nkey_file = %s/keystore.key\n"
+	         "socket_path = %s/broker.sock\nnss_cache = %s/nss/users.cache\n"
+	         "broker_path = %s\n%s",
+	         http_port, doc, idp.secret_file, idp.dir, idp.dir, idp.dir, idp.dir, broker_bin,
+	         extra ? extra : "");
+	ts_test_write_file(http_cfg, text, strlen(text), 0644);
+}
+
 static void test_http_issuer(void)
 {
-	char portf[800], ppid[16], text[8192], hcfg[800];
-	char *port = NULL;
+	char portf[800], ppid[16];
+	char *port;
 	pid_t pid;
 
 	snprintf(portf, sizeof(portf), "%s/http-port", ts_test_tmpdir());
@@ -522,17 +565,12 @@ static void test_http_issuer(void)
 	for (int i = 0; i < 100 && access(portf, R_OK) < 0; i++)
 		usleep(50 * 1000);
 	port = ts_test_read_file(portf, NULL);
+	snprintf(http_port, sizeof(http_port), "%s", port);
+	free(port);
 	good_host();
-	snprintf(hcfg, sizeof(hcfg), "%s/http.conf", ts_test_tmpdir());
-	snprintf(text, sizeof(text),
-	         "issuer = http://127.0.0.1:%s\nclient_id = google-like\n"
-	         "client_secret_file = %s\nallow_loopback_http = yes\n"
-	         "keystore_dir = %s/keystore\nkey_file = %s/keystore.key\n"
-	         "socket_path = %s/broker.sock\nnss_cache = %s/nss/users.cache\n"
-	         "broker_path = %s\n[service sshd]\nlogin_methods = device, password\n",
-	         port, idp.secret_file, idp.dir, idp.dir, idp.dir, idp.dir, broker_bin);
-	ts_test_write_file(hcfg, text, strlen(text), 0644);
-	doctor(hcfg);
+
+	http_config("google", "[service sshd]\nlogin_methods = device, password\n");
+	doctor(http_cfg);
 	EXIT(4);
 	WANT("discovery", "ok", NULL);
 	WANT("tls", "warn", "is plain http, not TLS: allowed only because allow_loopback_http = yes");
@@ -542,23 +580,43 @@ static void test_http_issuer(void)
 	WANT("revalidation", "ok", "no introspection endpoint: revalidate = auto will use userinfo");
 	WANT("grant-types", "fail", "login_methods includes password (sshd)");
 	WANT("client-auth", "ok", "client_auth = auto uses client_secret_basic");
+	WANT("device-login", "ok", "sshd");
+
+	/* what needs introspection, at a server without it */
+	http_config("google", "revalidate = introspection\nscopes = openid profile\n");
+	doctor(http_cfg);
+	EXIT(4);
+	WANT("revalidation", "fail", "revalidate = introspection but the server publishes no");
+	http_config("google", "login_methods = token\nscopes = openid profile\n");
+	doctor(http_cfg);
+	EXIT(4);
+	WANT("revalidation", "fail", "login_methods includes token (the top level)");
+
+	/* a server that publishes almost nothing */
+	http_config("bare", "login_methods = device\n");
+	doctor(http_cfg);
+	EXIT(4);
+	WANT("device-login", "fail", "login_methods includes device (the top level) but the "
+	                             "server publishes no device_authorization_endpoint");
+	WANT("revalidation", "fail", "publishes no userinfo_endpoint (nor introspection)");
+	WANT("grant-types", "skip", NULL);
+	WANT("client-auth", "ok", "client_auth = auto uses client_secret_post");
+	WANT("offline-access", "ok", "(the server lists no scopes)");
+	http_config("bare", "client_auth = basic\n");
+	doctor(http_cfg);
+	WANT("client-auth", "fail", "client_auth = basic but the server's "
+	                            "token_endpoint_auth_methods_supported (client_secret_post) "
+	                            "has no client_secret_basic");
+
 	/* the server gone: exit 3, and nothing said about TLS */
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
-	snprintf(text, sizeof(text),
-	         "issuer = http://127.0.0.1:%s\nclient_id = google-like\n"
-	         "client_secret_file = %s\nallow_loopback_http = yes\n"
-	         "keystore_dir = %s/keystore\nkey_file = %s/keystore.key\n"
-	         "socket_path = %s/broker.sock\nnss_cache = %s/nss/users.cache\n"
-	         "broker_path = %s\n",
-	         port, idp.secret_file, idp.dir, idp.dir, idp.dir, idp.dir, broker_bin);
-	ts_test_write_file(hcfg, text, strlen(text), 0644);
-	doctor(hcfg);
+	http_config("google", NULL);
+	doctor(http_cfg);
 	EXIT(3);
 	WANT("discovery", "fail", "is unreachable");
 	NONE("tls", "ok");
 	WANT("capabilities", "skip", NULL);
-	free(port);
 }
 
 int main(int argc, char **argv)
