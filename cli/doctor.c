@@ -113,13 +113,13 @@ int cli_doctor_main(struct cli *c, int argc, char **argv)
 			printf("usage: tokenseal %s\n\n%s", cli_doctor_usage, cli_doctor_help);
 			return CLI_EXIT_OK;
 		default:
-			cli_err("doctor: unknown option \"%s\"", argv[optind - 1]);
+			cli_err("%s: unknown option \"%s\"", "doctor", argv[optind - 1]);
 			fprintf(stderr, "usage: tokenseal %s\n", cli_doctor_usage);
 			return CLI_EXIT_CONFIG;
 		}
 	}
 	if (optind < argc) {
-		cli_err("doctor: unexpected argument \"%s\"", argv[optind]);
+		cli_err("%s: unexpected argument \"%s\"", "doctor", argv[optind]);
 		fprintf(stderr, "usage: tokenseal %s\n", cli_doctor_usage);
 		return CLI_EXIT_CONFIG;
 	}
