@@ -619,6 +619,31 @@ static void test_http_issuer(void)
 	WANT("capabilities", "skip", NULL);
 }
 
+/* Options, and a configuration that does not load: still one JSON object. */
+static void test_usage_and_no_config(void)
+{
+	static char env[800];
+	const char *const envp[] = {env, NULL};
+	char out[8192];
+
+	snprintf(env, sizeof(env), "TOKENSEAL_CONFIG=%s", cfg);
+	CHECK_INT(ts_test_run_capture((const char *const[]){cli_bin, "doctor", "--help", NULL},
+	                              envp, out, sizeof(out)),
+	          0);
+	CHECK_MSG(!strncmp(out, "usage: tokenseal doctor [--json]\n", 33), "%s", out);
+	CHECK_INT(ts_test_run_capture((const char *const[]){cli_bin, "doctor", "--jsn", NULL},
+	                              envp, out, sizeof(out)),
+	          4);
+	CHECK_STR(out, "");
+	good_host();
+	snprintf(env, sizeof(env), "%s/absent.conf", ts_test_tmpdir());
+	doctor(env);
+	EXIT(4);
+	WANT("config", "fail", "absent.conf");
+	WANT("server", "skip", "not asked: the configuration does not load");
+	WANT("capabilities", "skip", "not checked: the configuration does not load");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4)
@@ -641,6 +666,7 @@ int main(int argc, char **argv)
 	snprintf(cfg, sizeof(cfg), "%s/tokenseal.conf", idp.dir);
 	snprintf(fix, sizeof(fix), "%s/host", ts_test_tmpdir());
 
+	RUN(test_usage_and_no_config);
 	RUN(test_good_host);
 	RUN(test_pam_root_lockout);
 	RUN(test_pam_only_module);
