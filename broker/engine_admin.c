@@ -287,11 +287,11 @@ static void doctor_server(const struct ts_config *cfg, json_t *a)
 		check(a, "discovery", "fail", "check the network and that the server runs",
 		      "%s is unreachable: %s", cfg->issuer,
 		      err.message[0] ? err.message : ts_strerror(r));
+		/* `tokenseal doctor` exits 3 for this one */
+		json_object_set_new(json_array_get(a, json_array_size(a) - 1), "unreachable",
+		                    json_true());
 		check(a, "tls", "warn", "run doctor again once the server answers",
 		      "not checked: no answer from the server");
-		/* `tokenseal doctor` exits 3 for this one */
-		json_object_set_new(json_array_get(a, json_array_size(a) - 2), "unreachable",
-		                    json_true());
 	} else if (r < 0) {
 		check(a, "discovery", "fail",
 		      "check issuer (exact, with or without the trailing slash the server uses) "
