@@ -48,14 +48,14 @@ static void broker_checks(struct doctor *d)
 	rq.flags = TS_FLAG_NONINTERACTIVE;
 	r = cli_broker_call(c, &rq, NULL, &res);
 	if (r == TS_E_NO_SERVICE) {
-		cli_doctor_line(d, "fail", "broker", "systemctl start tokenseal-broker.socket", "%s",
-		        CLI_NO_SERVICE_MSG);
+		cli_doctor_line(d, "fail", "broker", "systemctl start tokenseal-broker.socket",
+		                "%s", CLI_NO_SERVICE_MSG);
 		doc_set_exit(d, CLI_EXIT_UNAVAILABLE);
 		return;
 	}
 	if (r < 0 || (res.code != 0 && !res.status_json)) {
 		cli_doctor_line(d, "fail", "broker", "see the message; ask the administrator", "%s",
-		        r < 0 ? ts_strerror(r) : res.message);
+		                r < 0 ? ts_strerror(r) : res.message);
 		doc_set_exit(d, cli_exit_for(r < 0 ? r : res.code, TS_STATE_NONE));
 		if (r >= 0)
 			ts_client_result_clear(&res);
@@ -95,9 +95,8 @@ static void broker_checks(struct doctor *d)
 
 int cli_doctor_main(struct cli *c, int argc, char **argv)
 {
-	static const struct option lo[] = {{"json", no_argument, NULL, 'j'},
-	                                   {"help", no_argument, NULL, 'h'},
-	                                   {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {
+	    {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	static const struct ts_config_report no_report = {quiet, NULL};
 	struct doctor d = {.c = c};
 	struct ts_config_problems probs;
@@ -138,7 +137,8 @@ int cli_doctor_main(struct cli *c, int argc, char **argv)
 			ts_config_problem_fix(probs.text[i], c->config_path, fix, sizeof(fix));
 			cli_doctor_line(&d, "fail", "config", fix, "%s", probs.text[i]);
 		}
-		cli_doctor_line(&d, "skip", "server", NULL, "not asked: the configuration does not load");
+		cli_doctor_line(&d, "skip", "server", NULL,
+		                "not asked: the configuration does not load");
 	} else {
 		broker_checks(&d);
 	}

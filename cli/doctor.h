@@ -47,7 +47,7 @@ struct doctor {
 
 /* doctor_out.c */
 void cli_doctor_line(struct doctor *d, const char *status, const char *name, const char *fix,
-             const char *fmt, ...) TS_PRINTF(5, 6) TS_NONNULL(1, 2, 3, 5);
+                     const char *fmt, ...) TS_PRINTF(5, 6) TS_NONNULL(1, 2, 3, 5);
 /* The exit class of the check added last (default: 5 for keystore-*, else 4). */
 void doc_set_exit(struct doctor *d, enum cli_exit x) TS_NONNULL(1);
 enum cli_exit doc_exit(const struct doctor *d) TS_NONNULL(1);

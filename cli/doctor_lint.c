@@ -57,7 +57,8 @@ int doc_pam_read(const char *dir, const char *name, struct doc_pam_line *l, int 
 	int n = 0;
 	FILE *f;
 
-	if (strchr(name, '/') || snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+	if (strchr(name, '/') ||
+	    snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
 		return -EINVAL;
 	f = fopen(path, "re");
 	if (!f)
@@ -195,13 +196,14 @@ static void lint_stack(struct doctor *d, const char *file, const struct doc_pam_
 			action(t->control, "ignore", act, sizeof(act));
 			if (!strcmp(act, "die") || !strcmp(act, "bad")) {
 				(*problems)++;
-				cli_doctor_line(d, "fail", name,
-				        "add ignore=ignore to the control, e.g. [success=done "
-				        "ignore=ignore default=die] (docs/pam.md)",
-				        "%s/%s line %u: `auth %s pam_tokenseal.so` turns PAM_IGNORE "
-				        "(root, system accounts, uids tokenseal does not serve) into "
-				        "a failure (%s): root cannot log in through this stack",
-				        DOC_PAM_DIR, file, t->lineno, t->control, act);
+				cli_doctor_line(
+				    d, "fail", name,
+				    "add ignore=ignore to the control, e.g. [success=done "
+				    "ignore=ignore default=die] (docs/pam.md)",
+				    "%s/%s line %u: `auth %s pam_tokenseal.so` turns PAM_IGNORE "
+				    "(root, system accounts, uids tokenseal does not serve) into "
+				    "a failure (%s): root cannot log in through this stack",
+				    DOC_PAM_DIR, file, t->lineno, t->control, act);
 				continue;
 			}
 			for (int j = 0; j < i; j++) {
@@ -215,53 +217,58 @@ static void lint_stack(struct doctor *d, const char *file, const struct doc_pam_
 			if (!before &&
 			    (!strcmp(t->control, "required") || !strcmp(t->control, "requisite"))) {
 				(*problems)++;
-				cli_doctor_line(d, "warn", name,
-				        "let the local password decide first, or use a stack of "
-				        "docs/pam.md",
-				        "%s/%s line %u: `auth %s pam_tokenseal.so` with no line "
-				        "before it that lets a local password in: every local user "
-				        "in min_uid..max_uid must also pass tokenseal, and one the "
-				        "identity provider does not know is refused even with the "
-				        "right password",
-				        DOC_PAM_DIR, file, t->lineno, t->control);
+				cli_doctor_line(
+				    d, "warn", name,
+				    "let the local password decide first, or use a stack of "
+				    "docs/pam.md",
+				    "%s/%s line %u: `auth %s pam_tokenseal.so` with no line "
+				    "before it that lets a local password in: every local user "
+				    "in min_uid..max_uid must also pass tokenseal, and one the "
+				    "identity provider does not know is refused even with the "
+				    "right password",
+				    DOC_PAM_DIR, file, t->lineno, t->control);
 			}
 		} else if (!strcmp(t->type, "account")) {
 			action(t->control, "perm_denied", act, sizeof(act));
 			if (!strcmp(act, "ignore")) {
 				(*problems)++;
-				cli_doctor_line(d, "fail", name,
-				        "make it `account required pam_tokenseal.so` (docs/pam.md)",
-				        "%s/%s line %u: `account %s pam_tokenseal.so` ignores "
-				        "tokenseal's refusals (PAM_PERM_DENIED: revoked, signed out, "
-				        "access policy): those users still get in",
-				        DOC_PAM_DIR, file, t->lineno, t->control);
+				cli_doctor_line(
+				    d, "fail", name,
+				    "make it `account required pam_tokenseal.so` (docs/pam.md)",
+				    "%s/%s line %u: `account %s pam_tokenseal.so` ignores "
+				    "tokenseal's refusals (PAM_PERM_DENIED: revoked, signed out, "
+				    "access policy): those users still get in",
+				    DOC_PAM_DIR, file, t->lineno, t->control);
 			} else if (is_jump(act)) {
 				(*problems)++;
-				cli_doctor_line(d, "warn", name,
-				        "make it `account required pam_tokenseal.so` (docs/pam.md)",
-				        "%s/%s line %u: `account %s pam_tokenseal.so` jumps over %s "
-				        "lines when tokenseal refuses: unless they end in pam_deny, "
-				        "the refusal is lost",
-				        DOC_PAM_DIR, file, t->lineno, t->control, act);
+				cli_doctor_line(
+				    d, "warn", name,
+				    "make it `account required pam_tokenseal.so` (docs/pam.md)",
+				    "%s/%s line %u: `account %s pam_tokenseal.so` jumps over %s "
+				    "lines when tokenseal refuses: unless they end in pam_deny, "
+				    "the refusal is lost",
+				    DOC_PAM_DIR, file, t->lineno, t->control, act);
 			}
 		}
 	}
 	if (ts_auth >= 0 && !other_auth) {
 		(*problems)++;
-		cli_doctor_line(d, "fail", name,
-		        "add the local password (pam_unix.so, or include common-auth) as in "
-		        "docs/pam.md",
-		        "%s/%s: pam_tokenseal.so is its only auth module, and it steps aside for "
-		        "root and system accounts: they cannot log in through this stack",
-		        DOC_PAM_DIR, file);
+		cli_doctor_line(
+		    d, "fail", name,
+		    "add the local password (pam_unix.so, or include common-auth) as in "
+		    "docs/pam.md",
+		    "%s/%s: pam_tokenseal.so is its only auth module, and it steps aside for "
+		    "root and system accounts: they cannot log in through this stack",
+		    DOC_PAM_DIR, file);
 	}
 	if (ts_account >= 0 && !other_account) {
 		(*problems)++;
-		cli_doctor_line(d, "fail", name,
-		        "add `account include common-account` (or pam_unix.so) as in docs/pam.md",
-		        "%s/%s: pam_tokenseal.so is its only account module, and it steps aside "
-		        "for root and system accounts: their account phase fails",
-		        DOC_PAM_DIR, file);
+		cli_doctor_line(
+		    d, "fail", name,
+		    "add `account include common-account` (or pam_unix.so) as in docs/pam.md",
+		    "%s/%s: pam_tokenseal.so is its only account module, and it steps aside "
+		    "for root and system accounts: their account phase fails",
+		    DOC_PAM_DIR, file);
 	}
 }
 
@@ -293,10 +300,11 @@ void doc_lint_pam(struct doctor *d)
 		closedir(dir);
 	free(l);
 	if (stacks && !problems)
-		cli_doctor_line(d, "ok", "pam-stacks", NULL,
-		        "%u stacks use pam_tokenseal.so; none locks root out or ignores its "
-		        "refusals",
-		        stacks);
+		cli_doctor_line(
+		    d, "ok", "pam-stacks", NULL,
+		    "%u stacks use pam_tokenseal.so; none locks root out or ignores its "
+		    "refusals",
+		    stacks);
 }
 
 /* ---- nsswitch.conf ---- */
@@ -308,11 +316,11 @@ static void lint_db(struct doctor *d, const char *db, const char *srcs, bool on,
 
 	snprintf(name, sizeof(name), "nsswitch-%s", db);
 	if (!srcs) {
-		cli_doctor_line(d, on ? "warn" : "skip", name,
-		        on ? "add the line `passwd: files tokenseal` / `group: files tokenseal`"
-		           : NULL,
-		        "%s has no %s: line%s", DOC_NSSWITCH, db,
-		        on ? "" : " (the NSS cache is off: nothing to list)");
+		cli_doctor_line(
+		    d, on ? "warn" : "skip", name,
+		    on ? "add the line `passwd: files tokenseal` / `group: files tokenseal`" : NULL,
+		    "%s has no %s: line%s", DOC_NSSWITCH, db,
+		    on ? "" : " (the NSS cache is off: nothing to list)");
 		return;
 	}
 	copy(buf, sizeof(buf), srcs);
@@ -326,21 +334,23 @@ static void lint_db(struct doctor *d, const char *db, const char *srcs, bool on,
 		i++;
 	}
 	if (on && ts < 0)
-		cli_doctor_line(d, "warn", name, "add tokenseal after files on that line (docs/nss.md)",
-		        "%s: `%s: %s` does not list tokenseal while the NSS cache is on: %s",
-		        DOC_NSSWITCH, db, srcs, why);
+		cli_doctor_line(
+		    d, "warn", name, "add tokenseal after files on that line (docs/nss.md)",
+		    "%s: `%s: %s` does not list tokenseal while the NSS cache is on: %s",
+		    DOC_NSSWITCH, db, srcs, why);
 	else if (ts >= 0 && files >= 0 && ts < files)
-		cli_doctor_line(d, "warn", name, "put tokenseal after files on that line (docs/nss.md)",
-		        "%s: `%s: %s` asks tokenseal before files: local accounts must be "
-		        "found first",
-		        DOC_NSSWITCH, db, srcs);
+		cli_doctor_line(d, "warn", name,
+		                "put tokenseal after files on that line (docs/nss.md)",
+		                "%s: `%s: %s` asks tokenseal before files: local accounts must be "
+		                "found first",
+		                DOC_NSSWITCH, db, srcs);
 	else if (ts >= 0)
 		cli_doctor_line(d, "ok", name, NULL, "%s: `%s: %s`%s", DOC_NSSWITCH, db, srcs,
-		        on ? "" : " (the NSS cache is off: tokenseal answers nothing)");
+		                on ? "" : " (the NSS cache is off: tokenseal answers nothing)");
 	else
 		cli_doctor_line(d, "skip", name, NULL,
-		        "%s: `%s: %s` (the NSS cache is off: nothing to list)", DOC_NSSWITCH, db,
-		        srcs);
+		                "%s: `%s: %s` (the NSS cache is off: nothing to list)",
+		                DOC_NSSWITCH, db, srcs);
 }
 
 void doc_lint_nsswitch(struct doctor *d)
@@ -350,8 +360,9 @@ void doc_lint_nsswitch(struct doctor *d)
 	FILE *f = fopen(DOC_NSSWITCH, "re");
 
 	if (!f) {
-		cli_doctor_line(d, on ? "warn" : "skip", "nsswitch", on ? "create it (nsswitch.conf(5))" : NULL,
-		        "%s: %s", DOC_NSSWITCH, strerror(errno));
+		cli_doctor_line(d, on ? "warn" : "skip", "nsswitch",
+		                on ? "create it (nsswitch.conf(5))" : NULL, "%s: %s", DOC_NSSWITCH,
+		                strerror(errno));
 		return;
 	}
 	while (fgets(line, sizeof(line), f)) {

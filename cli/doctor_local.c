@@ -25,8 +25,8 @@ static void check_config(struct doctor *d)
 	struct stat st;
 
 	if (stat(c->config_path, &st) < 0) {
-		cli_doctor_line(d, "fail", "config", "create it (see tokenseal.conf(5))",
-		                "%s: %s", c->config_path, strerror(errno));
+		cli_doctor_line(d, "fail", "config", "create it (see tokenseal.conf(5))", "%s: %s",
+		                c->config_path, strerror(errno));
 		return;
 	}
 	if (st.st_uid != 0 || (st.st_mode & 022) || !S_ISREG(st.st_mode))
@@ -42,8 +42,8 @@ static void check_config(struct doctor *d)
 		                          "each problem and its fix)",
 		                "%s does not parse", c->config_path);
 	else
-		cli_doctor_line(d, "ok", "config", NULL, "%s is root's, mode %04o",
-		                c->config_path, (unsigned)(st.st_mode & 07777));
+		cli_doctor_line(d, "ok", "config", NULL, "%s is root's, mode %04o", c->config_path,
+		                (unsigned)(st.st_mode & 07777));
 }
 
 static bool file_mentions(int dirfd, const char *name, const char *needle)
@@ -169,8 +169,7 @@ static void check_unit(struct doctor *d)
 	if (pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		cli_doctor_line(d, "ok", "unit", NULL, "tokenseal-broker.socket is %s", out);
 	else
-		cli_doctor_line(d, "warn", "unit",
-		                "systemctl enable --now tokenseal-broker.socket",
+		cli_doctor_line(d, "warn", "unit", "systemctl enable --now tokenseal-broker.socket",
 		                "tokenseal-broker.socket is %s", out[0] ? out : "not known");
 }
 

@@ -16,7 +16,7 @@
 #include "doctor.h"
 
 void cli_doctor_line(struct doctor *d, const char *status, const char *name, const char *fix,
-             const char *fmt, ...)
+                     const char *fmt, ...)
 {
 	char msg[1024];
 	struct doc_check *k;

@@ -19,7 +19,7 @@ struct probe {
 	const struct ts_config *cfg;
 	json_t *doc; /* never NULL here */
 	bool secret;
-	bool uses[TS_LOGIN_METHODS_MAX]; /* by enum ts_login_method */
+	bool uses[TS_LOGIN_METHODS_MAX];     /* by enum ts_login_method */
 	char who[TS_LOGIN_METHODS_MAX][256]; /* "the top level, sshd" */
 };
 
@@ -88,31 +88,34 @@ static void note_methods(struct probe *p, const struct ts_config *cfg, const cha
 
 static void probe_device(struct probe *p)
 {
-	const char *ep = endpoint(p, "device_authorization_endpoint",
-	                          p->cfg->device_authorization_endpoint);
+	const char *ep =
+	    endpoint(p, "device_authorization_endpoint", p->cfg->device_authorization_endpoint);
 	int g = listed(p, "grant_types_supported", DEVICE_GRANT);
 
 	if (!p->uses[TS_LOGIN_DEVICE]) {
 		cli_doctor_line(p->d, "skip", "device-login", NULL,
-		        "no login_methods include device%s", ep ? "" : " (the server offers none)");
+		                "no login_methods include device%s",
+		                ep ? "" : " (the server offers none)");
 		return;
 	}
 	if (!ep)
-		cli_doctor_line(p->d, "fail", "device-login",
-		        "enable the device authorization grant at the server (or set "
-		        "device_authorization_endpoint), or take device out of login_methods",
-		        "login_methods includes device (%s) but the server publishes no "
-		        "device_authorization_endpoint: device logins fail",
-		        p->who[TS_LOGIN_DEVICE]);
+		cli_doctor_line(
+		    p->d, "fail", "device-login",
+		    "enable the device authorization grant at the server (or set "
+		    "device_authorization_endpoint), or take device out of login_methods",
+		    "login_methods includes device (%s) but the server publishes no "
+		    "device_authorization_endpoint: device logins fail",
+		    p->who[TS_LOGIN_DEVICE]);
 	else if (g == 0)
-		cli_doctor_line(p->d, "warn", "device-login",
-		        "enable the device authorization grant for this client at the server",
-		        "the server has %s but its grant_types_supported does not name %s: it "
-		        "may refuse device logins (%s)",
-		        ep, DEVICE_GRANT, p->who[TS_LOGIN_DEVICE]);
+		cli_doctor_line(
+		    p->d, "warn", "device-login",
+		    "enable the device authorization grant for this client at the server",
+		    "the server has %s but its grant_types_supported does not name %s: it "
+		    "may refuse device logins (%s)",
+		    ep, DEVICE_GRANT, p->who[TS_LOGIN_DEVICE]);
 	else
 		cli_doctor_line(p->d, "ok", "device-login", NULL, "device login (%s) at %s",
-		        p->who[TS_LOGIN_DEVICE], ep);
+		                p->who[TS_LOGIN_DEVICE], ep);
 }
 
 static void probe_grants(struct probe *p)
@@ -123,23 +126,24 @@ static void probe_grants(struct probe *p)
 
 	if (r < 0) {
 		cli_doctor_line(p->d, "skip", "grant-types", NULL,
-		        "the server publishes no grant_types_supported");
+		                "the server publishes no grant_types_supported");
 		return;
 	}
 	list_text(p, "grant_types_supported", list, sizeof(list));
 	if (p->uses[TS_LOGIN_PASSWORD] && pw == 0)
 		cli_doctor_line(p->d, "fail", "grant-types",
-		        "enable the password grant for this client at the server, or take "
-		        "password out of login_methods",
-		        "login_methods includes password (%s) but the server's "
-		        "grant_types_supported (%s) has no password grant",
-		        p->who[TS_LOGIN_PASSWORD], list);
+		                "enable the password grant for this client at the server, or take "
+		                "password out of login_methods",
+		                "login_methods includes password (%s) but the server's "
+		                "grant_types_supported (%s) has no password grant",
+		                p->who[TS_LOGIN_PASSWORD], list);
 	else if (r == 0)
-		cli_doctor_line(p->d, "warn", "grant-types",
-		        "enable refresh tokens for this client at the server",
-		        "the server's grant_types_supported (%s) has no refresh_token: every "
-		        "sign-in ends when its access token expires",
-		        list);
+		cli_doctor_line(
+		    p->d, "warn", "grant-types",
+		    "enable refresh tokens for this client at the server",
+		    "the server's grant_types_supported (%s) has no refresh_token: every "
+		    "sign-in ends when its access token expires",
+		    list);
 	else
 		cli_doctor_line(p->d, "ok", "grant-types", NULL, "the server supports %s", list);
 }
@@ -158,49 +162,53 @@ static void probe_client_auth(struct probe *p)
 
 	list_text(p, "token_endpoint_auth_methods_supported", list, sizeof(list));
 	if (basic < 0) {
-		cli_doctor_line(p->d, "ok", "client-auth", NULL,
-		        "the server publishes no token_endpoint_auth_methods_supported; "
-		        "client_auth = %s, %s",
-		        k, p->secret ? "client_secret_basic (RFC 8414's default)" : "public client");
+		cli_doctor_line(
+		    p->d, "ok", "client-auth", NULL,
+		    "the server publishes no token_endpoint_auth_methods_supported; "
+		    "client_auth = %s, %s",
+		    k, p->secret ? "client_secret_basic (RFC 8414's default)" : "public client");
 		return;
 	}
 	if (!p->secret && (a == TS_CLIENT_AUTH_AUTO || a == TS_CLIENT_AUTH_NONE)) {
 		if (none == 0)
-			cli_doctor_line(p->d, "warn", "client-auth",
-			        "register the client as public at the server, or give it a secret "
-			        "(client_secret_file)",
-			        "a public client (no client_secret_file) but the server's "
-			        "token_endpoint_auth_methods_supported (%s) has no none",
-			        list);
+			cli_doctor_line(
+			    p->d, "warn", "client-auth",
+			    "register the client as public at the server, or give it a secret "
+			    "(client_secret_file)",
+			    "a public client (no client_secret_file) but the server's "
+			    "token_endpoint_auth_methods_supported (%s) has no none",
+			    list);
 		else
 			cli_doctor_line(p->d, "ok", "client-auth", NULL,
-			        "public client; the server accepts none (%s)", list);
+			                "public client; the server accepts none (%s)", list);
 		return;
 	}
 	/* client_auth = none with a secret: the configuration refuses it */
 	if (a == TS_CLIENT_AUTH_AUTO) {
 		if (basic || post)
 			cli_doctor_line(p->d, "ok", "client-auth", NULL,
-			        "client_auth = auto uses %s (the server lists %s)",
-			        basic ? method[1] : method[2], list);
+			                "client_auth = auto uses %s (the server lists %s)",
+			                basic ? method[1] : method[2], list);
 		else
-			cli_doctor_line(p->d, "fail", "client-auth",
-			        "allow client_secret_basic or client_secret_post for this client at "
-			        "the server",
-			        "the server's token_endpoint_auth_methods_supported (%s) has neither "
-			        "client_secret_basic nor client_secret_post: it refuses this "
-			        "client's secret",
-			        list);
+			cli_doctor_line(
+			    p->d, "fail", "client-auth",
+			    "allow client_secret_basic or client_secret_post for this client at "
+			    "the server",
+			    "the server's token_endpoint_auth_methods_supported (%s) has neither "
+			    "client_secret_basic nor client_secret_post: it refuses this "
+			    "client's secret",
+			    list);
 		return;
 	}
 	if ((a == TS_CLIENT_AUTH_BASIC && !basic) || (a == TS_CLIENT_AUTH_POST && !post))
-		cli_doctor_line(p->d, "fail", "client-auth", "set client_auth = auto",
-		        "client_auth = %s but the server's token_endpoint_auth_methods_supported "
-		        "(%s) has no %s",
-		        k, list, method[a]);
+		cli_doctor_line(
+		    p->d, "fail", "client-auth", "set client_auth = auto",
+		    "client_auth = %s but the server's token_endpoint_auth_methods_supported "
+		    "(%s) has no %s",
+		    k, list, method[a]);
 	else
-		cli_doctor_line(p->d, "ok", "client-auth", NULL, "client_auth = %s; the server lists %s", k,
-		        list);
+		cli_doctor_line(p->d, "ok", "client-auth", NULL,
+		                "client_auth = %s; the server lists %s", k, list);
 }
 
 static void probe_revalidation(struct probe *p)
@@ -208,24 +216,25 @@ static void probe_revalidation(struct probe *p)
 	const char *in = endpoint(p, "introspection_endpoint", p->cfg->introspection_endpoint);
 	const char *ui = endpoint(p, "userinfo_endpoint", p->cfg->userinfo_endpoint);
 	enum ts_revalidate rv = p->cfg->revalidate;
-	bool intro = rv == TS_REVALIDATE_INTROSPECTION ||
-	             (rv == TS_REVALIDATE_AUTO && p->secret && in);
+	bool intro =
+	    rv == TS_REVALIDATE_INTROSPECTION || (rv == TS_REVALIDATE_AUTO && p->secret && in);
 
 	if (rv == TS_REVALIDATE_INTROSPECTION && !in) {
 		cli_doctor_line(p->d, "fail", "revalidation",
-		        "set revalidate = auto (userinfo), or introspection_endpoint",
-		        "revalidate = introspection but the server publishes no "
-		        "introspection_endpoint: every check of a stored sign-in fails");
+		                "set revalidate = auto (userinfo), or introspection_endpoint",
+		                "revalidate = introspection but the server publishes no "
+		                "introspection_endpoint: every check of a stored sign-in fails");
 		return;
 	}
 	if (p->uses[TS_LOGIN_TOKEN] && !intro) {
-		cli_doctor_line(p->d, "fail", "revalidation",
-		        "take token out of login_methods, or use a confidential client at a "
-		        "server with introspection",
-		        "login_methods includes token (%s) but revalidation uses userinfo (%s): "
-		        "only introspection can tell a token was issued to this client",
-		        p->who[TS_LOGIN_TOKEN],
-		        !in ? "the server has no introspection endpoint" : "public client");
+		cli_doctor_line(
+		    p->d, "fail", "revalidation",
+		    "take token out of login_methods, or use a confidential client at a "
+		    "server with introspection",
+		    "login_methods includes token (%s) but revalidation uses userinfo (%s): "
+		    "only introspection can tell a token was issued to this client",
+		    p->who[TS_LOGIN_TOKEN],
+		    !in ? "the server has no introspection endpoint" : "public client");
 		return;
 	}
 	if (intro) {
@@ -233,20 +242,22 @@ static void probe_revalidation(struct probe *p)
 		return;
 	}
 	if (!ui) {
-		cli_doctor_line(p->d, "fail", "revalidation",
-		        "set userinfo_endpoint, or use a confidential client at a server with "
-		        "introspection",
-		        "revalidation would use userinfo, but the server publishes no "
-		        "userinfo_endpoint%s",
-		        in ? "" : " (nor introspection)");
+		cli_doctor_line(
+		    p->d, "fail", "revalidation",
+		    "set userinfo_endpoint, or use a confidential client at a server with "
+		    "introspection",
+		    "revalidation would use userinfo, but the server publishes no "
+		    "userinfo_endpoint%s",
+		    in ? "" : " (nor introspection)");
 		return;
 	}
 	if (rv == TS_REVALIDATE_AUTO && p->secret && !in)
-		cli_doctor_line(p->d, "ok", "revalidation", NULL,
-		        "no introspection endpoint: revalidate = auto will use userinfo at %s", ui);
+		cli_doctor_line(
+		    p->d, "ok", "revalidation", NULL,
+		    "no introspection endpoint: revalidate = auto will use userinfo at %s", ui);
 	else if (rv == TS_REVALIDATE_AUTO && !p->secret)
 		cli_doctor_line(p->d, "ok", "revalidation", NULL,
-		        "public client: revalidate = auto uses userinfo at %s", ui);
+		                "public client: revalidate = auto uses userinfo at %s", ui);
 	else
 		cli_doctor_line(p->d, "ok", "revalidation", NULL, "userinfo at %s", ui);
 }
@@ -256,16 +267,19 @@ static void probe_revocation(struct probe *p)
 	const char *ep = endpoint(p, "revocation_endpoint", p->cfg->revocation_endpoint);
 
 	if (ep)
-		cli_doctor_line(p->d, "ok", "revocation", NULL, "logout revokes the grant at %s", ep);
+		cli_doctor_line(p->d, "ok", "revocation", NULL, "logout revokes the grant at %s",
+		                ep);
 	else if (p->cfg->revoke_on == TS_REVOKE_NEVER)
-		cli_doctor_line(p->d, "skip", "revocation", NULL,
-		        "the server offers no revocation; revoke_on = never does not use it");
+		cli_doctor_line(
+		    p->d, "skip", "revocation", NULL,
+		    "the server offers no revocation; revoke_on = never does not use it");
 	else
-		cli_doctor_line(p->d, "warn", "revocation",
-		        "end grants in the server's administration when someone leaves; expect "
-		        "logout to say so",
-		        "no revocation endpoint: logout cannot end the grant at the server; it "
-		        "lives on until it expires or an administrator ends it");
+		cli_doctor_line(
+		    p->d, "warn", "revocation",
+		    "end grants in the server's administration when someone leaves; expect "
+		    "logout to say so",
+		    "no revocation endpoint: logout cannot end the grant at the server; it "
+		    "lives on until it expires or an administrator ends it");
 }
 
 static bool has_word(const char *list, const char *w)
@@ -285,22 +299,23 @@ static void probe_scopes(struct probe *p)
 	bool asked = has_word(p->cfg->scopes, "offline_access");
 
 	if (asked && off == 0)
-		cli_doctor_line(p->d, "warn", "offline-access", "remove offline_access from scopes",
-		        "offline_access is in scopes but not in the server's scopes_supported: a "
-		        "server like Google answers invalid_scope, and every sign-in fails");
+		cli_doctor_line(
+		    p->d, "warn", "offline-access", "remove offline_access from scopes",
+		    "offline_access is in scopes but not in the server's scopes_supported: a "
+		    "server like Google answers invalid_scope, and every sign-in fails");
 	else if (!asked && off == 1)
 		cli_doctor_line(p->d, "warn", "offline-access", "add offline_access to scopes",
-		        "the server lists offline_access in scopes_supported but scopes "
-		        "(%s) does not ask for it: many such servers (Keycloak, Entra ID, "
-		        "Okta, Authentik) then issue no refresh token",
-		        p->cfg->scopes);
+		                "the server lists offline_access in scopes_supported but scopes "
+		                "(%s) does not ask for it: many such servers (Keycloak, Entra ID, "
+		                "Okta, Authentik) then issue no refresh token",
+		                p->cfg->scopes);
 	else if (asked)
-		cli_doctor_line(p->d, "ok", "offline-access", NULL,
-		        "offline_access is asked for%s", off < 0 ? " (the server lists no scopes)" : " and supported");
+		cli_doctor_line(p->d, "ok", "offline-access", NULL, "offline_access is asked for%s",
+		                off < 0 ? " (the server lists no scopes)" : " and supported");
 	else
 		cli_doctor_line(p->d, "ok", "offline-access", NULL,
-		        "offline_access is not asked for%s",
-		        off < 0 ? " (the server lists no scopes)" : " nor offered");
+		                "offline_access is not asked for%s",
+		                off < 0 ? " (the server lists no scopes)" : " nor offered");
 }
 
 void doc_probes(struct doctor *d)
@@ -309,12 +324,12 @@ void doc_probes(struct doctor *d)
 
 	if (!d->c->cfg_ok) {
 		cli_doctor_line(d, "skip", "capabilities", NULL,
-		        "not checked: the configuration does not load");
+		                "not checked: the configuration does not load");
 		return;
 	}
 	if (!d->server_answered) {
 		cli_doctor_line(d, "skip", "capabilities", NULL,
-		        "not checked: the server's discovery document was not read");
+		                "not checked: the server's discovery document was not read");
 		return;
 	}
 	p.doc = d->discovery ? json_incref(d->discovery) : json_object();

@@ -78,7 +78,8 @@ static bool read_file(struct sshd_set *s, const char *path, unsigned depth)
 				glob_t g;
 
 				/* relative names are under /etc/ssh */
-				snprintf(pat, sizeof(pat), "%s%s", t[0] == '/' ? "" : "/etc/ssh/", t);
+				snprintf(pat, sizeof(pat), "%s%s", t[0] == '/' ? "" : "/etc/ssh/",
+				         t);
 				if (glob(pat, 0, NULL, &g) != 0)
 					continue;
 				for (size_t i = 0; i < g.gl_pathc && go; i++)
@@ -183,13 +184,14 @@ void doc_lint_sshd(struct doctor *d)
 
 	if (!svc || !svc->pam) {
 		cli_doctor_line(d, "skip", "sshd", NULL, "%s/sshd does not use pam_tokenseal.so",
-		        DOC_PAM_DIR);
+		                DOC_PAM_DIR);
 		return;
 	}
 	if (!d->c->root || sshd_t(&s) < 0) {
 		memset(&s, 0, sizeof(s));
 		if (access(DOC_SSHD_CONFIG, R_OK) < 0) {
-			cli_doctor_line(d, "skip", "sshd", NULL, "%s: %s", DOC_SSHD_CONFIG, strerror(errno));
+			cli_doctor_line(d, "skip", "sshd", NULL, "%s: %s", DOC_SSHD_CONFIG,
+			                strerror(errno));
 			return;
 		}
 		(void)read_file(&s, DOC_SSHD_CONFIG, 0);
@@ -201,38 +203,42 @@ void doc_lint_sshd(struct doctor *d)
 	if (!strcasecmp(s.usepam, "yes"))
 		cli_doctor_line(d, "ok", "sshd-usepam", NULL, "UsePAM yes (%s)", s.from);
 	else
-		cli_doctor_line(d, "fail", "sshd-usepam", "set `UsePAM yes` in " DOC_SSHD_CONFIG,
-		        "UsePAM is %s (%s): sshd never asks PAM, so tokenseal neither signs "
-		        "anyone in nor checks them",
-		        s.usepam[0] ? s.usepam : "not set (sshd's default is no)", s.from);
+		cli_doctor_line(
+		    d, "fail", "sshd-usepam", "set `UsePAM yes` in " DOC_SSHD_CONFIG,
+		    "UsePAM is %s (%s): sshd never asks PAM, so tokenseal neither signs "
+		    "anyone in nor checks them",
+		    s.usepam[0] ? s.usepam : "not set (sshd's default is no)", s.from);
 	if (!device) {
 		cli_doctor_line(d, "skip", "sshd-device-login", NULL,
-		        "login_methods for sshd does not include device");
+		                "login_methods for sshd does not include device");
 		return;
 	}
 	if (!s.kbdint[0] || !strcasecmp(s.kbdint, "yes"))
-		cli_doctor_line(d, "ok", "sshd-kbdinteractive", NULL,
-		        "KbdInteractiveAuthentication yes (%s): the device login can be shown",
-		        s.from);
+		cli_doctor_line(
+		    d, "ok", "sshd-kbdinteractive", NULL,
+		    "KbdInteractiveAuthentication yes (%s): the device login can be shown", s.from);
 	else
-		cli_doctor_line(d, "fail", "sshd-kbdinteractive",
-		        "set `KbdInteractiveAuthentication yes` in " DOC_SSHD_CONFIG,
-		        "KbdInteractiveAuthentication %s (%s): the device login runs in the PAM "
-		        "conversation, which sshd then never shows; ssh users cannot sign in",
-		        s.kbdint, s.from);
+		cli_doctor_line(
+		    d, "fail", "sshd-kbdinteractive",
+		    "set `KbdInteractiveAuthentication yes` in " DOC_SSHD_CONFIG,
+		    "KbdInteractiveAuthentication %s (%s): the device login runs in the PAM "
+		    "conversation, which sshd then never shows; ssh users cannot sign in",
+		    s.kbdint, s.from);
 	grace = grace_seconds(s.grace);
 	if (grace < 0)
-		cli_doctor_line(d, "warn", "sshd-logingracetime", "see sshd_config(5) for the time format",
-		        "LoginGraceTime '%s' (%s) cannot be read", s.grace, s.from);
-	else if (grace != 0 && (unsigned long)grace < svc->cfg.device_timeout)
 		cli_doctor_line(d, "warn", "sshd-logingracetime",
-		        "set LoginGraceTime to at least device_timeout (or 0), or lower "
-		        "device_timeout in [service sshd]",
-		        "LoginGraceTime is %ld s (%s) but device_timeout is %u s: sshd drops the "
-		        "connection while a device login still waits for approval",
-		        grace, s.from, svc->cfg.device_timeout);
+		                "see sshd_config(5) for the time format",
+		                "LoginGraceTime '%s' (%s) cannot be read", s.grace, s.from);
+	else if (grace != 0 && (unsigned long)grace < svc->cfg.device_timeout)
+		cli_doctor_line(
+		    d, "warn", "sshd-logingracetime",
+		    "set LoginGraceTime to at least device_timeout (or 0), or lower "
+		    "device_timeout in [service sshd]",
+		    "LoginGraceTime is %ld s (%s) but device_timeout is %u s: sshd drops the "
+		    "connection while a device login still waits for approval",
+		    grace, s.from, svc->cfg.device_timeout);
 	else
 		cli_doctor_line(d, "ok", "sshd-logingracetime", NULL,
-		        "LoginGraceTime %ld s (%s) covers device_timeout %u s", grace, s.from,
-		        svc->cfg.device_timeout);
+		                "LoginGraceTime %ld s (%s) covers device_timeout %u s", grace,
+		                s.from, svc->cfg.device_timeout);
 }

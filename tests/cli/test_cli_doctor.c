@@ -235,7 +235,7 @@ static void dump(void)
 		if (!has(name, status, text)) {                                                    \
 			dump();                                                                    \
 			CHECK_MSG(0, "no %s check '%s' with \"%s\"", status, name,                 \
-			          (const char *)(text) ? (const char *)(text) : "");                \
+			          (const char *)(text) ? (const char *)(text) : "");               \
 		}                                                                                  \
 	} while (0)
 #define NONE(name, status)                                                                         \
@@ -289,8 +289,7 @@ static void test_good_host(void)
 	WANT("sshd-usepam", "ok", "/etc/ssh/sshd_config");
 	WANT("sshd-kbdinteractive", "ok", NULL);
 	WANT("sshd-logingracetime", "ok", NULL);
-	CHECK_INT((int)json_integer_value(
-	              json_object_get(json_object_get(last, "counts"), "fail")),
+	CHECK_INT((int)json_integer_value(json_object_get(json_object_get(last, "counts"), "fail")),
 	          0);
 }
 
@@ -414,9 +413,11 @@ static void test_sshd_config(void)
 	    "KbdInteractiveAuthentication no\nLoginGraceTime 1m30s\n");
 	doctor(cfg);
 	EXIT(4);
-	WANT("sshd-kbdinteractive", "fail", "KbdInteractiveAuthentication no (/etc/ssh/sshd_config)");
-	WANT("sshd-logingracetime", "warn", "LoginGraceTime is 90 s (/etc/ssh/sshd_config) but "
-	                                    "device_timeout is 300 s");
+	WANT("sshd-kbdinteractive", "fail",
+	     "KbdInteractiveAuthentication no (/etc/ssh/sshd_config)");
+	WANT("sshd-logingracetime", "warn",
+	     "LoginGraceTime is 90 s (/etc/ssh/sshd_config) but "
+	     "device_timeout is 300 s");
 	WANT("sshd-usepam", "ok", NULL);
 	/* a Match block is not the global section */
 	put("ssh/sshd_config", "UsePAM yes\nLoginGraceTime 0\n"
@@ -441,8 +442,8 @@ static void test_sshd_config(void)
 static void test_sshd_t(void)
 {
 	char key[900];
-	const char *const kg[] = {"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
-	                          key, NULL};
+	const char *const kg[] = {
+	    "/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key, NULL};
 
 	if (access("/usr/sbin/sshd", X_OK) < 0 || access(kg[0], X_OK) < 0) {
 		fprintf(stderr, "   (no sshd or ssh-keygen: `sshd -T` not run)\n");
@@ -464,8 +465,13 @@ static void test_sshd_t(void)
 
 static void imitate(const char *name, const char *onoff)
 {
-	const char *argv[] = {TS_SOURCE_DIR "/tests/fixtures/idp/ctl", "--state-dir", idp.dir,
-	                      "imitate", name, onoff, NULL};
+	const char *argv[] = {TS_SOURCE_DIR "/tests/fixtures/idp/ctl",
+	                      "--state-dir",
+	                      idp.dir,
+	                      "imitate",
+	                      name,
+	                      onoff,
+	                      NULL};
 
 	CHECK_MSG(ts_idp_run(argv, NULL, 0) == 0, "ctl imitate %s %s", name, onoff);
 }
@@ -573,11 +579,13 @@ static void test_http_issuer(void)
 	doctor(http_cfg);
 	EXIT(4);
 	WANT("discovery", "ok", NULL);
-	WANT("tls", "warn", "is plain http, not TLS: allowed only because allow_loopback_http = yes");
+	WANT("tls", "warn",
+	     "is plain http, not TLS: allowed only because allow_loopback_http = yes");
 	NONE("tls", "ok");
 	WANT("offline-access", "warn", "a server like Google answers invalid_scope");
 	WANT("revocation", "warn", "no revocation endpoint");
-	WANT("revalidation", "ok", "no introspection endpoint: revalidate = auto will use userinfo");
+	WANT("revalidation", "ok",
+	     "no introspection endpoint: revalidate = auto will use userinfo");
 	WANT("grant-types", "fail", "login_methods includes password (sshd)");
 	WANT("client-auth", "ok", "client_auth = auto uses client_secret_basic");
 	WANT("device-login", "ok", "sshd");
@@ -596,17 +604,19 @@ static void test_http_issuer(void)
 	http_config("bare", "login_methods = device\n");
 	doctor(http_cfg);
 	EXIT(4);
-	WANT("device-login", "fail", "login_methods includes device (the top level) but the "
-	                             "server publishes no device_authorization_endpoint");
+	WANT("device-login", "fail",
+	     "login_methods includes device (the top level) but the "
+	     "server publishes no device_authorization_endpoint");
 	WANT("revalidation", "fail", "publishes no userinfo_endpoint (nor introspection)");
 	WANT("grant-types", "skip", NULL);
 	WANT("client-auth", "ok", "client_auth = auto uses client_secret_post");
 	WANT("offline-access", "ok", "(the server lists no scopes)");
 	http_config("bare", "client_auth = basic\n");
 	doctor(http_cfg);
-	WANT("client-auth", "fail", "client_auth = basic but the server's "
-	                            "token_endpoint_auth_methods_supported (client_secret_post) "
-	                            "has no client_secret_basic");
+	WANT("client-auth", "fail",
+	     "client_auth = basic but the server's "
+	     "token_endpoint_auth_methods_supported (client_secret_post) "
+	     "has no client_secret_basic");
 
 	/* the server gone: exit 3, and nothing said about TLS */
 	kill(pid, SIGTERM);
@@ -631,8 +641,8 @@ static void test_usage_and_no_config(void)
 	                              envp, out, sizeof(out)),
 	          0);
 	CHECK_MSG(!strncmp(out, "usage: tokenseal doctor [--json]\n", 33), "%s", out);
-	CHECK_INT(ts_test_run_capture((const char *const[]){cli_bin, "doctor", "--jsn", NULL},
-	                              envp, out, sizeof(out)),
+	CHECK_INT(ts_test_run_capture((const char *const[]){cli_bin, "doctor", "--jsn", NULL}, envp,
+	                              out, sizeof(out)),
 	          4);
 	CHECK_STR(out, "");
 	good_host();
