@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -273,6 +274,41 @@ static void doctor_discovery(const struct oauth_client *oc, json_t *a)
 	json_array_append_new(a, o);
 }
 
+/* One live check where it is safe: revoke a token the server never issued
+ * (32 random bytes). RFC 7009 §2.2 answers that with 200 once the client
+ * has authenticated, and it changes nothing at the server; so this says
+ * whether the server accepts this client's id, secret and method. */
+static void doctor_client_auth(struct oauth_client *oc, json_t *a)
+{
+	unsigned char rnd[32];
+	char tok[sizeof(rnd) * 2 + 1];
+	struct oauth_error err = {0};
+	int r;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return;
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(tok + 2 * i, 3, "%02x", rnd[i]);
+	r = oauth_revoke(oc, tok, "refresh_token", &err);
+	if (r == 0)
+		check(a, "client-auth-live", "ok", NULL,
+		      "the server accepted this client's authentication (the revocation of a "
+		      "token it never issued)");
+	else if (r == -EOPNOTSUPP)
+		check(a, "client-auth-live", "skip", NULL,
+		      "not tried: the server has no revocation endpoint to try it on");
+	else if (r == TS_E_SERVER_CONFIG)
+		check(a, "client-auth-live", "fail",
+		      "check client_id, the secret in client_secret_file and client_auth against "
+		      "the client's registration at the server",
+		      "the server refused this client's authentication: %s",
+		      err.message[0] ? err.message : ts_strerror(r));
+	else
+		check(a, "client-auth-live", "warn", "run doctor again; see the message",
+		      "not confirmed: the revocation endpoint answered: %s",
+		      err.message[0] ? err.message : ts_strerror(r));
+}
+
 static void doctor_server(const struct ts_config *cfg, json_t *a)
 {
 	struct oauth_client *oc = NULL;
@@ -312,6 +348,7 @@ static void doctor_server(const struct ts_config *cfg, json_t *a)
 			check(a, "tls", "ok", NULL, "the server's certificate is trusted (%s)",
 			      cfg->ca_file[0] ? cfg->ca_file : "system trust store");
 		doctor_discovery(oc, a);
+		doctor_client_auth(oc, a);
 	}
 	if (oc && oauth_clock_skew_known(oc, &skew)) {
 		if (skew > TS_SKEW_WARN_SECONDS || skew < -TS_SKEW_WARN_SECONDS)

@@ -280,6 +280,7 @@ static void test_good_host(void)
 	WANT("client-auth", "ok", "client_secret_basic");
 	WANT("revalidation", "ok", "introspection at https://");
 	WANT("revocation", "ok", "logout revokes the grant at https://");
+	WANT("client-auth-live", "ok", "the server accepted this client's authentication");
 	WANT("offline-access", "ok", "is asked for and supported");
 	WANT("pam-stacks", "ok", NULL);
 	NONE("pam:", "warn");
@@ -485,12 +486,29 @@ static void test_no_revocation(void)
 	imitate("no-revocation-endpoint", "off");
 	EXIT(0);
 	WANT("revocation", "warn", "no revocation endpoint: logout cannot end the grant");
+	WANT("client-auth-live", "skip", "no revocation endpoint to try it on");
 	/* revoke_on = never does not use it */
 	write_cfg("conf", "revoke_on = never\n");
 	imitate("no-revocation-endpoint", "on");
 	doctor(cfg);
 	imitate("no-revocation-endpoint", "off");
 	WANT("revocation", "skip", NULL);
+}
+
+/* The live check: a secret the server does not know. */
+static void test_wrong_secret(void)
+{
+	char secret[800], extra[1200];
+
+	good_host();
+	snprintf(secret, sizeof(secret), "%s/wrong-secret", ts_test_tmpdir());
+	ts_test_write_file(secret, "not-the-secret", 14, 0600);
+	snprintf(extra, sizeof(extra), "client_secret_file = %s\n", secret);
+	write_cfg("conf", extra);
+	doctor(cfg);
+	EXIT(4);
+	WANT("client-auth-live", "fail", "the server refused this client's authentication");
+	WANT("discovery", "ok", NULL);
 }
 
 static void test_public_client(void)
@@ -500,6 +518,7 @@ static void test_public_client(void)
 	doctor(cfg);
 	EXIT(0);
 	WANT("client-auth", "ok", "public client; the server accepts none");
+	WANT("client-auth-live", "ok", NULL);
 	WANT("revalidation", "ok", "public client: revalidate = auto uses userinfo at https://");
 	/* forcing a method the server does not list */
 	write_cfg("conf", "scopes = openid profile\n");
@@ -686,6 +705,7 @@ int main(int argc, char **argv)
 	RUN(test_sshd_config);
 	RUN(test_sshd_t);
 	RUN(test_no_revocation);
+	RUN(test_wrong_secret);
 	RUN(test_public_client);
 	RUN(test_http_issuer);
 	json_decref(last);
