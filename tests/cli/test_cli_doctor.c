@@ -437,6 +437,16 @@ static void test_sshd_config(void)
 	doctor(cfg);
 	EXIT(4);
 	WANT("sshd-usepam", "fail", "not set (sshd's default is no)");
+	/* sshd that has tokenseal only through common-auth (pam-auth-update) */
+	put("pam.d/sshd", "@include common-auth\n@include common-account\n");
+	doctor(cfg);
+	EXIT(4);
+	WANT("sshd-usepam", "fail", NULL);
+	put("pam.d/common-auth", "auth [success=1 default=ignore] pam_unix.so\n"
+	                         "auth requisite pam_deny.so\nauth required pam_permit.so\n");
+	put("pam.d/common-account", "account required pam_unix.so\n");
+	doctor(cfg);
+	WANT("sshd", "skip", "/etc/pam.d/sshd does not use pam_tokenseal.so");
 }
 
 /* `sshd -T` when it can run (root, /run/sshd, a host key): its answer. */
