@@ -114,13 +114,13 @@ int cli_doctor_main(struct cli *c, int argc, char **argv)
 		default:
 			cli_err("%s: unknown option \"%s\"", "doctor", argv[optind - 1]);
 			fprintf(stderr, "usage: tokenseal %s\n", cli_doctor_usage);
-			return CLI_EXIT_CONFIG;
+			return DOC_EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
 		cli_err("%s: unexpected argument \"%s\"", "doctor", argv[optind]);
 		fprintf(stderr, "usage: tokenseal %s\n", cli_doctor_usage);
-		return CLI_EXIT_CONFIG;
+		return DOC_EXIT_USAGE;
 	}
 	/* a file that does not load is what doctor is for: root sees each
 	 * problem with its fix here (the broker it names is not known then);

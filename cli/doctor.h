@@ -19,6 +19,8 @@
 #define DOC_NSSWITCH "/etc/nsswitch.conf"
 #define DOC_SSHD_CONFIG "/etc/ssh/sshd_config"
 #define DOC_SERVICES_MAX 32
+/* A mistyped option or argument: CLI_EXIT_USAGE (64) where the CLI has it. */
+#define DOC_EXIT_USAGE CLI_EXIT_CONFIG
 
 struct doc_check {
 	char *name, *status, *message, *fix; /* status: ok, warn, fail, skip */
