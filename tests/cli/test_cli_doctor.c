@@ -30,6 +30,9 @@
 #include "ts_idp.h"
 #include "ts_test.h"
 
+/* the exit status of a mistyped option (cli/doctor.h DOC_EXIT_USAGE) */
+#define EXIT_USAGE 4
+
 static struct ts_idp idp;
 static const char *cli_bin, *broker_bin, *pam_md;
 static char cfg[700], fix[700];
@@ -672,7 +675,7 @@ static void test_usage_and_no_config(void)
 	CHECK_MSG(!strncmp(out, "usage: tokenseal doctor [--json]\n", 33), "%s", out);
 	CHECK_INT(ts_test_run_capture((const char *const[]){cli_bin, "doctor", "--jsn", NULL}, envp,
 	                              out, sizeof(out)),
-	          4);
+	          EXIT_USAGE);
 	CHECK_STR(out, "");
 	good_host();
 	snprintf(env, sizeof(env), "%s/absent.conf", ts_test_tmpdir());
