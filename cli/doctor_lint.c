@@ -169,7 +169,6 @@ static void lint_stack(struct doctor *d, const char *file, const struct doc_pam_
 	for (int i = 0; i < n; i++) {
 		bool ts = doc_pam_is_tokenseal(&l[i]);
 		bool deny = !strcmp(base(l[i].module), "pam_deny.so");
-
 		bool any = l[i].include && !l[i].type[0]; /* @include FILE */
 
 		if (!strcmp(l[i].type, "auth") || (any && strstr(l[i].module, "auth"))) {

@@ -306,8 +306,8 @@ static void probe_scopes(struct probe *p)
 	else if (!asked && off == 1)
 		cli_doctor_line(p->d, "warn", "offline-access", "add offline_access to scopes",
 		                "the server lists offline_access in scopes_supported but scopes "
-		                "(%s) does not ask for it: many such servers (Keycloak, Entra ID, "
-		                "Okta, Authentik) then issue no refresh token",
+		                "(%s) does not ask for it: several such servers (Entra ID, Okta, "
+		                "Authentik) then issue no refresh token",
 		                p->cfg->scopes);
 	else if (asked)
 		cli_doctor_line(p->d, "ok", "offline-access", NULL, "offline_access is asked for%s",
