@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -248,6 +249,66 @@ static void check(json_t *a, const char *name, const char *level, const char *fi
 #define TS_FS_9P 0x01021997
 #define TS_FS_CEPH 0x00c36400
 
+/* The discovery document itself, as a check named "discovery-document"
+ * whose "document" member `tokenseal doctor` reads the capabilities from
+ * (it prints no line for it). */
+static void doctor_discovery(const struct oauth_client *oc, json_t *a)
+{
+	size_t len = 0;
+	const char *doc = oauth_fetched_discovery(oc, &len);
+	json_t *d = doc ? json_loadb(doc, len, 0, NULL) : NULL;
+	json_t *o;
+
+	if (!json_is_object(d)) {
+		json_decref(d);
+		return;
+	}
+	o = json_object();
+	if (!o) {
+		json_decref(d);
+		return;
+	}
+	json_object_set_new(o, "name", json_string("discovery-document"));
+	json_object_set_new(o, "level", json_string("data"));
+	json_object_set_new(o, "document", d);
+	json_array_append_new(a, o);
+}
+
+/* One live check where it is safe: revoke a token the server never issued
+ * (32 random bytes). RFC 7009 §2.2 answers that with 200 once the client
+ * has authenticated, and it changes nothing at the server; so this says
+ * whether the server accepts this client's id, secret and method. */
+static void doctor_client_auth(struct oauth_client *oc, json_t *a)
+{
+	unsigned char rnd[32];
+	char tok[sizeof(rnd) * 2 + 1];
+	struct oauth_error err = {0};
+	int r;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return;
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(tok + 2 * i, 3, "%02x", rnd[i]);
+	r = oauth_revoke(oc, tok, "refresh_token", &err);
+	if (r == 0)
+		check(a, "client-auth-live", "ok", NULL,
+		      "the server accepted this client's authentication (the revocation of a "
+		      "token it never issued)");
+	else if (r == -EOPNOTSUPP)
+		check(a, "client-auth-live", "skip", NULL,
+		      "not tried: the server has no revocation endpoint to try it on");
+	else if (r == TS_E_SERVER_CONFIG)
+		check(a, "client-auth-live", "fail",
+		      "check client_id, the secret in client_secret_file and client_auth against "
+		      "the client's registration at the server",
+		      "the server refused this client's authentication: %s",
+		      err.message[0] ? err.message : ts_strerror(r));
+	else
+		check(a, "client-auth-live", "warn", "run doctor again; see the message",
+		      "not confirmed: the revocation endpoint answered: %s",
+		      err.message[0] ? err.message : ts_strerror(r));
+}
+
 static void doctor_server(const struct ts_config *cfg, json_t *a)
 {
 	struct oauth_client *oc = NULL;
@@ -262,6 +323,9 @@ static void doctor_server(const struct ts_config *cfg, json_t *a)
 		check(a, "discovery", "fail", "check the network and that the server runs",
 		      "%s is unreachable: %s", cfg->issuer,
 		      err.message[0] ? err.message : ts_strerror(r));
+		/* `tokenseal doctor` exits 3 for this one */
+		json_object_set_new(json_array_get(a, json_array_size(a) - 1), "unreachable",
+		                    json_true());
 		check(a, "tls", "warn", "run doctor again once the server answers",
 		      "not checked: no answer from the server");
 	} else if (r < 0) {
@@ -273,8 +337,18 @@ static void doctor_server(const struct ts_config *cfg, json_t *a)
 	} else {
 		check(a, "discovery", "ok", NULL, "%s answers discovery with the same issuer",
 		      cfg->issuer);
-		check(a, "tls", "ok", NULL, "the server's certificate is trusted (%s)",
-		      cfg->ca_file[0] ? cfg->ca_file : "system trust store");
+		if (strncmp(cfg->issuer, "https://", 8) != 0)
+			check(a, "tls", "warn",
+			      "use the server's https:// issuer; plain http is for a server on "
+			      "this host only",
+			      "%s is plain http, not TLS: allowed only because "
+			      "allow_loopback_http = yes and the server is on this host",
+			      cfg->issuer);
+		else
+			check(a, "tls", "ok", NULL, "the server's certificate is trusted (%s)",
+			      cfg->ca_file[0] ? cfg->ca_file : "system trust store");
+		doctor_discovery(oc, a);
+		doctor_client_auth(oc, a);
 	}
 	if (oc && oauth_clock_skew_known(oc, &skew)) {
 		if (skew > TS_SKEW_WARN_SECONDS || skew < -TS_SKEW_WARN_SECONDS)

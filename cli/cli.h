@@ -122,13 +122,9 @@ char *cli_exec_credential(const char *token, int64_t expires_in, int64_t now) TS
 /* Human form of cli_status_json's output, on f. */
 void cli_status_print(FILE *f, const char *schema_json, bool color) TS_NONNULL(1, 2);
 
-/* Local checks of `tokenseal doctor` (cli/doctor.c); prints; counts. */
-struct cli_doctor_count {
-	unsigned fail, fail_keystore, warn;
-};
-void cli_doctor_line(const struct cli *c, struct cli_doctor_count *n, const char *level,
-                     const char *name, const char *fix, const char *fmt, ...) TS_PRINTF(6, 7)
-    TS_NONNULL(1, 2, 3, 4, 6);
-void cli_doctor_local(const struct cli *c, struct cli_doctor_count *n) TS_NONNULL(1, 2);
+/* `tokenseal doctor` (cli/doctor*.c): its options, checks, output and
+ * exit code; its usage line and help text for the verb table. */
+int cli_doctor_main(struct cli *c, int argc, char **argv) TS_NONNULL(1, 3);
+extern const char cli_doctor_usage[], cli_doctor_help[];
 
 #endif

@@ -1,211 +1,154 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The local half of `tokenseal doctor`: the configuration file, the PAM
- * stacks that use the module, the daemon's socket and its unit. The
- * server and keystore checks come from the broker (TS_MSG_DOCTOR).
+ * `tokenseal doctor [--json]`: its options, the order of the checks, and
+ * the exit code (tokenseal(1)): 0 without a failed check (warnings
+ * allowed), 4 when a check fails that the configuration or the host must
+ * fix, else 5 when a keystore check fails, else 3 when the server or the
+ * tokenseal service cannot be reached.
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "cli.h"
+#include "doctor.h"
+#include "ts_error.h"
 
-#define PAM_DIR "/etc/pam.d"
+const char cli_doctor_usage[] = "doctor [--json]";
+const char cli_doctor_help[] =
+    "Check the configuration file, the server (discovery, TLS, clock) and what it\n"
+    "offers this configuration (device login, grant types, client authentication,\n"
+    "introspection or userinfo, revocation, offline_access), the keystore, the PAM\n"
+    "stacks, nsswitch.conf and sshd; print each check as ok, warn, fail or skip\n"
+    "with its fix. Exit 0 without a fail (warnings allowed), 4 when a check fails\n"
+    "that the configuration or the host must fix, else 5 when a keystore check\n"
+    "fails, else 3 when the server or the tokenseal service cannot be reached.\n"
+    "  --json    one JSON object with every check (schema 1, see tokenseal(1))\n";
 
-void cli_doctor_line(const struct cli *c, struct cli_doctor_count *n, const char *level,
-                     const char *name, const char *fix, const char *fmt, ...)
+static void quiet(void *ctx, int priority, const char *fmt, va_list ap)
 {
-	const char *col = "";
-	va_list ap;
-
-	if (!strcmp(level, "fail")) {
-		n->fail++;
-		if (!strncmp(name, "keystore", 8))
-			n->fail_keystore++;
-		col = "\033[31m";
-	} else if (!strcmp(level, "warn")) {
-		n->warn++;
-		col = "\033[33m";
-	} else {
-		col = "\033[32m";
-	}
-	if (c->color && isatty(STDOUT_FILENO))
-		printf("%s%-4s\033[0m  %-20s  ", col, level, name);
-	else
-		printf("%-4s  %-20s  ", level, name);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (strcmp(level, "ok") && fix && fix[0])
-		printf("      %-20s  fix: %s\n", "", fix);
+	(void)ctx;
+	(void)priority;
+	(void)fmt;
+	(void)ap;
 }
 
-static void check_config(const struct cli *c, struct cli_doctor_count *n)
+/* The broker's checks: the server, the keystore, the access policy. */
+static void broker_checks(struct doctor *d)
 {
-	struct stat st;
+	const struct cli *c = d->c;
+	struct ts_client_request rq = {.type = TS_MSG_DOCTOR};
+	struct ts_client_result res;
+	json_t *doc, *checks, *v;
+	size_t i;
+	int r;
 
-	if (stat(c->config_path, &st) < 0) {
-		cli_doctor_line(c, n, "fail", "config", "create it (see tokenseal.conf(5))",
-		                "%s: %s", c->config_path, strerror(errno));
+	rq.user = c->user;
+	rq.flags = TS_FLAG_NONINTERACTIVE;
+	r = cli_broker_call(c, &rq, NULL, &res);
+	if (r == TS_E_NO_SERVICE) {
+		cli_doctor_line(d, "fail", "broker", "systemctl start tokenseal-broker.socket",
+		                "%s", CLI_NO_SERVICE_MSG);
+		doc_set_exit(d, CLI_EXIT_UNAVAILABLE);
 		return;
 	}
-	if (st.st_uid != 0 || (st.st_mode & 022) || !S_ISREG(st.st_mode))
-		cli_doctor_line(c, n, "fail", "config", "chown root:root and chmod 0644 the file",
-		                "%s is owned by uid %u with mode %04o (must be root's and "
-		                "writable by root only)",
-		                c->config_path, (unsigned)st.st_uid,
-		                (unsigned)(st.st_mode & 07777));
-	else if (!c->cfg_ok)
-		cli_doctor_line(c, n, "fail", "config",
-		                c->root ? "the lines below name each problem and its fix"
-		                        : "ask the administrator (root's `tokenseal doctor` names "
-		                          "each problem and its fix)",
-		                "%s does not parse", c->config_path);
-	else
-		cli_doctor_line(c, n, "ok", "config", NULL, "%s is root's, mode %04o",
-		                c->config_path, (unsigned)(st.st_mode & 07777));
-}
-
-static bool file_mentions(int dirfd, const char *name, const char *needle)
-{
-	char buf[8192];
-	ssize_t k;
-	size_t got = 0;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-
-	if (fd < 0)
-		return false;
-	while (got < sizeof(buf) - 1 && (k = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
-		got += (size_t)k;
-	close(fd);
-	buf[got] = '\0';
-	for (char *line = buf; line && *line;) {
-		char *nl = strchr(line, '\n');
-
-		if (nl)
-			*nl = '\0';
-		while (*line == ' ' || *line == '\t')
-			line++;
-		if (*line != '#' && strstr(line, needle))
-			return true;
-		line = nl ? nl + 1 : NULL;
-	}
-	return false;
-}
-
-static void check_pam(const struct cli *c, struct cli_doctor_count *n)
-{
-	char list[512] = "";
-	unsigned count = 0;
-	struct dirent *de;
-	DIR *d = opendir(PAM_DIR);
-
-	if (!d) {
-		cli_doctor_line(c, n, "warn", "pam", "install Linux-PAM", "%s: %s", PAM_DIR,
-		                strerror(errno));
+	if (r < 0 || (res.code != 0 && !res.status_json)) {
+		cli_doctor_line(d, "fail", "broker", "see the message; ask the administrator", "%s",
+		                r < 0 ? ts_strerror(r) : res.message);
+		doc_set_exit(d, cli_exit_for(r < 0 ? r : res.code, TS_STATE_NONE));
+		if (r >= 0)
+			ts_client_result_clear(&res);
 		return;
 	}
-	while ((de = readdir(d)) != NULL) {
-		size_t l = strlen(list);
+	/* with a configuration that cannot be used, root's broker sends one
+	 * failed check per problem, each with what to change */
+	if (res.code != 0)
+		cli_doctor_line(d, "fail", "broker", NULL, "%s", res.message);
+	doc = json_loads(res.status_json ? res.status_json : "", 0, NULL);
+	checks = json_object_get(doc, "checks");
+	json_array_foreach(checks, i, v)
+	{
+		const char *lv = json_string_value(json_object_get(v, "level"));
+		const char *nm = json_string_value(json_object_get(v, "name"));
+		const char *dt = json_string_value(json_object_get(v, "detail"));
+		const char *fx = json_string_value(json_object_get(v, "fix"));
 
-		if (de->d_name[0] == '.' ||
-		    !file_mentions(dirfd(d), de->d_name, "pam_tokenseal.so"))
+		if (lv && nm && !strcmp(lv, "data") && !strcmp(nm, "discovery-document")) {
+			json_t *dd = json_object_get(v, "document");
+
+			if (json_is_object(dd) && !d->discovery)
+				d->discovery = json_incref(dd);
 			continue;
-		count++;
-		if (l + strlen(de->d_name) + 3 < sizeof(list))
-			snprintf(list + l, sizeof(list) - l, "%s%s", l ? ", " : "", de->d_name);
+		}
+		if (!lv || !nm || !dt)
+			continue;
+		cli_doctor_line(d, lv, nm, fx, "%s", dt);
+		if (json_is_true(json_object_get(v, "unreachable")))
+			doc_set_exit(d, CLI_EXIT_UNAVAILABLE);
+		if (!strcmp(nm, "discovery") && !strcmp(lv, "ok"))
+			d->server_answered = true;
 	}
-	closedir(d);
-	if (count)
-		cli_doctor_line(c, n, "ok", "pam", NULL, "pam_tokenseal.so is used by %s", list);
+	json_decref(doc);
+	ts_client_result_clear(&res);
+}
+
+int cli_doctor_main(struct cli *c, int argc, char **argv)
+{
+	static const struct option lo[] = {
+	    {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	static const struct ts_config_report no_report = {quiet, NULL};
+	struct doctor d = {.c = c};
+	struct ts_config_problems probs;
+	char fix[600];
+	int o, x;
+
+	while ((o = getopt_long(argc, argv, "+:h", lo, NULL)) != -1) {
+		switch (o) {
+		case 'j':
+			d.json = true;
+			break;
+		case 'h':
+			printf("usage: tokenseal %s\n\n%s", cli_doctor_usage, cli_doctor_help);
+			return CLI_EXIT_OK;
+		default:
+			cli_err("%s: unknown option \"%s\"", "doctor", argv[optind - 1]);
+			fprintf(stderr, "usage: tokenseal %s\n", cli_doctor_usage);
+			return DOC_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		cli_err("%s: unexpected argument \"%s\"", "doctor", argv[optind]);
+		fprintf(stderr, "usage: tokenseal %s\n", cli_doctor_usage);
+		return DOC_EXIT_USAGE;
+	}
+	/* a file that does not load is what doctor is for: root sees each
+	 * problem with its fix here (the broker it names is not known then);
+	 * others go on with the defaults (the default socket) */
+	ts_config_defaults(&c->cfg);
+	ts_config_problems_init(&probs, &no_report);
+	if (ts_config_load(&c->cfg, c->config_path, NULL, &probs.rep) < 0)
+		ts_config_defaults(&c->cfg);
 	else
-		cli_doctor_line(c, n, "warn", "pam",
-		                "`pam-auth-update --enable tokenseal`, or add it to a service "
-		                "(pam_tokenseal(8))",
-		                "no PAM stack in %s uses pam_tokenseal.so", PAM_DIR);
-}
-
-static void check_socket(const struct cli *c, struct cli_doctor_count *n)
-{
-	const char *p = c->cfg.socket_path;
-	struct stat st;
-
-	if (lstat(p, &st) < 0) {
-		cli_doctor_line(c, n, "warn", "socket", "systemctl start tokenseal-broker.socket",
-		                "%s is absent: the tokenseal service is not running (root still "
-		                "works through exec mode)",
-		                p);
-		return;
+		c->cfg_ok = true;
+	doc_local(&d);
+	if (!c->cfg_ok && c->root) {
+		for (unsigned i = 0; i < ts_config_problems_kept(&probs); i++) {
+			ts_config_problem_fix(probs.text[i], c->config_path, fix, sizeof(fix));
+			cli_doctor_line(&d, "fail", "config", fix, "%s", probs.text[i]);
+		}
+		cli_doctor_line(&d, "skip", "server", NULL,
+		                "not asked: the configuration does not load");
+	} else {
+		broker_checks(&d);
 	}
-	if (!S_ISSOCK(st.st_mode) || st.st_uid != 0)
-		cli_doctor_line(c, n, "fail", "socket",
-		                "remove it and restart tokenseal-broker.socket",
-		                "%s is not a socket owned by root (uid %u, mode %04o): clients "
-		                "refuse it",
-		                p, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
-	else
-		cli_doctor_line(c, n, "ok", "socket", NULL, "%s is root's socket", p);
-}
-
-static bool systemd_is_pid1(void)
-{
-	struct stat st;
-
-	/* sd_booted(3): this folder exists only when systemd is the init */
-	return lstat("/run/systemd/system", &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static void check_unit(const struct cli *c, struct cli_doctor_count *n)
-{
-	char out[64] = "";
-	int p[2], st = 0;
-	ssize_t k;
-	pid_t pid;
-
-	if (!systemd_is_pid1()) {
-		cli_doctor_line(c, n, "warn", "unit",
-		                "start `tokenseal-broker --daemon` by other means, or rely on exec "
-		                "mode (root only)",
-		                "systemd is not running");
-		return;
-	}
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return;
-	pid = fork();
-	if (pid == 0) {
-		dup2(p[1], STDOUT_FILENO);
-		execl("/bin/systemctl", "systemctl", "is-active", "tokenseal-broker.socket",
-		      (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	k = pid > 0 ? read(p[0], out, sizeof(out) - 1) : -1;
-	close(p[0]);
-	if (pid > 0)
-		(void)waitpid(pid, &st, 0);
-	out[k > 0 ? k : 0] = '\0';
-	out[strcspn(out, "\n")] = '\0';
-	if (pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		cli_doctor_line(c, n, "ok", "unit", NULL, "tokenseal-broker.socket is %s", out);
-	else
-		cli_doctor_line(c, n, "warn", "unit",
-		                "systemctl enable --now tokenseal-broker.socket",
-		                "tokenseal-broker.socket is %s", out[0] ? out : "not known");
-}
-
-void cli_doctor_local(const struct cli *c, struct cli_doctor_count *n)
-{
-	check_config(c, n);
-	check_pam(c, n);
-	check_socket(c, n);
-	check_unit(c, n);
-	fflush(stdout);
+	doc_find_services(&d);
+	doc_probes(&d);
+	doc_lint_pam(&d);
+	doc_lint_nsswitch(&d);
+	doc_lint_sshd(&d);
+	doc_print(&d, stdout);
+	x = (int)doc_exit(&d);
+	doc_free(&d);
+	return x;
 }

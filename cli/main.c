@@ -45,7 +45,7 @@ static const char usage_text[] =
     "                                    refresh the tokens now\n"
     "  logout [--no-revoke] [--json] [--user NAME]\n"
     "                                    revoke the grant and forget the tokens\n"
-    "  doctor                            check the configuration, server and keystore\n"
+    "  doctor [--json]                   check the configuration, server and keystore\n"
     "  keystore [--json] init | verify | rotate-key | forget USER\n"
     "                                    manage the keystore (root)\n"
     "  version [--json]                  show the version\n"
@@ -288,79 +288,11 @@ static int run_keystore(struct cli *c, int argc, char **argv)
 	return x;
 }
 
-/* ---- doctor (the broker's half; the local half is doctor.c) ---- */
-
-#include <jansson.h>
-
-static const struct ts_config_report doctor_quiet = {quiet_report, NULL};
+/* ---- doctor (cli/doctor*.c) ---- */
 
 static int run_doctor(struct cli *c, int argc, char **argv)
 {
-	static const struct option lo[] = {{"help", no_argument, NULL, OPT_HELP},
-	                                   {NULL, 0, NULL, 0}};
-	struct ts_client_request rq = {.type = TS_MSG_DOCTOR};
-	struct ts_client_result res;
-	struct cli_doctor_count n = {0};
-	struct ts_config_problems probs;
-	char fix[600];
-	int o, x = 0, r;
-
-	while ((o = getopt_long(argc, argv, "+:", lo, NULL)) != -1)
-		if (parse_common(c, "doctor", o, argv, &x))
-			return x;
-	if ((x = no_extra_args("doctor", argc, argv)))
-		return x;
-	/* a file that does not load is what doctor is for: root sees each
-	 * problem with its fix here (the broker it names is not known then);
-	 * others go on with the defaults (the default socket) */
-	ts_config_defaults(&c->cfg);
-	ts_config_problems_init(&probs, &doctor_quiet);
-	if (ts_config_load(&c->cfg, c->config_path, NULL, &probs.rep) < 0)
-		ts_config_defaults(&c->cfg);
-	else
-		c->cfg_ok = true;
-	cli_doctor_local(c, &n);
-	if (!c->cfg_ok && c->root) {
-		for (unsigned i = 0; i < ts_config_problems_kept(&probs); i++) {
-			ts_config_problem_fix(probs.text[i], c->config_path, fix, sizeof(fix));
-			cli_doctor_line(c, &n, "fail", "config", fix, "%s", probs.text[i]);
-		}
-		return CLI_EXIT_CONFIG;
-	}
-	rq.user = c->user;
-	rq.flags = TS_FLAG_NONINTERACTIVE;
-	r = cli_broker_call(c, &rq, NULL, &res);
-	if (r == TS_E_NO_SERVICE) {
-		cli_doctor_line(c, &n, "fail", "broker", "systemctl start tokenseal-broker.socket",
-		                "%s", CLI_NO_SERVICE_MSG);
-	} else if (r < 0 || (res.code != 0 && !res.status_json)) {
-		cli_doctor_line(c, &n, "fail", "broker", "see the message; ask the administrator",
-		                "%s", r < 0 ? ts_strerror(r) : res.message);
-	} else {
-		/* with a configuration that cannot be used, root's broker sends
-		 * one failed check per problem, each with what to change */
-		if (res.code != 0)
-			cli_doctor_line(c, &n, "fail", "broker", NULL, "%s", res.message);
-		json_t *doc = json_loads(res.status_json ? res.status_json : "", 0, NULL);
-		json_t *checks = json_object_get(doc, "checks"), *v;
-		size_t i;
-
-		json_array_foreach(checks, i, v)
-		{
-			const char *lv = json_string_value(json_object_get(v, "level"));
-			const char *nm = json_string_value(json_object_get(v, "name"));
-			const char *dt = json_string_value(json_object_get(v, "detail"));
-			const char *fx = json_string_value(json_object_get(v, "fix"));
-
-			if (lv && nm && dt)
-				cli_doctor_line(c, &n, lv, nm, fx, "%s", dt);
-		}
-		json_decref(doc);
-	}
-	ts_client_result_clear(&res);
-	if (n.fail_keystore)
-		return CLI_EXIT_KEYSTORE;
-	return n.fail ? CLI_EXIT_CONFIG : CLI_EXIT_OK;
+	return cli_doctor_main(c, argc, argv);
 }
 
 /* ---- help, dispatch ---- */
@@ -406,10 +338,7 @@ static const struct verb verbs[] = {
      "  --no-revoke    do not revoke; only forget the tokens here\n"
      "  --json         the result as {\"user\", \"state\", \"message\"}\n"
      "  --user NAME    another user (root only)\n"},
-    {"doctor", run_doctor, "doctor",
-     "Check the configuration file, the PAM stacks, the service, the server\n"
-     "(discovery, TLS, clock) and the keystore; print each check as ok, warn or fail\n"
-     "with its fix. Exit 0 without a fail, 5 when a keystore check fails, else 4.\n"},
+    {"doctor", run_doctor, cli_doctor_usage, cli_doctor_help},
     {"keystore", run_keystore, "keystore [--json] init | verify | rotate-key | forget USER",
      "Manage the keystore (root only).\n"
      "  --json         the result as {\"operation\", \"user\", \"message\"}\n"
