@@ -175,7 +175,8 @@ int fl_call(const char *config, const char *socket, enum ts_msg_type type, const
             uint32_t flags, const char *password, char *const *env, struct ts_client_result *res,
             int *ret_transport)
 {
-	struct ts_client_opts o = {.broker_path = fl.wrapper, .config_path = config, .env = env};
+	struct ts_client_opts o = {
+	    .broker_path = fl.wrapper, .config_path = config, .env = env ? env : fl.env};
 	struct ts_client_request rq = {.type = type,
 	                               .user = user,
 	                               .service = "test",

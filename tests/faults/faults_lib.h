@@ -32,6 +32,7 @@ struct fl {
 	char broker[512];	 /* tokenseal-broker */
 	char wrapper[700];	 /* exec mode: the broker with --debug, stderr to log */
 	char log[700];
+	char *const *env; /* exec mode: the broker's environment when a call names none */
 };
 
 extern struct fl fl;
