@@ -6,9 +6,10 @@
  * leaves a superseded refresh token stored; the server refuses it at the
  * next refresh, and that refusal is reported as what it is. The marker is
  * the keystore's state/<uid>.pending (ks_pending_*), set before every
- * refresh request, cleared when the server answered with an error status
- * (it refused: nothing rotated) or the refreshed record is stored. A 2xx
- * cut off or unreadable, a reset or a timeout after sending leave it. Best
+ * refresh request, cleared when the request never went out (connection
+ * refused or timed out), the server answered with an error status (it
+ * refused: nothing rotated) or the refreshed record is stored. A 2xx cut
+ * off or unreadable, a reset or a timeout after sending leave it. Best
  * effort: a marker that cannot be written changes only a message.
  */
 #include "engine_internal.h"

@@ -107,7 +107,8 @@ int eng_refresh_single_flight(struct ts_engine *e, const struct ts_request *req,
 	earlier_lost = eng_lost_begin(e, req);
 	TS_TEST_HOOK("refresh-before-request");
 	r = oauth_refresh(e->oauth, cur.refresh_token, cur.id.present ? &cur.id : NULL, &tok, err);
-	eng_lost_end(e, req, r < 0 && err->http_status >= 300); /* the server said no */
+	/* known: never sent, or the server said no */
+	eng_lost_end(e, req, r < 0 && (!err->sent || err->http_status >= 300));
 	if (r == TS_E_NEEDS_LOGIN) {
 		/* we hold the lock and just re-read: the refused token is the
 		 * stored one, so no newer record can be adopted here */

@@ -214,7 +214,8 @@ static void test_matrix(void)
 
 /* The server restarts and forgets every token (oidc-provider's memory
  * adapter; here its revoke-grant for every user): the refresh is refused
- * (needs-login, plainly: nothing was lost), the revalidation sees the token
+ * (needs-login, plainly: nothing was lost, even right after a refresh that
+ * could not connect and so never went out), the revalidation sees the token
  * inactive and the refused refresh, once; sign-in and sign-out work. */
 static void test_restart_forgets(void)
 {
@@ -222,6 +223,10 @@ static void test_restart_forgets(void)
 	long n0;
 
 	cfg = cfg_all;
+	/* a refresh that never went out (refused) is no lost answer */
+	fl_proxy_set("mode=refuse");
+	CHECK_INT(fl_simple(cfg, NULL, TS_MSG_REFRESH, "alice", TS_FLAG_FORCE), TS_E_UNAVAILABLE);
+	fl_proxy_set("mode=pass");
 	CHECK_INT(ts_idp_ctl(&fl.idp, "revoke-grant", "alice"), 0);
 	CHECK_INT(ts_idp_ctl(&fl.idp, "revoke-grant", "bob"), 0);
 	fl_proxy_set("reset=1&mode=pass");
