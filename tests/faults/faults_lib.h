@@ -28,9 +28,9 @@
 struct fl {
 	struct ts_idp idp;
 	struct ts_faults faults; /* started in idp.dir (one CA) */
-	char proxy[256];	 /* https://127.0.0.1:PORT */
-	char broker[512];	 /* tokenseal-broker */
-	char wrapper[700];	 /* exec mode: the broker with --debug, stderr to log */
+	char proxy[256];         /* https://127.0.0.1:PORT */
+	char broker[512];        /* tokenseal-broker */
+	char wrapper[700];       /* exec mode: the broker with --debug, stderr to log */
 	char log[700];
 	char *const *env; /* exec mode: the broker's environment when a call names none */
 };

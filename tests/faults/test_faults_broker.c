@@ -3,8 +3,8 @@
  * Server faults in every phase (issue 18, "Faults"): the real broker (exec
  * mode) against the real test IdP behind the fault injector's proxy
  * (tests/fixtures/faults, README "Proxy"), http_timeout = 2 (1 for the
- * stalls, which wait it out), offline_grace = 0. Phases: sign-in (password grant of bob, who holds a valid record),
- * refresh (alice, forced), revalidation (alice, introspection), revocation
+ * stalls, which wait it out), offline_grace = 0. Phases: sign-in (password grant of bob, who holds
+ * a valid record), refresh (alice, forced), revalidation (alice, introspection), revocation
  * (carol's logout). Faults: the connection stalls (TLS never answered), is
  * reset before TLS, is refused (port closed); the request is reset before
  * it reaches the server; the answer stalls or is reset mid-body after the
@@ -47,9 +47,9 @@ static const char *const phase_key[] = {"/token:password", "/token:refresh_token
 
 struct fault {
 	const char *mode;  /* proxy mode */
-	int timeout;	   /* http_timeout of its config */
-	bool sent;	   /* the server saw (and acted on) the request */
-	bool http;	   /* an HTTP status came back (4 tries for idempotent ones) */
+	int timeout;       /* http_timeout of its config */
+	bool sent;         /* the server saw (and acted on) the request */
+	bool http;         /* an HTTP status came back (4 tries for idempotent ones) */
 	const char *words; /* in the message of a failed sign-in / refresh / check */
 };
 
@@ -121,7 +121,8 @@ static void one(const struct fault *f, enum phase p)
 	el = fl_now_ms() - t0;
 	/* back to pass; the answer holds the counts */
 	j = fl_proxy("mode=pass");
-	req = (long)json_integer_value(json_object_get(json_object_get(j, "requests"), phase_key[p]));
+	req =
+	    (long)json_integer_value(json_object_get(json_object_get(j, "requests"), phase_key[p]));
 	conn = (long)json_integer_value(json_object_get(json_object_get(j, "faulted"), "connect"));
 	refreshed = (long)json_integer_value(
 	    json_object_get(json_object_get(j, "requests"), "/token:refresh_token"));
@@ -146,14 +147,16 @@ static void one(const struct fault *f, enum phase p)
 		          phase_name[p], el);
 		/* RFC 7009 revocation is tried once per token (libcurl itself
 		 * resends once on a reused connection that died unanswered) */
-		CHECK_MSG(req + conn <= 4, "%s/%s: %ld requests", f->mode, phase_name[p], req + conn);
+		CHECK_MSG(req + conn <= 4, "%s/%s: %ld requests", f->mode, phase_name[p],
+		          req + conn);
 	} else {
 		CHECK_MSG(code == TS_E_UNAVAILABLE, "%s/%s: %s, expected unavailable", f->mode,
 		          phase_name[p], ts_strerror(code));
-		CHECK_MSG(strstr(res.message, f->words), "%s/%s: the message names the fault (%s): %s",
-		          f->mode, phase_name[p], f->words, res.message);
-		CHECK_MSG(el < f->timeout * 1000 + MARGIN_MS, "%s/%s: %lld ms", f->mode, phase_name[p],
-		          el);
+		CHECK_MSG(strstr(res.message, f->words),
+		          "%s/%s: the message names the fault (%s): %s", f->mode, phase_name[p],
+		          f->words, res.message);
+		CHECK_MSG(el < f->timeout * 1000 + MARGIN_MS, "%s/%s: %lld ms", f->mode,
+		          phase_name[p], el);
 		CHECK_MSG(after && bl == al && memcmp(before, after, bl) == 0,
 		          "%s/%s: the record changed", f->mode, phase_name[p]);
 		/* no storm: at most 4 tries; one for what may have been acted
@@ -207,8 +210,9 @@ static void test_matrix(void)
 	for (size_t i = 0; i < TS_ARRAY_SIZE(faults); i++)
 		for (int p = SIGNIN; p <= REVOKE; p++)
 			one(&faults[i], (enum phase)p);
-	fprintf(stderr, "   figures: %zu faults x 4 phases, %ld faulted calls, %ld requests and "
-	                "connections at the proxy, %lld ms\n",
+	fprintf(stderr,
+	        "   figures: %zu faults x 4 phases, %ld faulted calls, %ld requests and "
+	        "connections at the proxy, %lld ms\n",
 	        TS_ARRAY_SIZE(faults), total_calls, total_requests, fl_now_ms() - t0);
 }
 
@@ -231,8 +235,9 @@ static void test_restart_forgets(void)
 	CHECK_INT(ts_idp_ctl(&fl.idp, "revoke-grant", "bob"), 0);
 	fl_proxy_set("reset=1&mode=pass");
 	n0 = fl_refreshes();
-	CHECK_INT(fl_call(cfg, NULL, TS_MSG_REFRESH, "alice", TS_FLAG_FORCE, NULL, NULL, &res, NULL),
-	          TS_E_NEEDS_LOGIN);
+	CHECK_INT(
+	    fl_call(cfg, NULL, TS_MSG_REFRESH, "alice", TS_FLAG_FORCE, NULL, NULL, &res, NULL),
+	    TS_E_NEEDS_LOGIN);
 	CHECK_MSG(strstr(res.message, "the server refused the refresh token (invalid_grant)") &&
 	              !strstr(res.message, "lost"),
 	          "restart: %s", res.message);

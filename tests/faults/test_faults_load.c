@@ -9,8 +9,8 @@
  * byte and wait. Exec mode and the daemon (argv[2]). Expected: zero
  * failures, zero refused refresh tokens (invalid_grant: no refresh token is
  * ever used twice), refreshes at the server no more than one per user per
- * (lifetime - refresh window) = 3 s (+ one each; see test_load), and afterwards no leaked fds or threads (this process;
- * the daemon, against its own idle figures) and no leftover processes.
+ * (lifetime - refresh window) = 3 s (+ one each; see test_load), and afterwards no leaked fds or
+ * threads (this process; the daemon, against its own idle figures) and no leftover processes.
  *
  * CI: CONC 40, DUR 12 s. TS_TEST_LONG=1: CONC 200, DUR 60 s (issue 18's
  * figures). The run says which. The 20 users (load01 .. load20, uids
@@ -138,11 +138,10 @@ static void *worker(void *arg)
 
 	while (fl_now_ms() < deadline) {
 		struct ts_client_result res;
-		struct ts_client_opts o = {.broker_path = fl.wrapper, .config_path = cfg,
-		                           .env = broker_env};
-		struct ts_client_request rq = {.type = TS_MSG_REVALIDATE,
-		                               .service = "test",
-		                               .flags = TS_FLAG_NONINTERACTIVE};
+		struct ts_client_opts o = {
+		    .broker_path = fl.wrapper, .config_path = cfg, .env = broker_env};
+		struct ts_client_request rq = {
+		    .type = TS_MSG_REVALIDATE, .service = "test", .flags = TS_FLAG_NONINTERACTIVE};
 		long long t0 = fl_now_ms(), el;
 		int r;
 
@@ -189,9 +188,11 @@ static void flooder(int report, long long until)
 			if (fd[i] < 0) {
 				struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
-				fd[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+				fd[i] =
+				    socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 				memcpy(sa.sun_path, sock, strlen(sock) + 1);
-				if (fd[i] >= 0 && connect(fd[i], (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+				if (fd[i] >= 0 &&
+				    connect(fd[i], (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 					opened++;
 					if (write(fd[i], "\0", 1) != 1)
 						opened += 0; /* the daemon may close first */
@@ -336,8 +337,9 @@ static void test_load(void)
 	        atomic_load(&fails), atomic_load(&refused), atomic_load(&worst_ms), refreshes,
 	        (double)refreshes / USERS / ((double)dur / AT_TTL), limit, "");
 	if (daemon_mode)
-		fprintf(stderr, "   flooder (uid 65534): %ld connections opened, %ld closed by the "
-		                "daemon\n",
+		fprintf(stderr,
+		        "   flooder (uid 65534): %ld connections opened, %ld closed by the "
+		        "daemon\n",
 		        opened, closed);
 	CHECK_INT(atomic_load(&fails), 0);
 	CHECK_INT(atomic_load(&refused), 0);
@@ -354,7 +356,8 @@ static void test_load(void)
 	if (daemon_mode) {
 		dfds1 = fds_of(dmn.pid);
 		dthr1 = threads_of(dmn.pid);
-		fprintf(stderr, "   daemon: %ld fds and %ld threads idle before, %ld and %ld after\n",
+		fprintf(stderr,
+		        "   daemon: %ld fds and %ld threads idle before, %ld and %ld after\n",
 		        dfds0, dthr0, dfds1, dthr1);
 		/* The daemon keeps up to 16 warm curl handles (oauth.c,
 		 * OAUTH_POOL_MAX), each with its wake-up socket pair and a
