@@ -16,10 +16,12 @@
  *                           once: no loop
  *   keystore-before-rename  the same, with the new record's temporary file
  *                           written and never renamed
- *   nss-before-rename       the NSS user cache written to its temporary file
- *                           during a use that changed the groups: the cache
- *                           stays the old one and readable, the record
- *                           loads, the next use works and writes the cache
+ *   nss-before-rename       a use whose access token was revoked refreshes,
+ *                           stores, revalidates and writes the changed groups
+ *                           to the NSS user cache's temporary file: the cache
+ *                           stays the old one and readable, the record is the
+ *                           refreshed one, the next use works without another
+ *                           refresh and writes the cache
  *
  * After each kill: the record loads (sealed, authentic, parses) and every
  * later use is counted at the server (refreshes), so a loop fails the test.
@@ -215,18 +217,19 @@ static void test_nss_before_rename(void)
 
 	snprintf(groups, sizeof(groups), "{\"groups\":[\"crash-b\"]}");
 	CHECK_INT(ts_idp_set_claims(&fl.idp, "alice", groups, NULL), 0);
+	/* the use finds its access token revoked: it refreshes (rotation),
+	 * stores, revalidates the new token and writes the changed groups */
+	CHECK_INT(ts_idp_ctl(&fl.idp, "revoke-access-tokens", "alice"), 0);
 	broker_up("nss-before-rename");
 	call_killed("nss-before-rename", TS_MSG_REVALIDATE, 0);
+	CHECK_INT(fl_refreshes(), n0 + 1);
 	c1 = (uint8_t *)ts_test_read_file(cache, &c1l);
 	CHECK_MSG(same(c0, c0l, c1, c1l), "the NSS cache is the old one, byte for byte");
 	CHECK_INT(ts_nsscache_load(&c, cache, NULL), 0);
 	ts_nsscache_free(c);
-	/* the record: the old one or a new one the use stored first, never
-	 * torn */
+	/* the record: the refreshed one, stored before the cache */
 	r1 = fl_record_bytes(ksdir, alice, &r1l);
-	CHECK(r1);
-	fprintf(stderr, "   nss-before-rename: the record is the %s one\n",
-	        same(r0, r0l, r1, r1l) ? "old" : "new");
+	CHECK_MSG(r1 && !same(r0, r0l, r1, r1l), "the refreshed record was stored first");
 	check_loads("nss-before-rename");
 	snprintf(dir, sizeof(dir), "%s", cache);
 	*strrchr(dir, '/') = '\0';
@@ -239,7 +242,7 @@ static void test_nss_before_rename(void)
 	free(c1);
 	c1 = (uint8_t *)ts_test_read_file(cache, &c1l);
 	CHECK_MSG(c1 && ts_contains((char *)c1, c1l, "crash-b"), "the next use wrote crash-b");
-	CHECK_INT(fl_refreshes(), n0);
+	CHECK_INT(fl_refreshes(), n0 + 1); /* the stored refresh holds: none more */
 	CHECK_INT(ts_idp_set_claims(&fl.idp, "alice", "{}", NULL), 0);
 	free(c0);
 	free(c1);
