@@ -171,6 +171,14 @@ static void one(const struct fault *f, enum phase p)
 		if (strcmp(f->mode, "http-429") == 0 || strcmp(f->mode, "http-503") == 0)
 			CHECK_MSG(req <= 2, "%s/%s: %ld tries despite Retry-After", f->mode,
 			          phase_name[p], req);
+		/* retried with backoff (250 ms, then 500) or after Retry-After */
+		if (f->http && (p == REFRESH || p == REVALIDATE)) {
+			long long least = strcmp(f->mode, "http-500") == 0
+			                      ? (req >= 3 ? 750 : 250)
+			                      : 1000; /* Retry-After: 1 */
+			CHECK_MSG(req >= 2 && el >= least, "%s/%s: %ld tries in %lld ms", f->mode,
+			          phase_name[p], req, el);
+		}
 		/* the sign-in refused nothing, refreshed nothing */
 		if (p != REFRESH)
 			CHECK_INT(refreshed, 0);
