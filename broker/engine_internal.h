@@ -51,6 +51,14 @@ int eng_store(struct ts_engine *e, const struct ts_request *req, struct ks_lock 
               const struct ts_record *rec, uint64_t expected, uint64_t *ret_gen) TS_WUR
     TS_NONNULL(1, 2, 3, 4);
 /* Mark the record needs-login (under the held lock); keeps it in place. */
+/* engine_lost.c: the lost-answer case of a refresh. begin: before the
+ * request, returns whether an earlier refresh's outcome is unknown; end:
+ * known = the server answered (refusal or error) or the record is stored;
+ * reason: the needs-login reason of an invalid_grant. */
+bool eng_lost_begin(struct ts_engine *e, const struct ts_request *req);
+void eng_lost_end(struct ts_engine *e, const struct ts_request *req, bool known);
+const char *eng_lost_reason(bool earlier);
+
 int eng_mark_needs_login(struct ts_engine *e, const struct ts_request *req, struct ks_lock *l,
                          struct ts_record *cur, uint64_t gen, const char *reason) TS_WUR
     TS_NONNULL(1, 2, 3, 4, 6);

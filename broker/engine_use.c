@@ -13,6 +13,7 @@
 #include "ts_error.h"
 #include "ts_log.h"
 #include "ts_mem.h"
+#include "ts_test_hook.h"
 #include "ts_time.h"
 
 /*
@@ -62,6 +63,7 @@ int eng_refresh_single_flight(struct ts_engine *e, const struct ts_request *req,
 	struct ts_record cur = {0};
 	struct oauth_tokens tok = {0};
 	uint64_t gen = 0;
+	bool earlier_lost = false;
 	int r;
 
 	r = ks_lock(e->ks, req->uid, &l);
@@ -102,12 +104,15 @@ int eng_refresh_single_flight(struct ts_engine *e, const struct ts_request *req,
 		goto out;
 	}
 	out->refreshes++;
+	earlier_lost = eng_lost_begin(e, req);
+	TS_TEST_HOOK("refresh-before-request");
 	r = oauth_refresh(e->oauth, cur.refresh_token, cur.id.present ? &cur.id : NULL, &tok, err);
+	/* known: never sent, or the server said no */
+	eng_lost_end(e, req, r < 0 && (!err->sent || err->http_status >= 300));
 	if (r == TS_E_NEEDS_LOGIN) {
 		/* we hold the lock and just re-read: the refused token is the
 		 * stored one, so no newer record can be adopted here */
-		int w = eng_mark_needs_login(e, req, l, &cur, gen,
-		                             "the server refused the refresh token (invalid_grant)");
+		int w = eng_mark_needs_login(e, req, l, &cur, gen, eng_lost_reason(earlier_lost));
 		r = w < 0 ? w : TS_E_NEEDS_LOGIN;
 		snprintf(rec->reason, sizeof(rec->reason), "%s", cur.reason);
 		goto out;
@@ -128,6 +133,7 @@ int eng_refresh_single_flight(struct ts_engine *e, const struct ts_request *req,
 	if (r < 0)
 		goto out; /* unavailable, configuration, protocol: change nothing */
 refreshed:
+	TS_TEST_HOOK("refresh-after-answer");
 	eng_record_fill_tokens(e, &cur, &tok, out);
 	cur.last_refresh_at = cur.obtained_at;
 	cur.held_at = 0;
@@ -135,6 +141,7 @@ refreshed:
 	cur.last_error = 0;
 	cur.last_error_at = 0;
 	r = store_refreshed(e, req, l, &cur, gen, out);
+	eng_lost_end(e, req, r == 0);
 	ts_record_clear(rec);
 	*rec = cur;
 	memset(&cur, 0, sizeof(cur));

@@ -22,6 +22,16 @@
 #include "ts_sha256.h"
 #include "ts_time.h"
 
+/* The test builds' fault hook (ts_test_hook.h) between writing the cache and
+ * its rename; weak, so that the NSS module (which never writes) does not pull
+ * it in; NULL outside test builds. */
+#ifdef TOKENSEAL_TEST_HOOKS
+void ts_test_hook_cb(void *step) __attribute__((weak));
+#define NSS_TEST_HOOK_CB ts_test_hook_cb
+#else
+#define NSS_TEST_HOOK_CB NULL
+#endif
+
 /* SHA-256("tokenseal-nss-sub" NUL issuer NUL sub); both bounded by the
  * callers (settings_check, upsert), so the input fits on the stack. */
 static void subject_hash(uint8_t out[TS_NSSCACHE_HASH_BYTES], const char *issuer, const char *sub)
@@ -501,7 +511,11 @@ int ts_nsscache_lock(const char *path, int timeout_ms, int *ret_fd)
 
 int ts_nsscache_save(struct ts_nsscache *c, const char *path)
 {
-	struct ts_atomic_opts o = {.mode = 0644, .uid = (uid_t)-1, .gid = (gid_t)-1};
+	struct ts_atomic_opts o = {.mode = 0644,
+	                           .uid = (uid_t)-1,
+	                           .gid = (gid_t)-1,
+	                           .before_rename = NSS_TEST_HOOK_CB,
+	                           .ctx = (void *)(uintptr_t) "nss-before-rename"};
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	int r;

@@ -133,6 +133,13 @@ int ks_write(struct ks *ks, struct ks_lock *held, const struct ks_identity *id,
 	     const void *payload, size_t len, uint64_t expected_generation,
 	     uint64_t *ret_generation) TS_WUR TS_NONNULL(1, 2, 3, 4);
 
+/* The lost-answer case (ks_pending.c): a marker that a refresh of uid was
+ * sent and its outcome is not known yet (set before the request, cleared
+ * when an answer came or the new record is stored). No secret in it. */
+int ks_pending_set(struct ks *ks, uid_t uid) TS_NONNULL(1);
+int ks_pending_clear(struct ks *ks, uid_t uid) TS_NONNULL(1);
+bool ks_pending_get(struct ks *ks, uid_t uid) TS_NONNULL(1);
+
 /* Delete the record under a held lock, if still at expected_generation
  * (0 = whatever is there). The generation counter is raised past it first,
  * so an interrupted delete leaves a record refused as TS_E_ROLLBACK. */

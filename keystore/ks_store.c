@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "ks_internal.h"
 #include "ts_error.h"
 #include "ts_mem.h"
+#include "ts_test_hook.h"
 
 /* ---- reading records from disk --------------------------------------- */
 
@@ -229,6 +231,10 @@ int ks_write_record(struct ks *ks, const struct ks_key *k, const struct ks_ident
 	r = ks_record_seal_with(ks, k, id, gen, payload, len, &file, &flen);
 	if (r < 0)
 		return r;
+	if (!ao.before_rename) {
+		ao.before_rename = TS_TEST_HOOK_CB; /* NULL outside test builds */
+		ao.ctx = (void *)(uintptr_t) "keystore-before-rename";
+	}
 	return ts_atomic_write_at(ks->users_fd, name, file, flen, &ao);
 }
 

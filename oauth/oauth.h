@@ -48,6 +48,7 @@ struct oauth_error {
 	char message[OAUTH_MSG_MAX];	       /* full sentence for a log or an admin */
 	long retry_after;		       /* seconds, from 429/503 Retry-After; 0 = none */
 	bool clock_suspect; /* TLS refused a certificate outside its validity here */
+	bool sent;	    /* the last request went out: the server may have acted on it */
 };
 
 /* Identity claims taken from an id_token (decoded, not signature-checked:

@@ -456,6 +456,8 @@ int oauth_http_do(struct oauth_client *c, const struct http_req *q, struct http_
 		long sent = 0;
 		curl_easy_getinfo(c->curl, CURLINFO_REQUEST_SIZE, &sent);
 		resp->sent = sent > 0 || resp->status > 0;
+		if (err)
+			err->sent = resp->sent;
 	}
 	ts_log_debug("oauth: %s %s -> curl %d, HTTP %ld, %zu bytes", q->form ? "POST" : "GET",
 	             shown, (int)cc, resp->status, resp->body.len);
