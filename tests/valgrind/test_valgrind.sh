@@ -14,9 +14,10 @@
 #     uid, passwd enumeration, id).
 # Every process runs under valgrind --error-exitcode=99 --leak-check=full
 # --errors-for-leak-kinds=definite with tests/valgrind/valgrind.supp, and
-# every valgrind log must stay empty (-q: only reports are written). CI runs this short
-# set; TS_TEST_LONG=1 adds the daemon (tokenseal-broker --daemon under
-# valgrind serving the same requests, then SIGTERM) and a device login.
+# every valgrind log must stay empty (-q: only reports are written). CI
+# runs this short set; TS_TEST_LONG=1 adds the daemon (tokenseal-broker
+# --daemon under valgrind serving status, refresh and a PAM use, then
+# SIGTERM), `tokenseal token` and more NSS lookups.
 # Usage: test_valgrind.sh BROKER CLI PAM_MODULE NSS_MODULE PAM_WRAPPER_LIB NSS_WRAPPER_LIB
 #        NSSCACHE_TOOL
 set -u
@@ -25,8 +26,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 supp=$here/valgrind.supp
 long=${TS_TEST_LONG:-0}
-[ "$long" = 1 ] && echo "valgrind: the long set (TS_TEST_LONG=1: + daemon, device login)" ||
-	echo "valgrind: the CI set (TS_TEST_LONG=1 adds the daemon and a device login)"
+if [ "$long" = 1 ]; then
+	echo "valgrind: the long set (TS_TEST_LONG=1: + the daemon, token, more NSS lookups)"
+else
+	echo "valgrind: the CI set (TS_TEST_LONG=1 adds the daemon, token, more NSS lookups)"
+fi
 
 skip() { echo "SKIPPED: $*"; exit 77; }
 [ "$(id -u)" -eq 0 ] || skip "needs root (the broker acts for alice)"
@@ -141,7 +145,7 @@ nss "linux-users:" group
 if [ "$long" = 1 ]; then
 	nss "ext-xavier:*:$ux:" passwd "$ux"
 	nss "ext-yve:*:" passwd
-	nss "admins" initgroups ext-xavier
+	nss "ext-xavier " initgroups ext-xavier
 fi
 # ---- the daemon (long set) ----
 if [ "$long" = 1 ]; then
