@@ -28,3 +28,11 @@ if(TARGET ts_cli)
 		LIBS ts_cli
 		CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus/conv_answer)
 endif()
+if(TARGET ts_broker)
+	# the stored record's JSON codec (broker/record_json.c): decode, and a
+	# decoded record survives encode + decode unchanged
+	ts_add_fuzz(NAME fuzz_record_json
+		SOURCE ${CMAKE_CURRENT_LIST_DIR}/fuzz_record_json.c
+		LIBS ts_broker
+		CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus/record_json)
+endif()
