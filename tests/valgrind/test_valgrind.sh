@@ -33,6 +33,7 @@ else
 fi
 
 skip() { echo "SKIPPED: $*"; exit 77; }
+[ "${TS_SANITIZE:-0}" = 1 ] && skip "an ASan+UBSan build: valgrind runs in the plain build"
 [ "$(id -u)" -eq 0 ] || skip "needs root (the broker acts for alice)"
 command -v valgrind >/dev/null || skip "valgrind not installed (apt-get install valgrind)"
 command -v pamtester >/dev/null || skip "pamtester not installed"

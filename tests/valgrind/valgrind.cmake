@@ -15,9 +15,15 @@ endif()
 if(NOT TS_VG_NSS_WRAPPER_LIB)
 	set(TS_VG_NSS_WRAPPER_LIB /nonexistent/libnss_wrapper.so)
 endif()
+# valgrind cannot run ASan binaries: the sanitizer build says SKIPPED
+set(_ts_vg_env "")
+if(TOKENSEAL_SANITIZE)
+	set(_ts_vg_env TS_SANITIZE=1)
+endif()
 ts_add_script_test(NAME memcheck LABELS valgrind TIMEOUT 600
 	COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/test_valgrind.sh $<TARGET_FILE:tokenseal-broker>
 		$<TARGET_FILE:tokenseal> $<TARGET_FILE:pam_tokenseal> $<TARGET_FILE:nss_tokenseal>
-		${TS_VG_PAM_WRAPPER_LIB} ${TS_VG_NSS_WRAPPER_LIB} $<TARGET_FILE:nsscache_tool>)
+		${TS_VG_PAM_WRAPPER_LIB} ${TS_VG_NSS_WRAPPER_LIB} $<TARGET_FILE:nsscache_tool>
+	ENV ${_ts_vg_env})
 # pamtester under pam_wrapper takes one of pam_wrapper's machine-wide folders
 set_tests_properties(valgrind.memcheck PROPERTIES RESOURCE_LOCK ${TS_PAM_WRAPPER_LOCK})
