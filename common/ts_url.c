@@ -35,7 +35,10 @@ static size_t host_len(const char *a, size_t n, bool *ret_port_ok)
 
 	if (n > 0 && a[0] == '[') {
 		const char *e = memchr(a, ']', n);
-		h = e ? (size_t)(e - a) + 1 : n;
+		/* "[::1" (never closed) and "[]" are no host */
+		if (!e || e == a + 1)
+			return 0;
+		h = (size_t)(e - a) + 1;
 	} else {
 		const char *e = memchr(a, ':', n);
 		h = e ? (size_t)(e - a) : n;
