@@ -26,7 +26,10 @@
  *     SIGTERM/SIGINT: stop accepting, remove the socket created here, let
  *     in-flight requests finish for TS_DAEMON_STOP_GRACE_S, then cut them,
  *     exit 0. --idle-exit N: exit 0 after N s without a connection (socket
- *     activation starts the service again on the next one).
+ *     activation starts the service again on the next one), but never while
+ *     an open session has a background refresh scheduled.
+ *   - Background refresh (daemon_refresh.c): a thread refreshes the records
+ *     of users with an open session ahead of their refresh window.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -62,6 +65,7 @@
 #include "ts_time.h"
 
 #define THREAD_STACK (1024 * 1024)
+#define IDLE_RECHECK_MS 1000 /* --idle-exit held back by background refresh */
 #define ACCEPT_BATCH 64 /* accepts per wake-up: the signal fd is not starved */
 
 enum { TAG_SIGNAL = 1, TAG_WAKE, TAG_LISTEN };
@@ -193,7 +197,7 @@ int ts_daemon_run(const struct ts_daemon_opts *o)
 	bool created = false, foreground, tty_foreground, stop = false, failed = false;
 	bool attr_ok = false;
 	int lfd = -1, sfd = -1, ep = -1, r;
-	int64_t backoff_until = 0;
+	int64_t backoff_until = 0, busy_seen = 0;
 
 	foreground = o->foreground || o->listen_fds > 0 || getenv("NOTIFY_SOCKET");
 	/* a terminal's --foreground (or --debug) logs to standard error; under
@@ -251,6 +255,10 @@ int ts_daemon_run(const struct ts_daemon_opts *o)
 	ts_dconn_init(&serve, &attr, o->max_per_uid, ep, wake[1]);
 
 	nss_settings_up_to_date(o->config_path);
+	r = ts_dbg_start(o->config_path);
+	if (r < 0)
+		ts_log(LOG_WARNING, "background refresh not started: %s; uses refresh on their own",
+		       ts_strerror(r));
 	ts_log(LOG_INFO, "serving on %s (config %s)", path, o->config_path);
 	(void)sd_notifyf(0, "READY=1\nSTATUS=serving on %s", path);
 
@@ -272,8 +280,17 @@ int ts_daemon_run(const struct ts_daemon_opts *o)
 			if (backoff_until && (timeout < 0 || backoff_until - now < timeout))
 				timeout = backoff_until - now;
 		}
-		if (o->idle_exit && n == 0) {
-			int64_t left = ts_dconn_last_activity() + (int64_t)o->idle_exit * 1000 - now;
+		if (o->idle_exit && n == 0 && ts_dbg_busy()) {
+			/* an open session has a background refresh scheduled:
+			 * stay (looked at again every IDLE_RECHECK_MS); the
+			 * idle time counts from when none is left */
+			busy_seen = now;
+			if (timeout < 0 || timeout > IDLE_RECHECK_MS)
+				timeout = IDLE_RECHECK_MS;
+		} else if (o->idle_exit && n == 0) {
+			int64_t last = ts_dconn_last_activity();
+			int64_t left = (busy_seen > last ? busy_seen : last) +
+			               (int64_t)o->idle_exit * 1000 - now;
 
 			if (left <= 0) {
 				ts_log(LOG_INFO, "no connection for %u s: exiting", o->idle_exit);
@@ -302,6 +319,7 @@ int ts_daemon_run(const struct ts_daemon_opts *o)
 				}
 			} else if (tag == TAG_WAKE) {
 				drain(wake[0]);
+				ts_dbg_poke();
 			} else if (tag == TAG_LISTEN) {
 				if (!stop && !backoff_until)
 					accept_some(ep, lfd, &backoff_until);
@@ -320,6 +338,7 @@ int ts_daemon_run(const struct ts_daemon_opts *o)
 		lfd = -1;
 	}
 	ts_dconn_stop_accepting();
+	ts_dbg_stop((int64_t)TS_DAEMON_STOP_GRACE_S * 1000);
 	wait_idle((int64_t)TS_DAEMON_STOP_GRACE_S * 1000);
 	if (ts_dconn_inflight() > 0) {
 		ts_log(LOG_WARNING, "%u request(s) still running after %d s: cutting them",

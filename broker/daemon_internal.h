@@ -60,4 +60,18 @@ unsigned ts_dconn_inflight(void);
 /* When the last connection came or ended (monotonic ms). */
 int64_t ts_dconn_last_activity(void);
 
+/* ---- daemon_refresh.c: background refresh (issue 19) ---- */
+
+/* Start the background refresh thread for the daemon's configuration
+ * (read again every minute; background_refresh = no: nothing is done). 0,
+ * or a negative error (the daemon serves without it). */
+int ts_dbg_start(const char *config_path) TS_WUR TS_NONNULL(1);
+/* A request was served (the main thread): the thread looks for a
+ * keystore it did not find yet. */
+void ts_dbg_poke(void);
+/* An open session has a refresh scheduled: the daemon must not idle-exit. */
+bool ts_dbg_busy(void);
+/* Stop the thread, waiting for a refresh in flight up to grace_ms. */
+void ts_dbg_stop(int64_t grace_ms);
+
 #endif

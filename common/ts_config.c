@@ -100,6 +100,8 @@ const struct key_def ts_config_keys[] = {
 	       "seconds before expiry to refresh (0: 25 % of lifetime)"),
 	K_ENUM(ANY, revoke_on, revoke_on_names, "last-session",
 	       "when the refresh token is revoked: logout, last-session, never"),
+	K_BOOL(TOP, background_refresh, "yes",
+	       "the daemon refreshes the tokens of users with an open session ahead of need"),
 	K_UINT(ANY, min_uid, 0, 4294967294u, false, "1000",
 	       "lowest uid tokenseal serves (0: also root and system accounts)"),
 	K_UINT(ANY, max_uid, 0, 4294967294u, false, "60000",

@@ -103,6 +103,7 @@ struct ts_config {
 	unsigned offline_grace;	   /* seconds since the last positive answer */
 	unsigned refresh_window;   /* seconds; 0 = 25 % of lifetime, 60 s..15 min */
 	enum ts_revoke_on revoke_on;
+	bool background_refresh; /* the daemon refreshes open sessions' records ahead of need */
 	unsigned min_uid; /* uids below it (root, system accounts) are refused */
 	unsigned max_uid; /* uids above it (nobody) are refused */
 	/* the access policy (docs/access-control.md), checked on every use:

@@ -384,6 +384,9 @@ int main(int argc, char **argv)
 	snprintf(extra, sizeof(extra),
 	         "broker_path = %s\nsocket_path = %s\nlogin_methods = device\nhttp_timeout = 5\n"
 	         "offline_grace = 0\n"
+	         /* the refresh on open_session is under test: the
+	          * daemon twin must not refresh in the background */
+	         "background_refresh = no\n"
 	         "\n[service tss-stored]\nauth_with_stored_token = yes\n"
 	         "\n[service tss-nostored]\nauth_with_stored_token = no\n"
 	         "\n[service tss-pw]\nlogin_methods = password\n"
