@@ -103,6 +103,22 @@ int eng_refresh_single_flight(struct ts_engine *e, const struct ts_request *req,
 	}
 	out->refreshes++;
 	r = oauth_refresh(e->oauth, cur.refresh_token, cur.id.present ? &cur.id : NULL, &tok, err);
+	if (r == 0 && !cur.id.present && tok.id.present && cur.sub[0] &&
+	    strcmp(tok.id.sub, cur.sub) != 0) {
+		/* the sign-in had no id_token to compare with (OIDC Core §12.2):
+		 * the subject pinned at sign-in is the identity */
+		char a[64], b[64];
+
+		ts_sanitize_text(a, sizeof(a), cur.sub, strlen(cur.sub));
+		ts_sanitize_text(b, sizeof(b), tok.id.sub, strlen(tok.id.sub));
+		oauth_tokens_clear(&tok);
+		r = TS_E_IDENTITY_CHANGED;
+		err->code = r;
+		snprintf(err->message, sizeof(err->message),
+		         "the refreshed id_token names another identity (subject \"%s\", signed "
+		         "in as \"%s\"); refusing it, sign-in required",
+		         b, a);
+	}
 	if (r == TS_E_NEEDS_LOGIN) {
 		/* we hold the lock and just re-read: the refused token is the
 		 * stored one, so no newer record can be adopted here */
