@@ -56,6 +56,10 @@ extern struct bi_world W;
  * already expanded), {{now+N}}. *ret malloc'd (NUL-terminated), *len. */
 int bi_decode(const char *in, char **ret, size_t *len);
 
+/* "ASAN_OPTIONS=..." and "UBSAN_OPTIONS=..." for a broker: this run's
+ * settings, every report logged into W.asan_dir. */
+void bi_sanitizer_env(char *asan, size_t alen, char *ubsan, size_t ulen);
+
 /* Send the case's request (or raw frame) and read the outcome into c. */
 void bi_talk(struct bi_case *c, const char *config);
 /* The same through ts_client_call in a child with the case's caller

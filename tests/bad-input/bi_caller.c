@@ -125,9 +125,12 @@ void bi_talk_caller(struct bi_case *c, const char *config)
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		char asan[900];
-		char *env[] = {asan, NULL};
-		struct ts_client_opts o = {.broker_path = W.broker, .config_path = config,
+		char asan[1200], ubsan[1200];
+		char *env[] = {asan, ubsan, NULL};
+		struct ts_client_opts o = {.broker_path = W.broker,
+		                           .config_path = bi_yes(c, "caller-no-config", false)
+		                                              ? NULL
+		                                              : config,
 		                           .mode = TS_CLIENT_EXEC_ONLY, .env = env};
 		const char *op = bi_get(c, "op") ? bi_get(c, "op") : "revalidate";
 		struct ts_client_request rq = {
@@ -140,9 +143,11 @@ void bi_talk_caller(struct bi_case *c, const char *config)
 		struct ts_conv cv = {.info = c_info, .error = c_info, .prompt = c_prompt};
 		struct ts_client_result res = {0};
 
-		snprintf(asan, sizeof(asan),
-		         "ASAN_OPTIONS=log_path=%s/asan:detect_leaks=1:verify_asan_link_order=0",
-		         W.asan_dir);
+		bi_sanitizer_env(asan, sizeof(asan), ubsan, sizeof(ubsan));
+		/* a case about the host's environment runs the client as in
+		 * production (opts.env NULL: the broker's environment is empty) */
+		if (bi_get(c, "caller-env"))
+			o.env = NULL;
 		cur = c;
 		if (rq.type == TS_MSG_REFRESH)
 			rq.flags |= TS_FLAG_FORCE;

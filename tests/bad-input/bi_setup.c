@@ -250,6 +250,7 @@ void bi_race_start(const struct bi_case *c, const char *config)
 {
 	const char *ks = strstr(config, "canned") ? W.ks_canned : W.ks_idp;
 	char *rec = race_rec, *lnk = race_link, *keep = race_keep;
+	int go[2];
 
 	if (!bi_yes(c, "race-symlink", false))
 		return;
@@ -257,19 +258,31 @@ void bi_race_start(const struct bi_case *c, const char *config)
 	snprintf(lnk, sizeof(race_link), "%s/users/race.link", ks);
 	snprintf(keep, sizeof(race_keep), "%s/race.keep", W.dir);
 	(void)unlink(keep);
+	CHECK(pipe2(go, O_CLOEXEC) == 0);
 	racer = fork();
 	CHECK(racer >= 0);
-	if (racer > 0)
+	if (racer > 0) {
+		char x;
+
+		/* the request starts once the swapping runs */
+		close(go[1]);
+		CHECK_MSG(read(go[0], &x, 1) == 1, "the record swapper did not start");
+		close(go[0]);
 		return;
+	}
+	close(go[0]);
 	if (link(rec, keep) < 0)
 		_exit(1);
-	for (;;) {
+	for (unsigned long i = 0;; i++) {
 		char bob[900];
 
 		snprintf(bob, sizeof(bob), "%s/users/%u.seal", ks, (unsigned)W.bob);
 		(void)unlink(lnk);
 		if (symlink(bob, lnk) == 0)
 			(void)rename(lnk, rec);
+		if (i == 0 && (write(go[1], "x", 1) != 1 || close(go[1]) < 0))
+			_exit(1);
+		usleep(20); /* the link stays a while: about half the time */
 		if (link(keep, lnk) == 0)
 			(void)rename(lnk, rec);
 	}

@@ -137,6 +137,16 @@ bool bi_crash_traces(char *why, size_t len)
 		snprintf(why, len, "UBSan: runtime error in %s", W.case_log);
 		found = true;
 	}
+	if (!found && (ts_daemon_file_has(W.daemon_log, "Sanitizer") ||
+	               ts_daemon_file_has(W.daemon_log, "runtime error:"))) {
+		static bool told;
+
+		/* reported once, by the case during which it appeared */
+		if (!told)
+			snprintf(why, len, "a sanitizer report in the daemon's log %s", W.daemon_log);
+		found = !told;
+		told = true;
+	}
 	if (!found && access("core", F_OK) == 0) {
 		snprintf(why, len, "a core file in the working folder");
 		found = true;

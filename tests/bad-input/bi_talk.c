@@ -267,6 +267,19 @@ int bi_request_frame(const struct bi_case *c, uint8_t **frame, size_t *len)
 
 /* ---- talking ----------------------------------------------------------- */
 
+/* The sanitizer settings of this run (scripts/test's sanitizer pass sets
+ * them), with every report logged into W.asan_dir, which the runner
+ * watches: the exec broker's stderr is not the only place a report goes. */
+void bi_sanitizer_env(char *asan, size_t alen, char *ubsan, size_t ulen)
+{
+	const char *a = getenv("ASAN_OPTIONS"), *u = getenv("UBSAN_OPTIONS");
+
+	snprintf(asan, alen, "ASAN_OPTIONS=%s:verify_asan_link_order=0:log_path=%s/asan",
+	         a ? a : "detect_leaks=1", W.asan_dir);
+	snprintf(ubsan, ulen, "UBSAN_OPTIONS=%s:log_path=%s/ubsan", u ? u : "print_stacktrace=1",
+	         W.asan_dir);
+}
+
 static pid_t spawn_exec(const char *config, int *to, int *from)
 {
 	int in[2], out[2];
@@ -276,15 +289,11 @@ static pid_t spawn_exec(const char *config, int *to, int *from)
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		char asan[900], ubsan[900];
+		char asan[1200], ubsan[1200];
 		char *env[] = {asan, ubsan, NULL};
 		int log = open(W.case_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 
-		snprintf(asan, sizeof(asan),
-		         "ASAN_OPTIONS=log_path=%s/asan:detect_leaks=1:verify_asan_link_order=0",
-		         W.asan_dir);
-		snprintf(ubsan, sizeof(ubsan), "UBSAN_OPTIONS=log_path=%s/ubsan:print_stacktrace=1",
-		         W.asan_dir);
+		bi_sanitizer_env(asan, sizeof(asan), ubsan, sizeof(ubsan));
 		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || log < 0 || dup2(log, 2) < 0)
 			_exit(127);
 		execle(W.broker, "tokenseal-broker", "--config", config, "--debug", (char *)NULL, env);
