@@ -188,6 +188,13 @@ static void run_case(struct bi_case *c)
 		snprintf(config, sizeof(config), "%s",
 		         strcmp(bi_get(c, "config"), "canned") == 0 ? W.cfg_canned : W.cfg_idp);
 	on_canned = strcmp(config, W.cfg_canned) == 0;
+#if defined(__SANITIZE_ADDRESS__)
+	if (bi_get(c, "skip-under-asan")) {
+		snprintf(c->why, sizeof(c->why), "%s", bi_get(c, "skip-under-asan"));
+		c->skipped = true;
+		goto out;
+	}
+#endif
 	if (bi_get(c, "make-dir"))
 		CHECK_INT(bi_sh("mkdir -p -m 0777 '%s/%s'", W.dir, bi_get(c, "make-dir")), 0);
 	if (bi_setup(c, config, sizeof(config)) < 0)
@@ -455,7 +462,7 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--table") == 0 && i + 1 < argc)
 			table = argv[++i];
 		else
-			list[nl++] = argv[i];
+			list[nl++] = strdup(argv[i]);
 	}
 	if (nl == 0) {
 		d = opendir(argv[2]);
@@ -499,5 +506,7 @@ int main(int argc, char **argv)
 	CHECK_MSG(failed == 0, "%zu of %zu cases failed", failed, n);
 	for (size_t k = 0; k < n; k++)
 		free_case(&cases[k]);
+	for (size_t k = 0; k < nl; k++)
+		free(list[k]);
 	return ts_test_done();
 }
