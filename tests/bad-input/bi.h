@@ -27,6 +27,8 @@ struct bi_case {
 	bool got_result;     /* a RESULT frame arrived */
 	int code;	     /* its code */
 	char message[2048];  /* its message */
+	char conv[8192];     /* INFO, ERROR and PROMPT texts, one a line */
+	size_t conv_len;
 	char why[4096];	     /* "" or why the case failed (or was skipped) */
 	bool skipped;
 	double seconds;

@@ -246,6 +246,19 @@ static void run_case(struct bi_case *c)
 			snprintf(c->why, sizeof(c->why), "alice's record is not mode %s: %.500s",
 			         bi_get(c, "check-mode"), after);
 	}
+	if (!c->why[0] && bi_get(c, "conv-lacks")) {
+		char *needle;
+		size_t nl;
+
+		bi_decode(bi_get(c, "conv-lacks"), &needle, &nl);
+		if (nl && memmem(c->conv, c->conv_len, needle, nl))
+			snprintf(c->why, sizeof(c->why),
+			         "the conversation showed the server's raw bytes \"%s\"",
+			         bi_get(c, "conv-lacks"));
+		else if (!c->conv_len && c->got_result && c->code == 0)
+			snprintf(c->why, sizeof(c->why), "conv-lacks: the conversation showed nothing");
+		free(needle);
+	}
 	if (!c->why[0] && bi_get(c, "nss-lacks"))
 		bi_check_nss_lacks(c);
 	if (!c->why[0] && bi_get(c, "check-empty"))

@@ -487,6 +487,19 @@ void bi_talk(struct bi_case *c, const char *config)
 				snprintf(c->why, sizeof(c->why), "no frame within %d ms", timeout);
 			break;
 		}
+		if (m.type == TS_MSG_INFO || m.type == TS_MSG_ERROR || m.type == TS_MSG_PROMPT) {
+			const struct ts_field_val *t = ts_msg_find(&m, TS_F_TEXT);
+			size_t room = sizeof(c->conv) - 1 - c->conv_len;
+
+			/* what the user's terminal would show, kept byte for byte */
+			if (t && room) {
+				size_t n = t->len < room - 1 ? t->len : room - 1;
+
+				memcpy(c->conv + c->conv_len, t->data, n);
+				c->conv_len += n;
+				c->conv[c->conv_len++] = '\n';
+			}
+		}
 		if (m.type == TS_MSG_PROMPT) {
 			char text[600] = "";
 
