@@ -420,29 +420,41 @@ static void world(const char *broker)
 	}
 }
 
+/* A table cell: "|" escaped, at most len - 1 bytes. */
+static const char *cell(char *out, size_t len, const char *in)
+{
+	size_t k = 0;
+
+	for (const char *p = in ? in : ""; *p && k + 3 < len; p++) {
+		if (*p == '|')
+			out[k++] = '\\';
+		out[k++] = *p;
+	}
+	out[k] = '\0';
+	return out;
+}
+
 static void print_table(FILE *f, struct bi_case *cs, size_t n)
 {
-	fprintf(f, "| case | kind | input | expected class | message (regex) | record | result |\n"
-	           "|---|---|---|---|---|---|---|\n");
+	fprintf(f, "| case | kind | input | expected class | message (regex) | record | labels | "
+	           "result |\n"
+	           "|---|---|---|---|---|---|---|---|\n");
 	for (size_t i = 0; i < n; i++) {
 		struct bi_case *c = &cs[i];
-		const char *want = bi_get(c, "expect-message") ? bi_get(c, "expect-message") : "";
-		char msg[300];
-		size_t k = 0;
+		const char *ch = bi_get(c, "changes-record");
+		char in[600], cls[300], msg[600];
 
-		for (const char *p = want; *p && k + 3 < sizeof(msg); p++) {
-			if (*p == '|')
-				msg[k++] = '\\';
-			msg[k++] = *p;
-		}
-		msg[k] = '\0';
-		fprintf(f, "| `%s` | %s | %s | %s | `%s` | %s | %s |\n", c->name, bi_get(c, "kind"),
-		        bi_get(c, "input"), bi_get(c, "expect-class"), msg,
-		        strcmp(bi_get(c, "changes-record"), "yes") == 0  ? "changed"
-		        : strcmp(bi_get(c, "changes-record"), "no") == 0 ? "unchanged"
-		                                                         : "may change",
+		fprintf(f, "| `%s` | %s | %s | %s | `%s` | %s | %s | %s |\n", c->name,
+		        bi_get(c, "kind"), cell(in, sizeof(in), bi_get(c, "input")),
+		        cell(cls, sizeof(cls), bi_get(c, "expect-class")),
+		        cell(msg, sizeof(msg), bi_get(c, "expect-message")),
+		        strcmp(ch, "yes") == 0  ? "changed"
+		        : strcmp(ch, "no") == 0 ? "unchanged"
+		                                : "may change",
+		        bi_yes(c, "attack", false) ? "badinput, attack" : "badinput",
 		        c->skipped ? "skipped" : c->why[0] ? "**FAILED**" : "pass");
 	}
+	fprintf(f, "\n%zu cases.\n", n);
 }
 
 static int by_name(const void *a, const void *b)
