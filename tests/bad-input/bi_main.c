@@ -93,6 +93,28 @@ int bi_sh(const char *fmt, ...)
 static const char *const required[] = {"kind", "input", "expect-class", "expect-message",
                                        "changes-record"};
 
+/* Every key a case may use (README.md): a typo is an error, never a
+ * silently ignored input. */
+static const char *const known[] = {
+    "kind", "input", "expect-class", "expect-message", "changes-record", "attack", "op", "user",
+    "method", "answer", "config", "config-extra", "config-file", "ks", "nss-full",
+    "race-symlink", "keep", "check-mode", "check-empty", "make-dir", "conv-lacks",
+    "nss-lacks", "idp-claims", "idp-many-groups", "idp-claims-where", "target", "peer",
+    "frame", "half-close", "silent-peers", "silent-bytes", "timeout-ms", "skip-under-asan",
+    "caller-env", "caller-env2", "caller-env3", "caller-env4", "caller-umask",
+    "caller-rlimit", "caller-ignore", "caller-close-stdio", "caller-no-config",
+    "canned-route", "canned-grant", "canned-status", "canned-type", "canned-location",
+    "canned-body", "canned2-route", "canned2-grant", "canned2-status", "canned2-type",
+    "canned2-location", "canned2-body"};
+
+static bool known_key(const char *k)
+{
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(known[i], k) == 0)
+			return true;
+	return false;
+}
+
 static int parse_case(struct bi_case *c, const char *dir, const char *name)
 {
 	char path[900], line[8192];
@@ -119,6 +141,11 @@ static int parse_case(struct bi_case *c, const char *dir, const char *name)
 			return -EINVAL;
 		}
 		*colon = '\0';
+		if (!known_key(line)) {
+			fclose(f);
+			fprintf(stderr, "%s: unknown key \"%s\" (README.md lists them)\n", path, line);
+			return -EINVAL;
+		}
 		v = colon + 1;
 		while (*v == ' ' || *v == '\t')
 			v++;

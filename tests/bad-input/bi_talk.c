@@ -238,11 +238,15 @@ int bi_request_frame(const struct bi_case *c, uint8_t **frame, size_t *len)
 	uint32_t flags = 0;
 	char *u;
 	size_t ul;
+	bool found = false;
 	int r;
 
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-		if (strcmp(ops[i].name, op) == 0)
+		if (strcmp(ops[i].name, op) == 0) {
 			type = ops[i].type;
+			found = true;
+		}
+	CHECK_MSG(found, "%s: unknown op \"%s\"", c->name, op);
 	if (type == TS_MSG_REFRESH)
 		flags |= TS_FLAG_FORCE;
 	if (type != TS_MSG_LOGIN && !bi_get(c, "answer"))
