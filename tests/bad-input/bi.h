@@ -24,12 +24,12 @@ struct bi_case {
 	size_t n;
 	char *keys[BI_KEYS_MAX], *vals[BI_KEYS_MAX];
 	/* the outcome */
-	bool got_result;     /* a RESULT frame arrived */
-	int code;	     /* its code */
-	char message[2048];  /* its message */
-	char conv[8192];     /* INFO, ERROR and PROMPT texts, one a line */
+	bool got_result;    /* a RESULT frame arrived */
+	int code;           /* its code */
+	char message[2048]; /* its message */
+	char conv[8192];    /* INFO, ERROR and PROMPT texts, one a line */
 	size_t conv_len;
-	char why[4096];	     /* "" or why the case failed (or was skipped) */
+	char why[4096]; /* "" or why the case failed (or was skipped) */
 	bool skipped;
 	double seconds;
 };

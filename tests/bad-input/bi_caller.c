@@ -49,9 +49,9 @@ static int c_prompt(void *ctx, const char *text, bool echo, char **ret)
 static const struct {
 	const char *name;
 	int res;
-} limits[] = {{"nofile", RLIMIT_NOFILE}, {"fsize", RLIMIT_FSIZE}, {"core", RLIMIT_CORE},
-              {"stack", RLIMIT_STACK},	 {"nproc", RLIMIT_NPROC}, {"cpu", RLIMIT_CPU},
-              {"data", RLIMIT_DATA},	 {"memlock", RLIMIT_MEMLOCK}};
+} limits[] = {{"nofile", RLIMIT_NOFILE}, {"fsize", RLIMIT_FSIZE},    {"core", RLIMIT_CORE},
+              {"stack", RLIMIT_STACK},   {"nproc", RLIMIT_NPROC},    {"cpu", RLIMIT_CPU},
+              {"data", RLIMIT_DATA},     {"memlock", RLIMIT_MEMLOCK}};
 
 static void spoil_process(const struct bi_case *c, int keep)
 {
@@ -96,7 +96,8 @@ static void spoil_process(const struct bi_case *c, int keep)
 		for (int s = 1; s < 32; s++) {
 			char name[16];
 
-			snprintf(name, sizeof(name), "SIG%s", sigabbrev_np(s) ? sigabbrev_np(s) : "?");
+			snprintf(name, sizeof(name), "SIG%s",
+			         sigabbrev_np(s) ? sigabbrev_np(s) : "?");
 			if (strstr(v, name) && s != SIGKILL && s != SIGSTOP) {
 				signal(s, SIG_IGN);
 				sigaddset(&set, s);
@@ -123,7 +124,8 @@ void bi_talk_caller(struct bi_case *c, const char *config)
 
 	if (bi_get(c, "op") && strcmp(bi_get(c, "op"), "refresh") != 0 &&
 	    strcmp(bi_get(c, "op"), "login") != 0 && strcmp(bi_get(c, "op"), "revalidate") != 0) {
-		snprintf(c->why, sizeof(c->why), "caller-* cases know op login, refresh, revalidate");
+		snprintf(c->why, sizeof(c->why),
+		         "caller-* cases know op login, refresh, revalidate");
 		return;
 	}
 	CHECK(pipe2(p, O_CLOEXEC) == 0);
@@ -133,13 +135,13 @@ void bi_talk_caller(struct bi_case *c, const char *config)
 		char asan[1200], ubsan[1200];
 		char *env[] = {asan, ubsan, NULL};
 		struct ts_client_opts o = {.broker_path = W.broker,
-		                           .config_path = bi_yes(c, "caller-no-config", false)
-		                                              ? NULL
-		                                              : config,
-		                           .mode = TS_CLIENT_EXEC_ONLY, .env = env};
+		                           .config_path =
+		                               bi_yes(c, "caller-no-config", false) ? NULL : config,
+		                           .mode = TS_CLIENT_EXEC_ONLY,
+		                           .env = env};
 		const char *op = bi_get(c, "op") ? bi_get(c, "op") : "revalidate";
 		struct ts_client_request rq = {
-		    .type = strcmp(op, "refresh") == 0	 ? TS_MSG_REFRESH
+		    .type = strcmp(op, "refresh") == 0 ? TS_MSG_REFRESH
 		            : strcmp(op, "login") == 0 ? TS_MSG_LOGIN
 		                                       : TS_MSG_REVALIDATE,
 		    .user = bi_get(c, "user") ? bi_get(c, "user") : "alice",

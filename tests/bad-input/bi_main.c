@@ -32,21 +32,57 @@ static const struct {
 	int code;
 	const char *name;
 } names[] = {
-#define N(x) {x, #x}
+#define N(x)                                                                                       \
+	{                                                                                          \
+		x, #x                                                                              \
+	}
     {0, "OK"},
-    N(TS_E_CORRUPT), N(TS_E_ROLLBACK), N(TS_E_CONFLICT), N(TS_E_BAD_OWNER), N(TS_E_BAD_MODE),
-    N(TS_E_NOT_REGULAR), N(TS_E_TOO_BIG), N(TS_E_LOCK_TIMEOUT), N(TS_E_NO_KEY),
-    N(TS_E_KEY_ID), N(TS_E_QUARANTINED), N(TS_E_MISMATCH), N(TS_E_CONFIG), N(TS_E_IPC),
-    N(TS_E_REJECTED_TOKEN), N(TS_E_NEEDS_LOGIN), N(TS_E_SERVER_CONFIG), N(TS_E_UNAVAILABLE),
-    N(TS_E_BAD_ANSWER), N(TS_E_IDENTITY_CHANGED), N(TS_E_DENIED), N(TS_E_EXPIRED),
-    N(TS_E_IDENTITY_MISMATCH), N(TS_E_INTERACTION), N(TS_E_NO_RECORD), N(TS_E_PERM),
-    N(TS_E_SUBJECT_PINNED), N(TS_E_FOREIGN_TOKEN), N(TS_E_SIGNED_OUT), N(TS_E_NOT_SAVED),
-    N(TS_E_NOT_SERVED), N(TS_E_NO_SERVICE), N(TS_E_NOT_CONFIGURED), N(TS_E_POLICY),
+    N(TS_E_CORRUPT),
+    N(TS_E_ROLLBACK),
+    N(TS_E_CONFLICT),
+    N(TS_E_BAD_OWNER),
+    N(TS_E_BAD_MODE),
+    N(TS_E_NOT_REGULAR),
+    N(TS_E_TOO_BIG),
+    N(TS_E_LOCK_TIMEOUT),
+    N(TS_E_NO_KEY),
+    N(TS_E_KEY_ID),
+    N(TS_E_QUARANTINED),
+    N(TS_E_MISMATCH),
+    N(TS_E_CONFIG),
+    N(TS_E_IPC),
+    N(TS_E_REJECTED_TOKEN),
+    N(TS_E_NEEDS_LOGIN),
+    N(TS_E_SERVER_CONFIG),
+    N(TS_E_UNAVAILABLE),
+    N(TS_E_BAD_ANSWER),
+    N(TS_E_IDENTITY_CHANGED),
+    N(TS_E_DENIED),
+    N(TS_E_EXPIRED),
+    N(TS_E_IDENTITY_MISMATCH),
+    N(TS_E_INTERACTION),
+    N(TS_E_NO_RECORD),
+    N(TS_E_PERM),
+    N(TS_E_SUBJECT_PINNED),
+    N(TS_E_FOREIGN_TOKEN),
+    N(TS_E_SIGNED_OUT),
+    N(TS_E_NOT_SAVED),
+    N(TS_E_NOT_SERVED),
+    N(TS_E_NO_SERVICE),
+    N(TS_E_NOT_CONFIGURED),
+    N(TS_E_POLICY),
     N(TS_E_BUSY),
 #undef N
-    {-ENOENT, "-ENOENT"}, {-EINVAL, "-EINVAL"}, {-EPERM, "-EPERM"}, {-EACCES, "-EACCES"},
-    {-ENOSPC, "-ENOSPC"}, {-ETIMEDOUT, "-ETIMEDOUT"}, {-EPROTO, "-EPROTO"},
-    {-ENAMETOOLONG, "-ENAMETOOLONG"}, {-E2BIG, "-E2BIG"}, {-EMSGSIZE, "-EMSGSIZE"},
+    {-ENOENT, "-ENOENT"},
+    {-EINVAL, "-EINVAL"},
+    {-EPERM, "-EPERM"},
+    {-EACCES, "-EACCES"},
+    {-ENOSPC, "-ENOSPC"},
+    {-ETIMEDOUT, "-ETIMEDOUT"},
+    {-EPROTO, "-EPROTO"},
+    {-ENAMETOOLONG, "-ENAMETOOLONG"},
+    {-E2BIG, "-E2BIG"},
+    {-EMSGSIZE, "-EMSGSIZE"},
 };
 
 const char *bi_code_name(int code)
@@ -95,17 +131,60 @@ static const char *const required[] = {"kind", "input", "expect-class", "expect-
 
 /* Every key a case may use (README.md): a typo is an error, never a
  * silently ignored input. */
-static const char *const known[] = {
-    "kind", "input", "expect-class", "expect-message", "changes-record", "attack", "op", "user",
-    "method", "answer", "config", "config-extra", "config-file", "ks", "nss-full",
-    "race-symlink", "keep", "check-mode", "check-empty", "make-dir", "conv-lacks",
-    "nss-lacks", "idp-claims", "idp-many-groups", "idp-claims-where", "target", "peer",
-    "frame", "half-close", "silent-peers", "silent-bytes", "timeout-ms", "skip-under-asan",
-    "caller-env", "caller-env2", "caller-env3", "caller-env4", "caller-umask",
-    "caller-rlimit", "caller-ignore", "caller-close-stdio", "caller-no-config",
-    "canned-route", "canned-grant", "canned-status", "canned-type", "canned-location",
-    "canned-body", "canned2-route", "canned2-grant", "canned2-status", "canned2-type",
-    "canned2-location", "canned2-body"};
+static const char *const known[] = {"kind",
+                                    "input",
+                                    "expect-class",
+                                    "expect-message",
+                                    "changes-record",
+                                    "attack",
+                                    "op",
+                                    "user",
+                                    "method",
+                                    "answer",
+                                    "config",
+                                    "config-extra",
+                                    "config-file",
+                                    "ks",
+                                    "nss-full",
+                                    "race-symlink",
+                                    "keep",
+                                    "check-mode",
+                                    "check-empty",
+                                    "make-dir",
+                                    "conv-lacks",
+                                    "nss-lacks",
+                                    "idp-claims",
+                                    "idp-many-groups",
+                                    "idp-claims-where",
+                                    "target",
+                                    "peer",
+                                    "frame",
+                                    "half-close",
+                                    "silent-peers",
+                                    "silent-bytes",
+                                    "timeout-ms",
+                                    "skip-under-asan",
+                                    "caller-env",
+                                    "caller-env2",
+                                    "caller-env3",
+                                    "caller-env4",
+                                    "caller-umask",
+                                    "caller-rlimit",
+                                    "caller-ignore",
+                                    "caller-close-stdio",
+                                    "caller-no-config",
+                                    "canned-route",
+                                    "canned-grant",
+                                    "canned-status",
+                                    "canned-type",
+                                    "canned-location",
+                                    "canned-body",
+                                    "canned2-route",
+                                    "canned2-grant",
+                                    "canned2-status",
+                                    "canned2-type",
+                                    "canned2-location",
+                                    "canned2-body"};
 
 static bool known_key(const char *k)
 {
@@ -143,7 +222,8 @@ static int parse_case(struct bi_case *c, const char *dir, const char *name)
 		*colon = '\0';
 		if (!known_key(line)) {
 			fclose(f);
-			fprintf(stderr, "%s: unknown key \"%s\" (README.md lists them)\n", path, line);
+			fprintf(stderr, "%s: unknown key \"%s\" (README.md lists them)\n", path,
+			        line);
 			return -EINVAL;
 		}
 		v = colon + 1;
@@ -206,11 +286,11 @@ static void run_case(struct bi_case *c)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	bi_restore_state();
 	(void)bi_sh("rm -f '%s'/* '%s'", W.asan_dir, W.case_log);
-	snprintf(config, sizeof(config), "%s", strcmp(bi_get(c, "kind"), "server") == 0 &&
-	                                               !bi_get(c, "idp-claims") &&
-	                                               !bi_get(c, "idp-many-groups")
-	                                           ? W.cfg_canned
-	                                           : W.cfg_idp);
+	snprintf(config, sizeof(config), "%s",
+	         strcmp(bi_get(c, "kind"), "server") == 0 && !bi_get(c, "idp-claims") &&
+	                 !bi_get(c, "idp-many-groups")
+	             ? W.cfg_canned
+	             : W.cfg_idp);
 	if (bi_get(c, "config"))
 		snprintf(config, sizeof(config), "%s",
 		         strcmp(bi_get(c, "config"), "canned") == 0 ? W.cfg_canned : W.cfg_idp);
@@ -249,8 +329,9 @@ static void run_case(struct bi_case *c)
 		r = regcomp(&re, want_msg, REG_EXTENDED | REG_NOSUB);
 		CHECK_MSG(r == 0, "%s: expect-message is no regex: %s", c->name, want_msg);
 		if (r == 0 && regexec(&re, c->message, 0, NULL, 0) != 0)
-			snprintf(c->why, sizeof(c->why), "message \"%.400s\" does not match /%.100s/",
-			         c->message, want_msg);
+			snprintf(c->why, sizeof(c->why),
+			         "message \"%.400s\" does not match /%.100s/", c->message,
+			         want_msg);
 		if (r == 0)
 			regfree(&re);
 	}
@@ -283,7 +364,8 @@ static void run_case(struct bi_case *c)
 			         "the conversation showed the server's raw bytes \"%s\"",
 			         bi_get(c, "conv-lacks"));
 		else if (!c->conv_len && c->got_result && c->code == 0)
-			snprintf(c->why, sizeof(c->why), "conv-lacks: the conversation showed nothing");
+			snprintf(c->why, sizeof(c->why),
+			         "conv-lacks: the conversation showed nothing");
 		free(needle);
 	}
 	if (!c->why[0] && bi_get(c, "nss-lacks"))
@@ -298,8 +380,8 @@ out:
 	bi_teardown(c);
 	/* a case that may have spent alice's refresh token at the IdP: a new
 	 * pristine state for the next one */
-	if (!on_canned && (strcmp(op, "refresh") == 0 || !before || !after ||
-	                   strcmp(before, after) != 0)) {
+	if (!on_canned &&
+	    (strcmp(op, "refresh") == 0 || !before || !after || strcmp(before, after) != 0)) {
 		bi_restore_state();
 		make_pristine();
 	}
@@ -307,7 +389,10 @@ out:
 	free(after);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	c->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	fprintf(stderr, "%s %-40s %s %.1fs %s\n", c->skipped ? "SKIP" : c->why[0] ? "FAIL" : "ok  ",
+	fprintf(stderr, "%s %-40s %s %.1fs %s\n",
+	        c->skipped  ? "SKIP"
+	        : c->why[0] ? "FAIL"
+	                    : "ok  ",
 	        c->name, c->got_result ? bi_code_name(c->code) : "(no result)", c->seconds, c->why);
 	if (c->got_result)
 		fprintf(stderr, "     message: %.300s\n", c->message);
@@ -340,11 +425,12 @@ static void idp_config(const char *path, const char *ks, const char *more)
 {
 	char extra[2048];
 
-	snprintf(extra, sizeof(extra),
-	         "keystore_dir = %s\nkey_file = %s.key\nlogin_methods = password, device, token\n"
-	         "http_timeout = 3\nnss_cache = %s/users.cache\nnss_uid_min = 3000000\n"
-	         "nss_uid_max = 3099999\nnss_resolve_unknown = ext-[a-z]+\ngroups_claim = groups\n%s",
-	         ks, ks, W.nss_dir, more);
+	snprintf(
+	    extra, sizeof(extra),
+	    "keystore_dir = %s\nkey_file = %s.key\nlogin_methods = password, device, token\n"
+	    "http_timeout = 3\nnss_cache = %s/users.cache\nnss_uid_min = 3000000\n"
+	    "nss_uid_max = 3099999\nnss_resolve_unknown = ext-[a-z]+\ngroups_claim = groups\n%s",
+	    ks, ks, W.nss_dir, more);
 	CHECK_INT(ts_idp_write_config(&W.idp, path, "conf", extra), 0);
 }
 
@@ -479,7 +565,9 @@ static void print_table(FILE *f, struct bi_case *cs, size_t n)
 		        : strcmp(ch, "no") == 0 ? "unchanged"
 		                                : "may change",
 		        bi_yes(c, "attack", false) ? "badinput, attack" : "badinput",
-		        c->skipped ? "skipped" : c->why[0] ? "**FAILED**" : "pass");
+		        c->skipped  ? "skipped"
+		        : c->why[0] ? "**FAILED**"
+		                    : "pass");
 	}
 	fprintf(f, "\n%zu cases.\n", n);
 }
@@ -552,8 +640,9 @@ int main(int argc, char **argv)
 	}
 	for (size_t k = 0; k < n; k++)
 		if (cases[k].why[0])
-			fprintf(stderr, "%s %s: %s\n", cases[k].skipped ? "SKIPPED:" : "FAILED:",
-			        cases[k].name, cases[k].why);
+			fprintf(stderr, "%s %s: %s\n",
+			        cases[k].skipped ? "SKIPPED:" : "FAILED:", cases[k].name,
+			        cases[k].why);
 	fprintf(stderr, "badinput: %zu cases, %zu failed, %zu skipped\n", n, failed, skipped);
 	CHECK_MSG(failed == 0, "%zu of %zu cases failed", failed, n);
 	for (size_t k = 0; k < n; k++)

@@ -133,8 +133,9 @@ static int spoil_config(struct bi_case *c, char *config, size_t clen)
 		return bi_sh("mv '%s' '%s.real' && ln -s '%s.real' '%s'", case_conf, case_conf,
 		             case_conf, case_conf);
 	if (strcmp(how, "parent-writable") == 0)
-		return bi_sh("mkdir -p '%s/open' && chmod 0777 '%s/open' && mv '%s' '%s/open/c.conf'",
-		             W.dir, W.dir, case_conf, W.dir) ||
+		return bi_sh(
+		           "mkdir -p '%s/open' && chmod 0777 '%s/open' && mv '%s' '%s/open/c.conf'",
+		           W.dir, W.dir, case_conf, W.dir) ||
 		       (snprintf(config, clen, "%s/open/c.conf", W.dir), 0);
 	if (strncmp(how, "symlink-to ", 11) == 0)
 		return unlink(case_conf) || symlink(how + 11, case_conf);
@@ -196,8 +197,8 @@ static int spoil_keystore(struct bi_case *c, const char *config)
 	if (strcmp(how, "dir-symlink") == 0)
 		return bi_sh("mv '%s' '%s.real' && ln -s '%s.real' '%s'", ks, ks, ks, ks);
 	if (strcmp(how, "users-symlink") == 0)
-		return bi_sh("mv '%s/users' '%s/users.real' && ln -s '%s/users.real' '%s/users'", ks,
-		             ks, ks, ks);
+		return bi_sh("mv '%s/users' '%s/users.real' && ln -s '%s/users.real' '%s/users'",
+		             ks, ks, ks, ks);
 	if (strcmp(how, "record-symlink") == 0)
 		return bi_sh("mv '%s' '%s/moved.seal' && ln -s '%s/moved.seal' '%s'", rec, ks, ks,
 		             rec);
@@ -358,7 +359,8 @@ int bi_setup(struct bi_case *c, char *config, size_t len)
 	}
 	if (spoil_keystore(c, config) < 0) {
 		if (!c->why[0])
-			snprintf(c->why, sizeof(c->why), "setting up ks: %s failed", bi_get(c, "ks"));
+			snprintf(c->why, sizeof(c->why), "setting up ks: %s failed",
+			         bi_get(c, "ks"));
 		return -1;
 	}
 	if (spoil_config(c, config, len) != 0) {

@@ -72,8 +72,8 @@ static int snap_one(const char *path, const struct stat *st, int flag, struct FT
 		t[r < 0 ? 0 : r] = '\0';
 		snprintf(hex, sizeof(hex), "-> %.60s", t);
 	}
-	snprintf(line, sizeof(line), "%s %o %u:%u %s\n", rel[0] ? rel : "/",
-	         (unsigned)st->st_mode, (unsigned)st->st_uid, (unsigned)st->st_gid, hex);
+	snprintf(line, sizeof(line), "%s %o %u:%u %s\n", rel[0] ? rel : "/", (unsigned)st->st_mode,
+	         (unsigned)st->st_uid, (unsigned)st->st_gid, hex);
 	snap_add(line);
 	return 0;
 }
@@ -143,7 +143,8 @@ bool bi_crash_traces(char *why, size_t len)
 
 		/* reported once, by the case during which it appeared */
 		if (!told)
-			snprintf(why, len, "a sanitizer report in the daemon's log %s", W.daemon_log);
+			snprintf(why, len, "a sanitizer report in the daemon's log %s",
+			         W.daemon_log);
 		found = !told;
 		told = true;
 	}
@@ -208,10 +209,12 @@ void bi_check_kept(struct bi_case *c, const char *before, const char *after)
 			}
 		}
 		if (!sel[0][0])
-			snprintf(c->why, sizeof(c->why), "keep: %s names nothing in the state", tok);
+			snprintf(c->why, sizeof(c->why), "keep: %s names nothing in the state",
+			         tok);
 		else if (strcmp(sel[0], sel[1]) != 0)
-			snprintf(c->why, sizeof(c->why), "%s changed: before \"%.200s\" after \"%.200s\"",
-			         tok, sel[0], sel[1]);
+			snprintf(c->why, sizeof(c->why),
+			         "%s changed: before \"%.200s\" after \"%.200s\"", tok, sel[0],
+			         sel[1]);
 		free(sel[0]);
 		free(sel[1]);
 	}
@@ -247,7 +250,8 @@ void bi_check_empty(struct bi_case *c)
 	if (strcmp(v, "@PRELOAD_DIR@") == 0)
 		snprintf(path, sizeof(path), "%s", BI_PRELOAD_DIR);
 	else
-		snprintf(path, sizeof(path), "%s/%s", W.dir, strncmp(v, "@DIR@/", 6) == 0 ? v + 6 : v);
+		snprintf(path, sizeof(path), "%s/%s", W.dir,
+		         strncmp(v, "@DIR@/", 6) == 0 ? v + 6 : v);
 	d = opendir(path);
 	if (!d) {
 		snprintf(c->why, sizeof(c->why), "check-empty: %s: %s", path, strerror(errno));

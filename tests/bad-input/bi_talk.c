@@ -223,9 +223,14 @@ static const struct {
 	const char *name;
 	enum ts_msg_type type;
 } ops[] = {
-    {"login", TS_MSG_LOGIN},   {"revalidate", TS_MSG_REVALIDATE}, {"get-token", TS_MSG_GET_TOKEN},
-    {"status", TS_MSG_STATUS}, {"refresh", TS_MSG_REFRESH},	  {"logout", TS_MSG_LOGOUT},
-    {"open-session", TS_MSG_OPEN_SESSION}, {"auth-stored", TS_MSG_AUTH_STORED},
+    {"login", TS_MSG_LOGIN},
+    {"revalidate", TS_MSG_REVALIDATE},
+    {"get-token", TS_MSG_GET_TOKEN},
+    {"status", TS_MSG_STATUS},
+    {"refresh", TS_MSG_REFRESH},
+    {"logout", TS_MSG_LOGOUT},
+    {"open-session", TS_MSG_OPEN_SESSION},
+    {"auth-stored", TS_MSG_AUTH_STORED},
 };
 
 int bi_request_frame(const struct bi_case *c, uint8_t **frame, size_t *len)
@@ -257,7 +262,8 @@ int bi_request_frame(const struct bi_case *c, uint8_t **frame, size_t *len)
 	ts_msg_add_str(&b, TS_F_SERVICE, "badinput");
 	ts_msg_add_int(&b, TS_F_FLAGS, flags);
 	if (type == TS_MSG_LOGIN)
-		ts_msg_add_str(&b, TS_F_METHOD, bi_get(c, "method") ? bi_get(c, "method") : "password");
+		ts_msg_add_str(&b, TS_F_METHOD,
+		               bi_get(c, "method") ? bi_get(c, "method") : "password");
 	free(u);
 	r = ts_msg_finish(&b, &f, len);
 	if (r == 0) {
@@ -300,7 +306,8 @@ static pid_t spawn_exec(const char *config, int *to, int *from)
 		bi_sanitizer_env(asan, sizeof(asan), ubsan, sizeof(ubsan));
 		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || log < 0 || dup2(log, 2) < 0)
 			_exit(127);
-		execle(W.broker, "tokenseal-broker", "--config", config, "--debug", (char *)NULL, env);
+		execle(W.broker, "tokenseal-broker", "--config", config, "--debug", (char *)NULL,
+		       env);
 		_exit(127);
 	}
 	close(in[0]);
@@ -336,7 +343,9 @@ static int connect_daemon(uid_t uid, pid_t *child, int *from)
 		char cm[CMSG_SPACE(sizeof(int))] = {0};
 		char x = 'x';
 		struct iovec io = {.iov_base = &x, .iov_len = 1};
-		struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = cm,
+		struct msghdr m = {.msg_iov = &io,
+		                   .msg_iovlen = 1,
+		                   .msg_control = cm,
 		                   .msg_controllen = sizeof(cm)};
 		struct cmsghdr *h = CMSG_FIRSTHDR(&m);
 
@@ -358,7 +367,9 @@ static int connect_daemon(uid_t uid, pid_t *child, int *from)
 	{
 		char cm[CMSG_SPACE(sizeof(int))], x;
 		struct iovec io = {.iov_base = &x, .iov_len = 1};
-		struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = cm,
+		struct msghdr m = {.msg_iov = &io,
+		                   .msg_iovlen = 1,
+		                   .msg_control = cm,
 		                   .msg_controllen = sizeof(cm)};
 		int st = 0;
 
@@ -447,7 +458,8 @@ void bi_talk(struct bi_case *c, const char *config)
 {
 	const char *target = bi_get(c, "target") ? bi_get(c, "target") : "exec";
 	const char *raw = bi_get(c, "frame");
-	int timeout = bi_get(c, "timeout-ms") ? (int)strtol(bi_get(c, "timeout-ms"), NULL, 10) : 20000;
+	int timeout =
+	    bi_get(c, "timeout-ms") ? (int)strtol(bi_get(c, "timeout-ms"), NULL, 10) : 20000;
 	uint8_t *frame = NULL;
 	size_t len = 0;
 	int to, from, st;
