@@ -15,6 +15,14 @@
 #include "ts_mem.h"
 #include "ts_time.h"
 
+/* A record that could not be stored for lack of space (the advice is to
+ * free some), or for another reason (a file or folder the keystore refuses:
+ * the advice is to look). */
+static bool not_saved_for_space(int err)
+{
+	return err == -ENOSPC || err == -EDQUOT;
+}
+
 /*
  * A refresh the server accepted is never thrown away: the old refresh token
  * may be superseded already (rotation), so a failed store (ENOSPC, EDQUOT,
@@ -381,9 +389,13 @@ static void use_confirmed(struct ts_engine *e, const struct ts_request *req,
 		            e->cfg->issuer, ts_strerror(u->early_err));
 	else if (out->not_saved)
 		eng_set_msg(out, TS_E_NOT_SAVED, TS_STATE_VALID,
-		            "the refresh succeeded but could not be saved: %s; this use goes on "
-		            "with the new token, but the next one may need a new sign-in; ask the "
-		            "administrator to free space in %.200s",
+		            not_saved_for_space(out->not_saved)
+		                ? "the refresh succeeded but could not be saved: %s; this use goes "
+		                  "on with the new token, but the next one may need a new sign-in; "
+		                  "ask the administrator to free space in %.200s"
+		                : "the refresh succeeded but could not be saved: %s; this use goes "
+		                  "on with the new token, but the next one may need a new sign-in; "
+		                  "ask the administrator to check %.200s (tokenseal doctor)",
 		            ts_strerror(out->not_saved), e->cfg->keystore_dir);
 	else if (u->rejected_early)
 		eng_set_msg(out, 0, TS_STATE_VALID,
@@ -639,8 +651,11 @@ int eng_refresh(struct ts_engine *e, const struct ts_request *req, struct ts_out
 	out->expires = d.expires_left;
 	if (r == TS_E_NOT_SAVED)
 		eng_set_msg(out, r, TS_STATE_VALID,
-		            "the refresh succeeded but could not be saved: %s; ask the "
-		            "administrator to free space in %.200s",
+		            not_saved_for_space(out->not_saved)
+		                ? "the refresh succeeded but could not be saved: %s; ask the "
+		                  "administrator to free space in %.200s"
+		                : "the refresh succeeded but could not be saved: %s; ask the "
+		                  "administrator to check %.200s (tokenseal doctor)",
 		            ts_strerror(out->not_saved), e->cfg->keystore_dir);
 	else
 		eng_set_msg(out, 0, TS_STATE_VALID, "%s at %s%s; the access token expires in %lld s",
