@@ -16,6 +16,14 @@
 #include "ts_test_hook.h"
 #include "ts_time.h"
 
+/* A record that could not be stored for lack of space (the advice is to
+ * free some), or for another reason (a file or folder the keystore refuses:
+ * the advice is to look). */
+static bool not_saved_for_space(int err)
+{
+	return err == -ENOSPC || err == -EDQUOT;
+}
+
 /*
  * A refresh the server accepted is never thrown away: the old refresh token
  * may be superseded already (rotation), so a failed store (ENOSPC, EDQUOT,
@@ -109,6 +117,24 @@ int eng_refresh_single_flight(struct ts_engine *e, const struct ts_request *req,
 	r = oauth_refresh(e->oauth, cur.refresh_token, cur.id.present ? &cur.id : NULL, &tok, err);
 	/* known: never sent, or the server said no */
 	eng_lost_end(e, req, r < 0 && (!err->sent || err->http_status >= 300));
+	if (r == 0 && !cur.id.present && tok.id.present && cur.sub[0] &&
+	    strcmp(tok.id.sub, cur.sub) != 0) {
+		/* the sign-in had no id_token to compare with (OIDC Core §12.2):
+		 * the subject pinned at sign-in is the identity */
+		char a[64], b[64];
+
+		ts_sanitize_text(a, sizeof(a), cur.sub, strlen(cur.sub));
+		ts_sanitize_text(b, sizeof(b), tok.id.sub, strlen(tok.id.sub));
+		oauth_tokens_clear(&tok);
+		r = TS_E_IDENTITY_CHANGED;
+		err->code = r;
+		/* the answer came, and it is refused: nothing was lost */
+		eng_lost_end(e, req, true);
+		snprintf(err->message, sizeof(err->message),
+		         "the refreshed id_token names another identity (subject \"%s\", signed "
+		         "in as \"%s\"); refusing it, sign-in required",
+		         b, a);
+	}
 	if (r == TS_E_NEEDS_LOGIN) {
 		/* we hold the lock and just re-read: the refused token is the
 		 * stored one, so no newer record can be adopted here */
@@ -372,9 +398,13 @@ static void use_confirmed(struct ts_engine *e, const struct ts_request *req,
 		            e->cfg->issuer, ts_strerror(u->early_err));
 	else if (out->not_saved)
 		eng_set_msg(out, TS_E_NOT_SAVED, TS_STATE_VALID,
-		            "the refresh succeeded but could not be saved: %s; this use goes on "
-		            "with the new token, but the next one may need a new sign-in; ask the "
-		            "administrator to free space in %.200s",
+		            not_saved_for_space(out->not_saved)
+		                ? "the refresh succeeded but could not be saved: %s; this use goes "
+		                  "on with the new token, but the next one may need a new sign-in; "
+		                  "ask the administrator to free space in %.200s"
+		                : "the refresh succeeded but could not be saved: %s; this use goes "
+		                  "on with the new token, but the next one may need a new sign-in; "
+		                  "ask the administrator to check %.200s (tokenseal doctor)",
 		            ts_strerror(out->not_saved), e->cfg->keystore_dir);
 	else if (u->rejected_early)
 		eng_set_msg(out, 0, TS_STATE_VALID,
@@ -630,8 +660,11 @@ int eng_refresh(struct ts_engine *e, const struct ts_request *req, struct ts_out
 	out->expires = d.expires_left;
 	if (r == TS_E_NOT_SAVED)
 		eng_set_msg(out, r, TS_STATE_VALID,
-		            "the refresh succeeded but could not be saved: %s; ask the "
-		            "administrator to free space in %.200s",
+		            not_saved_for_space(out->not_saved)
+		                ? "the refresh succeeded but could not be saved: %s; ask the "
+		                  "administrator to free space in %.200s"
+		                : "the refresh succeeded but could not be saved: %s; ask the "
+		                  "administrator to check %.200s (tokenseal doctor)",
 		            ts_strerror(out->not_saved), e->cfg->keystore_dir);
 	else
 		eng_set_msg(out, 0, TS_STATE_VALID, "%s at %s%s; the access token expires in %lld s",

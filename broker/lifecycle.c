@@ -178,10 +178,28 @@ enum ts_grant_verdict ts_single_flight_verdict(const struct ts_record *stored,
 	return TS_GRANT_REFRESH;
 }
 
+/* name for a message that compares two names: printable ASCII as it is,
+ * every other byte as \xHH, so a look-alike ("\xd0\xb0lice", a Cyrillic
+ * a) never reads the same as the name it imitates. */
+static const char *visible_name(char *out, size_t outlen, const char *name)
+{
+	size_t k = 0;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p && k + 5 < outlen; p++) {
+		if (*p >= 0x20 && *p < 0x7f)
+			out[k++] = (char)*p;
+		else
+			k += (size_t)snprintf(out + k, outlen - k, "\\x%02x", *p);
+	}
+	out[k] = '\0';
+	return out;
+}
+
 int ts_identity_check(const struct ts_config *cfg, const char *user, const char *server_name,
                       char *msg, size_t msglen)
 {
 	char mapped[OAUTH_CLAIM_MAX];
+	char shown_server[4 * OAUTH_CLAIM_MAX], shown_user[4 * OAUTH_CLAIM_MAX];
 
 	if (!server_name[0]) {
 		snprintf(
@@ -195,7 +213,8 @@ int ts_identity_check(const struct ts_config *cfg, const char *user, const char 
 		snprintf(msg, msglen,
 		         "identity mismatch: the server signed in \"%s\", but this login is for "
 		         "\"%s\"; nothing was stored",
-		         server_name, user);
+		         visible_name(shown_server, sizeof(shown_server), server_name),
+		         visible_name(shown_user, sizeof(shown_user), user));
 		return TS_E_IDENTITY_MISMATCH;
 	}
 	return 0;

@@ -304,10 +304,15 @@ static int read_request(int in_fd, int timeout_ms, struct ts_request *req, struc
 		return 1;
 	}
 	req->type = (enum ts_msg_type)m.type;
-	if (ts_msg_get_str(&m, TS_F_USER, bufs->user, sizeof(bufs->user)) < 0 || !bufs->user[0]) {
+	r = ts_msg_get_str(&m, TS_F_USER, bufs->user, sizeof(bufs->user));
+	if (r < 0 || !bufs->user[0]) {
 		ts_msg_clear(&m);
 		out->code = TS_E_IPC;
-		snprintf(out->message, sizeof(out->message), "request without a user name");
+		if (r == TS_E_TOO_BIG) /* no local account has such a name */
+			snprintf(out->message, sizeof(out->message),
+			         "user name longer than %d bytes", TS_NAME_MAX - 1);
+		else
+			snprintf(out->message, sizeof(out->message), "request without a user name");
 		return 1;
 	}
 	req->user = bufs->user;

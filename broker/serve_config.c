@@ -3,12 +3,14 @@
  * What an unusable configuration means for one request (serve_config.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "serve_config.h"
 #include "ts_error.h"
@@ -26,18 +28,31 @@ static void config_log(void *ctx, int priority, const char *fmt, va_list ap)
 
 static const struct ts_config_report config_report = {config_log, NULL};
 
+/* How much of a refused file the lenient scan reads at most. */
+#define SCAN_MAX (16 * TS_CONFIG_MAX_SIZE)
+
 /* The value of a top-level "KEY = /PATH" line of path (the last one),
- * read leniently (the file did not load): into out, else out stays empty. */
+ * read leniently (the file did not load): into out, else out stays empty.
+ * Only a regular file, and at most SCAN_MAX bytes of it: the file was
+ * refused and may be a FIFO nobody writes to (open would block the login
+ * forever), a link to /dev/zero (an endless read) or anything else. */
 static void scan_path_key(const char *path, const char *key, char *out, size_t outlen)
 {
 	char line[TS_CONFIG_LINE_MAX + 2];
-	size_t kl = strlen(key);
-	FILE *f = fopen(path, "re");
+	size_t kl = strlen(key), total = 0;
+	struct stat sb;
+	FILE *f;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
 	out[0] = '\0';
-	if (!f)
+	if (fd < 0)
 		return;
-	while (fgets(line, sizeof(line), f)) {
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || !(f = fdopen(fd, "r"))) {
+		close(fd);
+		return;
+	}
+	while (total < SCAN_MAX && fgets(line, sizeof(line), f)) {
+		total += strlen(line) + 1;
 		char *s = line, *e;
 
 		s += strspn(s, " \t");

@@ -633,6 +633,15 @@ static void key_line(struct parse_state *st, const char *s, const char *e)
 		return;
 	}
 	k = find_key(s, (size_t)(ke - s));
+	if (!k && memchr(s, '\0', (size_t)(ke - s))) {
+		/* a NUL byte (a binary or damaged file, another file copied over
+		 * it) is no key a newer version could know, and it hides the rest
+		 * of the name from every string function: refuse the file (a NUL
+		 * in a value is already a control character of that key) */
+		perr(p, LOG_ERR, "a NUL byte where a key name belongs; the configuration must be a "
+		     "text file");
+		return;
+	}
 	if (!k) {
 		perr(p, LOG_WARNING, "unknown key '%s', ignoring", cfg_show(sv, s, (size_t)(ke - s)));
 		return;
