@@ -51,6 +51,12 @@ static int snap_one(const char *path, const struct stat *st, int flag, struct FT
 	 * cache and quarantine/ do not */
 	if ((n > 5 && strcmp(base + n - 5, ".lock") == 0) || strcmp(base, "filler") == 0)
 		return 0;
+	/* state/UID.pending (ks_pending_*, an empty file) marks a refresh
+	 * whose answer was not stored: it stays when the answer was
+	 * malformed or could not be saved, so that a later refusal is
+	 * reported as the lost-answer case; it holds no credential */
+	if (n > 8 && strcmp(base + n - 8, ".pending") == 0)
+		return 0;
 	/* the discovery cache is a cache: a request may rewrite it */
 	if (strcmp(base, "discovery.json") == 0)
 		return 0;
