@@ -413,7 +413,12 @@ int oauth_parse_device_response(struct oauth_device *ret, const char *body, size
 	}
 	r = oauth_json_str(j, "verification_uri", d.verification_uri, sizeof(d.verification_uri),
 	                   err);
-	if (r == 0) /* the pre-RFC name some servers still send */
+	/* The RFC 8628 name wins; the pre-RFC name Google still sends
+	 * ("verification_url") stands in when it is absent or empty. Other
+	 * members are not read: Entra's "message" (a prompt of its own, in
+	 * the server's words) is ignored, whatever it holds; tokenseal shows
+	 * its own prompt from these fields. */
+	if (r == 0 || (r > 0 && !d.verification_uri[0]))
 		r = oauth_json_str(j, "verification_url", d.verification_uri,
 		                   sizeof(d.verification_uri), err);
 	if (r < 0)

@@ -421,6 +421,46 @@ static void test_device(void)
 	CHECK_STR(d.verification_uri, "https://x");
 	oauth_device_clear(&d);
 
+	/* both names: the RFC 8628 one wins; an empty one yields to the other */
+	b = "{\"device_code\":\"DC\",\"user_code\":\"U\",\"verification_url\":\"https://old\","
+	    "\"verification_uri\":\"https://rfc\",\"expires_in\":600}";
+	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), 0);
+	CHECK_STR(d.verification_uri, "https://rfc");
+	oauth_device_clear(&d);
+	b = "{\"device_code\":\"DC\",\"user_code\":\"U\",\"verification_uri\":\"\","
+	    "\"verification_url\":\"https://www.google.com/device\",\"expires_in\":1800}";
+	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), 0);
+	CHECK_STR(d.verification_uri, "https://www.google.com/device");
+	oauth_device_clear(&d);
+	b = "{\"device_code\":\"DC\",\"user_code\":\"U\",\"verification_uri\":\"\","
+	    "\"verification_url\":\"\",\"expires_in\":600}";
+	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), TS_E_BAD_ANSWER);
+	CHECK(strstr(e.message, "verification_uri") != NULL);
+
+	/* Entra's "message": ignored whatever it holds (escape sequences, a
+	 * long text, not a string); the prompt is tokenseal's own */
+	{
+		char big[9000];
+		int n;
+
+		n = snprintf(big, sizeof(big),
+		             "{\"device_code\":\"DC\",\"user_code\":\"GH7K2LMNP\","
+		             "\"verification_uri\":\"https://microsoft.com/devicelogin\","
+		             "\"expires_in\":900,\"interval\":5,\"message\":\"To sign in, use a "
+		             "web browser \\u001b]0;pwned\\u0007 and enter the code ");
+		memset(big + n, 'A', 8000);
+		memcpy(big + n + 8000, ".\"}", 4);
+		CHECK_INT(oauth_parse_device_response(&d, big, strlen(big), &e), 0);
+		CHECK_STR(d.user_code, "GH7K2LMNP");
+		CHECK_STR(d.verification_uri, "https://microsoft.com/devicelogin");
+		CHECK_INT(d.interval, 5);
+		oauth_device_clear(&d);
+	}
+	b = "{\"device_code\":\"DC\",\"user_code\":\"U\",\"verification_uri\":\"https://x\","
+	    "\"expires_in\":600,\"message\":{\"text\":[1,2]}}";
+	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), 0);
+	oauth_device_clear(&d);
+
 	b = "{\"device_code\":\"DC\",\"verification_uri\":\"https://x\",\"expires_in\":600}";
 	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), TS_E_BAD_ANSWER);
 	b = "{\"device_code\":\"DC\",\"user_code\":\"U\",\"verification_uri\":\"https://x\"}";
