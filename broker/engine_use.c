@@ -106,8 +106,13 @@ int eng_refresh_single_flight(struct ts_engine *e, const struct ts_request *req,
 	if (r == TS_E_NEEDS_LOGIN) {
 		/* we hold the lock and just re-read: the refused token is the
 		 * stored one, so no newer record can be adopted here */
-		int w = eng_mark_needs_login(e, req, l, &cur, gen,
-		                             "the server refused the refresh token (invalid_grant)");
+		char why[sizeof(cur.reason)];
+		int w;
+
+		/* the server's own words (Entra's AADSTS code and sentence,
+		 * Keycloak's "Session not active"), sanitised and cut */
+		ts_grant_refused_reason(why, sizeof(why), err->error, err->description);
+		w = eng_mark_needs_login(e, req, l, &cur, gen, why);
 		r = w < 0 ? w : TS_E_NEEDS_LOGIN;
 		snprintf(rec->reason, sizeof(rec->reason), "%s", cur.reason);
 		goto out;

@@ -219,6 +219,32 @@ static void test_token_errors(void)
 	CHECK(strstr(e.message, "invalid_grant (grant revoked)") != NULL);
 	CHECK(t.access_token == NULL);
 
+	/* the providers' dead refresh tokens: all invalid_grant, all needs-login,
+	 * the description kept (sanitised, bounded) for the reason */
+	{
+		static const char *const dead[] = {
+		    "AADSTS700082: The refresh token has expired due to inactivity.\\u000d\\u000aTrace "
+		    "ID: 0a1b\\u000d\\u000aCorrelation ID: 2c3d",
+		    "AADSTS50173: The provided grant has expired due to it being revoked",
+		    "AADSTS70043: The refresh token has expired or is invalid due to sign-in "
+		    "frequency checks by conditional access",
+		    "Session not active", "Token is not active", "Stale token",
+		    "Token has been expired or revoked.",
+		};
+		char body[512];
+
+		for (size_t i = 0; i < sizeof(dead) / sizeof(dead[0]); i++) {
+			n = snprintf(body, sizeof(body),
+			             "{\"error\":\"invalid_grant\",\"error_description\":\"%s\"}",
+			             dead[i]);
+			CHECK_INT(oauth_parse_token_response(&t, 400, body, (size_t)n, &e),
+			          TS_E_NEEDS_LOGIN);
+			CHECK_STR(e.error, "invalid_grant");
+			CHECK(strncmp(e.description, dead[i], 12) == 0);
+			CHECK(strchr(e.description, '\r') == NULL && strchr(e.description, '\n') == NULL);
+		}
+	}
+
 	CHECK_INT(TOK("{\"error\":\"invalid_client\",\"error_description\":\"Client "
 	              "authentication failed\"}",
 	              401, &t, &e),
