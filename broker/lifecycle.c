@@ -222,7 +222,8 @@ int ts_identity_check(const struct ts_config *cfg, const char *user, const char 
 	if (!server_name[0]) {
 		snprintf(
 		    msg, msglen,
-		    "the server did not say who this is (no \"%s\" claim); refusing to sign in %s",
+		    "the server did not say who this is (no \"%s\" claim in its answer nor in the "
+		    "ID token); refusing to sign in %s",
 		    cfg->username_claim, user);
 		return TS_E_IDENTITY_MISMATCH;
 	}

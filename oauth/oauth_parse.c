@@ -638,3 +638,20 @@ int oauth_groups_from_id_token(struct oauth_groups *ret, const char *path, const
 	json_decref(j);
 	return 0;
 }
+
+int oauth_id_token_str(char *out, size_t outlen, const char *claim, const char *id_token)
+{
+	json_t *j = NULL;
+	int r = jwt_payload(id_token, &j);
+
+	out[0] = '\0';
+	if (r < 0)
+		return r;
+	/* the same rules as a claim of userinfo: a string, no control
+	 * characters, shorter than outlen; anything else is no name */
+	r = oauth_json_str(j, claim, out, outlen, NULL);
+	if (r < 0)
+		out[0] = '\0';
+	json_decref(j);
+	return r < 0 ? TS_E_BAD_ANSWER : r;
+}

@@ -421,6 +421,34 @@ static void test_introspection(void)
 	CHECK_STR(e.error, "invalid_client");
 }
 
+/* The user name from an id_token (Entra: userinfo has none): a string
+ * claim read by the same rules as userinfo's, nothing else. */
+static void test_id_token_str(void)
+{
+	char jwt[2048], out[OAUTH_CLAIM_MAX];
+
+	make_jwt(jwt, sizeof(jwt),
+	         "{\"iss\":\"https://login.microsoftonline.com/t/v2.0\",\"sub\":\"S1\","
+	         "\"aud\":\"c\",\"preferred_username\":\"alice@contoso.example\","
+	         "\"name\":\"Alice A\",\"upn\":42,\"bad\":\"a\\u001bb\",\"nul\":null}");
+	CHECK_INT(oauth_id_token_str(out, sizeof(out), "preferred_username", jwt), 1);
+	CHECK_STR(out, "alice@contoso.example");
+	CHECK_INT(oauth_id_token_str(out, sizeof(out), "name", jwt), 1);
+	CHECK_STR(out, "Alice A");
+	CHECK_INT(oauth_id_token_str(out, sizeof(out), "email", jwt), 0);
+	CHECK_STR(out, "");
+	CHECK_INT(oauth_id_token_str(out, sizeof(out), "nul", jwt), 0);
+	CHECK_INT(oauth_id_token_str(out, sizeof(out), "upn", jwt), TS_E_BAD_ANSWER);
+	CHECK_STR(out, "");
+	CHECK_INT(oauth_id_token_str(out, sizeof(out), "bad", jwt), TS_E_BAD_ANSWER);
+	CHECK_STR(out, "");
+	/* too long for out: no name, never a cut one */
+	CHECK_INT(oauth_id_token_str(out, 6, "preferred_username", jwt), TS_E_BAD_ANSWER);
+	CHECK_STR(out, "");
+	CHECK(oauth_id_token_str(out, sizeof(out), "sub", "not a jwt") < 0);
+	CHECK_STR(out, "");
+}
+
 static void test_device(void)
 {
 	struct oauth_device d = {0};
@@ -706,6 +734,7 @@ int main(void)
 	RUN(test_token_errors);
 	RUN(test_id_claims);
 	RUN(test_introspection);
+	RUN(test_id_token_str);
 	RUN(test_device);
 	RUN(test_discovery);
 	RUN(test_url_rule);
