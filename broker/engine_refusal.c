@@ -113,7 +113,7 @@ bool eng_fresh_inactive_is_config(struct ts_engine *e, const char *token)
 	struct oauth_error err = {0};
 	int r;
 
-	if (!oauth_uses_introspection(e->oauth) || !e->cfg->userinfo_endpoint[0])
+	if (!oauth_uses_introspection(e->oauth))
 		return false;
 	r = oauth_userinfo(e->oauth, token, &ui, &err);
 	ts_wipe(&ui, sizeof(ui));
