@@ -133,10 +133,13 @@ int eng_refresh_single_flight(struct ts_engine *e, const struct ts_request *req,
 	if (r < 0)
 		goto out; /* unavailable, configuration, protocol: change nothing */
 refreshed:
+	/* a hold for Keycloak's audience rule keeps its count through the
+	 * refresh that tests it, so that the next hold doubles */
+	if (strcmp(cur.reason, ENG_HOLD_AUDIENCE) != 0)
+		cur.holds = 0;
 	eng_record_fill_tokens(e, &cur, &tok, out);
 	cur.last_refresh_at = cur.obtained_at;
 	cur.held_at = 0;
-	cur.holds = 0;
 	cur.last_error = 0;
 	cur.last_error_at = 0;
 	r = store_refreshed(e, req, l, &cur, gen, out);
