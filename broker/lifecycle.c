@@ -195,6 +195,73 @@ static const char *visible_name(char *out, size_t outlen, const char *name)
 	return out;
 }
 
+void ts_grant_refused_reason(char *out, size_t len, const char *error, const char *desc)
+{
+	static const char head[] = "the server refused the refresh token (";
+	size_t n, room, dl;
+	const char *stop;
+
+	if (len == 0)
+		return;
+	n = (size_t)snprintf(out, len, "%s%.60s", head, error[0] ? error : "invalid_grant");
+	if (n + 2 >= len) { /* no room for the error: the plain sentence */
+		(void)snprintf(out, len, "the server refused the refresh token");
+		return;
+	}
+	/* the first sentence: up to ". " (the dot kept) */
+	stop = strstr(desc, ". ");
+	dl = stop ? (size_t)(stop - desc) + 1 : strlen(desc);
+	while (dl > 0 && desc[dl - 1] == ' ')
+		dl--;
+	room = len - n - 2; /* ")" and the NUL */
+	if (dl > 0 && room > 6) {
+		memcpy(out + n, ": ", 2);
+		n += 2;
+		room -= 2;
+		if (dl > room) {
+			memcpy(out + n, desc, room - 3);
+			memcpy(out + n + room - 3, "...", 3);
+			n += room;
+		} else {
+			memcpy(out + n, desc, dl);
+			n += dl;
+		}
+	}
+	out[n++] = ')';
+	out[n] = '\0';
+}
+
+static bool has_scope(const char *scopes, const char *want)
+{
+	size_t n = strlen(want);
+
+	for (const char *p = scopes; (p = strstr(p, want)) != NULL; p += n)
+		if ((p == scopes || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
+			return true;
+	return false;
+}
+
+void ts_scope_refusal_msg(char *msg, size_t len, const struct ts_config *cfg, const char *desc,
+                          int offline_listed)
+{
+	char what[160] = "invalid_scope";
+
+	if (desc[0])
+		(void)snprintf(what, sizeof(what), "invalid_scope: %.120s", desc);
+	if (has_scope(cfg->scopes, "offline_access") && offline_listed == 0)
+		(void)snprintf(msg, len,
+		               "the server refused the scope offline_access (%s); remove "
+		               "offline_access from scopes: this server grants refresh tokens "
+		               "without it (its scopes_supported does not list it)",
+		               what);
+	else
+		(void)snprintf(msg, len,
+		               "the server refused the requested scopes \"%.200s\" (%s); keep in "
+		               "scopes only what the server offers this client (for the device flow "
+		               "some offer fewer)",
+		               cfg->scopes, what);
+}
+
 int ts_identity_check(const struct ts_config *cfg, const char *user, const char *server_name,
                       char *msg, size_t msglen)
 {
@@ -204,7 +271,8 @@ int ts_identity_check(const struct ts_config *cfg, const char *user, const char 
 	if (!server_name[0]) {
 		snprintf(
 		    msg, msglen,
-		    "the server did not say who this is (no \"%s\" claim); refusing to sign in %s",
+		    "the server did not say who this is (no \"%s\" claim in its answer nor in the "
+		    "ID token); refusing to sign in %s",
 		    cfg->username_claim, user);
 		return TS_E_IDENTITY_MISMATCH;
 	}
