@@ -1195,6 +1195,7 @@ static void test_names(void)
 	    "revalidate_cache",
 	    "offline_grace",
 	    "refresh_window",
+	    "background_refresh",
 	    "http_timeout",
 	    "revoke_on",
 	    "min_uid",
