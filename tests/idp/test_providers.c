@@ -52,21 +52,27 @@ struct profile {
 	bool rotation_reuse;     /* a replayed refresh token is refused */
 	bool reuse_revokes_family;
 	bool device_in_ci; /* sign in by device (5 s a poll) also without TS_TEST_LONG */
+	const char *fired; /* the profile's switches the scenarios must run into */
 };
 
 static const struct profile profiles[] = {
     {"entra", NULL, "public", "login_methods = device, password\n", false, false, false, false,
-     true},
+     true,
+     "no-introspection-endpoint no-revocation-endpoint userinfo-without-username "
+     "device-answer-message aadsts-refresh-refusals"},
     {"google", NULL, "conf",
      "login_methods = device, password\nscopes = openid email profile\n"
      "username_claim = email\nusername_map = strip-suffix:@example.org\n",
-     false, true, false, false, true},
+     false, true, false, false, true,
+     "device-answer-verification-url no-introspection-endpoint userinfo-without-username "
+     "offline-access-invalid-scope refresh-answer-without-refresh-token"},
     {"keycloak", NULL, "conf", "login_methods = device, password\n", true, true, false, false,
-     false},
+     false,
+     "introspection-requires-audience audience-mapper keycloak-refresh-refusals"},
     {"okta", "/oauth2/default", "conf", "login_methods = device, password\n", true, true, true,
-     true, false},
+     true, false, ""},
     {"authentik", "/application/o/tokenseal/", "conf", "login_methods = device, password\n",
-     true, true, true, false, true},
+     true, true, true, false, true, ""},
 };
 
 static const struct profile *P;
@@ -192,12 +198,25 @@ static void test_revalidation(void)
 	}
 
 	if (is("keycloak")) {
-		/* a public client may not introspect: revalidate = userinfo works */
+		/* a public client may not introspect (the server would answer 401
+		 * "Client not allowed."): tokenseal refuses revalidate =
+		 * introspection for it before asking, and revalidate = auto
+		 * (userinfo for a public client) works */
 		char path[1000], extra[600];
 
-		snprintf(path, sizeof(path), "%s/pub.conf", idp.dir);
-		snprintf(extra, sizeof(extra), "%skeystore_dir = %s/ks-pub\nrevalidate = userinfo\n",
+		snprintf(path, sizeof(path), "%s/pub-intro.conf", idp.dir);
+		snprintf(extra, sizeof(extra), "%skeystore_dir = %s/ks-pub\nrevalidate = introspection\n",
 		         P->extra, idp.dir);
+		CHECK_INT(ts_idp_write_config(&idp, path, "public", extra), 0);
+		in = introspections();
+		CHECK_INT(bc_call_pw(path, TS_MSG_LOGIN, "alice", 0, "password", "alice-pw", &res),
+		          TS_E_SERVER_CONFIG);
+		contains(res.message, "introspection needs a client secret");
+		contains(res.message, "use revalidate = userinfo for a public client");
+		ts_client_result_clear(&res);
+		CHECK_INT(introspections(), in);
+		snprintf(path, sizeof(path), "%s/pub.conf", idp.dir);
+		snprintf(extra, sizeof(extra), "%skeystore_dir = %s/ks-pub\n", P->extra, idp.dir);
 		CHECK_INT(ts_idp_write_config(&idp, path, "public", extra), 0);
 		bc_password_login(path, "alice", "alice-pw");
 		in = introspections();
@@ -339,6 +358,23 @@ static void test_logout(void)
 	CHECK_INT(bc_simple(cfg, TS_MSG_REVALIDATE, "carol", 0), TS_E_SIGNED_OUT);
 }
 
+/* ---- the profile's switches were what the scenarios ran into ----------- */
+
+static void test_imitations_fired(void)
+{
+	char names[600], key[700];
+
+	snprintf(names, sizeof(names), "%s", P->fired);
+	for (char *n = names, *end; *n; n = end + (*end != '\0')) {
+		end = n + strcspn(n, " ");
+		*end = '\0';
+		snprintf(key, sizeof(key), "imitation:%s", n);
+		CHECK_MSG(bc_count(key) > 0, "the scenarios ran into %s", n);
+		if (!end[0])
+			break;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
@@ -372,6 +408,7 @@ int main(int argc, char **argv)
 	RUN(test_refresh_replay);
 	RUN(test_needs_login);
 	RUN(test_logout);
+	RUN(test_imitations_fired);
 	ts_leak_scan_file("the broker's log", bc_logfile());
 	return ts_test_done();
 }
