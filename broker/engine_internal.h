@@ -88,10 +88,32 @@ bool eng_refusal_is_invalid_request(const struct oauth_error *err) TS_NONNULL(1)
 int eng_refresh_refused_request(struct ts_engine *e, const struct ts_request *req,
                                 struct ks_lock *l, struct ts_record *cur, uint64_t gen,
                                 struct oauth_error *err) TS_WUR TS_NONNULL(1, 2, 3, 4, 6);
-/* out: TS_E_SERVER_CONFIG, refreshes held back for left s; what: the way out
+/* out: TS_E_SERVER_CONFIG, refreshes held back for left s (the hold of rec:
+ * an invalid_request refusal, or eng_hold_audience's); what: the way out
  * ("sign in again (`tokenseal login`) if the configuration is right"). */
 void eng_held_msg(struct ts_outcome *out, const struct ts_engine *e, const struct ts_request *req,
-                  int64_t left, const char *what) TS_NONNULL(1, 2, 3, 5);
+                  const struct ts_record *rec, int64_t left, const char *what)
+    TS_NONNULL(1, 2, 3, 4, 6);
+
+/* ---- engine_refusal.c: a token just issued, introspected inactive ---- */
+/* Keycloak answers active:false for every token whose audience lacks the
+ * introspecting client: a token the server issued a moment ago (a sign-in,
+ * a refresh) is "not active" at once. */
+#define ENG_AUDIENCE_TEXT                                                                         \
+	"the server says a token it issued a moment ago is not active, while its userinfo "        \
+	"endpoint accepts it: the client %s is probably not in the token's audience (at Keycloak " \
+	"add an audience mapper naming it)"
+/* The reason a record held back by eng_hold_audience keeps. */
+#define ENG_HOLD_AUDIENCE "introspection: the client is not in the token's audience"
+/* token, issued a moment ago, was just revalidated as rejected: true when
+ * that was introspection's active:false and the same token's userinfo is
+ * answered (the evidence that the token is good and introspection is what
+ * is misconfigured). One userinfo request. */
+bool eng_fresh_inactive_is_config(struct ts_engine *e, const char *token) TS_NONNULL(1, 2);
+/* Hold refreshes of req's record back (the stored access token is rec's),
+ * note why, and fill out (TS_E_SERVER_CONFIG). Best effort on the store. */
+void eng_hold_audience(struct ts_engine *e, const struct ts_request *req,
+                       struct ts_record *rec, struct ts_outcome *out) TS_NONNULL(1, 2, 3, 4);
 
 /* ---- engine_policy.c: the access policy on every use ---- */
 /* The groups stored in rec, when read at the configured groups_claim; else NULL. */

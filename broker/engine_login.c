@@ -333,17 +333,45 @@ static void revoke_obtained(struct ts_engine *e, const struct oauth_tokens *tok)
  * no such claim, the id_token's of the same sign-in, once it is bound to
  * this issuer, this client and the subject the server just vouched for.
  */
+static bool id_token_bound(const struct ts_engine *e, const struct oauth_tokens *tok,
+                           const struct oauth_identity *ident)
+{
+	return tok->id_token && tok->id.present && strcmp(tok->id.iss, e->cfg->issuer) == 0 &&
+	       strcmp(tok->id.aud, e->cfg->client_id) == 0 && ident->sub[0] &&
+	       strcmp(tok->id.sub, ident->sub) == 0;
+}
+
 static void login_groups(struct ts_engine *e, const struct oauth_tokens *tok,
                          const struct oauth_identity *ident, struct oauth_groups *ret)
 {
 	*ret = ident->groups;
-	if (ret->state != OAUTH_GROUPS_ABSENT || !tok->id_token || !tok->id.present ||
-	    strcmp(tok->id.iss, e->cfg->issuer) != 0 ||
-	    strcmp(tok->id.aud, e->cfg->client_id) != 0 || !ident->sub[0] ||
-	    strcmp(tok->id.sub, ident->sub) != 0)
+	if (ret->state != OAUTH_GROUPS_ABSENT || !id_token_bound(e, tok, ident))
 		return;
 	if (oauth_groups_from_id_token(ret, e->cfg->groups_claim, tok->id_token) < 0)
 		*ret = ident->groups;
+}
+
+/*
+ * The user name of a sign-in whose revalidation answer has no
+ * username_claim (Entra's userinfo has no preferred_username or upn): the
+ * id_token's of the same sign-in, once it is bound to this issuer, this
+ * client and the subject the server just vouched for -- never a name from
+ * an unbound source. The record keeps it with the subject; later answers
+ * without a name are bound by that subject (eng_check_identity).
+ */
+static void login_name(const struct ts_engine *e, const struct ts_request *req,
+                       const struct oauth_tokens *tok, struct oauth_identity *ident)
+{
+	if (ident->username[0] || !e->cfg->username_claim[0] || !id_token_bound(e, tok, ident))
+		return;
+	if (oauth_id_token_str(ident->username, sizeof(ident->username), e->cfg->username_claim,
+	                       tok->id_token) == 1)
+		ts_log_debug("broker: %s: the server's answer has no \"%s\"; the user name comes "
+		             "from the ID token of this sign-in",
+		             eng_log_user(req), e->cfg->username_claim);
+	if (!ident->name[0] &&
+	    oauth_id_token_str(ident->name, sizeof(ident->name), "name", tok->id_token) != 1)
+		ident->name[0] = '\0';
 }
 
 /* The server vouched for tok: bind the identity (the user name, and the
@@ -520,6 +548,15 @@ int eng_login(struct ts_engine *e, const struct ts_request *req, struct ts_outco
 	if (r < 0)
 		goto fail;
 	r = eng_revalidate_identity(e, tok.access_token, m != EM_CLIENT_CREDENTIALS, &ident, &err);
+	if (r == TS_E_REJECTED_TOKEN && m != EM_TOKEN &&
+	    eng_fresh_inactive_is_config(e, tok.access_token)) {
+		r = TS_E_SERVER_CONFIG;
+		eng_set_msg(out, r, TS_STATE_NONE,
+		            "configuration error talking to %s: " ENG_AUDIENCE_TEXT
+		            "; nothing was stored; ask the administrator",
+		            e->cfg->issuer, e->cfg->client_id);
+		goto out;
+	}
 	if (r == TS_E_REJECTED_TOKEN) {
 		eng_set_msg(out, r, TS_STATE_NONE, "%s rejected the %s token; nothing was stored",
 		            e->cfg->issuer, m == EM_TOKEN ? "pasted" : "new");
@@ -527,6 +564,8 @@ int eng_login(struct ts_engine *e, const struct ts_request *req, struct ts_outco
 	}
 	if (r < 0)
 		goto fail;
+	if (m != EM_CLIENT_CREDENTIALS && m != EM_TOKEN)
+		login_name(e, req, &tok, &ident);
 	r = login_store(e, req, m, &tok, &ident, out);
 	goto out;
 fail:

@@ -105,9 +105,68 @@ int eng_refresh_refused_request(struct ts_engine *e, const struct ts_request *re
 	return TS_E_SERVER_CONFIG;
 }
 
-void eng_held_msg(struct ts_outcome *out, const struct ts_engine *e, const struct ts_request *req,
-                  int64_t left, const char *what)
+/* ---- a token just issued, introspected inactive ---- */
+
+bool eng_fresh_inactive_is_config(struct ts_engine *e, const char *token)
 {
+	struct oauth_identity ui = {0};
+	struct oauth_error err = {0};
+	int r;
+
+	if (!oauth_uses_introspection(e->oauth))
+		return false;
+	r = oauth_userinfo(e->oauth, token, &ui, &err);
+	ts_wipe(&ui, sizeof(ui));
+	return r == 0;
+}
+
+static void audience_msg(struct ts_outcome *out, const struct ts_engine *e, int64_t left,
+                         const char *what)
+{
+	eng_set_msg(out, TS_E_SERVER_CONFIG, TS_STATE_UNAVAILABLE,
+	            "configuration error talking to %s: " ENG_AUDIENCE_TEXT
+	            "; not refreshing again for %lld s; ask the administrator, or %s",
+	            e->cfg->issuer, e->cfg->client_id, (long long)(left > 0 ? left : 0), what);
+}
+
+void eng_hold_audience(struct ts_engine *e, const struct ts_request *req, struct ts_record *rec,
+                       struct ts_outcome *out)
+{
+	struct ks_lock *l = NULL;
+	struct ts_record cur = {0};
+	uint64_t gen = 0;
+	int holds = rec->holds < 1000 ? rec->holds + 1 : 1000;
+
+	ts_log_debug("broker: %s: a token issued a moment ago introspects inactive and userinfo "
+	             "accepts it: holding refreshes back (audience)",
+	             eng_log_user(req));
+	if (ks_lock(e->ks, req->uid, &l) == 0) {
+		if (eng_load(e, req, l, &cur, &gen) >= 0 &&
+		    ts_single_flight_verdict(&cur, rec->access_token) == TS_GRANT_REFRESH) {
+			cur.held_at = eng_server_now(e, cur.skew);
+			cur.holds = cur.holds < 1000 ? cur.holds + 1 : 1000;
+			holds = cur.holds;
+			cur.last_error = TS_E_SERVER_CONFIG;
+			cur.last_error_at = cur.held_at;
+			snprintf(cur.reason, sizeof(cur.reason), "%s", ENG_HOLD_AUDIENCE);
+			if (eng_store(e, req, l, &cur, gen, NULL) < 0)
+				ts_log_debug("broker: %s: could not hold the refresh back",
+				             eng_log_user(req));
+		}
+		ts_record_clear(&cur);
+		ks_unlock(l);
+	}
+	audience_msg(out, e, ts_reject_backoff(holds),
+	             "sign in again (`tokenseal login`) once the configuration is fixed");
+}
+
+void eng_held_msg(struct ts_outcome *out, const struct ts_engine *e, const struct ts_request *req,
+                  const struct ts_record *rec, int64_t left, const char *what)
+{
+	if (strcmp(rec->reason, ENG_HOLD_AUDIENCE) == 0) {
+		audience_msg(out, e, left, what);
+		return;
+	}
 	eng_set_msg(out, TS_E_SERVER_CONFIG, TS_STATE_UNAVAILABLE,
 	            "configuration error talking to %s: it answered the last refresh of %s with "
 	            "invalid_request and this client could not show that its configuration is "

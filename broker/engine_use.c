@@ -106,8 +106,13 @@ int eng_refresh_single_flight(struct ts_engine *e, const struct ts_request *req,
 	if (r == TS_E_NEEDS_LOGIN) {
 		/* we hold the lock and just re-read: the refused token is the
 		 * stored one, so no newer record can be adopted here */
-		int w = eng_mark_needs_login(e, req, l, &cur, gen,
-		                             "the server refused the refresh token (invalid_grant)");
+		char why[sizeof(cur.reason)];
+		int w;
+
+		/* the server's own words (Entra's AADSTS code and sentence,
+		 * Keycloak's "Session not active"), sanitised and cut */
+		ts_grant_refused_reason(why, sizeof(why), err->error, err->description);
+		w = eng_mark_needs_login(e, req, l, &cur, gen, why);
 		r = w < 0 ? w : TS_E_NEEDS_LOGIN;
 		snprintf(rec->reason, sizeof(rec->reason), "%s", cur.reason);
 		goto out;
@@ -214,7 +219,10 @@ int eng_revalidate_identity(struct ts_engine *e, const char *token, bool need_na
 	int r;
 
 	r = oauth_revalidate(e->oauth, token, ret, err);
-	if (r < 0 || ret->username[0] || !need_name)
+	/* userinfo answered already: asking it again tells nothing new
+	 * (Entra's has no user name: the record's pinned name stands,
+	 * bound by the subject, see eng_check_identity) */
+	if (r < 0 || ret->username[0] || !need_name || ret->by_userinfo)
 		return r;
 	r = oauth_userinfo(e->oauth, token, &ui, err);
 	if (r < 0)
@@ -247,20 +255,22 @@ int eng_check_identity(struct ts_engine *e, const struct ts_request *req,
 		            req->user, e->cfg->client_id);
 		return TS_E_FOREIGN_TOKEN;
 	}
-	/* a plain use whose answer names no user is bound by the stored sub */
+	/* a use whose answer names no user (introspection often; Entra's
+	 * userinfo never) is bound by the stored sub, and keeps the name
+	 * pinned at sign-in; another sub is another person */
 	if (!ident->username[0] && rec && rec->sub[0] && strcmp(rec->sub, ident->sub) == 0)
 		return 0;
-	r = ts_identity_check(e->cfg, req->user, ident->username, msg, sizeof(msg));
-	if (r < 0) {
-		eng_set_msg(out, r, TS_STATE_NEEDS_LOGIN, "%s", msg);
-		return r;
-	}
 	if (rec && rec->sub[0] && ident->sub[0] && strcmp(rec->sub, ident->sub) != 0) {
 		eng_set_msg(
 		    out, TS_E_IDENTITY_CHANGED, TS_STATE_NEEDS_LOGIN,
 		    "the server now names another subject for %s than the one stored; refusing; %s",
 		    req->user, eng_state_hint());
 		return TS_E_IDENTITY_CHANGED;
+	}
+	r = ts_identity_check(e->cfg, req->user, ident->username, msg, sizeof(msg));
+	if (r < 0) {
+		eng_set_msg(out, r, TS_STATE_NEEDS_LOGIN, "%s", msg);
+		return r;
 	}
 	return 0;
 }
@@ -522,7 +532,7 @@ int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_
 			int64_t left = 0;
 
 			(void)ts_refresh_held(rec, eng_server_now(e, rec->skew), &left);
-			eng_held_msg(out, e, req, left,
+			eng_held_msg(out, e, req, rec, left,
 			             "sign in again (`tokenseal login`) if the configuration is right");
 			return TS_E_SERVER_CONFIG;
 		}
@@ -546,6 +556,12 @@ int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_
 				return use_failed(e, req, rec, r, &u.err, out);
 			u.refreshed = true;
 			continue;
+		}
+		if (r == TS_E_REJECTED_TOKEN && eng_fresh_inactive_is_config(e, rec->access_token)) {
+			/* not the account: introspection (Keycloak's audience
+			 * rule); refreshing again would only loop */
+			eng_hold_audience(e, req, rec, out);
+			return TS_E_SERVER_CONFIG;
 		}
 		if (r == TS_E_REJECTED_TOKEN) {
 			mark_rejected(e, req, rec);
@@ -596,7 +612,7 @@ int eng_refresh(struct ts_engine *e, const struct ts_request *req, struct ts_out
 		int64_t left = 0;
 
 		if (ts_refresh_held(&rec, eng_server_now(e, rec.skew), &left)) {
-			eng_held_msg(out, e, req, left, "`tokenseal refresh --force` tries now");
+			eng_held_msg(out, e, req, &rec, left, "`tokenseal refresh --force` tries now");
 			r = TS_E_SERVER_CONFIG;
 			goto out;
 		}

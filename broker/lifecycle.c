@@ -178,6 +178,42 @@ enum ts_grant_verdict ts_single_flight_verdict(const struct ts_record *stored,
 	return TS_GRANT_REFRESH;
 }
 
+void ts_grant_refused_reason(char *out, size_t len, const char *error, const char *desc)
+{
+	static const char head[] = "the server refused the refresh token (";
+	size_t n, room, dl;
+	const char *stop;
+
+	if (len == 0)
+		return;
+	n = (size_t)snprintf(out, len, "%s%.60s", head, error[0] ? error : "invalid_grant");
+	if (n + 2 >= len) { /* no room for the error: the plain sentence */
+		(void)snprintf(out, len, "the server refused the refresh token");
+		return;
+	}
+	/* the first sentence: up to ". " (the dot kept) */
+	stop = strstr(desc, ". ");
+	dl = stop ? (size_t)(stop - desc) + 1 : strlen(desc);
+	while (dl > 0 && desc[dl - 1] == ' ')
+		dl--;
+	room = len - n - 2; /* ")" and the NUL */
+	if (dl > 0 && room > 6) {
+		memcpy(out + n, ": ", 2);
+		n += 2;
+		room -= 2;
+		if (dl > room) {
+			memcpy(out + n, desc, room - 3);
+			memcpy(out + n + room - 3, "...", 3);
+			n += room;
+		} else {
+			memcpy(out + n, desc, dl);
+			n += dl;
+		}
+	}
+	out[n++] = ')';
+	out[n] = '\0';
+}
+
 int ts_identity_check(const struct ts_config *cfg, const char *user, const char *server_name,
                       char *msg, size_t msglen)
 {
@@ -186,7 +222,8 @@ int ts_identity_check(const struct ts_config *cfg, const char *user, const char 
 	if (!server_name[0]) {
 		snprintf(
 		    msg, msglen,
-		    "the server did not say who this is (no \"%s\" claim); refusing to sign in %s",
+		    "the server did not say who this is (no \"%s\" claim in its answer nor in the "
+		    "ID token); refusing to sign in %s",
 		    cfg->username_claim, user);
 		return TS_E_IDENTITY_MISMATCH;
 	}

@@ -170,6 +170,14 @@ enum ts_grant_verdict ts_single_flight_verdict(const struct ts_record *stored,
 int ts_identity_check(const struct ts_config *cfg, const char *user, const char *server_name,
                       char *msg, size_t msglen) TS_WUR TS_NONNULL(1, 2, 3, 4);
 
+/* The needs-login reason of a refresh the server refused (invalid_grant
+ * and the like): "the server refused the refresh token (ERROR: DETAIL)",
+ * DETAIL the first sentence of desc (already sanitised by oauth/), cut to
+ * fit with "..." (Entra's AADSTS descriptions run on with trace ids and
+ * timestamps); without desc, "(ERROR)". Always a whole string in out. */
+void ts_grant_refused_reason(char *out, size_t len, const char *error, const char *desc)
+    TS_NONNULL(1, 3, 4);
+
 /* Hex sha256 of a secret (for needs_login_rt_hash). */
 void ts_secret_hash_hex(char out[TS_RT_HASH_HEX], const char *secret);
 

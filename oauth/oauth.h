@@ -136,6 +136,13 @@ int oauth_groups_parse(struct oauth_groups *ret, const char *path, const char *b
 int oauth_groups_from_id_token(struct oauth_groups *ret, const char *path, const char *id_token)
 	TS_WUR TS_NONNULL(1, 2, 3);
 
+/* Read the string claim (a claim name) from an id_token's payload (no
+ * signature check: the caller binds iss/sub/aud first). 1 with out set, 0
+ * when absent or null, TS_E_BAD_ANSWER when not a string, too long or with
+ * control characters, -EINVAL (not a JWT), -ENOMEM. out is "" unless 1. */
+int oauth_id_token_str(char *out, size_t outlen, const char *claim, const char *id_token)
+	TS_WUR TS_NONNULL(1, 3, 4);
+
 /* Result of revalidation (introspection or userinfo). */
 struct oauth_identity {
 	bool active;
@@ -146,6 +153,7 @@ struct oauth_identity {
 	char client_id[OAUTH_CLAIM_MAX]; /* introspection "client_id"; "" when absent */
 	bool aud_has_client;		 /* introspection "aud" names the configured client */
 	time_t server_date;
+	bool by_userinfo;		 /* the answer came from the userinfo endpoint */
 	struct oauth_groups groups;	 /* cfg->groups_claim of the same answer */
 };
 
@@ -249,6 +257,10 @@ int oauth_introspect(struct oauth_client *c, const char *token, struct oauth_ide
  * neither, so they never pass. */
 bool oauth_identity_for_client(const struct oauth_client *c, const struct oauth_identity *id)
 	TS_NONNULL(1, 2);
+
+/* Does oauth_revalidate ask the introspection endpoint (as far as the
+ * client knows now: after a revalidation, its discovery is done)? */
+bool oauth_uses_introspection(const struct oauth_client *c) TS_NONNULL(1);
 
 /* OIDC Core §5.3. 401 (invalid_token or bare) -> TS_E_REJECTED_TOKEN; 403
  * insufficient_scope -> TS_E_SERVER_CONFIG (not a reason to refresh). */

@@ -413,7 +413,12 @@ int oauth_parse_device_response(struct oauth_device *ret, const char *body, size
 	}
 	r = oauth_json_str(j, "verification_uri", d.verification_uri, sizeof(d.verification_uri),
 	                   err);
-	if (r == 0) /* the pre-RFC name some servers still send */
+	/* The RFC 8628 name wins; the pre-RFC name Google still sends
+	 * ("verification_url") stands in when it is absent or empty. Other
+	 * members are not read: Entra's "message" (a prompt of its own, in
+	 * the server's words) is ignored, whatever it holds; tokenseal shows
+	 * its own prompt from these fields. */
+	if (r == 0 || (r > 0 && !d.verification_uri[0]))
 		r = oauth_json_str(j, "verification_url", d.verification_uri,
 		                   sizeof(d.verification_uri), err);
 	if (r < 0)
@@ -632,4 +637,21 @@ int oauth_groups_from_id_token(struct oauth_groups *ret, const char *path, const
 	oauth_groups_read(ret, j, path);
 	json_decref(j);
 	return 0;
+}
+
+int oauth_id_token_str(char *out, size_t outlen, const char *claim, const char *id_token)
+{
+	json_t *j = NULL;
+	int r = jwt_payload(id_token, &j);
+
+	out[0] = '\0';
+	if (r < 0)
+		return r;
+	/* the same rules as a claim of userinfo: a string, no control
+	 * characters, shorter than outlen; anything else is no name */
+	r = oauth_json_str(j, claim, out, outlen, NULL);
+	if (r < 0)
+		out[0] = '\0';
+	json_decref(j);
+	return r < 0 ? TS_E_BAD_ANSWER : r;
 }

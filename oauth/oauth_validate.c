@@ -169,6 +169,7 @@ int oauth_userinfo(struct oauth_client *c, const char *token, struct oauth_ident
 		id.name[0] = '\0';
 	oauth_groups_read(&id.groups, j, c->cfg.groups_claim);
 	id.active = true;
+	id.by_userinfo = true;
 	id.server_date = resp.date;
 	*ret = id;
 	r = 0;
@@ -177,6 +178,19 @@ done:
 	oauth_resp_done(&resp);
 out:
 	return oauth_finish(c, err, r, secrets, 1);
+}
+
+bool oauth_uses_introspection(const struct oauth_client *c)
+{
+	switch (c->cfg.revalidate) {
+	case TS_REVALIDATE_INTROSPECTION:
+		return true;
+	case TS_REVALIDATE_USERINFO:
+		return false;
+	case TS_REVALIDATE_AUTO:
+	default:
+		return c->secret && c->cfg.introspection_endpoint[0] != '\0';
+	}
 }
 
 int oauth_revalidate(struct oauth_client *c, const char *token, struct oauth_identity *ret,

@@ -699,7 +699,7 @@ static void test_needs_login(void)
 	CHECK_INT(r.exit, 2);
 	CHECK_STR(r.out, "");
 	want_err(&r, "tokenseal: sign-in required: the server refused the refresh token "
-	             "(invalid_grant); run `tokenseal login` or log in again\n");
+	             "(invalid_grant: grant request is invalid); run `tokenseal login` or log in again\n");
 	run(&r, ARGS("status", "--json", "--user", "alice"));
 	CHECK_INT(r.exit, 2);
 	o = check_status_schema(r.out);
@@ -709,7 +709,8 @@ static void test_needs_login(void)
 	CHECK_INT(json_integer_value(json_object_get(le, "code")), TS_E_NEEDS_LOGIN);
 	CHECK_STR(jstr(le, "class"), "sign-in");
 	CHECK(json_is_false(json_object_get(le, "heals_by_itself")));
-	CHECK_STR(jstr(le, "reason"), "the server refused the refresh token (invalid_grant)");
+	CHECK_STR(jstr(le, "reason"), "the server refused the refresh token (invalid_grant: grant request "
+	                                  "is invalid)");
 	json_decref(o);
 }
 

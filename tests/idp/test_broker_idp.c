@@ -727,7 +727,7 @@ static void test_password_and_token(void)
 	CHECK_INT(ts_idp_ctl(&idp, "disable", "bob"), 0);
 	CHECK_INT(call(cfg_pw, TS_MSG_REVALIDATE, "bob", &res), TS_E_NEEDS_LOGIN);
 	CHECK_STR(res.message, "sign-in required: the server refused the refresh token "
-	                       "(invalid_grant); run `tokenseal login` or log in again");
+	                       "(invalid_grant: grant request is invalid); run `tokenseal login` or log in again");
 	ts_client_result_clear(&res);
 	CHECK_INT(ts_idp_ctl(&idp, "enable", "bob"), 0);
 
@@ -1064,7 +1064,7 @@ static void test_early_refresh_invalid_grant(void)
 	ts_client_result_clear(&res);
 	CHECK_INT(call(cfg_main, TS_MSG_REVALIDATE, "alice", &res), TS_E_NEEDS_LOGIN);
 	CHECK_STR(res.message, "sign-in required: the server refused the refresh token "
-	                       "(invalid_grant); run `tokenseal login` or log in again");
+	                       "(invalid_grant: grant request is invalid); run `tokenseal login` or log in again");
 	ts_client_result_clear(&res);
 	device_login(cfg_main, "alice", "alice", "alice-pw", 0, 0);
 	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), 0);
@@ -1224,7 +1224,7 @@ static void test_server_down(void)
 	ts_client_result_clear(&res);
 	CHECK_INT(call(cfg_grace, TS_MSG_REVALIDATE, "bob", &res), TS_E_NEEDS_LOGIN);
 	CHECK_STR(res.message, "sign-in required: the server refused the refresh token "
-	                       "(invalid_grant); run `tokenseal login` or log in again");
+	                       "(invalid_grant: grant request is invalid); run `tokenseal login` or log in again");
 	ts_client_result_clear(&res);
 	free(before);
 }

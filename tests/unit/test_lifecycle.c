@@ -206,6 +206,41 @@ static void test_single_flight_verdicts(void)
 	CHECK_INT(ts_single_flight_verdict(&stored, "AT-2"), TS_GRANT_NEEDS_LOGIN);
 }
 
+/* A refused refresh names the server's reason: Entra's AADSTS sentence
+ * without its trace ids, Keycloak's and Google's short texts, bounded. */
+static void test_grant_refused_reason(void)
+{
+	char r[128], tiny[48];
+
+	ts_grant_refused_reason(
+	    r, sizeof(r), "invalid_grant",
+	    "AADSTS700082: The refresh token has expired due to inactivity. The token was issued "
+	    "on 2026-01-01T00:00:00Z and was inactive for 90.00:00:00. Trace ID: 0a1b Correlation "
+	    "ID: 2c3d Timestamp: 2026-04-01 00:00:00Z");
+	CHECK_STR(r, "the server refused the refresh token (invalid_grant: AADSTS700082: The "
+	             "refresh token has expired due to inactivity.)");
+	ts_grant_refused_reason(r, sizeof(r), "invalid_grant", "Session not active");
+	CHECK_STR(r, "the server refused the refresh token (invalid_grant: Session not active)");
+	ts_grant_refused_reason(r, sizeof(r), "invalid_grant", "");
+	CHECK_STR(r, "the server refused the refresh token (invalid_grant)");
+	ts_grant_refused_reason(r, sizeof(r), "", "");
+	CHECK_STR(r, "the server refused the refresh token (invalid_grant)");
+	/* one long sentence: cut to fit, marked */
+	ts_grant_refused_reason(
+	    r, sizeof(r), "invalid_grant",
+	    "AADSTS50173: The provided grant has expired due to it being revoked, a fresh auth "
+	    "token is needed; the user might have changed or reset their password");
+	CHECK_INT(strlen(r), sizeof(r) - 1);
+	CHECK(strncmp(r, "the server refused the refresh token (invalid_grant: AADSTS50173: The "
+	                 "provided grant",
+	              84) == 0);
+	CHECK(strcmp(r + strlen(r) - 4, "...)") == 0);
+	/* a buffer too small for any detail still gets a whole sentence */
+	ts_grant_refused_reason(tiny, sizeof(tiny), "invalid_grant", "Stale token");
+	CHECK(strlen(tiny) < sizeof(tiny));
+	CHECK_STR(tiny, "the server refused the refresh token");
+}
+
 static void test_identity(void)
 {
 	struct ts_config c = cfg_with(0, 0, 0);
@@ -326,6 +361,7 @@ int main(void)
 	RUN(test_should_note);
 	RUN(test_offline_grace);
 	RUN(test_single_flight_verdicts);
+	RUN(test_grant_refused_reason);
 	RUN(test_identity);
 	RUN(test_record_json);
 	RUN(test_reject_backoff);

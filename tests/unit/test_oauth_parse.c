@@ -219,6 +219,32 @@ static void test_token_errors(void)
 	CHECK(strstr(e.message, "invalid_grant (grant revoked)") != NULL);
 	CHECK(t.access_token == NULL);
 
+	/* the providers' dead refresh tokens: all invalid_grant, all needs-login,
+	 * the description kept (sanitised, bounded) for the reason */
+	{
+		static const char *const dead[] = {
+		    "AADSTS700082: The refresh token has expired due to inactivity.\\u000d\\u000aTrace "
+		    "ID: 0a1b\\u000d\\u000aCorrelation ID: 2c3d",
+		    "AADSTS50173: The provided grant has expired due to it being revoked",
+		    "AADSTS70043: The refresh token has expired or is invalid due to sign-in "
+		    "frequency checks by conditional access",
+		    "Session not active", "Token is not active", "Stale token",
+		    "Token has been expired or revoked.",
+		};
+		char body[512];
+
+		for (size_t i = 0; i < sizeof(dead) / sizeof(dead[0]); i++) {
+			n = snprintf(body, sizeof(body),
+			             "{\"error\":\"invalid_grant\",\"error_description\":\"%s\"}",
+			             dead[i]);
+			CHECK_INT(oauth_parse_token_response(&t, 400, body, (size_t)n, &e),
+			          TS_E_NEEDS_LOGIN);
+			CHECK_STR(e.error, "invalid_grant");
+			CHECK(strncmp(e.description, dead[i], 12) == 0);
+			CHECK(strchr(e.description, '\r') == NULL && strchr(e.description, '\n') == NULL);
+		}
+	}
+
 	CHECK_INT(TOK("{\"error\":\"invalid_client\",\"error_description\":\"Client "
 	              "authentication failed\"}",
 	              401, &t, &e),
@@ -395,6 +421,34 @@ static void test_introspection(void)
 	CHECK_STR(e.error, "invalid_client");
 }
 
+/* The user name from an id_token (Entra: userinfo has none): a string
+ * claim read by the same rules as userinfo's, nothing else. */
+static void test_id_token_str(void)
+{
+	char jwt[2048], out[OAUTH_CLAIM_MAX];
+
+	make_jwt(jwt, sizeof(jwt),
+	         "{\"iss\":\"https://login.microsoftonline.com/t/v2.0\",\"sub\":\"S1\","
+	         "\"aud\":\"c\",\"preferred_username\":\"alice@contoso.example\","
+	         "\"name\":\"Alice A\",\"upn\":42,\"bad\":\"a\\u001bb\",\"nul\":null}");
+	CHECK_INT(oauth_id_token_str(out, sizeof(out), "preferred_username", jwt), 1);
+	CHECK_STR(out, "alice@contoso.example");
+	CHECK_INT(oauth_id_token_str(out, sizeof(out), "name", jwt), 1);
+	CHECK_STR(out, "Alice A");
+	CHECK_INT(oauth_id_token_str(out, sizeof(out), "email", jwt), 0);
+	CHECK_STR(out, "");
+	CHECK_INT(oauth_id_token_str(out, sizeof(out), "nul", jwt), 0);
+	CHECK_INT(oauth_id_token_str(out, sizeof(out), "upn", jwt), TS_E_BAD_ANSWER);
+	CHECK_STR(out, "");
+	CHECK_INT(oauth_id_token_str(out, sizeof(out), "bad", jwt), TS_E_BAD_ANSWER);
+	CHECK_STR(out, "");
+	/* too long for out: no name, never a cut one */
+	CHECK_INT(oauth_id_token_str(out, 6, "preferred_username", jwt), TS_E_BAD_ANSWER);
+	CHECK_STR(out, "");
+	CHECK(oauth_id_token_str(out, sizeof(out), "sub", "not a jwt") < 0);
+	CHECK_STR(out, "");
+}
+
 static void test_device(void)
 {
 	struct oauth_device d = {0};
@@ -419,6 +473,46 @@ static void test_device(void)
 	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), 0);
 	CHECK_INT(d.interval, 5);
 	CHECK_STR(d.verification_uri, "https://x");
+	oauth_device_clear(&d);
+
+	/* both names: the RFC 8628 one wins; an empty one yields to the other */
+	b = "{\"device_code\":\"DC\",\"user_code\":\"U\",\"verification_url\":\"https://old\","
+	    "\"verification_uri\":\"https://rfc\",\"expires_in\":600}";
+	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), 0);
+	CHECK_STR(d.verification_uri, "https://rfc");
+	oauth_device_clear(&d);
+	b = "{\"device_code\":\"DC\",\"user_code\":\"U\",\"verification_uri\":\"\","
+	    "\"verification_url\":\"https://www.google.com/device\",\"expires_in\":1800}";
+	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), 0);
+	CHECK_STR(d.verification_uri, "https://www.google.com/device");
+	oauth_device_clear(&d);
+	b = "{\"device_code\":\"DC\",\"user_code\":\"U\",\"verification_uri\":\"\","
+	    "\"verification_url\":\"\",\"expires_in\":600}";
+	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), TS_E_BAD_ANSWER);
+	CHECK(strstr(e.message, "verification_uri") != NULL);
+
+	/* Entra's "message": ignored whatever it holds (escape sequences, a
+	 * long text, not a string); the prompt is tokenseal's own */
+	{
+		char big[9000];
+		int n;
+
+		n = snprintf(big, sizeof(big),
+		             "{\"device_code\":\"DC\",\"user_code\":\"GH7K2LMNP\","
+		             "\"verification_uri\":\"https://microsoft.com/devicelogin\","
+		             "\"expires_in\":900,\"interval\":5,\"message\":\"To sign in, use a "
+		             "web browser \\u001b]0;pwned\\u0007 and enter the code ");
+		memset(big + n, 'A', 8000);
+		memcpy(big + n + 8000, ".\"}", 4);
+		CHECK_INT(oauth_parse_device_response(&d, big, strlen(big), &e), 0);
+		CHECK_STR(d.user_code, "GH7K2LMNP");
+		CHECK_STR(d.verification_uri, "https://microsoft.com/devicelogin");
+		CHECK_INT(d.interval, 5);
+		oauth_device_clear(&d);
+	}
+	b = "{\"device_code\":\"DC\",\"user_code\":\"U\",\"verification_uri\":\"https://x\","
+	    "\"expires_in\":600,\"message\":{\"text\":[1,2]}}";
+	CHECK_INT(oauth_parse_device_response(&d, b, strlen(b), &e), 0);
 	oauth_device_clear(&d);
 
 	b = "{\"device_code\":\"DC\",\"verification_uri\":\"https://x\",\"expires_in\":600}";
@@ -640,6 +734,7 @@ int main(void)
 	RUN(test_token_errors);
 	RUN(test_id_claims);
 	RUN(test_introspection);
+	RUN(test_id_token_str);
 	RUN(test_device);
 	RUN(test_discovery);
 	RUN(test_url_rule);
