@@ -307,6 +307,22 @@ static void login_fail_msg(struct ts_engine *e, int r, const struct oauth_error 
 		eng_set_msg(out, r, TS_STATE_NONE,
 		            "no answer from the conversation; sign-in aborted");
 		break;
+	case TS_E_SERVER_CONFIG:
+		if (strcmp(err->error, "invalid_scope") == 0) {
+			/* Google refuses offline_access (and grants refresh
+			 * tokens without it): say which scope and what to do */
+			char msg[TS_MESSAGE_MAX];
+
+			ts_scope_refusal_msg(msg, sizeof(msg), e->cfg, err->description,
+			                     oauth_offline_access_listed(e->oauth));
+			eng_set_msg(out, r, TS_STATE_NONE,
+			            "configuration error talking to %s: %s; ask the administrator",
+			            e->cfg->issuer, msg);
+			break;
+		}
+		eng_server_error_msg(out, e, r, err);
+		out->state = TS_STATE_NONE;
+		break;
 	default:
 		eng_server_error_msg(out, e, r, err);
 		out->state = TS_STATE_NONE;

@@ -214,6 +214,37 @@ void ts_grant_refused_reason(char *out, size_t len, const char *error, const cha
 	out[n] = '\0';
 }
 
+static bool has_scope(const char *scopes, const char *want)
+{
+	size_t n = strlen(want);
+
+	for (const char *p = scopes; (p = strstr(p, want)) != NULL; p += n)
+		if ((p == scopes || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
+			return true;
+	return false;
+}
+
+void ts_scope_refusal_msg(char *msg, size_t len, const struct ts_config *cfg, const char *desc,
+                          int offline_listed)
+{
+	char what[160] = "invalid_scope";
+
+	if (desc[0])
+		(void)snprintf(what, sizeof(what), "invalid_scope: %.120s", desc);
+	if (has_scope(cfg->scopes, "offline_access") && offline_listed == 0)
+		(void)snprintf(msg, len,
+		               "the server refused the scope offline_access (%s); remove "
+		               "offline_access from scopes: this server grants refresh tokens "
+		               "without it (its scopes_supported does not list it)",
+		               what);
+	else
+		(void)snprintf(msg, len,
+		               "the server refused the requested scopes \"%.200s\" (%s); keep in "
+		               "scopes only what the server offers this client (for the device flow "
+		               "some offer fewer)",
+		               cfg->scopes, what);
+}
+
 int ts_identity_check(const struct ts_config *cfg, const char *user, const char *server_name,
                       char *msg, size_t msglen)
 {

@@ -178,6 +178,12 @@ int ts_identity_check(const struct ts_config *cfg, const char *user, const char 
 void ts_grant_refused_reason(char *out, size_t len, const char *error, const char *desc)
     TS_NONNULL(1, 3, 4);
 
+/* The sign-in refused with invalid_scope: msg names the scopes and what
+ * to do. offline_listed: oauth_offline_access_listed() (1, 0, -1); desc
+ * the server's error_description (sanitised, may be ""). */
+void ts_scope_refusal_msg(char *msg, size_t len, const struct ts_config *cfg, const char *desc,
+                          int offline_listed) TS_NONNULL(1, 3, 4);
+
 /* Hex sha256 of a secret (for needs_login_rt_hash). */
 void ts_secret_hash_hex(char out[TS_RT_HASH_HEX], const char *secret);
 

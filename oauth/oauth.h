@@ -258,6 +258,12 @@ int oauth_introspect(struct oauth_client *c, const char *token, struct oauth_ide
 bool oauth_identity_for_client(const struct oauth_client *c, const struct oauth_identity *id)
 	TS_NONNULL(1, 2);
 
+/* Does the discovery document's scopes_supported list offline_access? 1
+ * yes, 0 a list without it (Google: it grants refresh tokens without it,
+ * and refuses it as invalid_scope), -1 unknown (no document read yet, or
+ * no list in it). */
+int oauth_offline_access_listed(const struct oauth_client *c) TS_NONNULL(1);
+
 /* Does oauth_revalidate ask the introspection endpoint (as far as the
  * client knows now: after a revalidation, its discovery is done)? */
 bool oauth_uses_introspection(const struct oauth_client *c) TS_NONNULL(1);

@@ -81,8 +81,20 @@ void oauth_read_auth_methods(struct oauth_client *c, const char *doc, size_t len
 	c->auth_listed = false;
 	c->auth_basic = c->auth_post = false;
 	c->auth_methods[0] = '\0';
+	c->offline_listed = 0;
 	if (!j)
 		return;
+	a = json_object_get(j, "scopes_supported");
+	if (json_is_array(a)) {
+		c->offline_listed = 1;
+		json_array_foreach(a, i, v)
+		{
+			const char *s = json_string_value(v);
+
+			if (s && strcmp(s, "offline_access") == 0)
+				c->offline_listed = 2;
+		}
+	}
 	a = json_object_get(j, "token_endpoint_auth_methods_supported");
 	if (json_is_array(a) && json_array_size(a) > 0) {
 		c->auth_listed = true;
@@ -300,4 +312,9 @@ int oauth_form_encoded(const char *s, char **ret)
 	*ret = strdup(b.p);
 	oauth_buf_done(&b);
 	return *ret ? 0 : -ENOMEM;
+}
+
+int oauth_offline_access_listed(const struct oauth_client *c)
+{
+	return c->offline_listed == 2 ? 1 : c->offline_listed == 1 ? 0 : -1;
 }

@@ -55,6 +55,9 @@ struct oauth_client {
 	bool auth_listed; /* a non-empty list */
 	bool auth_basic, auth_post;
 	char auth_methods[256]; /* the list, sanitised, for messages */
+	/* the discovery document's scopes_supported: 0 no list (or no
+	 * document), 1 a list without offline_access, 2 a list with it */
+	unsigned char offline_listed;
 	CURL *curl;
 	long skew;      /* server - local, seconds; meaningful when have_skew */
 	bool have_skew; /* a Date header was measured (0 s is a measurement) */

@@ -241,6 +241,31 @@ static void test_grant_refused_reason(void)
 	CHECK_STR(tiny, "the server refused the refresh token");
 }
 
+/* invalid_scope at sign-in: the scope named, and what to do */
+static void test_scope_refusal(void)
+{
+	struct ts_config c;
+	char m[512];
+
+	ts_config_defaults(&c);
+	(void)snprintf(c.scopes, sizeof(c.scopes), "openid email offline_access");
+	ts_scope_refusal_msg(m, sizeof(m), &c, "Invalid device flow scope: offline_access", 0);
+	CHECK_STR(m, "the server refused the scope offline_access (invalid_scope: Invalid device "
+	             "flow scope: offline_access); remove offline_access from scopes: this server "
+	             "grants refresh tokens without it (its scopes_supported does not list it)");
+	/* the server lists offline_access, or says nothing: the scopes named */
+	ts_scope_refusal_msg(m, sizeof(m), &c, "", 1);
+	CHECK_STR(m, "the server refused the requested scopes \"openid email offline_access\" "
+	             "(invalid_scope); keep in scopes only what the server offers this client (for "
+	             "the device flow some offer fewer)");
+	ts_scope_refusal_msg(m, sizeof(m), &c, "x", -1);
+	CHECK(strstr(m, "the server refused the requested scopes") == m);
+	/* offline_access only as part of another name is not it */
+	(void)snprintf(c.scopes, sizeof(c.scopes), "openid offline_accessx my_offline_access");
+	ts_scope_refusal_msg(m, sizeof(m), &c, "", 0);
+	CHECK(strstr(m, "the server refused the requested scopes") == m);
+}
+
 static void test_identity(void)
 {
 	struct ts_config c = cfg_with(0, 0, 0);
@@ -362,6 +387,7 @@ int main(void)
 	RUN(test_offline_grace);
 	RUN(test_single_flight_verdicts);
 	RUN(test_grant_refused_reason);
+	RUN(test_scope_refusal);
 	RUN(test_identity);
 	RUN(test_record_json);
 	RUN(test_reject_backoff);

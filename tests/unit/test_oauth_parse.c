@@ -678,6 +678,44 @@ static void test_url_rule_config(void)
 	CHECK_STR(cfg_report, "u.conf: issuer 'http://127.0.0.1' is not a valid URL: " NEED_HTTPS);
 }
 
+/* scopes_supported and offline_access (Google lists no offline_access
+ * and refuses it): listed, a list without it, no list. */
+static void test_offline_listed(void)
+{
+	static const struct {
+		const char *scopes; /* the member, or "" for none */
+		int want;
+	} cases[] = {
+	    {",\"scopes_supported\":[\"openid\",\"offline_access\",\"profile\"]", 1},
+	    {",\"scopes_supported\":[\"openid\",\"email\",\"profile\"]", 0},
+	    {",\"scopes_supported\":[\"openid\",7,\"offline_accessx\"]", 0},
+	    {"", -1},
+	};
+	struct ts_config cfg;
+	struct oauth_error e;
+	char doc[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct oauth_client *c = NULL;
+		int n;
+
+		memset(&cfg, 0, sizeof(cfg));
+		(void)snprintf(cfg.issuer, sizeof(cfg.issuer), "https://accounts.google.example");
+		(void)snprintf(cfg.client_id, sizeof(cfg.client_id), "c");
+		cfg.max_response_size = 65536;
+		n = snprintf(doc, sizeof(doc),
+		             "{\"issuer\":\"https://accounts.google.example\",\"token_endpoint\":"
+		             "\"https://oauth2.google.example/token\"%s}",
+		             cases[i].scopes);
+		CHECK_INT(oauth_client_new(&c, &cfg, &e), 0);
+		CHECK_INT(oauth_offline_access_listed(c), -1); /* nothing read yet */
+		CHECK_INT(oauth_set_discovery(c, doc, (size_t)n, &e), 0);
+		CHECK_MSG(oauth_offline_access_listed(c) == cases[i].want, "case %zu: %d", i,
+		          oauth_offline_access_listed(c));
+		oauth_client_free(c);
+	}
+}
+
 /* Clock skew: 0 s is a measurement, a new one replaces the old, a Date
  * more than 24 h off is ignored. */
 static void test_skew(void)
@@ -739,6 +777,7 @@ int main(void)
 	RUN(test_discovery);
 	RUN(test_url_rule);
 	RUN(test_capath);
+	RUN(test_offline_listed);
 	RUN(test_skew);
 	RUN(test_url_rule_config);
 	return ts_test_done();
