@@ -4,7 +4,7 @@
 # real tokenseal-broker and the real test IdP with its imitation switches.
 if(TARGET tokenseal-broker)
 	ts_add_unit_test(NAME test_broker_refusal
-		SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_broker_refusal.c
+		SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_broker_refusal.c ${CMAKE_CURRENT_LIST_DIR}/broker_call.c
 		LIBS ts_broker ts_common
 		LABELS idp
 		TIMEOUT 300

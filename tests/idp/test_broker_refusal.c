@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "broker_call.h"
 #include "lifecycle.h"
 #include "ts_client.h"
 #include "ts_error.h"
@@ -36,97 +37,8 @@
 #include "ts_test.h"
 
 static struct ts_idp idp;
-static char wrapper[700], logfile[700], ks[700];
+static char ks[700];
 static char cfg_pw[800], cfg_win[800], cfg_bad[800], cfg_bad_win[800], cfg_pub[800];
-
-/* ---- conversation: answers every prompt with the password ---------------- */
-
-static int c_info(void *ctx, const char *text)
-{
-	(void)ctx;
-	(void)text;
-	return 0;
-}
-
-static int c_prompt(void *ctx, const char *text, bool echo, char **ret)
-{
-	(void)text;
-	(void)echo;
-	*ret = strdup(ctx);
-	return *ret ? 0 : -ENOMEM;
-}
-
-static int call_pw(const char *config, enum ts_msg_type type, const char *user, uint32_t flags,
-                   const char *method, const char *pw, struct ts_client_result *res)
-{
-	struct ts_client_opts o = {.broker_path = wrapper, .config_path = config};
-	struct ts_client_request rq = {
-	    .type = type, .user = user, .service = "test", .flags = flags, .method = method};
-	struct ts_conv cv = {c_info, c_info, c_prompt, (void *)(uintptr_t)pw};
-	int r;
-
-	memset(res, 0, sizeof(*res));
-	r = ts_client_call(&o, &rq, pw ? &cv : NULL, res);
-	CHECK_MSG(r == 0, "ts_client_call: %s", ts_strerror(r));
-	fprintf(stderr, "   [%s] code %d (%s) state %d: %s\n", user, res->code,
-	        ts_strerror(res->code), res->state, res->message);
-	if (res->token)
-		ts_leak_remember(res->token);
-	return res->code;
-}
-
-static int call(const char *config, enum ts_msg_type type, const char *user, uint32_t flags,
-                struct ts_client_result *res)
-{
-	return call_pw(config, type, user, flags | TS_FLAG_NONINTERACTIVE, NULL, NULL, res);
-}
-
-static int simple(const char *config, enum ts_msg_type type, const char *user, uint32_t flags)
-{
-	struct ts_client_result res;
-	int code = call(config, type, user, flags, &res);
-
-	ts_client_result_clear(&res);
-	return code;
-}
-
-static void password_login(const char *user, const char *pw)
-{
-	struct ts_client_result res;
-
-	CHECK_INT(call_pw(cfg_pw, TS_MSG_LOGIN, user, 0, "password", pw, &res), 0);
-	ts_client_result_clear(&res);
-}
-
-static void imitate(const char *name, const char *onoff)
-{
-	const char *argv[] = {TS_SOURCE_DIR "/tests/fixtures/idp/ctl", "--state-dir", idp.dir,
-	                      "imitate", name, onoff, NULL};
-
-	CHECK_MSG(ts_idp_run(argv, NULL, 0) == 0, "ctl imitate %s %s", name, onoff);
-}
-
-static long refreshes(void)
-{
-	return ts_idp_count(&idp, "token:refresh_token");
-}
-
-static long revocations(void)
-{
-	/* the provider's route, and the 404 the imitation answers in its place */
-	return ts_idp_count(&idp, "revocation") + ts_idp_count(&idp, "/token/revocation");
-}
-
-static enum ts_state status_state(const char *config, const char *user)
-{
-	struct ts_client_result res;
-	enum ts_state st;
-
-	CHECK_INT(call(config, TS_MSG_STATUS, user, 0, &res), 0);
-	st = res.state;
-	ts_client_result_clear(&res);
-	return st;
-}
 
 /* ---- the cases ----------------------------------------------------------- */
 
@@ -139,30 +51,30 @@ static void test_dead_refresh_invalid_request(void)
 	struct ts_client_result res;
 	long rf, in;
 
-	password_login("alice", "alice-pw");
-	CHECK_INT(simple(cfg_pw, TS_MSG_REVALIDATE, "alice", 0), 0);
-	imitate("refresh-refusal-invalid-request", "on");
+	bc_password_login(cfg_pw, "alice", "alice-pw");
+	CHECK_INT(bc_simple(cfg_pw, TS_MSG_REVALIDATE, "alice", 0), 0);
+	bc_imitate("refresh-refusal-invalid-request", "on");
 	CHECK_INT(ts_idp_ctl(&idp, "revoke-grant", "alice"), 0);
-	rf = refreshes();
+	rf = bc_refreshes();
 	in = ts_idp_count(&idp, "introspection");
-	CHECK_INT(call(cfg_pw, TS_MSG_REVALIDATE, "alice", 0, &res), TS_E_NEEDS_LOGIN);
+	CHECK_INT(bc_call(cfg_pw, TS_MSG_REVALIDATE, "alice", 0, &res), TS_E_NEEDS_LOGIN);
 	CHECK_STR(res.message, "sign-in required: the server refused the refresh token "
 	                       "(invalid_request, while this client's other requests succeed); "
 	                       "run `tokenseal login` or log in again");
 	CHECK_INT(res.state, TS_STATE_NEEDS_LOGIN);
 	ts_client_result_clear(&res);
-	CHECK_MSG(refreshes() == rf + 1, "one refresh was sent (%ld)", refreshes() - rf);
+	CHECK_MSG(bc_refreshes() == rf + 1, "one refresh was sent (%ld)", bc_refreshes() - rf);
 	/* the use's own revalidation, then the probe */
 	CHECK_INT(ts_idp_count(&idp, "introspection"), in + 2);
-	CHECK_INT(status_state(cfg_pw, "alice"), TS_STATE_NEEDS_LOGIN);
+	CHECK_INT(bc_status_state(cfg_pw, "alice"), TS_STATE_NEEDS_LOGIN);
 	for (int i = 0; i < 5; i++)
-		CHECK_INT(simple(cfg_win, TS_MSG_REVALIDATE, "alice", 0), TS_E_NEEDS_LOGIN);
-	CHECK_MSG(refreshes() == rf + 1, "no refresh after the record was marked (%ld)",
-	          refreshes() - rf);
-	imitate("refresh-refusal-invalid-request", "off");
+		CHECK_INT(bc_simple(cfg_win, TS_MSG_REVALIDATE, "alice", 0), TS_E_NEEDS_LOGIN);
+	CHECK_MSG(bc_refreshes() == rf + 1, "no refresh after the record was marked (%ld)",
+	          bc_refreshes() - rf);
+	bc_imitate("refresh-refusal-invalid-request", "off");
 	/* a new sign-in heals it */
-	password_login("alice", "alice-pw");
-	CHECK_INT(simple(cfg_pw, TS_MSG_REVALIDATE, "alice", 0), 0);
+	bc_password_login(cfg_pw, "alice", "alice-pw");
+	CHECK_INT(bc_simple(cfg_pw, TS_MSG_REVALIDATE, "alice", 0), 0);
 }
 
 /* A genuinely broken client configuration (a wrong client secret) whose
@@ -175,11 +87,11 @@ static void test_broken_client_invalid_request(void)
 	struct ts_client_result res;
 	long rf, in;
 
-	password_login("bob", "bob-pw");
-	imitate("refresh-refusal-invalid-request", "on");
-	rf = refreshes();
+	bc_password_login(cfg_pw, "bob", "bob-pw");
+	bc_imitate("refresh-refusal-invalid-request", "on");
+	rf = bc_refreshes();
 	in = ts_idp_count(&idp, "introspection");
-	CHECK_INT(call(cfg_bad, TS_MSG_REFRESH, "bob", 0, &res), TS_E_SERVER_CONFIG);
+	CHECK_INT(bc_call(cfg_bad, TS_MSG_REFRESH, "bob", 0, &res), TS_E_SERVER_CONFIG);
 	CHECK_MSG(strstr(res.message, "configuration error talking to ") &&
 	              strstr(res.message, "the server answered the refresh with invalid_request") &&
 	              strstr(res.message, "this client could not show that its own "
@@ -189,9 +101,9 @@ static void test_broken_client_invalid_request(void)
 	              strstr(res.message, "ask the administrator"),
 	          "message: %s", res.message);
 	ts_client_result_clear(&res);
-	CHECK_INT(refreshes(), rf + 1);
+	CHECK_INT(bc_refreshes(), rf + 1);
 	CHECK_INT(ts_idp_count(&idp, "introspection"), in + 1); /* the probe, refused */
-	CHECK_INT(call(cfg_pw, TS_MSG_STATUS, "bob", 0, &res), 0);
+	CHECK_INT(bc_call(cfg_pw, TS_MSG_STATUS, "bob", 0, &res), 0);
 	CHECK_INT(res.state, TS_STATE_VALID);
 	CHECK_MSG(res.status_json && strstr(res.status_json, "\"refresh_held_for\":") &&
 	              strstr(res.status_json, "\"has_refresh_token\":true"),
@@ -199,36 +111,36 @@ static void test_broken_client_invalid_request(void)
 	ts_client_result_clear(&res);
 
 	/* held back: neither `tokenseal refresh` nor any use resends it */
-	CHECK_INT(call(cfg_bad, TS_MSG_REFRESH, "bob", 0, &res), TS_E_SERVER_CONFIG);
+	CHECK_INT(bc_call(cfg_bad, TS_MSG_REFRESH, "bob", 0, &res), TS_E_SERVER_CONFIG);
 	CHECK_MSG(strstr(res.message, "answered the last refresh of bob with invalid_request") &&
 	              strstr(res.message, "`tokenseal refresh --force` tries now"),
 	          "message: %s", res.message);
 	ts_client_result_clear(&res);
 	for (int i = 0; i < 5; i++) {
 		/* inside the refresh window: a use would refresh first */
-		CHECK_INT(simple(cfg_win, TS_MSG_REVALIDATE, "bob", 0), 0);
-		CHECK_INT(simple(cfg_bad_win, TS_MSG_REVALIDATE, "bob", 0), TS_E_SERVER_CONFIG);
+		CHECK_INT(bc_simple(cfg_win, TS_MSG_REVALIDATE, "bob", 0), 0);
+		CHECK_INT(bc_simple(cfg_bad_win, TS_MSG_REVALIDATE, "bob", 0), TS_E_SERVER_CONFIG);
 	}
-	CHECK_MSG(refreshes() == rf + 1, "no retry storm: %ld refreshes sent while held",
-	          refreshes() - rf - 1);
+	CHECK_MSG(bc_refreshes() == rf + 1, "no retry storm: %ld refreshes sent while held",
+	          bc_refreshes() - rf - 1);
 	/* an access token the server rejects while held: the held message */
 	CHECK_INT(ts_idp_ctl(&idp, "revoke-access-tokens", "bob"), 0);
-	CHECK_INT(call(cfg_pw, TS_MSG_REVALIDATE, "bob", 0, &res), TS_E_SERVER_CONFIG);
+	CHECK_INT(bc_call(cfg_pw, TS_MSG_REVALIDATE, "bob", 0, &res), TS_E_SERVER_CONFIG);
 	CHECK_MSG(strstr(res.message, "answered the last refresh of bob with invalid_request") &&
 	              strstr(res.message, "sign in again (`tokenseal login`) if the "
 	                                  "configuration is right"),
 	          "message: %s", res.message);
 	ts_client_result_clear(&res);
-	CHECK_INT(refreshes(), rf + 1);
-	CHECK_INT(status_state(cfg_pw, "bob"), TS_STATE_VALID);
+	CHECK_INT(bc_refreshes(), rf + 1);
+	CHECK_INT(bc_status_state(cfg_pw, "bob"), TS_STATE_VALID);
 
 	/* the configuration fixed: the stored refresh token still works */
-	CHECK_INT(simple(cfg_pw, TS_MSG_REFRESH, "bob", TS_FLAG_FORCE), 0);
-	CHECK_INT(refreshes(), rf + 2);
+	CHECK_INT(bc_simple(cfg_pw, TS_MSG_REFRESH, "bob", TS_FLAG_FORCE), 0);
+	CHECK_INT(bc_refreshes(), rf + 2);
 	/* the good refresh lifted the hold: a plain `tokenseal refresh` goes out */
-	CHECK_INT(simple(cfg_pw, TS_MSG_REFRESH, "bob", 0), 0);
-	CHECK_INT(refreshes(), rf + 3);
-	imitate("refresh-refusal-invalid-request", "off");
+	CHECK_INT(bc_simple(cfg_pw, TS_MSG_REFRESH, "bob", 0), 0);
+	CHECK_INT(bc_refreshes(), rf + 3);
+	bc_imitate("refresh-refusal-invalid-request", "off");
 }
 
 /* A public client cannot introspect, so it cannot show its configuration
@@ -241,12 +153,12 @@ static void test_public_client_invalid_request(void)
 	struct ts_client_result res;
 	long rf;
 
-	CHECK_INT(call_pw(cfg_pub, TS_MSG_LOGIN, "alice", 0, "password", "alice-pw", &res), 0);
+	CHECK_INT(bc_call_pw(cfg_pub, TS_MSG_LOGIN, "alice", 0, "password", "alice-pw", &res), 0);
 	ts_client_result_clear(&res);
-	imitate("refresh-refusal-invalid-request", "on");
+	bc_imitate("refresh-refusal-invalid-request", "on");
 	CHECK_INT(ts_idp_ctl(&idp, "revoke-grant", "alice"), 0);
-	rf = refreshes();
-	CHECK_INT(call(cfg_pub, TS_MSG_REVALIDATE, "alice", 0, &res), TS_E_SERVER_CONFIG);
+	rf = bc_refreshes();
+	CHECK_INT(bc_call(cfg_pub, TS_MSG_REVALIDATE, "alice", 0, &res), TS_E_SERVER_CONFIG);
 	CHECK_MSG(strstr(res.message, "the server answered the refresh with invalid_request") &&
 	              strstr(res.message, "a public client cannot introspect, so there is nothing "
 	                                  "to check it with") &&
@@ -254,21 +166,21 @@ static void test_public_client_invalid_request(void)
 	                                  "dead: sign in again"),
 	          "message: %s", res.message);
 	ts_client_result_clear(&res);
-	CHECK_INT(refreshes(), rf + 1);
+	CHECK_INT(bc_refreshes(), rf + 1);
 	for (int i = 0; i < 4; i++) {
-		CHECK_INT(call(cfg_pub, TS_MSG_REVALIDATE, "alice", 0, &res), TS_E_SERVER_CONFIG);
+		CHECK_INT(bc_call(cfg_pub, TS_MSG_REVALIDATE, "alice", 0, &res), TS_E_SERVER_CONFIG);
 		CHECK_MSG(strstr(res.message, "sign in again (`tokenseal login`) if the "
 		                              "configuration is right"),
 		          "message: %s", res.message);
 		ts_client_result_clear(&res);
 	}
-	CHECK_MSG(refreshes() == rf + 1, "no retry storm: %ld refreshes sent while held",
-	          refreshes() - rf - 1);
-	CHECK_INT(status_state(cfg_pub, "alice"), TS_STATE_VALID);
-	imitate("refresh-refusal-invalid-request", "off");
-	CHECK_INT(call_pw(cfg_pub, TS_MSG_LOGIN, "alice", 0, "password", "alice-pw", &res), 0);
+	CHECK_MSG(bc_refreshes() == rf + 1, "no retry storm: %ld refreshes sent while held",
+	          bc_refreshes() - rf - 1);
+	CHECK_INT(bc_status_state(cfg_pub, "alice"), TS_STATE_VALID);
+	bc_imitate("refresh-refusal-invalid-request", "off");
+	CHECK_INT(bc_call_pw(cfg_pub, TS_MSG_LOGIN, "alice", 0, "password", "alice-pw", &res), 0);
 	ts_client_result_clear(&res);
-	CHECK_INT(simple(cfg_pub, TS_MSG_REVALIDATE, "alice", 0), 0);
+	CHECK_INT(bc_simple(cfg_pub, TS_MSG_REVALIDATE, "alice", 0), 0);
 }
 
 /* A server without a revocation endpoint (Entra ID, Google): logout and the
@@ -280,52 +192,50 @@ static void test_no_revocation_endpoint(void)
 	char path[900], want[700];
 	long rv;
 
-	imitate("no-revocation-endpoint", "on");
+	bc_imitate("no-revocation-endpoint", "on");
 	snprintf(path, sizeof(path), "%s/discovery.json", ks);
 	(void)unlink(path); /* the broker's cached copy still names the endpoint */
 	snprintf(want, sizeof(want),
 	         "signed out locally; this server offers no revocation; the grant lives on until "
 	         "it expires or an administrator ends it (%s)",
 	         idp.issuer);
-	password_login("carol", "carol-pw");
-	rv = revocations();
-	CHECK_INT(call(cfg_pw, TS_MSG_LOGOUT, "carol", 0, &res), 0);
+	bc_password_login(cfg_pw, "carol", "carol-pw");
+	rv = bc_revocations();
+	CHECK_INT(bc_call(cfg_pw, TS_MSG_LOGOUT, "carol", 0, &res), 0);
 	CHECK_STR(res.message, want);
 	CHECK_INT(res.state, TS_STATE_SIGNED_OUT);
 	ts_client_result_clear(&res);
-	CHECK_INT(revocations(), rv);
+	CHECK_INT(bc_revocations(), rv);
 	snprintf(path, sizeof(path), "%s/users/%u.seal", ks, (unsigned)getpwnam("carol")->pw_uid);
 	CHECK_MSG(access(path, F_OK) == 0, "a signed-out record is kept");
-	CHECK_INT(simple(cfg_pw, TS_MSG_REVALIDATE, "carol", 0), TS_E_SIGNED_OUT);
-	CHECK_INT(status_state(cfg_pw, "carol"), TS_STATE_SIGNED_OUT);
+	CHECK_INT(bc_simple(cfg_pw, TS_MSG_REVALIDATE, "carol", 0), TS_E_SIGNED_OUT);
+	CHECK_INT(bc_status_state(cfg_pw, "carol"), TS_STATE_SIGNED_OUT);
 
 	/* revoke_on = last-session (the default): the last session closes */
-	password_login("carol", "carol-pw");
-	CHECK_INT(simple(cfg_pw, TS_MSG_OPEN_SESSION, "carol", 0), 0);
-	CHECK_INT(call(cfg_pw, TS_MSG_CLOSE_SESSION, "carol", 0, &res), 0);
+	bc_password_login(cfg_pw, "carol", "carol-pw");
+	CHECK_INT(bc_simple(cfg_pw, TS_MSG_OPEN_SESSION, "carol", 0), 0);
+	CHECK_INT(bc_call(cfg_pw, TS_MSG_CLOSE_SESSION, "carol", 0, &res), 0);
 	CHECK_STR(res.message, want);
 	CHECK_INT(res.state, TS_STATE_SIGNED_OUT);
 	ts_client_result_clear(&res);
-	CHECK_INT(revocations(), rv);
-	CHECK_INT(simple(cfg_pw, TS_MSG_REVALIDATE, "carol", 0), TS_E_SIGNED_OUT);
+	CHECK_INT(bc_revocations(), rv);
+	CHECK_INT(bc_simple(cfg_pw, TS_MSG_REVALIDATE, "carol", 0), TS_E_SIGNED_OUT);
 
 	/* the endpoint back: revoked as before (the imitation was what differed) */
-	imitate("no-revocation-endpoint", "off");
+	bc_imitate("no-revocation-endpoint", "off");
 	snprintf(path, sizeof(path), "%s/discovery.json", ks);
 	(void)unlink(path);
-	password_login("carol", "carol-pw");
-	CHECK_INT(call(cfg_pw, TS_MSG_LOGOUT, "carol", 0, &res), 0);
+	bc_password_login(cfg_pw, "carol", "carol-pw");
+	CHECK_INT(bc_call(cfg_pw, TS_MSG_LOGOUT, "carol", 0, &res), 0);
 	snprintf(want, sizeof(want), "signed out; the grant was revoked at %s", idp.issuer);
 	CHECK_STR(res.message, want);
 	ts_client_result_clear(&res);
-	CHECK_INT(revocations(), rv + 2);
+	CHECK_INT(bc_revocations(), rv + 2);
 }
 
 int main(int argc, char **argv)
 {
 	char extra[1600], bad_secret[700];
-	FILE *f;
-
 	if (argc < 2)
 		TS_SKIP("usage: test_broker_refusal PATH-TO-tokenseal-broker");
 	if (!getpwnam("alice") || !getpwnam("bob") || !getpwnam("carol"))
@@ -334,13 +244,7 @@ int main(int argc, char **argv)
 		TS_SKIP("needs root (the broker acts for alice, bob and carol)");
 	CHECK(ts_idp_start(&idp, 3600) == 0);
 
-	snprintf(logfile, sizeof(logfile), "%s/broker.log", ts_test_tmpdir());
-	snprintf(wrapper, sizeof(wrapper), "%s/broker-wrapper", ts_test_tmpdir());
-	f = fopen(wrapper, "w");
-	CHECK(f);
-	fprintf(f, "#!/bin/sh\nexec '%s' --debug \"$@\" 2>>'%s'\n", argv[1], logfile);
-	CHECK(fclose(f) == 0);
-	CHECK(chmod(wrapper, 0755) == 0);
+	bc_init(&idp, argv[1]);
 
 	snprintf(ks, sizeof(ks), "%s/keystore", idp.dir);
 	snprintf(cfg_pw, sizeof(cfg_pw), "%s/pw.conf", idp.dir);
@@ -371,6 +275,6 @@ int main(int argc, char **argv)
 	RUN(test_broken_client_invalid_request);
 	RUN(test_public_client_invalid_request);
 	RUN(test_no_revocation_endpoint);
-	ts_leak_scan_file("the broker's log", logfile);
+	ts_leak_scan_file("the broker's log", bc_logfile());
 	return ts_test_done();
 }
