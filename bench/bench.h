@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared by bench/per_use.c (the set-up, the per-use rows) and bench/load.c
+ * (open-connection introspections, the TLS handshake's share, throughput and
+ * the burst after a revocation). Benchmarks only: never linked into tokenseal.
+ */
+#ifndef TS_BENCH_H
+#define TS_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ts_idp.h"
+
+extern struct ts_idp idp;
+extern char introspection_url[512], token_url[512], client_auth[512];
+extern char sock[700], cfg_daemon[700];
+
+double now_ms(void);
+double median(double *v, size_t n);
+/* the p-th percentile (0..100) of v (sorted in place) */
+double percentile(double *v, size_t n, double p);
+/* one machine-readable table row for bench/run (ratio computed here; a
+ * floor <= 0 prints "-" for floor and ratio) */
+void row(const char *id, const char *what, double measured, double floor, const char *unit,
+         const char *target, const char *note);
+
+/* bench/load.c */
+/* a "Key:" value of /proc/PID/status in KiB, or -1 */
+long vm_kib(int pid, const char *key);
+/* base64 of in (out must hold 4/3 of it + 1) */
+void base64(const char *in, char *out, size_t outlen);
+/* median ms of one introspection of token on a kept-alive connection */
+double warm_introspection_ms(const char *token, size_t rounds);
+/* median ms of a refresh-grant round trip on a kept-alive connection with an
+ * unknown refresh token (the server answers invalid_grant): a lower bound of
+ * one refresh round trip */
+double warm_refresh_ms(size_t rounds);
+/* TLS handshake (appconnect - connect) of a new connection: full, and
+ * resumed from libcurl's in-process session cache; medians in ms */
+void tls_handshake_ms(const char *token, size_t rounds, double *full, double *resumed);
+/* callers threads sending REVALIDATE for user to the daemon for secs
+ * seconds; returns uses/s, fills p50/p99 in ms and failures */
+double daemon_load(int callers, double secs, double *p50, double *p99, long *failures);
+/* n concurrent REVALIDATE uses released at once; p99 (ms), failures */
+void daemon_burst(int n, double *p50, double *p99, long *failures);
+
+#endif

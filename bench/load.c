@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench/load: the parts of bench/per-use that keep a connection or many
+ * callers open: one introspection (and one refresh-grant round trip) on a
+ * kept-alive connection (the warm floor), the TLS handshake with and without
+ * resumption (what a cross-process session cache could save in exec mode),
+ * the daemon's throughput with concurrent callers and the burst of uses just
+ * after a revocation.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "bench.h"
+#include "ts_client.h"
+#include "ts_mem.h"
+#include "ts_test.h"
+
+static size_t sink(char *p, size_t size, size_t n, void *ud)
+{
+	(void)p;
+	(void)ud;
+	return size * n;
+}
+
+static CURL *easy(const char *url, const char *body)
+{
+	CURL *c = curl_easy_init();
+
+	CHECK(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CAINFO, idp.ca);
+	curl_easy_setopt(c, CURLOPT_USERPWD, client_auth);
+	curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+	return c;
+}
+
+static void perform(CURL *c, long want)
+{
+	long status = 0;
+	CURLcode rc = curl_easy_perform(c);
+
+	CHECK_MSG(rc == CURLE_OK, "curl: %s", curl_easy_strerror(rc));
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	CHECK_MSG(status == want, "HTTP %ld, expected %ld", status, want);
+}
+
+static double timed_rounds(const char *url, const char *body, long want, size_t rounds)
+{
+	double *v = calloc(rounds, sizeof(*v)), m;
+	CURL *c = easy(url, body);
+
+	CHECK(v);
+	perform(c, want); /* opens the connection */
+	for (size_t i = 0; i < rounds; i++) {
+		double t0 = now_ms();
+
+		perform(c, want);
+		v[i] = now_ms() - t0;
+	}
+	curl_easy_cleanup(c);
+	m = median(v, rounds);
+	free(v);
+	return m;
+}
+
+double warm_introspection_ms(const char *token, size_t rounds)
+{
+	char body[8192];
+	double m;
+
+	snprintf(body, sizeof(body), "token=%s", token);
+	m = timed_rounds(introspection_url, body, 200, rounds);
+	ts_wipe(body, sizeof(body));
+	return m;
+}
+
+double warm_refresh_ms(size_t rounds)
+{
+	return timed_rounds(token_url, "grant_type=refresh_token&refresh_token=bench-unknown", 400,
+	                    rounds);
+}
+
+void tls_handshake_ms(const char *token, size_t rounds, double *full, double *resumed)
+{
+	double *f = calloc(rounds, sizeof(*f)), *r = calloc(rounds, sizeof(*r));
+	char body[8192];
+
+	CHECK(f && r);
+	snprintf(body, sizeof(body), "token=%s", token);
+	for (size_t i = 0; i < rounds; i++) {
+		CURLSH *sh = curl_share_init();
+		curl_off_t c1, a1, c2, a2;
+		CURL *c;
+
+		CHECK(sh);
+		curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+		/* first connection: a full handshake, its session kept in sh */
+		c = easy(introspection_url, body);
+		curl_easy_setopt(c, CURLOPT_SHARE, sh);
+		curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+		perform(c, 200);
+		curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &c1);
+		curl_easy_getinfo(c, CURLINFO_APPCONNECT_TIME_T, &a1);
+		curl_easy_cleanup(c);
+		/* second, new connection: resumes the session (TLS 1.3 ticket) */
+		c = easy(introspection_url, body);
+		curl_easy_setopt(c, CURLOPT_SHARE, sh);
+		curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+		perform(c, 200);
+		curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &c2);
+		curl_easy_getinfo(c, CURLINFO_APPCONNECT_TIME_T, &a2);
+		curl_easy_cleanup(c);
+		curl_share_cleanup(sh);
+		f[i] = (double)(a1 - c1) / 1e3;
+		r[i] = (double)(a2 - c2) / 1e3;
+	}
+	ts_wipe(body, sizeof(body));
+	*full = median(f, rounds);
+	*resumed = median(r, rounds);
+	free(f);
+	free(r);
+}
+
+long vm_kib(int pid, const char *key)
+{
+	char path[64], line[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	CHECK(f);
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, key, strlen(key)) == 0 && line[strlen(key)] == ':')
+			v = strtol(line + strlen(key) + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+void base64(const char *in, char *out, size_t outlen)
+{
+	static const char b[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t n = strlen(in), o = 0;
+
+	CHECK((n + 2) / 3 * 4 < outlen);
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)(unsigned char)in[i] << 16;
+
+		v |= i + 1 < n ? (unsigned)(unsigned char)in[i + 1] << 8 : 0;
+		v |= i + 2 < n ? (unsigned)(unsigned char)in[i + 2] : 0;
+		out[o++] = b[v >> 18 & 63];
+		out[o++] = b[v >> 12 & 63];
+		out[o++] = i + 1 < n ? b[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? b[v & 63] : '=';
+	}
+	out[o] = '\0';
+}
+
+/* ---- the daemon under concurrent callers ---- */
+
+#define LAT_MAX 400000
+static double *lat;
+static atomic_size_t nlat;
+static atomic_long nfail;
+static atomic_int go;
+static double deadline;
+
+static bool one_use(void)
+{
+	struct ts_client_opts o = {.socket_path = sock,
+	                           .config_path = cfg_daemon,
+	                           .mode = TS_CLIENT_SOCKET_ONLY};
+	struct ts_client_request rq = {.type = TS_MSG_REVALIDATE,
+	                               .user = "alice",
+	                               .service = "bench",
+	                               .flags = TS_FLAG_NONINTERACTIVE};
+	struct ts_client_result res;
+	double t0 = now_ms();
+	bool ok;
+
+	memset(&res, 0, sizeof(res));
+	ok = ts_client_call(&o, &rq, NULL, &res) == 0 && res.code == 0;
+	ts_client_result_clear(&res);
+	if (ok) {
+		size_t i = atomic_fetch_add(&nlat, 1);
+
+		if (i < LAT_MAX)
+			lat[i] = now_ms() - t0;
+	} else {
+		atomic_fetch_add(&nfail, 1);
+	}
+	return ok;
+}
+
+static void *caller(void *arg)
+{
+	bool loop = arg != NULL;
+
+	while (!atomic_load(&go))
+		;
+	do
+		(void)one_use();
+	while (loop && now_ms() < deadline);
+	return NULL;
+}
+
+static void run_callers(int n, bool loop, double secs, double *elapsed)
+{
+	pthread_t *t = calloc((size_t)n, sizeof(*t));
+	double t0;
+
+	CHECK(t);
+	if (!lat)
+		lat = calloc(LAT_MAX, sizeof(*lat));
+	CHECK(lat);
+	atomic_store(&nlat, 0);
+	atomic_store(&nfail, 0);
+	atomic_store(&go, 0);
+	for (int i = 0; i < n; i++)
+		CHECK(pthread_create(&t[i], NULL, caller, loop ? (void *)1 : NULL) == 0);
+	t0 = now_ms();
+	deadline = t0 + secs * 1e3;
+	atomic_store(&go, 1);
+	for (int i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	*elapsed = (now_ms() - t0) / 1e3;
+	free(t);
+}
+
+static void summary(double *p50, double *p99, long *failures)
+{
+	size_t n = atomic_load(&nlat);
+
+	if (n > LAT_MAX)
+		n = LAT_MAX;
+	*p50 = n ? percentile(lat, n, 50) : -1;
+	*p99 = n ? percentile(lat, n, 99) : -1;
+	*failures = atomic_load(&nfail);
+}
+
+double daemon_load(int callers, double secs, double *p50, double *p99, long *failures)
+{
+	double elapsed;
+
+	run_callers(callers, true, secs, &elapsed);
+	summary(p50, p99, failures);
+	return (double)atomic_load(&nlat) / elapsed;
+}
+
+void daemon_burst(int n, double *p50, double *p99, long *failures)
+{
+	double elapsed;
+
+	run_callers(n, false, 0, &elapsed);
+	summary(p50, p99, failures);
+}
