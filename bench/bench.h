@@ -17,6 +17,10 @@ extern char introspection_url[512], token_url[512], client_auth[512];
 extern char sock[700], cfg_daemon[700];
 
 double now_ms(void);
+/* run argv (env: extra "K=V", input: stdin, out: stdout) and return its wall
+ * time in ms, or -1 when it did not exit 0 (bench/per_use.c) */
+double run(char *const argv[], char *const env[], const char *input, char *out, size_t outlen,
+           bool keep_stderr);
 double median(double *v, size_t n);
 /* the p-th percentile (0..100) of v (sorted in place) */
 double percentile(double *v, size_t n, double p);
@@ -39,9 +43,16 @@ double warm_refresh_ms(size_t rounds);
 /* TLS handshake (appconnect - connect) of a new connection: full, and
  * resumed from libcurl's in-process session cache; medians in ms */
 void tls_handshake_ms(const char *token, size_t rounds, double *full, double *resumed);
-/* callers threads sending REVALIDATE for user to the daemon for secs
- * seconds; returns uses/s, fills p50/p99 in ms and failures */
-double daemon_load(int callers, double secs, double *p50, double *p99, long *failures);
+/* the server's own introspection rate under wrk (keep-alive, callers
+ * connections, secs seconds): requests/s, or -1 without wrk; failed wrk
+ * requests, wrk's p50/p99 in ms */
+double server_rate(const char *token, int callers, double secs, long *failed, double *p50,
+                   double *p99);
+/* callers threads sending REVALIDATE to the daemon for secs seconds, caller
+ * i for user who[i % nwho]; returns uses/s, fills p50/p99 in ms and
+ * failures */
+double daemon_load(const char *const *who, size_t nwho, int callers, double secs, double *p50,
+                   double *p99, long *failures);
 /* n concurrent REVALIDATE uses released at once; p99 (ms), failures */
 void daemon_burst(int n, double *p50, double *p99, long *failures);
 

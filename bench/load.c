@@ -9,9 +9,13 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -19,6 +23,8 @@
 #include "ts_client.h"
 #include "ts_mem.h"
 #include "ts_test.h"
+
+#define WRK "/usr/bin/wrk"
 
 static size_t sink(char *p, size_t size, size_t n, void *ud)
 {
@@ -162,6 +168,64 @@ void base64(const char *in, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
+/* wrk's "  NN%  1.23ms" latency line, in ms (-1 when absent) */
+static double wrk_percentile(const char *out, const char *pct)
+{
+	char key[16], unit[8] = "";
+	const char *p;
+	double v;
+
+	snprintf(key, sizeof(key), " %s ", pct);
+	p = strstr(out, key);
+	if (!p || sscanf(p + strlen(key), "%lf%7s", &v, unit) != 2)
+		return -1;
+	if (strcmp(unit, "us") == 0)
+		return v / 1e3;
+	if (strcmp(unit, "s") == 0)
+		return v * 1e3;
+	if (strcmp(unit, "m") == 0)
+		return v * 60e3;
+	return v; /* ms */
+}
+
+double server_rate(const char *token, int callers, double secs, long *failed, double *p50,
+                          double *p99)
+{
+	static char wrk[] = WRK, t2[] = "-t2", s[] = "-s", lat[] = "--latency";
+	char script[700], auth[1024], conns[32], dur[32], out[8192], *p;
+	char *argv[] = {wrk, t2, lat, conns, dur, s, script, introspection_url, NULL};
+	double rate;
+	FILE *f;
+	int fd;
+
+	if (access(WRK, X_OK) != 0)
+		return -1;
+	snprintf(script, sizeof(script), "%s/wrk.lua", idp.dir);
+	snprintf(conns, sizeof(conns), "-c%d", callers);
+	snprintf(dur, sizeof(dur), "-d%ds", (int)(secs + 0.5));
+	base64(client_auth, auth, sizeof(auth));
+	fd = open(script, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0 && (f = fdopen(fd, "w")) != NULL);
+	fprintf(f, "wrk.method = \"POST\"\nwrk.body = \"token=%s\"\n"
+	           "wrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\n"
+	           "wrk.headers[\"Authorization\"] = \"Basic %s\"\n", token, auth);
+	CHECK(fclose(f) == 0);
+	ts_wipe(auth, sizeof(auth));
+	CHECK_MSG(run(argv, NULL, NULL, out, sizeof(out), false) >= 0, "wrk failed");
+	CHECK(truncate(script, 0) == 0 && unlink(script) == 0);
+	p = strstr(out, "Requests/sec:");
+	CHECK_MSG(p, "no Requests/sec in wrk's output: %.300s", out);
+	rate = strtod(p + strlen("Requests/sec:"), NULL);
+	*p50 = wrk_percentile(out, "50%");
+	*p99 = wrk_percentile(out, "99%");
+	*failed = 0;
+	if ((p = strstr(out, "Non-2xx or 3xx responses:")))
+		*failed += strtol(p + strlen("Non-2xx or 3xx responses:"), NULL, 10);
+	if (strstr(out, "Socket errors:"))
+		*failed += 1;
+	return rate;
+}
+
 /* ---- the daemon under concurrent callers ---- */
 
 #define LAT_MAX 400000
@@ -170,14 +234,17 @@ static atomic_size_t nlat;
 static atomic_long nfail;
 static atomic_int go;
 static double deadline;
+static const char *const *users;
+static size_t n_users;
+static bool looping;
 
-static bool one_use(void)
+static bool one_use(const char *user)
 {
 	struct ts_client_opts o = {.socket_path = sock,
 	                           .config_path = cfg_daemon,
 	                           .mode = TS_CLIENT_SOCKET_ONLY};
 	struct ts_client_request rq = {.type = TS_MSG_REVALIDATE,
-	                               .user = "alice",
+	                               .user = user,
 	                               .service = "bench",
 	                               .flags = TS_FLAG_NONINTERACTIVE};
 	struct ts_client_result res;
@@ -200,13 +267,13 @@ static bool one_use(void)
 
 static void *caller(void *arg)
 {
-	bool loop = arg != NULL;
+	const char *user = users[(size_t)(uintptr_t)arg % n_users];
 
 	while (!atomic_load(&go))
 		;
 	do
-		(void)one_use();
-	while (loop && now_ms() < deadline);
+		(void)one_use(user);
+	while (looping && now_ms() < deadline);
 	return NULL;
 }
 
@@ -222,8 +289,9 @@ static void run_callers(int n, bool loop, double secs, double *elapsed)
 	atomic_store(&nlat, 0);
 	atomic_store(&nfail, 0);
 	atomic_store(&go, 0);
+	looping = loop;
 	for (int i = 0; i < n; i++)
-		CHECK(pthread_create(&t[i], NULL, caller, loop ? (void *)1 : NULL) == 0);
+		CHECK(pthread_create(&t[i], NULL, caller, (void *)(uintptr_t)i) == 0);
 	t0 = now_ms();
 	deadline = t0 + secs * 1e3;
 	atomic_store(&go, 1);
@@ -244,10 +312,13 @@ static void summary(double *p50, double *p99, long *failures)
 	*failures = atomic_load(&nfail);
 }
 
-double daemon_load(int callers, double secs, double *p50, double *p99, long *failures)
+double daemon_load(const char *const *who, size_t nwho, int callers, double secs, double *p50,
+                   double *p99, long *failures)
 {
 	double elapsed;
 
+	users = who;
+	n_users = nwho;
 	run_callers(callers, true, secs, &elapsed);
 	summary(p50, p99, failures);
 	return (double)atomic_load(&nlat) / elapsed;
@@ -255,8 +326,11 @@ double daemon_load(int callers, double secs, double *p50, double *p99, long *fai
 
 void daemon_burst(int n, double *p50, double *p99, long *failures)
 {
+	static const char *const alice[] = {"alice"};
 	double elapsed;
 
+	users = alice;
+	n_users = 1;
 	run_callers(n, false, 0, &elapsed);
 	summary(p50, p99, failures);
 }

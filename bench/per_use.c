@@ -45,7 +45,6 @@
 #define ROUNDS_MAX 1000
 #define CURL "/usr/bin/curl"
 
-#define WRK "/usr/bin/wrk"
 #define PAM_PERMIT "/usr/lib/x86_64-linux-gnu/security/pam_permit.so"
 #define VALGRIND "/usr/bin/valgrind"
 
@@ -65,11 +64,12 @@ double now_ms(void)
 }
 
 /* One broker request in exec mode (the benchmark's own set-up). */
-static void broker_call(enum ts_msg_type type, const char *password, struct ts_client_result *res)
+static void broker_call_as(const char *user, enum ts_msg_type type, const char *password,
+                           struct ts_client_result *res)
 {
 	struct ts_client_opts o = {.broker_path = broker_bin, .config_path = cfg_exec};
 	struct ts_client_request rq = {.type = type,
-	                               .user = "alice",
+	                               .user = user,
 	                               .service = "bench",
 	                               .flags = password ? 0 : TS_FLAG_NONINTERACTIVE,
 	                               .method = password ? "password" : NULL};
@@ -86,8 +86,13 @@ static void broker_call(enum ts_msg_type type, const char *password, struct ts_c
  * the extra environment (NULL-terminated "K=V", may be NULL). Returns the
  * wall time in ms, or -1 when it did not exit 0.
  */
-static double run(char *const argv[], char *const env[], const char *input, char *out,
-                  size_t outlen, bool keep_stderr)
+static void broker_call(enum ts_msg_type type, const char *password, struct ts_client_result *res)
+{
+	broker_call_as("alice", type, password, res);
+}
+
+double run(char *const argv[], char *const env[], const char *input, char *out, size_t outlen,
+           bool keep_stderr)
 {
 	int in[2], op[2], st;
 	double t0 = now_ms();
@@ -384,41 +389,6 @@ void row(const char *id, const char *what, double measured, double floor, const 
  * connections, for secs seconds (uses/s), or -1 when wrk is missing. The
  * script holding the token and client credentials is in the IdP's 0700
  * state dir, 0600, and wiped after. */
-static double server_rate(const char *token, int callers, double secs, long *failed)
-{
-	static char wrk[] = WRK, t2[] = "-t2", s[] = "-s";
-	char script[700], auth[1024], conns[32], dur[32], out[8192], *p;
-	char *argv[] = {wrk, t2, conns, dur, s, script, introspection_url, NULL};
-	double rate;
-	FILE *f;
-	int fd;
-
-	if (access(WRK, X_OK) != 0)
-		return -1;
-	snprintf(script, sizeof(script), "%s/wrk.lua", idp.dir);
-	snprintf(conns, sizeof(conns), "-c%d", callers);
-	snprintf(dur, sizeof(dur), "-d%ds", (int)(secs + 0.5));
-	base64(client_auth, auth, sizeof(auth));
-	fd = open(script, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	CHECK(fd >= 0 && (f = fdopen(fd, "w")) != NULL);
-	fprintf(f, "wrk.method = \"POST\"\nwrk.body = \"token=%s\"\n"
-	           "wrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\n"
-	           "wrk.headers[\"Authorization\"] = \"Basic %s\"\n", token, auth);
-	CHECK(fclose(f) == 0);
-	ts_wipe(auth, sizeof(auth));
-	CHECK_MSG(run(argv, NULL, NULL, out, sizeof(out), false) >= 0, "wrk failed");
-	CHECK(truncate(script, 0) == 0 && unlink(script) == 0);
-	p = strstr(out, "Requests/sec:");
-	CHECK_MSG(p, "no Requests/sec in wrk's output: %.300s", out);
-	rate = strtod(p + strlen("Requests/sec:"), NULL);
-	*failed = 0;
-	if ((p = strstr(out, "Non-2xx or 3xx responses:")))
-		*failed += strtol(p + strlen("Non-2xx or 3xx responses:"), NULL, 10);
-	if (strstr(out, "Socket errors:"))
-		*failed += 1;
-	return rate;
-}
-
 /* Requests that reached the server for n uses of service. */
 static long requests_per(const char *service, int n)
 {
@@ -461,7 +431,9 @@ int main(int argc, char **argv)
 		cpu[2][ROUNDS_MAX], rd[ROUNDS_MAX], re[ROUNDS_MAX], wr[ROUNDS_MAX], ins[2];
 	struct ts_client_result res;
 	char extra[2048], note[300], *token;
-	double f, warm, load_secs, hs_full, hs_res, p50, p99, srv = -1, dl = 0;
+	static const char *const one_user[] = {"alice"}, *const three_users[] = {"alice", "bob",
+	                                                                        "carol"};
+	double d3, f, warm, load_secs, hs_full, hs_res, p50, p99, srv = -1, dl = 0, w50 = -1, w99 = -1;
 	long fails, srv_fail = 0, per0, per30, refreshes, idle_rss, hwm;
 	size_t rounds, r2;
 	bool have_cli;
@@ -535,6 +507,10 @@ int main(int argc, char **argv)
 	find_endpoints();
 
 	broker_call(TS_MSG_LOGIN, "alice-pw", &res);
+	ts_client_result_clear(&res);
+	broker_call_as("bob", TS_MSG_LOGIN, "bob-pw", &res);
+	ts_client_result_clear(&res);
+	broker_call_as("carol", TS_MSG_LOGIN, "carol-pw", &res);
 	ts_client_result_clear(&res);
 	broker_call(TS_MSG_GET_TOKEN, NULL, &res);
 	CHECK(res.token != NULL);
@@ -621,22 +597,28 @@ int main(int argc, char **argv)
 	idle_rss = vm_kib(daemon_pid, "VmRSS");
 	for (int k = 0; k < 2; k++) {
 		long sf = 0;
-		double s = server_rate(token, 50, load_secs, &sf);
+		double s = server_rate(token, 50, load_secs, &sf, &w50, &w99);
 
 		srv = s > srv ? s : srv;
 		srv_fail += sf;
-		dl = daemon_load(50, load_secs, &p50, &p99, &fails);
+		dl = daemon_load(one_user, 1, 50, load_secs, &p50, &p99, &fails);
 	}
 	hwm = vm_kib(daemon_pid, "VmHWM");
-	snprintf(note, sizeof(note), "%ld failed uses, %ld failed wrk requests (target: none)",
-	         fails, srv_fail);
-	row("3", "throughput: daemon p99 / p50 latency (50 callers)", p99, p50, "ms", "<= 3", note);
+	snprintf(note, sizeof(note), "%ld failed uses, %ld failed wrk requests (target: none); "
+	         "the server alone under wrk: p50 %.1f ms, p99 %.1f ms", fails, srv_fail, w50, w99);
 	if (srv > 0)
-		row("3", "throughput: daemon uses/s (50 callers) / server introspections/s (wrk)", dl,
-		    srv, "/s", ">= 0.8", note);
+		row("3", "throughput: daemon uses/s (50 callers, one user) / server introspections/s "
+		    "(wrk)", dl, srv, "/s", ">= 0.8", note);
 	else
 		row("3", "throughput: daemon uses/s (50 callers); server rate not measured yet: "
 		    "wrk missing", dl, 0, "/s", ">= 0.8", note);
+	row("3", "throughput: daemon p99 / p50 latency (50 callers, one user)", p99, p50, "ms",
+	    "<= 3", note);
+	/* the same spread over three users: tells the user's lock from the rest */
+	d3 = daemon_load(three_users, 3, 50, load_secs, &p50, &p99, &fails);
+	snprintf(note, sizeof(note), "%.1f uses/s, %ld failed uses", d3, fails);
+	row("3", "throughput: daemon p99 / p50, 50 callers over 3 users (alice, bob, carol)", p99,
+	    p50, "ms", "<= 3", note);
 
 	/* burst: 200 uses of one user right after a revocation */
 	CHECK(ts_idp_ctl(&idp, "revoke-access-tokens", "alice") == 0);
