@@ -56,4 +56,8 @@ double daemon_load(const char *const *who, size_t nwho, int callers, double secs
 /* n concurrent REVALIDATE uses released at once; p99 (ms), failures */
 void daemon_burst(int n, double *p50, double *p99, long *failures);
 
+/* row 5: requests/s per 1000 hosts at three use rates, cache 0 and 30 s,
+ * from per_use0 requests for n uses (cache 0) and per_use30 (cache 30) */
+void fleet_rows(long per_use0, long per_use30, int n);
+
 #endif

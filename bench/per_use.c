@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <glob.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,27 +218,68 @@ static void pam_rusage(const char *service, double *rss_kib, double *cpu_ms)
 	*cpu_ms = (double)us / 1e3;
 }
 
-/* instructions of one pamtester under callgrind, or -1 without valgrind */
-static double pam_instructions(const char *service)
+/* Sum of the "Collected :" lines of the callgrind logs DIR/cg.*.log (one per
+ * process), which are removed; -1 when there are none. */
+static double callgrind_sum(void)
+{
+	char pattern[700], line[512], *p;
+	double n = -1;
+	glob_t g;
+
+	snprintf(pattern, sizeof(pattern), "%s/cg.*.log", idp.dir);
+	if (glob(pattern, 0, NULL, &g) != 0)
+		return -1;
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		FILE *f = fopen(g.gl_pathv[i], "r");
+
+		CHECK(f);
+		while (fgets(line, sizeof(line), f))
+			if ((p = strstr(line, "Collected :")))
+				n = (n < 0 ? 0 : n) + strtod(p + strlen("Collected :"), NULL);
+		fclose(f);
+		unlink(g.gl_pathv[i]);
+	}
+	globfree(&g);
+	return n;
+}
+
+/* instructions of one pamtester (and, with children, of the processes it
+ * starts: exec mode's broker) under callgrind, or -1 without valgrind */
+static double pam_instructions(const char *service, bool children)
 {
 	static char vg[] = VALGRIND, tool[] = "--tool=callgrind",
-		    outf[] = "--callgrind-out-file=/dev/null";
-	char logopt[800], logf[700], line[512], *pre[] = {vg, tool, outf, logopt, NULL}, *p;
-	double n = -1;
-	FILE *f;
+		    outf[] = "--callgrind-out-file=/dev/null", tc[] = "--trace-children=yes";
+	char logopt[800], *pre[] = {vg, tool, outf, logopt, children ? tc : NULL, NULL};
+	double n;
 
 	if (access(VALGRIND, X_OK) != 0)
 		return -1;
-	snprintf(logf, sizeof(logf), "%s/callgrind.log", idp.dir);
-	snprintf(logopt, sizeof(logopt), "--log-file=%s", logf);
+	snprintf(logopt, sizeof(logopt), "--log-file=%s/cg.%%p.log", idp.dir);
 	(void)pam_run(service, pre);
-	f = fopen(logf, "r");
-	CHECK(f);
-	while (fgets(line, sizeof(line), f))
-		if ((p = strstr(line, "Collected :")))
-			n = strtod(p + strlen("Collected :"), NULL);
-	fclose(f);
-	CHECK_MSG(n > 0, "no \"Collected :\" line in %s", logf);
+	n = callgrind_sum();
+	CHECK_MSG(n > 0, "no \"Collected :\" line in %s/cg.*.log", idp.dir);
+	return n;
+}
+
+/* instructions of the cold floor (one curl introspection) under callgrind */
+static double curl_instructions(const char *token)
+{
+	static char vg[] = VALGRIND, tool[] = "--tool=callgrind",
+		    outf[] = "--callgrind-out-file=/dev/null", curl[] = CURL, s[] = "-s",
+		    fail[] = "-f", cacert[] = "--cacert", k[] = "-K", dash[] = "-";
+	char logopt[800], input[8192];
+	char *argv[] = {vg, tool, outf, logopt, curl, s, fail, cacert, idp.ca, k, dash, NULL};
+	double n;
+
+	if (access(VALGRIND, X_OK) != 0)
+		return -1;
+	snprintf(logopt, sizeof(logopt), "--log-file=%s/cg.%%p.log", idp.dir);
+	snprintf(input, sizeof(input), "url = \"%s\"\nuser = \"%s\"\ndata = \"token=%s\"\n",
+	         introspection_url, client_auth, token);
+	CHECK_MSG(run(argv, NULL, input, NULL, 0, false) >= 0, "curl under callgrind failed");
+	ts_wipe(input, sizeof(input));
+	n = callgrind_sum();
+	CHECK_MSG(n > 0, "no \"Collected :\" line in %s/cg.*.log", idp.dir);
 	return n;
 }
 
@@ -399,31 +441,6 @@ static long requests_per(const char *service, int n)
 	       ts_idp_count(&idp, "token:refresh_token");
 }
 
-static void fleet_rows(long per_use0, long per_use30, int n)
-{
-	static const struct {
-		const char *label;
-		double rate; /* uses per second per host */
-	} r[] = {{"1 use/host/min", 1.0 / 60}, {"1 use/host/10 s", 0.1}, {"1 use/host/s", 1.0}};
-	char what[128], note[200];
-
-	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
-		double q0 = 1000 * r[i].rate * (double)per_use0 / n;
-		double q30 = 1000 * (r[i].rate < 1.0 / 30 ? r[i].rate : 1.0 / 30) *
-		             (double)per_use0 / n;
-
-		snprintf(what, sizeof(what), "fleet: req/s per 1000 hosts, %s, cache 0", r[i].label);
-		snprintf(note, sizeof(note), "%ld req per %d uses measured; revocation seen at the next use",
-		         per_use0, n);
-		row("5", what, q0, 0, "req/s", "-", note);
-		snprintf(what, sizeof(what), "fleet: req/s per 1000 hosts, %s, cache 30", r[i].label);
-		snprintf(note, sizeof(note),
-		         "%ld req per %d uses in 30 s measured; revocation seen up to 30 s late", per_use30,
-		         n);
-		row("5", what, q30, 0, "req/s", "-", note);
-	}
-}
-
 int main(int argc, char **argv)
 {
 	static double fl[ROUNDS_MAX], ex[ROUNDS_MAX], dm[ROUNDS_MAX], tk[ROUNDS_MAX],
@@ -565,6 +582,15 @@ int main(int argc, char **argv)
 	    median(ex, rounds), "ms", "-", note);
 	row("1t", "exec mode: resumed / full TLS handshake", hs_res, hs_full, "ms", "-",
 	    "what a cross-process session cache could save at most per use");
+	/* instruction counts (callgrind): not moved by the machine's load */
+	ins[0] = pam_instructions("bench-exec", true);
+	ins[1] = curl_instructions(token);
+	if (ins[0] > 0 && ins[1] > 0)
+		row("1c", "exec mode: instructions, pamtester+broker / cold floor's curl", ins[0] / 1e6,
+		    ins[1] / 1e6, "M", "-", "callgrind, every process of the use");
+	else
+		printf("ROW\t1c\texec mode: instructions\t-\t-\t-\t-\tnot measured yet: no "
+		       VALGRIND "\n");
 
 	/* requests per use (the fleet table) */
 	per0 = requests_per("bench-daemon", (int)r2);
@@ -634,8 +660,8 @@ int main(int argc, char **argv)
 		pam_rusage("bench-daemon", &rss[0][i], &cpu[0][i]);
 		pam_rusage("bench-permit", &rss[1][i], &cpu[1][i]);
 	}
-	ins[0] = pam_instructions("bench-daemon");
-	ins[1] = pam_instructions("bench-permit");
+	ins[0] = pam_instructions("bench-daemon", false);
+	ins[1] = pam_instructions("bench-permit", false);
 	snprintf(note, sizeof(note), "ru_maxrss medians: %.0f vs %.0f KiB", median(rss[0], rounds),
 	         median(rss[1], rounds));
 	row("6", "footprint: peak RSS added by pam_tokenseal (daemon) to pamtester",
