@@ -36,9 +36,9 @@ long vm_kib(int pid, const char *key);
 void base64(const char *in, char *out, size_t outlen);
 /* median ms of one introspection of token on a kept-alive connection */
 double warm_introspection_ms(const char *token, size_t rounds);
-/* median ms of a refresh-grant round trip on a kept-alive connection with an
- * unknown refresh token (the server answers invalid_grant): a lower bound of
- * one refresh round trip */
+/* median ms of a real refresh-grant round trip (rotating refresh token) on a
+ * kept-alive connection, for the IdP-only account ext-zed (its own grant,
+ * from the password grant: never one of tokenseal's records) */
 double warm_refresh_ms(size_t rounds);
 /* TLS handshake (appconnect - connect) of a new connection: full, and
  * resumed from libcurl's in-process session cache; medians in ms */

@@ -609,7 +609,7 @@ int main(int argc, char **argv)
 		wr[i] = warm_refresh_ms(3);
 	}
 	snprintf(note, sizeof(note), "floor: warm floor %.2f + refresh round trip %.2f ms "
-	         "(invalid_grant: a lower bound); %ld refreshes for %zu uses", warm,
+	         "(a real refresh, kept-alive); %ld refreshes for %zu uses", warm,
 	         median(wr, r2), refreshes, 2 * r2);
 	row("2", "use needing a refresh: daemon / (warm floor + refresh)", median(rd, r2),
 	    warm + median(wr, r2), "ms", "<= 1.3", note);
