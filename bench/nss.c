@@ -9,9 +9,18 @@
  *                               DIR/nsswitch.files, DIR/nsswitch.tokenseal
  *   bench_nss many N LOOKUPS    LOOKUPS lookups in this process: ns/lookup
  *   bench_nss first N SEED      one lookup in this fresh process: ns
- * Every lookup must find its user with the expected uid, or the run fails.
+ *   bench_nss make DIR N G PER  also G groups grp0 .. grp(G-1), user i a
+ *                               member of grp(i % G) .. grp((i + PER - 1) % G),
+ *                               in the cache and in DIR/group.big (the host's
+ *                               /etc/group + the G groups)
+ *   bench_nss getgr G LOOKUPS   getgrnam of random groups: ns/lookup
+ *   bench_nss initgroups N PER LOOKUPS
+ *                               getgrouplist of random users: ns/lookup
+ * Every lookup must find its user (group) with the expected name (at least
+ * PER groups), or the run fails.
  */
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -65,7 +74,51 @@ static FILE *open_out(const char *dir, const char *name)
 	return f;
 }
 
-static int make(const char *dir, unsigned long n)
+static int make_groups(struct ts_nsscache *c, const char *dir, unsigned long n, unsigned long g,
+                       unsigned long per)
+{
+	struct ts_nsscache_group_ref *refs = calloc(per, sizeof(*refs));
+	char (*names)[24] = calloc(g, sizeof(*names));
+	FILE *f = open_out(dir, "group.big"), *in = fopen("/etc/group", "r");
+	int r = 0;
+
+	if (!refs || !names)
+		return -ENOMEM;
+	if (in) {
+		char line[4096];
+		while (fgets(line, sizeof(line), in))
+			fputs(line, f);
+		fclose(in);
+	}
+	for (unsigned long j = 0; j < g; j++)
+		snprintf(names[j], sizeof(names[j]), "grp%lu", j);
+	for (unsigned long i = 0; i < n && r >= 0; i++) {
+		char name[32];
+
+		for (unsigned long k = 0; k < per; k++)
+			refs[k] = (struct ts_nsscache_group_ref){.name = names[(i + k) % g]};
+		snprintf(name, sizeof(name), "user%lu", i);
+		r = ts_nsscache_set_groups(c, name, refs, per);
+	}
+	for (unsigned long j = 0; j < g && r >= 0; j++) {
+		const char *sep = "";
+
+		fprintf(f, "%s:x:%lu:", names[j], 70000 + j);
+		for (unsigned long i = 0; i < n; i++)
+			if ((j + g - i % g) % g < per) {
+				fprintf(f, "%suser%lu", sep, i);
+				sep = ",";
+			}
+		fputc('\n', f);
+	}
+	if (fclose(f) != 0 && r >= 0)
+		r = -EIO;
+	free(refs);
+	free(names);
+	return r < 0 ? r : 0;
+}
+
+static int make(const char *dir, unsigned long n, unsigned long g, unsigned long per)
 {
 	struct ts_nsscache *c = NULL;
 	char path[4096];
@@ -95,6 +148,8 @@ static int make(const char *dir, unsigned long n)
 	}
 	if (fclose(f) != 0)
 		return 1;
+	if (g && (r = make_groups(c, dir, n, g, per)) < 0)
+		goto fail;
 	snprintf(path, sizeof(path), "%s/users.cache", dir);
 	if ((r = ts_nsscache_save(c, path)) < 0)
 		goto fail;
@@ -128,7 +183,48 @@ static void lookup(unsigned long i)
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "make"))
-		return make(argv[2], num(argv[3]));
+		return make(argv[2], num(argv[3]), 0, 0);
+	if (argc == 6 && !strcmp(argv[1], "make"))
+		return make(argv[2], num(argv[3]), num(argv[4]), num(argv[5]));
+	if (argc == 4 && !strcmp(argv[1], "getgr")) {
+		unsigned long g = num(argv[2]), loops = num(argv[3]);
+		unsigned seed = 4321;
+		uint64_t t0 = now_ns();
+
+		for (unsigned long k = 0; k < loops; k++) {
+			char name[32];
+			struct group *gr;
+
+			snprintf(name, sizeof(name), "grp%lu", (unsigned long)rand_r(&seed) % g);
+			gr = getgrnam(name);
+			if (!gr || strcmp(gr->gr_name, name) != 0 || !gr->gr_mem[0]) {
+				fprintf(stderr, "bench_nss: group %s not found (or no members)\n", name);
+				return 1;
+			}
+		}
+		printf("%" PRIu64 "\n", (now_ns() - t0) / (loops ? loops : 1));
+		return 0;
+	}
+	if (argc == 5 && !strcmp(argv[1], "initgroups")) {
+		unsigned long n = num(argv[2]), per = num(argv[3]), loops = num(argv[4]);
+		unsigned seed = 999;
+		uint64_t t0 = now_ns();
+
+		for (unsigned long k = 0; k < loops; k++) {
+			char name[32];
+			gid_t gids[2048];
+			int ng = 2048;
+
+			snprintf(name, sizeof(name), "user%lu", (unsigned long)rand_r(&seed) % n);
+			if (getgrouplist(name, 1, gids, &ng) < 0 || (unsigned long)ng < per + 1) {
+				fprintf(stderr, "bench_nss: %s: %d groups, expected %lu\n", name, ng,
+				        per + 1);
+				return 1;
+			}
+		}
+		printf("%" PRIu64 "\n", (now_ns() - t0) / (loops ? loops : 1));
+		return 0;
+	}
 	if (argc == 4 && !strcmp(argv[1], "many")) {
 		unsigned long n = num(argv[2]), loops = num(argv[3]);
 		unsigned seed = 12345;
