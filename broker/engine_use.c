@@ -392,6 +392,7 @@ struct use_state {
 	bool looked_expired; /* past the expiry by the stored skew: revalidate first */
 	bool backed_off;     /* the server rejected even a fresh token lately: no refresh */
 	bool held;           /* a refresh answered invalid_request was a config error */
+	bool expired_again;  /* the refreshed token ran out before its check: refreshed again */
 	struct oauth_error err;
 };
 
@@ -588,7 +589,7 @@ int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_
 			eng_set_msg(out, r, TS_STATE_NEEDS_LOGIN,
 			            "%s rejected even a freshly refreshed token of %s (the account "
 			            "may be disabled); not refreshing again for %lld s; ask the "
-			            "administrator or sign in again",
+			            "identity provider's administrator (a new sign-in cannot help)",
 			            e->cfg->issuer, req->user, (long long)(left > 0 ? left : 0));
 			return r;
 		}
@@ -608,12 +609,27 @@ int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_
 			eng_hold_audience(e, req, rec, out);
 			return TS_E_SERVER_CONFIG;
 		}
+		if (r == TS_E_REJECTED_TOKEN && !u.expired_again) {
+			/* the token refreshed (or adopted) for this use has run
+			 * out while the use waited (a loaded host, a lifetime of
+			 * seconds): its rejection says nothing about the account;
+			 * one more refresh, not the disabled-account back-off */
+			ts_lifecycle_decide(rec, eng_server_now(e, rec->skew), e->cfg, &d);
+			if (d.expires_left <= 0) {
+				u.expired_again = true;
+				r = eng_refresh_single_flight(e, req, rec->access_token, rec,
+				                              &u.adopted, out, &u.err);
+				if (r < 0 && r != TS_E_NOT_SAVED)
+					return use_failed(e, req, rec, r, &u.err, out);
+				continue;
+			}
+		}
 		if (r == TS_E_REJECTED_TOKEN) {
 			mark_rejected(e, req, rec);
 			eng_set_msg(out, r, TS_STATE_NEEDS_LOGIN,
 			            "%s rejects even the freshly refreshed token of %s (the account "
 			            "may be disabled); not refreshing again for %lld s; ask the "
-			            "administrator or sign in again",
+			            "identity provider's administrator (a new sign-in cannot help)",
 			            e->cfg->issuer, req->user,
 			            (long long)ts_reject_backoff(rec->rejections));
 			return r;

@@ -464,8 +464,8 @@ static void test_rejected_backoff(void)
 	CHECK_INT(res.code, TS_E_REJECTED_TOKEN);
 	snprintf(want, sizeof(want),
 	         "%s rejects even the freshly refreshed token of alice (the account may be "
-	         "disabled); not refreshing again for 60 s; ask the administrator or sign in "
-	         "again",
+	         "disabled); not refreshing again for 60 s; ask the identity provider's "
+	         "administrator (a new sign-in cannot help)",
 	         issuer);
 	CHECK_STR(res.message, want);
 	ts_client_result_clear(&res);
