@@ -57,11 +57,8 @@ static int conv_prompt(void *ctx, const char *text, bool echo, char **ret_answer
 {
 	struct conv_ctx *c = ctx;
 	struct ts_msg_builder b = {0};
-	struct ts_msg m = {0};
-	const struct ts_field_val *f;
 	const uint8_t *frame;
 	size_t len;
-	char *ans;
 	int r;
 
 	ts_msg_begin(&b, TS_MSG_PROMPT);
@@ -73,35 +70,9 @@ static int conv_prompt(void *ctx, const char *text, bool echo, char **ret_answer
 	ts_msg_builder_clear(&b);
 	if (r < 0)
 		return r;
-	r = ts_proto_read(c->in_fd, &m, c->timeout_ms);
-	if (r < 0)
-		return r;
-	if (m.type != TS_MSG_ANSWER) {
-		r = TS_E_IPC;
-		goto out;
-	}
-	f = ts_msg_find(&m, TS_F_ANSWER);
-	if (!f) {
-		r = TS_E_INTERACTION;
-		goto out;
-	}
-	ans = malloc((size_t)f->len + 1);
-	if (!ans) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = ts_msg_get_str(&m, TS_F_ANSWER, ans, (size_t)f->len + 1);
-	if (r < 0) {
-		ts_erase_free(ans, (size_t)f->len + 1);
-		goto out;
-	}
 	/* every byte as typed: a password may end in a blank (a pasted token
 	 * is trimmed where it is used, engine_login.c) */
-	*ret_answer = ans;
-	r = 0;
-out:
-	ts_msg_clear(&m);
-	return r;
+	return ts_proto_read_answer(c->in_fd, c->timeout_ms, ret_answer);
 }
 
 static int send_result(int fd, int timeout_ms, const struct ts_outcome *o)

@@ -438,3 +438,39 @@ int ts_proto_read(int fd, struct ts_msg *ret, int timeout_ms)
 	*ret = m;
 	return 0;
 }
+
+int ts_proto_read_answer(int fd, int timeout_ms, char **ret_answer)
+{
+	struct ts_msg m = {0};
+	const struct ts_field_val *f;
+	char *ans;
+	int r;
+
+	r = ts_proto_read(fd, &m, timeout_ms);
+	if (r < 0)
+		return r;
+	if (m.type != TS_MSG_ANSWER) {
+		r = TS_E_IPC;
+		goto out;
+	}
+	f = ts_msg_find(&m, TS_F_ANSWER);
+	if (!f) {
+		r = TS_E_INTERACTION;
+		goto out;
+	}
+	ans = malloc((size_t)f->len + 1);
+	if (!ans) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = ts_msg_get_str(&m, TS_F_ANSWER, ans, (size_t)f->len + 1);
+	if (r < 0) {
+		ts_erase_free(ans, (size_t)f->len + 1);
+		goto out;
+	}
+	*ret_answer = ans;
+	r = 0;
+out:
+	ts_msg_clear(&m);
+	return r;
+}

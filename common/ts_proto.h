@@ -169,4 +169,11 @@ int ts_proto_write(int fd, const uint8_t *frame, size_t len, int timeout_ms) TS_
 	TS_NONNULL(2);
 int ts_proto_read(int fd, struct ts_msg *ret, int timeout_ms) TS_WUR TS_NONNULL(2);
 
+/* The broker's side of a prompt: read one frame, which must be an ANSWER,
+ * and return its text as typed (every byte, a trailing blank kept) in
+ * *ret_answer, to be released with ts_erase_free_str(). TS_E_IPC when the
+ * frame is not an ANSWER, TS_E_INTERACTION when it has no answer (the
+ * conversation failed on the caller's side), or ts_proto_read's errors. */
+int ts_proto_read_answer(int fd, int timeout_ms, char **ret_answer) TS_WUR TS_NONNULL(3);
+
 #endif

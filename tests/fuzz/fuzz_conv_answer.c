@@ -8,8 +8,7 @@
  *  - The relay (common/ts_client.c send_answer, as the CLI and the PAM
  *    module, whose pam_conv answer can be any C string, both send it): a
  *    TS_MSG_ANSWER frame over a socket pair, read and taken apart as the
- *    broker does (broker/serve.c conv_prompt: ts_proto_read, ts_msg_find,
- *    ts_msg_get_str into a buffer of the field's length + 1).
+ *    broker does (broker/serve.c conv_prompt: ts_proto_read_answer).
  *  - A hostile caller: the input's bytes as the frame itself.
  * Input: byte 0 = flags (bit 0: a small max, bit 1: the input is a raw
  * frame), byte 1 = the small max (1..64), the rest = the typed bytes (or
@@ -34,42 +33,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CLI_MAX (16 * 1024)
 
-/* The broker's side (serve.c conv_prompt): the answer of one frame. */
+/* The broker's side (serve.c conv_prompt): ts_proto_read_answer, with the
+ * check that the answer is no longer than its field. */
 static int broker_take(int fd, char **ret)
 {
-	struct ts_msg m = {0};
-	const struct ts_field_val *f;
-	char *ans;
-	int r;
+	int r = ts_proto_read_answer(fd, 1000, ret);
 
-	r = ts_proto_read(fd, &m, 1000);
-	if (r < 0)
-		return r;
-	if (m.type != TS_MSG_ANSWER) {
-		r = TS_E_IPC;
-		goto out;
-	}
-	f = ts_msg_find(&m, TS_F_ANSWER);
-	if (!f) {
-		r = TS_E_INTERACTION;
-		goto out;
-	}
-	ans = malloc((size_t)f->len + 1);
-	if (!ans) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = ts_msg_get_str(&m, TS_F_ANSWER, ans, (size_t)f->len + 1);
-	if (r < 0) {
-		ts_erase_free(ans, (size_t)f->len + 1);
-		goto out;
-	}
-	if (strlen(ans) > f->len)
+	if (r == 0 && !*ret)
 		__builtin_trap();
-	*ret = ans;
-	r = 0;
-out:
-	ts_msg_clear(&m);
 	return r;
 }
 
