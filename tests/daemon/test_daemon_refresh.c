@@ -240,8 +240,12 @@ static void test_hot_path(void)
 	fprintf(stderr, "   %u uses in %u s, slowest %lld ms; %ld refreshes at the server, %u "
 	                "in the background (expected %u..%u)\n",
 	        uses, run_s, worst, r, bg, lo, hi);
-	CHECK_MSG(r == (long)bg, "every refresh the server saw (%ld) was a background one (%u)", r,
-	          bg);
+	/* one background refresh may straddle either end of the run (counted by
+	 * the server, logged after the count was read, or the other way
+	 * round); a refresh on the hot path is caught by the use's own message
+	 * and the log lines checked below */
+	CHECK_MSG(r <= (long)bg + 1 && (long)bg <= r + 1,
+	          "every refresh the server saw (%ld) was a background one (%u)", r, bg);
 	CHECK_MSG(bg >= lo && bg <= hi, "background refreshes %u within %u..%u", bg, lo, hi);
 	CHECK_MSG(log_count(offset, "revalidate for alice (service test): refreshed") == 0 &&
 	              log_count(offset, "another process refreshed already") == 0 &&
@@ -280,7 +284,7 @@ static void test_refused(void)
 	long offset;
 	int code;
 
-	long before;
+	long before, lines;
 
 	/* a background refresh may come between these: counted below */
 	offset = log_size();
@@ -293,8 +297,13 @@ static void test_refused(void)
 	                   (long long)(ttl - window + 3) * 1000),
 	          "the refused background refresh turned alice needs-login (%s)", log_path);
 	before = refreshes();
-	CHECK_MSG(before == (long)log_count(offset, "background refresh for alice:"),
-	          "the server saw the background refreshes only (%ld)", before);
+	/* a background refresh the server counted just before the reset may
+	 * log its line after offset: the log may hold one line more than the
+	 * server counted, never fewer (no refresh but the background's) */
+	lines = (long)log_count(offset, "background refresh for alice:");
+	CHECK_MSG(before >= 1 && before <= lines && lines <= before + 1,
+	          "the server saw the background refreshes only (%ld at the server, %ld logged)",
+	          before, lines);
 	code = call(TS_MSG_REVALIDATE, "alice", NULL, msg, sizeof(msg));
 	CHECK_INT(code, TS_E_NEEDS_LOGIN);
 	CHECK_MSG(strstr(msg, "sign-in required: the server refused the refresh token "
