@@ -111,8 +111,13 @@ ok 4.key "$(ls -l /etc/tokenseal 2>&1)" test "$(stat -c '%a %U' /etc/tokenseal/m
 out=$(tokenseal doctor 2>&1)
 rc=$?
 echo "$out" >$OUT/doctor-configured.log
-[ $rc -eq 0 ] && ! echo "$out" | grep -q '^fail' && pass 4.doctor ||
-	fail 4.doctor "exit $rc: $(echo "$out" | grep '^fail' | head -n 3)"
+# the guide: go on when the configuration, server and keystore checks pass;
+# sshd's settings are step 5's (Debian's sshd_config says
+# KbdInteractiveAuthentication no), and doctor is run again before the first
+# login
+early=$(echo "$out" | grep '^fail' | grep -v '^fail  *sshd-')
+{ [ $rc -eq 0 ] || [ $rc -eq 4 ]; } && [ -z "$early" ] && pass 4.doctor ||
+	fail 4.doctor "exit $rc: $(echo "$early" | head -n 3)"
 
 # ---- 5. Turn it on for logins --------------------------------------------------------
 check 5.pam-auth-update pam-auth-update --enable tokenseal
@@ -129,6 +134,12 @@ check 5.ssh-reload systemctl reload ssh
 sleep 0.5
 
 # ---- 7. First login ---------------------------------------------------------------------
+# "Check once more": now with the PAM stacks, nsswitch and sshd's settings
+out=$(tokenseal doctor 2>&1)
+rc=$?
+echo "$out" >$OUT/doctor-before-login.log
+[ $rc -eq 0 ] && ! echo "$out" | grep -q '^fail' && pass 7.doctor ||
+	fail 7.doctor "exit $rc: $(echo "$out" | grep '^fail' | head -n 3)"
 expect /ts-test/ct_device.exp $OUT/ssh-alice.log alice \
 	ssh -tt -p "$SSH_PORT" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
 	-o PreferredAuthentications=keyboard-interactive -o PubkeyAuthentication=no \
