@@ -28,9 +28,15 @@
  *     protocol's timeout: a password prompt or a device login may wait
  *     minutes, holding its own uid's slot only; the whole request within
  *     TS_DAEMON_REQUEST_MAX_S (then its connection is shut down).
+ *   - A slot is given up when its request is decided, just before its
+ *     RESULT is written (serve.c calls answering()): the thread then only
+ *     writes that one frame (at most 64 KiB, within the socket's send
+ *     buffer) and closes up, counted apart (C.finishing) for admission,
+ *     stop and idle exit. A caller that connects again as soon as it has
+ *     its answer never finds its own last request still counted.
  *   So whatever local users do, the daemon has at most TS_DAEMON_MAX_CONNS
- *   serving threads and TS_DAEMON_MAX_CONNS + TS_DAEMON_LINGER_MAX
- *   connection fds.
+ *   serving threads and as many closing up, and 2 * TS_DAEMON_MAX_CONNS +
+ *   TS_DAEMON_LINGER_MAX connection fds.
  *   - Refusals and late frames are logged rate-limited: one warning, then
  *     a count at most every REFUSAL_LOG_MS.
  */
@@ -78,9 +84,10 @@ static struct {
 	const pthread_attr_t *attr;
 	unsigned max_per_uid;
 	int ep, wake_fd;
-	pthread_mutex_t lock; /* slots, used, last_activity_ms */
+	pthread_mutex_t lock; /* slots, used, finishing, last_activity_ms */
 	struct slot slots[TS_DAEMON_MAX_CONNS];
 	unsigned used;
+	unsigned finishing; /* threads past their answer, closing up */
 	int64_t last_activity_ms;
 	/* the main thread's only */
 	struct refused linger[TS_DAEMON_LINGER_MAX];
@@ -91,9 +98,12 @@ static struct {
 	bool quiet_uids_more;
 } C = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-void ts_dconn_init(const struct ts_serve_opts *serve, const pthread_attr_t *attr,
+static void answering(int fd);
+
+void ts_dconn_init(struct ts_serve_opts *serve, const pthread_attr_t *attr,
                    unsigned max_per_uid, int ep, int wake_fd)
 {
+	serve->answering = answering;
 	C.serve = serve;
 	C.attr = attr;
 	C.max_per_uid = max_per_uid ? max_per_uid : TS_DAEMON_MAX_PER_UID;
@@ -111,7 +121,7 @@ unsigned ts_dconn_inflight(void)
 	unsigned n;
 
 	pthread_mutex_lock(&C.lock);
-	n = C.used;
+	n = C.used + C.finishing;
 	pthread_mutex_unlock(&C.lock);
 	return n;
 }
@@ -257,26 +267,72 @@ static void wake_main(void)
 	while (n < 0 && errno == EINTR);
 }
 
-/* Under the lock: the slot is free again. */
-static void release(struct slot *s)
+/* Under the lock: the slot is free again (its fd is the caller's to close). */
+static void release_slot(struct slot *s)
 {
-	close(s->fd);
 	*s = (struct slot){.state = SLOT_FREE, .fd = -1};
 	C.used--;
 	C.last_activity_ms = ts_monotonic_ms();
 }
 
+/* Under the lock: the slot is free again, its connection closed. */
+static void release(struct slot *s)
+{
+	close(s->fd);
+	release_slot(s);
+}
+
+/* Under the lock: the slot whose thread serves fd, or NULL once that
+ * thread gave it up (a connection's fd is its own until it is closed, so
+ * the slot cannot be another connection's). */
+static struct slot *serving_slot(int fd)
+{
+	for (size_t i = 0; i < TS_DAEMON_MAX_CONNS; i++)
+		if (C.slots[i].state == SLOT_SERVING && C.slots[i].fd == fd)
+			return &C.slots[i];
+	return NULL;
+}
+
+/* ts_serve_opts.answering: the request on fd is decided and its RESULT is
+ * about to be written. The slot is given up now, not when the thread has
+ * closed up: a caller that reads its answer and connects again at once (a
+ * host's next login, the PAM module's next phase) must not find its own
+ * last request still counted. The thread keeps only its fd and what it
+ * frees; it is counted in C.finishing (admission bounds it; a stop and
+ * the idle exit wait for it). */
+static void answering(int fd)
+{
+	struct slot *s;
+
+	pthread_mutex_lock(&C.lock);
+	s = serving_slot(fd);
+	if (s) {
+		release_slot(s);
+		C.finishing++;
+	}
+	pthread_mutex_unlock(&C.lock);
+}
+
 static void *conn_main(void *arg)
 {
 	struct slot *s = arg;
-	int r = ts_broker_serve_one(C.serve, s->fd, s->fd, s->uid);
+	const int fd = s->fd;
+	const uid_t uid = s->uid;
+	const pid_t pid = s->pid;
+	int r = ts_broker_serve_one(C.serve, fd, fd, uid);
 
 	if (r < 0)
-		ts_log_debug("daemon: request of uid %u (pid %ld) not served: %s", (unsigned)s->uid,
-		             (long)s->pid, ts_strerror(r));
+		ts_log_debug("daemon: request of uid %u (pid %ld) not served: %s", (unsigned)uid,
+		             (long)pid, ts_strerror(r));
 	pthread_mutex_lock(&C.lock);
-	release(s);
+	s = serving_slot(fd);
+	if (s)
+		release_slot(s); /* no answer was written */
+	else
+		C.finishing--;
+	C.last_activity_ms = ts_monotonic_ms();
 	pthread_mutex_unlock(&C.lock);
+	close(fd);
 	wake_main();
 	return NULL;
 }
@@ -394,7 +450,7 @@ static const char *admit(uid_t uid, char *msg, size_t len, struct slot **ret)
 		         (unsigned)uid, C.max_per_uid);
 		return "per-uid";
 	}
-	if (!free_slot ||
+	if (!free_slot || C.finishing >= TS_DAEMON_MAX_CONNS ||
 	    (uid != 0 && mine + others >= TS_DAEMON_MAX_CONNS - TS_DAEMON_ROOT_RESERVE)) {
 		snprintf(msg, len, "the tokenseal service is busy (%u requests at once); try again",
 		         C.used);

@@ -38,7 +38,7 @@ struct ts_serve_opts;
 /* Before the first accept: how requests are served, the serving threads'
  * attributes, the per-uid limit (0: TS_DAEMON_MAX_PER_UID), the main
  * loop's epoll fd, and the fd a worker writes a byte to when it is done. */
-void ts_dconn_init(const struct ts_serve_opts *serve, const pthread_attr_t *attr,
+void ts_dconn_init(struct ts_serve_opts *serve, const pthread_attr_t *attr,
                    unsigned max_per_uid, int ep, int wake_fd) TS_NONNULL(1, 2);
 /* Accept one connection: admitted (it waits for its request frame), or
  * answered with a refusal and closed. 0, or -errno of accept (-EAGAIN:

@@ -19,6 +19,7 @@
 #include "ts_log.h"
 #include "ts_mem.h"
 #include "ts_proto.h"
+#include "ts_test_hook.h"
 
 /* The largest getpwnam_r buffer tried (it doubles from 4 KiB on ERANGE). */
 #define TS_PWBUF_MAX (1024 * 1024)
@@ -545,8 +546,11 @@ int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd,
 	r = read_request(in_fd, cc.timeout_ms, &req, &bufs, &out);
 	if (r < 0)
 		return r;
-	if (r > 0)
+	if (r > 0) {
+		if (opts->answering)
+			opts->answering(out_fd);
 		return send_result(out_fd, cc.timeout_ms, &out);
+	}
 	r = authorize(req.user, peer_uid, &req.uid);
 	if (r == -ENOENT)
 		r = authorize_cached(opts, &req, peer_uid, &req.uid, out.message,
@@ -576,7 +580,10 @@ int ts_broker_serve_one(const struct ts_serve_opts *opts, int in_fd, int out_fd,
 send:
 	log_outcome(&req, &out);
 	ts_log_request_debug(false);
+	if (opts->answering)
+		opts->answering(out_fd);
 	r = send_result(out_fd, cc.timeout_ms, &out);
+	TS_TEST_HOOK("after-answer");
 	ts_outcome_clear(&out);
 	oauth_client_free(oc);
 	ks_close(ks);

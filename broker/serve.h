@@ -16,6 +16,9 @@ struct ts_serve_opts {
 	const char *config_path;
 	bool debug;
 	int timeout_ms;
+	/* called with out_fd just before the request's RESULT is written (the
+	 * request is decided; its handles are not closed yet); NULL: none */
+	void (*answering)(int out_fd);
 };
 
 /* Serve one request from a caller whose uid is peer_uid (exec mode: the

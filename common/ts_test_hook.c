@@ -6,10 +6,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static char hook_step[64];
-static int hook_signal = SIGKILL;
+static int hook_signal = SIGKILL; /* 0: sleep */
 
 __attribute__((constructor)) static void hook_read(void)
 {
@@ -25,12 +26,20 @@ __attribute__((constructor)) static void hook_read(void)
 	hook_step[n] = '\0';
 	if (v[n] == ':' && strcmp(v + n + 1, "stop") == 0)
 		hook_signal = SIGSTOP;
+	else if (v[n] == ':' && strcmp(v + n + 1, "sleep") == 0)
+		hook_signal = 0;
 }
 
 void ts_test_hook(const char *step)
 {
-	if (hook_step[0] && strcmp(step, hook_step) == 0)
+	static const struct timespec half = {0, 500000000};
+
+	if (!hook_step[0] || strcmp(step, hook_step) != 0)
+		return;
+	if (hook_signal)
 		(void)kill(getpid(), hook_signal);
+	else
+		(void)nanosleep(&half, NULL);
 }
 
 void ts_test_hook_cb(void *step)

@@ -8,12 +8,15 @@
  *     TOKENSEAL_TEST_HOOK=STEP        the broker kills itself (SIGKILL) there
  *     TOKENSEAL_TEST_HOOK=STEP:stop   it stops (SIGSTOP) there; the test looks
  *                                     and then kills or continues it
+ *     TOKENSEAL_TEST_HOOK=STEP:sleep  the thread there sleeps half a second
  *
  * read once, before main() (the broker clears its environment). Steps:
  * refresh-before-request, refresh-after-answer (the server answered, the
  * record is not stored yet), keystore-before-rename (the new record is
  * written to its temporary file, not renamed), nss-before-rename (the same
- * for the NSS user cache). tests/faults/ uses them.
+ * for the NSS user cache), after-answer (the RESULT is written, the
+ * request's handles not yet closed). tests/faults/ and
+ * tests/daemon/test_daemon_reserve.c use them.
  */
 #ifndef TS_TEST_HOOK_H
 #define TS_TEST_HOOK_H

@@ -8,6 +8,10 @@
  * is busy; root is still served; root's 32 taken too, root is told the
  * service is busy. A bad --max-per-uid is a usage error. (The per-uid
  * limit under attack: test_daemon_flood.c.)
+ * A slot is free once its request is answered: with --max-per-uid 1 and
+ * the serving thread held half a second after each answer (the test builds'
+ * hook after-answer:sleep), bob's requests one right after another are
+ * all served, none told he is over his limit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -242,6 +246,66 @@ static void test_root_reserve(void)
 	(void)ts_daemon_stop(&d2);
 }
 
+/* --max-per-uid 1, every serving thread held 0.5 s past its answer: bob's
+ * 6 requests one after another are all answered by the daemon, none with
+ * "too many requests"; then the daemon stops cleanly (it waits for the
+ * threads closing up). */
+static void test_slot_free_at_answer(void)
+{
+#ifndef TOKENSEAL_TEST_HOOKS
+	TS_SKIP("built without -DTOKENSEAL_TEST_HOOKS=ON (scripts/test sets it): no hook to "
+	        "hold a thread past its answer");
+#else
+	char cfg3[700], sock3[760], log3[700], extra[1600], wrapper[900], script[1400];
+	struct ts_daemon d3;
+	long long t0;
+	pid_t bob;
+
+	snprintf(cfg3, sizeof(cfg3), "%s/answered.conf", idp.dir);
+	ts_daemon_socket_for(cfg3, sock3, sizeof(sock3));
+	snprintf(extra, sizeof(extra),
+	         "keystore_dir = %s/keystore\nlogin_methods = password\nsocket_path = %s\n", idp.dir,
+	         sock3);
+	CHECK(ts_idp_write_config(&idp, cfg3, "conf", extra) == 0);
+	snprintf(wrapper, sizeof(wrapper), "%s/broker-answered", ts_test_tmpdir());
+	snprintf(script, sizeof(script),
+	         "#!/bin/sh\nTOKENSEAL_TEST_HOOK=after-answer:sleep exec '%s' \"$@\" "
+	         "--max-per-uid 1\n",
+	         broker_bin);
+	ts_test_write_file(wrapper, script, strlen(script), 0755);
+	snprintf(log3, sizeof(log3), "%s/answered.log", ts_test_tmpdir());
+	CHECK_MSG(ts_daemon_start(&d3, wrapper, cfg3, sock3, log3) == 0,
+	          "the daemon with --max-per-uid 1 serves (see %s)", log3);
+	t0 = now_ms();
+	bob = as_user("bob");
+	if (bob == 0) {
+		struct ts_client_opts o = {
+		    .socket_path = sock3, .mode = TS_CLIENT_SOCKET_ONLY, .timeout_ms = 10000};
+		struct ts_client_request req = {
+		    .type = TS_MSG_STATUS, .user = "bob", .flags = TS_FLAG_NONINTERACTIVE};
+
+		for (int i = 0; i < 6; i++) {
+			struct ts_client_result res = {0};
+			int r = ts_client_call(&o, &req, NULL, &res);
+
+			if (r < 0 || !res.via_daemon || res.code == TS_E_BUSY) {
+				fprintf(stderr, "   bob's request %d: %d, code %d \"%s\"\n", i + 1, r,
+				        res.code, res.message);
+				_exit(1);
+			}
+			ts_client_result_clear(&res);
+		}
+		_exit(0);
+	}
+	CHECK_MSG(wait_child(bob) == 0,
+	          "bob's 6 requests one after another were all served with --max-per-uid 1");
+	/* each thread slept 0.5 s after its answer: the requests overlapped it */
+	CHECK_MSG(now_ms() - t0 < 2500, "the answers did not wait for the threads (%lld ms)",
+	          now_ms() - t0);
+	CHECK_INT(ts_daemon_stop(&d3), 0);
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -257,6 +321,7 @@ int main(int argc, char **argv)
 	CHECK_INT(chmod(ts_test_tmpdir(), 0755), 0);
 
 	RUN(test_root_reserve);
+	RUN(test_slot_free_at_answer);
 
 	ts_idp_stop(&idp);
 	return ts_test_done();
