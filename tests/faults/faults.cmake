@@ -55,3 +55,15 @@ if(TARGET tokenseal-broker)
 	set_tests_properties(faults.test_faults_load_daemon PROPERTIES
 		LABELS faults TIMEOUT 300 SKIP_RETURN_CODE 77)
 endif()
+
+# Server faults during the daemon's background refresh (issue 18): the
+# pause, its bounds and Retry-After, the record untouched, recovery.
+if(TARGET tokenseal-broker)
+	ts_add_unit_test(NAME test_faults_background
+		SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_faults_background.c
+		LIBS ts_faults_lib
+		LABELS faults
+		TIMEOUT 400
+		ARGS $<TARGET_FILE:tokenseal-broker>)
+	add_dependencies(test_faults_background tokenseal-broker)
+endif()
