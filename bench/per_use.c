@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -48,6 +50,10 @@
 
 #define PAM_PERMIT "/usr/lib/x86_64-linux-gnu/security/pam_permit.so"
 #define VALGRIND "/usr/bin/valgrind"
+/* Debian's system trust store: the bundle libcurl's default reads, the
+ * hashed folder the broker reads (oauth/oauth_http.c) */
+#define SYSTEM_CERTS "/etc/ssl/certs"
+#define SYSTEM_BUNDLE_NAME "ca-certificates.crt"
 
 struct ts_idp idp;
 char introspection_url[512], token_url[512], client_auth[512], sock[700], cfg_daemon[700];
@@ -55,6 +61,7 @@ static const char *broker_bin, *pam_module, *pam_wrapper_lib, *pamtester, *cli_b
 static char rusage_bin[600];
 static char cfg_exec[700], cfg_exec30[700], svcdir[700], daemon_log[700];
 static pid_t daemon_pid = -1;
+static bool floor_system_store; /* the floor's curl without --cacert */
 
 double now_ms(void)
 {
@@ -65,10 +72,12 @@ double now_ms(void)
 }
 
 /* One broker request in exec mode (the benchmark's own set-up). */
+static const char *setup_config = cfg_exec;
+
 static void broker_call_as(const char *user, enum ts_msg_type type, const char *password,
                            struct ts_client_result *res)
 {
-	struct ts_client_opts o = {.broker_path = broker_bin, .config_path = cfg_exec};
+	struct ts_client_opts o = {.broker_path = broker_bin, .config_path = setup_config};
 	struct ts_client_request rq = {.type = type,
 	                               .user = user,
 	                               .service = "bench",
@@ -152,12 +161,13 @@ static double floor_once(const char *token, bool check_active, double *handshake
 		    k[] = "-K", dash[] = "-", w[] = "-w",
 		    fmt[] = "\nHANDSHAKE %{time_connect} %{time_appconnect}\n";
 	char *argv[] = {curl, s, fail, cacert, idp.ca, k, dash, w, fmt, NULL};
+	char *argv_system[] = {curl, s, fail, k, dash, w, fmt, NULL};
 	char input[8192], answer[4096], *h;
 	double t, tc, ta;
 
 	snprintf(input, sizeof(input), "url = \"%s\"\nuser = \"%s\"\ndata = \"token=%s\"\n",
 	         introspection_url, client_auth, token);
-	t = run(argv, NULL, input, answer, sizeof(answer), false);
+	t = run(floor_system_store ? argv_system : argv, NULL, input, answer, sizeof(answer), false);
 	ts_wipe(input, sizeof(input));
 	CHECK_MSG(t >= 0, "curl introspection failed");
 	if (check_active)
@@ -319,6 +329,74 @@ static void write_service(const char *name, const char *config)
 	else
 		fprintf(f, "account required %s\n", PAM_PERMIT);
 	CHECK(fclose(f) == 0);
+}
+
+/*
+ * Row 1 with the system trust store: from here on this process and its
+ * children live in a private mount namespace where the host's trust store
+ * (SYSTEM_CERTS: the bundle curl reads and the hashed folder the broker
+ * reads, oauth_http.c) also holds the test IdP's CA; nothing else on the
+ * host sees it. Exec mode then runs with a config that names no ca_file (as
+ * on a host with a public provider), beside curl with no --cacert. false
+ * (with why) when it cannot be set up.
+ */
+static bool enter_system_store(const char *config, char *why, size_t len)
+{
+	static char cp[] = "/bin/cp", a[] = "-a", openssl[] = "/usr/bin/openssl",
+		    x509[] = "x509", hash[] = "-hash", noout[] = "-noout", in[] = "-in";
+	char dir[800], src[] = SYSTEM_CERTS "/.", path[900], hex[64], *ca, *text, *line,
+	    *save = NULL;
+	char *cp_argv[] = {cp, a, src, dir, NULL};
+	char *hash_argv[] = {openssl, x509, hash, noout, in, idp.ca, NULL};
+	size_t calen = 0, tlen = 0, n;
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "%s/system-certs", idp.dir);
+	CHECK(mkdir(dir, 0755) == 0);
+	if (run(cp_argv, NULL, NULL, NULL, 0, false) < 0 ||
+	    run(hash_argv, NULL, NULL, hex, sizeof(hex), false) < 0) {
+		snprintf(why, len, "cannot copy %s or hash the test CA (cp, openssl)", SYSTEM_CERTS);
+		return false;
+	}
+	n = strspn(hex, "0123456789abcdef");
+	CHECK_MSG(n == 8, "openssl x509 -hash: %s", hex);
+	hex[n] = '\0';
+	ca = ts_test_read_file(idp.ca, &calen);
+	CHECK(ca);
+	/* the bundle (a copy: append) and a hash link, as update-ca-certificates does */
+	snprintf(path, sizeof(path), "%s/%s", dir, SYSTEM_BUNDLE_NAME);
+	f = fopen(path, "a");
+	CHECK(f && fputs("\n", f) >= 0 && fwrite(ca, 1, calen, f) == calen && fclose(f) == 0);
+	snprintf(path, sizeof(path), "%s/tokenseal-bench-ca.pem", dir);
+	f = fopen(path, "w");
+	CHECK(f && fwrite(ca, 1, calen, f) == calen && fclose(f) == 0);
+	free(ca);
+	for (int i = 0;; i++) {
+		char link[900];
+
+		CHECK(i < 10);
+		snprintf(link, sizeof(link), "%s/%s.%d", dir, hex, i);
+		if (symlink("tokenseal-bench-ca.pem", link) == 0)
+			break;
+		CHECK(errno == EEXIST);
+	}
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount(dir, SYSTEM_CERTS, NULL, MS_BIND, NULL) < 0) {
+		snprintf(why, len, "a private mount namespace for the trust store: %s",
+		         strerror(errno));
+		return false;
+	}
+	/* the exec-mode config without its ca_file line */
+	text = ts_test_read_file(cfg_exec, &tlen);
+	CHECK(text);
+	f = fopen(config, "w");
+	CHECK(f);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (strncmp(line, "ca_file", 7) != 0)
+			fprintf(f, "%s\n", line);
+	CHECK(fclose(f) == 0);
+	free(text);
+	return true;
 }
 
 static void start_daemon(void)
@@ -678,6 +756,44 @@ int main(int argc, char **argv)
 	row("6", "footprint: daemon peak RSS under the throughput load", (double)hwm, 0, "KiB", "-",
 	    "VmHWM (also after the burst of row 4)");
 	stop_daemon();
+
+	/* row 1 with the system trust store (last: it changes this process's
+	 * mount namespace) */
+	{
+		struct ts_client_result now, chk;
+		char cfg_sys[700], why[300];
+
+		/* row 4 revoked the earlier access token: the one stored now */
+		broker_call(TS_MSG_GET_TOKEN, NULL, &now);
+		CHECK(now.token != NULL);
+		snprintf(cfg_sys, sizeof(cfg_sys), "%s/exec-system.conf", idp.dir);
+		if (enter_system_store(cfg_sys, why, sizeof(why))) {
+			write_service("bench-exec-system", cfg_sys);
+			floor_system_store = true;
+			/* the broker with that config works (else its message) */
+			setup_config = cfg_sys;
+			broker_call(TS_MSG_REVALIDATE, NULL, &chk);
+			ts_client_result_clear(&chk);
+			setup_config = cfg_exec;
+			(void)floor_once(now.token, true, NULL);
+			(void)pam_once("bench-exec-system");
+			for (size_t i = 0; i < rounds; i++) {
+				fl[i] = floor_once(now.token, false, NULL);
+				ex[i] = pam_once("bench-exec-system");
+			}
+			printf("system trust store: curl %.2f ms, exec mode %.2f ms\n",
+			       median(fl, rounds), median(ex, rounds));
+			row("1", "per use: exec mode with the system trust store / cold floor (same store)",
+			    median(ex, rounds), median(fl, rounds), "ms", "<= 1.0",
+			    "no ca_file, no --cacert: the broker reads " SYSTEM_CERTS " (hashed), curl "
+			    "its bundle; + the test CA, private mount namespace");
+		} else {
+			printf("ROW\t1\tper use: exec mode with the system trust store / cold floor (same "
+			       "store)\t-\t-\t-\t-\tnot measured yet: %s\n",
+			       why);
+		}
+		ts_client_result_clear(&now);
+	}
 	ts_client_result_clear(&res);
 	ts_idp_stop(&idp);
 	curl_global_cleanup();
