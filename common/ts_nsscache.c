@@ -405,6 +405,13 @@ int ts_nsscache_view_open(struct ts_nsscache_view *ret, const void *data, size_t
 	return 0;
 }
 
+/* a state an entry of this file's version may have */
+static bool state_ok(const struct ts_nsscache_view *v, uint32_t state)
+{
+	return state == TS_NSSCACHE_ACTIVE || state == TS_NSSCACHE_TOMBSTONE ||
+	       (state == TS_NSSCACHE_MEMBER && v->version >= 2);
+}
+
 int ts_nsscache_entry_at(const struct ts_nsscache_view *v, uint32_t k,
                          struct ts_nsscache_entry *ret)
 {
@@ -417,8 +424,7 @@ int ts_nsscache_entry_at(const struct ts_nsscache_view *v, uint32_t k,
 		return TS_E_CORRUPT;
 	p = v->base + v->entries_off + (size_t)k * v->entry_size;
 	state = get32(p + E_STATE);
-	if (state != TS_NSSCACHE_ACTIVE && state != TS_NSSCACHE_TOMBSTONE &&
-	    (state != TS_NSSCACHE_MEMBER || v->version < 2))
+	if (!state_ok(v, state))
 		return TS_E_CORRUPT;
 	e.uid = get32(p + E_UID);
 	e.gid = get32(p + E_GID);
@@ -657,6 +663,31 @@ int ts_nsscache_view_group_member(const struct ts_nsscache_view *v,
 		return -ENOENT;
 	k = ts_nsscache_index_get(v, v->group_links_off, g->members_first + i);
 	return ts_nsscache_entry_at(v, k, ret);
+}
+
+int ts_nsscache_view_group_member_name(const struct ts_nsscache_view *v,
+                                       const struct ts_nsscache_group *g, uint32_t i,
+                                       enum ts_nsscache_state *ret_state, const char **ret_name,
+                                       size_t *ret_len)
+{
+	const uint8_t *p;
+	uint32_t k, state;
+	int r;
+
+	if (i >= g->n_members)
+		return -ENOENT;
+	k = ts_nsscache_index_get(v, v->group_links_off, g->members_first + i);
+	if (k >= v->n_entries)
+		return TS_E_CORRUPT;
+	p = v->base + v->entries_off + (size_t)k * v->entry_size;
+	state = get32(p + E_STATE);
+	if (!state_ok(v, state))
+		return TS_E_CORRUPT;
+	r = get_string(v, p + E_NAME, ret_name, ret_len);
+	if (r < 0)
+		return r;
+	*ret_state = (enum ts_nsscache_state)state;
+	return 0;
 }
 
 bool ts_nsscache_subid_has(const char *path, uint32_t uid)
