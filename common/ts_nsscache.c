@@ -46,28 +46,42 @@ bool ts_nsscache_name_valid(const char *name)
  * Fedora's setup package; the accounts common packages create with
  * `adduser --system` / `useradd -r` (a name taken by an IdP user before the
  * package is installed would make the package adopt that user).
+ *
+ * Each list is sorted (strcmp order, lower case, every name shorter than
+ * BUILTIN_NAME_MAX) and searched by halves: the module checks every member
+ * of a group it answers, and a linear walk of the ~150 names (strlen and a
+ * compare each) was 94% of a getgrnam of 1000 members (docs/performance.md,
+ * row 8). tests/nss/test_nsscache_names.c checks every name is found.
  */
-static const char *const builtin_reserved[] = {
-    /* privileged: membership or the name gives root or the hardware */
-    "root", "toor", "admin", "admins", "administrator", "sudo", "sudoers", "wheel", "adm",
-    "staff", "shadow", "disk", "kmem", "mem", "docker", "lxd", "incus", "incus-admin", "libvirt",
-    "libvirt-qemu", "kvm", "podman", "systemd-journal", "lpadmin", "sambashare", "ssl-cert",
-    "ssh_keys", "tty", "utmp", "input", "render", "video", "audio", "netdev", "plugdev",
-    "dialout", "tape", "cdrom", "floppy", "operator", "wireshark", "tcpdump", "pcap",
-    "bluetooth", "scanner", "printadmin", "sgx", "tss", "ftp", "halt", "shutdown", "lock",
-    /* Debian base-passwd and Fedora setup */
-    "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy",
-    "www-data", "backup", "list", "irc", "gnats", "nobody", "nogroup", "nfsnobody", "users",
-    "fax", "voice", "dip", "src", "sasl", "sshd", "ssh", "messagebus", "dbus", "polkitd",
-    "syslog", "uuidd", "nscd", "nslcd", "sssd", "chrony", "ntp", "avahi", "colord", "cups",
-    "saned", "pulse", "rtkit", "geoclue", "gdm", "lightdm", "sddm", "usbmux", "dnsmasq",
-    "landscape", "pollinate", "statd", "rpc", "rpcuser", "unbound", "clevis", "utempter",
-    /* accounts common server packages create */
-    "postgres", "mysql", "mariadb", "redis", "nginx", "apache", "httpd", "memcache",
-    "memcached", "mongodb", "git", "gitlab", "jenkins", "elasticsearch", "rabbitmq", "named",
-    "bind", "postfix", "dovecot", "exim", "smmsp", "squid", "haproxy", "varnish", "zabbix",
-    "nagios", "prometheus", "grafana", "influxdb", "containerd", "qemu", "vboxusers",
-    "openldap", "ldap", "kerberos", "tomcat", "nextcloud", "ollama", "tokenseal",
+#define BUILTIN_NAME_MAX 32
+
+/* privileged: membership or the name gives root or the hardware */
+static const char *const builtin_privileged[] = {
+    "adm", "admin", "administrator", "admins", "audio", "bluetooth", "cdrom", "dialout", "disk",
+    "docker", "floppy", "ftp", "halt", "incus", "incus-admin", "input", "kmem", "kvm",
+    "libvirt", "libvirt-qemu", "lock", "lpadmin", "lxd", "mem", "netdev", "operator", "pcap",
+    "plugdev", "podman", "printadmin", "render", "root", "sambashare", "scanner", "sgx",
+    "shadow", "shutdown", "ssh_keys", "ssl-cert", "staff", "sudo", "sudoers", "systemd-journal",
+    "tape", "tcpdump", "toor", "tss", "tty", "utmp", "video", "wheel", "wireshark",
+};
+
+/* Debian base-passwd and Fedora setup */
+static const char *const builtin_base[] = {
+    "avahi", "backup", "bin", "chrony", "clevis", "colord", "cups", "daemon", "dbus", "dip",
+    "dnsmasq", "fax", "games", "gdm", "geoclue", "gnats", "irc", "landscape", "lightdm", "list",
+    "lp", "mail", "man", "messagebus", "news", "nfsnobody", "nobody", "nogroup", "nscd",
+    "nslcd", "ntp", "polkitd", "pollinate", "proxy", "pulse", "rpc", "rpcuser", "rtkit",
+    "saned", "sasl", "sddm", "src", "ssh", "sshd", "sssd", "statd", "sync", "sys", "syslog",
+    "unbound", "usbmux", "users", "utempter", "uucp", "uuidd", "voice", "www-data",
+};
+
+/* accounts common server packages create */
+static const char *const builtin_packages[] = {
+    "apache", "bind", "containerd", "dovecot", "elasticsearch", "exim", "git", "gitlab",
+    "grafana", "haproxy", "httpd", "influxdb", "jenkins", "kerberos", "ldap", "mariadb",
+    "memcache", "memcached", "mongodb", "mysql", "nagios", "named", "nextcloud", "nginx",
+    "ollama", "openldap", "postfix", "postgres", "prometheus", "qemu", "rabbitmq", "redis",
+    "smmsp", "squid", "tokenseal", "tomcat", "varnish", "vboxusers", "zabbix",
 };
 
 static char lower(char c)
@@ -92,11 +106,27 @@ static bool is_sep(char c)
 	return c == ',' || c == ' ' || c == '\t' || c == '\n';
 }
 
+static int cmp_name(const void *key, const void *item)
+{
+	return strcmp(key, *(const char *const *)item);
+}
+
+#define IN_LIST(l, list) \
+	(bsearch(l, list, sizeof(list) / sizeof(list[0]), sizeof(list[0]), cmp_name) != NULL)
+
 bool ts_nsscache_name_reserved(const char *name, const char *extra)
 {
-	for (size_t i = 0; i < sizeof(builtin_reserved) / sizeof(builtin_reserved[0]); i++)
-		if (name_matches(name, builtin_reserved[i], strlen(builtin_reserved[i]), false))
+	char l[BUILTIN_NAME_MAX];
+	size_t len;
+
+	for (len = 0; len < sizeof(l) && name[len]; len++)
+		l[len] = lower(name[len]);
+	if (len < sizeof(l)) { /* longer: on no built-in list */
+		l[len] = '\0';
+		if (IN_LIST(l, builtin_privileged) || IN_LIST(l, builtin_base) ||
+		    IN_LIST(l, builtin_packages))
 			return true;
+	}
 	if (name[0] == '_' || name_matches(name, "systemd-", 8, true))
 		return true;
 	for (const char *p = extra; p && *p;) {
@@ -375,6 +405,13 @@ int ts_nsscache_view_open(struct ts_nsscache_view *ret, const void *data, size_t
 	return 0;
 }
 
+/* a state an entry of this file's version may have */
+static bool state_ok(const struct ts_nsscache_view *v, uint32_t state)
+{
+	return state == TS_NSSCACHE_ACTIVE || state == TS_NSSCACHE_TOMBSTONE ||
+	       (state == TS_NSSCACHE_MEMBER && v->version >= 2);
+}
+
 int ts_nsscache_entry_at(const struct ts_nsscache_view *v, uint32_t k,
                          struct ts_nsscache_entry *ret)
 {
@@ -387,8 +424,7 @@ int ts_nsscache_entry_at(const struct ts_nsscache_view *v, uint32_t k,
 		return TS_E_CORRUPT;
 	p = v->base + v->entries_off + (size_t)k * v->entry_size;
 	state = get32(p + E_STATE);
-	if (state != TS_NSSCACHE_ACTIVE && state != TS_NSSCACHE_TOMBSTONE &&
-	    (state != TS_NSSCACHE_MEMBER || v->version < 2))
+	if (!state_ok(v, state))
 		return TS_E_CORRUPT;
 	e.uid = get32(p + E_UID);
 	e.gid = get32(p + E_GID);
@@ -627,6 +663,31 @@ int ts_nsscache_view_group_member(const struct ts_nsscache_view *v,
 		return -ENOENT;
 	k = ts_nsscache_index_get(v, v->group_links_off, g->members_first + i);
 	return ts_nsscache_entry_at(v, k, ret);
+}
+
+int ts_nsscache_view_group_member_name(const struct ts_nsscache_view *v,
+                                       const struct ts_nsscache_group *g, uint32_t i,
+                                       enum ts_nsscache_state *ret_state, const char **ret_name,
+                                       size_t *ret_len)
+{
+	const uint8_t *p;
+	uint32_t k, state;
+	int r;
+
+	if (i >= g->n_members)
+		return -ENOENT;
+	k = ts_nsscache_index_get(v, v->group_links_off, g->members_first + i);
+	if (k >= v->n_entries)
+		return TS_E_CORRUPT;
+	p = v->base + v->entries_off + (size_t)k * v->entry_size;
+	state = get32(p + E_STATE);
+	if (!state_ok(v, state))
+		return TS_E_CORRUPT;
+	r = get_string(v, p + E_NAME, ret_name, ret_len);
+	if (r < 0)
+		return r;
+	*ret_state = (enum ts_nsscache_state)state;
+	return 0;
 }
 
 bool ts_nsscache_subid_has(const char *path, uint32_t uid)

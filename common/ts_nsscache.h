@@ -246,6 +246,16 @@ int ts_nsscache_view_group_member(const struct ts_nsscache_view *v,
                                   const struct ts_nsscache_group *g, uint32_t i,
                                   struct ts_nsscache_entry *ret) TS_WUR TS_NONNULL(1, 2, 4);
 
+/* Member i of group g, its state and name only (what a group answer
+ * shows; the member's other strings are not looked at, which halves the
+ * cost of a large group): 0, -ENOENT past the end, TS_E_CORRUPT. The name
+ * is checked as view_group_member checks it, and *ret_state, *ret_name,
+ * *ret_len are untouched on failure. */
+int ts_nsscache_view_group_member_name(const struct ts_nsscache_view *v,
+                                       const struct ts_nsscache_group *g, uint32_t i,
+                                       enum ts_nsscache_state *ret_state, const char **ret_name,
+                                       size_t *ret_len) TS_WUR TS_NONNULL(1, 2, 4, 5, 6);
+
 /* Whether uid may not be handed out: held by an entry, reserved, or special.
  * A damaged table counts as taken. */
 bool ts_nsscache_view_uid_taken(const struct ts_nsscache_view *v, uint32_t uid) TS_NONNULL(1);

@@ -44,50 +44,66 @@ static enum nss_status fill_user_group(struct group *gr, char *buf, size_t bufle
 	return NSS_STATUS_SUCCESS;
 }
 
-/* Whether entry e is listed as a member (active users and local accounts
- * the cache carries groups for; never a reserved name). */
-static bool member_shown(const struct map *m, const struct ts_nsscache_entry *e)
+/* Whether a member is listed (active users and local accounts the cache
+ * carries groups for; never a reserved name). */
+static bool member_shown(const struct map *m, enum ts_nsscache_state state, const char *name)
 {
-	return (e->state == TS_NSSCACHE_ACTIVE || e->state == TS_NSSCACHE_MEMBER) &&
-	       !nss_reserved(m, e->name);
+	return (state == TS_NSSCACHE_ACTIVE || state == TS_NSSCACHE_MEMBER) &&
+	       !nss_reserved(m, name);
 }
 
-/* A group the cache publishes: its name, gid and members. */
+/* Copy s (n bytes and a NUL) just below *end (the caller checked the room). */
+static char *put_below(char **end, const char *s, size_t n)
+{
+	*end -= n + 1;
+	memcpy(*end, s, n);
+	(*end)[n] = '\0';
+	return *end;
+}
+
+/*
+ * A group the cache publishes: its name, gid and members, in one walk of
+ * the members. The member pointers fill the buffer from its start, the
+ * strings from its end, so a buffer too small is known at the first member
+ * that does not fit: each of glibc's ERANGE retries (1 KiB, then doubled)
+ * costs no more than the buffer it had, and a large group is walked once,
+ * not counted first and copied after (row 8 of docs/performance.md).
+ */
 static enum nss_status fill_cache_group(struct map *m, struct group *gr, char *buf, size_t buflen,
                                         int *errnop, const struct ts_nsscache_group *g)
 {
 	size_t align = (sizeof(char *) - ((uintptr_t)buf % sizeof(char *))) % sizeof(char *);
-	size_t need = align + g->name_len + 1 + 2, n = 0;
-	struct ts_nsscache_entry e;
-	struct out o;
-	char **mem;
+	size_t room, n = 0;
+	char **mem, *end = buf + buflen, *name_copy, *passwd;
 
+	/* the NULL ending the member list, the group's name and "*" */
+	if (buflen < align + sizeof(char *) + g->name_len + 1 + 2)
+		return too_small(errnop);
+	room = buflen - align - sizeof(char *) - (g->name_len + 1) - 2;
+	mem = (char **)(void *)(buf + align);
+	name_copy = put_below(&end, g->name, g->name_len);
+	passwd = put_below(&end, "*", 1);
 	for (uint32_t i = 0; i < g->n_members; i++) {
-		int r = ts_nsscache_view_group_member(&m->view, g, i, &e);
+		enum ts_nsscache_state state;
+		const char *name;
+		size_t len;
+		int r = ts_nsscache_view_group_member_name(&m->view, g, i, &state, &name, &len);
 
 		if (r < 0) {
 			nss_log_entry_damage(m, r);
 			return NSS_STATUS_NOTFOUND;
 		}
-		if (member_shown(m, &e)) {
-			need += sizeof(char *) + e.name_len + 1;
-			n++;
-		}
+		if (!member_shown(m, state, name))
+			continue;
+		if (room < sizeof(char *) + len + 1)
+			return too_small(errnop);
+		room -= sizeof(char *) + len + 1;
+		mem[n++] = put_below(&end, name, len);
 	}
-	need += sizeof(char *);
-	if (buflen < need)
-		return too_small(errnop);
-	mem = (char **)(void *)(buf + align);
-	o = (struct out){buf + align + (n + 1) * sizeof(char *),
-	                 buflen - align - (n + 1) * sizeof(char *)};
-	n = 0;
-	for (uint32_t i = 0; i < g->n_members; i++)
-		if (ts_nsscache_view_group_member(&m->view, g, i, &e) == 0 && member_shown(m, &e))
-			mem[n++] = nss_put(&o, e.name, e.name_len);
 	mem[n] = NULL;
+	gr->gr_name = name_copy;
+	gr->gr_passwd = passwd;
 	gr->gr_mem = mem;
-	gr->gr_name = nss_put(&o, g->name, g->name_len);
-	gr->gr_passwd = nss_put(&o, "*", 1);
 	gr->gr_gid = (gid_t)g->gid;
 	return NSS_STATUS_SUCCESS;
 }

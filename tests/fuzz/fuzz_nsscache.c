@@ -5,7 +5,8 @@
  * process of the host: the header check, every lookup (binary searches over
  * both indexes, string refs), enumeration, the nss_resolve_unknown uid, the
  * reserved-name lists (v2: nss_reserved_names from the file), the groups
- * (v2: records, both indexes, user and group links) and the writer's parse
+ * (v2: records, both indexes, user and group links; the name-only member
+ * walk of a group answer) and the writer's parse
  * (v1 and v2 files). An accepted parse must serialize to an image the reader
  * accepts again, with the same entries.
  */
@@ -74,9 +75,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			if (ts_nsscache_view_group_by_gid(&v, g.gid, &h) == 0 && h.gid != g.gid)
 				abort();
-			for (uint32_t j = 0; j < g.n_members && j < 64; j++)
-				if (ts_nsscache_view_group_member(&v, &g, j, &e) == 0)
+			for (uint32_t j = 0; j < g.n_members && j < 64; j++) {
+				enum ts_nsscache_state st;
+				const char *name;
+				size_t len;
+				int r = ts_nsscache_view_group_member(&v, &g, j, &e);
+
+				if (r == 0)
 					touch(&e);
+				/* the name-only walk getgrnam uses: never looser about
+				 * the name, the same member when both succeed */
+				if (ts_nsscache_view_group_member_name(&v, &g, j, &st, &name,
+				                                       &len) == 0) {
+					if (name[len] || strlen(name) != len)
+						abort();
+					if (r == 0 && (name != e.name || st != e.state))
+						abort();
+				} else if (r == 0) {
+					abort();
+				}
+			}
 		}
 		(void)ts_nsscache_view_uid_taken(&v, 1000000);
 		if (!v.reserved_names)

@@ -5,14 +5,18 @@
  *    is exported; called directly, the exact glibc contract: ERANGE with
  *    NSS_STATUS_TRYAGAIN at every buffer size below the need, errno
  *    preserved, invalid names and the recursion guard NOTFOUND, damaged
- *    caches NOTFOUND, enumeration keeps the mapping it started on;
+ *    caches NOTFOUND, enumeration keeps the mapping it started on; a
+ *    group of 298 listed members through glibc's ERANGE retries is the
+ *    same group as from one large buffer;
  *  - through libc's getpwnam_r & co. under nss_wrapper (LD_PRELOAD, set by
  *    CTest; SKIPPED without it): tiny buffers give ERANGE, and 8 threads
  *    looking up users while a writer process rewrites the cache in a loop
- *    never see a torn entry, a missing user or a crash.
+ *    never see a torn entry, a missing user or a crash; a group of the
+ *    cache whose name a local group has is refused.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <nss.h>
 #include <pthread.h>
@@ -302,6 +306,117 @@ static void test_erange(void)
 	}
 }
 
+#define BIG_MEMBERS 300
+
+/* A cache whose users user0 .. user299 are all in the published group
+ * called group; user7 is on nss_reserved_names and user9 a tombstone, so
+ * 298 members are listed. */
+static void write_group_cache(const char *path, const char *group)
+{
+	struct ts_nsscache_settings s = base;
+	struct ts_nsscache_group_ref ref = {.name = group};
+	struct ts_nsscache *c = NULL;
+
+	s.reserved_names = "user7";
+	CHECK_INT(ts_nsscache_new(&c, &s), 0);
+	for (unsigned i = 0; i < BIG_MEMBERS; i++) {
+		char sub[32], name[32];
+
+		snprintf(sub, sizeof(sub), "sub-%u", i);
+		snprintf(name, sizeof(name), "user%u", i);
+		CHECK_INT(ts_nsscache_upsert(c, sub, name, NULL, NULL), 0);
+		CHECK_INT(ts_nsscache_set_groups(c, name, &ref, 1), 1);
+	}
+	CHECK_INT(ts_nsscache_tombstone(c, "user9"), 0);
+	CHECK_INT(ts_nsscache_save(c, path), 0);
+	ts_nsscache_free(c);
+}
+
+/* gr lists user0 .. user299 but user7 and user9, each once; the bytes the
+ * answer needs (from an aligned buffer). */
+static size_t check_big_group(const struct group *gr, const char *group)
+{
+	bool seen[BIG_MEMBERS] = {false};
+	size_t n = 0, need = strlen(group) + 1 + 2 + sizeof(char *);
+
+	CHECK_STR(gr->gr_name, group);
+	CHECK_STR(gr->gr_passwd, "*");
+	CHECK((uintptr_t)gr->gr_mem % sizeof(char *) == 0);
+	for (; gr->gr_mem[n]; n++) {
+		char *end;
+		unsigned long k;
+
+		CHECK_MSG(strncmp(gr->gr_mem[n], "user", 4) == 0, "member %s", gr->gr_mem[n]);
+		k = strtoul(gr->gr_mem[n] + 4, &end, 10);
+		CHECK_MSG(*end == '\0' && k < BIG_MEMBERS && k != 7 && k != 9 && !seen[k],
+		          "member %s", gr->gr_mem[n]);
+		if (k < BIG_MEMBERS)
+			seen[k] = true;
+		need += sizeof(char *) + strlen(gr->gr_mem[n]) + 1;
+	}
+	CHECK_INT(n, BIG_MEMBERS - 2);
+	return need;
+}
+
+/* A group larger than glibc's first buffer: glibc's retries (1 KiB, then
+ * doubled) each give ERANGE with errno kept and gr untouched, and the
+ * answer after them is the same group, member for member, as from a large
+ * buffer; every size below the need, at any alignment, is ERANGE, the need
+ * itself is enough. */
+static void test_group_erange_retry(void)
+{
+	static char big[1 << 16];
+	struct group ref, gr, untouched;
+	size_t len, need, tries = 0;
+	char *buf;
+	int err;
+
+	write_group_cache(cache, "bigteam");
+	CHECK_INT(m.getgrnam_r("bigteam", &ref, big, sizeof(big), &err), NSS_STATUS_SUCCESS);
+	need = check_big_group(&ref, "bigteam");
+	memset(&untouched, 0x5a, sizeof(untouched));
+	for (len = 1024;; len *= 2, tries++) {
+		enum nss_status st;
+
+		buf = malloc(len);
+		CHECK(buf != NULL);
+		gr = untouched;
+		err = 0;
+		errno = 77;
+		st = m.getgrnam_r("bigteam", &gr, buf, len, &err);
+		CHECK_INT(errno, 77);
+		if (st == NSS_STATUS_SUCCESS)
+			break;
+		CHECK_INT(st, NSS_STATUS_TRYAGAIN);
+		CHECK_INT(err, ERANGE);
+		CHECK(memcmp(&gr, &untouched, sizeof(gr)) == 0);
+		free(buf);
+		CHECK_MSG(len < sizeof(big), "no buffer was enough");
+		if (len >= sizeof(big))
+			return;
+	}
+	CHECK_MSG(tries >= 2, "%zu retries: the group must outgrow 1 KiB", tries);
+	CHECK(check_big_group(&gr, "bigteam") == need);
+	CHECK_INT(gr.gr_gid, ref.gr_gid);
+	for (size_t i = 0; ref.gr_mem[i] || gr.gr_mem[i]; i++)
+		CHECK_MSG(ref.gr_mem[i] && gr.gr_mem[i] && !strcmp(ref.gr_mem[i], gr.gr_mem[i]),
+		          "member %zu differs", i);
+	free(buf);
+	/* the exact boundary, at each alignment */
+	for (size_t off = 0; off < sizeof(char *); off++) {
+		char *p = big + off;
+		size_t align = (sizeof(char *) - off % sizeof(char *)) % sizeof(char *);
+
+		CHECK_INT(m.getgrnam_r("bigteam", &gr, p, need + align - 1, &err),
+		          NSS_STATUS_TRYAGAIN);
+		CHECK_INT(err, ERANGE);
+		CHECK_INT(m.getgrnam_r("bigteam", &gr, p, need + align, &err), NSS_STATUS_SUCCESS);
+		CHECK(check_big_group(&gr, "bigteam") == need);
+	}
+	for (len = 0; len < need; len += 7)
+		CHECK_INT(m.getgrnam_r("bigteam", &gr, big, len, &err), NSS_STATUS_TRYAGAIN);
+}
+
 static void test_enumeration_snapshot(void)
 {
 	char buf[512];
@@ -521,6 +636,66 @@ static void test_libc_erange(void)
 	CHECK(res == NULL);
 }
 
+/* Write path as head + tail, with an mtime `bump` seconds ahead (nss_wrapper
+ * reloads a file whose mtime, in seconds, changed). */
+static void set_file(const char *path, const char *head, size_t n, const char *tail, int bump)
+{
+	struct timespec ts[2] = {{time(NULL) + 5 * bump, 0}, {time(NULL) + 5 * bump, 0}};
+	FILE *f = fopen(path, "w");
+
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	CHECK(fwrite(head, 1, n, f) == n);
+	fputs(tail, f);
+	CHECK(fclose(f) == 0);
+	CHECK_INT(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+/* A group of the cache whose name a local group also has (a line added to
+ * nss_wrapper's group file, as an admin would to /etc/group): refused,
+ * however large the buffer; back once the local line is gone. */
+static void test_group_local_name(void)
+{
+	static char big[1 << 16];
+	const char *path = getenv("NSS_WRAPPER_GROUP");
+	char saved[4096];
+	struct group gr;
+	size_t n;
+	FILE *f;
+	int err;
+
+	if (!under_nss_wrapper() || !path) {
+		fprintf(stderr, "(not under nss_wrapper: local group case not run)\n");
+		return;
+	}
+	write_group_cache(cache, "localteam");
+	f = fopen(path, "r");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	n = fread(saved, 1, sizeof(saved) - 1, f);
+	fclose(f);
+	CHECK(n < sizeof(saved) - 1);
+	saved[n] = '\0';
+	{ /* a run killed midway left its line: not part of the original */
+		char *l = strstr(saved, "localteam:");
+
+		if (l && (l == saved || l[-1] == '\n'))
+			n = (size_t)(l - saved);
+	}
+	set_file(path, saved, n, "", 1);
+	CHECK_INT(m.getgrnam_r("localteam", &gr, big, sizeof(big), &err), NSS_STATUS_SUCCESS);
+	set_file(path, saved, n, "localteam:x:4242:\n", 2);
+	CHECK_INT(m.getgrnam_r("localteam", &gr, big, sizeof(big), &err), NSS_STATUS_NOTFOUND);
+	/* the refusal does not depend on the walk: a small buffer first */
+	CHECK_INT(m.getgrnam_r("localteam", &gr, big, 1024, &err), NSS_STATUS_TRYAGAIN);
+	CHECK_INT(m.getgrnam_r("localteam", &gr, big, sizeof(big), &err), NSS_STATUS_NOTFOUND);
+	set_file(path, saved, n, "", 3);
+	CHECK_INT(m.getgrnam_r("localteam", &gr, big, sizeof(big), &err), NSS_STATUS_SUCCESS);
+	CHECK_STR(gr.gr_name, "localteam");
+}
+
 #define N_USERS 1000
 #define N_THREADS 8
 
@@ -621,10 +796,12 @@ int main(void)
 	load_module();
 	RUN(test_lookups);
 	RUN(test_erange);
+	RUN(test_group_erange_retry);
 	RUN(test_enumeration_snapshot);
 	RUN(test_damaged);
 	RUN(test_log_once);
 	RUN(test_libc_erange);
+	RUN(test_group_local_name);
 	RUN(test_threads_vs_writer);
 	return ts_test_done();
 }

@@ -94,6 +94,51 @@ static void test_reserved(void)
 	}
 }
 
+/* Every name of docs/nss.md's built-in list, in any case: the lists are
+ * searched by halves, so one name out of order would be missed. */
+static void test_builtin_list(void)
+{
+	static const char *const doc[] = {
+	    "list", "root", "toor", "admin", "admins", "administrator", "sudo", "sudoers",
+	    "wheel", "adm", "staff", "shadow", "disk", "kmem", "mem", "docker", "lxd", "incus",
+	    "incus-admin", "libvirt", "libvirt-qemu", "kvm", "podman", "lpadmin", "sambashare",
+	    "ssl-cert", "ssh_keys", "tty", "utmp", "input", "render", "video", "audio",
+	    "netdev", "plugdev", "dialout", "tape", "cdrom", "floppy", "operator", "wireshark",
+	    "tcpdump", "pcap", "bluetooth", "scanner", "printadmin", "sgx", "tss", "ftp",
+	    "halt", "shutdown", "lock", "daemon", "bin", "sys", "sync", "games", "man", "lp",
+	    "mail", "news", "uucp", "proxy", "www-data", "backup", "irc", "gnats", "nobody",
+	    "nogroup", "nfsnobody", "users", "fax", "voice", "dip", "src", "sasl", "sshd",
+	    "ssh", "messagebus", "dbus", "polkitd", "syslog", "uuidd", "nscd", "nslcd", "sssd",
+	    "chrony", "ntp", "avahi", "colord", "cups", "saned", "pulse", "rtkit", "geoclue",
+	    "gdm", "lightdm", "sddm", "usbmux", "dnsmasq", "landscape", "pollinate", "statd",
+	    "rpc", "rpcuser", "unbound", "clevis", "utempter", "postgres", "mysql", "mariadb",
+	    "redis", "nginx", "apache", "httpd", "memcache", "memcached", "mongodb", "git",
+	    "gitlab", "jenkins", "elasticsearch", "rabbitmq", "named", "bind", "postfix",
+	    "dovecot", "exim", "smmsp", "squid", "haproxy", "varnish", "zabbix", "nagios",
+	    "prometheus", "grafana", "influxdb", "containerd", "qemu", "vboxusers", "openldap",
+	    "ldap", "kerberos", "tomcat", "nextcloud", "ollama", "tokenseal",
+	};
+	char up[64], longer[64];
+
+	CHECK_INT(TS_ARRAY_SIZE(doc), 147);
+	for (size_t i = 0; i < TS_ARRAY_SIZE(doc); i++) {
+		size_t n = strlen(doc[i]);
+
+		CHECK_MSG(ts_nsscache_name_reserved(doc[i], NULL), "%s is reserved", doc[i]);
+		for (size_t k = 0; k <= n; k++)
+			up[k] = doc[i][k] >= 'a' && doc[i][k] <= 'z' ? (char)(doc[i][k] - 32) : doc[i][k];
+		CHECK_MSG(ts_nsscache_name_reserved(up, NULL), "%s is reserved", up);
+		/* a longer name is another name */
+		snprintf(longer, sizeof(longer), "%sqz", doc[i]);
+		CHECK_MSG(!ts_nsscache_name_reserved(longer, NULL), "%s is not", longer);
+		snprintf(longer, sizeof(longer), "qz%s", doc[i]);
+		CHECK_MSG(!ts_nsscache_name_reserved(longer, NULL), "%s is not", longer);
+	}
+	/* longer than any built-in name, with one as a prefix */
+	CHECK(!ts_nsscache_name_reserved("administrator-of-the-whole-building-a", NULL));
+	CHECK(ts_nsscache_name_reserved("systemd-of-the-whole-building-and-more-a", NULL));
+}
+
 /* A name with the same name-hash uid as victim (the review's attack). */
 static void colliding_name(const char *victim, char *out, size_t outlen)
 {
@@ -320,6 +365,7 @@ static void test_groups_scale(void)
 int main(void)
 {
 	RUN(test_reserved);
+	RUN(test_builtin_list);
 	RUN(test_pinned_uid);
 	RUN(test_taken_hook);
 	RUN(test_group_flag_and_v1);
