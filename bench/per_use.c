@@ -12,9 +12,10 @@
  * the rows of issue 19 that need the IdP: a use that needs a refresh, the
  * daemon's throughput beside the server's own (wrk), the burst after a
  * revocation, the per-use request counts the fleet table is computed from,
- * the footprint. Each table row is also printed as a "ROW\t..." line for
- * bench/run. A benchmark: it fails only when a measured command fails, never
- * on a ratio.
+ * the footprint (again in a pamtester that resolved the user first:
+ * bench/resolve_user.c). Each table row is also printed as a "ROW\t..."
+ * line for bench/run. A benchmark: it fails only when a measured command
+ * fails, never on a ratio.
  *
  * Usage: bench_per_use BROKER PAM_MODULE PAM_WRAPPER_LIB PAMTESTER CLI|- [ROUNDS [LOAD_SECS]]
  * Needs root (the broker serves root callers), pamtester, pam_wrapper and
@@ -58,7 +59,7 @@
 struct ts_idp idp;
 char introspection_url[512], token_url[512], client_auth[512], sock[700], cfg_daemon[700];
 static const char *broker_bin, *pam_module, *pam_wrapper_lib, *pamtester, *cli_bin;
-static char rusage_bin[600];
+static char rusage_bin[600], resolve_lib[600];
 static char cfg_exec[700], cfg_exec30[700], svcdir[700], daemon_log[700];
 static pid_t daemon_pid = -1;
 static bool floor_system_store; /* the floor's curl without --cacert */
@@ -180,13 +181,16 @@ static double floor_once(const char *token, bool check_active, double *handshake
 }
 
 /* pamtester SERVICE alice acct_mgmt, run by the programs in pre (may be
- * NULL: none; NULL-terminated, e.g. a wrapper or valgrind and its options) */
-static double pam_run(const char *service, char *const *pre)
+ * NULL: none; NULL-terminated, e.g. a wrapper or valgrind and its options);
+ * resolved: with bench_resolve_user.so preloaded, a pamtester that resolved
+ * alice through NSS before main, as sshd, sudo, su and login have */
+static double pam_run_as(const char *service, char *const *pre, bool resolved)
 {
-	static char alice[] = "alice", acct[] = "acct_mgmt", wrap[] = "PAM_WRAPPER=1";
-	char svc[64], prog[600], preload[600], dir[800];
+	static char alice[] = "alice", acct[] = "acct_mgmt", wrap[] = "PAM_WRAPPER=1",
+		    user[] = "TOKENSEAL_BENCH_USER=alice";
+	char svc[64], prog[600], preload[1300], dir[800];
 	char *argv[16] = {NULL};
-	char *env[] = {preload, wrap, dir, NULL};
+	char *env[] = {preload, wrap, dir, resolved ? user : NULL, NULL};
 	size_t n = 0;
 	double t;
 
@@ -199,7 +203,8 @@ static double pam_run(const char *service, char *const *pre)
 	argv[n++] = acct;
 	snprintf(prog, sizeof(prog), "%s", pamtester);
 	snprintf(svc, sizeof(svc), "%s", service);
-	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", pam_wrapper_lib);
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s%s%s", resolved ? resolve_lib : "",
+	         resolved ? " " : "", pam_wrapper_lib);
 	snprintf(dir, sizeof(dir), "PAM_WRAPPER_SERVICE_DIR=%s", svcdir);
 	t = run(argv, env, NULL, NULL, 0, false);
 	CHECK_MSG(t >= 0, "pamtester %s alice acct_mgmt failed (daemon log %s)", service,
@@ -207,20 +212,26 @@ static double pam_run(const char *service, char *const *pre)
 	return t;
 }
 
+static double pam_run(const char *service, char *const *pre)
+{
+	return pam_run_as(service, pre, false);
+}
+
 static double pam_once(const char *service)
 {
 	return pam_run(service, NULL);
 }
 
-/* peak RSS (KiB) and CPU (ms) of one pamtester, through bench_rusage */
-static void pam_rusage(const char *service, double *rss_kib, double *cpu_ms)
+/* peak RSS (KiB) and CPU (ms) of one pamtester, through bench_rusage;
+ * resolved as pam_run_as */
+static void pam_rusage(const char *service, bool resolved, double *rss_kib, double *cpu_ms)
 {
 	char out[700], *pre[] = {rusage_bin, out, NULL};
 	long kib, us;
 	FILE *f;
 
 	snprintf(out, sizeof(out), "%s/rusage.out", idp.dir);
-	(void)pam_run(service, pre);
+	(void)pam_run_as(service, pre, resolved);
 	f = fopen(out, "r");
 	CHECK(f && fscanf(f, "%ld %ld", &kib, &us) == 2);
 	fclose(f);
@@ -523,7 +534,8 @@ int main(int argc, char **argv)
 {
 	static double fl[ROUNDS_MAX], ex[ROUNDS_MAX], dm[ROUNDS_MAX], tk[ROUNDS_MAX],
 		pm[ROUNDS_MAX], wi[ROUNDS_MAX], hs[ROUNDS_MAX], rss[2][ROUNDS_MAX],
-		cpu[2][ROUNDS_MAX], rd[ROUNDS_MAX], re[ROUNDS_MAX], wr[ROUNDS_MAX], ins[2];
+		rsr[2][ROUNDS_MAX], cpu[2][ROUNDS_MAX], rd[ROUNDS_MAX], re[ROUNDS_MAX],
+		wr[ROUNDS_MAX], ins[2];
 	struct ts_client_result res;
 	char extra[2048], note[300], *token;
 	static const char *const one_user[] = {"alice"}, *const three_users[] = {"alice", "bob",
@@ -543,7 +555,7 @@ int main(int argc, char **argv)
 	pam_wrapper_lib = argv[3];
 	pamtester = argv[4];
 	cli_bin = argv[5];
-	{ /* bench_rusage: beside this program */
+	{ /* bench_rusage and bench_resolve_user.so: beside this program */
 		char self[500];
 		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 		char *slash;
@@ -554,6 +566,9 @@ int main(int argc, char **argv)
 		CHECK(slash);
 		*slash = '\0';
 		snprintf(rusage_bin, sizeof(rusage_bin), "%s/bench_rusage", self);
+		snprintf(resolve_lib, sizeof(resolve_lib), "%s/bench_resolve_user.so", self);
+		/* ld.so only warns about a preload it cannot find */
+		CHECK_MSG(access(resolve_lib, R_OK) == 0, "%s is missing", resolve_lib);
 	}
 	rounds = argc > 6 ? strtoul(argv[6], NULL, 10) : 15;
 	if (rounds < 1 || rounds > ROUNDS_MAX)
@@ -733,10 +748,16 @@ int main(int argc, char **argv)
 	row("4", "burst after revocation: refreshes for 200 concurrent uses", (double)refreshes, 0,
 	    "", "= 1", note);
 
-	/* footprint: pamtester with pam_tokenseal (daemon mode) beside pam_permit */
+	/* footprint: pamtester with pam_tokenseal (daemon mode) beside pam_permit;
+	 * and the same two in a pamtester that resolved alice first (the
+	 * variant: NSS set up before PAM runs, as in sshd, sudo, su, login) */
 	for (size_t i = 0; i < rounds; i++) {
-		pam_rusage("bench-daemon", &rss[0][i], &cpu[0][i]);
-		pam_rusage("bench-permit", &rss[1][i], &cpu[1][i]);
+		double scratch;
+
+		pam_rusage("bench-daemon", false, &rss[0][i], &cpu[0][i]);
+		pam_rusage("bench-permit", false, &rss[1][i], &cpu[1][i]);
+		pam_rusage("bench-daemon", true, &rsr[0][i], &scratch);
+		pam_rusage("bench-permit", true, &rsr[1][i], &scratch);
 	}
 	ins[0] = pam_instructions("bench-daemon", false);
 	ins[1] = pam_instructions("bench-permit", false);
@@ -744,6 +765,11 @@ int main(int argc, char **argv)
 	         median(rss[1], rounds));
 	row("6", "footprint: peak RSS added by pam_tokenseal (daemon) to pamtester",
 	    median(rss[0], rounds) - median(rss[1], rounds), 0, "KiB", "<= 256", note);
+	snprintf(note, sizeof(note), "as sshd, sudo, su, login have before PAM runs; both sides "
+	         "preload bench_resolve_user.so; ru_maxrss medians: %.0f vs %.0f KiB",
+	         median(rsr[0], rounds), median(rsr[1], rounds));
+	row("6", "footprint variant: the same in a pamtester that resolved the user first",
+	    median(rsr[0], rounds) - median(rsr[1], rounds), 0, "KiB", "-", note);
 	if (ins[0] > 0)
 		snprintf(note, sizeof(note), "user+sys medians, noisy; callgrind: %.0f vs %.0f "
 		         "instructions (+%.0f, under valgrind)", ins[0], ins[1], ins[0] - ins[1]);

@@ -535,9 +535,10 @@ struct parse_state {
 	const char *service;
 	unsigned seen[N_KEYS]; /* line where each key was set in this section */
 	bool in_section;
+	bool nomem;		 /* other could not be made */
 	struct ts_config *mine;	 /* the caller's copy: top level + the service's section */
 	struct ts_config *other; /* sections of other services: checked, never applied */
-	struct ts_config *target;
+	struct ts_config *target; /* NULL when other could not be made */
 	char value[TS_CONFIG_LINE_MAX + 1];
 };
 
@@ -575,6 +576,21 @@ static bool next_line(struct parser *p, const char **pos, const char *end, const
 	return true;
 }
 
+/*
+ * The target of keys that are checked but never applied, made at the first
+ * section that is not the caller's: most files have none, and a struct
+ * ts_config is ~15 KiB of the PAM module's host process. set_value only
+ * writes a field, never reads one, so the scratch needs no contents.
+ */
+static struct ts_config *other_target(struct parse_state *st)
+{
+	if (!st->other && !st->nomem) {
+		st->other = malloc(sizeof(*st->other));
+		st->nomem = !st->other;
+	}
+	return st->other;
+}
+
 static void section_line(struct parse_state *st, const char *s, const char *e)
 {
 	const char *name;
@@ -583,11 +599,11 @@ static void section_line(struct parse_state *st, const char *s, const char *e)
 	memset(st->seen, 0, sizeof(st->seen));
 	st->in_section = true;
 	/* Keys under a bad header are checked but never applied. */
-	st->target = st->other;
-	if (parse_section(&st->p, s, e, &name, &nlen) < 0)
-		return;
-	if (st->service && strlen(st->service) == nlen && memcmp(st->service, name, nlen) == 0)
+	if (parse_section(&st->p, s, e, &name, &nlen) == 0 && st->service &&
+	    strlen(st->service) == nlen && memcmp(st->service, name, nlen) == 0)
 		st->target = st->mine;
+	else
+		st->target = other_target(st);
 }
 
 /* May key k be set where the parser is? Reports and returns false if not. */
@@ -661,30 +677,33 @@ static void key_line(struct parse_state *st, const char *s, const char *e)
 	}
 	memcpy(st->value, vs, (size_t)(e - vs));
 	st->value[e - vs] = '\0';
-	(void)set_value(p, st->target, k, st->value);
+	if (st->target) /* else out of memory: the parse fails with -ENOMEM */
+		(void)set_value(p, st->target, k, st->value);
 }
 
-int ts_config_parse(struct ts_config *c, const char *buf, size_t len, const char *service,
-                    const char *origin, const struct ts_config_report *rep)
+int cfg_parse(struct ts_config *c, const char *buf, size_t len, const char *service,
+              const char *origin, const struct ts_config_report *rep, bool in_place)
 {
 	struct parse_state *st;
 	const char *pos = buf, *end = buf + len, *s, *e;
 	int r = 0;
 
-	/* Work on copies: the caller's struct changes only if the whole file is good. */
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
 	st->p = (struct parser){.origin = origin, .rep = rep};
 	st->service = service;
-	st->mine = malloc(sizeof(*st->mine));
-	st->other = malloc(sizeof(*st->other));
-	if (!st->mine || !st->other) {
-		r = -ENOMEM;
-		goto out;
+	if (in_place) {
+		st->mine = c;
+	} else {
+		/* Work on a copy: the caller's struct changes only if the whole file is good. */
+		st->mine = malloc(sizeof(*st->mine));
+		if (!st->mine) {
+			r = -ENOMEM;
+			goto out;
+		}
+		*st->mine = *c;
 	}
-	*st->mine = *c;
-	*st->other = *c;
 	st->target = st->mine;
 
 	while (pos < end) {
@@ -700,15 +719,26 @@ int ts_config_parse(struct ts_config *c, const char *buf, size_t len, const char
 		cfg_report(rep, LOG_ERR, TS_CONFIG_SUMMARY_FMT, origin, st->p.errors,
 		           st->p.errors == 1 ? "" : "s");
 		r = TS_E_CONFIG;
-	} else {
+	} else if (st->nomem) {
+		r = -ENOMEM;
+	} else if (!in_place) {
 		*c = *st->mine;
 	}
+	if (r < 0 && in_place)
+		ts_config_defaults(c);
 out:
-	free(st->mine);
+	if (!in_place)
+		free(st->mine);
 	free(st->other);
 	ts_wipe(st, sizeof(*st));
 	free(st);
 	return r;
+}
+
+int ts_config_parse(struct ts_config *c, const char *buf, size_t len, const char *service,
+                    const char *origin, const struct ts_config_report *rep)
+{
+	return cfg_parse(c, buf, len, service, origin, rep, false);
 }
 
 const char *ts_config_key_scope(size_t i)

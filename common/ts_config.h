@@ -182,6 +182,14 @@ void ts_config_defaults(struct ts_config *c) TS_NONNULL(1);
 int ts_config_load(struct ts_config *c, const char *path, const char *service,
 		   const struct ts_config_report *rep) TS_WUR TS_NONNULL(1, 2);
 
+/* ts_config_defaults, then ts_config_load into c itself, without the
+ * working copy that leaves c as it was on error: on any error c holds the
+ * defaults again. One struct ts_config (~15 KiB) less for a caller that
+ * starts from the defaults anyway: the PAM module, whose every page is the
+ * host process's. Returns as ts_config_load, or -ENOMEM. */
+int ts_config_load_fresh(struct ts_config *c, const char *path, const char *service,
+			 const struct ts_config_report *rep) TS_WUR TS_NONNULL(1, 2);
+
 /* Parse an in-memory buffer (no file checks); origin names it in messages.
  * Used by ts_config_load and the fuzz target. */
 int ts_config_parse(struct ts_config *c, const char *buf, size_t len, const char *service,

@@ -61,15 +61,14 @@ static void report_open_error(const char *path, int r, const struct ts_config_re
 	}
 }
 
-int ts_config_load(struct ts_config *c, const char *path, const char *service,
-                   const struct ts_config_report *rep)
+static int load(struct ts_config *c, const char *path, const char *service,
+                const struct ts_config_report *rep, bool in_place)
 {
 	struct ts_file_policy pol = ts_file_policy_public(TS_CONFIG_MAX_SIZE);
 	_cleanup_close_ int fd = -1;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	int r;
-
 
 	r = ts_open_checked(path, O_RDONLY, &pol, &fd, NULL);
 	if (r < 0) {
@@ -81,7 +80,20 @@ int ts_config_load(struct ts_config *c, const char *path, const char *service,
 		report_open_error(path, r, rep);
 		return r;
 	}
-	r = ts_config_parse(c, (const char *)buf, len, service, path, rep);
+	r = cfg_parse(c, (const char *)buf, len, service, path, rep, in_place);
 	ts_erase_free(buf, len);
 	return r;
+}
+
+int ts_config_load(struct ts_config *c, const char *path, const char *service,
+                   const struct ts_config_report *rep)
+{
+	return load(c, path, service, rep, false);
+}
+
+int ts_config_load_fresh(struct ts_config *c, const char *path, const char *service,
+                         const struct ts_config_report *rep)
+{
+	ts_config_defaults(c);
+	return load(c, path, service, rep, true);
 }

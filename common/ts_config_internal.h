@@ -54,6 +54,13 @@ extern const size_t ts_config_n_keys;
 void cfg_report(const struct ts_config_report *rep, int prio, const char *fmt, ...)
     TS_PRINTF(3, 4);
 
+/* ts_config_parse; in_place: parse into c itself, which then holds the
+ * defaults (ts_config_defaults) again on any error, rather than into a
+ * copy that leaves c as it was (ts_config_load_fresh). */
+int cfg_parse(struct ts_config *c, const char *buf, size_t len, const char *service,
+              const char *origin, const struct ts_config_report *rep, bool in_place)
+	TS_WUR TS_NONNULL(1, 2, 5);
+
 /* The closing line of a parse that failed (ts_config.c): a count, not a
  * problem of its own, so ts_config_problems leaves it out. */
 #define TS_CONFIG_SUMMARY_FMT "%s: %u error%s, configuration not loaded"

@@ -285,9 +285,9 @@ static int pts_load_config(struct pts_call *c)
 	c->cfg = malloc(sizeof(*c->cfg));
 	if (!c->cfg)
 		return PAM_BUF_ERR;
-	ts_config_defaults(c->cfg);
-	/* on error the struct is left as it was: the defaults */
-	c->cfg_err = ts_config_load(c->cfg, c->args.config, c->service, &quiet);
+	/* on error the struct holds the defaults; parsed in place, with no
+	 * working copy: every page the module touches is the host's */
+	c->cfg_err = ts_config_load_fresh(c->cfg, c->args.config, c->service, &quiet);
 	c->debug = c->args.debug || c->cfg->debug;
 	return PAM_SUCCESS;
 }
@@ -300,9 +300,9 @@ static void pts_report_config(struct pts_call *c)
 	struct ts_config *scratch = malloc(sizeof(*scratch));
 
 	if (scratch) {
-		ts_config_defaults(scratch);
 		/* the same error as the first time (or a newer one): logged by rep */
-		if (ts_config_load(scratch, c->args.config, c->service, &rep) == 0 && c->debug)
+		if (ts_config_load_fresh(scratch, c->args.config, c->service, &rep) == 0 &&
+		    c->debug)
 			pam_syslog(c->pamh, LOG_DEBUG, "%s: loads now (changed meanwhile)",
 			           c->args.config);
 		free(scratch);

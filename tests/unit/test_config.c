@@ -398,6 +398,47 @@ static void test_service_sections(void)
 	CHECK_INT((long)c.min_uid, 500);
 }
 
+/* ts_config_load_fresh (the PAM module's load): the defaults, then the
+ * file parsed in place; on any error the defaults again, as ts_config_load
+ * on a struct that held the defaults; sections of other services checked
+ * as before. */
+static void test_load_fresh(void)
+{
+	const char *path = write_conf("svc.conf", service_conf, 0600);
+	struct ts_config c, want, defaults;
+
+	ts_config_defaults(&defaults);
+	cap_reset();
+	want = defaults;
+	CHECK_INT(ts_config_load(&want, path, "sshd", &rep), 0);
+	memset(&c, 0x5a, sizeof(c));
+	CHECK_INT(ts_config_load_fresh(&c, path, "sshd", &rep), 0);
+	CHECK_INT(c.http_timeout, 60);
+	CHECK(c.require_token);
+	CHECK(memcmp(&c, &want, sizeof(c)) == 0);
+	CHECK_INT(cap.n, 0);
+
+	/* an error after good lines: none of them stays */
+	path = write_conf("fresh-bad.conf", "client_id = kept\nhttp_timeout = 20\n"
+	                  "[service sshd]\nhttp_timeout = 500\n", 0600);
+	cap_reset();
+	CHECK_INT(ts_config_load_fresh(&c, path, "sudo", &rep), TS_E_CONFIG);
+	CHECK_REPORTED("fresh-bad.conf:4:", "http_timeout", "500");
+	CHECK(memcmp(&c, &defaults, sizeof(c)) == 0);
+
+	/* the same file, an error under the caller's own section */
+	cap_reset();
+	CHECK_INT(ts_config_load_fresh(&c, path, "sshd", &rep), TS_E_CONFIG);
+	CHECK(memcmp(&c, &defaults, sizeof(c)) == 0);
+
+	/* a file that cannot be read: the defaults, reported */
+	memset(&c, 0x5a, sizeof(c));
+	cap_reset();
+	CHECK_INT(ts_config_load_fresh(&c, "/nonexistent/tokenseal.conf", NULL, &rep), -ENOENT);
+	CHECK_REPORTED("/nonexistent/tokenseal.conf", "not found", NULL);
+	CHECK(memcmp(&c, &defaults, sizeof(c)) == 0);
+}
+
 /* auth_with_stored_token is a per-service policy: at the top level it would
  * make every service (sshd, login, su) accept a stored token. */
 static void test_stored_token_per_service(void)
@@ -1251,6 +1292,7 @@ int main(void)
 	RUN(test_good_file);
 	RUN(test_format_details);
 	RUN(test_service_sections);
+	RUN(test_load_fresh);
 	RUN(test_stored_token_per_service);
 	RUN(test_unknown_key);
 	RUN(test_duplicate_key);
