@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -410,6 +411,41 @@ static bool enter_system_store(const char *config, char *why, size_t len)
 	return true;
 }
 
+/* CPU time (user + system, all threads) a process has used so far, in ms;
+ * -1 when it cannot be read. */
+static double cpu_ms_of(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* after ") ": state is field 3, utime 14 and stime 15 */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+	                 &st) != 2)
+		return -1;
+	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* This process's CPU (its caller threads) or its waited-for children's
+ * (wrk), in ms. */
+static double cpu_ms_self(int who)
+{
+	struct rusage ru;
+
+	CHECK(getrusage(who, &ru) == 0);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
+}
+
 static void start_daemon(void)
 {
 	static char d[] = "--daemon", fg[] = "--foreground", c[] = "--config";
@@ -541,6 +577,8 @@ int main(int argc, char **argv)
 	static const char *const one_user[] = {"alice"}, *const three_users[] = {"alice", "bob",
 	                                                                        "carol"};
 	double d3, f, warm, load_secs, hs_full, hs_res, p50, p99, srv = -1, dl = 0, w50 = -1, w99 = -1;
+	double cpu_srv_req = -1, cpu_wrk_req = -1, cpu_use_srv = -1, cpu_use_dmn = -1,
+	       cpu_use_clr = -1;
 	long fails, srv_fail = 0, per0, per30, refreshes, idle_rss, hwm;
 	size_t rounds, r2;
 	bool have_cli;
@@ -716,11 +754,34 @@ int main(int argc, char **argv)
 	idle_rss = vm_kib(daemon_pid, "VmRSS");
 	for (int k = 0; k < 2; k++) {
 		long sf = 0;
-		double s = server_rate(token, 50, load_secs, &sf, &w50, &w99);
+		double s, c0[3], c1[3];
 
+		/* CPU per request of the server and wrk, then per use of the
+		 * daemon, the server and the callers: what the two cores can
+		 * give each side (row 3's explanation) */
+		c0[0] = cpu_ms_of(idp.pid);
+		c0[1] = cpu_ms_self(RUSAGE_CHILDREN);
+		s = server_rate(token, 50, load_secs, &sf, &w50, &w99);
+		c1[0] = cpu_ms_of(idp.pid);
+		c1[1] = cpu_ms_self(RUSAGE_CHILDREN);
+		if (s > 0) {
+			cpu_srv_req = (c1[0] - c0[0]) / (s * load_secs);
+			cpu_wrk_req = (c1[1] - c0[1]) / (s * load_secs);
+		}
 		srv = s > srv ? s : srv;
 		srv_fail += sf;
+		c0[0] = cpu_ms_of(idp.pid);
+		c0[1] = cpu_ms_of(daemon_pid);
+		c0[2] = cpu_ms_self(RUSAGE_SELF);
 		dl = daemon_load(one_user, 1, 50, load_secs, &p50, &p99, &fails);
+		c1[0] = cpu_ms_of(idp.pid);
+		c1[1] = cpu_ms_of(daemon_pid);
+		c1[2] = cpu_ms_self(RUSAGE_SELF);
+		if (dl > 0) {
+			cpu_use_srv = (c1[0] - c0[0]) / (dl * load_secs);
+			cpu_use_dmn = (c1[1] - c0[1]) / (dl * load_secs);
+			cpu_use_clr = (c1[2] - c0[2]) / (dl * load_secs);
+		}
 	}
 	hwm = vm_kib(daemon_pid, "VmHWM");
 	snprintf(note, sizeof(note), "%ld failed uses, %ld failed wrk requests (target: none); "
@@ -733,6 +794,19 @@ int main(int argc, char **argv)
 		    "wrk missing", dl, 0, "/s", ">= 0.8", note);
 	row("3", "throughput: daemon p99 / p50 latency (50 callers, one user)", p99, p50, "ms",
 	    "<= 3", note);
+	if (cpu_srv_req > 0 && cpu_use_dmn > 0) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+		snprintf(note, sizeof(note), "per use: daemon %.3f + server %.3f + callers %.3f ms; "
+		         "per wrk request: server %.3f + wrk %.3f ms; %ld cores",
+		         cpu_use_dmn, cpu_use_srv, cpu_use_clr, cpu_srv_req, cpu_wrk_req, cores);
+		row("3c", "throughput: CPU ms per daemon use / per wrk request (all processes)",
+		    cpu_use_dmn + cpu_use_srv + cpu_use_clr, cpu_srv_req + cpu_wrk_req, "ms", "-",
+		    note);
+		row("3c", "throughput: uses/s the cores allow at that CPU cost / measured",
+		    (double)cores * 1000.0 / (cpu_use_dmn + cpu_use_srv + cpu_use_clr), dl, "/s", "-",
+		    "if about 1: the daemon's rate is CPU-bound on this machine");
+	}
 	/* the same spread over three users: tells the user's lock from the rest */
 	d3 = daemon_load(three_users, 3, 50, load_secs, &p50, &p99, &fails);
 	snprintf(note, sizeof(note), "%.1f uses/s, %ld failed uses", d3, fails);

@@ -43,8 +43,14 @@ int oauth_global_init(void)
  * the DNS cache go into a CURLSH with a mutex per data kind, so a handle
  * that has to connect afresh resumes a TLS session. Off (exec mode: one
  * request per process) unless oauth_global_share_enable() was called.
+ * The pool holds as many handles as the daemon serves requests at once in
+ * practice: with 16, 50 concurrent uses threw away 34 handles a round and
+ * connected afresh (a TCP connection and a resumed TLS handshake on both
+ * sides): 2.17 ms of CPU per use on the host against 1.50 ms with 64, and
+ * 900 against 1260 uses/s on 2 cores (bench row 3c). Idle handles keep at
+ * most one connection each; the server closes those it finds idle.
  */
-#define OAUTH_POOL_MAX 16
+#define OAUTH_POOL_MAX 64
 
 static CURLSH *share;
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
