@@ -412,6 +412,23 @@ static bool state_ok(const struct ts_nsscache_view *v, uint32_t state)
 	       (state == TS_NSSCACHE_MEMBER && v->version >= 2);
 }
 
+/* Entry k's bytes and its state, checked: TS_E_CORRUPT when k is out of
+ * range or the state is not one this cache may hold. */
+static int entry_raw(const struct ts_nsscache_view *v, uint32_t k, const uint8_t **ret_p,
+                     uint32_t *ret_state)
+{
+	const uint8_t *p;
+
+	if (k >= v->n_entries)
+		return TS_E_CORRUPT;
+	p = v->base + v->entries_off + (size_t)k * v->entry_size;
+	*ret_state = get32(p + E_STATE);
+	if (!state_ok(v, *ret_state))
+		return TS_E_CORRUPT;
+	*ret_p = p;
+	return 0;
+}
+
 int ts_nsscache_entry_at(const struct ts_nsscache_view *v, uint32_t k,
                          struct ts_nsscache_entry *ret)
 {
@@ -420,12 +437,9 @@ int ts_nsscache_entry_at(const struct ts_nsscache_view *v, uint32_t k,
 	uint32_t state;
 	int r;
 
-	if (k >= v->n_entries)
-		return TS_E_CORRUPT;
-	p = v->base + v->entries_off + (size_t)k * v->entry_size;
-	state = get32(p + E_STATE);
-	if (!state_ok(v, state))
-		return TS_E_CORRUPT;
+	r = entry_raw(v, k, &p, &state);
+	if (r < 0)
+		return r;
 	e.uid = get32(p + E_UID);
 	e.gid = get32(p + E_GID);
 	e.state = (enum ts_nsscache_state)state;
@@ -677,12 +691,9 @@ int ts_nsscache_view_group_member_name(const struct ts_nsscache_view *v,
 	if (i >= g->n_members)
 		return -ENOENT;
 	k = ts_nsscache_index_get(v, v->group_links_off, g->members_first + i);
-	if (k >= v->n_entries)
-		return TS_E_CORRUPT;
-	p = v->base + v->entries_off + (size_t)k * v->entry_size;
-	state = get32(p + E_STATE);
-	if (!state_ok(v, state))
-		return TS_E_CORRUPT;
+	r = entry_raw(v, k, &p, &state);
+	if (r < 0)
+		return r;
 	r = get_string(v, p + E_NAME, ret_name, ret_len);
 	if (r < 0)
 		return r;
