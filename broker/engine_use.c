@@ -386,6 +386,21 @@ static int use_load(struct ts_engine *e, const struct ts_request *req, struct ts
 	return 0;
 }
 
+/*
+ * Whether rec's access token still has at least half its lifetime left by
+ * the server's estimated clock: only then does "inactive at introspection"
+ * say something about the token rather than its age. A token just past its
+ * expiry, or nearly there by our skew estimate, is inactive at
+ * introspection while the same server's userinfo may still take it
+ * (oidc-provider checks exp strictly at introspection and with its
+ * clockTolerance at userinfo): under load, with lifetimes of seconds, that
+ * looked like Keycloak's audience rule and held users back for 60 s.
+ */
+static bool eng_token_fresh(const struct ts_record *rec, const struct ts_decision *d)
+{
+	return d->expires_left > 0 && d->expires_left * 2 >= rec->expires_in;
+}
+
 struct use_state {
 	bool refreshed, adopted, rejected_early;
 	int early_err; /* the refresh inside the window failed with this (0: none) */
@@ -603,19 +618,14 @@ int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_
 			u.refreshed = true;
 			continue;
 		}
-		if (r == TS_E_REJECTED_TOKEN && eng_fresh_inactive_is_config(e, rec->access_token)) {
-			/* not the account: introspection (Keycloak's audience
-			 * rule); refreshing again would only loop */
-			eng_hold_audience(e, req, rec, out);
-			return TS_E_SERVER_CONFIG;
-		}
+		ts_lifecycle_decide(rec, eng_server_now(e, rec->skew), e->cfg, &d);
 		if (r == TS_E_REJECTED_TOKEN && !u.expired_again) {
 			/* the token refreshed (or adopted) for this use has run
-			 * out while the use waited (a loaded host, a lifetime of
-			 * seconds): its rejection says nothing about the account;
-			 * one more refresh, not the disabled-account back-off */
-			ts_lifecycle_decide(rec, eng_server_now(e, rec->skew), e->cfg, &d);
-			if (d.expires_left <= 0) {
+			 * out, or nearly, while the use waited (a loaded host, a
+			 * lifetime of seconds): its rejection says nothing about
+			 * the account; one more refresh, not the disabled-account
+			 * back-off */
+			if (!eng_token_fresh(rec, &d)) {
 				u.expired_again = true;
 				r = eng_refresh_single_flight(e, req, rec->access_token, rec,
 				                              &u.adopted, out, &u.err);
@@ -623,6 +633,13 @@ int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_
 					return use_failed(e, req, rec, r, &u.err, out);
 				continue;
 			}
+		}
+		if (r == TS_E_REJECTED_TOKEN && eng_token_fresh(rec, &d) &&
+		    eng_fresh_inactive_is_config(e, rec->access_token)) {
+			/* not the account: introspection (Keycloak's audience
+			 * rule); refreshing again would only loop */
+			eng_hold_audience(e, req, rec, out);
+			return TS_E_SERVER_CONFIG;
 		}
 		if (r == TS_E_REJECTED_TOKEN) {
 			mark_rejected(e, req, rec);
