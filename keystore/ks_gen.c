@@ -46,7 +46,8 @@ static void gen_cache_forget(struct ks *ks, uid_t uid)
  * second write within the tick of the first leaves the same stat. A two-slot
  * file is therefore cached only when its ctime is older than this, by a
  * clock read before the stat: any write after the stat then shows a later
- * ctime. A clock stepped back only makes files look too new to cache. */
+ * ctime. A clock stepped back makes files look too new to cache; a later
+ * write would have to land on the very nanosecond cached to be missed. */
 #define KS_GEN_SETTLED_SEC 2
 
 static bool gen_settled(const struct timespec *now, const struct stat *st)
