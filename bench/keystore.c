@@ -213,7 +213,7 @@ int main(int argc, char **argv)
 	printf("read ratio: %.2f (target <= 2.00): %s\n", ra / rb,
 	       ra / rb <= 2.0 ? "PASS" : "ABOVE TARGET");
 	printf("write ratio: %.2f (ks_write also writes the anti-rollback state file: "
-	       "two fsynced renames per write)\n",
+	       "one slot in place, fdatasync)\n",
 	       rc / rd);
 	{
 		char cmd[600];

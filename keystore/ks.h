@@ -4,7 +4,8 @@
  *
  *   <dir>/users/<uid>.seal   one record per user
  *   <dir>/locks/<uid>.lock   per-user lock files (flock, bounded wait)
- *   <dir>/state/<uid>.gen    newest generation seen per user (anti-rollback)
+ *   <dir>/state/<uid>.gen    newest generation seen per user (anti-rollback):
+ *                            two MACed slots, written in place (ks_internal.h)
  *   <dir>/quarantine/        records that failed to open, moved aside
  *   <key_file>               32-byte master keys, one per key id
  *

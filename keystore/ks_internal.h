@@ -10,9 +10,19 @@
  *   user len u16 + bytes | issuer len u16 + bytes | client id len u16 + bytes |
  *   nonce (24) || ciphertext + tag (XChaCha20-Poly1305 IETF)
  *
- * Generation state file state/<uid>.gen (56 bytes):
- *   magic "TSEALGEN" | key id u32 | uid u32 | generation u64 |
+ * Generation state file state/<uid>.gen, two slots (1024 bytes): slot A at
+ * offset 0, slot B at offset 512, each a 56-byte body followed by zeros:
+ *   magic "TSEALGN2" | key id u32 | uid u32 | generation u64 |
  *   BLAKE2b-256 keyed MAC of the previous 24 bytes, key = kdf(uid, "tsealgen")
+ * The generation is the highest of the slots that verify. A save writes the
+ * slot holding the older generation in place (pwrite + fdatasync, no rename):
+ * a torn slot fails its MAC and the other one, the previous generation,
+ * stands. Each slot has its own 512-byte sector, so one torn write cannot
+ * reach both.
+ *
+ * The older form (56 bytes, one body with magic "TSEALGEN", replaced by an
+ * atomic rename at every save) is still read; the next save replaces it
+ * with the two-slot form.
  */
 #ifndef TS_KS_INTERNAL_H
 #define TS_KS_INTERNAL_H
@@ -34,7 +44,10 @@
 #define KS_KDF_GEN "tsealgen"
 #define KS_GEN_MAGIC "TSEALGEN"
 #define KS_GEN_BODY 24
-#define KS_GEN_SIZE (KS_GEN_BODY + 32)
+#define KS_GEN_SIZE (KS_GEN_BODY + 32) /* one body; the whole old-form file */
+#define KS_GEN2_MAGIC "TSEALGN2"
+#define KS_GEN_SLOT 512 /* a sector: a torn write stays inside one slot */
+#define KS_GEN2_SIZE (2 * KS_GEN_SLOT)
 #define KS_NONCEBYTES crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define KS_ABYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define KS_FIXED_HDR (KS_MAGIC_LEN + 2 + 4 + 8 + 4)
@@ -45,7 +58,10 @@ struct ks_key {
 };
 
 /* Cache of verified state files: (uid, inode, mtime, size) -> generation.
- * Every rewrite is a rename of a new inode, so an unchanged stat means an
+ * An old-form file is only ever replaced by a rename of a new inode; a
+ * two-slot file is rewritten in place, which changes its mtime and ctime,
+ * but those come from a coarse clock, so a two-slot file is cached only once
+ * its ctime is a few seconds old (ks_gen.c). Then an unchanged stat means an
  * unchanged, already verified file; the change time is part of the key, so
  * a chmod or chown makes the file be checked against the policy again. */
 #define KS_GEN_CACHE 8

@@ -40,6 +40,10 @@ int ks_rotate_drop_old(struct ks *ks) TS_WUR TS_NONNULL(1);
  * production. */
 void ks_testing_before_quarantine(struct ks *ks, ts_before_rename_fn fn, void *ctx) TS_NONNULL(1);
 
+/* Write state/<uid>.gen in the old one-body form (56 bytes, by a rename),
+ * as a keystore from before the two-slot form left it. */
+int ks_testing_state_save_v1(struct ks *ks, uid_t uid, uint64_t gen) TS_WUR TS_NONNULL(1);
+
 /* Number of master keys currently loaded. */
 size_t ks_key_count(const struct ks *ks) TS_NONNULL(1);
 

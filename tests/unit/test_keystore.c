@@ -98,6 +98,323 @@ static bool exists(const char *p)
 	return lstat(p, &st) == 0;
 }
 
+/* ---- state/<uid>.gen: two slots of 512 bytes, written in place -------- */
+
+static void gen_file_path(char *buf, size_t len, uid_t uid)
+{
+	snprintf(buf, len, "%s/state/%u.gen", dir, (unsigned)uid);
+}
+
+static ino_t ino_of(const char *p)
+{
+	struct stat st;
+
+	CHECK_INT(stat(p, &st), 0);
+	return st.st_ino;
+}
+
+static off_t size_of(const char *p)
+{
+	struct stat st;
+
+	CHECK_INT(stat(p, &st), 0);
+	return st.st_size;
+}
+
+/* Overwrite slot i in place with what a torn write might leave. */
+static void slot_garble(const char *p, int i)
+{
+	uint8_t junk[100];
+	int fd = open(p, O_WRONLY);
+
+	memset(junk, 0xa5, sizeof(junk));
+	CHECK(fd >= 0);
+	CHECK_INT(pwrite(fd, junk, sizeof(junk), (off_t)i * 512), (ssize_t)sizeof(junk));
+	close(fd);
+}
+
+static uint32_t slot_u32(const char *p, int i, size_t off)
+{
+	size_t n = 0;
+	uint8_t *s = (uint8_t *)ts_test_read_file(p, &n);
+	const uint8_t *q = s + (size_t)i * 512 + off;
+	uint32_t v;
+
+	CHECK_INT(n, 1024);
+	v = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+	free(s);
+	return v;
+}
+
+/* A generation from the slot's own bytes (low 32 bits are plenty here). */
+static uint32_t slot_gen(const char *p, int i)
+{
+	return slot_u32(p, i, 16);
+}
+
+static void expect_gen(struct ks *ks, const struct ks_identity *id, uint64_t gen)
+{
+	struct ks_blob *b = NULL;
+
+	CHECK_INT(ks_read(ks, id, &b), 0);
+	CHECK_INT(b->generation, gen);
+	ks_blob_free(b);
+}
+
+/* A write after the first updates the counter in place (no second rename),
+ * and the counter still refuses an older record. */
+static void test_gen_in_place(void)
+{
+	struct ks *ks = fresh();
+	struct ks_blob *b = NULL;
+	char g[700], p[700], *rec1;
+	size_t n1 = 0;
+	ino_t ino;
+
+	gen_file_path(g, sizeof(g), alice.uid);
+	record_path(p, sizeof(p), alice.uid);
+	CHECK_INT(put(ks, &alice, "one", 0), 1);
+	CHECK_INT(size_of(g), 1024);
+	CHECK_INT(slot_gen(g, 0), 1);
+	CHECK_INT(slot_gen(g, 1), 1);
+	rec1 = ts_test_read_file(p, &n1);
+	ino = ino_of(g);
+	for (uint64_t gen = 2; gen <= 5; gen++) {
+		CHECK_INT(put(ks, &alice, "more", gen - 1), gen);
+		CHECK_MSG(ino_of(g) == ino, "state file replaced at generation %u",
+		          (unsigned)gen);
+		CHECK_INT(size_of(g), 1024);
+		/* the newest in one slot, the one before in the other */
+		CHECK_INT(slot_gen(g, 0) + slot_gen(g, 1), 2 * gen - 1);
+		expect_gen(ks, &alice, gen);
+	}
+	ts_test_write_file(p, rec1, n1, 0600);
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK);
+	free(rec1);
+	ks_close(ks);
+}
+
+/* A torn slot write: the other slot stands, the record loads, and a copy of
+ * an older record is still refused. */
+static void test_gen_torn_slot(void)
+{
+	struct ks *ks = fresh(), *other = NULL;
+	struct ks_blob *b = NULL;
+	char g[700], p[700], *rec1, *rec3;
+	size_t n1 = 0, n3 = 0;
+	int newest;
+
+	gen_file_path(g, sizeof(g), alice.uid);
+	record_path(p, sizeof(p), alice.uid);
+	CHECK_INT(put(ks, &alice, "one", 0), 1);
+	rec1 = ts_test_read_file(p, &n1);
+	CHECK_INT(put(ks, &alice, "two", 1), 2);
+	CHECK_INT(put(ks, &alice, "three", 2), 3);
+	rec3 = ts_test_read_file(p, &n3);
+	CHECK_INT(ks_open(&other, dir, keyfile, NULL), 0);
+	expect_gen(other, &alice, 3); /* another view, with its cache */
+	newest = slot_gen(g, 0) == 3 ? 0 : 1;
+	CHECK_INT(slot_gen(g, newest), 3);
+	CHECK_INT(slot_gen(g, 1 - newest), 2);
+
+	/* the write of generation 3 torn: the counter is 2, record 3 reads */
+	slot_garble(g, newest);
+	expect_gen(ks, &alice, 3);
+	expect_gen(other, &alice, 3);
+	ts_test_write_file(p, rec1, n1, 0600);
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK);
+	CHECK_INT(ks_read(other, &alice, &b), TS_E_ROLLBACK);
+	ts_test_write_file(p, rec3, n3, 0600);
+	/* the next write goes into the torn slot, in place */
+	CHECK_INT(put(ks, &alice, "four", 3), 4);
+	CHECK_INT(slot_gen(g, newest), 4);
+	CHECK_INT(slot_gen(g, 1 - newest), 2);
+	/* now the slot holding 2 torn: 4 stands, record 3 is refused */
+	slot_garble(g, 1 - newest);
+	expect_gen(ks, &alice, 4);
+	ts_test_write_file(p, rec3, n3, 0600);
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK);
+	CHECK_INT(ks_read(other, &alice, &b), TS_E_ROLLBACK);
+	free(rec1);
+	free(rec3);
+	ks_close(other);
+	ks_close(ks);
+}
+
+/* Both slots bad is no torn write: refused, as a tampered state always was,
+ * and the next login's write replaces it. */
+static void test_gen_both_slots_bad(void)
+{
+	struct ks *ks = fresh();
+	struct ks_blob *b = NULL;
+	char g[700];
+
+	gen_file_path(g, sizeof(g), alice.uid);
+	CHECK_INT(put(ks, &alice, "one", 0), 1);
+	CHECK_INT(put(ks, &alice, "two", 1), 2);
+	slot_garble(g, 0);
+	slot_garble(g, 1);
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK);
+	CHECK(b == NULL);
+	/* a slot's zero padding is part of it: a stray byte there is no slot */
+	CHECK_INT(put(ks, &alice, "three", 2), 3);
+	expect_gen(ks, &alice, 3);
+	{
+		int fd = open(g, O_WRONLY);
+		CHECK(fd >= 0);
+		CHECK_INT(pwrite(fd, "x", 1, 100), 1);
+		CHECK_INT(pwrite(fd, "x", 1, 512 + 511), 1);
+		close(fd);
+	}
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK);
+	/* the wrong size is no state file either */
+	CHECK_INT(truncate(g, 1023), 0);
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK);
+	ks_close(ks);
+}
+
+/* A state file of the old form (56 bytes, one body) reads as before and is
+ * replaced by the two-slot form at the next write. */
+static void test_gen_old_form(void)
+{
+	struct ks *ks = fresh();
+	struct ks_blob *b = NULL;
+	char g[700], p[700], *rec1, *rec2, *old;
+	size_t n1 = 0, n2 = 0, no = 0;
+	ino_t ino;
+
+	gen_file_path(g, sizeof(g), alice.uid);
+	record_path(p, sizeof(p), alice.uid);
+	CHECK_INT(put(ks, &alice, "one", 0), 1);
+	rec1 = ts_test_read_file(p, &n1);
+	CHECK_INT(put(ks, &alice, "two", 1), 2);
+	rec2 = ts_test_read_file(p, &n2);
+	CHECK_INT(ks_testing_state_save_v1(ks, alice.uid, 2), 0);
+	CHECK_INT(size_of(g), 56);
+	expect_gen(ks, &alice, 2);
+	ts_test_write_file(p, rec1, n1, 0600);
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK);
+	ts_test_write_file(p, rec2, n2, 0600);
+	/* a tampered old form is refused as before */
+	old = ts_test_read_file(g, &no);
+	old[16] ^= 1;
+	ts_test_write_file(g, old, no, 0600);
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK);
+	old[16] ^= 1;
+	ts_test_write_file(g, old, no, 0600);
+	expect_gen(ks, &alice, 2);
+	/* migrated by the next write (a rename, once), then written in place */
+	CHECK_INT(put(ks, &alice, "three", 2), 3);
+	CHECK_INT(size_of(g), 1024);
+	CHECK_INT(slot_gen(g, 0), 3);
+	CHECK_INT(slot_gen(g, 1), 3);
+	ino = ino_of(g);
+	CHECK_INT(put(ks, &alice, "four", 3), 4);
+	CHECK(ino_of(g) == ino);
+	expect_gen(ks, &alice, 4);
+	ts_test_write_file(p, rec2, n2, 0600);
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK);
+	free(old);
+	free(rec1);
+	free(rec2);
+	ks_close(ks);
+}
+
+/* rotate-key leaves both slots under the new key: with the old key id gone
+ * from key_file either slot alone still verifies. */
+static void test_gen_rotation_both_slots(void)
+{
+	struct ks *ks = fresh();
+	struct ks_identity gone = alice;
+	struct ks_blob *b = NULL;
+	char g[700], gg[700], p[700], *rec3, *save;
+	size_t n3 = 0, ns = 0;
+	uint32_t newid = 0;
+	unsigned resealed = 0;
+
+	gone.uid = 1001; /* a deleted record: only its counter is left */
+	gen_file_path(g, sizeof(g), alice.uid);
+	gen_file_path(gg, sizeof(gg), gone.uid);
+	record_path(p, sizeof(p), alice.uid);
+	CHECK_INT(put(ks, &alice, "one", 0), 1);
+	CHECK_INT(put(ks, &alice, "two", 1), 2);
+	CHECK_INT(put(ks, &alice, "three", 2), 3);
+	CHECK_INT(put(ks, &gone, "x", 0), 1);
+	CHECK_INT(put(ks, &gone, "y", 1), 2);
+	{
+		struct ks_lock *l = NULL;
+		CHECK_INT(ks_lock(ks, gone.uid, &l), 0);
+		CHECK_INT(ks_delete(ks, l, &gone, 2), 0);
+		ks_unlock(l);
+	}
+	CHECK_INT(ks_rotate_key(ks, &newid, &resealed), 0);
+	CHECK_INT(newid, 2);
+	CHECK_INT(ks_key_count(ks), 1); /* key id 1 dropped from key_file */
+	for (int i = 0; i < 2; i++) {
+		CHECK_MSG(slot_u32(g, i, 8) == 2, "slot %d of a record's counter", i);
+		CHECK_MSG(slot_u32(gg, i, 8) == 2, "slot %d of a deleted one's counter", i);
+	}
+	expect_gen(ks, &alice, 3);
+	for (int i = 0; i < 2; i++) {
+		save = ts_test_read_file(g, &ns);
+		slot_garble(g, i);
+		expect_gen(ks, &alice, 3);
+		ts_test_write_file(g, save, ns, 0600);
+		free(save);
+	}
+	/* a new view, keys as they are now on disk */
+	ks_close(ks);
+	CHECK_INT(ks_open(&ks, dir, keyfile, NULL), 0);
+	expect_gen(ks, &alice, 3);
+	/* record 3, re-sealed under key 2, copied away: refused after 4 */
+	rec3 = ts_test_read_file(p, &n3);
+	CHECK_INT(put(ks, &alice, "four", 3), 4);
+	ts_test_write_file(p, rec3, n3, 0600);
+	CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK);
+	/* the deleted user's counter survived: a new record starts above it */
+	CHECK_INT(put(ks, &gone, "z", 0), 4);
+	free(rec3);
+	ks_close(ks);
+}
+
+/* The verified-state cache and in-place writes. The stat an in-place write
+ * leaves differs from the one before only by mtime and ctime, from a coarse
+ * clock: another view must not keep a generation it read within the same
+ * tick as a later write (tried many times over: some land in one tick),
+ * nor one it cached long before a write. */
+static void test_gen_cache(void)
+{
+	struct ks *ks = fresh(), *other = NULL;
+	struct ks_blob *b = NULL;
+	char p[700], *old, *cur;
+	size_t no = 0, nc = 0;
+	uint64_t gen = 1;
+
+	record_path(p, sizeof(p), alice.uid);
+	CHECK_INT(put(ks, &alice, "one", 0), 1);
+	CHECK_INT(ks_open(&other, dir, keyfile, NULL), 0);
+	for (int i = 0; i < 51; i++) {
+		if (i == 50)
+			sleep(3); /* long enough for the state file to be cached */
+		old = ts_test_read_file(p, &no);
+		expect_gen(other, &alice, gen);
+		CHECK_INT(put(ks, &alice, "next", gen), gen + 1);
+		gen++;
+		cur = ts_test_read_file(p, &nc);
+		ts_test_write_file(p, old, no, 0600);
+		CHECK_MSG(ks_read(other, &alice, &b) == TS_E_ROLLBACK,
+		          "generation %u read again after %u was saved", (unsigned)gen - 1,
+		          (unsigned)gen);
+		b = ks_blob_free(b);
+		ts_test_write_file(p, cur, nc, 0600);
+		free(old);
+		free(cur);
+	}
+	expect_gen(other, &alice, gen);
+	ks_close(other);
+	ks_close(ks);
+}
+
 static void test_round_trip(void)
 {
 	struct ks *ks = fresh();
@@ -518,13 +835,16 @@ static void test_rollback(void)
 	expect_payload(ks, &alice, "after delete");
 	CHECK_INT(count_dir("quarantine"), 1);
 
-	/* a tampered state file is refused, not trusted */
+	/* a tampered state file is refused, not trusted (both slots: one
+	 * alone reads as a torn write, see test_gen_slots) */
 	{
 		char sp[700];
 		snprintf(sp, sizeof(sp), "%s/state/%u.gen", dir, (unsigned)alice.uid);
 		size_t sn = 0;
 		char *s = ts_test_read_file(sp, &sn);
+		CHECK_INT(sn, 1024);
 		s[16] ^= 1;
+		s[512 + 16] ^= 1;
 		ts_test_write_file(sp, s, sn, 0600);
 		CHECK_INT(ks_read(ks, &alice, &b), TS_E_ROLLBACK);
 		free(s);
@@ -875,5 +1195,11 @@ int main(void)
 	RUN(test_rotation);
 	RUN(test_rotation_keeps_deleted_counter);
 	RUN(test_master_key_file);
+	RUN(test_gen_in_place);
+	RUN(test_gen_torn_slot);
+	RUN(test_gen_both_slots_bad);
+	RUN(test_gen_old_form);
+	RUN(test_gen_rotation_both_slots);
+	RUN(test_gen_cache);
 	return ts_test_done();
 }
