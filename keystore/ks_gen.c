@@ -42,17 +42,21 @@ static void gen_cache_forget(struct ks *ks, uid_t uid)
 }
 
 /* An in-place slot write leaves the inode and size as they were and sets
- * mtime and ctime from the kernel's coarse clock (a tick, up to 10 ms): a
- * second write within the tick of the first leaves the same stat. A two-slot
- * file is therefore cached only when its ctime is older than this, by a
- * clock read before the stat: any write after the stat then shows a later
- * ctime. A clock stepped back makes files look too new to cache; a later
- * write would have to land on the very nanosecond cached to be missed. */
-#define KS_GEN_SETTLED_SEC 2
+ * mtime and ctime from the kernel's coarse clock, which lags the real clock
+ * by at most a tick (4-10 ms): a second write within the tick of the first
+ * can leave the same stat. A two-slot file is therefore cached only when
+ * its ctime is older than KS_GEN_SETTLED_MS by a clock read before the
+ * stat: any write after that read gets a ctime no earlier than the read
+ * minus a tick, so later than the cached one, and the stat differs. A
+ * clock stepped back makes files look too new to cache; nothing worse. */
+#define KS_GEN_SETTLED_MS 100
 
 static bool gen_settled(const struct timespec *now, const struct stat *st)
 {
-	return st->st_ctim.tv_sec <= now->tv_sec - KS_GEN_SETTLED_SEC;
+	int64_t age_ms = ((int64_t)now->tv_sec - (int64_t)st->st_ctim.tv_sec) * 1000 +
+	                 ((int64_t)now->tv_nsec - (int64_t)st->st_ctim.tv_nsec) / 1000000;
+
+	return now->tv_sec > 0 && age_ms >= KS_GEN_SETTLED_MS;
 }
 
 /* Check one body p (KS_GEN_SIZE bytes) with magic: 0 and *ret_gen (and
