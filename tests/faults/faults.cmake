@@ -67,3 +67,15 @@ if(TARGET tokenseal-broker)
 		ARGS $<TARGET_FILE:tokenseal-broker>)
 	add_dependencies(test_faults_background tokenseal-broker)
 endif()
+
+# A slow introspection: a refreshed token that ran out while its check
+# waited is refreshed again, not taken for Keycloak's audience rule.
+if(TARGET tokenseal-broker)
+	ts_add_unit_test(NAME test_faults_slow
+		SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_faults_slow.c
+		LIBS ts_faults_lib
+		LABELS faults
+		TIMEOUT 300
+		ARGS $<TARGET_FILE:tokenseal-broker>)
+	add_dependencies(test_faults_slow tokenseal-broker)
+endif()

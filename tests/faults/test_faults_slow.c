@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A slow introspection (issue 18 "Faults"; found by the long daemon load
+ * run): access tokens of the real test IdP live 3 s, and the fault proxy
+ * holds the first two introspections 4 s each (mode delay). alice's use
+ * finds her token inactive, refreshes, and the new token's introspection
+ * comes back after the token ran out: the server says inactive
+ * (oidc-provider checks exp strictly there) while its userinfo still takes
+ * the token (within its clockTolerance of 15 s). That is the token's age,
+ * not Keycloak's audience rule: the use refreshes once more and succeeds,
+ * and nothing is held back as a configuration error. Exec mode and the
+ * daemon. Root and the local test users required (SKIPPED otherwise).
+ */
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "faults_lib.h"
+#include "ts_error.h"
+#include "ts_test.h"
+
+#define TTL_S 3
+
+static char cfg[700], sock[700], dlog[700];
+static struct ts_daemon dmn = {.pid = -1};
+
+static void slow_use(const char *socket)
+{
+	struct ts_client_result res;
+	long long t0;
+	long refreshes;
+	int code;
+
+	fl_login(cfg, socket, "alice", NULL);
+	CHECK_INT(ts_idp_ctl(&fl.idp, "revoke-access-tokens", "alice"), 0);
+	fl_proxy_set("mode=delay&delay_ms=4000&only=/token/introspection&times=2&reset=1");
+	t0 = fl_now_ms();
+	code = fl_call(cfg, socket, TS_MSG_REVALIDATE, "alice", TS_FLAG_NONINTERACTIVE, NULL, NULL,
+	               &res, NULL);
+	refreshes = fl_proxy_requests("/token:refresh_token");
+	fprintf(stderr, "   %s: %s in %lld ms, %ld refreshes: %s\n", socket ? "daemon" : "exec",
+	        ts_strerror(code), fl_now_ms() - t0, refreshes, res.message);
+	CHECK_MSG(code == 0, "the use succeeded after the slow check: %s", res.message);
+	CHECK_MSG(strstr(res.message, "audience") == NULL, "not taken for the audience rule: %s",
+	          res.message);
+	CHECK_MSG(refreshes == 2, "refreshed once more for the token that ran out (%ld)",
+	          refreshes);
+	ts_client_result_clear(&res);
+	/* and nothing was held back: the next use is confirmed at once */
+	fl_proxy_set("mode=pass&reset=1");
+	code = fl_call(cfg, socket, TS_MSG_REVALIDATE, "alice", TS_FLAG_NONINTERACTIVE, NULL, NULL,
+	               &res, NULL);
+	CHECK_MSG(code == 0, "the next use works: %s", res.message);
+	ts_client_result_clear(&res);
+}
+
+static void test_exec(void)
+{
+	slow_use(NULL);
+}
+
+static void test_daemon(void)
+{
+	CHECK_INT(ts_daemon_start(&dmn, fl.broker, cfg, sock, dlog), 0);
+	slow_use(sock);
+	CHECK_MSG(ts_daemon_stop(&dmn) == 0, "the daemon stopped cleanly");
+}
+
+int main(int argc, char **argv)
+{
+	char extra[1200];
+
+	if (argc < 2)
+		TS_SKIP("usage: test_faults_slow PATH-TO-tokenseal-broker");
+	fl_start(argv[1], TTL_S);
+	ts_daemon_socket_for("slow.conf", sock, sizeof(sock));
+	snprintf(dlog, sizeof(dlog), "%s/daemon.log", ts_test_tmpdir());
+	snprintf(extra, sizeof(extra),
+	         "revalidate = introspection\nhttp_timeout = 10\nrevalidate_cache = 0\n"
+	         "socket_path = %s\n",
+	         sock);
+	fl_config("slow", extra, cfg, sizeof(cfg));
+	RUN(test_exec);
+	RUN(test_daemon);
+	return ts_test_done();
+}
