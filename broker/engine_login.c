@@ -537,6 +537,7 @@ int eng_login(struct ts_engine *e, const struct ts_request *req, struct ts_outco
 	struct oauth_identity ident = {0};
 	struct oauth_error err = {0};
 	enum eng_method m;
+	int64_t got_ms, took_ms;
 	int r;
 
 	r = stored_use_allowed(e, req, out);
@@ -563,7 +564,21 @@ int eng_login(struct ts_engine *e, const struct ts_request *req, struct ts_outco
 	r = login_obtain(e, req, m, &tok, &err, out);
 	if (r < 0)
 		goto fail;
+	got_ms = ts_monotonic_ms();
 	r = eng_revalidate_identity(e, tok.access_token, m != EM_CLIENT_CREDENTIALS, &ident, &err);
+	took_ms = ts_monotonic_ms() - got_ms;
+	if (r == TS_E_REJECTED_TOKEN && m != EM_TOKEN && tok.expires_in > 0 &&
+	    took_ms * 2 >= tok.expires_in * 1000) {
+		/* the new token spent half its life or more waiting for its
+		 * check: its rejection says nothing about the client or the
+		 * account (as eng_token_fresh in a use) */
+		eng_set_msg(out, r, TS_STATE_NONE,
+		            "%s rejected the new token of %s, which lives %lld s, after its check "
+		            "took %lld ms: it ran out while waiting; nothing was stored; try "
+		            "again (a server this slow needs longer-lived access tokens)",
+		            e->cfg->issuer, req->user, tok.expires_in, (long long)took_ms);
+		goto out;
+	}
 	if (r == TS_E_REJECTED_TOKEN && m != EM_TOKEN &&
 	    eng_fresh_inactive_is_config(e, tok.access_token)) {
 		r = TS_E_SERVER_CONFIG;

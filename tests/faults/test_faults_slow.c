@@ -8,11 +8,15 @@
  * (oidc-provider checks exp strictly there) while its userinfo still takes
  * the token (within its clockTolerance of 15 s). That is the token's age,
  * not Keycloak's audience rule: the use refreshes once more and succeeds,
- * and nothing is held back as a configuration error. Exec mode and the
- * daemon. Root and the local test users required (SKIPPED otherwise).
+ * and nothing is held back as a configuration error. The same at sign-in:
+ * bob's (exec) and carol's (daemon) new token runs out during its 4 s
+ * check; the sign-in says so, not "configuration error", and stores
+ * nothing. Exec mode and the daemon. Root and the local test users
+ * required (SKIPPED otherwise).
  */
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -22,7 +26,7 @@
 
 #define TTL_S 3
 
-static char cfg[700], sock[700], dlog[700];
+static char cfg[700], sock[700], dlog[700], ksdir[700];
 static struct ts_daemon dmn = {.pid = -1};
 
 static void slow_use(const char *socket)
@@ -55,15 +59,48 @@ static void slow_use(const char *socket)
 	ts_client_result_clear(&res);
 }
 
+static void slow_login(const char *socket, const char *user)
+{
+	struct ts_client_result res;
+	struct passwd *pw = getpwnam(user);
+	char secret[64];
+	size_t len;
+	uint8_t *rec;
+	int code;
+
+	CHECK(pw);
+	snprintf(secret, sizeof(secret), "%s-pw", user);
+	fl_proxy_set("mode=delay&delay_ms=4000&only=/token/introspection&times=1&reset=1");
+	code = fl_call(cfg, socket, TS_MSG_LOGIN, user, 0, secret, NULL, &res, NULL);
+	fprintf(stderr, "   %s: sign-in of %s: %s: %s\n", socket ? "daemon" : "exec", user,
+	        ts_strerror(code), res.message);
+	CHECK_MSG(code == TS_E_REJECTED_TOKEN, "the sign-in failed as a rejected token: %s",
+	          ts_strerror(code));
+	CHECK_MSG(strstr(res.message, "ran out while waiting") != NULL,
+	          "the message says the new token ran out: %s", res.message);
+	CHECK_MSG(strstr(res.message, "configuration error") == NULL &&
+	              strstr(res.message, "audience") == NULL,
+	          "not taken for the audience rule: %s", res.message);
+	ts_client_result_clear(&res);
+	rec = pw ? fl_record_bytes(ksdir, pw->pw_uid, &len) : NULL;
+	CHECK_MSG(rec == NULL, "nothing was stored for %s", user);
+	free(rec);
+	/* at the server's usual pace the same sign-in works */
+	fl_proxy_set("mode=pass&reset=1");
+	fl_login(cfg, socket, user, NULL);
+}
+
 static void test_exec(void)
 {
 	slow_use(NULL);
+	slow_login(NULL, "bob");
 }
 
 static void test_daemon(void)
 {
 	CHECK_INT(ts_daemon_start(&dmn, fl.broker, cfg, sock, dlog), 0);
 	slow_use(sock);
+	slow_login(sock, "carol");
 	CHECK_MSG(ts_daemon_stop(&dmn) == 0, "the daemon stopped cleanly");
 }
 
@@ -74,6 +111,7 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		TS_SKIP("usage: test_faults_slow PATH-TO-tokenseal-broker");
 	fl_start(argv[1], TTL_S);
+	snprintf(ksdir, sizeof(ksdir), "%s/keystore", fl.idp.dir);
 	ts_daemon_socket_for("slow.conf", sock, sizeof(sock));
 	snprintf(dlog, sizeof(dlog), "%s/daemon.log", ts_test_tmpdir());
 	snprintf(extra, sizeof(extra),
