@@ -66,6 +66,10 @@
 
 #define THREAD_STACK (1024 * 1024)
 #define IDLE_RECHECK_MS 1000 /* --idle-exit held back by background refresh */
+/* Pooled libcurl handles idle this long are cleaned up (their buffers hold
+ * the last answers: tokens), so an idle daemon keeps no token in memory;
+ * under steady use they stay warm. */
+#define POOL_IDLE_MS 2000
 #define ACCEPT_BATCH 64 /* accepts per wake-up: the signal fd is not starved */
 
 enum { TAG_SIGNAL = 1, TAG_WAKE, TAG_LISTEN };
@@ -229,6 +233,8 @@ int ts_daemon_run(const struct ts_daemon_opts *o)
 	}
 	json_object_seed(0); /* before any thread: jansson's hash seed */
 	ts_discovery_cache_memory_enable();
+	ts_log(LOG_DEBUG, "what libcurl and jansson free is wiped; OpenSSL's too: %s",
+	       oauth_global_tls_wiped() ? "yes" : "no (not libcurl's TLS library here)");
 
 	serve.config_path = o->config_path;
 	serve.debug = o->debug;
@@ -279,6 +285,19 @@ int ts_daemon_run(const struct ts_daemon_opts *o)
 			}
 			if (backoff_until && (timeout < 0 || backoff_until - now < timeout))
 				timeout = backoff_until - now;
+		}
+		{
+			/* every pooled handle idle POOL_IDLE_MS: cleaned up; while
+			 * the background refresh may put one back unseen, looked
+			 * at every POOL_IDLE_MS */
+			int64_t put = oauth_global_pool_last_put(), t = POOL_IDLE_MS;
+
+			if (put && now - put >= POOL_IDLE_MS)
+				(void)oauth_global_pool_trim();
+			else if (put)
+				t = put + POOL_IDLE_MS - now;
+			if ((put || ts_dbg_busy()) && (timeout < 0 || t < timeout))
+				timeout = t;
 		}
 		if (o->idle_exit && n == 0 && ts_dbg_busy()) {
 			/* an open session has a background refresh scheduled:

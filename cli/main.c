@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 #include "ts_error.h"
 #include "ts_mem.h"
@@ -477,6 +479,9 @@ int main(int argc, char **argv)
 	struct cli c = {0};
 	int x;
 
+	/* `token --json` and the credential helpers put the token in jansson's
+	 * strings and dump buffers: wiped when given back */
+	json_set_alloc_funcs(malloc, ts_free_wiped);
 	c.json = wants_json(argc, argv);
 	x = dispatch(&c, argc, argv);
 	if (x != CLI_EXIT_OK && c.json && !c.json_done)

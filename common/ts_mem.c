@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,6 +49,37 @@ char *ts_erase_free_str(char *s)
 		free(s);
 	}
 	return NULL;
+}
+
+void ts_free_wiped(void *p)
+{
+	if (!p)
+		return;
+	explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+void *ts_realloc_wiped(void *p, size_t n)
+{
+	size_t have;
+	void *q;
+
+	if (!p)
+		return malloc(n);
+	if (n == 0) {
+		/* as glibc's realloc(p, 0): freed, and NULL */
+		ts_free_wiped(p);
+		return NULL;
+	}
+	have = malloc_usable_size(p);
+	if (n <= have)
+		return p; /* the block stays whole: wiped when freed */
+	q = malloc(n);
+	if (!q)
+		return NULL; /* p untouched, as realloc leaves it */
+	memcpy(q, p, have);
+	ts_free_wiped(p);
+	return q;
 }
 
 void ts_erase_free_strp(char **s)

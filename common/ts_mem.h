@@ -23,6 +23,16 @@ void *ts_erase_free(void *p, size_t n);
 /* Wipe a string up to its NUL, then free it. Returns NULL. */
 char *ts_erase_free_str(char *s);
 
+/*
+ * free() that first wipes the whole block (malloc_usable_size), and a
+ * realloc() that wipes the block it leaves: the allocator of the libraries
+ * that copy our secrets where we cannot erase them (libcurl's request and
+ * answer buffers, jansson's parsed strings and dump buffers), installed by
+ * oauth_global_init() and the command's main.
+ */
+void ts_free_wiped(void *p);
+void *ts_realloc_wiped(void *p, size_t n);
+
 /* _cleanup_(ts_erase_free_strp) char *secret = ...; */
 void ts_erase_free_strp(char **s);
 

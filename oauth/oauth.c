@@ -5,6 +5,7 @@
  * and the last clock-skew estimate. The requests live in the files listed in
  * oauth_internal.h.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -19,6 +20,56 @@
 #include "ts_mem.h"
 #include "oauth_testing.h"
 #include "ts_file.h"
+#include "ts_time.h"
+
+/*
+ * OpenSSL, libcurl's TLS library on Debian and Fedora, decrypts an answer in
+ * place in its record buffer and frees that unwiped: an idle daemon was seen
+ * holding a refresh token there. Its allocator becomes ours too, when it is
+ * the TLS library of this process: looked up, not linked (tokenseal does not
+ * depend on OpenSSL; with another backend there is no such symbol and
+ * nothing to do). OpenSSL takes it only before its first allocation, so
+ * before curl_global_init.
+ */
+typedef int (*crypto_set_mem_fn)(void *(*m)(size_t, const char *, int),
+                                 void *(*r)(void *, size_t, const char *, int),
+                                 void (*f)(void *, const char *, int));
+
+static void *ossl_malloc(size_t n, const char *file, int line)
+{
+	(void)file, (void)line;
+	return malloc(n);
+}
+
+static void *ossl_realloc(void *p, size_t n, const char *file, int line)
+{
+	(void)file, (void)line;
+	return ts_realloc_wiped(p, n);
+}
+
+static void ossl_free(void *p, const char *file, int line)
+{
+	(void)file, (void)line;
+	ts_free_wiped(p);
+}
+
+static bool openssl_wipe_on_free(void)
+{
+	void *sym = dlsym(RTLD_DEFAULT, "CRYPTO_set_mem_functions");
+	crypto_set_mem_fn set;
+
+	if (!sym)
+		return false;
+	memcpy(&set, &sym, sizeof(set));
+	return set(ossl_malloc, ossl_realloc, ossl_free) == 1;
+}
+
+static bool openssl_wiped;
+
+bool oauth_global_tls_wiped(void)
+{
+	return openssl_wiped;
+}
 
 int oauth_global_init(void)
 {
@@ -26,7 +77,12 @@ int oauth_global_init(void)
 
 	if (done)
 		return 0;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	/* every buffer libcurl, jansson and OpenSSL give back is wiped: they
+	 * hold the tokens, codes and secrets of requests and answers */
+	json_set_alloc_funcs(malloc, ts_free_wiped);
+	openssl_wiped = openssl_wipe_on_free();
+	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, ts_free_wiped, ts_realloc_wiped,
+	                         strdup, calloc) != CURLE_OK)
 		return -EIO;
 	done = true;
 	return 0;
@@ -57,6 +113,7 @@ static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static CURL *pool[OAUTH_POOL_MAX];
 static size_t npool;
+static int64_t pool_last_put; /* ts_monotonic_ms() */
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
 {
@@ -130,12 +187,38 @@ static void handle_put(CURL *h)
 		pthread_mutex_lock(&pool_lock);
 		if (npool < OAUTH_POOL_MAX) {
 			pool[npool++] = h;
+			pool_last_put = ts_monotonic_ms();
 			h = NULL;
 		}
 		pthread_mutex_unlock(&pool_lock);
 	}
 	if (h)
 		curl_easy_cleanup(h);
+}
+
+size_t oauth_global_pool_trim(void)
+{
+	CURL *h[OAUTH_POOL_MAX];
+	size_t n;
+
+	pthread_mutex_lock(&pool_lock);
+	n = npool;
+	memcpy(h, pool, n * sizeof(h[0]));
+	npool = 0;
+	pthread_mutex_unlock(&pool_lock);
+	for (size_t i = 0; i < n; i++)
+		curl_easy_cleanup(h[i]);
+	return n;
+}
+
+int64_t oauth_global_pool_last_put(void)
+{
+	int64_t t;
+
+	pthread_mutex_lock(&pool_lock);
+	t = npool ? pool_last_put : 0;
+	pthread_mutex_unlock(&pool_lock);
+	return t;
 }
 
 int oauth_client_set_time_scale(struct oauth_client *c, double scale)

@@ -181,6 +181,10 @@ struct oauth_client;
  * curl_global_init is: call it from main). */
 int oauth_global_init(void) TS_WUR;
 
+/* Whether oauth_global_init() made OpenSSL wipe what it frees (it is
+ * libcurl's TLS library here and took our allocator; see oauth.c). */
+bool oauth_global_tls_wiped(void);
+
 /* For a long-lived, multi-threaded process (the daemon), from main before
  * any thread starts, after oauth_global_init: from now on a freed client's
  * libcurl handle, with its keep-alive connections to the server, goes back
@@ -189,6 +193,16 @@ int oauth_global_init(void) TS_WUR;
  * Exec mode never calls it: one request per process. Idempotent. 0, -ENOMEM
  * or -EIO. */
 int oauth_global_share_enable(void) TS_WUR;
+
+/* Clean up every pooled handle (thread-safe): libcurl's buffers of the
+ * last requests and answers (tokens, codes) go back wiped, and the
+ * connections close. The daemon calls it once it has been idle a moment,
+ * so an idle daemon keeps no token in memory. Returns how many went. */
+size_t oauth_global_pool_trim(void);
+
+/* CLOCK_MONOTONIC ms at which the last handle went back to the pool, or 0
+ * when the pool is empty. */
+int64_t oauth_global_pool_last_put(void);
 
 /* The client reads its secret from cfg->client_secret_file (if set). The
  * config must outlive the client. */

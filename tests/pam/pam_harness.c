@@ -387,6 +387,14 @@ void ph_serve(const char *conf)
 	n_daemons++;
 }
 
+pid_t ph_daemon_pid(const char *conf)
+{
+	for (size_t i = 0; i < n_daemons; i++)
+		if (strcmp(daemons[i].config, conf) == 0)
+			return daemons[i].pid;
+	return -1;
+}
+
 int ph_steps(const char *service, const char *user, const struct ph_step *steps, size_t n,
              const struct ph_conv_spec *spec, struct ph_slot *slot)
 {

@@ -72,6 +72,8 @@ extern char ph_wrapper[700], ph_logfile[700], ph_ksdir[700], ph_marker[700];
  * socket is absent, so the module falls back to exec mode. */
 void ph_socket(const char *conf, char *out, size_t len);
 void ph_serve(const char *conf);
+/* The pid of the daemon ph_serve started for conf; -1 if none. */
+pid_t ph_daemon_pid(const char *conf);
 
 /* The checks both tests skip on after their own: root, the users alice, bob
  * and carol, /usr/bin/curl (why: what it is needed for). */

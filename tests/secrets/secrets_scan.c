@@ -133,6 +133,56 @@ unsigned sc_scan_buf(const char *where, const char *buf, size_t len)
 	return hits;
 }
 
+unsigned sc_scan_memory(pid_t pid, const char *where, size_t *bytes)
+{
+	char path[64], line[512], what[700];
+	unsigned hits = 0;
+	FILE *maps;
+	int mem;
+
+	*bytes = 0;
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	maps = fopen(path, "re");
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	mem = open(path, O_RDONLY | O_CLOEXEC);
+	CHECK_MSG(maps && mem >= 0, "read the memory of pid %d", (int)pid);
+	if (!maps || mem < 0)
+		goto out;
+	while (fgets(line, sizeof(line), maps)) {
+		unsigned long lo, hi;
+		char perms[8], name[400] = "";
+		char *buf;
+		ssize_t n;
+
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %399[^\n]", &lo, &hi, perms, name) < 3)
+			continue;
+		/* private writable memory; not the kernel's [vvar]/[vsyscall] */
+		if (perms[0] != 'r' || perms[1] != 'w' || perms[3] != 'p' ||
+		    (name[0] == '[' && strcmp(name, "[heap]") != 0 && strcmp(name, "[stack]") != 0))
+			continue;
+		if (hi - lo > (512ul << 20))
+			continue; /* ASan's shadow and the like: reserved, not data */
+		buf = malloc(hi - lo);
+		CHECK(buf);
+		if (!buf)
+			break;
+		n = pread(mem, buf, hi - lo, (off_t)lo);
+		if (n > 0) {
+			snprintf(what, sizeof(what), "%s: %lx-%lx %s", where, lo, hi,
+			         name[0] ? name : "(anonymous)");
+			hits += sc_scan_buf(what, buf, (size_t)n);
+			*bytes += (size_t)n;
+		}
+		free(buf);
+	}
+out:
+	if (maps)
+		fclose(maps);
+	if (mem >= 0)
+		close(mem);
+	return hits;
+}
+
 static char *read_fd(int fd, size_t max, size_t *ret_len)
 {
 	size_t cap = 4096, len = 0;

@@ -31,6 +31,11 @@ void sc_reset(void);
 unsigned sc_scan_buf(const char *where, const char *buf, size_t len);
 unsigned sc_scan_file(const char *where, const char *path);
 
+/* Every writable private mapping of the live process pid (its heap, its
+ * threads' arenas and stacks, libraries' data), read through
+ * /proc/PID/mem; *bytes gets the amount read. */
+unsigned sc_scan_memory(pid_t pid, const char *where, size_t *bytes);
+
 /* Regular files under dir (recursively, not into skip prefixes) whose
  * mtime or ctime is at or after since; shared secrets only when
  * shared_too; *files counts those read. */

@@ -18,7 +18,11 @@
  *    /proc/PID/environ, sampled every millisecond or two for the whole run
  *    by a child, so every broker exec and every refresh is seen);
  *  - every regular file created or changed under /tmp and TMPDIR during the
- *    test, the keystore's sealed records included.
+ *    test, the keystore's sealed records included;
+ *  - with the daemon: its memory (every writable private mapping, through
+ *    /proc/PID/mem) once it has been idle 3 s: what libcurl, jansson and
+ *    OpenSSL freed was wiped, and its pooled libcurl handles, idle 2 s,
+ *    were cleaned up (before either, 5 tokens and codes were found there).
  * The scan is checked on itself first: canary values put into a child's
  * argv, its environment and a temp file must each be found.
  *
@@ -240,6 +244,18 @@ static unsigned scan_everything(time_t since)
 	glob_t g;
 
 	hits += sc_scan_file("the broker's log", ph_logfile);
+	if (ts_daemon_mode()) {
+		size_t bytes;
+		unsigned mh;
+
+		/* idle for more than the daemon's POOL_IDLE_MS (2 s): its
+		 * pooled libcurl handles are cleaned up, wiped */
+		sleep(3);
+		mh = sc_scan_memory(ph_daemon_pid(conf), "the daemon's memory", &bytes);
+
+		fprintf(stderr, "   scanned %zu bytes of the daemon's memory: %u hits\n", bytes, mh);
+		hits += mh;
+	}
 	snprintf(pattern, sizeof(pattern), "%s/op-*.err", ts_test_tmpdir());
 	CHECK(glob(pattern, 0, NULL, &g) == 0);
 	CHECK_MSG(g.gl_pathc >= 4, "a PAM log per transaction (%zu)", (size_t)g.gl_pathc);

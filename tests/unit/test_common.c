@@ -2,6 +2,8 @@
 /* common/: SHA-256, redaction, sanitising, bounded copies, checked file I/O. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -271,6 +273,28 @@ static void test_atomic_write(void)
 	}
 }
 
+/* The allocator given to libcurl, jansson and OpenSSL (oauth_global_init):
+ * a realloc that keeps the contents (the wipe of what it leaves is checked
+ * end to end by the daemon's memory scan, secrets.test_secrets_daemon). */
+static void test_realloc_wiped(void)
+{
+	char *p = ts_realloc_wiped(NULL, 10), *q;
+
+	CHECK(p != NULL);
+	memcpy(p, "abcdefghi", 10);
+	q = ts_realloc_wiped(p, 5);
+	CHECK_MSG(q == p && strcmp(q, "abcdefghi") == 0, "a smaller size keeps the block whole");
+	q = ts_realloc_wiped(p, 100000);
+	CHECK(q != NULL);
+	CHECK_MSG(strcmp(q, "abcdefghi") == 0, "a larger size keeps the contents");
+	CHECK_MSG(ts_realloc_wiped(q, 0) == NULL, "size 0 frees, as glibc's realloc");
+	ts_free_wiped(NULL);
+	p = malloc(64);
+	CHECK(p != NULL);
+	memset(p, 'S', 64);
+	ts_free_wiped(p);
+}
+
 static void test_strerror(void)
 {
 	CHECK(strstr(ts_strerror(TS_E_CORRUPT), "corrupt") != NULL);
@@ -287,6 +311,7 @@ int main(void)
 	RUN(test_checked_open);
 	RUN(test_path_safe);
 	RUN(test_atomic_write);
+	RUN(test_realloc_wiped);
 	RUN(test_strerror);
 	return ts_test_done();
 }

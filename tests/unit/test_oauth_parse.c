@@ -9,10 +9,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <curl/curl.h>
+#include <jansson.h>
+
 #include "oauth.h"
 #include "oauth_testing.h"
 #include "ts_config.h"
 #include "ts_error.h"
+#include "ts_mem.h"
 #include "ts_test.h"
 #include "ts_url.h"
 
@@ -764,8 +768,31 @@ static void test_capath(void)
 	CHECK_STR(oauth_capath_pick(file, 2), "/"); /* a file is not a folder */
 }
 
+/* oauth_global_init hands jansson, libcurl and (when it is libcurl's TLS
+ * library) OpenSSL the wiping free: the secrets they copy are wiped when
+ * given back (end to end: the daemon's memory scan, secrets.test_secrets_daemon).
+ * First in main: OpenSSL takes an allocator only before its first allocation. */
+static void test_global_wipe(void)
+{
+	const curl_version_info_data *v;
+	json_malloc_t m = NULL;
+	json_free_t f = NULL;
+
+	CHECK_INT(oauth_global_init(), 0);
+	json_get_alloc_funcs(&m, &f);
+	CHECK_MSG(f == ts_free_wiped, "jansson frees through ts_free_wiped");
+	v = curl_version_info(CURLVERSION_NOW);
+	if (v->ssl_version && strncmp(v->ssl_version, "OpenSSL/", 8) == 0)
+		CHECK_MSG(oauth_global_tls_wiped(), "OpenSSL (%s) took the wiping allocator",
+		          v->ssl_version);
+	else
+		fprintf(stderr, "   libcurl's TLS library is %s: no OpenSSL allocator to set\n",
+		        v->ssl_version ? v->ssl_version : "none");
+}
+
 int main(void)
 {
+	RUN(test_global_wipe);
 	RUN(test_token_ok);
 	RUN(test_token_bad);
 	RUN(test_token_lenient);
