@@ -16,7 +16,11 @@
 
 /* RFC 7009: the refresh token and the access token (servers that do not
  * cascade keep the access token alive). The first failure, or 0;
- * -EOPNOTSUPP: the server offers no revocation. */
+ * -EOPNOTSUPP: the server offers no revocation. A server that could not be
+ * reached for the first (TS_E_UNAVAILABLE: a stall, a reset, 5xx, 429) is
+ * not asked for the second: a logout or the last session's close would
+ * wait http_timeout twice for the same answer, and the message says the
+ * grant may live on either way. */
 static int revoke_both(struct ts_engine *e, const struct ts_record *rec)
 {
 	struct oauth_error err = {0};
@@ -25,8 +29,8 @@ static int revoke_both(struct ts_engine *e, const struct ts_record *rec)
 	if (rec->refresh_token && rec->refresh_token[0]) {
 		rv = oauth_revoke(e->oauth, rec->refresh_token, "refresh_token", &err);
 		memset(&err, 0, sizeof(err));
-		if (rv == -EOPNOTSUPP) /* no revocation endpoint: nothing to try */
-			return rv;
+		if (rv == -EOPNOTSUPP || rv == TS_E_UNAVAILABLE)
+			return rv; /* no revocation endpoint, or no server to ask */
 	}
 	if (rec->access_token && rec->access_token[0]) {
 		r = oauth_revoke(e->oauth, rec->access_token, "access_token", &err);

@@ -12,7 +12,8 @@
  * restarted and forgot every token.
  *
  * For each: the documented class and message within http_timeout (+1.5 s;
- * revocation: two requests, 2 x http_timeout), a bounded number of
+ * revocation: +0.8 s, since a server that could not be reached for the
+ * refresh token is not asked again for the access token), a bounded number of
  * requests at the proxy (no retry storm: never more than 4 tries, a sent
  * refresh or sign-in never resent), no credential destroyed (the record
  * byte for byte what it was), and the phase working again once the fault
@@ -34,6 +35,9 @@
 
 #define TIMEOUT_S 2
 #define MARGIN_MS 1500
+/* a logout waits for one unreachable server, not twice (1 s stalls: about
+ * 1.05 s, where asking for both tokens took 2 s) */
+#define REVOKE_MARGIN_MS 800
 
 /* cfg: http_timeout = 2; cfg_stall: 1, for the stalls (each waits it out) */
 static char cfg_all[700], cfg_stall[700], ksdir[700];
@@ -143,7 +147,7 @@ static void one(const struct fault *f, enum phase p)
 		           strstr(res.message, "so the grant may live on at the server")) ||
 		              (f->sent && strstr(res.message, "signed out; the grant was revoked")),
 		          "%s/%s: %s", f->mode, phase_name[p], res.message);
-		CHECK_MSG(el < 2 * f->timeout * 1000 + MARGIN_MS, "%s/%s: %lld ms", f->mode,
+		CHECK_MSG(el < f->timeout * 1000 + REVOKE_MARGIN_MS, "%s/%s: %lld ms", f->mode,
 		          phase_name[p], el);
 		/* RFC 7009 revocation is tried once per token (libcurl itself
 		 * resends once on a reused connection that died unanswered) */
