@@ -101,8 +101,13 @@ int cli_doctor_main(struct cli *c, int argc, char **argv)
 	struct doctor d = {.c = c};
 	struct ts_config_problems probs;
 	char fix[600];
+	bool json = false;
 	int o, x;
 
+	/* a usage error under --json gets the error object of the other verbs
+	 * (main leaves doctor's JSON to doctor) */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		json = json || strcmp(argv[i], "--json") == 0;
 	while ((o = getopt_long(argc, argv, "+:h", lo, NULL)) != -1) {
 		switch (o) {
 		case 'j':
@@ -114,12 +119,16 @@ int cli_doctor_main(struct cli *c, int argc, char **argv)
 		default:
 			cli_err("%s: unknown option \"%s\"", "doctor", argv[optind - 1]);
 			fprintf(stderr, "usage: tokenseal %s\n", cli_doctor_usage);
+			if (json)
+				cli_json_error(stdout, DOC_EXIT_USAGE);
 			return DOC_EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
 		cli_err("%s: unexpected argument \"%s\"", "doctor", argv[optind]);
 		fprintf(stderr, "usage: tokenseal %s\n", cli_doctor_usage);
+		if (json)
+			cli_json_error(stdout, DOC_EXIT_USAGE);
 		return DOC_EXIT_USAGE;
 	}
 	/* a file that does not load is what doctor is for: root sees each

@@ -144,6 +144,11 @@ static void test_usage(void)
 	want_error(&r, 64, "usage");
 	run(&r, ARGS("keystore", "--json"));
 	want_error(&r, 64, "usage");
+	/* doctor too, whose own --json is its report */
+	run(&r, ARGS("doctor", "--json", "--bogus"));
+	want_error(&r, 64, "usage");
+	run(&r, ARGS("doctor", "extra", "--json"));
+	want_error(&r, 64, "usage");
 }
 
 /* ---- every verb's --json ---- */
