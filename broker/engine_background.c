@@ -36,7 +36,7 @@ static void view_of(const struct ts_engine *e, const struct ts_record *rec, stru
 	int64_t now = eng_server_now(e, rec->skew), left = 0;
 
 	memset(v, 0, sizeof(*v));
-	v->sessions = rec->sessions;
+	v->sessions = ts_record_sessions(rec, ts_boot_id());
 	v->lifetime = rec->expires_in;
 	v->window = ts_refresh_window(e->cfg, rec->expires_in);
 	/* server time to local: minus the skew last seen */
@@ -49,7 +49,7 @@ static void view_of(const struct ts_engine *e, const struct ts_record *rec, stru
 		if (until * 1000 > v->held_until_ms)
 			v->held_until_ms = until * 1000;
 	}
-	v->scheduled = rec->state == TS_REC_VALID && rec->sessions > 0 && rec->access_token &&
+	v->scheduled = rec->state == TS_REC_VALID && v->sessions > 0 && rec->access_token &&
 	               (rec->refresh_token || ts_record_is_client_credentials(rec));
 }
 
@@ -88,9 +88,9 @@ int ts_bg_refresh_if_due(struct ts_engine *e, const struct ts_request *req, int6
 	now = local_ms(e);
 	if (!v.scheduled) {
 		eng_set_msg(out, 0, TS_STATE_NONE, "not due: %s",
-		            rec.state != TS_REC_VALID ? "not signed in"
-		            : rec.sessions <= 0      ? "no session open"
-		                                     : "nothing to refresh with");
+		            rec.state != TS_REC_VALID                     ? "not signed in"
+		            : ts_record_sessions(&rec, ts_boot_id()) <= 0 ? "no session open"
+		                                                          : "nothing to refresh with");
 		goto out;
 	}
 	if (v.held_until_ms > now) {

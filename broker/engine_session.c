@@ -154,9 +154,18 @@ static int adjust_sessions(struct ts_engine *e, const struct ts_request *req, in
 		return r;
 	r = eng_load(e, req, l, &cur, &gen);
 	if (r >= 0) {
-		cur.sessions += delta;
+		/* a count from an earlier boot: those sessions ended with it */
+		int was = ts_record_sessions(&cur, ts_boot_id());
+
+		if (was != cur.sessions)
+			ts_log_debug("broker: %s: %d sessions counted in an earlier boot: none "
+			             "open now",
+			             eng_log_user(req), cur.sessions);
+		cur.sessions = was + delta;
 		if (cur.sessions < 0)
 			cur.sessions = 0;
+		if (ts_strlcpy(cur.sessions_boot, ts_boot_id(), sizeof(cur.sessions_boot)) < 0)
+			cur.sessions_boot[0] = '\0';
 		*ret_sessions = cur.sessions;
 		r = eng_store(e, req, l, &cur, gen, NULL);
 	}

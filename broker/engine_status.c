@@ -93,7 +93,8 @@ int eng_status(struct ts_engine *e, const struct ts_request *req, struct ts_outc
 		                    json_integer(rec.last_positive_check));
 		json_object_set_new(o, "has_refresh_token",
 		                    json_boolean(rec.refresh_token != NULL));
-		json_object_set_new(o, "sessions", json_integer(rec.sessions));
+		json_object_set_new(o, "sessions",
+		                    json_integer(ts_record_sessions(&rec, ts_boot_id())));
 		json_object_set_new(o, "clock_skew", json_integer(rec.skew));
 		json_object_set_new(o, "clock_skew_warning",
 		                    json_boolean(rec.skew > TS_SKEW_WARN_SECONDS ||

@@ -5,9 +5,12 @@
  * tests/unit/test_lifecycle.c covers it by table.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 
 #include "lifecycle.h"
@@ -27,6 +30,46 @@ void ts_record_clear(struct ts_record *r)
 bool ts_record_is_client_credentials(const struct ts_record *r)
 {
 	return strcmp(r->method, TS_METHOD_CLIENT_CREDENTIALS) == 0;
+}
+
+int ts_record_sessions(const struct ts_record *r, const char *boot)
+{
+	if (r->sessions > 0 && boot[0] && r->sessions_boot[0] &&
+	    strcmp(r->sessions_boot, boot) != 0)
+		return 0;
+	return r->sessions > 0 ? r->sessions : 0;
+}
+
+static char boot_id[TS_BOOT_ID_MAX];
+static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
+
+static void boot_read(void)
+{
+	char buf[TS_BOOT_ID_MAX];
+	ssize_t n;
+	size_t i;
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	/* a UUID: hex digits and dashes, up to the newline */
+	for (i = 0; buf[i] && buf[i] != '\n'; i++)
+		if (!strchr("0123456789abcdef-", buf[i]))
+			return;
+	buf[i] = '\0';
+	if (i >= 32)
+		memcpy(boot_id, buf, i + 1);
+}
+
+const char *ts_boot_id(void)
+{
+	(void)pthread_once(&boot_once, boot_read);
+	return boot_id;
 }
 
 void ts_outcome_clear(struct ts_outcome *o)

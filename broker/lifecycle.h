@@ -30,6 +30,7 @@
 #define TS_DEVICE_TIMEOUT_DEFAULT 110
 #define TS_MESSAGE_MAX 512
 #define TS_RT_HASH_HEX 65
+#define TS_BOOT_ID_MAX 40 /* /proc/sys/kernel/random/boot_id: 36 characters */
 
 enum ts_rec_state {
 	TS_REC_VALID = 0,
@@ -54,6 +55,10 @@ struct ts_record {
 	char reason[128];
 	char needs_login_rt_hash[TS_RT_HASH_HEX]; /* hex sha256 of the refused refresh token */
 	int sessions;
+	/* the boot (the kernel's boot_id) whose sessions those are: a count
+	 * from an earlier boot is stale, since no session outlives a reboot
+	 * and their close never came; "" (an older record): not known */
+	char sessions_boot[TS_BOOT_ID_MAX];
 	int64_t skew; /* server - local, seconds, as last seen */
 	char method[32];
 	/* the server rejected even a freshly refreshed token (disabled
@@ -89,6 +94,15 @@ struct ts_record {
 #define TS_METHOD_CLIENT_CREDENTIALS "client-credentials"
 #define TS_METHOD_REFRESH_TOKEN "refresh-token"
 bool ts_record_is_client_credentials(const struct ts_record *r) TS_NONNULL(1);
+
+/* The sessions of r open in the boot boot (ts_boot_id()): r->sessions,
+ * or 0 when they were counted in another boot. A record or a host that
+ * does not know its boot ("") keeps its count. */
+int ts_record_sessions(const struct ts_record *r, const char *boot) TS_NONNULL(1, 2);
+
+/* This boot's id (/proc/sys/kernel/random/boot_id, read once), or "" when
+ * it cannot be read. */
+const char *ts_boot_id(void);
 
 void ts_record_clear(struct ts_record *r);
 

@@ -153,6 +153,7 @@ int ts_record_to_json(const struct ts_record *r, char **ret_json, size_t *ret_le
 	    json_object_set_new(o, "needs_login_rt_hash", json_string(r->needs_login_rt_hash)) <
 	        0 ||
 	    json_object_set_new(o, "sessions", json_integer(r->sessions)) < 0 ||
+	    json_object_set_new(o, "sessions_boot", json_string(r->sessions_boot)) < 0 ||
 	    json_object_set_new(o, "skew", json_integer(r->skew)) < 0 ||
 	    json_object_set_new(o, "method", json_string(r->method)) < 0 ||
 	    json_object_set_new(o, "rejected_at", json_integer(r->rejected_at)) < 0 ||
@@ -254,6 +255,9 @@ int ts_record_from_json(struct ts_record *ret, const uint8_t *buf, size_t len)
 	r.expires_in = get_int(o, "expires_in");
 	r.last_positive_check = get_int(o, "last_positive_check");
 	r.sessions = (int)get_int(o, "sessions");
+	/* not worth losing a record over: a bad one is not known */
+	if (get_str(o, "sessions_boot", r.sessions_boot, sizeof(r.sessions_boot)) < 0)
+		r.sessions_boot[0] = '\0';
 	r.skew = get_int(o, "skew");
 	r.rejected_at = get_int(o, "rejected_at");
 	r.rejections = (int)get_int(o, "rejections");

@@ -957,6 +957,34 @@ static void test_last_session_signed_out(void)
 	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), TS_E_SIGNED_OUT);
 }
 
+static void boot_earlier(struct ts_record *r)
+{
+	snprintf(r->sessions_boot, sizeof(r->sessions_boot),
+	         "00000000-0000-4000-8000-000000000000");
+}
+
+/* 4c': two sessions counted in a boot that is over (the host rebooted and
+ * their close never came) are not open: a new session is the only one,
+ * and closing it is closing the last (revoke_on = last-session revokes). */
+static void test_sessions_other_boot(void)
+{
+	struct ts_client_result res;
+	long rv;
+
+	device_login(cfg_main, "alice", "alice", "alice-pw", 0, 0);
+	CHECK_INT(simple(cfg_main, TS_MSG_OPEN_SESSION, "alice"), 0);
+	CHECK_INT(simple(cfg_main, TS_MSG_OPEN_SESSION, "alice"), 0);
+	edit_record("alice", boot_earlier);
+	CHECK_INT(simple(cfg_main, TS_MSG_OPEN_SESSION, "alice"), 0);
+	rv = ts_idp_count(&idp, "revocation");
+	CHECK_INT(call(cfg_main, TS_MSG_CLOSE_SESSION, "alice", &res), 0);
+	CHECK_MSG(res.state == TS_STATE_SIGNED_OUT, "the last session of this boot: %s",
+	          res.message);
+	ts_client_result_clear(&res);
+	CHECK_INT(ts_idp_count(&idp, "revocation"), rv + 2);
+	CHECK_INT(simple(cfg_main, TS_MSG_REVALIDATE, "alice"), TS_E_SIGNED_OUT);
+}
+
 static void pin_other(struct ts_record *r)
 {
 	snprintf(r->sub, sizeof(r->sub), "sub-someone-else");
@@ -1283,6 +1311,7 @@ int main(int argc, char **argv)
 	RUN(test_identity_device);
 	RUN(test_logout_signed_out);
 	RUN(test_last_session_signed_out);
+	RUN(test_sessions_other_boot);
 	RUN(test_subject_pinned);
 	RUN(test_window_refresh_first);
 	RUN(test_early_refresh_lock_timeout);

@@ -297,6 +297,8 @@ static void test_record_json(void)
 	r.last_positive_check = 1700000100;
 	r.state = TS_REC_NEEDS_LOGIN;
 	r.sessions = 2;
+	CHECK(ts_strlcpy(r.sessions_boot, "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+	                 sizeof(r.sessions_boot)) == 0);
 	r.skew = -7200;
 	r.id.present = true;
 	ts_secret_hash_hex(r.needs_login_rt_hash, r.refresh_token);
@@ -310,6 +312,7 @@ static void test_record_json(void)
 	CHECK_INT(back.last_positive_check, 1700000100);
 	CHECK_INT(back.state, TS_REC_NEEDS_LOGIN);
 	CHECK_INT(back.sessions, 2);
+	CHECK_STR(back.sessions_boot, r.sessions_boot);
 	CHECK_INT(back.skew, -7200);
 	CHECK(back.id.present);
 	CHECK_STR(back.needs_login_rt_hash, r.needs_login_rt_hash);
@@ -321,6 +324,41 @@ static void test_record_json(void)
 	CHECK_INT(ts_record_from_json(&back, (const uint8_t *)"{\"access_token\":", 16),
 	          TS_E_CORRUPT);
 	ts_record_clear(&r);
+}
+
+/* Sessions counted in another boot are over: no session outlives a reboot,
+ * and their close never came (a count that stayed up would keep the
+ * background refresh going and revoke_on = last-session from ever firing). */
+static void test_sessions_boot(void)
+{
+	static const char this_boot[] = "11111111-2222-4333-8444-555555555555";
+	static const char *const bad[] = {
+	    "{\"access_token\":\"a\",\"sessions\":3,\"sessions_boot\":7}",
+	    "{\"access_token\":\"a\",\"sessions\":3,\"sessions_boot\":\"0123456789012345678901234567890123456789012\"}",
+	};
+	struct ts_record r = {0};
+	const char *boot = ts_boot_id();
+
+	r.sessions = 2;
+	CHECK_INT(ts_record_sessions(&r, this_boot), 2); /* an older record: kept */
+	CHECK(ts_strlcpy(r.sessions_boot, this_boot, sizeof(r.sessions_boot)) == 0);
+	CHECK_INT(ts_record_sessions(&r, this_boot), 2);
+	CHECK_INT(ts_record_sessions(&r, "99999999-2222-4333-8444-555555555555"), 0);
+	CHECK_INT(ts_record_sessions(&r, ""), 2); /* a host that does not know */
+	r.sessions = -1;
+	CHECK_INT(ts_record_sessions(&r, this_boot), 0);
+	/* this host's boot: the kernel's, read once */
+	CHECK_MSG(strlen(boot) == 36, "boot_id read: \"%s\"", boot);
+	CHECK(ts_boot_id() == boot);
+	/* a bad sessions_boot costs the record nothing: it is not known */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct ts_record back = {0};
+
+		CHECK_INT(ts_record_from_json(&back, (const uint8_t *)bad[i], strlen(bad[i])), 0);
+		CHECK_STR(back.sessions_boot, "");
+		CHECK_INT(ts_record_sessions(&back, this_boot), 3);
+		ts_record_clear(&back);
+	}
 }
 
 /* 4e: back-off after a rejected fresh token: 60 s doubling, at most 1 h. */
@@ -390,6 +428,7 @@ int main(void)
 	RUN(test_scope_refusal);
 	RUN(test_identity);
 	RUN(test_record_json);
+	RUN(test_sessions_boot);
 	RUN(test_reject_backoff);
 	RUN(test_signed_out_record);
 	return ts_test_done();
