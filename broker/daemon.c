@@ -54,6 +54,7 @@
 
 #include "daemon_internal.h"
 #include "discovery_cache.h"
+#include "lifecycle.h"
 #include "nss_update.h"
 #include "oauth.h"
 #include "serve.h"
@@ -261,6 +262,14 @@ int ts_daemon_run(const struct ts_daemon_opts *o)
 	ts_dconn_init(&serve, &attr, o->max_per_uid, ep, wake[1]);
 
 	nss_settings_up_to_date(o->config_path);
+	{
+		/* writes cut short before this start (a crash, kill -9) */
+		struct ts_config cfg;
+
+		ts_config_defaults(&cfg);
+		if (ts_config_load(&cfg, o->config_path, NULL, NULL) == 0)
+			(void)ts_sweep_leftovers(&cfg);
+	}
 	r = ts_dbg_start(o->config_path);
 	if (r < 0)
 		ts_log(LOG_WARNING, "background refresh not started: %s; uses refresh on their own",

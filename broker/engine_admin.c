@@ -96,10 +96,31 @@ static int ks_init_op(const struct ts_config *cfg, struct ts_outcome *out)
 	               cfg->keystore_dir, cfg->key_file);
 }
 
+unsigned ts_sweep_leftovers(const struct ts_config *cfg)
+{
+	struct ks_open_opts o;
+	struct ks *ks = NULL;
+	unsigned n = 0;
+
+	ks_opts(cfg, &o);
+	if (ks_open(&ks, cfg->keystore_dir, cfg->key_file, &o) < 0)
+		return 0;
+	if (ks_sweep_temp(ks, TS_LEFTOVER_MIN_AGE, &n) < 0)
+		ts_log_debug("broker: the keystore's folders could not all be swept");
+	ks_close(ks);
+	if (n)
+		ts_log(LOG_INFO,
+		       "removed %u temporary file(s) of keystore writes cut short (older than "
+		       "%d s) from %.200s",
+		       n, TS_LEFTOVER_MIN_AGE, cfg->keystore_dir);
+	return n;
+}
+
 static int ks_verify_op(const struct ts_config *cfg, struct ts_outcome *out)
 {
 	struct ks *ks = NULL;
-	unsigned ok = 0, bad = 0;
+	unsigned ok = 0, bad = 0, swept;
+	char also[160] = "";
 	int r;
 
 	r = open_ks(cfg, &ks, out);
@@ -110,12 +131,16 @@ static int ks_verify_op(const struct ts_config *cfg, struct ts_outcome *out)
 	if (r < 0)
 		return set_msg(out, r, "cannot verify the keystore %.200s: %s", cfg->keystore_dir,
 		               ts_strerror(r));
+	swept = ts_sweep_leftovers(cfg);
+	if (swept)
+		snprintf(also, sizeof(also),
+		         "; removed %u temporary file(s) left by writes cut short", swept);
 	if (bad)
 		return set_msg(out, TS_E_CORRUPT,
 		               "%u records open, %u do not (the broker quarantines them at their "
-		               "next use; those users sign in again)",
-		               ok, bad);
-	return set_msg(out, 0, "%u records open, none damaged", ok);
+		               "next use; those users sign in again)%s",
+		               ok, bad, also);
+	return set_msg(out, 0, "%u records open, none damaged%s", ok, also);
 }
 
 static int ks_rotate_op(const struct ts_config *cfg, struct ts_outcome *out)

@@ -251,11 +251,17 @@ struct ts_request {
 
 /* KEYSTORE (root only, checked by the boundary): req->method is the
  * operation: "init" (ks_init; an existing key is never replaced), "verify"
- * (ks_verify_all), "rotate-key" (ks_rotate_key), "forget" (release the
+ * (ks_verify_all, then ts_sweep_leftovers), "rotate-key" (ks_rotate_key), "forget" (release the
  * subject pinned to req->user: delete its signed-out or needs-login record;
  * a signed-in one is refused with -EBUSY). Fills out; returns out->code. */
 int ts_admin_keystore(const struct ts_config *cfg, const struct ts_request *req,
                       struct ts_outcome *out) TS_NONNULL(1, 2, 3);
+
+/* The keystore's temporary files of writes cut short an hour ago or more
+ * (ks_sweep_temp): removed, and counted. Run by KEYSTORE verify and by the
+ * daemon when it starts. */
+#define TS_LEFTOVER_MIN_AGE 3600
+unsigned ts_sweep_leftovers(const struct ts_config *cfg) TS_NONNULL(1);
 
 /* DOCTOR: the server and keystore checks, as out->status_json
  * {"checks":[{"name","level":"ok|warn|fail","detail","fix"}...]}; every

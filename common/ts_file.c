@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -271,6 +272,51 @@ int ts_atomic_write_at(int dirfd, const char *name, const void *data, size_t len
 fail:
 	(void)unlinkat(dirfd, tmp, 0);
 	return r;
+}
+
+/* "NAME.tmp.XXXXXX" with XXXXXX six of open_temp_at's characters */
+static bool is_temp_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n < 12 || memcmp(name + n - 11, ".tmp.", 5) != 0)
+		return false;
+	for (size_t i = n - 6; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9')))
+			return false;
+	return true;
+}
+
+int ts_sweep_temp_at(int dirfd, time_t min_age, unsigned *ret_n)
+{
+	time_t now = time(NULL);
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	*ret_n = 0;
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (!is_temp_name(de->d_name) ||
+		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+		    st.st_mtime > now - min_age)
+			continue;
+		if (unlinkat(dirfd, de->d_name, 0) == 0)
+			(*ret_n)++;
+	}
+	closedir(d);
+	return 0;
 }
 
 int ts_atomic_write(const char *path, const void *data, size_t len,

@@ -165,6 +165,11 @@ int ks_rotate_key(struct ks *ks, uint32_t *ret_new_key_id, unsigned *ret_reseale
 /* The key id new records are sealed under. */
 uint32_t ks_current_key_id(const struct ks *ks) TS_NONNULL(1);
 
+/* Remove the temporary files of record and generation writes cut short
+ * (a crash between write and rename) that are at least min_age seconds old
+ * (ts_sweep_temp_at), in users/ and state/. *ret_n counts them. 0 or -errno. */
+int ks_sweep_temp(struct ks *ks, time_t min_age, unsigned *ret_n) TS_WUR TS_NONNULL(1, 3);
+
 /* Check every record opens (authenticates) under the identity its own
  * header names (so a mismatch with the configuration simply opens), without
  * returning payloads. *ret_ok / *ret_bad count them. Holds no lock and so

@@ -358,6 +358,26 @@ static int verify_one(struct ks *ks, uid_t uid, void *ctx)
 	return 0;
 }
 
+int ks_sweep_temp(struct ks *ks, time_t min_age, unsigned *ret_n)
+{
+	const int dirs[] = {ks->users_fd, ks->state_fd};
+	int r = 0;
+
+	*ret_n = 0;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		unsigned n = 0;
+		int q;
+
+		if (dirs[i] < 0)
+			continue;
+		q = ts_sweep_temp_at(dirs[i], min_age, &n);
+		*ret_n += n;
+		if (q < 0 && r == 0)
+			r = q;
+	}
+	return r;
+}
+
 int ks_verify_all(struct ks *ks, unsigned *ret_ok, unsigned *ret_bad)
 {
 	struct verify_ctx v = {0, 0};

@@ -15,7 +15,10 @@
  *                           and reported as the lost-answer case, needs-login,
  *                           once: no loop
  *   keystore-before-rename  the same, with the new record's temporary file
- *                           written and never renamed
+ *                           written and never renamed; that file stays while
+ *                           it is young (it may be a write in progress), and
+ *                           once an hour old `keystore verify` (exec mode) or
+ *                           the next daemon start removes it
  *   nss-before-rename       a use whose access token was revoked refreshes,
  *                           stores, revalidates and writes the changed groups
  *                           to the NSS user cache's temporary file: the cache
@@ -112,6 +115,64 @@ static unsigned temp_files(const char *dir)
 	return (unsigned)strtoul(out, NULL, 10);
 }
 
+/* Every temporary file under dir is made mtime two hours old. */
+static void backdate_temp_files(const char *dir)
+{
+	char cmd[900], out[64] = "";
+	const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+
+	snprintf(cmd, sizeof(cmd), "find '%s' -name '*.tmp.*' -exec touch -d '2 hours ago' {} +",
+	         dir);
+	CHECK_INT(ts_idp_run(argv, out, sizeof(out)), 0);
+}
+
+/* The sweep: KEYSTORE verify (exec mode, as `tokenseal keystore verify`),
+ * or a daemon's start (it has swept when it serves a request). */
+static void sweep(char *msg, size_t len)
+{
+	msg[0] = '\0';
+	if (daemon_mode) {
+		broker_up(NULL);
+		CHECK_INT(fl_simple(cfg, sock, TS_MSG_STATUS, "alice", 0), 0);
+		broker_down();
+	} else {
+		struct ts_client_opts o = {.broker_path = fl.wrapper,
+		                           .config_path = cfg,
+		                           .env = fl.env,
+		                           .mode = TS_CLIENT_EXEC_ONLY};
+		struct ts_client_request rq = {.type = TS_MSG_KEYSTORE, .user = "root",
+		                               .method = "verify"};
+		struct ts_client_result res;
+
+		memset(&res, 0, sizeof(res));
+		CHECK_INT(ts_client_call(&o, &rq, NULL, &res), 0);
+		CHECK_MSG(res.code == 0, "keystore verify: %s", res.message);
+		snprintf(msg, len, "%s", res.message);
+		ts_client_result_clear(&res);
+	}
+}
+
+/* The write cut short left its temporary file: kept while young, removed
+ * once old. */
+static void leftover_swept(const char *users)
+{
+	unsigned left = temp_files(users);
+	char msg[600];
+
+	CHECK_MSG(left >= 1, "the write cut short left its temporary file in %s", users);
+	sweep(msg, sizeof(msg));
+	CHECK_MSG(temp_files(users) == left, "a young temporary file stays (%s)", msg);
+	CHECK_MSG(!strstr(msg, "removed"), "nothing said removed: %s", msg);
+	backdate_temp_files(users);
+	sweep(msg, sizeof(msg));
+	fprintf(stderr, "   an hour later: %u temporary file(s) left; %s\n", temp_files(users),
+	        daemon_mode ? "(swept by the daemon's start)" : msg);
+	CHECK_MSG(temp_files(users) == 0, "the old temporary file was removed");
+	if (!daemon_mode)
+		CHECK_MSG(strstr(msg, "removed 1 temporary file(s) left by writes cut short"),
+		          "verify says so: %s", msg);
+}
+
 static void check_loads(const char *step)
 {
 	int r = fl_record_loads(cfg, alice, "alice");
@@ -145,6 +206,10 @@ static void refresh_step(const char *hook, bool rotated)
 	snprintf(users, sizeof(users), "%s/users", ksdir);
 	fprintf(stderr, "   %s: %u temporary file(s) left in users/\n", hook, temp_files(users));
 	free(after);
+	if (strcmp(hook, "keystore-before-rename") == 0) {
+		broker_down(); /* the daemon killed at the hook: nothing left to stop */
+		leftover_swept(users);
+	}
 
 	broker_up(NULL);
 	/* a use: the stored access token is still valid at the server */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ts_error.h"
@@ -295,6 +296,52 @@ static void test_realloc_wiped(void)
 	ts_free_wiped(p);
 }
 
+/* Only ts_atomic_write's temporary files, only old ones, only files. */
+static void test_sweep_temp(void)
+{
+	static const struct {
+		const char *name;
+		bool old, removed;
+	} f[] = {
+	    {"1000.seal.tmp.ab12yz", true, true},   {"1000.seal.tmp.ab12yx", false, false},
+	    {"1000.seal.tmp.ab12y", true, false},   {"1000.seal.tmp.AB12YZ", true, false},
+	    {"1000.seal", true, false},             {".tmp.abcdef", true, false},
+	    {"state.gen.tmp.000000", true, true},   {"x.tmp.abcdefg", true, false},
+	};
+	char dir[600], p[700];
+	struct timespec old[2] = {{time(NULL) - 7200, 0}, {time(NULL) - 7200, 0}};
+	unsigned n = 99;
+	int dfd;
+
+	snprintf(dir, sizeof(dir), "%s/sweep", ts_test_tmpdir());
+	CHECK(mkdir(dir, 0700) == 0);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK(dfd >= 0);
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		int fd = openat(dfd, f[i].name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+		CHECK(fd >= 0);
+		close(fd);
+		if (f[i].old)
+			CHECK(utimensat(dfd, f[i].name, old, 0) == 0);
+	}
+	/* a symlink and a folder by the name of one: not files, kept */
+	CHECK(symlinkat("1000.seal", dfd, "1001.seal.tmp.qqqqqq") == 0);
+	CHECK(utimensat(dfd, "1001.seal.tmp.qqqqqq", old, AT_SYMLINK_NOFOLLOW) == 0);
+	CHECK(mkdirat(dfd, "1002.seal.tmp.rrrrrr", 0700) == 0);
+	CHECK(utimensat(dfd, "1002.seal.tmp.rrrrrr", old, 0) == 0);
+	CHECK_INT(ts_sweep_temp_at(dfd, 3600, &n), 0);
+	CHECK_INT(n, 2);
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		CHECK_MSG((faccessat(dfd, f[i].name, F_OK, 0) != 0) == f[i].removed, "%s %s",
+		          f[i].name, f[i].removed ? "removed" : "kept");
+	CHECK(faccessat(dfd, "1001.seal.tmp.qqqqqq", F_OK, AT_SYMLINK_NOFOLLOW) == 0);
+	CHECK(faccessat(dfd, "1002.seal.tmp.rrrrrr", F_OK, 0) == 0);
+	close(dfd);
+	snprintf(p, sizeof(p), "rm -rf '%s'", dir);
+	CHECK(system(p) == 0);
+}
+
 static void test_strerror(void)
 {
 	CHECK(strstr(ts_strerror(TS_E_CORRUPT), "corrupt") != NULL);
@@ -312,6 +359,7 @@ int main(void)
 	RUN(test_path_safe);
 	RUN(test_atomic_write);
 	RUN(test_realloc_wiped);
+	RUN(test_sweep_temp);
 	RUN(test_strerror);
 	return ts_test_done();
 }
