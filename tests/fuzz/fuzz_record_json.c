@@ -39,6 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!same_str(a.access_token, b.access_token) ||
 	    !same_str(a.refresh_token, b.refresh_token) || strcmp(a.sub, b.sub) != 0 ||
 	    strcmp(a.username, b.username) != 0 || strcmp(a.issuer, b.issuer) != 0 ||
+	    strcmp(a.sessions_boot, b.sessions_boot) != 0 || a.sessions != b.sessions ||
 	    a.state != b.state || a.obtained_at != b.obtained_at ||
 	    a.expires_in != b.expires_in || a.groups.state != b.groups.state ||
 	    a.groups.n != b.groups.n || a.groups.len != b.groups.len ||
