@@ -641,6 +641,19 @@ int eng_use_tokens(struct ts_engine *e, const struct ts_request *req, struct ts_
 			eng_hold_audience(e, req, rec, out);
 			return TS_E_SERVER_CONFIG;
 		}
+		if (r == TS_E_REJECTED_TOKEN && !eng_token_fresh(rec, &d)) {
+			/* refreshed once more, and that token too ran out before
+			 * its check answered: the server checks slower than its
+			 * tokens live; nothing is said of the account, nothing
+			 * held back */
+			eng_set_msg(out, TS_E_UNAVAILABLE, TS_STATE_UNAVAILABLE,
+			            "%s took longer to check the new token of %s than that token "
+			            "lives (%lld s): it ran out while waiting; the new tokens are kept; "
+			            "try again later (a server this slow needs longer-lived access "
+			            "tokens)",
+			            e->cfg->issuer, req->user, (long long)rec->expires_in);
+			return TS_E_UNAVAILABLE;
+		}
 		if (r == TS_E_REJECTED_TOKEN) {
 			mark_rejected(e, req, rec);
 			eng_set_msg(out, r, TS_STATE_NEEDS_LOGIN,

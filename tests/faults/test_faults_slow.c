@@ -8,7 +8,11 @@
  * (oidc-provider checks exp strictly there) while its userinfo still takes
  * the token (within its clockTolerance of 15 s). That is the token's age,
  * not Keycloak's audience rule: the use refreshes once more and succeeds,
- * and nothing is held back as a configuration error. The same at sign-in:
+ * and nothing is held back as a configuration error. When every check is
+ * that slow (three introspections held 4 s), the token refreshed once more
+ * runs out too: the use fails as unavailable ("took longer to check ...
+ * than that token lives"), not as a disabled account held back for 60 s,
+ * and the next use at the usual pace works. The same at sign-in:
  * bob's (exec) and carol's (daemon) new token runs out during its 4 s
  * check; the sign-in says so, not "configuration error", and stores
  * nothing. Exec mode and the daemon. Root and the local test users
@@ -59,6 +63,33 @@ static void slow_use(const char *socket)
 	ts_client_result_clear(&res);
 }
 
+static void very_slow_use(const char *socket)
+{
+	struct ts_client_result res;
+	long refreshes;
+	int code;
+
+	CHECK_INT(ts_idp_ctl(&fl.idp, "revoke-access-tokens", "alice"), 0);
+	fl_proxy_set("mode=delay&delay_ms=4000&only=/token/introspection&times=3&reset=1");
+	code = fl_call(cfg, socket, TS_MSG_REVALIDATE, "alice", TS_FLAG_NONINTERACTIVE, NULL, NULL,
+	               &res, NULL);
+	refreshes = fl_proxy_requests("/token:refresh_token");
+	fprintf(stderr, "   %s: every check slow: %s, %ld refreshes: %s\n",
+	        socket ? "daemon" : "exec", ts_strerror(code), refreshes, res.message);
+	CHECK_MSG(code == TS_E_UNAVAILABLE, "unavailable, not a disabled account: %s",
+	          res.message);
+	CHECK_MSG(strstr(res.message, "than that token lives") != NULL, "says why: %s",
+	          res.message);
+	CHECK_MSG(refreshes == 2, "two refreshes, no loop (%ld)", refreshes);
+	ts_client_result_clear(&res);
+	/* nothing was held back: at the usual pace the next use works */
+	fl_proxy_set("mode=pass&reset=1");
+	code = fl_call(cfg, socket, TS_MSG_REVALIDATE, "alice", TS_FLAG_NONINTERACTIVE, NULL, NULL,
+	               &res, NULL);
+	CHECK_MSG(code == 0, "the next use works: %s", res.message);
+	ts_client_result_clear(&res);
+}
+
 static void slow_login(const char *socket, const char *user)
 {
 	struct ts_client_result res;
@@ -93,6 +124,7 @@ static void slow_login(const char *socket, const char *user)
 static void test_exec(void)
 {
 	slow_use(NULL);
+	very_slow_use(NULL);
 	slow_login(NULL, "bob");
 }
 
@@ -100,6 +132,7 @@ static void test_daemon(void)
 {
 	CHECK_INT(ts_daemon_start(&dmn, fl.broker, cfg, sock, dlog), 0);
 	slow_use(sock);
+	very_slow_use(sock);
 	slow_login(sock, "carol");
 	CHECK_MSG(ts_daemon_stop(&dmn) == 0, "the daemon stopped cleanly");
 }
