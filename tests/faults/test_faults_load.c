@@ -267,7 +267,7 @@ static void test_load(void)
 {
 	pthread_t *th = calloc(conc, sizeof(*th));
 	long fds0 = fds_of(getpid()), thr0 = threads_of(getpid());
-	long dfds0 = 0, dthr0 = 0, dfds1, dthr1, refreshes, limit, opened = 0, closed = 0;
+	long dfds0 = 0, dthr0 = 0, dfds1, dthr1, refreshes, limit, least, opened = 0, closed = 0;
 	long long t0;
 	int pipefd[2], st = 0;
 	pid_t fl_pid = -1;
@@ -321,8 +321,12 @@ static void test_load(void)
 	/* The broker refreshes a token once it is inside its refresh window
 	 * (for a 5 s token: the last 2 s, ts_refresh_window), so one refresh
 	 * per user every 3 s of use (2 at worst, with whole seconds), and one
-	 * more at the start: the limit. At least one per lifetime (every user
-	 * is in use all along) shows the refreshes happened. Single flight:
+	 * more at the start: the limit. At least one per two lifetimes (every
+	 * user is in use all along) shows the refreshes happened: a refresh
+	 * starts when its window opens and its new token counts from when the
+	 * server issued it, so on a saturated host, where a refresh waits
+	 * seconds for the CPU, a cycle takes the 3 s plus that wait (one of the
+	 * long daemon runs here: 0.79 refreshes per lifetime, 0 failed). Single flight:
 	 * a refresh token used twice is refused by the IdP (it revokes the
 	 * grant), so zero invalid_grant proves none was. */
 	limit = USERS * ((long)dur / (AT_TTL - AT_TTL / 2 - 1) + 1);
@@ -344,9 +348,10 @@ static void test_load(void)
 	CHECK_INT(atomic_load(&fails), 0);
 	CHECK_INT(atomic_load(&refused), 0);
 	CHECK_MSG(atomic_load(&calls) >= (long)conc, "at least one check per thread");
-	CHECK_MSG(refreshes >= USERS * ((long)dur / AT_TTL - 1) && refreshes <= limit,
-	          "%ld refreshes at the server, expected %d to %ld", refreshes,
-	          USERS * ((int)dur / AT_TTL - 1), limit);
+	least = (long)dur / (2 * AT_TTL) > 1 ? (long)dur / (2 * AT_TTL) - 1 : 1;
+	least *= USERS;
+	CHECK_MSG(refreshes >= least && refreshes <= limit,
+	          "%ld refreshes at the server, expected %ld to %ld", refreshes, least, limit);
 	CHECK_MSG(!daemon_mode || opened > 16, "the flooder flooded (%ld connections)", opened);
 	/* nothing left behind */
 	usleep(1500000);
