@@ -33,6 +33,19 @@
 static char cfg[700], sock[700], dlog[700], ksdir[700];
 static struct ts_daemon dmn = {.pid = -1};
 
+/* The proxy back to pass: alice's next use works (nothing was held back). */
+static void next_use_works(const char *socket)
+{
+	struct ts_client_result res;
+	int code;
+
+	fl_proxy_set("mode=pass&reset=1");
+	code = fl_call(cfg, socket, TS_MSG_REVALIDATE, "alice", TS_FLAG_NONINTERACTIVE, NULL, NULL,
+	               &res, NULL);
+	CHECK_MSG(code == 0, "the next use works: %s", res.message);
+	ts_client_result_clear(&res);
+}
+
 static void slow_use(const char *socket)
 {
 	struct ts_client_result res;
@@ -61,11 +74,7 @@ static void slow_use(const char *socket)
 	          refreshes);
 	ts_client_result_clear(&res);
 	/* and nothing was held back: the next use is confirmed at once */
-	fl_proxy_set("mode=pass&reset=1");
-	code = fl_call(cfg, socket, TS_MSG_REVALIDATE, "alice", TS_FLAG_NONINTERACTIVE, NULL, NULL,
-	               &res, NULL);
-	CHECK_MSG(code == 0, "the next use works: %s", res.message);
-	ts_client_result_clear(&res);
+	next_use_works(socket);
 }
 
 static void very_slow_use(const char *socket)
@@ -88,11 +97,7 @@ static void very_slow_use(const char *socket)
 	CHECK_MSG(refreshes == 2, "two refreshes, no loop (%ld)", refreshes);
 	ts_client_result_clear(&res);
 	/* nothing was held back: at the usual pace the next use works */
-	fl_proxy_set("mode=pass&reset=1");
-	code = fl_call(cfg, socket, TS_MSG_REVALIDATE, "alice", TS_FLAG_NONINTERACTIVE, NULL, NULL,
-	               &res, NULL);
-	CHECK_MSG(code == 0, "the next use works: %s", res.message);
-	ts_client_result_clear(&res);
+	next_use_works(socket);
 }
 
 static void slow_login(const char *socket, const char *user)
