@@ -96,23 +96,32 @@ static int ks_init_op(const struct ts_config *cfg, struct ts_outcome *out)
 	               cfg->keystore_dir, cfg->key_file);
 }
 
-unsigned ts_sweep_leftovers(const struct ts_config *cfg)
+/* The sweep of ts_sweep_leftovers in an open keystore. */
+static unsigned sweep_open(const struct ts_config *cfg, struct ks *ks)
 {
-	struct ks_open_opts o;
-	struct ks *ks = NULL;
 	unsigned n = 0;
 
-	ks_opts(cfg, &o);
-	if (ks_open(&ks, cfg->keystore_dir, cfg->key_file, &o) < 0)
-		return 0;
 	if (ks_sweep_temp(ks, TS_LEFTOVER_MIN_AGE, &n) < 0)
 		ts_log_debug("broker: the keystore's folders could not all be swept");
-	ks_close(ks);
 	if (n)
 		ts_log(LOG_INFO,
 		       "removed %u temporary file(s) of keystore writes cut short (older than "
 		       "%d s) from %.200s",
 		       n, TS_LEFTOVER_MIN_AGE, cfg->keystore_dir);
+	return n;
+}
+
+unsigned ts_sweep_leftovers(const struct ts_config *cfg)
+{
+	struct ks_open_opts o;
+	struct ks *ks = NULL;
+	unsigned n;
+
+	ks_opts(cfg, &o);
+	if (ks_open(&ks, cfg->keystore_dir, cfg->key_file, &o) < 0)
+		return 0;
+	n = sweep_open(cfg, ks);
+	ks_close(ks);
 	return n;
 }
 
@@ -127,11 +136,11 @@ static int ks_verify_op(const struct ts_config *cfg, struct ts_outcome *out)
 	if (r < 0)
 		return r;
 	r = ks_verify_all(ks, &ok, &bad);
+	swept = r < 0 ? 0 : sweep_open(cfg, ks);
 	ks_close(ks);
 	if (r < 0)
 		return set_msg(out, r, "cannot verify the keystore %.200s: %s", cfg->keystore_dir,
 		               ts_strerror(r));
-	swept = ts_sweep_leftovers(cfg);
 	if (swept)
 		snprintf(also, sizeof(also),
 		         "; removed %u temporary file(s) left by writes cut short", swept);
