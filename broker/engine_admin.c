@@ -18,11 +18,13 @@
 
 #include <jansson.h>
 
+#include "discovery_cache.h"
 #include "ks.h"
 #include "lifecycle.h"
 #include "nss_update.h"
 #include "policy.h"
 #include "ts_error.h"
+#include "ts_file.h"
 #include "ts_log.h"
 #include "ts_mem.h"
 
@@ -96,17 +98,48 @@ static int ks_init_op(const struct ts_config *cfg, struct ts_outcome *out)
 	               cfg->keystore_dir, cfg->key_file);
 }
 
-/* The sweep of ts_sweep_leftovers in an open keystore. */
+/* The temporary files of writes of path cut short ("BASE.tmp.XXXXXX" beside
+ * it, an hour old): added to *n. Its folder may be shared with other files
+ * (/etc/tokenseal, an administrator's nss_cache folder), so only path's own
+ * are touched; a folder that cannot be opened or written (the daemon sees
+ * /etc/tokenseal read-only) is skipped: `keystore verify` sweeps it. */
+static void sweep_beside(const char *path, unsigned *n)
+{
+	char dir[TS_PATH_MAX + 32];
+	const char *slash = strrchr(path, '/');
+	_cleanup_close_ int dfd = -1;
+	unsigned k = 0;
+
+	if (!slash || slash == path || (size_t)(slash - path) >= sizeof(dir) || !slash[1])
+		return;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 || ts_sweep_temp_at(dfd, slash + 1, TS_LEFTOVER_MIN_AGE, &k) < 0)
+		ts_log_debug("broker: %s not swept", dir);
+	*n += k;
+}
+
+/* The sweep of ts_sweep_leftovers in an open keystore: its records and
+ * generations, and beside the discovery cache, the NSS user cache and the
+ * key file. */
 static unsigned sweep_open(const struct ts_config *cfg, struct ks *ks)
 {
+	char discovery[TS_PATH_MAX + 32];
 	unsigned n = 0;
 
 	if (ks_sweep_temp(ks, TS_LEFTOVER_MIN_AGE, &n) < 0)
 		ts_log_debug("broker: the keystore's folders could not all be swept");
+	if (snprintf(discovery, sizeof(discovery), "%s/" TS_DISCOVERY_CACHE_NAME,
+	             cfg->keystore_dir) < (int)sizeof(discovery))
+		sweep_beside(discovery, &n);
+	if (ts_config_nss_cache_on(cfg))
+		sweep_beside(cfg->nss_cache, &n);
+	sweep_beside(cfg->key_file, &n);
 	if (n)
 		ts_log(LOG_INFO,
-		       "removed %u temporary file(s) of keystore writes cut short (older than "
-		       "%d s) from %.200s",
+		       "removed %u temporary file(s) of writes cut short (older than %d s) from "
+		       "%.200s, the NSS cache's and the key file's folders",
 		       n, TS_LEFTOVER_MIN_AGE, cfg->keystore_dir);
 	return n;
 }

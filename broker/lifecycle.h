@@ -257,9 +257,12 @@ struct ts_request {
 int ts_admin_keystore(const struct ts_config *cfg, const struct ts_request *req,
                       struct ts_outcome *out) TS_NONNULL(1, 2, 3);
 
-/* The keystore's temporary files of writes cut short an hour ago or more
- * (ks_sweep_temp): removed, and counted. Run by KEYSTORE verify and by the
- * daemon when it starts. */
+/* The temporary files of writes cut short an hour ago or more: the
+ * keystore's (ks_sweep_temp), and those of the discovery cache, the NSS user
+ * cache and the key file beside each (ts_sweep_temp_at with its name; the
+ * daemon sees the key file's folder read-only and leaves it to KEYSTORE
+ * verify). Removed, and counted. Run by KEYSTORE verify and by the daemon
+ * when it starts. */
 #define TS_LEFTOVER_MIN_AGE 3600
 unsigned ts_sweep_leftovers(const struct ts_config *cfg) TS_NONNULL(1);
 

@@ -274,12 +274,15 @@ fail:
 	return r;
 }
 
-/* "NAME.tmp.XXXXXX" with XXXXXX six of open_temp_at's characters */
-static bool is_temp_name(const char *name)
+/* "NAME.tmp.XXXXXX" (NAME = base unless NULL) with XXXXXX six of
+ * open_temp_at's characters */
+static bool is_temp_name(const char *name, const char *base)
 {
 	size_t n = strlen(name);
 
 	if (n < 12 || memcmp(name + n - 11, ".tmp.", 5) != 0)
+		return false;
+	if (base && (strlen(base) != n - 11 || memcmp(name, base, n - 11) != 0))
 		return false;
 	for (size_t i = n - 6; i < n; i++)
 		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9')))
@@ -287,7 +290,7 @@ static bool is_temp_name(const char *name)
 	return true;
 }
 
-int ts_sweep_temp_at(int dirfd, time_t min_age, unsigned *ret_n)
+int ts_sweep_temp_at(int dirfd, const char *base, time_t min_age, unsigned *ret_n)
 {
 	time_t now = time(NULL);
 	struct dirent *de;
@@ -308,7 +311,7 @@ int ts_sweep_temp_at(int dirfd, time_t min_age, unsigned *ret_n)
 	while ((de = readdir(d))) {
 		struct stat st;
 
-		if (!is_temp_name(de->d_name) ||
+		if (!is_temp_name(de->d_name, base) ||
 		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
 		    st.st_mtime > now - min_age)
 			continue;

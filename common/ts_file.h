@@ -75,11 +75,13 @@ int ts_atomic_write_at(int dirfd, const char *name, const void *data, size_t len
 		       const struct ts_atomic_opts *opts) TS_WUR TS_NONNULL(2, 5);
 
 /* The temporary files of ts_atomic_write_at in dirfd ("NAME.tmp.XXXXXX",
- * regular files) whose mtime is at least min_age seconds old: writes cut
+ * regular files; with base, only "base.tmp.XXXXXX", for a folder shared
+ * with other files) whose mtime is at least min_age seconds old: writes cut
  * short between write and rename (a crash, kill -9). They are removed;
  * *ret_n counts them. A younger one may be a write in progress and stays.
  * 0, or -errno of reading the folder. */
-int ts_sweep_temp_at(int dirfd, time_t min_age, unsigned *ret_n) TS_WUR TS_NONNULL(3);
+int ts_sweep_temp_at(int dirfd, const char *base, time_t min_age, unsigned *ret_n) TS_WUR
+	TS_NONNULL(4);
 
 /* Same with a path; the folder is opened with O_DIRECTORY|O_NOFOLLOW (a
  * symlink as its last component: TS_E_NOT_REGULAR). */

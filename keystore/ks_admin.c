@@ -370,7 +370,7 @@ int ks_sweep_temp(struct ks *ks, time_t min_age, unsigned *ret_n)
 
 		if (dirs[i] < 0)
 			continue;
-		q = ts_sweep_temp_at(dirs[i], min_age, &n);
+		q = ts_sweep_temp_at(dirs[i], NULL, min_age, &n);
 		*ret_n += n;
 		if (q < 0 && r == 0)
 			r = q;

@@ -24,7 +24,11 @@
  *                           to the NSS user cache's temporary file: the cache
  *                           stays the old one and readable, the record is the
  *                           refreshed one, the next use works without another
- *                           refresh and writes the cache
+ *                           refresh and writes the cache; its temporary
+ *                           file is swept like the record's
+ *   (no hook)               old leftovers planted beside the key file and
+ *                           the discovery cache are swept too, and only
+ *                           theirs in the key file's shared folder
  *
  * After each kill: the record loads (sealed, authentic, parses) and every
  * later use is counted at the server (refreshes), so a loop fails the test.
@@ -300,6 +304,7 @@ static void test_nss_before_rename(void)
 	*strrchr(dir, '/') = '\0';
 	fprintf(stderr, "   nss-before-rename: %u temporary file(s) left beside the cache\n",
 	        temp_files(dir));
+	leftover_swept(dir);
 
 	broker_up(NULL);
 	CHECK_INT(fl_simple(cfg, socket_or_null(), TS_MSG_REVALIDATE, "alice", 0), 0);
@@ -313,6 +318,43 @@ static void test_nss_before_rename(void)
 	free(c1);
 	free(r0);
 	free(r1);
+}
+
+/* Leftovers of the discovery cache's and the key file's writes (a crash in
+ * a discovery or `keystore init`/`rotate-key`; planted here): the sweep
+ * removes the old ones of those two names only. The key file's folder is
+ * shared (/etc/tokenseal): another file's leftover there stays. */
+static void test_leftovers_beside(void)
+{
+	char cmd[2000], msg[600], out[64] = "";
+	const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+	const char *dir = fl.idp.dir;
+
+	snprintf(cmd, sizeof(cmd),
+	         "cd '%s' && touch keystore.key.tmp.kkkk11 notours.conf.tmp.zzzz11 "
+	         "keystore/discovery.json.tmp.dddd11 keystore.key.tmp.young1 && "
+	         "touch -d '2 hours ago' keystore.key.tmp.kkkk11 notours.conf.tmp.zzzz11 "
+	         "keystore/discovery.json.tmp.dddd11",
+	         dir);
+	CHECK_INT(ts_idp_run(argv, out, sizeof(out)), 0);
+	sweep(msg, sizeof(msg));
+	fprintf(stderr, "   leftovers beside the key file and the discovery cache: %s\n",
+	        daemon_mode ? "(swept by the daemon's start)" : msg);
+	snprintf(cmd, sizeof(cmd),
+	         "cd '%s' && for f in keystore.key.tmp.kkkk11 keystore/discovery.json.tmp.dddd11; "
+	         "do [ ! -e $f ] || echo \"$f stayed\"; done; "
+	         "for f in notours.conf.tmp.zzzz11 keystore.key.tmp.young1; "
+	         "do [ -e $f ] || echo \"$f went\"; done",
+	         dir);
+	CHECK_INT(ts_idp_run(argv, out, sizeof(out)), 0);
+	CHECK_MSG(out[0] == '\0', "the old leftovers of these two names only are removed: %s",
+	          out);
+	if (!daemon_mode)
+		CHECK_MSG(strstr(msg, "removed 2 temporary file(s) left by writes cut short"),
+		          "verify says so: %s", msg);
+	snprintf(cmd, sizeof(cmd), "cd '%s' && rm -f notours.conf.tmp.zzzz11 keystore.key.tmp.young1",
+	         dir);
+	CHECK_INT(ts_idp_run(argv, out, sizeof(out)), 0);
 }
 
 int main(int argc, char **argv)
@@ -341,6 +383,7 @@ int main(int argc, char **argv)
 	RUN(test_after_answer);
 	RUN(test_keystore_before_rename);
 	RUN(test_nss_before_rename);
+	RUN(test_leftovers_beside);
 	ts_leak_scan_file("the broker's log", fl.log);
 	if (daemon_mode)
 		ts_leak_scan_file("the daemon's log", dlog);

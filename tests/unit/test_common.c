@@ -296,7 +296,8 @@ static void test_realloc_wiped(void)
 	ts_free_wiped(p);
 }
 
-/* Only ts_atomic_write's temporary files, only old ones, only files. */
+/* Only ts_atomic_write's temporary files (of one name, when given), only
+ * old ones, only files. */
 static void test_sweep_temp(void)
 {
 	static const struct {
@@ -330,13 +331,38 @@ static void test_sweep_temp(void)
 	CHECK(utimensat(dfd, "1001.seal.tmp.qqqqqq", old, AT_SYMLINK_NOFOLLOW) == 0);
 	CHECK(mkdirat(dfd, "1002.seal.tmp.rrrrrr", 0700) == 0);
 	CHECK(utimensat(dfd, "1002.seal.tmp.rrrrrr", old, 0) == 0);
-	CHECK_INT(ts_sweep_temp_at(dfd, 3600, &n), 0);
+	CHECK_INT(ts_sweep_temp_at(dfd, NULL, 3600, &n), 0);
 	CHECK_INT(n, 2);
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		CHECK_MSG((faccessat(dfd, f[i].name, F_OK, 0) != 0) == f[i].removed, "%s %s",
 		          f[i].name, f[i].removed ? "removed" : "kept");
 	CHECK(faccessat(dfd, "1001.seal.tmp.qqqqqq", F_OK, AT_SYMLINK_NOFOLLOW) == 0);
 	CHECK(faccessat(dfd, "1002.seal.tmp.rrrrrr", F_OK, 0) == 0);
+
+	/* with a name, only that file's: a shared folder (/etc/tokenseal) */
+	{
+		static const struct {
+			const char *name;
+			bool removed;
+		} g[] = {
+		    {"keystore.key.tmp.ab12yz", true},  {"other.conf.tmp.ab12yz", false},
+		    {"keystore.keyx.tmp.ab12yz", false}, {"xkeystore.key.tmp.ab12yz", false},
+		    {"keystore.tmp.ab12yz", false},
+		};
+
+		for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
+			int fd = openat(dfd, g[i].name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+			CHECK(fd >= 0);
+			close(fd);
+			CHECK(utimensat(dfd, g[i].name, old, 0) == 0);
+		}
+		CHECK_INT(ts_sweep_temp_at(dfd, "keystore.key", 3600, &n), 0);
+		CHECK_INT(n, 1);
+		for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++)
+			CHECK_MSG((faccessat(dfd, g[i].name, F_OK, 0) != 0) == g[i].removed, "%s %s",
+			          g[i].name, g[i].removed ? "removed" : "kept");
+	}
 	close(dfd);
 	snprintf(p, sizeof(p), "rm -rf '%s'", dir);
 	CHECK(system(p) == 0);
