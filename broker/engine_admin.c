@@ -411,9 +411,14 @@ static void doctor_server(const struct ts_config *cfg, json_t *a)
 			      "%s is plain http, not TLS: allowed only because "
 			      "allow_loopback_http = yes and the server is on this host",
 			      cfg->issuer);
-		else
+		else if (cfg->ca_file[0])
 			check(a, "tls", "ok", NULL, "the server's certificate is trusted (%s)",
-			      cfg->ca_file[0] ? cfg->ca_file : "system trust store");
+			      cfg->ca_file);
+		else
+			check(a, "tls", "ok", NULL,
+			      "the server's certificate is trusted (system trust store: %s)",
+			      oauth_system_capath() ? oauth_system_capath()
+			                            : "libcurl's built-in default");
 		doctor_discovery(oc, a);
 		doctor_client_auth(oc, a);
 	}

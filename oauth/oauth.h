@@ -185,6 +185,11 @@ int oauth_global_init(void) TS_WUR;
  * libcurl's TLS library here and took our allocator; see oauth.c). */
 bool oauth_global_tls_wiped(void);
 
+/* The system's CAPATH folder used when ca_file is empty: the first that
+ * exists of Fedora/RHEL's directory-hash folder and /etc/ssl/certs (NULL:
+ * none, libcurl's built-in default applies). */
+const char *oauth_system_capath(void);
+
 /* For a long-lived, multi-threaded process (the daemon), from main before
  * any thread starts, after oauth_global_init: from now on a freed client's
  * libcurl handle, with its keep-alive connections to the server, goes back

@@ -121,9 +121,6 @@ void oauth_sleep_ms(long long ms);
 /* endpoint url without query, for messages (userinfo never shown) */
 void oauth_url_shown(char *out, size_t outlen, const char *url);
 bool oauth_is_json_type(const char *ct);
-/* The system's CAPATH folder used when ca_file is empty (NULL: none found,
- * libcurl's built-in default applies). */
-const char *oauth_system_capath(void);
 /* Perform one request. Transport failures, redirects, 429 and 5xx are turned
  * into the taxonomy here; any other HTTP answer is returned as 0 with resp
  * filled in for the caller to interpret. */

@@ -65,8 +65,9 @@ int ts_idp_approve_device(struct ts_idp *idp, const char *user_code, const char 
 			  const char *password, int deny);
 
 /* Write a tokenseal.conf (mode 0644) with issuer, client_id,
- * client_secret_file (client "conf" only), ca_file, keystore_dir =
- * DIR/keystore and key_file = DIR/keystore.key (neither is created),
+ * client_secret_file (client "conf" only), ca_file (unless extra sets it),
+ * keystore_dir = DIR/keystore and key_file = DIR/keystore.key (neither is
+ * created),
  * socket_path = DIR/broker.sock (no daemon unless a test starts one), then the
  * extra lines (may be NULL) verbatim. client: "conf" or "public". 0 or
  * negative errno. */
