@@ -71,7 +71,7 @@ struct ts_config {
 	char client_secret_file[TS_PATH_MAX]; /* empty: public client */
 	enum ts_client_auth client_auth;
 	char scopes[TS_NAME_MAX];
-	char ca_file[TS_PATH_MAX]; /* empty: system trust store (/etc/ssl/certs) */
+	char ca_file[TS_PATH_MAX]; /* empty: the system trust store (oauth_system_capath) */
 	/* endpoint overrides for servers without discovery (empty: discover) */
 	char token_endpoint[TS_URL_MAX];
 	char device_authorization_endpoint[TS_URL_MAX];
