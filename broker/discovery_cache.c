@@ -150,7 +150,7 @@ static void mem_forget(const char *issuer)
 
 /* ---- file -------------------------------------------------------------- */
 
-static int cache_path(const struct ts_config *cfg, char *buf, size_t len)
+int ts_discovery_cache_path(const struct ts_config *cfg, char *buf, size_t len)
 {
 	int n = snprintf(buf, len, "%s/" TS_DISCOVERY_CACHE_NAME, cfg->keystore_dir);
 
@@ -171,7 +171,7 @@ int ts_discovery_cache_load(const struct ts_config *cfg, struct oauth_client *oc
 	r = mem_load(cfg, oc, now);
 	if (r <= 0)
 		return r;
-	r = cache_path(cfg, path, sizeof(path));
+	r = ts_discovery_cache_path(cfg, path, sizeof(path));
 	if (r < 0)
 		return r;
 	r = ts_open_checked(path, O_RDONLY, &pol, &fd, &st);
@@ -221,7 +221,7 @@ void ts_discovery_cache_update(const struct ts_config *cfg, const struct oauth_c
 	doc = oauth_fetched_discovery(oc, &len);
 	if (doc && !oauth_discovery_supplied(oc))
 		mem_put(cfg->issuer, doc, len, time(NULL));
-	if (geteuid() != 0 || cache_path(cfg, path, sizeof(path)) < 0)
+	if (geteuid() != 0 || ts_discovery_cache_path(cfg, path, sizeof(path)) < 0)
 		return;
 	if (oauth_discovery_supplied(oc)) {
 		if (suspect && unlink(path) == 0)

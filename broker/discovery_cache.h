@@ -23,6 +23,10 @@
  * written. */
 void ts_discovery_cache_memory_enable(void);
 
+/* The cache file, <keystore_dir>/discovery.json: 0 or -ENAMETOOLONG. */
+int ts_discovery_cache_path(const struct ts_config *cfg, char *buf, size_t len) TS_WUR
+	TS_NONNULL(1, 2);
+
 /* Give oc the cached document if it is trustworthy and fresh at now (local
  * time). 0 when used; a negative error (-ENOENT, -ESTALE, a file-policy or
  * parse error) when not, and oc fetches as usual. */

@@ -98,31 +98,22 @@ static int ks_init_op(const struct ts_config *cfg, struct ts_outcome *out)
 	               cfg->keystore_dir, cfg->key_file);
 }
 
-/* The temporary files of writes of path cut short ("BASE.tmp.XXXXXX" beside
- * it, an hour old): added to *n. Its folder may be shared with other files
- * (/etc/tokenseal, an administrator's nss_cache folder), so only path's own
- * are touched; a folder that cannot be opened or written (the daemon sees
- * /etc/tokenseal read-only) is skipped: `keystore verify` sweeps it. */
+/* The leftovers beside path (ts_sweep_temp_beside): added to *n. A folder
+ * that cannot be opened or written (the daemon sees /etc/tokenseal
+ * read-only) is skipped: `keystore verify` sweeps it. */
 static void sweep_beside(const char *path, unsigned *n)
 {
-	char dir[TS_PATH_MAX + 32];
-	const char *slash = strrchr(path, '/');
-	_cleanup_close_ int dfd = -1;
 	unsigned k = 0;
 
-	if (!slash || slash == path || (size_t)(slash - path) >= sizeof(dir) || !slash[1])
-		return;
-	memcpy(dir, path, (size_t)(slash - path));
-	dir[slash - path] = '\0';
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0 || ts_sweep_temp_at(dfd, slash + 1, TS_LEFTOVER_MIN_AGE, &k) < 0)
-		ts_log_debug("broker: %s not swept", dir);
+	if (ts_sweep_temp_beside(path, TS_LEFTOVER_MIN_AGE, &k) < 0)
+		ts_log_debug("broker: the folder of %s not swept", path);
 	*n += k;
 }
 
 /* The sweep of ts_sweep_leftovers in an open keystore: its records and
  * generations, and beside the discovery cache, the NSS user cache and the
- * key file. */
+ * key file, by their own names only (/etc/tokenseal and an administrator's
+ * nss_cache folder hold other files). */
 static unsigned sweep_open(const struct ts_config *cfg, struct ks *ks)
 {
 	char discovery[TS_PATH_MAX + 32];
@@ -130,8 +121,7 @@ static unsigned sweep_open(const struct ts_config *cfg, struct ks *ks)
 
 	if (ks_sweep_temp(ks, TS_LEFTOVER_MIN_AGE, &n) < 0)
 		ts_log_debug("broker: the keystore's folders could not all be swept");
-	if (snprintf(discovery, sizeof(discovery), "%s/" TS_DISCOVERY_CACHE_NAME,
-	             cfg->keystore_dir) < (int)sizeof(discovery))
+	if (ts_discovery_cache_path(cfg, discovery, sizeof(discovery)) == 0)
 		sweep_beside(discovery, &n);
 	if (ts_config_nss_cache_on(cfg))
 		sweep_beside(cfg->nss_cache, &n);

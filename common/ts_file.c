@@ -322,12 +322,13 @@ int ts_sweep_temp_at(int dirfd, const char *base, time_t min_age, unsigned *ret_
 	return 0;
 }
 
-int ts_atomic_write(const char *path, const void *data, size_t len,
-		    const struct ts_atomic_opts *opts)
+/* The folder of path, opened with O_DIRECTORY|O_NOFOLLOW as ts_file.h
+ * promises (a symlink planted in place of the folder must not redirect a
+ * key or record write elsewhere), and path's last component. */
+static int open_parent(const char *path, int *ret_fd, const char **ret_base)
 {
 	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
-	_cleanup_close_ int dfd = -1;
 
 	if (!slash) {
 		dir[0] = '.', dir[1] = '\0';
@@ -340,12 +341,36 @@ int ts_atomic_write(const char *path, const void *data, size_t len,
 		if (n == 0)
 			dir[0] = '/', dir[1] = '\0';
 	}
-	/* O_NOFOLLOW as ts_file.h promises: a symlink planted in place of the
-	 * folder must not redirect a key or record write elsewhere. */
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0)
+	*ret_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*ret_fd < 0)
 		return errno == ELOOP || errno == ENOTDIR ? TS_E_NOT_REGULAR : -errno;
-	return ts_atomic_write_at(dfd, slash ? slash + 1 : path, data, len, opts);
+	*ret_base = slash ? slash + 1 : path;
+	return 0;
+}
+
+int ts_atomic_write(const char *path, const void *data, size_t len,
+		    const struct ts_atomic_opts *opts)
+{
+	_cleanup_close_ int dfd = -1;
+	const char *base;
+	int r = open_parent(path, &dfd, &base);
+
+	if (r < 0)
+		return r;
+	return ts_atomic_write_at(dfd, base, data, len, opts);
+}
+
+int ts_sweep_temp_beside(const char *path, time_t min_age, unsigned *ret_n)
+{
+	_cleanup_close_ int dfd = -1;
+	const char *base;
+	int r;
+
+	*ret_n = 0;
+	r = open_parent(path, &dfd, &base);
+	if (r < 0)
+		return r;
+	return ts_sweep_temp_at(dfd, base, min_age, ret_n);
 }
 
 /* ---- whole-path check (OpenSSH safe_path()) ------------------------------ */

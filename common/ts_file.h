@@ -83,6 +83,11 @@ int ts_atomic_write_at(int dirfd, const char *name, const void *data, size_t len
 int ts_sweep_temp_at(int dirfd, const char *base, time_t min_age, unsigned *ret_n) TS_WUR
 	TS_NONNULL(4);
 
+/* ts_sweep_temp_at in path's folder for path's own leftovers
+ * ("BASE.tmp.XXXXXX"), the folder opened as ts_atomic_write opens it. */
+int ts_sweep_temp_beside(const char *path, time_t min_age, unsigned *ret_n) TS_WUR
+	TS_NONNULL(1, 3);
+
 /* Same with a path; the folder is opened with O_DIRECTORY|O_NOFOLLOW (a
  * symlink as its last component: TS_E_NOT_REGULAR). */
 int ts_atomic_write(const char *path, const void *data, size_t len,
